@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The two contracts every backend keeps: [`LockBackend`] and
+//! [`QueueBackend`].
+//!
+//! Method names follow the old module's free functions. Every method
+//! validates its table name (and queue id) with
+//! [`validate_table_name`](crate::validate_table_name) and
+//! [`validate_queue_id`](crate::validate_queue_id) before it touches any
+//! state, and reports a bad one as
+//! [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName) or
+//! [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId).
+//!
+//! The suite in [`conformance`](crate::conformance) (cargo feature
+//! `conformance`) checks all of this against a backend; a backend is done
+//! when it passes the suite unchanged.
+
+use std::time::Duration;
+
+use crate::error::ReedResult;
+use crate::types::PendingWrite;
+
+/// The default number of pending writes a table's queue holds.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 100;
+
+/// An exclusive write lock per table.
+///
+/// Exclusion holds across threads, and for backends that say so (the
+/// file-system backend) across processes. A lock is released when its
+/// [`Guard`](LockBackend::Guard) is dropped; there is no other way to release
+/// it, so a lock cannot outlive its holder.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reedbase_concurrent_core::LockBackend;
+/// use reedbase_concurrent_mem::MemBackend;
+///
+/// let backend = MemBackend::new();
+/// {
+///     let _guard = backend.acquire_lock("users", Duration::from_secs(1))?;
+///     assert!(backend.is_locked("users")?);
+///     assert!(backend.try_acquire_lock("users")?.is_none());
+/// }
+/// assert!(!backend.is_locked("users")?);
+/// # Ok::<(), reedbase_concurrent_core::ReedError>(())
+/// ```
+pub trait LockBackend {
+    /// Proof of holding a table's lock; dropping it releases the lock.
+    type Guard;
+
+    /// Takes the table's exclusive lock, waiting at most `timeout`.
+    ///
+    /// A waiter is woken promptly when the lock is released (no coarse
+    /// polling): hand-off latency is a backend's measured property, not a
+    /// multiple of a sleep interval.
+    ///
+    /// # Errors
+    ///
+    /// - [`ReedError::LockTimeout`](crate::ReedError::LockTimeout) carrying
+    ///   the `Duration` really waited, when the lock is still held after
+    ///   `timeout`;
+    /// - [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName)
+    ///   for a bad name, before anything is touched;
+    /// - [`ReedError::IoError`](crate::ReedError::IoError) naming the path, at
+    ///   once, for a failure that is not contention (unwritable directory,
+    ///   base path that is a file). It is never reported as a timeout.
+    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<Self::Guard>;
+
+    /// Takes the table's lock if it is free, never waiting.
+    ///
+    /// Returns `Ok(None)` when another holder has it.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_lock`](LockBackend::acquire_lock), except that there is
+    /// no timeout.
+    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<Self::Guard>>;
+
+    /// Tells whether some holder has the table's lock at this instant.
+    ///
+    /// A table that was never locked is not locked. The answer may be stale
+    /// by the time the caller reads it; use it for diagnostics, not for
+    /// deciding to write.
+    ///
+    /// # Errors
+    ///
+    /// [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName) for
+    /// a bad name; a backend may report I/O failures other than "not found".
+    fn is_locked(&self, table_name: &str) -> ReedResult<bool>;
+
+    /// Waits until the table's lock is free (without taking it), at most
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`ReedError::LockTimeout`](crate::ReedError::LockTimeout) with the real
+    /// wait, and the errors of [`is_locked`](LockBackend::is_locked).
+    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()>;
+}
+
+/// A durable FIFO queue of pending writes per table.
+///
+/// # Examples
+///
+/// ```
+/// use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
+/// use reedbase_concurrent_mem::MemBackend;
+///
+/// let backend = MemBackend::new();
+/// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["v"])]);
+/// let id = backend.queue_write("users", &write)?;
+/// let (next_id, next) = backend.get_next_pending("users")?.expect("one entry");
+/// assert_eq!((next_id.as_str(), &next), (id.as_str(), &write));
+/// backend.remove_from_queue("users", &id)?;
+/// assert_eq!(backend.count_pending("users")?, 0);
+/// # Ok::<(), reedbase_concurrent_core::ReedError>(())
+/// ```
+pub trait QueueBackend {
+    /// Appends a write to the table's queue and returns its id.
+    ///
+    /// The entry is durable when this returns (for backends with storage,
+    /// unless the caller chose relaxed durability), and no reader ever sees
+    /// it partially written. Capacity holds under any number of concurrent
+    /// producers: with `capacity()` free places, exactly that many writes
+    /// succeed. Ids are unique for the life of the queue (never reused), so
+    /// they can serve as idempotency keys.
+    ///
+    /// # Errors
+    ///
+    /// - [`ReedError::QueueFull`](crate::ReedError::QueueFull) when
+    ///   `capacity()` entries are pending;
+    /// - [`ReedError::InvalidRow`](crate::ReedError::InvalidRow) when a row
+    ///   would corrupt the table ([`validate_write`](crate::validate_write));
+    /// - invalid table name, I/O and serialisation errors.
+    fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String>;
+
+    /// The oldest entry, in enqueue order, without removing it.
+    ///
+    /// Returns `Ok(None)` for an empty (or never used) queue. An entry that
+    /// cannot be read or parsed never blocks the queue: the backend moves it
+    /// aside, reports it in its own way, and returns the next entry.
+    ///
+    /// # Errors
+    ///
+    /// Invalid table name and I/O errors.
+    fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>>;
+
+    /// Removes one entry by id.
+    ///
+    /// # Errors
+    ///
+    /// - [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId) for
+    ///   an id that is not well formed, before anything is touched;
+    /// - [`ReedError::QueueEntryNotFound`](crate::ReedError::QueueEntryNotFound)
+    ///   for a well-formed id that is not queued (removing twice is an error,
+    ///   as in the old module);
+    /// - invalid table name and I/O errors.
+    fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()>;
+
+    /// The number of pending entries (0 for a never used queue).
+    ///
+    /// # Errors
+    ///
+    /// Invalid table name and I/O errors.
+    fn count_pending(&self, table_name: &str) -> ReedResult<usize>;
+
+    /// The most entries one table's queue holds.
+    fn capacity(&self) -> usize;
+}
