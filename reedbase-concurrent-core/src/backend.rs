@@ -168,3 +168,53 @@ pub trait QueueBackend {
     /// The most entries one table's queue holds.
     fn capacity(&self) -> usize;
 }
+
+macro_rules! forward_backends {
+    ($($pointer:ty),*) => {$(
+        impl<T: LockBackend + ?Sized> LockBackend for $pointer {
+            type Guard = T::Guard;
+
+            fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<Self::Guard> {
+                (**self).acquire_lock(table_name, timeout)
+            }
+
+            fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<Self::Guard>> {
+                (**self).try_acquire_lock(table_name)
+            }
+
+            fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
+                (**self).is_locked(table_name)
+            }
+
+            fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
+                (**self).wait_for_unlock(table_name, timeout)
+            }
+        }
+
+        impl<T: QueueBackend + ?Sized> QueueBackend for $pointer {
+            fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
+                (**self).queue_write(table_name, write)
+            }
+
+            fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
+                (**self).get_next_pending(table_name)
+            }
+
+            fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
+                (**self).remove_from_queue(table_name, queue_id)
+            }
+
+            fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
+                (**self).count_pending(table_name)
+            }
+
+            fn capacity(&self) -> usize {
+                (**self).capacity()
+            }
+        }
+    )*};
+}
+
+// A shared reference or an `Arc` of a backend is a backend, so that a
+// coordinator and the code around it can share one without cloning it.
+forward_backends!(&T, std::sync::Arc<T>);

@@ -1,2 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
-//! File-system backend (being written).
+//! The file-system backend of ReedBase's concurrent write layer: an fs2
+//! advisory lock per table and a durable, strictly ordered, file-per-entry
+//! write queue, on the old module's on-disk layout.
+//!
+//! ```text
+//! <base>/tables/<table>/write.lock            exclusive advisory lock (fs2)
+//! <base>/tables/<table>/queue/<id>.pending    one pending write per file
+//! ```
+//!
+//! Two ways in:
+//! - [`FsBackend`], which implements core's [`LockBackend`] and
+//!   [`QueueBackend`] and takes [`FsOptions`] (durability, capacity, codec);
+//! - the old module's free functions with their exact signatures
+//!   ([`acquire_lock`], [`is_locked`], [`wait_for_unlock`], [`queue_write`],
+//!   [`get_next_pending`], [`remove_from_queue`], [`count_pending`]), so that
+//!   ReedBase code ports without edits.
+//!
+//! [`LockBackend`]: reedbase_concurrent_core::LockBackend
+//! [`QueueBackend`]: reedbase_concurrent_core::QueueBackend
+
+mod backend;
+pub mod lock;
+mod options;
+mod paths;
+pub mod queue;
+
+pub use backend::FsBackend;
+pub use lock::{TableLock, acquire_lock, is_locked, wait_for_unlock};
+pub use options::{Codec, Durability, FsOptions};
+pub use paths::TablePaths;
+pub use queue::{count_pending, get_next_pending, queue_write, remove_from_queue};
+pub use reedbase_concurrent_core::{ReedError, ReedResult};
