@@ -31,3 +31,8 @@ pub use options::{Codec, Durability, FsOptions};
 pub use paths::TablePaths;
 pub use queue::{count_pending, get_next_pending, queue_write, remove_from_queue};
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

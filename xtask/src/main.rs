@@ -1,3 +1,43 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Developer tasks (being written).
-fn main() {}
+//! Developer tasks for the ReedBase concurrency workspace, run as
+//! `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
+//!
+//! - `test`: every test of the workspace, then the loom models.
+//! - `parity`: the same scenarios on reedbase-last, fs and mem, compared.
+//! - `bench`: the old module and the new backends side by side.
+//! - `stress`: many processes writing through the coordinator, optionally
+//!   killed at random; checks that nothing was lost.
+
+mod test_cmd;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  test                      run every test of the workspace, then the loom models
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "test" => test_cmd::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

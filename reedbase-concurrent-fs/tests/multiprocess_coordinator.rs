@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The [`WriteCoordinator`] flow on the file-system backend, across real
+//! processes: this binary re-runs itself as child processes (role in
+//! `REEDBASE_TEST_CHILD`), so it has its own `main` instead of libtest's.
+//!
+//! - several processes submit writes: each applied exactly once, in each
+//!   submitter's order, when nothing crashes;
+//! - a process SIGKILLed between apply and remove: its entry is replayed by
+//!   the next lock holder, and the queue id lets the apply see the replay;
+//! - the `csv_table_writers` example runs and verifies its table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reedbase_concurrent_core::{
+    ApplyKey, CoordinatorError, CsvRow, PendingWrite, QueueBackend, ReedError, WriteCoordinator,
+    WriteOperation,
+};
+use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
+
+const CHILD_ROLE: &str = "REEDBASE_TEST_CHILD";
+const TABLE: &str = "orders";
+/// No wait in this file is longer than this; a hang is a failure, not a stall.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn main() -> ExitCode {
+    if let Ok(role) = std::env::var(CHILD_ROLE) {
+        let base = PathBuf::from(std::env::var("REEDBASE_TEST_BASE").expect("child needs a base"));
+        match role.as_str() {
+            "submitter" => child_submitter(&base),
+            "apply_then_stall" => child_apply_then_stall(&base),
+            other => panic!("unknown child role {other}"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    let scenarios: &[(&str, fn())] = &[
+        (
+            "submitters_apply_each_write_once_in_order",
+            submitters_apply_each_write_once_in_order,
+        ),
+        (
+            "sigkill_between_apply_and_remove_replays_with_same_key",
+            sigkill_between_apply_and_remove_replays_with_same_key,
+        ),
+        (
+            "csv_table_writers_example_verifies",
+            csv_table_writers_example_verifies,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, scenario) in scenarios {
+        let outcome = std::panic::catch_unwind(*scenario);
+        println!(
+            "test {name} ... {}",
+            if outcome.is_ok() { "ok" } else { "FAILED" }
+        );
+        failed += usize::from(outcome.is_err());
+    }
+    let passed = scenarios.len() - failed;
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out"
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn spawn_child(role: &str, base: &Path, envs: &[(&str, String)]) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .env(CHILD_ROLE, role)
+        .env("REEDBASE_TEST_BASE", base)
+        .stdout(Stdio::piped());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+fn wait_with_patience(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > PATIENCE {
+            child.kill().ok();
+            panic!("child {} did not finish within {PATIENCE:?}", child.id());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The test's table: one line `key|queue id or "direct"|applier pid` per
+/// applied row, appended with one `write` call under the table lock.
+fn log_path(base: &Path) -> PathBuf {
+    base.join("applied.log")
+}
+
+fn append_applied(base: &Path, key: ApplyKey<'_>, write: &PendingWrite) -> std::io::Result<()> {
+    let id = key.queue_id().unwrap_or("direct");
+    let mut lines = String::new();
+    for row in &write.rows {
+        lines.push_str(&format!("{}|{id}|{}\n", row.key, std::process::id()));
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(base))?;
+    file.write_all(lines.as_bytes())
+}
+
+fn read_log(base: &Path) -> Vec<(String, String)> {
+    let content = fs::read_to_string(log_path(base)).unwrap_or_default();
+    content
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('|').collect();
+            assert_eq!(fields.len(), 3, "torn log line {line:?}");
+            (fields[0].to_string(), fields[1].to_string())
+        })
+        .collect()
+}
+
+fn fast_backend(base: &Path) -> FsBackend {
+    FsBackend::with_options(base, FsOptions::new().durability(Durability::Relaxed))
+}
+
+fn child_submitter(base: &Path) {
+    let writer: usize = std::env::var("WRITER").unwrap().parse().unwrap();
+    let count: usize = std::env::var("COUNT").unwrap().parse().unwrap();
+    let coordinator = WriteCoordinator::new(fast_backend(base));
+    for seq in 0..count {
+        let row = CsvRow::new(format!("w{writer}-{seq:04}"), vec![writer.to_string()]);
+        let mut write = PendingWrite::new(WriteOperation::Insert, vec![row]);
+        let apply = |key: ApplyKey<'_>, w: &PendingWrite| append_applied(base, key, w);
+        loop {
+            match coordinator.submit(TABLE, write, Duration::from_millis(1), apply) {
+                Ok(_) => break,
+                Err(rejected) => match rejected.error {
+                    CoordinatorError::Backend(ReedError::QueueFull { .. }) => {
+                        write = rejected.write;
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    error => panic!("submit failed: {error}"),
+                },
+            }
+        }
+    }
+}
+
+fn submitters_apply_each_write_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writers, count) = (4, 60);
+    let mut children: Vec<Child> = (0..writers)
+        .map(|writer| {
+            spawn_child(
+                "submitter",
+                dir.path(),
+                &[("WRITER", writer.to_string()), ("COUNT", count.to_string())],
+            )
+        })
+        .collect();
+    for child in &mut children {
+        assert!(wait_with_patience(child).success(), "a submitter failed");
+    }
+    let coordinator = WriteCoordinator::new(fast_backend(dir.path()));
+    coordinator
+        .drain(TABLE, PATIENCE, |key, w: &PendingWrite| {
+            append_applied(dir.path(), key, w)
+        })
+        .unwrap();
+    let log = read_log(dir.path());
+    let queued = log.iter().filter(|(_, id)| id != "direct").count();
+    assert_eq!(
+        log.len(),
+        writers * count,
+        "every write applied exactly once"
+    );
+    let mut next: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, _) in &log {
+        let (writer, seq) = key.split_once('-').unwrap();
+        let seq: usize = seq.parse().unwrap();
+        let expected = next.entry(writer.to_string()).or_insert(0);
+        assert_eq!(
+            seq, *expected,
+            "{writer}'s writes applied out of order or twice"
+        );
+        *expected += 1;
+    }
+    assert!(
+        queued > 0,
+        "no write took the queue path; the scenario proved nothing"
+    );
+    assert_eq!(coordinator.backend().count_pending(TABLE).unwrap(), 0);
+}
+
+fn child_apply_then_stall(base: &Path) {
+    let coordinator = WriteCoordinator::new(FsBackend::new(base));
+    let result = coordinator.drain(TABLE, PATIENCE, |key: ApplyKey<'_>, w: &PendingWrite| {
+        append_applied(base, key, w)?;
+        // Tell the parent which entry was applied, then stall before the
+        // coordinator can remove it: the parent kills us here.
+        println!("APPLIED {}", key.queue_id().unwrap_or("direct"));
+        std::io::stdout().flush()?;
+        thread::sleep(PATIENCE);
+        Ok::<(), std::io::Error>(())
+    });
+    panic!("the parent should have killed this child, drain returned {result:?}");
+}
+
+fn sigkill_between_apply_and_remove_replays_with_same_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = FsBackend::new(dir.path());
+    let ids: Vec<String> = (0..3)
+        .map(|n| {
+            let row = CsvRow::new(format!("r{n}"), vec!["v".to_string()]);
+            let write = PendingWrite::new(WriteOperation::Insert, vec![row]);
+            backend.queue_write(TABLE, &write).unwrap()
+        })
+        .collect();
+    let mut child = spawn_child("apply_then_stall", dir.path(), &[]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let applied_id = line.trim().strip_prefix("APPLIED ").unwrap().to_string();
+    assert_eq!(applied_id, ids[0], "the oldest entry is applied first");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(
+        backend.count_pending(TABLE).unwrap(),
+        3,
+        "nothing was removed"
+    );
+    // The next lock holder replays the entry; its key reveals the replay.
+    let mut replays = Vec::new();
+    let coordinator = WriteCoordinator::new(&backend);
+    let drained = coordinator
+        .drain(TABLE, PATIENCE, |key: ApplyKey<'_>, w: &PendingWrite| {
+            let seen: HashSet<String> =
+                read_log(dir.path()).into_iter().map(|(_, id)| id).collect();
+            let id = key.queue_id().unwrap();
+            if seen.contains(id) {
+                replays.push(id.to_string());
+                return Ok(());
+            }
+            append_applied(dir.path(), key, w)
+        })
+        .unwrap();
+    assert_eq!(drained, 3);
+    assert_eq!(
+        replays,
+        vec![applied_id],
+        "exactly the interrupted entry is replayed"
+    );
+    let keys: Vec<String> = read_log(dir.path())
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["r0", "r1", "r2"],
+        "each write in the table once, in order"
+    );
+    assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
+}
+
+fn csv_table_writers_example_verifies() {
+    // Tests live in target/<profile>/deps; cargo builds examples into
+    // target/<profile>/examples before it runs the tests.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let example = profile_dir
+        .join("examples")
+        .join(format!("csv_table_writers{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        example.exists(),
+        "example not built at {}",
+        example.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(example)
+        .args(["--writers", "4", "--rows", "40", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "example failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("verified:"),
+        "example did not verify: {stdout}"
+    );
+    let table = fs::read_to_string(dir.path().join("users.csv")).unwrap();
+    assert_eq!(table.lines().count(), 160);
+}

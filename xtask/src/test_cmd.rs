@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+//! `cargo xtask test`: the workspace's tests, then the loom models of the
+//! in-memory backend (which need `--cfg loom` and so a build of their own,
+//! kept in `target/loom` so that it does not evict the normal build).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The loom model test targets of `reedbase-concurrent-mem`.
+const LOOM_TESTS: &[&str] = &[];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("`test` takes no options, got {extra:?}"));
+    }
+    run_cargo(
+        "workspace tests",
+        Command::new(cargo()).args(["test", "--workspace", "--all-features"]),
+    )?;
+    for test in LOOM_TESTS {
+        run_cargo(
+            &format!("loom model {test}"),
+            Command::new(cargo())
+                .args([
+                    "test",
+                    "--release",
+                    "-p",
+                    "reedbase-concurrent-mem",
+                    "--test",
+                    test,
+                ])
+                .env("RUSTFLAGS", "--cfg loom")
+                .env(
+                    "CARGO_TARGET_DIR",
+                    workspace_root().join("target").join("loom"),
+                ),
+        )?;
+    }
+    println!("xtask test: all passed");
+    Ok(())
+}
+
+fn run_cargo(what: &str, command: &mut Command) -> Result<(), String> {
+    println!("== {what}");
+    let status = command
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|error| format!("could not start cargo for {what}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// The cargo that runs this task (so that the same toolchain is used).
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
