@@ -8,6 +8,9 @@
 //! - `stress`: many processes writing through the coordinator, optionally
 //!   killed at random; checks that nothing was lost.
 
+mod bench;
+mod parity;
+mod stress;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -17,6 +20,11 @@ usage: cargo xtask <command> [options]
 
 commands:
   test                      run every test of the workspace, then the loom models
+  parity [--cases N] [--seed S]
+                            the same scenarios on reedbase-last, fs and mem, compared
+  bench [--quick]           the old module and the new backends side by side
+  stress --processes N --seconds S [--kill]
+                            many processes write through the coordinator; checks nothing is lost
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +35,9 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "test" => test_cmd::run(rest),
+        "parity" => parity::run(rest),
+        "bench" => bench::run(rest),
+        "stress" => stress::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
