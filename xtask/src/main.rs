@@ -38,6 +38,10 @@ fn main() -> ExitCode {
         "parity" => parity::run(rest),
         "bench" => bench::run(rest),
         "stress" => stress::run(rest),
+        // Child processes that the tasks above spawn from this same binary.
+        "__bench-child" => bench::child(rest),
+        "__parity-child" => parity::child(rest),
+        "__stress-child" => stress::child(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
