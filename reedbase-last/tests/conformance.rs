@@ -61,3 +61,29 @@ fn expected_failures_really_fail() {
         passed.join("\n")
     );
 }
+
+/// Runs every expected failure `REEDBASE_LAST_REPEAT` times (default 10),
+/// prints how often each failed, and asserts that each failed every time.
+/// Slow; run it with `--ignored --nocapture` after changing the list or
+/// the suite.
+#[test]
+#[ignore = "slow: measures how reliably each expected failure fails"]
+fn expected_failures_fail_every_time() {
+    let rounds: usize = std::env::var("REEDBASE_LAST_REPEAT")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(10);
+    let bases = Bases::new();
+    let mut unreliable = Vec::new();
+    for (name, _) in EXPECTED_FAILURES {
+        let case = case_named::<LastBackend>(name).expect("a conformance case");
+        let failed = (0..rounds)
+            .filter(|_| run_case(&case, || bases.make()).is_err())
+            .count();
+        println!("{name}: failed {failed} of {rounds}");
+        if failed != rounds {
+            unreliable.push(format!("{name}: failed {failed} of {rounds}"));
+        }
+    }
+    assert!(unreliable.is_empty(), "{}", unreliable.join("\n"));
+}
