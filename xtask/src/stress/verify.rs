@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The end-of-run checks of `cargo xtask stress`.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use reedbase_concurrent_core::{QueueBackend, WriteCoordinator};
+
+use super::child::{apply, backend, events_path, table_path};
+use super::supervisor::RunRecord;
+use super::{StressOptions, TABLE};
+
+/// One applied row: the table line's fields.
+struct Applied {
+    writer: u64,
+    seq: u64,
+    pid: u32,
+    queue_id: String,
+}
+
+/// The numbers the run is judged by.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub acknowledged: usize,
+    pub applied_rows: usize,
+    pub distinct_applied: usize,
+    pub drained_at_end: usize,
+    pub kills: usize,
+    pub writers: u64,
+    pub replays: usize,
+    pub lost: usize,
+    pub duplicates_beyond_replays: usize,
+    pub order_violations: usize,
+    pub torn_lines: usize,
+    pub lock_overlaps: usize,
+    pub max_pending: usize,
+    pub capacity: usize,
+    pub capacity_violations: usize,
+    pub left_in_queue: usize,
+    pub moved_aside: usize,
+    pub child_failures: Vec<String>,
+}
+
+impl Report {
+    /// The number of broken promises (0 for a passing run).
+    pub fn violations(&self) -> usize {
+        self.lost
+            + self.duplicates_beyond_replays
+            + self.order_violations
+            + self.torn_lines
+            + self.lock_overlaps
+            + self.capacity_violations
+            + self.left_in_queue
+            + self.child_failures.len()
+    }
+
+    pub fn print(&self) {
+        let rows: [(&str, String, &str); 14] = [
+            ("writer processes started", self.writers.to_string(), ""),
+            ("children SIGKILLed", self.kills.to_string(), ""),
+            ("writes acknowledged", self.acknowledged.to_string(), ""),
+            (
+                "rows applied (distinct)",
+                self.distinct_applied.to_string(),
+                ">= acknowledged",
+            ),
+            (
+                "replays (at-least-once)",
+                self.replays.to_string(),
+                "allowed",
+            ),
+            ("lost", self.lost.to_string(), "must be 0"),
+            (
+                "duplicates beyond replays",
+                self.duplicates_beyond_replays.to_string(),
+                "must be 0",
+            ),
+            (
+                "out-of-order rows",
+                self.order_violations.to_string(),
+                "must be 0",
+            ),
+            ("torn table lines", self.torn_lines.to_string(), "must be 0"),
+            ("lock overlaps", self.lock_overlaps.to_string(), "must be 0"),
+            (
+                "capacity violations",
+                format!(
+                    "{} (max depth {} of {})",
+                    self.capacity_violations, self.max_pending, self.capacity
+                ),
+                "must be 0",
+            ),
+            (
+                "entries drained at the end",
+                self.drained_at_end.to_string(),
+                "",
+            ),
+            (
+                "left in queue after drain",
+                self.left_in_queue.to_string(),
+                "must be 0",
+            ),
+            (
+                "entries moved aside",
+                self.moved_aside.to_string(),
+                "reported",
+            ),
+        ];
+        println!("\n{:<28} {:>24}  rule", "check", "value");
+        println!("{}", "-".repeat(66));
+        for (name, value, rule) in rows {
+            println!("{name:<28} {value:>24}  {rule}");
+        }
+        for failure in &self.child_failures {
+            println!("child failure: {failure}");
+        }
+        let verdict = if self.violations() == 0 {
+            "PASS"
+        } else {
+            "FAIL"
+        };
+        println!("\nstress: {verdict} ({} violations)", self.violations());
+    }
+}
+
+fn parse_table(base: &Path, report: &mut Report) -> Result<Vec<(String, Applied)>, String> {
+    let content = match fs::read_to_string(table_path(base)) {
+        Ok(content) => content,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("read table: {e}")),
+    };
+    if !content.is_empty() && !content.ends_with('\n') {
+        report.torn_lines += 1;
+    }
+    let mut rows = Vec::new();
+    for line in content.lines() {
+        let fields: Vec<&str> = line.split('|').collect();
+        let parsed = match fields[..] {
+            [key, writer, seq, pid, id] => (|| {
+                Some(Applied {
+                    writer: writer.parse().ok()?,
+                    seq: seq.parse().ok()?,
+                    pid: pid.parse().ok()?,
+                    queue_id: id.to_string(),
+                })
+            })()
+            .map(|applied| (key.to_string(), applied)),
+            _ => None,
+        };
+        match parsed {
+            Some(row) if row.0 == format!("w{}-{}", row.1.writer, row.1.seq) => rows.push(row),
+            _ => report.torn_lines += 1,
+        }
+    }
+    Ok(rows)
+}
+
+/// Counts applies that began while another process was inside the table.
+/// A process killed inside its apply leaves a `B` without an `E`; the next
+/// `B` is legitimate only if it came after that process was killed.
+fn count_overlaps(base: &Path, kills: &HashMap<u32, u128>) -> Result<usize, String> {
+    let content = fs::read_to_string(events_path(base)).unwrap_or_default();
+    let mut inside: Option<u32> = None;
+    let mut overlaps = 0;
+    for line in content.lines() {
+        let mut words = line.split(' ');
+        let (Some(kind), Some(pid), Some(at)) = (words.next(), words.next(), words.next()) else {
+            return Err(format!("malformed event line {line:?}"));
+        };
+        let pid: u32 = pid.parse().map_err(|_| format!("bad pid in {line:?}"))?;
+        let at: u128 = at.parse().map_err(|_| format!("bad time in {line:?}"))?;
+        match kind {
+            "B" => {
+                if let Some(holder) = inside {
+                    let holder_died_first = kills.get(&holder).is_some_and(|&killed| killed <= at);
+                    if !holder_died_first {
+                        overlaps += 1;
+                    }
+                }
+                inside = Some(pid);
+            }
+            "E" => {
+                if inside != Some(pid) {
+                    overlaps += 1;
+                }
+                inside = None;
+            }
+            _ => return Err(format!("unknown event {line:?}")),
+        }
+    }
+    Ok(overlaps)
+}
+
+pub(crate) fn verify(
+    base: &Path,
+    options: &StressOptions,
+    run: &RunRecord,
+) -> Result<Report, String> {
+    let mut report = Report {
+        acknowledged: run.acks.len(),
+        kills: run.kills.len(),
+        writers: run.writers,
+        max_pending: run.max_pending,
+        capacity: options.capacity,
+        capacity_violations: usize::from(run.max_pending > options.capacity),
+        child_failures: run.child_failures.clone(),
+        ..Report::default()
+    };
+    let queue = backend(base, options.capacity);
+    let coordinator = WriteCoordinator::new(&queue);
+    report.drained_at_end = coordinator
+        .drain(TABLE, Duration::from_secs(30), |key, write: &_| {
+            apply(base, key, write)
+        })
+        .map_err(|e| format!("final drain: {e}"))?;
+    report.left_in_queue = queue.count_pending(TABLE).map_err(|e| e.to_string())?;
+    let corrupt = base
+        .join("tables")
+        .join(TABLE)
+        .join("queue")
+        .join("corrupt");
+    report.moved_aside = fs::read_dir(&corrupt)
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "pending"))
+                .count()
+        })
+        .unwrap_or(0);
+
+    let rows = parse_table(base, &mut report)?;
+    report.applied_rows = rows.len();
+    let killed: HashMap<u32, u128> = run.kills.iter().map(|kill| (kill.pid, kill.at)).collect();
+    let mut by_key: HashMap<&str, Vec<&Applied>> = HashMap::new();
+    let mut last_seq: HashMap<u64, u64> = HashMap::new();
+    for (key, applied) in &rows {
+        let applications = by_key.entry(key.as_str()).or_default();
+        if applications.is_empty() {
+            // First application of this write: each writer's rows in order.
+            if last_seq
+                .get(&applied.writer)
+                .is_some_and(|&last| applied.seq <= last)
+            {
+                report.order_violations += 1;
+            }
+            last_seq.insert(applied.writer, applied.seq);
+        }
+        applications.push(applied);
+    }
+    report.distinct_applied = by_key.len();
+    for applications in by_key.values() {
+        let (last, earlier) = applications.split_last().ok_or("empty application list")?;
+        for replayed in earlier {
+            // A replay: a queued entry applied by a process that was killed
+            // before it could remove it, then applied again under the same id.
+            let legitimate = replayed.queue_id != "direct"
+                && replayed.queue_id == last.queue_id
+                && killed.contains_key(&replayed.pid);
+            if legitimate {
+                report.replays += 1;
+            } else {
+                report.duplicates_beyond_replays += 1;
+            }
+        }
+    }
+    let applied_keys: HashSet<String> = by_key.keys().map(|key| (*key).to_string()).collect();
+    report.lost = run
+        .acks
+        .iter()
+        .filter(|(writer, seq)| !applied_keys.contains(&format!("w{writer}-{seq}")))
+        .count();
+    report.lock_overlaps = count_overlaps(base, &killed)?;
+    Ok(report)
+}
