@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+use std::ffi::OsStr;
+
+use reedbase_concurrent_core::validate_queue_id;
+
+use super::entry_id::{
+    MAX_SEQUENCE, is_temporary, parse_sequence, pending_file_name, pending_stem, sequenced_id,
+    temporary_file_name,
+};
+
+#[test]
+fn sequenced_ids_carry_their_sequence_and_pass_validation() {
+    for sequence in [0, 1, 42, 1_000_000, MAX_SEQUENCE] {
+        let id = sequenced_id(sequence);
+        assert_eq!(id.len(), 53, "{id}");
+        assert_eq!(parse_sequence(&id), Some(sequence), "{id}");
+        validate_queue_id(&id).unwrap();
+    }
+    assert!(sequenced_id(42).starts_with("00000000000000000042-"));
+}
+
+#[test]
+fn sequenced_ids_are_unique_and_sort_by_name_as_by_sequence() {
+    let ids: Vec<String> = [9, 10, 99, 100, 5]
+        .iter()
+        .map(|s| sequenced_id(*s))
+        .collect();
+    let mut by_name = ids.clone();
+    by_name.sort();
+    let mut by_sequence = ids.clone();
+    by_sequence.sort_by_key(|id| parse_sequence(id));
+    assert_eq!(by_name, by_sequence);
+    assert_ne!(sequenced_id(1), sequenced_id(1));
+}
+
+#[test]
+fn other_ids_have_no_sequence() {
+    for id in [
+        "6f1c3a52-5f43-4d4e-9a0e-0d6f1f0b7c11",
+        "",
+        "00000000000000000042",
+        "00000000000000000042-0123456789ABCDEF0123456789abcdef",
+        "0000000000000000004x-0123456789abcdef0123456789abcdef",
+        "00000000000000000042_0123456789abcdef0123456789abcdef",
+        "00000000000000000042-0123456789abcdef0123456789abcde",
+    ] {
+        assert_eq!(parse_sequence(id), None, "{id:?}");
+    }
+}
+
+#[test]
+fn entry_files_are_told_by_extension_as_the_old_module_does() {
+    assert_eq!(
+        pending_stem(OsStr::new("abc.pending")),
+        Some(OsStr::new("abc"))
+    );
+    assert_eq!(
+        pending_stem(OsStr::new("a.b.pending")),
+        Some(OsStr::new("a.b"))
+    );
+    assert_eq!(pending_stem(OsStr::new(".pending")), None);
+    assert_eq!(pending_stem(OsStr::new("abc.reason")), None);
+    assert_eq!(pending_stem(OsStr::new(".queue.lock")), None);
+    assert_eq!(pending_stem(OsStr::new("corrupt")), None);
+    let id = sequenced_id(3);
+    assert_eq!(
+        pending_stem(OsStr::new(&pending_file_name(&id))),
+        Some(OsStr::new(&id))
+    );
+    assert_eq!(pending_stem(OsStr::new(&temporary_file_name(&id))), None);
+}
+
+#[test]
+fn temporaries_are_recognised_and_nothing_else() {
+    let id = sequenced_id(7);
+    assert!(is_temporary(OsStr::new(&temporary_file_name(&id))));
+    assert!(!is_temporary(OsStr::new(&pending_file_name(&id))));
+    assert!(!is_temporary(OsStr::new(".queue.lock")));
+    assert!(!is_temporary(OsStr::new("x.tmp")));
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+use std::fs;
+use std::io;
+
+use reedbase_concurrent_core::{CsvRow, PendingWrite, ReedError, WriteOperation};
+
+use super::entry_id::{parse_sequence, temporary_file_name};
+use super::test_support::{drain, file_names, queue_dir, relaxed, sample_write};
+use super::{count_pending, get_next_pending, queue_write, queue_write_with, remove_from_queue};
+use crate::options::{Codec, Durability, FsOptions};
+
+#[test]
+fn hundred_back_to_back_writes_drain_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FsOptions::new().capacity(1000);
+    let mut queued = Vec::new();
+    for n in 0..100 {
+        let write = sample_write(&format!("w{n}"), 1);
+        let id = queue_write_with(dir.path(), "t", &write, &options).unwrap();
+        queued.push((id, write));
+    }
+    assert_eq!(count_pending(dir.path(), "t").unwrap(), 100);
+    assert_eq!(drain(dir.path(), "t"), queued);
+    let sequences: Vec<_> = queued
+        .iter()
+        .map(|(id, _)| parse_sequence(id).unwrap())
+        .collect();
+    assert_eq!(sequences, (0..100).collect::<Vec<u128>>());
+}
+
+#[test]
+fn the_default_free_function_writes_durable_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = sample_write("k", 1);
+    let id = queue_write(dir.path(), "t", write.clone()).unwrap();
+    let bytes = fs::read(queue_dir(dir.path(), "t").join(format!("{id}.pending"))).unwrap();
+    assert_eq!(bytes, serde_json::to_vec(&write).unwrap());
+}
+
+#[test]
+fn capacity_is_exact_and_frees_up_on_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = relaxed().capacity(3);
+    let ids: Vec<String> = (0..3)
+        .map(|n| {
+            queue_write_with(dir.path(), "t", &sample_write(&n.to_string(), 1), &options).unwrap()
+        })
+        .collect();
+    let full = queue_write_with(dir.path(), "t", &sample_write("x", 1), &options).unwrap_err();
+    assert!(
+        matches!(&full, ReedError::QueueFull { table, size: 3 } if table == "t"),
+        "{full:?}"
+    );
+    remove_from_queue(dir.path(), "t", &ids[1]).unwrap();
+    let next = queue_write_with(dir.path(), "t", &sample_write("y", 1), &options).unwrap();
+    assert!(next > ids[2], "a new id sorts after every pending one");
+    assert_eq!(count_pending(dir.path(), "t").unwrap(), 3);
+}
+
+#[test]
+fn the_first_write_after_a_drain_restarts_the_sequence_with_a_fresh_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    remove_from_queue(dir.path(), "t", &first).unwrap();
+    let second = queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    assert_eq!(parse_sequence(&first), parse_sequence(&second));
+    assert_ne!(first, second, "ids are never reused");
+}
+
+#[test]
+fn abandoned_temporaries_are_swept_by_the_next_producer() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    let abandoned = queue.join(temporary_file_name(
+        "00000000000000000001-0123456789abcdef0123456789abcdef",
+    ));
+    fs::write(&abandoned, b"{\"rows\":[{\"key\":").unwrap();
+    let unrelated = queue.join("notes.txt");
+    fs::write(&unrelated, b"kept").unwrap();
+    assert_eq!(
+        count_pending(dir.path(), "t").unwrap(),
+        1,
+        "a temporary is not an entry"
+    );
+    assert_eq!(
+        get_next_pending(dir.path(), "t").unwrap().unwrap().1,
+        sample_write("a", 1)
+    );
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &relaxed()).unwrap();
+    assert!(!abandoned.exists());
+    assert!(unrelated.exists());
+    assert_eq!(count_pending(dir.path(), "t").unwrap(), 2);
+    assert!(
+        file_names(&queue)
+            .iter()
+            .all(|name| !name.ends_with(".tmp"))
+    );
+}
+
+#[test]
+fn durable_and_relaxed_write_identical_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = sample_write("k", 5);
+    for codec in [Codec::Json, Codec::Postcard] {
+        let mut contents = Vec::new();
+        for durability in [Durability::Durable, Durability::Relaxed] {
+            let table = format!("t{codec:?}{durability:?}");
+            let options = FsOptions::new().durability(durability).codec(codec);
+            let id = queue_write_with(dir.path(), &table, &write, &options).unwrap();
+            let queue = queue_dir(dir.path(), &table);
+            contents.push(fs::read(queue.join(format!("{id}.pending"))).unwrap());
+            assert_eq!(
+                file_names(&queue),
+                vec![".queue.lock".to_string(), format!("{id}.pending")]
+            );
+            assert_eq!(
+                get_next_pending(dir.path(), &table).unwrap(),
+                Some((id, write.clone()))
+            );
+        }
+        assert_eq!(contents[0], contents[1], "{codec:?}");
+    }
+}
+
+#[test]
+fn a_base_path_that_is_a_file_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    fs::write(&base, b"not a directory").unwrap();
+    let err = queue_write(&base, "t", sample_write("k", 1)).unwrap_err();
+    match &err {
+        ReedError::IoError { path, kind, .. } => {
+            assert!(path.starts_with(&base), "{err}");
+            assert_ne!(*kind, io::ErrorKind::NotFound, "{err}");
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    assert!(
+        get_next_pending(&base, "t")
+            .unwrap_err()
+            .io_kind()
+            .is_some()
+    );
+    assert!(count_pending(&base, "t").unwrap_err().io_kind().is_some());
+    let removed = remove_from_queue(
+        &base,
+        "t",
+        "00000000000000000000-0123456789abcdef0123456789abcdef",
+    );
+    assert!(removed.unwrap_err().io_kind().is_some());
+    assert_eq!(fs::read(&base).unwrap(), b"not a directory");
+}
+
+#[test]
+fn bad_table_names_and_rows_are_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    for table in ["../escape", "/abs", "", "a/b", ".hidden"] {
+        let err = queue_write(dir.path(), table, sample_write("k", 1)).unwrap_err();
+        assert!(err.is_invalid_input(), "{table:?}: {err:?}");
+        assert!(
+            get_next_pending(dir.path(), table)
+                .unwrap_err()
+                .is_invalid_input()
+        );
+        assert!(
+            count_pending(dir.path(), table)
+                .unwrap_err()
+                .is_invalid_input()
+        );
+    }
+    let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["a|b"])]);
+    assert!(
+        queue_write(dir.path(), "t", bad_row)
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    assert!(
+        file_names(dir.path()).is_empty(),
+        "{:?}",
+        file_names(dir.path())
+    );
+}
+
+#[test]
+fn reading_a_queue_that_was_never_used_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(get_next_pending(dir.path(), "t").unwrap(), None);
+    assert_eq!(count_pending(dir.path(), "t").unwrap(), 0);
+    assert_eq!(super::moved_aside(dir.path(), "t").unwrap(), Vec::new());
+    assert!(file_names(dir.path()).is_empty());
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The producers' lock on a queue directory, and the directory fsync.
+//!
+//! Every fs2 call of the queue module is here (called in the fully qualified
+//! form, because since Rust 1.89 std's inherent `File` lock methods shadow
+//! fs2's trait methods of the same names).
+//!
+//! The lock is a blocking exclusive fs2 lock on `queue/.queue.lock`: flock
+//! on Unix, `LockFileEx` on Windows. The section it guards (list the
+//! directory, write one small file, rename it) is short, so a blocking lock
+//! is cheaper than any polling, and it dies with its process, so a killed
+//! producer never leaves the queue locked. It is released when the
+//! [`QueueLock`] is dropped (closing the file releases the lock).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+/// Holds the producers' lock of one queue directory until dropped.
+#[derive(Debug)]
+pub(crate) struct QueueLock {
+    _file: File,
+}
+
+impl QueueLock {
+    /// Opens (creating it if needed) the lock file at `path` and waits for
+    /// its exclusive lock.
+    ///
+    /// # Errors
+    ///
+    /// The `io::Error` of opening or locking; the caller names the operation.
+    pub(crate) fn acquire(path: &Path) -> io::Result<QueueLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        loop {
+            match fs2::FileExt::lock_exclusive(&file) {
+                Ok(()) => return Ok(QueueLock { _file: file }),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Makes a directory's entries (a rename, a new file) durable.
+///
+/// # Errors
+///
+/// The `io::Error` of opening or syncing the directory.
+#[cfg(unix)]
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Makes a directory's entries durable: a no-op where directories cannot be
+/// opened as files (Windows commits a rename with the file system's own
+/// journal).
+#[cfg(not(unix))]
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
