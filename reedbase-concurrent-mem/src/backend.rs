@@ -4,16 +4,35 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reedbase_concurrent_core::{
     DEFAULT_QUEUE_CAPACITY, LockBackend, PendingWrite, QueueBackend, ReedError, ReedResult,
     validate_queue_id, validate_table_name, validate_write,
 };
 
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicU64, Condvar, Instant, Mutex, MutexGuard, Ordering};
 
-/// In-memory backend; see the [crate docs](crate).
+/// The in-memory backend: an exclusive lock and a FIFO queue per table,
+/// within one process; see the [crate docs](crate).
+///
+/// Cloning is cheap and shares the state: every clone sees the same locks and
+/// queues. Tables come into being on first use, under any name that
+/// [`validate_table_name`] accepts.
+///
+/// # Examples
+///
+/// ```
+/// use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
+/// use reedbase_concurrent_mem::MemBackend;
+///
+/// let backend = MemBackend::new();
+/// let producer = backend.clone();
+/// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["v"])]);
+/// std::thread::spawn(move || producer.queue_write("users", &write)).join().unwrap()?;
+/// assert_eq!(backend.count_pending("users")?, 1);
+/// # Ok::<(), reedbase_concurrent_core::ReedError>(())
+/// ```
 #[derive(Clone)]
 pub struct MemBackend {
     shared: Arc<Shared>,
@@ -34,11 +53,34 @@ struct TableSlot {
 #[derive(Default)]
 struct TableState {
     locked: bool,
+    /// Threads asleep on `released` (acquirers and `wait_for_unlock`
+    /// callers), so that a release with nobody waiting skips the notify,
+    /// which on Linux is a system call.
+    waiters: usize,
     queue: VecDeque<(String, PendingWrite)>,
 }
 
 /// Holds a table's lock in a [`MemBackend`]; dropping it releases the lock
 /// and wakes the waiters.
+///
+/// Returned by [`acquire_lock`](LockBackend::acquire_lock) and
+/// [`try_acquire_lock`](LockBackend::try_acquire_lock). A panic that unwinds
+/// past the guard drops it, so a panicking holder releases the lock too.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reedbase_concurrent_core::LockBackend;
+/// use reedbase_concurrent_mem::MemBackend;
+///
+/// let backend = MemBackend::new();
+/// let guard = backend.acquire_lock("users", Duration::from_secs(1))?;
+/// assert!(backend.is_locked("users")?);
+/// drop(guard);
+/// assert!(!backend.is_locked("users")?);
+/// # Ok::<(), reedbase_concurrent_core::ReedError>(())
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MemGuard {
     slot: Arc<TableSlot>,
@@ -66,11 +108,30 @@ impl Default for MemBackend {
 
 impl MemBackend {
     /// A backend whose queues hold [`DEFAULT_QUEUE_CAPACITY`] entries.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::{DEFAULT_QUEUE_CAPACITY, QueueBackend};
+    /// use reedbase_concurrent_mem::MemBackend;
+    ///
+    /// assert_eq!(MemBackend::new().capacity(), DEFAULT_QUEUE_CAPACITY);
+    /// ```
     pub fn new() -> Self {
         MemBackend::with_capacity(DEFAULT_QUEUE_CAPACITY)
     }
 
-    /// A backend whose queues hold `capacity` entries each.
+    /// A backend whose queues hold `capacity` entries each; with 0, every
+    /// [`queue_write`](QueueBackend::queue_write) is refused.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
+    /// use reedbase_concurrent_mem::MemBackend;
+    ///
+    /// let backend = MemBackend::with_capacity(1);
+    /// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["v"])]);
+    /// backend.queue_write("users", &write)?;
+    /// assert!(backend.queue_write("users", &write).unwrap_err().is_queue_full());
+    /// # Ok::<(), reedbase_concurrent_core::ReedError>(())
+    /// ```
     pub fn with_capacity(capacity: usize) -> Self {
         MemBackend {
             shared: Arc::new(Shared {
@@ -82,13 +143,22 @@ impl MemBackend {
     }
 
     /// The slot of a table, created on first use.
+    ///
+    /// Looks the name up as `&str` first, so that only the first use of a
+    /// table allocates its key.
     fn slot(&self, table_name: &str) -> ReedResult<Arc<TableSlot>> {
         validate_table_name(table_name)?;
         let mut tables = lock_ignoring_poison(&self.shared.tables);
-        let slot = tables.entry(table_name.to_string()).or_default();
-        Ok(Arc::clone(slot))
+        if let Some(slot) = tables.get(table_name) {
+            return Ok(Arc::clone(slot));
+        }
+        let slot = Arc::new(TableSlot::default());
+        tables.insert(table_name.to_string(), Arc::clone(&slot));
+        Ok(slot)
     }
 
+    /// A fresh queue id, unique across all tables for the life of the
+    /// backend and accepted by `validate_queue_id`.
     fn next_queue_id(&self) -> String {
         let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         format!("mem-{n:020}")
@@ -106,6 +176,11 @@ fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Waits on `slot` until `done(state)` holds or `timeout` has passed; returns
 /// the state guard on success and the time waited on timeout.
+///
+/// A sleeper counts itself in `waiters` before `wait_timeout` releases the
+/// mutex, and a release reads the count under the same mutex: either the
+/// release sees the sleeper and notifies, or the sleeper sees the lock free
+/// and never sleeps. No wake-up is lost (the loom tests check this).
 fn wait_until<'a>(
     slot: &'a TableSlot,
     timeout: Duration,
@@ -121,10 +196,12 @@ fn wait_until<'a>(
         let Some(left) = timeout.checked_sub(waited).filter(|d| !d.is_zero()) else {
             return Err(waited);
         };
+        state.waiters += 1;
         state = match slot.released.wait_timeout(state, left) {
             Ok((state, _)) => state,
             Err(poisoned) => poisoned.into_inner().0,
         };
+        state.waiters -= 1;
     }
 }
 
@@ -132,11 +209,14 @@ impl Drop for MemGuard {
     fn drop(&mut self) {
         let mut state = lock_ignoring_poison(&self.slot.state);
         state.locked = false;
+        let anyone_waiting = state.waiters > 0;
         drop(state);
         // Both acquirers and wait_for_unlock callers wait on this condvar; a
         // notify_one could wake only a wait_for_unlock caller and leave an
         // acquirer asleep on a free lock.
-        self.slot.released.notify_all();
+        if anyone_waiting {
+            self.slot.released.notify_all();
+        }
     }
 }
 
@@ -237,5 +317,31 @@ impl QueueBackend for MemBackend {
 
     fn capacity(&self) -> usize {
         self.shared.capacity
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl MemBackend {
+    /// How many threads sleep on the table's condvar, so that a test can
+    /// release only once its waiters really wait.
+    pub(crate) fn waiters_for_test(&self, table_name: &str) -> ReedResult<usize> {
+        let slot = self.slot(table_name)?;
+        let waiters = lock_ignoring_poison(&slot.state).waiters;
+        Ok(waiters)
+    }
+
+    /// Poisons the table map's mutex and the table's state mutex, by
+    /// panicking in a thread that holds both.
+    pub(crate) fn poison_for_test(&self, table_name: &str) -> ReedResult<()> {
+        let slot = self.slot(table_name)?;
+        let shared = Arc::clone(&self.shared);
+        let panicked = std::thread::spawn(move || {
+            let _tables = shared.tables.lock();
+            let _state = slot.state.lock();
+            panic!("poisoning the mem backend's mutexes on purpose");
+        })
+        .join();
+        assert!(panicked.is_err(), "the poisoning thread should panic");
+        Ok(())
     }
 }

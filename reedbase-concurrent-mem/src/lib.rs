@@ -2,10 +2,36 @@
 //! An in-memory [`LockBackend`] and [`QueueBackend`] for ReedBase, for fast
 //! tests and for code that runs in one process.
 //!
+//! [`LockBackend`]: reedbase_concurrent_core::LockBackend
+//! [`QueueBackend`]: reedbase_concurrent_core::QueueBackend
+//!
 //! Each table has a slot holding its lock flag and its queue under one
-//! `Mutex`, with a `Condvar` that release notifies: a waiter wakes when the
-//! lock is released, without polling. Cloning a [`MemBackend`] shares its
+//! `Mutex`, with a `Condvar` that a release notifies: a waiter wakes when the
+//! lock is released, without polling. A release notifies every sleeper
+//! (acquirers and `wait_for_unlock` callers share the condvar), and skips the
+//! notification when nobody sleeps. Cloning a [`MemBackend`] shares its
 //! state, so threads can each hold a clone.
+//!
+//! Locks exclude threads of one process only; nothing is written to disk, so
+//! queued writes die with the process. Queues keep strict FIFO order and hold
+//! at most [`MemBackend::with_capacity`] entries (default
+//! [`DEFAULT_QUEUE_CAPACITY`](reedbase_concurrent_core::DEFAULT_QUEUE_CAPACITY))
+//! however many threads write at once. Queue ids look like
+//! `mem-00000000000000000042`; they are unique across the backend's tables and
+//! never reused.
+//!
+//! # Verification
+//!
+//! Besides the conformance suite of `reedbase-concurrent-core`, the crate has
+//! a proptest model test (`tests/proptest_model.rs`) and loom models of its
+//! synchronisation (`tests/loom_*.rs`), run with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test --release -p reedbase-concurrent-mem --test loom_lock --test loom_queue
+//! ```
+//!
+//! Loom does not model time, so under `cfg(loom)` a zero timeout gives up at
+//! once and any other timeout never expires (see `src/sync.rs`).
 //!
 //! # Examples
 //!
@@ -26,5 +52,8 @@
 
 mod backend;
 mod sync;
+
+#[cfg(all(test, not(loom)))]
+mod backend_test;
 
 pub use backend::{MemBackend, MemGuard};
