@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Cases for the queue contracts that the new design adds to the old
+//! module's behaviour: exact errors, non-destructive reads, exact round
+//! trips, strict FIFO without sleeps, unique ids and independent tables.
+
+use std::collections::HashSet;
+
+use super::Backend;
+use super::samples::{ABSENT_ID, LONG, err, head, ok, tagged_write};
+use crate::error::ReedError;
+use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use crate::validation::validate_queue_id;
+
+const TABLE: &str = "test_table";
+
+/// Panics unless `error` is `QueueEntryNotFound` for `table` and `id`.
+#[track_caller]
+fn assert_not_found(error: &ReedError, table: &str, id: &str, what: &str) {
+    match error {
+        ReedError::QueueEntryNotFound {
+            table: named_table,
+            queue_id,
+        } => {
+            assert_eq!(
+                named_table, table,
+                "{what}: QueueEntryNotFound names the wrong table"
+            );
+            assert_eq!(
+                queue_id, id,
+                "{what}: QueueEntryNotFound names the wrong id"
+            );
+        }
+        other => panic!("{what}: expected QueueEntryNotFound, got {other:?}"),
+    }
+}
+
+/// Removing a well-formed id that is not queued gives `QueueEntryNotFound`
+/// naming the table and the id, on a never used queue and on one with
+/// entries (which stay).
+pub fn remove_missing_id_is_not_found<B: Backend>(backend: &B) {
+    let what = "remove_from_queue of a missing id on a never used table";
+    let error = err(backend.remove_from_queue(TABLE, ABSENT_ID), what);
+    assert_not_found(&error, TABLE, ABSENT_ID, what);
+    ok(
+        backend.queue_write(TABLE, &tagged_write("stays")),
+        "queue_write",
+    );
+    let what = "remove_from_queue of a missing id on a table with an entry";
+    let error = err(backend.remove_from_queue(TABLE, ABSENT_ID), what);
+    assert_not_found(&error, TABLE, ABSENT_ID, what);
+    assert_eq!(
+        ok(backend.count_pending(TABLE), "count_pending"),
+        1,
+        "the queued entry should stay"
+    );
+}
+
+/// Removing the same id twice: the second gives `QueueEntryNotFound`.
+pub fn remove_twice_is_not_found<B: Backend>(backend: &B) {
+    let id = ok(
+        backend.queue_write(TABLE, &tagged_write("once")),
+        "queue_write",
+    );
+    ok(
+        backend.queue_write(TABLE, &tagged_write("other")),
+        "queue_write",
+    );
+    ok(
+        backend.remove_from_queue(TABLE, &id),
+        "first remove_from_queue",
+    );
+    let what = "second remove_from_queue of the same id";
+    let error = err(backend.remove_from_queue(TABLE, &id), what);
+    assert_not_found(&error, TABLE, &id, what);
+    assert_eq!(
+        ok(backend.count_pending(TABLE), "count_pending"),
+        1,
+        "the other entry should stay"
+    );
+}
+
+/// `get_next_pending` does not remove: called twice, it returns the same
+/// entry, and the count is unchanged.
+pub fn get_next_pending_does_not_remove<B: Backend>(backend: &B) {
+    ok(
+        backend.queue_write(TABLE, &tagged_write("first")),
+        "queue_write",
+    );
+    ok(
+        backend.queue_write(TABLE, &tagged_write("second")),
+        "queue_write",
+    );
+    let once = head(backend.get_next_pending(TABLE), "first get_next_pending");
+    let twice = head(backend.get_next_pending(TABLE), "second get_next_pending");
+    assert_eq!(
+        once, twice,
+        "two get_next_pending calls should return the same entry"
+    );
+    assert_eq!(
+        ok(backend.count_pending(TABLE), "count_pending"),
+        2,
+        "count after two gets"
+    );
+}
+
+/// Removing an entry that is not the head works, and the others keep their
+/// order.
+pub fn remove_non_head_keeps_order<B: Backend>(backend: &B) {
+    let writes: Vec<PendingWrite> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|tag| tagged_write(tag))
+        .collect();
+    let ids: Vec<String> = writes
+        .iter()
+        .map(|write| ok(backend.queue_write(TABLE, write), "queue_write"))
+        .collect();
+    ok(
+        backend.remove_from_queue(TABLE, &ids[2]),
+        "remove_from_queue of the third entry",
+    );
+    ok(
+        backend.remove_from_queue(TABLE, &ids[1]),
+        "remove_from_queue of the second entry",
+    );
+    assert_eq!(
+        ok(backend.count_pending(TABLE), "count_pending"),
+        2,
+        "count after two removals"
+    );
+    for index in [0, 3] {
+        let got = head(backend.get_next_pending(TABLE), "get_next_pending");
+        assert_eq!(
+            got,
+            (ids[index].clone(), writes[index].clone()),
+            "entry {index} should come next"
+        );
+        ok(
+            backend.remove_from_queue(TABLE, &ids[index]),
+            "remove_from_queue",
+        );
+    }
+    assert!(
+        ok(backend.get_next_pending(TABLE), "get_next_pending").is_none(),
+        "queue should be empty"
+    );
+}
+
+/// `QueueFull` names the table and reports `size == capacity()`.
+pub fn queue_full_names_table_and_size<B: Backend>(backend: &B) {
+    let capacity = backend.capacity();
+    for n in 0..capacity {
+        ok(
+            backend.queue_write(TABLE, &tagged_write(&n.to_string())),
+            "queue_write below capacity",
+        );
+    }
+    match err(
+        backend.queue_write(TABLE, &tagged_write("over")),
+        "queue_write past capacity",
+    ) {
+        ReedError::QueueFull { table, size } => {
+            assert_eq!(table, TABLE, "QueueFull should name the table");
+            assert_eq!(size, capacity, "QueueFull should report size == capacity()");
+        }
+        other => panic!("queue_write past capacity: expected QueueFull, got {other:?}"),
+    }
+}
+
+/// Writes come back exactly as queued: every operation, row order, rows
+/// with no values and with empty values, Unicode, characters JSON escapes,
+/// no rows at all, and timestamps from 0 to `u64::MAX`.
+pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
+    let writes = vec![
+        PendingWrite {
+            rows: vec![
+                CsvRow::new("z-last", vec!["1"]),
+                CsvRow::new("a-first", Vec::<&str>::new()),
+                CsvRow::new("m-middle", vec!["", "", ""]),
+            ],
+            timestamp: 0,
+            operation: WriteOperation::Update,
+        },
+        PendingWrite {
+            rows: vec![
+                CsvRow::new("grüße", vec!["世界", "🚀 emoji", "naïve café"]),
+                CsvRow::new(
+                    "quote\"back\\slash",
+                    vec!["tab\there", "{\"json\": [1]}", " spaced "],
+                ),
+            ],
+            timestamp: u128::from(u64::MAX),
+            operation: WriteOperation::Delete,
+        },
+        PendingWrite {
+            rows: Vec::new(),
+            timestamp: 1,
+            operation: WriteOperation::Insert,
+        },
+        PendingWrite {
+            rows: vec![CsvRow::new("user:1", vec!["Alice", "alice@example.com"])],
+            timestamp: 1_732_600_000_000_000_000,
+            operation: WriteOperation::Insert,
+        },
+    ];
+    let ids: Vec<String> = writes
+        .iter()
+        .map(|write| ok(backend.queue_write(TABLE, write), "queue_write"))
+        .collect();
+    for (id, write) in ids.iter().zip(&writes) {
+        let got = head(backend.get_next_pending(TABLE), "get_next_pending");
+        assert_eq!(&got.0, id, "id of the entry");
+        assert_eq!(
+            &got.1, write,
+            "the write should come back exactly as queued"
+        );
+        ok(backend.remove_from_queue(TABLE, id), "remove_from_queue");
+    }
+}
+
+/// Fifty writes back to back, with no sleep between them, come out in the
+/// order written (fewer if `capacity()` is smaller).
+pub fn fifo_without_sleeps<B: Backend>(backend: &B) {
+    let count = backend.capacity().min(50);
+    let mut written = Vec::new();
+    for n in 0..count {
+        let write = tagged_write(&format!("{n:02}"));
+        let id = ok(backend.queue_write(TABLE, &write), "queue_write");
+        written.push((id, write));
+    }
+    for (position, expected) in written.iter().enumerate() {
+        let got = head(backend.get_next_pending(TABLE), "get_next_pending");
+        assert_eq!(
+            &got, expected,
+            "entry {position} of {count} written back to back came out of order"
+        );
+        ok(
+            backend.remove_from_queue(TABLE, &got.0),
+            "remove_from_queue",
+        );
+    }
+}
+
+/// Ids from `queue_write` are distinct, pass `validate_queue_id`, and are
+/// not reused after their entries are removed.
+pub fn queue_ids_are_distinct_and_valid<B: Backend>(backend: &B) {
+    let count = backend.capacity().min(20);
+    let mut seen = HashSet::new();
+    for round in 0..2 {
+        let mut ids = Vec::new();
+        for n in 0..count {
+            let id = ok(
+                backend.queue_write(TABLE, &tagged_write(&n.to_string())),
+                "queue_write",
+            );
+            if let Err(error) = validate_queue_id(&id) {
+                panic!("queue_write returned id {id:?}, which fails validate_queue_id: {error}");
+            }
+            assert!(
+                seen.insert(id.clone()),
+                "round {round}: id {id:?} was handed out twice"
+            );
+            ids.push(id);
+        }
+        for id in &ids {
+            ok(backend.remove_from_queue(TABLE, id), "remove_from_queue");
+        }
+    }
+}
+
+/// Two tables' locks and queues do not affect each other: a held lock, a
+/// full queue, a removal, and an id of the other table.
+pub fn tables_are_independent<B: Backend>(backend: &B) {
+    let held = ok(backend.acquire_lock("alpha", LONG), "acquire_lock alpha");
+    assert!(
+        !ok(backend.is_locked("beta"), "is_locked beta"),
+        "beta should not be locked"
+    );
+    let beta_guard = ok(backend.try_acquire_lock("beta"), "try_acquire_lock beta");
+    assert!(
+        beta_guard.is_some(),
+        "beta's lock should be free while alpha's is held"
+    );
+    drop(beta_guard);
+    drop(held);
+
+    let capacity = backend.capacity();
+    let mut alpha_ids = Vec::new();
+    for n in 0..capacity {
+        alpha_ids.push(ok(
+            backend.queue_write("alpha", &tagged_write(&n.to_string())),
+            "queue_write alpha",
+        ));
+    }
+    let beta_write = tagged_write("beta");
+    let beta_id = ok(
+        backend.queue_write("beta", &beta_write),
+        "queue_write beta while alpha is full",
+    );
+    let what = "remove_from_queue on beta of an id queued on alpha";
+    let error = err(backend.remove_from_queue("beta", &alpha_ids[0]), what);
+    assert_not_found(&error, "beta", &alpha_ids[0], what);
+    assert_eq!(
+        ok(backend.count_pending("alpha"), "count alpha"),
+        capacity,
+        "alpha count"
+    );
+    ok(
+        backend.remove_from_queue("beta", &beta_id),
+        "remove_from_queue beta",
+    );
+    assert_eq!(
+        ok(backend.count_pending("alpha"), "count alpha"),
+        capacity,
+        "alpha count after beta's removal"
+    );
+    assert_eq!(
+        ok(backend.count_pending("beta"), "count beta"),
+        0,
+        "beta count"
+    );
+}
