@@ -207,6 +207,9 @@ impl<B: LockBackend + QueueBackend> WriteCoordinator<B> {
     /// - an I/O failure of the backend;
     /// - `apply` failed for an older queued write (which stays queued; this
     ///   write is not applied, so it cannot overtake it) or for this write.
+    // The error hands the write back by value, which is the point of it; it
+    // is the rare path, so its size costs nothing worth a Box.
+    #[allow(clippy::result_large_err)]
     pub fn submit<F, E>(
         &self,
         table_name: &str,
