@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Cases that need several threads: capacity under concurrent producers,
-//! mutual exclusion, prompt wake-up of waiters, and readers racing writers.
+//! Cases that need several threads: mutual exclusion, prompt wake-up of
+//! waiters, and readers racing writers. Capacity under concurrent producers
+//! has its own file.
 
-use std::collections::HashSet;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -14,83 +14,6 @@ use crate::error::ReedError;
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
 const TABLE: &str = "test_table";
-const PRODUCERS: usize = 8;
-const ROUNDS: usize = 5;
-
-/// Capacity holds under concurrent producers: in each of five rounds (on
-/// five tables), eight threads released together by a barrier each try
-/// `2 * capacity / 8 + 1` writes; exactly `capacity()` succeed, with
-/// distinct ids, the rest get `QueueFull`, and `count_pending` is
-/// `capacity()`.
-pub fn capacity_holds_under_concurrent_producers<B: Backend>(backend: &B) {
-    let capacity = backend.capacity();
-    let per_thread = 2 * capacity / PRODUCERS + 1;
-    for round in 0..ROUNDS {
-        let table = format!("capacity_round_{round}");
-        let start = Barrier::new(PRODUCERS);
-        let results: Vec<(Vec<String>, usize)> = thread::scope(|scope| {
-            let producers: Vec<_> = (0..PRODUCERS)
-                .map(|producer| {
-                    let (table, start) = (&table, &start);
-                    scope.spawn(move || {
-                        let (mut ids, mut full) = (Vec::new(), 0);
-                        start.wait();
-                        for n in 0..per_thread {
-                            let write = tagged(producer, n);
-                            match backend.queue_write(table, &write) {
-                                Ok(id) => ids.push(id),
-                                Err(ReedError::QueueFull { .. }) => full += 1,
-                                Err(other) => panic!(
-                                    "round {round}, producer {producer}: queue_write gave {other:?}, \
-                                     expected Ok or QueueFull"
-                                ),
-                            }
-                        }
-                        (ids, full)
-                    })
-                })
-                .collect();
-            producers.into_iter().map(join).collect()
-        });
-        let accepted: Vec<&String> = results.iter().flat_map(|(ids, _)| ids).collect();
-        let refused: usize = results.iter().map(|(_, full)| full).sum();
-        let attempts = PRODUCERS * per_thread;
-        assert_eq!(
-            accepted.len(),
-            capacity,
-            "round {round}: {PRODUCERS} threads x {per_thread} writes against capacity {capacity}: \
-             {} accepted, {refused} refused",
-            accepted.len()
-        );
-        assert_eq!(
-            refused,
-            attempts - capacity,
-            "round {round}: QueueFull count"
-        );
-        let distinct: HashSet<&String> = accepted.iter().copied().collect();
-        assert_eq!(
-            distinct.len(),
-            capacity,
-            "round {round}: ids handed out twice"
-        );
-        assert_eq!(
-            ok(backend.count_pending(&table), "count_pending"),
-            capacity,
-            "round {round}: count_pending after the producers"
-        );
-    }
-}
-
-fn tagged(thread: usize, seq: usize) -> PendingWrite {
-    PendingWrite::new(
-        WriteOperation::Insert,
-        vec![CsvRow::new(
-            format!("t{thread}-s{seq}"),
-            vec![thread.to_string(), seq.to_string()],
-        )],
-    )
-}
-
 /// Mutual exclusion across threads: four threads each take the lock 100
 /// times; inside, an "inside" flag must be clear, and a non-atomic
 /// read-modify-write of a shared counter (with a yield in between) must not

@@ -97,6 +97,7 @@
 //! | case | what it checks |
 //! | --- | --- |
 //! | [`capacity_holds_under_concurrent_producers`] | 8 threads released by a barrier: exactly `capacity()` writes succeed, the rest `QueueFull`; 5 rounds |
+//! | [`capacity_holds_when_producers_race_for_last_places`] | 20 times: 4 places free in a full queue, 8 threads x 2 writes; exactly 4 succeed |
 //! | [`lock_excludes_other_threads`] | 4 threads x 100 lock rounds: never two inside, no lost counter update |
 //! | [`acquire_lock_wakes_promptly`] | a waiting `acquire_lock` gets a released lock within 40 ms (best of 3) |
 //! | [`wait_for_unlock_wakes_promptly`] | a waiting `wait_for_unlock` returns within 40 ms of the release (best of 3) |
@@ -119,6 +120,7 @@
 //! | [`coordinator_threads_apply_each_write_once_in_order`] | 4 threads x 25 writes, 1 ms timeouts: each applied exactly once, each thread's in order |
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod capacity_cases;
 mod concurrency_cases;
 mod coordinator_cases;
 mod coordinator_concurrency_cases;
@@ -132,6 +134,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::backend::{LockBackend, QueueBackend};
 
+pub use capacity_cases::*;
 pub use concurrency_cases::*;
 pub use coordinator_cases::*;
 pub use coordinator_concurrency_cases::*;
@@ -217,6 +220,7 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(unusual_valid_names_work),
         // Several threads.
         case!(capacity_holds_under_concurrent_producers),
+        case!(capacity_holds_when_producers_race_for_last_places),
         case!(lock_excludes_other_threads),
         case!(acquire_lock_wakes_promptly),
         case!(wait_for_unlock_wakes_promptly),
