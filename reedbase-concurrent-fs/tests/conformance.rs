@@ -5,6 +5,7 @@
 //! 100), and with relaxed durability, postcard and the smallest capacity the
 //! suite accepts, so that the capacity edges and the other codec are checked
 //! as well.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
