@@ -55,7 +55,7 @@ impl CsvRow {
     /// ```
     /// use reedbase_concurrent_core::CsvRow;
     ///
-    /// assert_eq!(CsvRow::new("k", Vec::<String>::new()).to_csv(), "k|");
+    /// assert_eq!(CsvRow::new("k", Vec::<&str>::new()).to_csv(), "k|");
     /// ```
     pub fn to_csv(&self) -> String {
         format!("{}|{}", self.key, self.values.join("|"))
