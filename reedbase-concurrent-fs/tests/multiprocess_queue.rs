@@ -1,3 +1,312 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Being written.
-fn main() {}
+//! The queue across real processes. This binary re-runs itself as child
+//! processes (role in `REEDBASE_TEST_CHILD`, see `queue_support`), so it has
+//! its own `main` instead of libtest's, and prints libtest's lines.
+//!
+//! - 4 producers x 50 writes into a capacity-100 queue: exactly 100 accepted;
+//! - per-producer order and global enqueue order survive the drain;
+//! - producers killed with SIGKILL mid-enqueue leave no partial entry, lose
+//!   no acknowledged entry, and their temporaries are swept;
+//! - entries cross between this crate and the old module both ways;
+//! - an old-module producer (writing in place) racing a consumer here never
+//!   gets an entry moved aside or delivered twice.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod queue_support;
+
+use std::collections::{HashMap, HashSet};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use queue_support::producers::{
+    PATIENCE, TABLE, drain, numbered_write, numbers_of, parse_lines, run_child, run_producers,
+    same_rows, temporaries,
+};
+use queue_support::{CHILD_ROLE_ENV, Child, Runner, random_u64, wait_until};
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+use reedbase_concurrent_fs::queue::{moved_aside, queue_write_with};
+use reedbase_concurrent_fs::{
+    FsOptions, count_pending, get_next_pending, queue_write, remove_from_queue,
+};
+
+type Outcome = Result<(), String>;
+
+fn main() -> ExitCode {
+    if let Ok(role) = std::env::var(CHILD_ROLE_ENV) {
+        return run_child(&role);
+    }
+    let mut runner = Runner::from_args();
+    runner.run("capacity_is_exact_across_four_processes", capacity_is_exact);
+    runner.run(
+        "producer_and_global_enqueue_order_survive_the_drain",
+        order_survives,
+    );
+    runner.run(
+        "sigkilled_producers_leave_no_partial_or_lost_entry",
+        sigkilled_producers,
+    );
+    runner.run(
+        "entries_cross_between_old_module_and_this_crate",
+        cross_compat,
+    );
+    runner.run(
+        "old_module_producer_racing_a_consumer_here",
+        old_producer_racing_consumer,
+    );
+    runner.finish()
+}
+
+fn capacity_is_exact() -> Outcome {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let params: Vec<String> = (0..4)
+            .map(|p| format!("tag=p{p},count=50,capacity=100"))
+            .collect();
+        let (acked, full) = run_producers(dir.path(), "producer", &params)?;
+        let distinct: HashSet<&str> = acked.iter().map(|a| a.id.as_str()).collect();
+        let pending = count_pending(dir.path(), TABLE).map_err(|e| e.to_string())?;
+        if acked.len() != 100 || full != 100 || distinct.len() != 100 || pending != 100 {
+            return Err(format!(
+                "round {round}: {} accepted ({} distinct), {full} refused, {pending} pending; expected 100, 100, 100",
+                acked.len(),
+                distinct.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn order_survives() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let params: Vec<String> = (0..4)
+        .map(|p| {
+            let codec = if p < 2 { "json" } else { "postcard" };
+            format!("tag=p{p},count=50,capacity=1000,durability=relaxed,codec={codec}")
+        })
+        .collect();
+    let (acked, _) = run_producers(dir.path(), "producer", &params)?;
+    let drained = drain(dir.path())?;
+    if drained.len() != 200 || acked.len() != 200 {
+        return Err(format!(
+            "{} acknowledged, {} drained; expected 200",
+            acked.len(),
+            drained.len()
+        ));
+    }
+    let position: HashMap<&str, usize> = drained
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    for a in &acked {
+        let at = *position
+            .get(a.id.as_str())
+            .ok_or_else(|| format!("{a:?} was not drained"))?;
+        if numbers_of(&drained[at].1) != (format!("p{}", a.producer), a.n) {
+            return Err(format!("{a:?} came out with the content of another write"));
+        }
+    }
+    let mut checked = 0usize;
+    for a in &acked {
+        for b in &acked {
+            let must_precede = a.after < b.before || (a.producer == b.producer && a.n < b.n);
+            if must_precede {
+                checked += 1;
+                if position[a.id.as_str()] > position[b.id.as_str()] {
+                    return Err(format!(
+                        "{a:?} finished before {b:?} started, but came out after it"
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("    note: {checked} ordered pairs checked");
+    Ok(())
+}
+
+fn sigkilled_producers() -> Outcome {
+    let modes = [
+        "durability=durable,codec=json",
+        "durability=relaxed,codec=json",
+        "durability=relaxed,codec=postcard",
+    ];
+    let mut temporaries_seen = 0;
+    for round in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        let mut children: Vec<Child> = modes
+            .iter()
+            .enumerate()
+            .map(|(p, mode)| {
+                Child::spawn(
+                    "producer",
+                    base,
+                    &format!("tag=p{p},rows=100,capacity=1000000,{mode}"),
+                )
+            })
+            .collect();
+        children.iter_mut().for_each(Child::go);
+        let mut acked = Vec::new();
+        for (p, child) in children.iter_mut().enumerate() {
+            let wanted = 3 + (random_u64() % 20) as usize;
+            if !wait_until(PATIENCE, || child.line_count() >= wanted) {
+                return Err(format!(
+                    "round {round}: producer {p} acknowledged too little: {:?}",
+                    child.lines_so_far()
+                ));
+            }
+            thread::sleep(Duration::from_micros(random_u64() % 3000));
+            child.kill();
+            let (mut a, _) = parse_lines(p, &child.lines_so_far())?;
+            acked.append(&mut a);
+        }
+        drop(children);
+        let queue_dir = base.join("tables").join(TABLE).join("queue");
+        temporaries_seen += temporaries(&queue_dir).len();
+        let pending = count_pending(base, TABLE).map_err(|e| e.to_string())?;
+
+        // The next enqueue (bounded: a dead producer must not hold the queue lock).
+        let (sender, receiver) = mpsc::channel();
+        let next_base = base.to_path_buf();
+        thread::spawn(move || {
+            let _ = sender.send(queue_write_with(
+                &next_base,
+                TABLE,
+                &numbered_write("next", 0, 1),
+                &FsOptions::new().capacity(1_000_000),
+            ));
+        });
+        let next = receiver
+            .recv_timeout(PATIENCE)
+            .map_err(|_| "the next enqueue hangs".to_string())?;
+        let next_id = next.map_err(|e| format!("the next enqueue failed: {e}"))?;
+        let left = temporaries(&queue_dir);
+        if !left.is_empty() {
+            return Err(format!(
+                "round {round}: temporaries left after the next enqueue: {left:?}"
+            ));
+        }
+
+        let drained = drain(base)?;
+        let moved = moved_aside(base, TABLE).map_err(|e| e.to_string())?;
+        if !moved.is_empty()
+            || drained.len() != pending + 1
+            || drained.last().map(|d| &d.0) != Some(&next_id)
+        {
+            return Err(format!(
+                "round {round}: {pending} pending + 1, {} drained, moved aside {moved:?}",
+                drained.len()
+            ));
+        }
+        let position: HashMap<&str, usize> = drained
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.as_str(), i))
+            .collect();
+        let mut last_position = vec![None; modes.len()];
+        for a in &acked {
+            let at = *position
+                .get(a.id.as_str())
+                .ok_or_else(|| format!("round {round}: acknowledged {a:?} is lost"))?;
+            if !same_rows(
+                &drained[at].1,
+                &numbered_write(&format!("p{}", a.producer), a.n, 100),
+            ) {
+                return Err(format!("round {round}: {a:?} came back altered"));
+            }
+            if last_position[a.producer].is_some_and(|last| last > at) {
+                return Err(format!(
+                    "round {round}: producer {}'s entries came out of order",
+                    a.producer
+                ));
+            }
+            last_position[a.producer] = Some(at);
+        }
+    }
+    eprintln!("    note: {temporaries_seen} abandoned temporaries seen and swept in 4 rounds");
+    Ok(())
+}
+
+fn cross_compat() -> Outcome {
+    use reedbase_last::concurrent as old;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    // Old module -> this crate: read, and first.
+    let ours_first =
+        queue_write(base, TABLE, numbered_write("new", 0, 2)).map_err(|e| e.to_string())?;
+    let old_write = old::PendingWrite {
+        rows: vec![old::CsvRow::new("old:0:0", vec!["v", "w"])],
+        timestamp: 1_700_000_000_000_000_001,
+        operation: old::WriteOperation::Delete,
+    };
+    let old_id = old::queue_write(base, TABLE, old_write).map_err(|e| format!("{e:?}"))?;
+    let expected = PendingWrite {
+        rows: vec![CsvRow::new("old:0:0", vec!["v", "w"])],
+        timestamp: 1_700_000_000_000_000_001,
+        operation: WriteOperation::Delete,
+    };
+    let head = get_next_pending(base, TABLE).map_err(|e| e.to_string())?;
+    if head != Some((old_id.clone(), expected)) {
+        return Err(format!("the old module's entry is not first: {head:?}"));
+    }
+    remove_from_queue(base, TABLE, &old_id).map_err(|e| e.to_string())?;
+    // This crate (JSON) -> old module.
+    let head = old::get_next_pending(base, TABLE).map_err(|e| format!("{e:?}"))?;
+    match head {
+        Some((id, write))
+            if id == ours_first && write.rows[0].key == "new:0:0" && write.rows.len() == 2 => {}
+        other => {
+            return Err(format!(
+                "the old module read {other:?}, expected {ours_first}"
+            ));
+        }
+    }
+    old::remove_from_queue(base, TABLE, &ours_first).map_err(|e| format!("{e:?}"))?;
+    let left = old::count_pending(base, TABLE).map_err(|e| format!("{e:?}"))?;
+    if left != 0 {
+        return Err(format!("{left} entries left"));
+    }
+    Ok(())
+}
+
+fn old_producer_racing_consumer() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let total = 300;
+    let mut child = Child::spawn(
+        "old_producer",
+        base,
+        &format!("tag=old,rows=100,count={total}"),
+    );
+    child.go();
+    let deadline = Instant::now() + PATIENCE;
+    let mut delivered = Vec::new();
+    while delivered.len() < total && Instant::now() < deadline {
+        match get_next_pending(base, TABLE).map_err(|e| e.to_string())? {
+            Some((id, write)) => {
+                remove_from_queue(base, TABLE, &id).map_err(|e| e.to_string())?;
+                delivered.push((id, numbers_of(&write).1));
+            }
+            None => thread::sleep(Duration::from_micros(200)),
+        }
+    }
+    let (acked, _) = parse_lines(0, &child.finish(PATIENCE)?)?;
+    let moved = moved_aside(base, TABLE).map_err(|e| e.to_string())?;
+    let acked_ids: HashSet<&str> = acked.iter().map(|a| a.id.as_str()).collect();
+    let delivered_ids: HashSet<&str> = delivered.iter().map(|d| d.0.as_str()).collect();
+    if !moved.is_empty()
+        || acked.len() != total
+        || delivered.len() != total
+        || acked_ids != delivered_ids
+    {
+        return Err(format!(
+            "{} written, {} delivered ({} distinct), moved aside {moved:?}",
+            acked.len(),
+            delivered.len(),
+            delivered_ids.len()
+        ));
+    }
+    Ok(())
+}
