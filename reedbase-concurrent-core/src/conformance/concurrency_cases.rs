@@ -138,16 +138,16 @@ fn racing_write(n: usize) -> PendingWrite {
     }
 }
 
-/// The entry number of `write` if it is exactly one of the first `count`
-/// racing writes; panics naming what is wrong with it otherwise.
+/// The entry number of `write` if it is exactly one of `written`; panics
+/// naming what is wrong with it otherwise.
 #[track_caller]
-fn whole_racing_entry(write: &PendingWrite, count: usize, what: &str) -> usize {
+fn whole_racing_entry(write: &PendingWrite, written: &[PendingWrite], what: &str) -> usize {
     let n = write
         .rows
         .first()
         .and_then(|row| row.values.first())
         .and_then(|value| value.parse::<usize>().ok())
-        .filter(|n| *n < count)
+        .filter(|n| *n < written.len())
         .unwrap_or_else(|| {
             panic!(
                 "{what}: entry with {} rows is not one that was written",
@@ -161,7 +161,7 @@ fn whole_racing_entry(write: &PendingWrite, count: usize, what: &str) -> usize {
         write.rows.len()
     );
     assert!(
-        *write == racing_write(n),
+        *write == written[n],
         "{what}: entry {n} differs from what was written"
     );
     n
@@ -173,13 +173,14 @@ fn whole_racing_entry(write: &PendingWrite, count: usize, what: &str) -> usize {
 /// is the first one written, whole.
 pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
     let count = backend.capacity().min(60);
+    let written: Vec<PendingWrite> = (0..count).map(racing_write).collect();
     let done = AtomicBool::new(false);
     let seen = thread::scope(|scope| {
         scope.spawn(|| {
             let _done = SetOnDrop(&done);
-            for n in 0..count {
+            for (n, write) in written.iter().enumerate() {
                 ok(
-                    backend.queue_write(TABLE, &racing_write(n)),
+                    backend.queue_write(TABLE, write),
                     &format!("queue_write {n}"),
                 );
             }
@@ -193,7 +194,8 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
                     "get_next_pending racing the writer",
                 );
                 if let Some((_, write)) = got {
-                    let n = whole_racing_entry(&write, count, "get_next_pending racing the writer");
+                    let n =
+                        whole_racing_entry(&write, &written, "get_next_pending racing the writer");
                     assert_eq!(
                         n, 0,
                         "get_next_pending returned entry {n}, not the oldest (0)"
@@ -203,6 +205,9 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
                 if finished {
                     return seen;
                 }
+                // Let the writer in: a reader that takes the backend's lock
+                // back at once can starve it on a small machine.
+                thread::yield_now();
             }
         });
         join(reader)
@@ -223,13 +228,14 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
 /// appears: every entry is whole, each is seen once, in the order written.
 pub fn reader_draining_while_writer_queues_sees_whole_entries<B: Backend>(backend: &B) {
     let count = backend.capacity().min(60);
+    let written: Vec<PendingWrite> = (0..count).map(racing_write).collect();
     let done = AtomicBool::new(false);
     let order = thread::scope(|scope| {
         scope.spawn(|| {
             let _done = SetOnDrop(&done);
-            for n in 0..count {
+            for (n, write) in written.iter().enumerate() {
                 ok(
-                    backend.queue_write(TABLE, &racing_write(n)),
+                    backend.queue_write(TABLE, write),
                     &format!("queue_write {n}"),
                 );
             }
@@ -245,13 +251,14 @@ pub fn reader_draining_while_writer_queues_sees_whole_entries<B: Backend>(backen
                     Some((id, write)) => {
                         order.push(whole_racing_entry(
                             &write,
-                            count,
+                            &written,
                             "get_next_pending racing the writer",
                         ));
                         ok(
                             backend.remove_from_queue(TABLE, &id),
                             "remove_from_queue racing the writer",
                         );
+                        thread::yield_now();
                     }
                     None if finished => return order,
                     None => thread::yield_now(),
