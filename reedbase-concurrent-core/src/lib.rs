@@ -9,13 +9,13 @@
 //! With the `conformance` feature, [`conformance`] holds the suite that every
 //! backend passes unchanged.
 
-mod backend;
+pub mod backend;
 #[cfg(feature = "conformance")]
 pub mod conformance;
-mod coordinator;
+pub mod coordinator;
 mod error;
 mod types;
-mod validation;
+pub mod validation;
 
 #[cfg(test)]
 mod error_test;
