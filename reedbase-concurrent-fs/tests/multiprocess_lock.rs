@@ -1,3 +1,393 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Being written.
-fn main() {}
+//! Table locks across real processes. This binary re-runs itself as child
+//! processes (role in `REEDBASE_TEST_CHILD`, see `support`), so it has its
+//! own `main` instead of libtest's.
+//!
+//! - processes incrementing a counter file by read-modify-write under the
+//!   lock lose no increment;
+//! - a holder killed with SIGKILL releases the lock;
+//! - waiters in other processes are woken when the lock is released;
+//! - the old module (`reedbase-last`) and this crate exclude each other;
+//! - `lock_holder` names the holding process, and forgets it once killed.
+//!
+//! `-- --measure` instead measures the hand-off latency between two
+//! processes and the CPU time of a waiter (see `measure`); build with
+//! `--release` for meaningful numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use reedbase_concurrent_fs::lock::{lock_holder, try_acquire_lock};
+use reedbase_concurrent_fs::{acquire_lock, is_locked, wait_for_unlock};
+use support::{ChildProcess, Runner, child_role, line_from_parent, tell_parent};
+
+const TABLE: &str = "orders";
+/// No wait in this file is longer than this; a hang is a failure, not a stall.
+const PATIENCE: Duration = Duration::from_secs(60);
+const BASE_ENV: &str = "REEDBASE_TEST_BASE";
+const COUNT_ENV: &str = "REEDBASE_TEST_COUNT";
+
+type Outcome = Result<(), String>;
+
+fn main() -> ExitCode {
+    if let Some(role) = child_role() {
+        run_child(&role);
+        return ExitCode::SUCCESS;
+    }
+    if std::env::args().any(|arg| arg == "--measure") {
+        measure::run();
+        return ExitCode::SUCCESS;
+    }
+    let mut runner = Runner::from_args();
+    runner.run(
+        "counter_incremented_by_four_processes_is_exact",
+        counter_is_exact,
+    );
+    runner.run(
+        "sigkilled_holder_releases_the_lock",
+        sigkilled_holder_releases,
+    );
+    runner.run("waiters_in_other_processes_are_woken", waiters_are_woken);
+    runner.run(
+        "old_module_holder_excludes_this_crate",
+        old_holder_excludes_new,
+    );
+    runner.run(
+        "this_crate_holder_excludes_old_module",
+        new_holder_excludes_old,
+    );
+    runner.run(
+        "lock_holder_names_the_child_until_killed",
+        lock_holder_names_child,
+    );
+    runner.finish()
+}
+
+fn run_child(role: &str) {
+    let base = PathBuf::from(std::env::var(BASE_ENV).expect("child needs a base path"));
+    match role {
+        "counter" => child_counter(&base),
+        "hold" => {
+            let guard = acquire_lock(&base, TABLE, PATIENCE).unwrap();
+            hold_until_told(guard);
+        }
+        "hold_old" => {
+            let guard = reedbase_last::concurrent::acquire_lock(&base, TABLE, PATIENCE).unwrap();
+            hold_until_told(guard);
+        }
+        "acquire" => {
+            tell_parent("waiting");
+            let _guard = acquire_lock(&base, TABLE, PATIENCE).unwrap();
+            tell_parent("acquired");
+        }
+        "wait_for_unlock" => {
+            tell_parent("waiting");
+            wait_for_unlock(&base, TABLE, PATIENCE).unwrap();
+            tell_parent("free");
+        }
+        other => measure::run_child(other, &base),
+    }
+}
+
+/// Says `held`, then keeps `guard` until the parent sends a line (or dies).
+fn hold_until_told<G>(guard: G) {
+    tell_parent("held");
+    let _ = line_from_parent();
+    drop(guard);
+    tell_parent("released");
+}
+
+fn child_counter(base: &Path) {
+    let rounds: usize = std::env::var(COUNT_ENV).unwrap().parse().unwrap();
+    let counter = base.join("counter.txt");
+    for _ in 0..rounds {
+        let _guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
+        let value: u64 = match fs::read_to_string(&counter) {
+            Ok(text) => text.trim().parse().unwrap(),
+            Err(_) => 0,
+        };
+        // Widen the window between read and write, so that a broken lock
+        // would lose increments.
+        thread::sleep(Duration::from_micros(100));
+        fs::write(&counter, format!("{}\n", value + 1)).unwrap();
+    }
+    tell_parent("done");
+}
+
+fn spawn(role: &str, base: &Path) -> Result<ChildProcess, String> {
+    ChildProcess::spawn(role, &[(BASE_ENV, base)]).map_err(|e| format!("spawn {role}: {e}"))
+}
+
+fn check(condition: bool, what: &str) -> Outcome {
+    if condition {
+        Ok(())
+    } else {
+        Err(format!("failed: {what}"))
+    }
+}
+
+fn counter_is_exact() -> Outcome {
+    const PROCESSES: usize = 4;
+    const ROUNDS: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let rounds = ROUNDS.to_string();
+    let mut children: Vec<ChildProcess> = (0..PROCESSES)
+        .map(|_| {
+            let envs = [
+                (BASE_ENV, dir.path().as_os_str()),
+                (COUNT_ENV, rounds.as_ref()),
+            ];
+            ChildProcess::spawn("counter", &envs).map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    for child in &mut children {
+        child.expect_line("done", PATIENCE)?;
+        child.wait_success(PATIENCE)?;
+    }
+    let total: usize = fs::read_to_string(dir.path().join("counter.txt"))
+        .map_err(|e| e.to_string())?
+        .trim()
+        .parse()
+        .map_err(|e| format!("counter: {e}"))?;
+    check(
+        total == PROCESSES * ROUNDS,
+        &format!("total {total} == {}", PROCESSES * ROUNDS),
+    )
+}
+
+fn sigkilled_holder_releases() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    check(
+        is_locked(dir.path(), TABLE).unwrap(),
+        "locked while the child holds it",
+    )?;
+    check(
+        try_acquire_lock(dir.path(), TABLE).unwrap().is_none(),
+        "try_acquire is refused",
+    )?;
+    let err = acquire_lock(dir.path(), TABLE, Duration::from_millis(100)).unwrap_err();
+    check(err.is_lock_timeout(), "acquire times out while held")?;
+    let status = holder.kill()?;
+    check(!status.success(), "the child was killed, not finished")?;
+    let _guard = acquire_lock(dir.path(), TABLE, PATIENCE).map_err(|e| e.to_string())?;
+    check(
+        dir.path().join("tables/orders/write.lock").is_file(),
+        "lock file kept",
+    )
+}
+
+fn waiters_are_woken() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = acquire_lock(dir.path(), TABLE, PATIENCE).unwrap();
+    let mut acquirer = spawn("acquire", dir.path())?;
+    let mut watcher = spawn("wait_for_unlock", dir.path())?;
+    acquirer.expect_line("waiting", PATIENCE)?;
+    watcher.expect_line("waiting", PATIENCE)?;
+    let quiet = Duration::from_millis(200);
+    check(
+        acquirer.stays_quiet(quiet),
+        "the acquirer waits while the lock is held",
+    )?;
+    check(
+        watcher.stays_quiet(Duration::ZERO),
+        "the watcher waits while the lock is held",
+    )?;
+    drop(guard);
+    acquirer.expect_line("acquired", PATIENCE)?;
+    watcher.expect_line("free", PATIENCE)?;
+    acquirer.wait_success(PATIENCE)?;
+    watcher.wait_success(PATIENCE)
+}
+
+fn old_holder_excludes_new() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = spawn("hold_old", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    check(
+        try_acquire_lock(dir.path(), TABLE).unwrap().is_none(),
+        "try_acquire is refused",
+    )?;
+    check(
+        is_locked(dir.path(), TABLE).unwrap(),
+        "an old-module lock is seen",
+    )?;
+    let err = acquire_lock(dir.path(), TABLE, Duration::from_millis(100)).unwrap_err();
+    check(
+        err.is_lock_timeout(),
+        &format!("acquire times out, got {err}"),
+    )?;
+    let holder_info = lock_holder(dir.path(), TABLE).unwrap();
+    check(
+        holder_info.is_some_and(|h| h.is_unknown()),
+        "an old-module holder is unknown",
+    )?;
+    holder.send_line("release")?;
+    holder.expect_line("released", PATIENCE)?;
+    let _guard = acquire_lock(dir.path(), TABLE, PATIENCE).map_err(|e| e.to_string())?;
+    holder.wait_success(PATIENCE)
+}
+
+fn new_holder_excludes_old() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    let timeout = Duration::from_millis(300);
+    let old = reedbase_last::concurrent::acquire_lock(dir.path(), TABLE, timeout);
+    check(old.is_err(), "the old module's acquire times out")?;
+    check(
+        reedbase_last::concurrent::is_locked(dir.path(), TABLE).unwrap(),
+        "the old module sees the lock",
+    )?;
+    holder.send_line("release")?;
+    holder.expect_line("released", PATIENCE)?;
+    holder.wait_success(PATIENCE)?;
+    let old = reedbase_last::concurrent::acquire_lock(dir.path(), TABLE, PATIENCE);
+    check(old.is_ok(), "the old module acquires once released")
+}
+
+fn lock_holder_names_child() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let spawned = SystemTime::now();
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    let info = lock_holder(dir.path(), TABLE)
+        .unwrap()
+        .ok_or("no holder reported")?;
+    check(
+        info.pid == Some(holder.pid()),
+        &format!("{info:?} names pid {}", holder.pid()),
+    )?;
+    let acquired = info.acquired_at.ok_or("no acquisition time")?;
+    check(
+        spawned <= acquired && acquired <= SystemTime::now(),
+        "acquired while running",
+    )?;
+    check(info.host.is_some(), "a host name")?;
+    holder.kill()?;
+    check(
+        lock_holder(dir.path(), TABLE).unwrap().is_none(),
+        "no holder once killed",
+    )?;
+    // The killed child's record is still in the file; under a record-less
+    // old-module holder it must not be taken for the live holder.
+    let record = fs::read_to_string(dir.path().join("tables/orders/write.lock")).unwrap();
+    check(
+        record.starts_with("reedbase-lock-holder v1"),
+        "the dead record stays behind",
+    )?;
+    let mut old = spawn("hold_old", dir.path())?;
+    old.expect_line("held", PATIENCE)?;
+    let info = lock_holder(dir.path(), TABLE)
+        .unwrap()
+        .ok_or("no holder under old")?;
+    check(
+        info.is_unknown(),
+        &format!("the dead child is not the holder: {info:?}"),
+    )?;
+    old.kill().map(drop)
+}
+
+/// Hand-off latency and waiter CPU, printed rather than asserted (speed is
+/// for benchmarks, not tests).
+mod measure {
+    use super::*;
+    use reedbase_concurrent_core::now_nanos;
+
+    const TRIALS: usize = 41;
+
+    pub fn run() {
+        let dir = tempfile::tempdir().unwrap();
+        handoff(dir.path());
+        waiter_cpu(dir.path(), "cpu_acquire");
+        waiter_cpu(dir.path(), "cpu_wait_for_unlock");
+    }
+
+    pub fn run_child(role: &str, base: &Path) {
+        match role {
+            "handoff_holder" => {
+                for trial in 0..TRIALS {
+                    let guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
+                    tell_parent("held");
+                    // 20-39 ms: the parent is waiting well before the release,
+                    // at varying phases of its back-off.
+                    thread::sleep(Duration::from_millis(20 + (trial as u64 * 7) % 20));
+                    let released = now_nanos();
+                    drop(guard);
+                    tell_parent(&format!("released {released}"));
+                    let _ = line_from_parent();
+                }
+            }
+            "cpu_acquire" | "cpu_wait_for_unlock" => {
+                tell_parent("waiting");
+                let before = (thread_cpu_nanos(), Instant::now());
+                if role == "cpu_acquire" {
+                    drop(acquire_lock(base, TABLE, PATIENCE).unwrap());
+                } else {
+                    wait_for_unlock(base, TABLE, PATIENCE).unwrap();
+                }
+                let cpu = thread_cpu_nanos() - before.0;
+                tell_parent(&format!("{cpu} {}", before.1.elapsed().as_nanos()));
+            }
+            other => panic!("unknown child role {other}"),
+        }
+    }
+
+    fn handoff(base: &Path) {
+        let mut holder = spawn("handoff_holder", base).unwrap();
+        let mut latencies = Vec::with_capacity(TRIALS);
+        for _ in 0..TRIALS {
+            holder.expect_line("held", PATIENCE).unwrap();
+            let guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
+            let acquired = now_nanos();
+            let line = holder.read_line(PATIENCE).unwrap();
+            let released: u128 = line.strip_prefix("released ").unwrap().parse().unwrap();
+            latencies.push(Duration::from_nanos(
+                (acquired.saturating_sub(released)) as u64,
+            ));
+            drop(guard);
+            holder.send_line("next").unwrap();
+        }
+        holder.wait_success(PATIENCE).unwrap();
+        latencies.sort();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "hand-off over {TRIALS} trials: median {:?}, p90 {:?}, min {:?}, max {:?}",
+            at(0.5),
+            at(0.9),
+            latencies[0],
+            latencies[TRIALS - 1]
+        );
+    }
+
+    fn waiter_cpu(base: &Path, role: &str) {
+        let guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
+        let mut waiter = spawn(role, base).unwrap();
+        waiter.expect_line("waiting", PATIENCE).unwrap();
+        thread::sleep(Duration::from_secs(1));
+        drop(guard);
+        let line = waiter.read_line(PATIENCE).unwrap();
+        let (cpu, wall) = line.split_once(' ').unwrap();
+        let (cpu, wall): (f64, f64) = (cpu.parse().unwrap(), wall.parse().unwrap());
+        println!(
+            "{role}: waited {:.3} s, CPU {:.2} ms = {:.2}% of a core",
+            wall / 1e9,
+            cpu / 1e6,
+            100.0 * cpu / wall
+        );
+        waiter.wait_success(PATIENCE).unwrap();
+    }
+
+    /// CPU time of the calling thread, from `/proc/thread-self/schedstat`.
+    fn thread_cpu_nanos() -> u64 {
+        let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        stat.split_whitespace().next().unwrap().parse().unwrap()
+    }
+}

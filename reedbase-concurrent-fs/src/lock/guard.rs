@@ -81,8 +81,8 @@ impl Drop for TableLock {
 ///
 /// Creates `<base>/tables/<table>/write.lock` (and its directories) if it
 /// does not exist. While the lock is held elsewhere, tries again after
-/// pauses that grow from 20 us to 250 us, so a release is noticed within a
-/// fraction of a millisecond (see the [module docs](super)); one last
+/// pauses that grow from 20 us to 1 ms, so a release is noticed within
+/// about a millisecond (see the [module docs](super)); one last
 /// attempt is made at the deadline, and a zero timeout means one attempt.
 /// The lock is not reentrant: a second acquire of the same table in the same
 /// process waits for the first guard like any other holder.

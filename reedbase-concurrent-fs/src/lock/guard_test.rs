@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Tests of `acquire_lock`, `try_acquire_lock` and the guard.
+#![cfg(unix)]
 
 use std::fs;
 use std::io;

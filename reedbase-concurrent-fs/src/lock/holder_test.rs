@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Tests of holder diagnostics: the flock is the truth.
+#![cfg(unix)]
 
 use std::fs;
 use std::os::unix::fs::FileExt as _;

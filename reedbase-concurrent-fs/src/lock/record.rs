@@ -3,7 +3,7 @@
 //! file, written after acquiring and blanked before releasing.
 //!
 //! ```text
-//! reedbase-lock-holder v1 pid=4242 start=123456 host=db-1 acquired_ns=1767225600000000000 sum=5b1f0c3e9a7d2a41
+//! reedbase-lock-holder v1 pid=4242 start=123456 host=db-1 acquired_ns=1767225600000000000 sum=118c513d6cdca4bc
 //! ```
 //!
 //! `sum` is the FNV-1a hash of everything before ` sum=`, so a record read

@@ -67,3 +67,16 @@ fn a_torn_or_altered_record_is_no_record() {
     let unsummed = text.rsplit_once(" sum=").unwrap().0;
     assert_eq!(parse_record(&encode_line(unsummed)), None);
 }
+
+#[test]
+fn the_documented_example_parses() {
+    let line = "reedbase-lock-holder v1 pid=4242 start=123456 host=db-1 \
+                acquired_ns=1767225600000000000 sum=118c513d6cdca4bc";
+    let at = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    assert_eq!(
+        encode_line(line),
+        record_of(4242, Some(123_456), "db-1", at)
+    );
+    let parsed = parse_record(&encode_line(line)).unwrap();
+    assert_eq!((parsed.pid, parsed.host.as_str()), (4242, "db-1"));
+}
