@@ -1,9 +1,124 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The conformance cases that the old behaviour fails, in one place.
+//! The conformance cases that the old behaviour fails, in one place, each
+//! with the flaw of the old module that makes it fail.
+//!
+//! Two lists:
+//!
+//! - [`EXPECTED_FAILURES`]: cases observed failing against
+//!   [`LastBackend`](crate::LastBackend) in every run, or in nearly every run
+//!   where the flaw is a race. `tests/conformance.rs` skips them when it
+//!   runs the suite, and checks that each of them really fails (a raced one
+//!   within a few attempts), so this list cannot go stale.
+//! - [`INTERMITTENT_FAILURES`]: cases that show a flaw of the old module
+//!   only in some runs (observed rates below). They are skipped too, so
+//!   that the suite's run is not flaky, but cannot be checked to fail; each
+//!   moves to [`EXPECTED_FAILURES`] once its case provokes the flaw every
+//!   time.
+//!
+//! Rates were measured with `cargo test -p reedbase-last --test conformance
+//! -- --ignored --nocapture` (debug build, 2 cores shared with other builds,
+//! ext4 whose file creation times come from a coarse clock).
 
-/// The conformance cases [`LastBackend`](crate::LastBackend) fails, as
-/// `(case name, reason)`, each observed failing against the old behaviour.
-///
-/// `tests/conformance.rs` runs the suite minus these, and checks that each
-/// of these really fails, so the list cannot go stale.
-pub const EXPECTED_FAILURES: &[(&str, &str)] = &[];
+/// Conformance cases the old behaviour fails, as `(case name, reason)`.
+pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
+    (
+        "acquire_lock_timeout_reports_real_wait",
+        "LockTimeout carries timeout.as_secs(), the whole seconds of the timeout asked for, \
+         not the time waited: a 300 ms timeout reports 0 s",
+    ),
+    (
+        "wait_for_unlock_timeout_reports_real_wait",
+        "LockTimeout carries timeout.as_secs(), the whole seconds of the timeout asked for, \
+         not the time waited: a 300 ms timeout reports 0 s",
+    ),
+    (
+        "remove_missing_id_is_not_found",
+        "removing a missing entry is fs::remove_file's NotFound, reported as IoError \
+         remove_queue_file, not QueueEntryNotFound",
+    ),
+    (
+        "remove_twice_is_not_found",
+        "the second removal is fs::remove_file's NotFound, reported as IoError \
+         remove_queue_file, not QueueEntryNotFound",
+    ),
+    (
+        "tables_are_independent",
+        "removing one table's id from another table is IoError remove_queue_file, not \
+         QueueEntryNotFound (the tables themselves are independent)",
+    ),
+    (
+        "fifo_without_sleeps",
+        "order is file creation time, which this kernel stamps from a coarse clock: writes \
+         back to back share a creation time, and ties come out in directory (hash) order",
+    ),
+    (
+        "bad_table_names_are_rejected",
+        "no validation of table names: `../x` is joined onto <base>/tables and locked at \
+         <base>/x/write.lock; `/abs` would lock /abs/write.lock",
+    ),
+    (
+        "bad_queue_ids_are_rejected",
+        "no validation of queue ids: `../../x` is joined onto the queue directory and \
+         <base>/tables/x.pending is removed if it exists (here IoError, not InvalidQueueId)",
+    ),
+    (
+        "invalid_rows_are_rejected",
+        "no validation of rows: keys or values with `|`, `\\n`, `\\r`, or an empty key, are \
+         queued as they are",
+    ),
+    (
+        "capacity_holds_under_concurrent_producers",
+        "count then write, not atomic: producers that all count fewer than 100 all write, so \
+         more than 100 are accepted",
+    ),
+    (
+        "capacity_holds_when_producers_race_for_last_places",
+        "count then write, not atomic: producers racing for the last free places all count \
+         fewer than 100 and all write",
+    ),
+    (
+        "acquire_lock_wakes_promptly",
+        "100 ms polling: a waiter notices a release only at its next try, about 90 ms after \
+         the release",
+    ),
+    (
+        "wait_for_unlock_wakes_promptly",
+        "100 ms polling: a waiter notices a release only at its next look, about 90 ms after \
+         the release",
+    ),
+    (
+        "reader_draining_while_writer_queues_sees_whole_entries",
+        "entries are written in place with fs::write (no temporary file and rename): a reader \
+         lists a file created but not yet filled and gets DeserializationError",
+    ),
+];
+
+/// Conformance cases that the old behaviour fails only in some runs, as
+/// `(case name, reason with the observed failure rate)`.
+pub const INTERMITTENT_FAILURES: &[(&str, &str)] = &[
+    (
+        "reader_racing_writer_sees_whole_entries",
+        "fs::write in place: a reader that lists the first entry while it is being written \
+         gets DeserializationError; the window is one write, hit in 9 of 100 runs",
+    ),
+    (
+        "every_operation_is_queued",
+        "creation-time order: three writes back to back can share a creation time and come \
+         out in directory order; 8 of 120 runs",
+    ),
+    (
+        "tables_have_separate_queues",
+        "creation-time order: two writes back to back can share a creation time and come out \
+         in directory order; 2 of 120 runs",
+    ),
+    (
+        "pending_write_survives_exactly",
+        "creation-time order: four writes back to back can share a creation time and come \
+         out in directory order (the content itself survives); 2 of 120 runs",
+    ),
+    (
+        "coordinator_threads_apply_each_write_once_in_order",
+        "fs::write in place: a queued entry read while being written gives \
+         DeserializationError inside submit; 1 of 120 runs",
+    ),
+];

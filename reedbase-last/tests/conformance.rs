@@ -1,19 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Core's conformance suite against the old behaviour, through
-//! [`LastBackend`]: everything but [`EXPECTED_FAILURES`] must pass, and every
+//! [`LastBackend`]: every case but the known failures must pass, and every
 //! case in [`EXPECTED_FAILURES`] must really fail.
 //!
 //! Each case gets a fresh backend whose base directory is `<tmp>/a/b`, two
 //! levels inside its own temporary directory, so that the `..` escapes the
-//! old module allows stay inside that temporary directory.
+//! old module allows stay inside that temporary directory. Absolute names
+//! are watched by [`OutsideWatch`].
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
-use reedbase_concurrent_core::conformance::{case_named, run_all_except, run_case};
-use reedbase_last::{EXPECTED_FAILURES, LastBackend};
+use reedbase_concurrent_core::conformance::{Case, case_named, run_all_except, run_case};
+use reedbase_last::{EXPECTED_FAILURES, INTERMITTENT_FAILURES, LastBackend};
 use tempfile::TempDir;
+
+/// How many runs a case in [`EXPECTED_FAILURES`] gets to show its failure.
+/// Most fail at the first. The raced ones fail in most runs but not all
+/// (`fifo_without_sleeps` in as few as half of them on a loaded machine),
+/// so they get up to this many attempts; a false alarm needs twenty passes
+/// in a row.
+const FAILURE_ATTEMPTS: usize = 20;
+
+/// Absolute paths named by the suite's bad table names and queue ids. The
+/// old module does not validate, so a case that reached them would create
+/// (or delete) them outside any temporary directory.
+const OUTSIDE_PATHS: &[&str] = &["/abs", "/abs.pending"];
+
+/// Keeps the tests of this file from running at the same time: they share
+/// [`OUTSIDE_PATHS`], and timing-sensitive cases are steadier alone.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Makes fresh backends, each on its own temporary directory, and keeps
 /// those directories until it is dropped.
@@ -37,53 +55,118 @@ impl Bases {
     }
 }
 
+/// Refuses to start if an [`OUTSIDE_PATHS`] entry exists (the old module
+/// might write into it or delete it), and on [`OutsideWatch::finish`]
+/// removes any that a case created, failing the test if there were any.
+struct OutsideWatch;
+
+impl OutsideWatch {
+    fn start() -> OutsideWatch {
+        for path in OUTSIDE_PATHS {
+            assert!(
+                !Path::new(path).exists(),
+                "{path} exists; the old module, which does not validate names, might write into \
+                 it or delete it, so the suite is not run"
+            );
+        }
+        OutsideWatch
+    }
+
+    fn finish(self) {
+        let mut created = Vec::new();
+        for path in OUTSIDE_PATHS.iter().map(Path::new) {
+            if path.is_dir() {
+                std::fs::remove_dir_all(path).expect("remove what a case created");
+                created.push(path.display().to_string());
+            } else if path.exists() {
+                std::fs::remove_file(path).expect("remove what a case created");
+                created.push(path.display().to_string());
+            }
+        }
+        assert!(
+            created.is_empty(),
+            "cases created {created:?} outside the temporary directories (now removed)"
+        );
+    }
+}
+
+fn named(name: &str) -> Case<LastBackend> {
+    case_named::<LastBackend>(name).unwrap_or_else(|| panic!("{name:?} is not a conformance case"))
+}
+
 #[test]
-fn conformance_suite_minus_expected_failures() {
+fn conformance_suite_minus_known_failures() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let watch = OutsideWatch::start();
     let bases = Bases::new();
-    let skip: Vec<&str> = EXPECTED_FAILURES.iter().map(|(name, _)| *name).collect();
+    let skip: Vec<&str> = EXPECTED_FAILURES
+        .iter()
+        .chain(INTERMITTENT_FAILURES)
+        .map(|(name, _)| *name)
+        .collect();
     run_all_except(|| bases.make(), &skip);
+    watch.finish();
 }
 
 #[test]
 fn expected_failures_really_fail() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let watch = OutsideWatch::start();
     let bases = Bases::new();
+    for (name, _) in INTERMITTENT_FAILURES {
+        named(name);
+        assert!(
+            !EXPECTED_FAILURES.iter().any(|(listed, _)| listed == name),
+            "{name} is in both lists"
+        );
+    }
     let mut passed = Vec::new();
     for (name, reason) in EXPECTED_FAILURES {
-        let case = case_named::<LastBackend>(name)
-            .unwrap_or_else(|| panic!("{name:?} is not a conformance case"));
-        if run_case(&case, || bases.make()).is_ok() {
+        let case = named(name);
+        let failed = (0..FAILURE_ATTEMPTS).any(|_| run_case(&case, || bases.make()).is_err());
+        if !failed {
             passed.push(format!("{name} (listed because: {reason})"));
         }
     }
+    watch.finish();
     assert!(
         passed.is_empty(),
-        "listed as expected failures but passed against the old behaviour:\n{}",
+        "listed as expected failures but passed {FAILURE_ATTEMPTS} times against the old \
+         behaviour:\n{}",
         passed.join("\n")
     );
 }
 
-/// Runs every expected failure `REEDBASE_LAST_REPEAT` times (default 10),
-/// prints how often each failed, and asserts that each failed every time.
-/// Slow; run it with `--ignored --nocapture` after changing the list or
-/// the suite.
+/// Runs every listed case `REEDBASE_LAST_REPEAT` times (default 10) and
+/// prints how often each failed; asserts that each of
+/// [`EXPECTED_FAILURES`] failed every time. Slow; run it with
+/// `--ignored --nocapture` after a change to the lists or the suite.
 #[test]
-#[ignore = "slow: measures how reliably each expected failure fails"]
-fn expected_failures_fail_every_time() {
+#[ignore = "slow: measures how reliably the known failures fail"]
+fn known_failures_failure_rates() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let rounds: usize = std::env::var("REEDBASE_LAST_REPEAT")
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(10);
+    let watch = OutsideWatch::start();
     let bases = Bases::new();
     let mut unreliable = Vec::new();
-    for (name, _) in EXPECTED_FAILURES {
-        let case = case_named::<LastBackend>(name).expect("a conformance case");
-        let failed = (0..rounds)
-            .filter(|_| run_case(&case, || bases.make()).is_err())
-            .count();
-        println!("{name}: failed {failed} of {rounds}");
-        if failed != rounds {
-            unreliable.push(format!("{name}: failed {failed} of {rounds}"));
+    for (list, cases) in [
+        ("expected", EXPECTED_FAILURES),
+        ("intermittent", INTERMITTENT_FAILURES),
+    ] {
+        for (name, _) in cases {
+            let case = named(name);
+            let failed = (0..rounds)
+                .filter(|_| run_case(&case, || bases.make()).is_err())
+                .count();
+            println!("{list:12} {name:56} failed {failed:4} of {rounds}");
+            if list == "expected" && failed != rounds {
+                unreliable.push(format!("{name}: failed {failed} of {rounds}"));
+            }
         }
     }
+    watch.finish();
     assert!(unreliable.is_empty(), "{}", unreliable.join("\n"));
 }
