@@ -13,6 +13,8 @@
 //!   with its reason.
 
 mod adaptor;
+#[cfg(test)]
+mod adaptor_test;
 pub mod concurrent;
 pub mod error;
 mod expected_failures;
