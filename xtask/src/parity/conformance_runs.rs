@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Every conformance case on the old module, fs and mem, each case on a
+//! fresh backend (and, for the two on disk, a fresh temporary directory).
+//!
+//! The old module's shipped tests are conformance cases too; they are
+//! labelled by name from [`OLD_TESTS`] and printed as their own group.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reedbase_concurrent_core::conformance::{self, Backend as SuiteBackend, Case};
+use reedbase_concurrent_mem::MemBackend;
+
+use super::backends::{self, Bases};
+use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
+
+/// The conformance cases that are the old module's own tests
+/// (`lock_test.rs` and `queue_test.rs`), written against the traits, with
+/// the old test's name.
+pub const OLD_TESTS: &[(&str, &str)] = &[
+    ("acquire_lock_succeeds", "test_acquire_lock_success"),
+    (
+        "acquire_lock_times_out_against_held_lock",
+        "test_acquire_lock_timeout",
+    ),
+    ("is_locked_false_without_lock", "test_is_locked_false"),
+    ("is_locked_true_while_held", "test_is_locked_true"),
+    (
+        "wait_for_unlock_returns_after_release",
+        "test_wait_for_unlock_success",
+    ),
+    (
+        "wait_for_unlock_times_out_while_held",
+        "test_wait_for_unlock_timeout",
+    ),
+    (
+        "different_tables_lock_independently",
+        "test_multiple_locks_different_tables",
+    ),
+    ("lock_released_at_end_of_scope", "test_lock_raii_drop"),
+    ("second_thread_times_out_while_held", "test_lock_contention"),
+    (
+        "is_locked_false_for_unknown_table",
+        "test_is_locked_nonexistent_table",
+    ),
+    (
+        "queue_write_then_get_returns_it",
+        "test_queue_write_and_get",
+    ),
+    ("remove_from_queue_removes_entry", "test_remove_from_queue"),
+    ("count_pending_empty_is_zero", "test_count_pending_empty"),
+    ("count_pending_counts_writes", "test_count_pending_multiple"),
+    (
+        "queue_write_beyond_capacity_is_queue_full",
+        "test_queue_full",
+    ),
+    ("fifo_two_writes_apart", "test_fifo_order"),
+    (
+        "get_next_pending_empty_is_none",
+        "test_get_next_pending_empty",
+    ),
+    ("every_operation_is_queued", "test_different_operations"),
+    ("rows_keep_their_order", "test_multiple_rows"),
+    ("tables_have_separate_queues", "test_different_tables"),
+    ("remove_missing_id_is_error", "test_remove_nonexistent"),
+    ("drain_follows_timestamp_order", "test_queue_ordering"),
+];
+
+/// The longest a case may run on one backend before it is reported as hung.
+const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The widest a failure message is shown in the table.
+const CELL_WIDTH: usize = 44;
+
+/// What one case did on one backend.
+type Outcome = Result<(), String>;
+
+/// Runs every case on the three backends; one finding per case, old tests
+/// first. Reports progress on stderr.
+pub fn run(warnings: &mut Vec<String>) -> Vec<Finding> {
+    let names: Vec<&'static str> = conformance::cases::<MemBackend>()
+        .iter()
+        .map(|case| case.name)
+        .collect();
+    for (name, old) in OLD_TESTS {
+        if !names.contains(name) {
+            warnings.push(format!(
+                "the old test {old} is labelled as conformance case {name}, which does not exist"
+            ));
+        }
+    }
+    if names.is_empty() {
+        warnings.push("the conformance suite has no cases yet".to_string());
+    }
+    let started = Instant::now();
+    let bases = Bases::default();
+    let for_last = bases.clone();
+    let last = run_all_cases(move || for_last.last(), "last", names.len());
+    let for_fs = bases.clone();
+    let fs = run_all_cases(move || for_fs.fs(), "fs", names.len());
+    let mem = run_all_cases(backends::mem, "mem", names.len());
+    eprintln!(
+        "  conformance: {} cases x 3 backends in {:.1} s",
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut old_findings = Vec::new();
+    let mut other_findings = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let outcomes = [&last[index], &fs[index], &mem[index]];
+        let old_name = OLD_TESTS
+            .iter()
+            .find(|(case, _)| case == name)
+            .map(|(_, old)| *old);
+        let finding = finding_for(name, old_name, outcomes);
+        if old_name.is_some() {
+            old_findings.push(finding);
+        } else {
+            other_findings.push(finding);
+        }
+    }
+    old_findings.extend(other_findings);
+    old_findings
+}
+
+/// Runs every case on backends from `make`, one after another, each under a
+/// watchdog; returns the outcomes in case order.
+fn run_all_cases<B, F>(make: F, label: &str, total: usize) -> Vec<Outcome>
+where
+    B: SuiteBackend + 'static,
+    F: Fn() -> B + Clone + Send + 'static,
+{
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for case in conformance::cases::<B>() {
+        outcomes.push(run_with_watchdog(case, make.clone()));
+    }
+    let failed = outcomes.iter().filter(|o| o.is_err()).count();
+    eprintln!(
+        "  conformance on {label:<4}: {total} cases, {failed} failed, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    outcomes
+}
+
+/// Runs one case on its own thread; a case still running after
+/// [`CASE_TIMEOUT`] is reported as hung and left behind.
+fn run_with_watchdog<B, F>(case: Case<B>, make: F) -> Outcome
+where
+    B: SuiteBackend + 'static,
+    F: Fn() -> B + Send + 'static,
+{
+    let (sender, receiver) = mpsc::channel();
+    let name = case.name;
+    let spawned = thread::Builder::new()
+        .name(format!("case-{name}"))
+        .spawn(move || {
+            let outcome =
+                backends::quietly(|| conformance::run_case(&case, make)).and_then(|inner| inner);
+            let _ = sender.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Err(format!("could not start a thread for the case: {e}"));
+    }
+    match receiver.recv_timeout(CASE_TIMEOUT) {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!(
+            "did not finish within {} s",
+            CASE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+fn finding_for(name: &str, old_name: Option<&str>, outcomes: [&Outcome; 3]) -> Finding {
+    let cells = outcomes.map(|outcome| match outcome {
+        Ok(()) => "pass".to_string(),
+        Err(message) => format!("FAIL: {}", brief(message, CELL_WIDTH)),
+    });
+    let mut failing = BackendSet::EMPTY;
+    let mut detail = String::new();
+    for (backend, outcome) in Backend::ALL.into_iter().zip(outcomes) {
+        if let Err(message) = outcome {
+            failing.insert(backend);
+            detail.push_str(&format!("  {}: {}\n", backend.name(), message.trim_end()));
+        }
+    }
+    let divergence = (!failing.is_empty()).then(|| Divergence {
+        differs_on: failing,
+        detail: match old_name {
+            Some(old) => {
+                format!("conformance case {name} (the old module's {old}) failed on:\n{detail}")
+            }
+            None => format!("conformance case {name} failed on:\n{detail}"),
+        },
+    });
+    Finding {
+        group: if old_name.is_some() {
+            Group::OldTests
+        } else {
+            Group::Conformance
+        },
+        scenario: name.to_string(),
+        cells,
+        divergence,
+    }
+}

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+//! On-disk and cross-process compatibility between the old module and the
+//! fs backend, in both directions: each reads the queue entries the other
+//! wrote, and a lock held by either in a child process excludes the other
+//! in this process.
+
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reedbase_concurrent_core::{CsvRow, LockBackend, PendingWrite, QueueBackend, WriteOperation};
+use reedbase_concurrent_fs::FsBackend;
+use reedbase_last::concurrent as last;
+use reedbase_last::error::ReedError as LastError;
+
+use super::backends::{Bases, quietly};
+use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
+use super::holder::Holder;
+
+const TABLE: &str = "users";
+
+/// How long the side that should be excluded tries to take the lock.
+const EXCLUDED_FOR: Duration = Duration::from_millis(300);
+
+/// The checks, in order: scenario name, what the old module does, what fs
+/// does, and the check itself.
+type Check = fn(&Path) -> Result<(), String>;
+const CHECKS: [(&str, &str, &str, Check); 4] = [
+    (
+        "cross:last-entries-read-by-fs",
+        "queues 2 entries",
+        "reads them first, in order",
+        last_entries_read_by_fs,
+    ),
+    (
+        "cross:fs-entries-read-by-last",
+        "reads 3 entries, in order",
+        "queues 3 entries (JSON)",
+        fs_entries_read_by_last,
+    ),
+    (
+        "cross:last-lock-excludes-fs",
+        "holds the lock in a child",
+        "excluded, then free",
+        last_lock_excludes_fs,
+    ),
+    (
+        "cross:fs-lock-excludes-last",
+        "excluded, then free",
+        "holds the lock in a child",
+        fs_lock_excludes_last,
+    ),
+];
+
+/// Runs every check on a fresh temporary directory; one finding each.
+pub fn run() -> Vec<Finding> {
+    let started = Instant::now();
+    let bases = Bases::default();
+    let findings: Vec<Finding> = CHECKS
+        .iter()
+        .map(|(scenario, last_cell, fs_cell, check)| {
+            let dir = bases.temp_dir();
+            let outcome = quietly(|| check(&dir)).and_then(|inner| inner);
+            let (cells, divergence) = match outcome {
+                Ok(()) => (
+                    [
+                        last_cell.to_string(),
+                        fs_cell.to_string(),
+                        "n/a (no disk)".to_string(),
+                    ],
+                    None,
+                ),
+                Err(message) => (
+                    [
+                        "see details".to_string(),
+                        format!("FAIL: {}", brief(&message, 40)),
+                        "n/a (no disk)".to_string(),
+                    ],
+                    Some(Divergence {
+                        differs_on: BackendSet::of(&[Backend::Last, Backend::Fs]),
+                        detail: format!("{scenario}: {message}\n"),
+                    }),
+                ),
+            };
+            Finding {
+                group: Group::CrossCompat,
+                scenario: (*scenario).to_string(),
+                cells,
+                divergence,
+            }
+        })
+        .collect();
+    eprintln!(
+        "  cross-compatibility: {} checks, {:.1} s",
+        findings.len(),
+        started.elapsed().as_secs_f64()
+    );
+    findings
+}
+
+/// The n-th sample write, as core and as the old module type it.
+fn sample(n: u64) -> (PendingWrite, last::PendingWrite) {
+    let key = format!("user:{n}");
+    let name = format!("Name {n}");
+    let core = PendingWrite {
+        rows: vec![CsvRow::new(
+            key.as_str(),
+            vec![name.as_str(), "x@example.com"],
+        )],
+        timestamp: 1_700_000_000_000_000_000 + u128::from(n),
+        operation: WriteOperation::Insert,
+    };
+    let old = last::PendingWrite {
+        rows: vec![last::CsvRow::new(
+            key.as_str(),
+            vec![name.as_str(), "x@example.com"],
+        )],
+        timestamp: 1_700_000_000_000_000_000 + n,
+        operation: last::WriteOperation::Insert,
+    };
+    (core, old)
+}
+
+fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// The old module queues two entries; fs queues one after them; fs then
+/// drains all three in that order, the old ones first under their ids.
+fn last_entries_read_by_fs(base: &Path) -> Result<(), String> {
+    let mut expected = Vec::new();
+    for n in 1..=2 {
+        let (core, old) = sample(n);
+        let id = last::queue_write(base, TABLE, old).map_err(err("old queue_write"))?;
+        expected.push((Some(id), core));
+        // The old module orders by creation time; give it distinct ones.
+        thread::sleep(Duration::from_millis(5));
+    }
+    let fs = FsBackend::new(base);
+    let (core, _) = sample(3);
+    fs.queue_write(TABLE, &core)
+        .map_err(err("fs queue_write"))?;
+    expected.push((None, core));
+    let count = fs.count_pending(TABLE).map_err(err("fs count_pending"))?;
+    if count != 3 {
+        return Err(format!("fs count_pending: {count}, expected 3"));
+    }
+    for (position, (id, write)) in expected.into_iter().enumerate() {
+        let next = fs
+            .get_next_pending(TABLE)
+            .map_err(err("fs get_next_pending"))?;
+        let Some((got_id, got)) = next else {
+            return Err(format!("fs get_next_pending: None at entry {position}"));
+        };
+        if got != write || id.as_ref().is_some_and(|id| *id != got_id) {
+            return Err(format!(
+                "fs get_next_pending at entry {position}: got {got_id} {got:?}, expected {id:?} {write:?}"
+            ));
+        }
+        fs.remove_from_queue(TABLE, &got_id)
+            .map_err(err("fs remove_from_queue"))?;
+    }
+    Ok(())
+}
+
+/// fs queues three entries; the old module counts them and drains them in
+/// order, with the same content.
+fn fs_entries_read_by_last(base: &Path) -> Result<(), String> {
+    let fs = FsBackend::new(base);
+    let mut expected = Vec::new();
+    for n in 1..=3 {
+        let (core, old) = sample(n);
+        let id = fs
+            .queue_write(TABLE, &core)
+            .map_err(err("fs queue_write"))?;
+        expected.push((id, old));
+        thread::sleep(Duration::from_millis(5));
+    }
+    let count = last::count_pending(base, TABLE).map_err(err("old count_pending"))?;
+    if count != 3 {
+        return Err(format!("old count_pending: {count}, expected 3"));
+    }
+    for (position, (id, write)) in expected.into_iter().enumerate() {
+        let next = last::get_next_pending(base, TABLE).map_err(err("old get_next_pending"))?;
+        let Some((got_id, got)) = next else {
+            return Err(format!("old get_next_pending: None at entry {position}"));
+        };
+        if got != write || got_id != id {
+            return Err(format!(
+                "old get_next_pending at entry {position}: got {got_id} {got:?}, expected {id} {write:?}"
+            ));
+        }
+        last::remove_from_queue(base, TABLE, &got_id).map_err(err("old remove_from_queue"))?;
+    }
+    Ok(())
+}
+
+/// A child holds the old module's lock: fs cannot take it (try, and a
+/// 300 ms acquire that times out), sees it held, and takes it once the
+/// child has let go.
+fn last_lock_excludes_fs(base: &Path) -> Result<(), String> {
+    let holder = Holder::spawn("last", base, TABLE)?;
+    let fs = FsBackend::new(base);
+    if fs
+        .try_acquire_lock(TABLE)
+        .map_err(err("fs try_acquire_lock"))?
+        .is_some()
+    {
+        return Err("fs try_acquire_lock took a lock the old module holds".to_string());
+    }
+    if !fs.is_locked(TABLE).map_err(err("fs is_locked"))? {
+        return Err("fs is_locked: false while the old module holds the lock".to_string());
+    }
+    let started = Instant::now();
+    match fs.acquire_lock(TABLE, EXCLUDED_FOR) {
+        Ok(_) => return Err("fs acquire_lock took a lock the old module holds".to_string()),
+        Err(e) if e.is_lock_timeout() && started.elapsed() >= EXCLUDED_FOR => {}
+        Err(e) => {
+            return Err(format!(
+                "fs acquire_lock: expected a timeout after 300 ms, got {e}"
+            ));
+        }
+    }
+    holder.release()?;
+    fs.acquire_lock(TABLE, Duration::from_secs(2))
+        .map(drop)
+        .map_err(err("fs acquire_lock after the old module released"))
+}
+
+/// A child holds fs's lock: the old module's 300 ms acquire times out, its
+/// `is_locked` says held, and it takes the lock once the child has let go.
+fn fs_lock_excludes_last(base: &Path) -> Result<(), String> {
+    let holder = Holder::spawn("fs", base, TABLE)?;
+    if !last::is_locked(base, TABLE).map_err(err("old is_locked"))? {
+        return Err("old is_locked: false while fs holds the lock".to_string());
+    }
+    match last::acquire_lock(base, TABLE, EXCLUDED_FOR) {
+        Ok(_) => return Err("old acquire_lock took a lock fs holds".to_string()),
+        Err(LastError::LockTimeout { .. }) => {}
+        Err(e) => return Err(format!("old acquire_lock: expected LockTimeout, got {e}")),
+    }
+    holder.release()?;
+    last::acquire_lock(base, TABLE, Duration::from_secs(2))
+        .map(drop)
+        .map_err(err("old acquire_lock after fs released"))
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+//! What each scenario produced: one [`Finding`] per table row, with the
+//! [`Divergence`] it showed, if any.
+
+use std::fmt;
+
+/// One of the three implementations compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `reedbase_last::LastBackend`, the old module.
+    Last,
+    /// `reedbase_concurrent_fs::FsBackend`.
+    Fs,
+    /// `reedbase_concurrent_mem::MemBackend`.
+    Mem,
+}
+
+impl Backend {
+    /// The three, in table order.
+    pub const ALL: [Backend; 3] = [Backend::Last, Backend::Fs, Backend::Mem];
+
+    /// The name used in the table and in PARITY.md.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Last => "last",
+            Backend::Fs => "fs",
+            Backend::Mem => "mem",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Backend::Last => 1,
+            Backend::Fs => 2,
+            Backend::Mem => 4,
+        }
+    }
+}
+
+/// A set of backends: those on which a scenario differs from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BackendSet(u8);
+
+impl BackendSet {
+    /// The empty set.
+    pub const EMPTY: BackendSet = BackendSet(0);
+
+    /// The set holding `backends`.
+    pub fn of(backends: &[Backend]) -> BackendSet {
+        BackendSet(backends.iter().fold(0, |bits, b| bits | b.bit()))
+    }
+
+    /// Adds `backend`.
+    pub fn insert(&mut self, backend: Backend) {
+        self.0 |= backend.bit();
+    }
+
+    /// Whether `backend` is in the set.
+    pub fn contains(self, backend: Backend) -> bool {
+        self.0 & backend.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether the set holds anything but the old module, that is, whether
+    /// the new backends disagree with each other (a bug, never intended).
+    pub fn involves_new_backend(self) -> bool {
+        self.contains(Backend::Fs) || self.contains(Backend::Mem)
+    }
+
+    /// Parses `last`, `fs, mem`, ... as PARITY.md writes it.
+    pub fn parse(text: &str) -> Result<BackendSet, String> {
+        let mut set = BackendSet::EMPTY;
+        for word in text.split([',', ' ', '+']).filter(|w| !w.is_empty()) {
+            let backend = Backend::ALL
+                .into_iter()
+                .find(|b| b.name() == word)
+                .ok_or_else(|| format!("{word:?} is not a backend (last, fs or mem)"))?;
+            set.insert(backend);
+        }
+        if set.is_empty() {
+            return Err("names no backend".to_string());
+        }
+        Ok(set)
+    }
+}
+
+impl fmt::Display for BackendSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Backend::ALL
+            .into_iter()
+            .filter(|b| self.contains(*b))
+            .map(Backend::name)
+            .collect();
+        f.write_str(&names.join(", "))
+    }
+}
+
+/// The scenario groups, in the order they run and print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// The old module's shipped tests, as conformance cases.
+    OldTests,
+    /// The rest of the conformance suite.
+    Conformance,
+    /// proptest-generated sequential traces, one row per class of step.
+    Traces,
+    /// On-disk and cross-process compatibility with the old module.
+    CrossCompat,
+}
+
+impl Group {
+    /// The group's heading in the table.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::OldTests => "old module's tests (as conformance cases)",
+            Group::Conformance => "conformance suite",
+            Group::Traces => "random sequential traces",
+            Group::CrossCompat => "cross-compatibility (shared disk, separate processes)",
+        }
+    }
+}
+
+/// How one scenario differed between the backends.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    /// The backends that differ from the others.
+    pub differs_on: BackendSet,
+    /// A full account for the details section (messages, diverging step).
+    pub detail: String,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The group the row belongs to.
+    pub group: Group,
+    /// The scenario's name, which is also its key in PARITY.md.
+    pub scenario: String,
+    /// What the old module, fs and mem showed, briefly.
+    pub cells: [String; 3],
+    /// `None` when all three agree.
+    pub divergence: Option<Divergence>,
+}
+
+/// The first line of `message`, cut to `max` characters with an ellipsis.
+pub fn brief(message: &str, max: usize) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+//! A short `cargo xtask parity` run (16 random traces besides the coverage
+//! trace), so that every `cargo test --workspace` proves that the old
+//! module, fs and mem differ only as PARITY.md lists.
+
+use std::process::Command;
+
+/// The headings of the table's scenario groups, one per group.
+const GROUP_HEADINGS: [&str; 4] = [
+    "old module's tests (as conformance cases)",
+    "conformance suite",
+    "random sequential traces",
+    "cross-compatibility (shared disk, separate processes)",
+];
+
+#[test]
+fn short_parity_run_passes_and_lists_every_group() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["parity", "--cases", "16"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run xtask: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "`xtask parity --cases 16` failed ({}):\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    for heading in GROUP_HEADINGS {
+        assert!(
+            stdout.lines().any(|line| line.trim() == heading),
+            "the parity table has no group {heading:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("Parity holds"),
+        "the parity run did not end with its summary:\n{stdout}"
+    );
+}
