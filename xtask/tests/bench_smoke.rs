@@ -37,6 +37,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         "waiter CPU while the lock is held",
         &["last", "fs"],
     ),
+    ("disk", "write 1-row entry + rename, no fsync", &["std::fs"]),
+    ("disk", "write + fsync + rename + fsync dir", &["std::fs"]),
     ("queue", "queue_write 1 row, empty queue", QUEUE),
     ("queue", "queue_write 100 rows, empty queue", QUEUE),
     ("queue", "queue_write 1 row, 99 pending", QUEUE),
@@ -57,7 +59,17 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "throughput",
+        "4 processes: writes queued (lock timed out)",
+        THROUGHPUT,
+    ),
+    (
+        "throughput",
         "4 processes: writes refused, queue full",
+        THROUGHPUT,
+    ),
+    (
+        "throughput",
+        "4 processes: writes failed, torn entry read",
         THROUGHPUT,
     ),
 ];

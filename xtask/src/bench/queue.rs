@@ -11,9 +11,9 @@ use std::path::Path;
 
 use reedbase_concurrent_fs::{Codec, Durability};
 
-use super::Options;
 use super::measure::{Recorder, Unit, sample_ns};
 use super::queue_subject::{Payload, QueueSubject, base_for};
+use super::{Options, disk};
 
 /// The group's name.
 pub const GROUP: &str = "queue";
@@ -59,6 +59,7 @@ pub fn subject(dir: &Path, label: &str) -> Result<QueueSubject, String> {
 
 /// Runs the group's measurements with base directories under `dir`.
 pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
+    disk::run(recorder, options, dir);
     recorder.begin_group(GROUP, "queue_write");
     let subjects: Vec<(&str, Result<QueueSubject, String>)> = SUBJECTS
         .iter()

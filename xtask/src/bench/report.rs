@@ -3,7 +3,7 @@
 //! and the speed-up of each new backend over the old module.
 
 use super::measure::{Measurement, Unit};
-use super::{data, drain, handoff, lock, queue, throughput};
+use super::{data, disk, drain, handoff, lock, queue, throughput};
 
 /// How one group's table is laid out.
 pub struct Layout {
@@ -52,6 +52,16 @@ pub fn layouts() -> Vec<Layout> {
             columns: vec![("last", "last"), ("fs", "fs")],
             speedups: vec![("last", "fs")],
             p90_rows: vec![handoff::OP_LATENCY],
+        },
+        Layout {
+            group: disk::GROUP,
+            title: "The disk alone, for reference: std::fs, no lock, no queue (median)",
+            notes: vec![
+                "what a queue entry's file costs by itself on this machine's disk".to_string(),
+            ],
+            columns: vec![(disk::BACKEND, disk::BACKEND)],
+            speedups: vec![],
+            p90_rows: vec![],
         },
         Layout {
             group: queue::GROUP,
@@ -200,7 +210,9 @@ fn speedup(unit: Unit, old: f64, new: f64) -> Option<f64> {
 
 /// `1.04x`, `12.3x`, `1234x`.
 pub fn format_ratio(ratio: f64) -> String {
-    if ratio >= 100.0 {
+    if ratio < 0.1 {
+        format!("{ratio:.3}x")
+    } else if ratio >= 100.0 {
         format!("{ratio:.0}x")
     } else if ratio >= 10.0 {
         format!("{ratio:.1}x")

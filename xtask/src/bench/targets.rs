@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::measure::{Measurement, Unit};
 use super::report::{format_ratio, render};
-use super::{drain, handoff, lock, queue};
+use super::{disk, drain, handoff, lock, queue};
 
 /// "No slower" allows this much noise: the new median may be up to 5%
 /// above the old one.
@@ -157,10 +157,21 @@ pub fn check(measurements: &[Measurement]) -> Vec<TargetCheck> {
             "fs relaxed json",
         ));
         let durable = lookup.median(queue::GROUP, queue::OP_ONE_EMPTY, "fs durable json");
+        let bare = lookup.median(disk::GROUP, disk::OP_DURABLE, disk::BACKEND);
         checks.push(TargetCheck {
             what: "queue_write 1 row, durable (JSON)".to_string(),
             target: "median under 1 ms".to_string(),
-            measured: durable.map_or("not measured".to_string(), time),
+            measured: match (durable, bare) {
+                (Some(durable), Some(bare)) => {
+                    format!(
+                        "{}; the bare file+fsyncs on this disk: {}",
+                        time(durable),
+                        time(bare)
+                    )
+                }
+                (Some(durable), None) => time(durable),
+                _ => "not measured".to_string(),
+            },
             met: durable.map(|durable| durable < 1e6),
         });
     }

@@ -32,8 +32,12 @@ pub const GROUP: &str = "throughput";
 pub const OP_ACKNOWLEDGED: &str = "4 processes: writes/s acknowledged";
 /// Operation: writes applied to the table per second during the run.
 pub const OP_APPLIED: &str = "4 processes: writes/s applied in the run";
+/// Operation: writes queued because the lock timed out.
+pub const OP_QUEUED: &str = "4 processes: writes queued (lock timed out)";
 /// Operation: writes refused because the queue was full.
 pub const OP_REJECTED: &str = "4 processes: writes refused, queue full";
+/// Operation: writes that failed because a partly written entry was read.
+pub const OP_FAILED_TORN: &str = "4 processes: writes failed, torn entry read";
 /// The modes, as the table's columns show them, and as the children's
 /// argument.
 pub const MODES: [(&str, &str); 3] = [
@@ -64,6 +68,9 @@ pub struct Counts {
     pub queued: u64,
     /// Its own writes refused because the queue was full.
     pub rejected_full: u64,
+    /// Its own writes that failed because the old module read a partly
+    /// written queue entry while draining (never happens with fs).
+    pub failed_torn_read: u64,
     /// Queued writes (of any child) it applied while holding the lock.
     pub drained: u64,
     /// When it stopped, nanoseconds since the Unix epoch.
@@ -76,6 +83,7 @@ impl Counts {
         self.applied_direct += other.applied_direct;
         self.queued += other.queued;
         self.rejected_full += other.rejected_full;
+        self.failed_torn_read += other.failed_torn_read;
         self.drained += other.drained;
         self.ended_at = self.ended_at.max(other.ended_at);
     }
@@ -110,8 +118,14 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
         recorder.measure_stats(GROUP, OP_APPLIED, label, Unit::PerSecond, || {
             Ok(Stats::single(applied as f64 / load.seconds))
         });
+        recorder.measure_stats(GROUP, OP_QUEUED, label, Unit::Count, || {
+            Ok(Stats::single(load.totals.queued as f64))
+        });
         recorder.measure_stats(GROUP, OP_REJECTED, label, Unit::Count, || {
             Ok(Stats::single(load.totals.rejected_full as f64))
+        });
+        recorder.measure_stats(GROUP, OP_FAILED_TORN, label, Unit::Count, || {
+            Ok(Stats::single(load.totals.failed_torn_read as f64))
         });
     }
 }

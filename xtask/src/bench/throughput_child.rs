@@ -37,7 +37,10 @@ pub fn drain_rest(mode: &str, base: &Path) -> Result<u64, String> {
     if mode == "last" {
         let _guard = last::acquire_lock(base, TABLE, timeout)
             .map_err(|e| format!("last acquire_lock: {e}"))?;
-        return drain_last(base, &mut table);
+        return match drain_last(base, &mut table)? {
+            (drained, false) => Ok(drained),
+            (_, true) => Err("an entry left in the queue does not parse".to_string()),
+        };
     }
     let coordinator = WriteCoordinator::new(fs_backend(mode, base)?);
     let drained = coordinator
@@ -155,9 +158,16 @@ fn write_like_last(
         counts.submitted += 1;
         match last::acquire_lock(base, TABLE, TIMEOUT) {
             Ok(guard) => {
-                counts.drained += drain_last(base, table)?;
-                append_last(table, &write.rows)?;
-                counts.applied_direct += 1;
+                let (drained, torn) = drain_last(base, table)?;
+                counts.drained += drained;
+                if torn {
+                    // The old write path fails here: the write is neither
+                    // applied nor queued, and the caller gets an error.
+                    counts.failed_torn_read += 1;
+                } else {
+                    append_last(table, &write.rows)?;
+                    counts.applied_direct += 1;
+                }
                 drop(guard);
             }
             Err(LastError::LockTimeout { .. }) => match last::queue_write(base, TABLE, write) {
@@ -171,16 +181,22 @@ fn write_like_last(
     Ok(counts)
 }
 
-/// The old pattern's drain, under the lock the caller holds.
-fn drain_last(base: &Path, table: &mut File) -> Result<u64, String> {
+/// The old pattern's drain, under the lock the caller holds: returns how
+/// many entries it applied, and whether it stopped at an entry that did not
+/// parse (the old module writes entries in place, so a reader can see one
+/// half written, and reports `DeserializationError`).
+fn drain_last(base: &Path, table: &mut File) -> Result<(u64, bool), String> {
     let mut drained = 0;
-    while let Some((id, write)) =
-        last::get_next_pending(base, TABLE).map_err(|e| format!("last get_next_pending: {e}"))?
-    {
+    loop {
+        let (id, write) = match last::get_next_pending(base, TABLE) {
+            Ok(Some(next)) => next,
+            Ok(None) => return Ok((drained, false)),
+            Err(LastError::DeserializationError { .. }) => return Ok((drained, true)),
+            Err(error) => return Err(format!("last get_next_pending: {error}")),
+        };
         append_last(table, &write.rows)?;
         last::remove_from_queue(base, TABLE, &id)
             .map_err(|e| format!("last remove_from_queue: {e}"))?;
         drained += 1;
     }
-    Ok(drained)
 }
