@@ -14,6 +14,7 @@ use reedbase_concurrent_mem::MemBackend;
 
 use super::backends::{self, Bases};
 use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
+use super::listing::Listing;
 
 /// The conformance cases that are the old module's own tests
 /// (`lock_test.rs` and `queue_test.rs`), written against the traits, with
@@ -67,18 +68,63 @@ pub const OLD_TESTS: &[(&str, &str)] = &[
     ("drain_follows_timestamp_order", "test_queue_ordering"),
 ];
 
+/// Warns where PARITY.md and `reedbase-last`'s own lists of the cases the
+/// old module fails disagree: a case in `EXPECTED_FAILURES` must be listed
+/// as differing on `last`, one in `INTERMITTENT_FAILURES` as
+/// `last (sometimes)`, and a case listed for `last` alone must be in one of
+/// the two.
+pub fn check_last_lists(names: &[&str], listing: &Listing, warnings: &mut Vec<String>) {
+    let only_last = BackendSet::of(&[Backend::Last]);
+    let lists = [
+        ("EXPECTED_FAILURES", reedbase_last::EXPECTED_FAILURES),
+        (
+            "INTERMITTENT_FAILURES",
+            reedbase_last::INTERMITTENT_FAILURES,
+        ),
+    ];
+    for (list, cases) in lists {
+        for (name, _) in cases {
+            match listing.entries.get(*name) {
+                None => warnings.push(format!(
+                    "reedbase-last's {list} names {name}, which PARITY.md does not list"
+                )),
+                Some(l) if l.differs_on != only_last => warnings.push(format!(
+                    "reedbase-last's {list} names {name}; PARITY.md lists it for {}, not last",
+                    l.differs_on
+                )),
+                Some(l) if list == "INTERMITTENT_FAILURES" && !l.sometimes => {
+                    warnings.push(format!(
+                        "reedbase-last's {list} names {name}; PARITY.md lists it as happening every time"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for (name, listed) in &listing.entries {
+        let in_lists = lists
+            .iter()
+            .any(|(_, cases)| cases.iter().any(|(case, _)| case == name));
+        if names.contains(&name.as_str()) && listed.differs_on == only_last && !in_lists {
+            warnings.push(format!(
+                "PARITY.md lists {name} for last, but reedbase-last's failure lists do not name it"
+            ));
+        }
+    }
+}
+
 /// The longest a case may run on one backend before it is reported as hung.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The widest a failure message is shown in the table.
-const CELL_WIDTH: usize = 44;
+const CELL_WIDTH: usize = 36;
 
 /// What one case did on one backend.
 type Outcome = Result<(), String>;
 
 /// Runs every case on the three backends; one finding per case, old tests
 /// first. Reports progress on stderr.
-pub fn run(warnings: &mut Vec<String>) -> Vec<Finding> {
+pub fn run(listing: &Listing, warnings: &mut Vec<String>) -> Vec<Finding> {
     let names: Vec<&'static str> = conformance::cases::<MemBackend>()
         .iter()
         .map(|case| case.name)
@@ -90,6 +136,7 @@ pub fn run(warnings: &mut Vec<String>) -> Vec<Finding> {
             ));
         }
     }
+    check_last_lists(&names, listing, warnings);
     if names.is_empty() {
         warnings.push("the conformance suite has no cases yet".to_string());
     }

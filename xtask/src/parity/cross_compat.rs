@@ -23,31 +23,37 @@ const TABLE: &str = "users";
 const EXCLUDED_FOR: Duration = Duration::from_millis(300);
 
 /// The checks, in order: scenario name, what the old module does, what fs
-/// does, and the check itself.
+/// does, why mem has no part, and the check itself.
 type Check = fn(&Path) -> Result<(), String>;
-const CHECKS: [(&str, &str, &str, Check); 4] = [
+const NO_DISK: &str = "n/a (no disk)";
+const IN_PROCESS: &str = "n/a (in-process only)";
+const CHECKS: [(&str, &str, &str, &str, Check); 4] = [
     (
         "cross:last-entries-read-by-fs",
         "queues 2 entries",
         "reads them first, in order",
+        NO_DISK,
         last_entries_read_by_fs,
     ),
     (
         "cross:fs-entries-read-by-last",
         "reads 3 entries, in order",
         "queues 3 entries (JSON)",
+        NO_DISK,
         fs_entries_read_by_last,
     ),
     (
         "cross:last-lock-excludes-fs",
         "holds the lock in a child",
         "excluded, then free",
+        IN_PROCESS,
         last_lock_excludes_fs,
     ),
     (
         "cross:fs-lock-excludes-last",
         "excluded, then free",
         "holds the lock in a child",
+        IN_PROCESS,
         fs_lock_excludes_last,
     ),
 ];
@@ -58,7 +64,7 @@ pub fn run() -> Vec<Finding> {
     let bases = Bases::default();
     let findings: Vec<Finding> = CHECKS
         .iter()
-        .map(|(scenario, last_cell, fs_cell, check)| {
+        .map(|(scenario, last_cell, fs_cell, mem_cell, check)| {
             let dir = bases.temp_dir();
             let outcome = quietly(|| check(&dir)).and_then(|inner| inner);
             let (cells, divergence) = match outcome {
@@ -66,7 +72,7 @@ pub fn run() -> Vec<Finding> {
                     [
                         last_cell.to_string(),
                         fs_cell.to_string(),
-                        "n/a (no disk)".to_string(),
+                        mem_cell.to_string(),
                     ],
                     None,
                 ),
@@ -74,7 +80,7 @@ pub fn run() -> Vec<Finding> {
                     [
                         "see details".to_string(),
                         format!("FAIL: {}", brief(&message, 40)),
-                        "n/a (no disk)".to_string(),
+                        mem_cell.to_string(),
                     ],
                     Some(Divergence {
                         differs_on: BackendSet::of(&[Backend::Last, Backend::Fs]),

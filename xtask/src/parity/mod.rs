@@ -133,7 +133,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let mut warnings = Vec::new();
     eprintln!("[1/3] conformance suite (old tests included), every case on last, fs and mem");
-    let mut findings = conformance_runs::run(&mut warnings);
+    let mut findings = conformance_runs::run(&listing, &mut warnings);
     eprintln!("[2/3] random sequential traces");
     let (trace_findings, trace_detail) = traces::run(options.cases, options.seed, &listing)?;
     findings.extend(trace_findings);

@@ -98,6 +98,17 @@ impl fmt::Display for Obs {
     }
 }
 
+impl Obs {
+    /// As `Display`, without the content of a returned write: for the
+    /// table's narrow cells.
+    pub fn short(&self) -> String {
+        match self {
+            Obs::Next(Some((slot, _))) => format!("Ok({slot}: ...)"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The variant name of an error: `LockTimeout`, `InvalidTableName`, ...
 pub fn variant(error: &ReedError) -> String {
     let debug = format!("{error:?}");

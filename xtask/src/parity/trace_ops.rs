@@ -259,6 +259,7 @@ pub fn coverage_trace() -> Vec<Op> {
     };
     let mut bad = write("user:9", 9);
     bad.rows[0].values.push("a|b".to_string());
+    let bad_again = bad.clone();
     vec![
         Op::QueueWrite(users(), write("user:1", 1)),
         Op::QueueWrite(users(), bad),
@@ -288,6 +289,9 @@ pub fn coverage_trace() -> Vec<Op> {
         Op::TryAcquire(TableArg::Invalid(3)),
         Op::IsLocked(TableArg::Invalid(0)),
         Op::Remove(TableArg::Invalid(4), IdArg::Head),
+        // Two bad inputs at once: every backend must name the same one.
+        Op::Remove(TableArg::Invalid(0), IdArg::Malformed(0)),
+        Op::QueueWrite(TableArg::Invalid(0), bad_again),
         Op::QueueWrite(TableArg::Absolute, write("abs:1", 5)),
         Op::Count(TableArg::Absolute),
         Op::GetNext(orders()),

@@ -89,7 +89,7 @@ pub fn run(
         }
         if trace > 0 && (trace % report_every == 0 || trace == cases) {
             eprintln!(
-                "  traces: {trace}/{cases} (+ coverage trace), {steps_total} steps compared ({not_compared} after an order divergence not), {traces_diverging} traces with a divergence, {:.1} s",
+                "  traces: {trace}/{cases} (+ coverage trace), {steps_total} steps compared, {not_compared} left uncompared after a divergence, {traces_diverging} traces with a listed or unlisted divergence, {:.1} s",
                 started.elapsed().as_secs_f64()
             );
         }
@@ -99,11 +99,13 @@ pub fn run(
         .map(|class| finding_for(class, stats.get(class)))
         .collect();
     let detail = first_unlisted.map(|(trace, ops, tree)| {
-        let ops = match tree {
-            Some(tree) => shrink(tree, listing),
-            None => ops,
+        let started = Instant::now();
+        let shrunk = match tree {
+            Some(tree) => shrink(tree, listing, started),
+            None => ops.clone(),
         };
-        describe_trace(trace, seed, &ops, listing)
+        let minimal = drop_steps(shrunk, listing, started);
+        describe_trace(trace, seed, ops.len(), &minimal, listing)
     });
     Ok((findings, detail))
 }
@@ -158,7 +160,7 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
         return Finding {
             group: Group::Traces,
             scenario,
-            cells: ["not exercised".to_string(), String::new(), String::new()],
+            cells: std::array::from_fn(|_| "not seen".to_string()),
             divergence: None,
         };
     };
@@ -194,7 +196,7 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
     }
     let total: usize = stats.divergences.values().map(|(_, count, _)| count).sum();
     let cells = std::array::from_fn(|i| {
-        let shown = brief(&first.step.obs[i].to_string(), CELL_WIDTH);
+        let shown = brief(&first.step.obs[i].short(), CELL_WIDTH);
         if differs_on.contains(Backend::ALL[i]) {
             format!("{shown} ({total}/{})", stats.steps)
         } else {
@@ -223,16 +225,22 @@ fn describe_step(example: &Example) -> String {
     text
 }
 
-/// Shrinks a trace with an unlisted divergence to a shorter one that still
-/// has one, within [`SHRINK_BUDGET`].
-fn shrink(mut tree: impl ValueTree<Value = Vec<Op>>, listing: &Listing) -> Vec<Op> {
-    let fails = |ops: &[Op]| {
-        run_and_compare(ops)
-            .steps
-            .iter()
-            .any(|s| !is_listed(listing, s))
-    };
-    let started = Instant::now();
+/// Whether a trace shows a divergence PARITY.md does not list.
+fn has_unlisted(ops: &[Op], listing: &Listing) -> bool {
+    run_and_compare(ops)
+        .steps
+        .iter()
+        .any(|s| !is_listed(listing, s))
+}
+
+/// Shrinks a trace with an unlisted divergence with proptest's value tree
+/// to a simpler one that still has one, within [`SHRINK_BUDGET`].
+fn shrink(
+    mut tree: impl ValueTree<Value = Vec<Op>>,
+    listing: &Listing,
+    started: Instant,
+) -> Vec<Op> {
+    let fails = |ops: &[Op]| has_unlisted(ops, listing);
     let mut smallest = tree.current();
     let mut runs = 0;
     if !tree.simplify() {
@@ -253,17 +261,43 @@ fn shrink(mut tree: impl ValueTree<Value = Vec<Op>>, listing: &Listing) -> Vec<O
     smallest
 }
 
-fn describe_trace(trace: usize, seed: u64, ops: &[Op], listing: &Listing) -> String {
+/// Removes steps one at a time while the trace still has an unlisted
+/// divergence (this also minimises the fixed coverage trace, which has no
+/// value tree), within [`SHRINK_BUDGET`].
+fn drop_steps(mut ops: Vec<Op>, listing: &Listing, started: Instant) -> Vec<Op> {
+    let mut index = 0;
+    while index < ops.len() && started.elapsed() < SHRINK_BUDGET.0 {
+        let mut candidate = ops.clone();
+        candidate.remove(index);
+        if !candidate.is_empty() && has_unlisted(&candidate, listing) {
+            ops = candidate;
+        } else {
+            index += 1;
+        }
+    }
+    ops
+}
+
+fn describe_trace(
+    trace: usize,
+    seed: u64,
+    original_len: usize,
+    ops: &[Op],
+    listing: &Listing,
+) -> String {
     let compared = run_and_compare(ops);
     let steps = compared.steps;
     let origin = if trace == 0 {
-        "the coverage trace".to_string()
+        "the fixed coverage trace".to_string()
     } else {
-        format!(
-            "trace {trace} of seed {seed:#x}, shrunk to {} steps",
-            ops.len()
-        )
+        format!("trace {trace} of seed {seed:#x}")
     };
+    let shrunk_to = if ops.len() == 1 {
+        "the step".to_string()
+    } else {
+        format!("the {} steps", ops.len())
+    };
+    let origin = format!("{origin} ({original_len} steps), shrunk to {shrunk_to} below");
     let mut text = format!("first trace with an unlisted divergence: {origin}\n");
     for (index, op) in ops.iter().enumerate() {
         let Some(step) = steps.get(index) else {
