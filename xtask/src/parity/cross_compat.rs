@@ -180,6 +180,8 @@ fn fs_entries_read_by_last(base: &Path) -> Result<(), String> {
             .queue_write(TABLE, &core)
             .map_err(err("fs queue_write"))?;
         expected.push((id, old));
+        // The old module reads in creation-time order, which ties for
+        // writes within one tick of a coarse clock (see PARITY.md).
         thread::sleep(Duration::from_millis(5));
     }
     let count = last::count_pending(base, TABLE).map_err(err("old count_pending"))?;

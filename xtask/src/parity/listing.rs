@@ -60,6 +60,7 @@ pub fn read(path: &Path) -> Result<Listing, String> {
 fn parse(text: &str) -> Result<Listing, String> {
     let mut listing = Listing::default();
     let mut in_listing = false;
+    let mut found_header = false;
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
         let line = raw.trim();
@@ -70,6 +71,7 @@ fn parse(text: &str) -> Result<Listing, String> {
         let cells = split_row(line);
         if is_listing_header(&cells) {
             in_listing = true;
+            found_header = true;
             continue;
         }
         if !in_listing || is_separator(&cells) {
@@ -104,6 +106,12 @@ fn parse(text: &str) -> Result<Listing, String> {
                 earlier.line
             ));
         }
+    }
+    if !found_header {
+        return Err(
+            "no listing table: expected a markdown table with the header `scenario | differs on | reason`"
+                .to_string(),
+        );
     }
     Ok(listing)
 }

@@ -128,7 +128,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
          accepted only if {} lists it with its reason.\n",
         options.cases,
         options.seed,
-        options.listing.display()
+        file_name(&options.listing)
     );
 
     let mut warnings = Vec::new();
