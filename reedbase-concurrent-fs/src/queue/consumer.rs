@@ -55,6 +55,9 @@ fn inspect(candidate: &Candidate) -> ReedResult<Inspected> {
             "the file name is not a queue id: {e}"
         )));
     }
+    if !candidate.regular {
+        return Ok(Inspected::Corrupt("not a regular file".to_string()));
+    }
     let bytes = match fs::read(&candidate.path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Inspected::Gone),

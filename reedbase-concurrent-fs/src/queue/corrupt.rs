@@ -22,6 +22,24 @@ const REASON_NOT_RECORDED: &str = "reason not recorded";
 /// Listed by [`moved_aside`](crate::queue::moved_aside). The entry's file is
 /// kept as it was found, for an operator to inspect, repair and re-queue, or
 /// delete.
+///
+/// # Examples
+///
+/// ```
+/// use reedbase_concurrent_fs::{FsBackend, get_next_pending, queue::MovedAside};
+///
+/// let dir = tempfile::tempdir()?;
+/// let queue_dir = dir.path().join("tables/users/queue");
+/// std::fs::create_dir_all(&queue_dir)?;
+/// let id = "00000000000000000007-0123456789abcdef0123456789abcdef";
+/// std::fs::write(queue_dir.join(format!("{id}.pending")), b"")?;
+/// assert_eq!(get_next_pending(dir.path(), "users")?, None);
+/// let moved: Vec<MovedAside> = FsBackend::new(dir.path()).moved_aside("users")?;
+/// assert_eq!(moved[0].id, id);
+/// assert_eq!(moved[0].path, queue_dir.join("corrupt").join(format!("{id}.pending")));
+/// assert_eq!(moved[0].reason, "the file is empty");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MovedAside {
     /// The entry's id (its file stem).

@@ -187,3 +187,18 @@ fn many_corrupt_entries_never_block_the_queue() {
         vec![".queue.lock".to_string(), "corrupt".to_string()]
     );
 }
+
+#[test]
+fn a_directory_named_like_an_entry_is_moved_aside_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let odd = "00000000000000000000-0123456789abcdef0123456789abcdef";
+    fs::create_dir_all(queue.join(format!("{odd}.pending"))).unwrap();
+    let good = queue_write_with(dir.path(), "t", &sample_write("g", 1), &relaxed()).unwrap();
+    assert_eq!(get_next_pending(dir.path(), "t").unwrap().unwrap().0, good);
+    let moved = moved_aside(dir.path(), "t").unwrap();
+    assert_eq!(
+        (moved[0].id.as_str(), moved[0].reason.as_str()),
+        (odd, "not a regular file")
+    );
+}

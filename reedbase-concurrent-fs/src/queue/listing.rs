@@ -26,6 +26,9 @@ pub(crate) struct Candidate {
     pub(crate) path: PathBuf,
     /// True for an entry without a sequence number (the old module's).
     pub(crate) legacy: bool,
+    /// False for a directory, FIFO, socket or symbolic link named like an
+    /// entry (reading a FIFO would block).
+    pub(crate) regular: bool,
 }
 
 /// The queue's entries in delivery order, or `None` if the queue directory
@@ -45,45 +48,54 @@ pub(crate) fn ordered_entries(queue_dir: &Path) -> ReedResult<Option<Vec<Candida
     let mut legacy = Vec::new();
     let mut sequenced = Vec::new();
     for entry in listing {
-        let file_name = entry.map_err(|e| read_dir_error(&e))?.file_name();
+        let entry = entry.map_err(|e| read_dir_error(&e))?;
+        let file_name = entry.file_name();
         let Some(stem) = pending_stem(&file_name) else {
             continue;
         };
+        // From the directory listing itself on most file systems (no stat).
+        let regular = entry.file_type().map_or(true, |t| t.is_file());
         let id = stem.to_string_lossy().into_owned();
         let path = queue_dir.join(&file_name);
         match parse_sequence(&id) {
-            Some(sequence) => sequenced.push((sequence, id, path)),
-            None => legacy.push((id, path)),
+            Some(sequence) => sequenced.push((sequence, id, path, regular)),
+            None => legacy.push((id, path, regular)),
         }
     }
     sequenced.sort_unstable();
     let mut ordered = order_legacy(legacy);
-    ordered.extend(sequenced.into_iter().map(|(_, id, path)| Candidate {
-        id,
-        path,
-        legacy: false,
-    }));
+    ordered.extend(
+        sequenced
+            .into_iter()
+            .map(|(_, id, path, regular)| Candidate {
+                id,
+                path,
+                legacy: false,
+                regular,
+            }),
+    );
     Ok(Some(ordered))
 }
 
 /// Orders legacy entries by creation time (unknown first), then by id. Each
 /// file is stat'ed once; one that vanished meanwhile sorts first and is
 /// skipped when it cannot be read.
-fn order_legacy(entries: Vec<(String, PathBuf)>) -> Vec<Candidate> {
-    let mut timed: Vec<(Option<SystemTime>, String, PathBuf)> = entries
+fn order_legacy(entries: Vec<(String, PathBuf, bool)>) -> Vec<Candidate> {
+    let mut timed: Vec<(Option<SystemTime>, String, PathBuf, bool)> = entries
         .into_iter()
-        .map(|(id, path)| {
-            let created = fs::metadata(&path).and_then(|m| m.created()).ok();
-            (created, id, path)
+        .map(|(id, path, regular)| {
+            let created = fs::symlink_metadata(&path).and_then(|m| m.created()).ok();
+            (created, id, path, regular)
         })
         .collect();
     timed.sort_unstable();
     timed
         .into_iter()
-        .map(|(_, id, path)| Candidate {
+        .map(|(_, id, path, regular)| Candidate {
             id,
             path,
             legacy: true,
+            regular,
         })
         .collect()
 }

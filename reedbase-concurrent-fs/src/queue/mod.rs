@@ -58,7 +58,8 @@
 //!
 //! An entry that cannot be read, decoded, or holds a row that would corrupt
 //! the table ([`validate_write`](reedbase_concurrent_core::validate_write)),
-//! or whose file name is not a queue id, is moved to `corrupt/` with a
+//! or whose file name is not a queue id, or that is not a regular file (a
+//! directory or a FIFO named like an entry), is moved to `corrupt/` with a
 //! `.reason` file beside it, and [`get_next_pending`] goes on to the next
 //! entry. Nothing is deleted. [`moved_aside`] lists these entries;
 //! [`remove_from_queue`] of a moved id reports [`ReedError::CorruptEntry`].
