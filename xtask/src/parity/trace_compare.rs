@@ -17,7 +17,7 @@ use super::trace_ops::{IdArg, Op, TableArg};
 /// Every class of step, in table order: first the steps on valid input,
 /// then the classes of invalid input where the old module is expected to
 /// differ.
-pub const CLASSES: [&str; 15] = [
+pub const CLASSES: [&str; 16] = [
     "queue-write",
     "get-next-pending",
     "remove-head",
@@ -25,6 +25,7 @@ pub const CLASSES: [&str; 15] = [
     "count-pending",
     "try-acquire-lock",
     "acquire-lock-0ms",
+    "wait-for-unlock-0ms",
     "drop-guard",
     "is-locked",
     "fifo-order",
@@ -138,12 +139,9 @@ fn class_of(op: &Op, obs: &[Obs; 3], differ: bool) -> &'static str {
     // the queue differs.
     let other_entry = || {
         differ
-            && obs.iter().all(|o| {
-                matches!(
-                    o,
-                    Obs::Next(Some(_)) | Obs::Removed(Some(_)) | Obs::Skipped(_)
-                )
-            })
+            && obs
+                .iter()
+                .all(|o| matches!(o, Obs::Next(Some(_)) | Obs::Removed(_) | Obs::Skipped(_)))
     };
     match op {
         Op::GetNext(_) | Op::Remove(_, IdArg::Head) if other_entry() => "fifo-order",
@@ -158,6 +156,7 @@ fn class_of(op: &Op, obs: &[Obs; 3], differ: bool) -> &'static str {
         Op::Count(_) => "count-pending",
         Op::TryAcquire(_) => "try-acquire-lock",
         Op::AcquireZero(_) => "acquire-lock-0ms",
+        Op::WaitZero(_) => "wait-for-unlock-0ms",
         Op::Release(_) => "drop-guard",
         Op::IsLocked(_) => "is-locked",
     }

@@ -50,8 +50,10 @@ pub enum Obs {
     AcceptedInvalid,
     /// `get_next_pending` returned this.
     Next(Option<(Slot, PendingWrite)>),
-    /// A removal succeeded; for the head, which entry it was.
-    Removed(Option<Slot>),
+    /// The head was removed; which entry it was.
+    Removed(Slot),
+    /// The call returned `Ok(())`.
+    Unit,
     /// There was no head to remove.
     NothingToRemove,
     /// `count_pending` returned this.
@@ -82,8 +84,8 @@ impl fmt::Display for Obs {
             Obs::AcceptedInvalid => f.write_str("Ok (invalid row accepted)"),
             Obs::Next(None) => f.write_str("Ok(None)"),
             Obs::Next(Some((slot, write))) => write!(f, "Ok({slot}: {})", show_write(write)),
-            Obs::Removed(None) => f.write_str("Ok(())"),
-            Obs::Removed(Some(slot)) => write!(f, "Ok(removed {slot})"),
+            Obs::Removed(slot) => write!(f, "Ok(removed {slot})"),
+            Obs::Unit => f.write_str("Ok(())"),
             Obs::NothingToRemove => f.write_str("empty, nothing to remove"),
             Obs::Count(n) => write!(f, "Ok({n})"),
             Obs::Locked(b) => write!(f, "Ok({b})"),
@@ -192,7 +194,7 @@ impl<'a, B: LockBackend + QueueBackend> Driver<'a, B> {
             },
             Op::Remove(_, IdArg::Head) => match b.get_next_pending(&table) {
                 Ok(Some((id, _))) => match b.remove_from_queue(&table, &id) {
-                    Ok(()) => Obs::Removed(Some(self.slot(&id))),
+                    Ok(()) => Obs::Removed(self.slot(&id)),
                     Err(e) => Obs::Failed(format!("remove: {}", variant(&e))),
                 },
                 Ok(None) => Obs::NothingToRemove,
@@ -201,7 +203,7 @@ impl<'a, B: LockBackend + QueueBackend> Driver<'a, B> {
             Op::Remove(_, id_arg) => {
                 let id = self.id_for(id_arg);
                 match b.remove_from_queue(&table, &id) {
-                    Ok(()) => Obs::Removed(None),
+                    Ok(()) => Obs::Unit,
                     Err(e) => Obs::Failed(variant(&e)),
                 }
             }
@@ -224,6 +226,10 @@ impl<'a, B: LockBackend + QueueBackend> Driver<'a, B> {
                     Obs::Released
                 }
                 None => Obs::NothingHeld,
+            },
+            Op::WaitZero(_) => match b.wait_for_unlock(&table, Duration::ZERO) {
+                Ok(()) => Obs::Unit,
+                Err(e) => Obs::Failed(variant(&e)),
             },
             Op::IsLocked(_) => match b.is_locked(&table) {
                 Ok(locked) => Obs::Locked(locked),

@@ -116,6 +116,8 @@ pub enum Op {
     IsLocked(TableArg),
     /// `acquire_lock(table, 0 ms)`, keeping the guard.
     AcquireZero(TableArg),
+    /// `wait_for_unlock(table, 0 ms)`.
+    WaitZero(TableArg),
 }
 
 impl Op {
@@ -129,7 +131,8 @@ impl Op {
             | Op::TryAcquire(t)
             | Op::Release(t)
             | Op::IsLocked(t)
-            | Op::AcquireZero(t) => t,
+            | Op::AcquireZero(t)
+            | Op::WaitZero(t) => t,
         }
     }
 }
@@ -145,6 +148,7 @@ impl fmt::Display for Op {
             Op::Release(t) => write!(f, "drop the guard of {t}"),
             Op::IsLocked(t) => write!(f, "is_locked({t})"),
             Op::AcquireZero(t) => write!(f, "acquire_lock({t}, 0 ms)"),
+            Op::WaitZero(t) => write!(f, "wait_for_unlock({t}, 0 ms)"),
         }
     }
 }
@@ -237,6 +241,7 @@ fn op() -> BoxedStrategy<Op> {
         6 => table_arg().prop_map(Op::Release),
         6 => table_arg().prop_map(Op::IsLocked),
         6 => table_arg().prop_map(Op::AcquireZero),
+        4 => table_arg().prop_map(Op::WaitZero),
     ]
     .boxed()
 }
@@ -276,12 +281,14 @@ pub fn coverage_trace() -> Vec<Op> {
         Op::Count(users()),
         Op::TryAcquire(users()),
         Op::IsLocked(users()),
+        Op::WaitZero(users()),
         Op::AcquireZero(users()),
         Op::TryAcquire(users()),
         Op::Release(users()),
         Op::Release(users()),
         Op::AcquireZero(users()),
         Op::IsLocked(orders()),
+        Op::WaitZero(orders()),
         Op::Release(users()),
         Op::QueueWrite(TableArg::Invalid(0), write("x:1", 4)),
         Op::Count(TableArg::Invalid(0)),
