@@ -57,7 +57,7 @@
 //! # Corruption
 //!
 //! An entry that cannot be read, decoded, or holds a row that would corrupt
-//! the table ([`validate_write`](reedbase_concurrent_core::validate_write)),
+//! the table ([`validate_write`]),
 //! or whose file name is not a queue id, or that is not a regular file (a
 //! directory or a FIFO named like an entry), is moved to `corrupt/` with a
 //! `.reason` file beside it, and [`get_next_pending`] goes on to the next
