@@ -26,6 +26,7 @@ mod trace_compare;
 mod trace_exec;
 mod trace_ops;
 mod traces;
+mod type_checks;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -124,16 +125,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!(
         "Each scenario runs on all three: the old module's tests and the rest of the conformance\n\
          suite, {} random operation traces (seed {:#x}) plus a fixed coverage trace, and\n\
-         cross-compatibility checks on a shared directory across processes. A difference is\n\
-         accepted only if {} lists it with its reason.\n",
+         cross-compatibility checks on a shared directory across processes. Absolute table\n\
+         names go to fs and mem only: the old module would write wherever they point.\n\
+         A difference is accepted only if {} lists it with its reason.\n",
         options.cases,
         options.seed,
         file_name(&options.listing)
     );
 
     let mut warnings = Vec::new();
-    eprintln!("[1/3] conformance suite (old tests included), every case on last, fs and mem");
-    let mut findings = conformance_runs::run(&listing, &mut warnings);
+    eprintln!(
+        "[1/3] the old module's tests and the conformance suite, every case on last, fs and mem"
+    );
+    let mut findings = type_checks::run();
+    findings.extend(conformance_runs::run(&listing, &mut warnings));
     eprintln!("[2/3] random sequential traces");
     let (trace_findings, trace_detail) = traces::run(options.cases, options.seed, &listing)?;
     findings.extend(trace_findings);
