@@ -11,7 +11,7 @@ use reedbase_concurrent_mem::MemBackend;
 use reedbase_last::concurrent as last;
 
 use super::Options;
-use super::measure::{Recorder, Unit, sample_ns};
+use super::measure::{Recorder, Slot, sample_interleaved};
 
 /// The group's name.
 pub const GROUP: &str = "lock";
@@ -81,7 +81,8 @@ impl Subject {
     }
 }
 
-/// Runs the group's measurements with base directories under `dir`.
+/// Runs the group's measurements with base directories under `dir`; the
+/// three backends' samples are interleaved.
 pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
     recorder.begin_group(GROUP, "uncontended locking in one process");
     let subjects = [
@@ -89,41 +90,50 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
         ("fs", Subject::Fs(dir.join("lock-fs"))),
         ("mem", Subject::Mem(MemBackend::new())),
     ];
+    let slots = |operation: &'static str| -> Vec<Slot> {
+        subjects
+            .iter()
+            .map(|(name, _)| Slot {
+                group: GROUP,
+                operation,
+                backend: name.to_string(),
+            })
+            .collect()
+    };
     let count = options.count(SAMPLES);
     let count_new = options.count(SAMPLES_NEW_TABLE);
 
-    for (name, subject) in &subjects {
-        recorder.measure_stats(GROUP, OP_ACQUIRE_EXISTING, name, Unit::Nanos, || {
+    recorder.measure_interleaved(&slots(OP_ACQUIRE_EXISTING), || {
+        for (_, subject) in &subjects {
             subject.acquire_release("bench")?;
-            sample_ns(count, count / 10, |_| {
-                let start = Instant::now();
-                subject.acquire_release("bench")?;
-                Ok(start.elapsed())
-            })
-        });
-    }
-    for (name, subject) in &subjects {
-        recorder.measure_stats(GROUP, OP_ACQUIRE_NEW, name, Unit::Nanos, || {
-            sample_ns(count_new, count_new / 10, |round| {
-                let table = format!("new_{round}");
-                let start = Instant::now();
-                subject.acquire_release(&table)?;
-                Ok(start.elapsed())
-            })
-        });
-    }
+        }
+        sample_interleaved(count, count / 10, subjects.len(), |index, _| {
+            let subject = &subjects[index].1;
+            let start = Instant::now();
+            subject.acquire_release("bench")?;
+            Ok(start.elapsed())
+        })
+    });
+    recorder.measure_interleaved(&slots(OP_ACQUIRE_NEW), || {
+        sample_interleaved(count_new, count_new / 10, subjects.len(), |index, round| {
+            let subject = &subjects[index].1;
+            let table = format!("new_{round}");
+            let start = Instant::now();
+            subject.acquire_release(&table)?;
+            Ok(start.elapsed())
+        })
+    });
     for (operation, table) in [
         (OP_IS_LOCKED_EXISTS, "bench"),
         (OP_IS_LOCKED_ABSENT, "never_locked"),
     ] {
-        for (name, subject) in &subjects {
-            recorder.measure_stats(GROUP, operation, name, Unit::Nanos, || {
-                sample_ns(count, count / 10, |_| {
-                    let start = Instant::now();
-                    subject.check_unlocked(table)?;
-                    Ok(start.elapsed())
-                })
-            });
-        }
+        recorder.measure_interleaved(&slots(operation), || {
+            sample_interleaved(count, count / 10, subjects.len(), |index, _| {
+                let subject = &subjects[index].1;
+                let start = Instant::now();
+                subject.check_unlocked(table)?;
+                Ok(start.elapsed())
+            })
+        });
     }
 }

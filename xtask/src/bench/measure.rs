@@ -85,24 +85,41 @@ impl Stats {
     }
 }
 
-/// Runs `one` for `warmup` discarded rounds, then `count` measured rounds,
-/// and summarises the durations it returns, in nanoseconds.
-///
-/// `one` receives the round's index (warm-up rounds first) and does its own
-/// set-up and clean-up, timing only the operation itself.
-pub fn sample_ns(
+/// Times several subjects, taking their samples in turn (one of each per
+/// round), so that a change in the machine's load during the run weighs on
+/// all of them alike: `warmup` discarded rounds, then `count` measured
+/// ones. `one` receives the subject's index and the round's index, does
+/// its own set-up and clean-up, and returns the duration of the operation
+/// alone. Returns one summary per subject, in nanoseconds.
+pub fn sample_interleaved(
     count: usize,
     warmup: usize,
-    mut one: impl FnMut(usize) -> Result<Duration, String>,
-) -> Result<Stats, String> {
+    subjects: usize,
+    mut one: impl FnMut(usize, usize) -> Result<Duration, String>,
+) -> Result<Vec<Stats>, String> {
     for round in 0..warmup {
-        one(round)?;
+        for subject in 0..subjects {
+            one(subject, round)?;
+        }
     }
-    let mut values = Vec::with_capacity(count);
+    let mut values = vec![Vec::with_capacity(count); subjects];
     for round in warmup..warmup + count {
-        values.push(one(round)?.as_nanos() as f64);
+        for (subject, values) in values.iter_mut().enumerate() {
+            values.push(one(subject, round)?.as_nanos() as f64);
+        }
     }
-    Ok(Stats::from_values(values))
+    Ok(values.into_iter().map(Stats::from_values).collect())
+}
+
+/// Where one result of an interleaved measurement is recorded.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    /// The group.
+    pub group: &'static str,
+    /// The operation.
+    pub operation: &'static str,
+    /// The backend.
+    pub backend: String,
 }
 
 /// One result: an operation on one backend.
@@ -197,11 +214,12 @@ impl Recorder {
                     ),
                     _ => unit.format(stats.median),
                 };
-                eprintln!(
-                    "{shown} (n={}, {:.1}s)",
-                    stats.samples,
-                    started.elapsed().as_secs_f64()
-                );
+                let took = started.elapsed().as_secs_f64();
+                if took >= 0.05 {
+                    eprintln!("{shown} (n={}, {took:.1}s)", stats.samples);
+                } else {
+                    eprintln!("{shown} (n={})", stats.samples);
+                }
                 self.measurements.push(Measurement {
                     group,
                     operation: operation.to_string(),
@@ -219,6 +237,66 @@ impl Recorder {
                     backend: backend.to_string(),
                     error,
                 });
+            }
+        }
+    }
+
+    /// Runs measurements whose samples are taken together (see
+    /// [`sample_interleaved`]): `run` returns one summary per slot, in
+    /// order, in nanoseconds. A failure fails every slot.
+    pub fn measure_interleaved(
+        &mut self,
+        slots: &[Slot],
+        run: impl FnOnce() -> Result<Vec<Stats>, String>,
+    ) {
+        let Some(first) = slots.first() else { return };
+        eprint!(
+            "[{:>6.1}s]    {:<44} {} backends, interleaved ... ",
+            self.started.elapsed().as_secs_f64(),
+            first.operation,
+            slots.len()
+        );
+        let _ = std::io::stderr().flush();
+        let started = Instant::now();
+        let result = run().and_then(|all| {
+            if all.len() == slots.len() {
+                Ok(all)
+            } else {
+                Err(format!(
+                    "{} results for {} backends",
+                    all.len(),
+                    slots.len()
+                ))
+            }
+        });
+        let mut all = match result {
+            Ok(all) => {
+                eprintln!("done ({:.1}s)", started.elapsed().as_secs_f64());
+                all.into_iter()
+            }
+            Err(error) => {
+                eprintln!("FAILED");
+                for slot in slots {
+                    self.measure_stats(
+                        slot.group,
+                        slot.operation,
+                        &slot.backend,
+                        Unit::Nanos,
+                        || Err(error.clone()),
+                    );
+                }
+                return;
+            }
+        };
+        for slot in slots {
+            if let Some(stats) = all.next() {
+                self.measure_stats(
+                    slot.group,
+                    slot.operation,
+                    &slot.backend,
+                    Unit::Nanos,
+                    || Ok(stats),
+                );
             }
         }
     }

@@ -7,7 +7,7 @@
 //! - `handoff`: lock hand-off between two processes, and a waiter's CPU
 //!   ([`handoff`]);
 //! - `queue`: `queue_write` of 1 and 100 rows, empty queue and 99 pending,
-//!   in every fs mode ([`queue`]), after the bare disk's cost ([`disk`]);
+//!   in every fs mode ([`queue`]), beside the bare disk's cost ([`disk`]);
 //! - `drain`: emptying 100 entries ([`drain`]);
 //! - `throughput`: four writing processes ([`throughput`]).
 //!

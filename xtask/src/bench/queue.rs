@@ -11,7 +11,7 @@ use std::path::Path;
 
 use reedbase_concurrent_fs::{Codec, Durability};
 
-use super::measure::{Recorder, Unit, sample_ns};
+use super::measure::{Recorder, Slot, Stats, sample_interleaved};
 use super::queue_subject::{Payload, QueueSubject, base_for};
 use super::{Options, disk};
 
@@ -58,13 +58,13 @@ pub fn subject(dir: &Path, label: &str) -> Result<QueueSubject, String> {
 }
 
 /// Runs the group's measurements with base directories under `dir`.
+///
+/// Per scenario, the fast subjects (old module, relaxed fs, mem) take
+/// their samples in turn, and so do the durable ones; with 1 row into an
+/// empty queue, a bare file write joins each set as the disk's reference.
 pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
-    disk::run(recorder, options, dir);
-    recorder.begin_group(GROUP, "queue_write");
-    let subjects: Vec<(&str, Result<QueueSubject, String>)> = SUBJECTS
-        .iter()
-        .map(|label| (*label, subject(&dir.join("queue"), label)))
-        .collect();
+    recorder.begin_group(GROUP, "queue_write, beside the bare disk");
+    let dir = dir.join("queue");
     let scenarios = [
         (OP_ONE_EMPTY, 1, 0),
         (OP_HUNDRED_EMPTY, 100, 0),
@@ -72,32 +72,84 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
         (OP_HUNDRED_DEEP, 100, 99),
     ];
     for (operation, rows, pending) in scenarios {
-        let payload = Payload::rows(rows);
-        let filler = Payload::rows(1);
-        let table = format!("rows{rows}_pending{pending}");
-        for (label, subject) in &subjects {
-            let full = match (label.contains("durable"), rows) {
-                (true, _) => SAMPLES_DURABLE,
-                (false, 1) => SAMPLES,
-                (false, _) => SAMPLES_LARGE,
-            };
-            let count = options.count(full);
-            recorder.measure_stats(GROUP, operation, label, Unit::Nanos, || {
-                let subject = subject.as_ref().map_err(Clone::clone)?;
-                subject.fill(&table, &filler, pending)?;
-                let stats = sample_ns(count, count / 10, |_| {
-                    let (elapsed, id) = subject.queue_write_timed(&table, &payload)?;
-                    subject.remove(&table, &id)?;
-                    Ok(elapsed)
-                })?;
-                let depth = subject.count(&table)?;
-                if depth != pending {
-                    return Err(format!(
-                        "the queue holds {depth} entries, expected {pending}"
-                    ));
-                }
-                Ok(stats)
-            });
+        let fast = SUBJECTS.iter().filter(|label| !label.contains("durable"));
+        let durable = SUBJECTS.iter().filter(|label| label.contains("durable"));
+        let mut fast: Vec<Slot> = fast.map(|label| queue_slot(operation, label)).collect();
+        let mut durable: Vec<Slot> = durable.map(|label| queue_slot(operation, label)).collect();
+        if operation == OP_ONE_EMPTY {
+            fast.push(disk_slot(disk::OP_RELAXED));
+            durable.push(disk_slot(disk::OP_DURABLE));
+        }
+        let fast_count = options.count(if rows == 1 { SAMPLES } else { SAMPLES_LARGE });
+        let durable_count = options.count(SAMPLES_DURABLE);
+        for (slots, count) in [(fast, fast_count), (durable, durable_count)] {
+            recorder
+                .measure_interleaved(&slots, || measure_set(&dir, &slots, rows, pending, count));
         }
     }
+}
+
+/// The slot of a queue subject.
+fn queue_slot(operation: &'static str, label: &str) -> Slot {
+    Slot {
+        group: GROUP,
+        operation,
+        backend: label.to_string(),
+    }
+}
+
+/// The slot of a bare disk write.
+fn disk_slot(operation: &'static str) -> Slot {
+    Slot {
+        group: disk::GROUP,
+        operation,
+        backend: disk::BACKEND.to_string(),
+    }
+}
+
+/// Times `count` writes of `rows` rows into queues holding `pending`
+/// entries, for each slot's subject in turn.
+fn measure_set(
+    dir: &Path,
+    slots: &[Slot],
+    rows: usize,
+    pending: usize,
+    count: usize,
+) -> Result<Vec<Stats>, String> {
+    let payload = Payload::rows(rows);
+    let filler = Payload::rows(1);
+    let table = format!("rows{rows}_pending{pending}");
+    let subjects = slots
+        .iter()
+        .map(|slot| match slot.operation {
+            disk::OP_DURABLE | disk::OP_RELAXED => {
+                let durable = slot.operation == disk::OP_DURABLE;
+                let mode = if durable { "durable" } else { "relaxed" };
+                Ok(QueueSubject::Bare {
+                    dir: dir.join(format!("bare-{mode}")),
+                    durable,
+                })
+            }
+            _ => subject(dir, &slot.backend),
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    for subject in &subjects {
+        subject.fill(&table, &filler, pending)?;
+    }
+    let stats = sample_interleaved(count, count / 10, subjects.len(), |index, _| {
+        let subject = &subjects[index];
+        let (elapsed, id) = subject.queue_write_timed(&table, &payload)?;
+        subject.remove(&table, &id)?;
+        Ok(elapsed)
+    })?;
+    for (subject, slot) in subjects.iter().zip(slots) {
+        let depth = subject.count(&table)?;
+        if depth != pending {
+            return Err(format!(
+                "{}: the queue holds {depth} entries, expected {pending}",
+                slot.backend
+            ));
+        }
+    }
+    Ok(stats)
 }

@@ -2,6 +2,7 @@
 //! The queues under test, behind one small interface: the old module's free
 //! functions, the fs backend in each of its modes, and the mem backend.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use reedbase_concurrent_fs::{Codec, Durability, FsBackend, FsOptions};
 use reedbase_concurrent_mem::MemBackend;
 use reedbase_last::concurrent as last;
 
-use super::data;
+use super::{data, disk};
 
 /// Capacity of the new backends' queues in the benches, far above what
 /// any measurement fills.
@@ -42,6 +43,14 @@ pub enum QueueSubject {
     Fs(FsBackend),
     /// The in-memory backend.
     Mem(MemBackend),
+    /// No queue: a bare file write in this directory, for reference (see
+    /// [`disk`]).
+    Bare {
+        /// Where the file is written.
+        dir: PathBuf,
+        /// With the fsyncs of the durable mode.
+        durable: bool,
+    },
 }
 
 impl QueueSubject {
@@ -77,6 +86,13 @@ impl QueueSubject {
             }
             QueueSubject::Fs(backend) => timed_write(backend, table, &payload.core, "fs"),
             QueueSubject::Mem(backend) => timed_write(backend, table, &payload.core, "mem"),
+            QueueSubject::Bare { dir, durable } => {
+                let bytes = serde_json::to_vec(&payload.core).map_err(|e| e.to_string())?;
+                fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                let start = Instant::now();
+                disk::write_entry(dir, &bytes, *durable)?;
+                Ok((start.elapsed(), disk::ENTRY.to_string()))
+            }
         }
     }
 
@@ -88,6 +104,7 @@ impl QueueSubject {
                 .map_err(|e| format!("last get_next_pending: {e}")),
             QueueSubject::Fs(backend) => next_id_of(backend, table, "fs"),
             QueueSubject::Mem(backend) => next_id_of(backend, table, "mem"),
+            QueueSubject::Bare { .. } => Err("a bare file write has no queue".to_string()),
         }
     }
 
@@ -102,6 +119,9 @@ impl QueueSubject {
             QueueSubject::Mem(backend) => backend
                 .remove_from_queue(table, id)
                 .map_err(|e| format!("mem remove_from_queue: {e}")),
+            QueueSubject::Bare { dir, .. } => {
+                fs::remove_file(dir.join(id)).map_err(|e| format!("removing the bare entry: {e}"))
+            }
         }
     }
 
@@ -117,6 +137,7 @@ impl QueueSubject {
             QueueSubject::Mem(backend) => backend
                 .count_pending(table)
                 .map_err(|e| format!("mem count_pending: {e}")),
+            QueueSubject::Bare { .. } => Ok(0),
         }
     }
 
