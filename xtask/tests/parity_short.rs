@@ -7,9 +7,9 @@ use std::process::Command;
 
 /// The headings of the table's scenario groups, one per group.
 const GROUP_HEADINGS: [&str; 4] = [
-    "old module's tests (as conformance cases)",
+    "the old module's own tests (types; lock and queue as conformance cases)",
     "conformance suite",
-    "random sequential traces",
+    "random sequential traces, one row per class of step",
     "cross-compatibility (shared disk, separate processes)",
 ];
 

@@ -116,9 +116,11 @@ impl Group {
     /// The group's heading in the table.
     pub fn title(self) -> &'static str {
         match self {
-            Group::OldTests => "old module's tests (as conformance cases)",
+            Group::OldTests => {
+                "the old module's own tests (types; lock and queue as conformance cases)"
+            }
             Group::Conformance => "conformance suite",
-            Group::Traces => "random sequential traces",
+            Group::Traces => "random sequential traces, one row per class of step",
             Group::CrossCompat => "cross-compatibility (shared disk, separate processes)",
         }
     }
