@@ -3,13 +3,15 @@
 //! (`reedbase-last`), the fs backend and the mem backend, compared, with
 //! every difference checked against the listing in `PARITY.md`.
 //!
-//! Four groups of scenarios:
-//! 1. the old module's shipped tests and the rest of the conformance suite,
-//!    every case on each backend ([`conformance_runs`]);
-//! 2. proptest-generated sequential traces, compared step by step
-//!    ([`traces`]);
-//! 3. cross-compatibility on a shared directory and across processes
-//!    ([`cross_compat`]).
+//! Four groups of scenarios, each a group of rows in the printed table:
+//! 1. the old module's own tests: its type tests on the old and core types
+//!    ([`type_checks`]), its lock and queue tests as conformance cases;
+//! 2. the rest of the conformance suite; every case of both groups runs on
+//!    each backend ([`conformance_runs`]);
+//! 3. proptest-generated sequential traces, compared step by step, one row
+//!    per class of step ([`traces`]);
+//! 4. cross-compatibility on a shared directory and across processes
+//!    ([`cross_compat`], with the lock-holding child in [`holder`]).
 //!
 //! The command fails when a divergence is not listed, or a listed one did
 //! not happen.
