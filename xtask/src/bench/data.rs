@@ -2,9 +2,9 @@
 //! The writes the benchmarks queue and apply, in the new (core) and the old
 //! (reedbase-last) types, with the same content.
 //!
-//! A row is about 135 bytes of JSON, so that a 1-row write is about 180 B
-//! and a 100-row write about 13.8 KB, the sizes measured for the old module
-//! in LAST-BEHAVIOUR.md.
+//! A row is about 125 bytes of JSON: a 1-row write is 185 B and a 100-row
+//! write 12.4 KB, close to the sizes measured for the old module in
+//! LAST-BEHAVIOUR.md (182 B and 13.8 KB).
 
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation, now_nanos};
 use reedbase_last::concurrent as last;
