@@ -8,6 +8,7 @@
 //! each, outside the sort, so a queue written by this crate alone is ordered
 //! from one directory listing.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,14 +32,42 @@ pub(crate) struct Candidate {
     pub(crate) regular: bool,
 }
 
+/// One entry file as listed: just its name and what the name and the
+/// listing say, so that listing allocates once per entry.
+struct Listed {
+    file_name: OsString,
+    /// `None` for a legacy entry.
+    sequence: Option<u128>,
+    regular: bool,
+}
+
+impl Listed {
+    fn into_candidate(self, queue_dir: &Path) -> Candidate {
+        let path = queue_dir.join(&self.file_name);
+        let id = pending_stem(&self.file_name)
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        Candidate {
+            id,
+            path,
+            legacy: self.sequence.is_none(),
+            regular: self.regular,
+        }
+    }
+}
+
 /// The queue's entries in delivery order, or `None` if the queue directory
-/// does not exist.
+/// does not exist. Each [`Candidate`] is built only when the iterator gets
+/// to it, since a consumer usually takes the first.
 ///
 /// # Errors
 ///
 /// [`ReedError::IoError`] `read_queue_dir` for a listing failure other than
 /// a missing directory (for example a base path that is a regular file).
-pub(crate) fn ordered_entries(queue_dir: &Path) -> ReedResult<Option<Vec<Candidate>>> {
+pub(crate) fn ordered_entries(
+    queue_dir: &Path,
+) -> ReedResult<Option<impl Iterator<Item = Candidate> + '_>> {
     let read_dir_error = |e: &io::Error| ReedError::io("read_queue_dir", queue_dir, e);
     let listing = match fs::read_dir(queue_dir) {
         Ok(listing) => listing,
@@ -53,51 +82,43 @@ pub(crate) fn ordered_entries(queue_dir: &Path) -> ReedResult<Option<Vec<Candida
         let Some(stem) = pending_stem(&file_name) else {
             continue;
         };
+        let sequence = stem.to_str().and_then(parse_sequence);
         // From the directory listing itself on most file systems (no stat).
         let regular = entry.file_type().map_or(true, |t| t.is_file());
-        let id = stem.to_string_lossy().into_owned();
-        let path = queue_dir.join(&file_name);
-        match parse_sequence(&id) {
-            Some(sequence) => sequenced.push((sequence, id, path, regular)),
-            None => legacy.push((id, path, regular)),
+        let listed = Listed {
+            file_name,
+            sequence,
+            regular,
+        };
+        match sequence {
+            Some(_) => sequenced.push(listed),
+            None => legacy.push(listed),
         }
     }
-    sequenced.sort_unstable();
-    let mut ordered = order_legacy(legacy);
-    ordered.extend(
-        sequenced
-            .into_iter()
-            .map(|(_, id, path, regular)| Candidate {
-                id,
-                path,
-                legacy: false,
-                regular,
-            }),
-    );
-    Ok(Some(ordered))
+    sequenced.sort_unstable_by(|a, b| (a.sequence, &a.file_name).cmp(&(b.sequence, &b.file_name)));
+    let ordered = order_legacy(queue_dir, legacy).into_iter().chain(sequenced);
+    Ok(Some(
+        ordered.map(move |listed| listed.into_candidate(queue_dir)),
+    ))
 }
 
-/// Orders legacy entries by creation time (unknown first), then by id. Each
-/// file is stat'ed once; one that vanished meanwhile sorts first and is
-/// skipped when it cannot be read.
-fn order_legacy(entries: Vec<(String, PathBuf, bool)>) -> Vec<Candidate> {
-    let mut timed: Vec<(Option<SystemTime>, String, PathBuf, bool)> = entries
+/// Orders legacy entries by creation time (unknown first), then by name.
+/// Each file is stat'ed once, outside the sort; one that vanished meanwhile
+/// sorts first and is skipped when it cannot be read.
+fn order_legacy(queue_dir: &Path, entries: Vec<Listed>) -> Vec<Listed> {
+    if entries.len() < 2 {
+        return entries;
+    }
+    let mut timed: Vec<(Option<SystemTime>, Listed)> = entries
         .into_iter()
-        .map(|(id, path, regular)| {
-            let created = fs::symlink_metadata(&path).and_then(|m| m.created()).ok();
-            (created, id, path, regular)
+        .map(|listed| {
+            let path = queue_dir.join(&listed.file_name);
+            let created = fs::symlink_metadata(path).and_then(|m| m.created()).ok();
+            (created, listed)
         })
         .collect();
-    timed.sort_unstable();
-    timed
-        .into_iter()
-        .map(|(_, id, path, regular)| Candidate {
-            id,
-            path,
-            legacy: true,
-            regular,
-        })
-        .collect()
+    timed.sort_unstable_by(|a, b| (a.0, &a.1.file_name).cmp(&(b.0, &b.1.file_name)));
+    timed.into_iter().map(|(_, listed)| listed).collect()
 }
 
 /// The number of entry files in the queue directory (0 if it is missing).
