@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 /// The extension of a queue entry file, as the old module reads it.
 pub(crate) const PENDING_EXTENSION: &str = "pending";
+const PENDING_SUFFIX: &str = ".pending";
 
 /// The producers' lock file inside the queue directory.
 pub(crate) const QUEUE_LOCK_FILE: &str = ".queue.lock";
@@ -51,19 +52,31 @@ pub(crate) fn parse_sequence(id: &str) -> Option<u128> {
         return None;
     }
     let (digits, rest) = bytes.split_at(SEQUENCE_DIGITS);
-    let hex_ok = rest[1..]
+    if !rest[1..]
         .iter()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
-    if !hex_ok || !digits.iter().all(u8::is_ascii_digit) {
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return None;
     }
-    id[..SEQUENCE_DIGITS].parse().ok()
+    digits.iter().try_fold(0u128, |sequence, digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| sequence * 10 + u128::from(digit - b'0'))
+    })
 }
 
 /// The stem of a queue entry file name (`<stem>.pending`), judged the way
 /// the old module judges it (by [`Path::extension`]), or `None` for any
 /// other file.
 pub(crate) fn pending_stem(file_name: &OsStr) -> Option<&OsStr> {
+    // The same rule as `Path::extension`, without parsing path components:
+    // the part after the last `.`, unless that `.` starts the name.
+    if let Some(name) = file_name.to_str() {
+        return name
+            .strip_suffix(PENDING_SUFFIX)
+            .filter(|stem| !stem.is_empty())
+            .map(OsStr::new);
+    }
     let path = Path::new(file_name);
     if path.extension() == Some(OsStr::new(PENDING_EXTENSION)) {
         path.file_stem()

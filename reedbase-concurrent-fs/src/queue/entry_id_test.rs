@@ -78,3 +78,30 @@ fn temporaries_are_recognised_and_nothing_else() {
     assert!(!is_temporary(OsStr::new(".queue.lock")));
     assert!(!is_temporary(OsStr::new("x.tmp")));
 }
+
+#[test]
+fn pending_stem_agrees_with_path_extension() {
+    use std::path::Path;
+    for name in [
+        "a.pending",
+        ".pending",
+        "..pending",
+        "...pending",
+        "a..pending",
+        ".a.pending",
+        "pending",
+        "a.pending.tmp",
+        "a.PENDING",
+        "a.pendingx",
+        "..",
+        ".",
+        "a b.pending",
+        "é.pending",
+    ] {
+        let path = Path::new(name);
+        let expected = (path.extension() == Some(OsStr::new("pending")))
+            .then(|| path.file_stem())
+            .flatten();
+        assert_eq!(pending_stem(OsStr::new(name)), expected, "{name:?}");
+    }
+}
