@@ -18,9 +18,8 @@
 //! The cases not marked with a rate fail by construction (no validation,
 //! whole seconds, `IoError` for a missing entry). Rates were counted over
 //! several batches of runs of each case on a fresh backend (debug build,
-//! 2 cores shared with other builds, ext4 on Linux 6.18); the ignored test
-//! `known_failures_failure_rates` in `tests/conformance.rs` measures them
-//! again.
+//! 2 cores shared with other builds, ext4 on Linux 6.18); `cargo xtask parity`
+//! runs every case on the old behaviour again, beside fs and mem.
 
 /// Conformance cases the old behaviour fails, as `(case name, reason)`.
 pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
@@ -106,21 +105,6 @@ pub const INTERMITTENT_FAILURES: &[(&str, &str)] = &[
         "fs::write in place, and creation-time order: the reader gets DeserializationError \
          when it reads the first entry while it is being written, or a later entry whose \
          creation time ties with the first; 22 of 230 runs",
-    ),
-    (
-        "every_operation_is_queued",
-        "creation-time order: three writes back to back can share a creation time and come \
-         out in directory order; 11 of 320 runs",
-    ),
-    (
-        "tables_have_separate_queues",
-        "creation-time order: two writes back to back can share a creation time and come out \
-         in directory order; 3 of 230 runs",
-    ),
-    (
-        "pending_write_survives_exactly",
-        "creation-time order: four writes back to back can share a creation time and come \
-         out in directory order (the content itself survives); 4 of 320 runs",
     ),
     (
         "coordinator_threads_apply_each_write_once_in_order",

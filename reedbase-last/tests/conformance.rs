@@ -135,37 +135,3 @@ fn expected_failures_really_fail() {
         passed.join("\n")
     );
 }
-
-/// Runs every listed case `REEDBASE_LAST_REPEAT` times (default 10) and
-/// prints how often each failed; asserts that each of
-/// [`EXPECTED_FAILURES`] failed every time. Slow; run it with
-/// `--ignored --nocapture` after a change to the lists or the suite.
-#[test]
-#[ignore = "slow: measures how reliably the known failures fail"]
-fn known_failures_failure_rates() {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let rounds: usize = std::env::var("REEDBASE_LAST_REPEAT")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(10);
-    let watch = OutsideWatch::start();
-    let bases = Bases::new();
-    let mut unreliable = Vec::new();
-    for (list, cases) in [
-        ("expected", EXPECTED_FAILURES),
-        ("intermittent", INTERMITTENT_FAILURES),
-    ] {
-        for (name, _) in cases {
-            let case = named(name);
-            let failed = (0..rounds)
-                .filter(|_| run_case(&case, || bases.make()).is_err())
-                .count();
-            println!("{list:12} {name:56} failed {failed:4} of {rounds}");
-            if list == "expected" && failed != rounds {
-                unreliable.push(format!("{name}: failed {failed} of {rounds}"));
-            }
-        }
-    }
-    watch.finish();
-    assert!(unreliable.is_empty(), "{}", unreliable.join("\n"));
-}

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{ABSENT_ID, err, head, ok, operation_write, tagged_write};
+use super::samples::{ABSENT_ID, drain_all, err, head, ok, operation_write, tagged_write};
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
 const TABLE: &str = "test_table";
@@ -164,14 +164,18 @@ pub fn every_operation_is_queued<B: Backend>(backend: &B) {
         3,
         "count after three writes"
     );
-    for operation in operations {
-        let (id, got) = head(backend.get_next_pending(TABLE), "get_next_pending");
-        assert_eq!(
-            got.operation, operation,
-            "operations should come out in the order queued"
-        );
-        ok(backend.remove_from_queue(TABLE, &id), "remove_from_queue");
-    }
+    // What is checked here is that each operation is kept; order has cases
+    // of its own (fifo_two_writes_apart, fifo_without_sleeps).
+    let mut kept: Vec<String> = drain_all(backend, TABLE)
+        .iter()
+        .map(|(_, write)| format!("{:?}", write.operation))
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        vec!["Delete", "Insert", "Update"],
+        "each operation should be queued and kept once"
+    );
 }
 
 /// Old `test_multiple_rows`: a write of three rows keeps their order.
@@ -220,10 +224,17 @@ pub fn tables_have_separate_queues<B: Backend>(backend: &B) {
         one,
         "head of table1"
     );
+    let mut table2: Vec<PendingWrite> = drain_all(backend, "table2")
+        .into_iter()
+        .map(|(_, write)| write)
+        .collect();
+    table2.sort_by_key(|w| format!("{:?}", w.rows));
+    let mut expected = vec![two, tagged_write("table2-b")];
+    expected.sort_by_key(|w| format!("{:?}", w.rows));
     assert_eq!(
-        head(backend.get_next_pending("table2"), "get table2").1,
-        two,
-        "head of table2"
+        table2.iter().map(|w| &w.rows).collect::<Vec<_>>(),
+        expected.iter().map(|w| &w.rows).collect::<Vec<_>>(),
+        "table2 should hold exactly its own two writes"
     );
 }
 

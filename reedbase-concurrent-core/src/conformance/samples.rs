@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ScopedJoinHandle;
 use std::time::Duration;
 
+use super::Backend;
 use crate::error::{ReedError, ReedResult};
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
@@ -72,6 +73,22 @@ pub(crate) fn head(
         Some(entry) => entry,
         None => panic!("{what}: expected an entry, got None (empty queue)"),
     }
+}
+
+/// Takes every entry off `table` with get + remove, in the order the
+/// backend gives them.
+#[track_caller]
+pub(crate) fn drain_all<B: Backend>(backend: &B, table: &str) -> Vec<(String, PendingWrite)> {
+    let mut drained = Vec::new();
+    while let Some((id, write)) = ok(backend.get_next_pending(table), "get_next_pending") {
+        ok(backend.remove_from_queue(table, &id), "remove_from_queue");
+        drained.push((id, write));
+        assert!(
+            drained.len() <= backend.capacity(),
+            "drained more entries than the queue can hold"
+        );
+    }
+    drained
 }
 
 /// Joins a scoped thread, re-raising its panic so that the case fails with

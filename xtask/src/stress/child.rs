@@ -102,7 +102,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         );
         let mut write = PendingWrite::new(WriteOperation::Insert, vec![row]);
         // Vary the timeout so that both paths (lock and queue) are taken.
-        let timeout = Duration::from_millis(seq % 4);
+        let timeout = Duration::from_millis(seq % 3);
         loop {
             let outcome = coordinator.submit(TABLE, write, timeout, |key, w: &PendingWrite| {
                 apply(base, key, w)
