@@ -39,6 +39,11 @@
 //! Old-module producers do not take the lock: with them in the mix the
 //! capacity can be exceeded, as it could before.
 //!
+//! The lock has no timeout: a producer that is stopped (not killed) while
+//! holding it, for one listing and one small write, holds up the other
+//! producers of that table until it resumes or dies. Consumers never take
+//! it.
+//!
 //! # Order
 //!
 //! An id written here is a 20-digit sequence number, one above the highest
