@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Holder diagnostics: who holds a table's lock.
 //!
-//! A holder writes its [record](super::record) into the lock file right
+//! A holder writes its [`record`] into the lock file right
 //! after acquiring and blanks it right before releasing. The `flock` is the
 //! truth, the record only a label on it: see [`lock_holder`].
 
@@ -80,9 +80,9 @@ impl From<HolderRecord> for LockHolder {
 ///
 /// # Errors
 ///
-/// - [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName) for
+/// - [`ReedError::InvalidTableName`] for
 ///   a bad name, before anything is touched;
-/// - [`ReedError::IoError`](crate::ReedError::IoError) `open_lock_file`,
+/// - [`ReedError::IoError`] `open_lock_file`,
 ///   `lock_file` or `read_lock_file` for a failure other than a missing
 ///   lock file (which means "not held").
 ///

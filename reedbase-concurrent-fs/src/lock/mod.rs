@@ -42,12 +42,13 @@
 //! | 250 us | 0.11-0.14 ms | 0.32-0.36 ms | 5.3-7.1% |
 //! | 500 us | 0.22-0.37 ms | 0.49-0.55 ms | 3.2-4.6% |
 //! | 750 us | 0.34-0.50 ms | 0.74-0.83 ms | 2.6-3.8% |
-//! | 1 ms (chosen) | 0.33-0.56 ms | 0.88-1.09 ms | 2.2-2.5% |
+//! | 1 ms (chosen) | 0.33-0.62 ms | 0.87-1.09 ms | 1.6-2.5% |
 //!
-//! A wake-up cost 20-25 us of CPU there (the `flock` call itself under
+//! A wake-up cost 15-25 us of CPU there (the `flock` call itself under
 //! 1 us), so the waiting cost is set by the number of wake-ups: 1 ms keeps a
 //! waiter near 2% of a core with the hand-off well inside its targets
-//! (median under 1 ms, p90 under 2 ms). The old module slept 100 ms between
+//! (median under 1 ms, p90 under 2 ms). With both cores saturated by other
+//! work, every wake-up costs more, and a 1 s wait measured 2.5-6%. The old module slept 100 ms between
 //! attempts (hand-off median about 50 ms).
 //!
 //! Rejected alternatives:
