@@ -172,6 +172,31 @@ fn a_directory_that_cannot_be_created_fails_at_once() {
 }
 
 #[test]
+fn an_unwritable_directory_fails_at_once() {
+    // Tests run as root, whom permission bits do not stop; sysfs refuses
+    // new directories even to root.
+    let base = Path::new("/sys/kernel");
+    if !base.is_dir() {
+        return;
+    }
+    let started = Instant::now();
+    let err = acquire_lock(base, "users", LONG).unwrap_err();
+    assert!(!err.is_lock_timeout(), "reported as a timeout: {err}");
+    assert!(
+        matches!(
+            err,
+            ReedError::IoError {
+                operation: "create_lock_dir",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < LONG);
+    assert!(!is_locked(base, "users").unwrap());
+}
+
+#[test]
 fn bad_names_are_rejected_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
