@@ -25,6 +25,21 @@ use crate::paths::TablePaths;
 /// between taking the lock and writing its record, or a holder whose record
 /// names a process that is certainly dead (a killed holder's record under a
 /// new, record-less holder).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use reedbase_concurrent_fs::lock::{acquire_lock, lock_holder};
+///
+/// let dir = tempfile::tempdir()?;
+/// let _guard = acquire_lock(dir.path(), "users", Duration::from_secs(1))?;
+/// let holder = lock_holder(dir.path(), "users")?.expect("held");
+/// assert!(!holder.is_unknown());
+/// let held_for = SystemTime::now().duration_since(holder.acquired_at.expect("known"))?;
+/// println!("pid {:?} on {:?}, held for {held_for:?}", holder.pid, holder.host);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LockHolder {
