@@ -229,7 +229,7 @@ pub fn tables_have_separate_queues<B: Backend>(backend: &B) {
         .map(|(_, write)| write)
         .collect();
     table2.sort_by_key(|w| format!("{:?}", w.rows));
-    let mut expected = vec![two, tagged_write("table2-b")];
+    let mut expected = [two, tagged_write("table2-b")];
     expected.sort_by_key(|w| format!("{:?}", w.rows));
     assert_eq!(
         table2.iter().map(|w| &w.rows).collect::<Vec<_>>(),

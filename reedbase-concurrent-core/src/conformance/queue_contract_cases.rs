@@ -170,7 +170,7 @@ pub fn queue_full_names_table_and_size<B: Backend>(backend: &B) {
 /// with no values and with empty values, Unicode, characters JSON escapes,
 /// no rows at all, and timestamps from 0 to `u64::MAX`.
 pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
-    let writes = vec![
+    let writes = [
         PendingWrite {
             rows: vec![
                 CsvRow::new("z-last", vec!["1"]),
