@@ -26,10 +26,15 @@ mod paths;
 pub mod queue;
 
 pub use backend::FsBackend;
-pub use lock::{TableLock, acquire_lock, is_locked, wait_for_unlock};
+pub use lock::{
+    LockHolder, TableLock, acquire_lock, is_locked, lock_holder, try_acquire_lock, wait_for_unlock,
+};
 pub use options::{Codec, Durability, FsOptions};
 pub use paths::TablePaths;
-pub use queue::{count_pending, get_next_pending, queue_write, remove_from_queue};
+pub use queue::{
+    MovedAside, count_pending, get_next_pending, moved_aside, queue_write, queue_write_with,
+    remove_from_queue,
+};
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
 
 /// The README's examples, compiled and run as doctests.
