@@ -38,7 +38,7 @@ impl Backend {
 }
 
 /// A set of backends: those on which a scenario differs from the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct BackendSet(u8);
 
 impl BackendSet {
@@ -58,6 +58,11 @@ impl BackendSet {
     /// Whether `backend` is in the set.
     pub fn contains(self, backend: Backend) -> bool {
         self.0 & backend.bit() != 0
+    }
+
+    /// Whether every backend of `self` is in `other`.
+    pub fn is_subset(self, other: BackendSet) -> bool {
+        self.0 & !other.0 == 0
     }
 
     /// Whether the set is empty.

@@ -39,7 +39,7 @@ struct ClassStats {
     steps: usize,
     skipped_on_last: usize,
     /// For each set of differing backends: how many steps, and the first.
-    divergences: BTreeMap<u8, (BackendSet, usize, Option<Example>)>,
+    divergences: BTreeMap<BackendSet, (usize, Example)>,
 }
 
 /// Runs the coverage trace and `cases` generated traces from `seed`.
@@ -135,22 +135,18 @@ fn record(
         if step.differs_on.is_empty() {
             continue;
         }
-        let key = (0..3)
-            .filter(|i| step.differs_on.contains(Backend::ALL[*i]))
-            .fold(0u8, |bits, i| bits | (1 << i));
-        let entry = class
-            .divergences
-            .entry(key)
-            .or_insert((step.differs_on, 0, None));
-        entry.1 += 1;
-        if entry.2.is_none() {
-            entry.2 = Some(Example {
-                trace,
-                index,
-                op: op.clone(),
-                step: step.clone(),
-            });
-        }
+        let entry = class.divergences.entry(step.differs_on).or_insert_with(|| {
+            (
+                0,
+                Example {
+                    trace,
+                    index,
+                    op: op.clone(),
+                    step: step.clone(),
+                },
+            )
+        });
+        entry.0 += 1;
     }
 }
 
@@ -164,7 +160,7 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
             divergence: None,
         };
     };
-    let Some((_, (_, _, Some(first)))) = stats.divergences.iter().next() else {
+    let Some((_, (_, first))) = stats.divergences.iter().next() else {
         let agree = format!("agree, {} steps", stats.steps);
         let last = if stats.skipped_on_last == stats.steps {
             format!("skipped, {} steps", stats.steps)
@@ -180,7 +176,7 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
     };
     let mut differs_on = BackendSet::EMPTY;
     let mut detail = String::new();
-    for (set, count, example) in stats.divergences.values() {
+    for (set, (count, example)) in &stats.divergences {
         for backend in Backend::ALL {
             if set.contains(backend) {
                 differs_on.insert(backend);
@@ -190,11 +186,9 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
             "{count} of {} steps differ on {set}; the first:\n",
             stats.steps
         ));
-        if let Some(example) = example {
-            detail.push_str(&describe_step(example));
-        }
+        detail.push_str(&describe_step(example));
     }
-    let total: usize = stats.divergences.values().map(|(_, count, _)| count).sum();
+    let total: usize = stats.divergences.values().map(|(count, _)| count).sum();
     let cells = std::array::from_fn(|i| {
         let shown = brief(&first.step.obs[i].short(), CELL_WIDTH);
         if differs_on.contains(Backend::ALL[i]) {
