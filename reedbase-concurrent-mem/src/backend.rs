@@ -272,8 +272,10 @@ impl LockBackend for MemBackend {
 
 impl QueueBackend for MemBackend {
     fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
-        validate_write(write)?;
+        // The table name (in `slot`) first, then the rest: every backend
+        // reports the same error for a call with more than one bad input.
         let slot = self.slot(table_name)?;
+        validate_write(write)?;
         let mut state = lock_ignoring_poison(&slot.state);
         if state.queue.len() >= self.shared.capacity {
             return Err(ReedError::QueueFull {
@@ -293,8 +295,8 @@ impl QueueBackend for MemBackend {
     }
 
     fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
-        validate_queue_id(queue_id)?;
         let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
         let mut state = lock_ignoring_poison(&slot.state);
         let position = state.queue.iter().position(|(id, _)| id == queue_id);
         match position {

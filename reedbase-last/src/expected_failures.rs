@@ -64,6 +64,11 @@ pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
          queued as they are",
     ),
     (
+        "table_name_is_checked_first",
+        "no validation of table names: a call with a bad table name and a bad row is \
+         queued, and one with a bad table name and a bad id is an IoError",
+    ),
+    (
         "capacity_holds_under_concurrent_producers",
         "count then write, not atomic: producers that all count fewer than 100 all write, so \
          more than 100 are accepted (101 to 105); 229 of 230 runs",

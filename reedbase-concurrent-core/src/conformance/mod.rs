@@ -90,6 +90,7 @@
 //! | [`bad_table_names_are_rejected`] | all eight methods refuse `../x`, `/abs`, empty, `.`, `..`, `.hidden`, `a/b`, `a\b`, NUL, control characters, `C:x`, 129 bytes with `InvalidTableName`; nothing touched |
 //! | [`bad_queue_ids_are_rejected`] | `remove_from_queue` refuses `../../x`, `a/b`, empty, `x.pending`, ... with `InvalidQueueId`; queue untouched |
 //! | [`invalid_rows_are_rejected`] | `\|`, `\n`, `\r` or an empty key is `InvalidRow` naming the field; nothing queued |
+//! | [`table_name_is_checked_first`] | a call with a bad table name and a bad row or id reports `InvalidTableName` |
 //! | [`unusual_valid_names_work`] | valid names with a dot, a space, Unicode, or 128 bytes work with every method |
 //!
 //! Several threads:
@@ -217,6 +218,7 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(bad_table_names_are_rejected),
         case!(bad_queue_ids_are_rejected),
         case!(invalid_rows_are_rejected),
+        case!(table_name_is_checked_first),
         case!(unusual_valid_names_work),
         // Several threads.
         case!(capacity_holds_under_concurrent_producers),

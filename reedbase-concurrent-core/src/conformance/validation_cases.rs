@@ -168,6 +168,29 @@ pub fn invalid_rows_are_rejected<B: Backend>(backend: &B) {
     );
 }
 
+/// A call with a bad table name and another bad input reports the table
+/// name: every backend checks the table name first, so that the same call
+/// gets the same error whichever backend runs it.
+pub fn table_name_is_checked_first<B: Backend>(backend: &B) {
+    let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["a|b"])]);
+    assert_invalid_name(
+        err(
+            backend.queue_write("../x", &bad_row),
+            "queue_write with a bad table name and a bad row",
+        ),
+        "../x",
+        "queue_write with a bad table name and a bad row",
+    );
+    assert_invalid_name(
+        err(
+            backend.remove_from_queue("../x", "../../x"),
+            "remove_from_queue with a bad table name and a bad id",
+        ),
+        "../x",
+        "remove_from_queue with a bad table name and a bad id",
+    );
+}
+
 /// Names that are unusual but valid (a dot inside, a space, `-` and `_`,
 /// Unicode, exactly 128 bytes) work with every method.
 pub fn unusual_valid_names_work<B: Backend>(backend: &B) {
