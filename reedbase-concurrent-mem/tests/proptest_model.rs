@@ -139,7 +139,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => table.clone().prop_map(Op::Release),
         2 => table.clone().prop_map(Op::IsLocked),
         1 => table.clone().prop_map(Op::WaitForUnlockNow),
-        1 => (0..BAD_TABLES.len(), 0..7usize).prop_map(|(t, which)| Op::OnBadTable(t, which)),
+        1 => (0..BAD_TABLES.len(), 0..10usize).prop_map(|(t, which)| Op::OnBadTable(t, which)),
     ]
 }
 
@@ -305,21 +305,26 @@ fn step(model: &mut Model, real: &mut Real, op: &Op) -> Result<(), TestCaseError
     Ok(())
 }
 
-/// One of the seven table operations on a bad name: each must be refused
-/// with the rule the name breaks.
+/// One of the eight table operations on a bad name: each must be refused
+/// with the rule the name breaks, even when the write or the queue id is bad
+/// as well (the table name is checked first, in every backend).
 fn on_bad_table(
     backend: &MemBackend,
     (name, rule): (&str, NameRule),
     which: usize,
 ) -> Result<(), TestCaseError> {
     let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["v"])]);
+    let bad_write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k|1", vec![])]);
     let error = match which {
         0 => backend.queue_write(name, &write).err(),
-        1 => backend.get_next_pending(name).err(),
-        2 => backend.remove_from_queue(name, UNKNOWN_IDS[0]).err(),
-        3 => backend.count_pending(name).err(),
-        4 => backend.try_acquire_lock(name).err(),
-        5 => backend.acquire_lock(name, Duration::ZERO).err(),
+        1 => backend.queue_write(name, &bad_write).err(),
+        2 => backend.get_next_pending(name).err(),
+        3 => backend.remove_from_queue(name, UNKNOWN_IDS[0]).err(),
+        4 => backend.remove_from_queue(name, BAD_IDS[2].0).err(),
+        5 => backend.count_pending(name).err(),
+        6 => backend.try_acquire_lock(name).err(),
+        7 => backend.acquire_lock(name, Duration::ZERO).err(),
+        8 => backend.wait_for_unlock(name, Duration::ZERO).err(),
         _ => backend.is_locked(name).err(),
     };
     prop_assert_eq!(
