@@ -26,16 +26,22 @@ impl QueueLock {
     /// Opens (creating it if needed) the lock file at `path` and waits for
     /// its exclusive lock.
     ///
+    /// The file is first opened without `O_CREAT`, which the kernel resolves
+    /// without taking the directory's lock, so that producers do not queue
+    /// on the directory just to open a file that exists.
+    ///
     /// # Errors
     ///
     /// The `io::Error` of opening or locking; the caller names the operation.
     pub(crate) fn acquire(path: &Path) -> io::Result<QueueLock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true);
+        let file = match options.open(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                options.create(true).truncate(false).open(path)?
+            }
+            opened => opened?,
+        };
         loop {
             match fs2::FileExt::lock_exclusive(&file) {
                 Ok(()) => return Ok(QueueLock { _file: file }),
