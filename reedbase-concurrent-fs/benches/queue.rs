@@ -11,7 +11,7 @@
 //!   durable, JSON and postcard (the old module has one mode: in place, no
 //!   fsync, JSON);
 //! - `queue_write`, 1 row, with 99 entries pending;
-//! - `get_next_pending` at depth 100;
+//! - `get_next_pending` and `count_pending` at depth 100;
 //! - a drain of 100 entries, `get_next_pending` + `remove_from_queue` each.
 //!
 //! Only the operation is timed: the write to be queued is built (and, for
@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 use reedbase_concurrent_fs::queue::queue_write_with;
-use reedbase_concurrent_fs::{Codec, Durability, FsOptions, get_next_pending, remove_from_queue};
+use reedbase_concurrent_fs::{
+    Codec, Durability, FsOptions, count_pending, get_next_pending, remove_from_queue,
+};
 use reedbase_last::concurrent as last;
 
 const TABLE: &str = "users";
@@ -123,6 +125,13 @@ impl Subject {
         }
     }
 
+    fn count(&self, base: &Path) -> usize {
+        match self {
+            Subject::Last => must(last::count_pending(base, TABLE), "last count"),
+            Subject::Fs(_) => must(count_pending(base, TABLE), "fs count"),
+        }
+    }
+
     fn remove(&self, base: &Path, id: &str) {
         match self {
             Subject::Last => must(last::remove_from_queue(base, TABLE, id), "last remove"),
@@ -193,6 +202,19 @@ fn bench_get_next_pending(c: &mut Criterion) {
                 Some(id) => black_box(id),
                 None => panic!("the queue is empty"),
             });
+        });
+    }
+    group.finish();
+}
+
+fn bench_count_pending(c: &mut Criterion) {
+    let mut group = c.benchmark_group("count_pending, depth 100");
+    let write = sample_write(1);
+    for subject in [LAST, fs(Durability::Relaxed, Codec::Json)] {
+        let dir = must(tempfile::tempdir(), "tempdir");
+        subject.fill(dir.path(), 100, &write);
+        group.bench_function(BenchmarkId::from_parameter(subject.name()), |b| {
+            b.iter(|| assert_eq!(subject.count(black_box(dir.path())), 100));
         });
     }
     group.finish();
