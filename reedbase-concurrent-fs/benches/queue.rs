@@ -251,6 +251,7 @@ criterion_group!(
     benches,
     bench_queue_write,
     bench_get_next_pending,
+    bench_count_pending,
     bench_drain
 );
 criterion_main!(benches);
