@@ -61,12 +61,11 @@
 //!
 //! # Corruption
 //!
-//! An entry that cannot be read, decoded, or holds a row that would corrupt
-//! the table ([`validate_write`]),
-//! or whose file name is not a queue id, or that is not a regular file (a
-//! directory or a FIFO named like an entry), is moved to `corrupt/` with a
-//! `.reason` file beside it, and [`get_next_pending`] goes on to the next
-//! entry. Nothing is deleted. [`moved_aside`] lists these entries;
+//! An entry that cannot be read or decoded, that holds a row that would
+//! corrupt the table ([`validate_write`]), whose file name is not a queue
+//! id, or that is not a regular file (a directory or a FIFO named like an
+//! entry) is moved to `corrupt/` with a `.reason` file beside it, and
+//! [`get_next_pending`] goes on to the next entry. Nothing is deleted. [`moved_aside`] lists these entries;
 //! [`remove_from_queue`] of a moved id reports [`ReedError::CorruptEntry`].
 //! A read failure that says nothing about the entry (too many open files, a
 //! device error) is returned as an I/O error instead, leaving the entry in
