@@ -16,6 +16,25 @@
 //!   [`get_next_pending`], [`remove_from_queue`], [`count_pending`]), so that
 //!   ReedBase code ports without edits.
 //!
+//! What the backend guarantees, and how, is told in the two modules:
+//! [`lock`] (flock semantics across processes, how a waiter waits, holder
+//! records, network file systems) and [`queue`] (atomic and durable writes,
+//! exact capacity, strict FIFO by sequenced ids, corrupt entries,
+//! compatibility with the old module in both directions).
+//!
+//! # For operators
+//!
+//! - [`lock_holder`] (or [`FsBackend::lock_holder`]) tells who holds a
+//!   table: pid, host and acquisition time, read from a record the holder
+//!   writes into `write.lock`. The lock itself is the truth: a free lock has
+//!   no holder, and a record of a dead process is not believed.
+//! - [`moved_aside`] (or [`FsBackend::moved_aside`]) lists the entries that
+//!   could not be read and were moved to `queue/corrupt/`, each with its
+//!   reason. Nothing is ever deleted; inspect them, then re-queue or delete
+//!   them by hand.
+//! - A lock dies with its process: there are no stale locks to break, and
+//!   the lock file must never be deleted while processes may use it.
+//!
 //! [`LockBackend`]: reedbase_concurrent_core::LockBackend
 //! [`QueueBackend`]: reedbase_concurrent_core::QueueBackend
 
