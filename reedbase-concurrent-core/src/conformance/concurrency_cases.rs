@@ -167,15 +167,18 @@ fn whole_racing_entry(write: &PendingWrite, written: &[PendingWrite], what: &str
     n
 }
 
-/// A reader racing a writer never sees a partial entry: while one thread
-/// queues `min(capacity, 60)` entries of 100 rows, another calls
-/// `get_next_pending` in a loop; every call is `Ok`, and every entry it sees
-/// is the first one written, whole.
-pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
+/// Races one writer against `reader`: a thread queues `min(capacity, 60)`
+/// entries of [`racing_write`] and sets the flag it hands the reader once it
+/// is done (or failed), while `reader` runs in another thread with the
+/// entries written; returns them and what the reader returned.
+fn race_writer<B: Backend, R: Send>(
+    backend: &B,
+    reader: impl FnOnce(&[PendingWrite], &AtomicBool) -> R + Send,
+) -> (Vec<PendingWrite>, R) {
     let count = backend.capacity().min(60);
     let written: Vec<PendingWrite> = (0..count).map(racing_write).collect();
     let done = AtomicBool::new(false);
-    let seen = thread::scope(|scope| {
+    let result = thread::scope(|scope| {
         scope.spawn(|| {
             let _done = SetOnDrop(&done);
             for (n, write) in written.iter().enumerate() {
@@ -185,32 +188,40 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
                 );
             }
         });
-        let reader = scope.spawn(|| {
-            let mut seen = 0;
-            loop {
-                let finished = done.load(Ordering::SeqCst);
-                let got = ok(
-                    backend.get_next_pending(TABLE),
-                    "get_next_pending racing the writer",
-                );
-                if let Some((_, write)) = got {
-                    let n =
-                        whole_racing_entry(&write, &written, "get_next_pending racing the writer");
-                    assert_eq!(
-                        n, 0,
-                        "get_next_pending returned entry {n}, not the oldest (0)"
-                    );
-                    seen += 1;
-                }
-                if finished {
-                    return seen;
-                }
-                // Let the writer in: a reader that takes the backend's lock
-                // back at once can starve it on a small machine.
-                thread::yield_now();
-            }
-        });
+        let reader = scope.spawn(|| reader(&written, &done));
         join(reader)
+    });
+    (written, result)
+}
+
+/// A reader racing a writer never sees a partial entry: while one thread
+/// queues `min(capacity, 60)` entries of 100 rows, another calls
+/// `get_next_pending` in a loop; every call is `Ok`, and every entry it sees
+/// is the first one written, whole.
+pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
+    let (written, seen) = race_writer(backend, |written, done| {
+        let mut seen = 0;
+        loop {
+            let finished = done.load(Ordering::SeqCst);
+            let got = ok(
+                backend.get_next_pending(TABLE),
+                "get_next_pending racing the writer",
+            );
+            if let Some((_, write)) = got {
+                let n = whole_racing_entry(&write, written, "get_next_pending racing the writer");
+                assert_eq!(
+                    n, 0,
+                    "get_next_pending returned entry {n}, not the oldest (0)"
+                );
+                seen += 1;
+            }
+            if finished {
+                return seen;
+            }
+            // Let the writer in: a reader that takes the backend's lock
+            // back at once can starve it on a small machine.
+            thread::yield_now();
+        }
     });
     assert!(
         seen > 0,
@@ -218,7 +229,7 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
     );
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),
-        count,
+        written.len(),
         "count after the race"
     );
 }
@@ -227,47 +238,32 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
 /// removes each entry it sees, so that it reads every entry as soon as it
 /// appears: every entry is whole, each is seen once, in the order written.
 pub fn reader_draining_while_writer_queues_sees_whole_entries<B: Backend>(backend: &B) {
-    let count = backend.capacity().min(60);
-    let written: Vec<PendingWrite> = (0..count).map(racing_write).collect();
-    let done = AtomicBool::new(false);
-    let order = thread::scope(|scope| {
-        scope.spawn(|| {
-            let _done = SetOnDrop(&done);
-            for (n, write) in written.iter().enumerate() {
-                ok(
-                    backend.queue_write(TABLE, write),
-                    &format!("queue_write {n}"),
-                );
-            }
-        });
-        let reader = scope.spawn(|| {
-            let mut order = Vec::new();
-            loop {
-                let finished = done.load(Ordering::SeqCst);
-                match ok(
-                    backend.get_next_pending(TABLE),
-                    "get_next_pending racing the writer",
-                ) {
-                    Some((id, write)) => {
-                        order.push(whole_racing_entry(
-                            &write,
-                            &written,
-                            "get_next_pending racing the writer",
-                        ));
-                        ok(
-                            backend.remove_from_queue(TABLE, &id),
-                            "remove_from_queue racing the writer",
-                        );
-                        thread::yield_now();
-                    }
-                    None if finished => return order,
-                    None => thread::yield_now(),
+    let (written, order) = race_writer(backend, |written, done| {
+        let mut order = Vec::new();
+        loop {
+            let finished = done.load(Ordering::SeqCst);
+            match ok(
+                backend.get_next_pending(TABLE),
+                "get_next_pending racing the writer",
+            ) {
+                Some((id, write)) => {
+                    order.push(whole_racing_entry(
+                        &write,
+                        written,
+                        "get_next_pending racing the writer",
+                    ));
+                    ok(
+                        backend.remove_from_queue(TABLE, &id),
+                        "remove_from_queue racing the writer",
+                    );
+                    thread::yield_now();
                 }
+                None if finished => return order,
+                None => thread::yield_now(),
             }
-        });
-        join(reader)
+        }
     });
-    let expected: Vec<usize> = (0..count).collect();
+    let expected: Vec<usize> = (0..written.len()).collect();
     assert_eq!(
         order, expected,
         "entries seen by the draining reader, in order"

@@ -39,6 +39,32 @@ fn assert_real_wait(error: &ReedError, table: &str, timeout: Duration, seen: Dur
     }
 }
 
+/// Panics unless `error` is a [`ReedError::LockTimeout`]; `what` names the
+/// call that gave it.
+#[track_caller]
+fn assert_lock_timeout(error: &ReedError, what: &str) {
+    assert!(
+        error.is_lock_timeout(),
+        "{what}: expected LockTimeout, got {error:?}"
+    );
+}
+
+/// Holds the lock of [`TABLE`] and times `call`, which makes a 300 ms
+/// attempt on it and returns the error; checks with [`assert_real_wait`]
+/// that it reports the real wait.
+fn assert_held_lock_reports_real_wait<B: Backend>(
+    backend: &B,
+    what: &str,
+    call: impl FnOnce(Duration) -> ReedError,
+) {
+    let timeout = Duration::from_millis(300);
+    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
+    let start = Instant::now();
+    let error = call(timeout);
+    let seen = start.elapsed();
+    assert_real_wait(&error, TABLE, timeout, seen, what);
+}
+
 /// Old `test_acquire_lock_success`: a free lock is taken, shows as locked,
 /// and is free again once the guard is dropped.
 pub fn acquire_lock_succeeds<B: Backend>(backend: &B) {
@@ -65,10 +91,7 @@ pub fn acquire_lock_times_out_against_held_lock<B: Backend>(backend: &B) {
         backend.acquire_lock(TABLE, Duration::from_millis(500)),
         "second acquire_lock (500 ms) while held",
     );
-    assert!(
-        error.is_lock_timeout(),
-        "second acquire_lock while held: expected LockTimeout, got {error:?}"
-    );
+    assert_lock_timeout(&error, "second acquire_lock while held");
 }
 
 /// Old `test_is_locked_false`: a table nobody locked is not locked.
@@ -123,10 +146,7 @@ pub fn wait_for_unlock_times_out_while_held<B: Backend>(backend: &B) {
         backend.wait_for_unlock(TABLE, Duration::from_millis(200)),
         "wait_for_unlock (200 ms) while held",
     );
-    assert!(
-        error.is_lock_timeout(),
-        "wait_for_unlock while held: expected LockTimeout, got {error:?}"
-    );
+    assert_lock_timeout(&error, "wait_for_unlock while held");
 }
 
 /// Old `test_multiple_locks_different_tables`: two tables are locked at
@@ -184,10 +204,7 @@ pub fn second_thread_times_out_while_held<B: Backend>(backend: &B) {
         join(contender)
     });
     let error = err(result, "other thread's acquire_lock (300 ms) while held");
-    assert!(
-        error.is_lock_timeout(),
-        "other thread's acquire_lock while held: expected LockTimeout, got {error:?}"
-    );
+    assert_lock_timeout(&error, "other thread's acquire_lock while held");
 }
 
 /// Old `test_is_locked_nonexistent_table`: `is_locked` on a table that does
@@ -248,57 +265,29 @@ pub fn zero_timeout_tries_once<B: Backend>(backend: &B) {
         backend.acquire_lock(TABLE, Duration::ZERO),
         "acquire_lock (zero timeout) while held",
     );
-    assert!(
-        error.is_lock_timeout(),
-        "acquire_lock (zero timeout) while held: expected LockTimeout, got {error:?}"
-    );
+    assert_lock_timeout(&error, "acquire_lock (zero timeout) while held");
     let error = err(
         backend.wait_for_unlock(TABLE, Duration::ZERO),
         "wait_for_unlock (zero timeout) while held",
     );
-    assert!(
-        error.is_lock_timeout(),
-        "wait_for_unlock (zero timeout) while held: expected LockTimeout, got {error:?}"
-    );
+    assert_lock_timeout(&error, "wait_for_unlock (zero timeout) while held");
     drop(held);
 }
 
 /// `acquire_lock` against a held lock fails after a 300 ms timeout with
 /// `LockTimeout` naming the table and the real wait (at least 300 ms).
 pub fn acquire_lock_timeout_reports_real_wait<B: Backend>(backend: &B) {
-    let timeout = Duration::from_millis(300);
-    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
-    let start = Instant::now();
-    let error = err_of_guard(
-        backend.acquire_lock(TABLE, timeout),
-        "acquire_lock (300 ms) while held",
-    );
-    let seen = start.elapsed();
-    assert_real_wait(
-        &error,
-        TABLE,
-        timeout,
-        seen,
-        "acquire_lock (300 ms) while held",
-    );
+    let what = "acquire_lock (300 ms) while held";
+    assert_held_lock_reports_real_wait(backend, what, |timeout| {
+        err_of_guard(backend.acquire_lock(TABLE, timeout), what)
+    });
 }
 
 /// `wait_for_unlock` on a held lock fails after a 300 ms timeout with
 /// `LockTimeout` naming the table and the real wait (at least 300 ms).
 pub fn wait_for_unlock_timeout_reports_real_wait<B: Backend>(backend: &B) {
-    let timeout = Duration::from_millis(300);
-    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
-    let start = Instant::now();
-    let error = err(
-        backend.wait_for_unlock(TABLE, timeout),
-        "wait_for_unlock (300 ms) while held",
-    );
-    let seen = start.elapsed();
-    assert_real_wait(
-        &error,
-        TABLE,
-        timeout,
-        seen,
-        "wait_for_unlock (300 ms) while held",
-    );
+    let what = "wait_for_unlock (300 ms) while held";
+    assert_held_lock_reports_real_wait(backend, what, |timeout| {
+        err(backend.wait_for_unlock(TABLE, timeout), what)
+    });
 }
