@@ -7,9 +7,9 @@ use std::sync::Barrier;
 use std::thread;
 
 use super::Backend;
-use super::samples::{head, join, ok};
+use super::samples::{head, join, ok, sequenced_write};
 use crate::error::ReedError;
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use crate::types::PendingWrite;
 
 const PRODUCERS: usize = 8;
 const ROUNDS: usize = 5;
@@ -18,13 +18,7 @@ const BOUNDARY_ROUNDS: usize = 20;
 /// A write tagged with its producer and its place in that producer's
 /// sequence.
 fn tagged(producer: usize, seq: usize) -> PendingWrite {
-    PendingWrite::new(
-        WriteOperation::Insert,
-        vec![CsvRow::new(
-            format!("p{producer}-s{seq}"),
-            vec![producer.to_string(), seq.to_string()],
-        )],
-    )
+    sequenced_write("p", producer, seq)
 }
 
 /// Releases [`PRODUCERS`] threads together through a barrier, each trying

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{LONG, head, ok, tagged_write};
+use super::samples::{LONG, fill_queue, head, ok, tagged_write};
 use crate::coordinator::{
     ApplyKey, CoordinatorError, RejectedWrite, SubmitOutcome, WriteCoordinator,
 };
@@ -62,6 +62,41 @@ fn applied(table: Mutex<Applied>) -> Applied {
 #[track_caller]
 fn submitted(result: Result<SubmitOutcome, RejectedWrite<Refused>>, what: &str) -> SubmitOutcome {
     result.unwrap_or_else(|rejected| panic!("{what}: expected Ok, got {:?}", rejected.error))
+}
+
+/// The error of a submit that must hand `write` back: panics if the submit
+/// succeeded or the write came back changed.
+#[track_caller]
+fn handed_back(
+    result: Result<SubmitOutcome, RejectedWrite<Refused>>,
+    write: &PendingWrite,
+    what: &str,
+) -> CoordinatorError<Refused> {
+    match result {
+        Ok(outcome) => panic!("{what}: expected Err, got {outcome:?}"),
+        Err(rejected) => {
+            assert_eq!(
+                &rejected.write, write,
+                "{what}: the write should be handed back unchanged"
+            );
+            rejected.error
+        }
+    }
+}
+
+/// Panics unless the table holds `pending` entries (`message` says why)
+/// and its lock is free again.
+#[track_caller]
+fn assert_pending_and_released<B: Backend>(backend: &B, pending: usize, message: &str) {
+    assert_eq!(
+        ok(backend.count_pending(TABLE), "count_pending"),
+        pending,
+        "{message}"
+    );
+    assert!(
+        !ok(backend.is_locked(TABLE), "is_locked"),
+        "the lock should be released"
+    );
 }
 
 /// Holds the table's lock and submits `write` with a 1 ms timeout, so that
@@ -145,31 +180,20 @@ pub fn coordinator_queues_on_lock_timeout<B: Backend>(backend: &B) {
 pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let capacity = backend.capacity();
-    for n in 0..capacity {
-        ok(
-            backend.queue_write(TABLE, &tagged_write(&n.to_string())),
-            "queue_write",
-        );
-    }
+    fill_queue(backend, TABLE, "queue_write");
     let write = tagged_write("refused");
     let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
-    let rejected = match coordinator.submit(TABLE, write.clone(), SHORT, never_apply) {
-        Ok(outcome) => {
-            panic!("submit with the lock held and the queue full: expected Err, got {outcome:?}")
-        }
-        Err(rejected) => rejected,
-    };
-    assert_eq!(
-        rejected.write, write,
-        "the rejected write should be handed back unchanged"
+    let error = handed_back(
+        coordinator.submit(TABLE, write.clone(), SHORT, never_apply),
+        &write,
+        "submit with the lock held and the queue full",
     );
     assert!(
         matches!(
-            rejected.error,
+            error,
             CoordinatorError::Backend(ReedError::QueueFull { .. })
         ),
-        "expected Backend(QueueFull), got {:?}",
-        rejected.error
+        "expected Backend(QueueFull), got {error:?}"
     );
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),
@@ -266,31 +290,16 @@ pub fn coordinator_submit_stops_at_failed_queued_write<B: Backend>(backend: &B) 
         direct_applied |= key == ApplyKey::Direct;
         Err(Refused)
     });
-    let rejected = result
-        .err()
-        .unwrap_or_else(|| panic!("submit with a failing apply: expected Err"));
-    assert_eq!(
-        rejected.write, write,
-        "the write should be handed back unchanged"
-    );
+    let error = handed_back(result, &write, "submit with a failing apply");
     assert!(
-        matches!(&rejected.error, CoordinatorError::Apply { queue_id: Some(id), .. } if *id == queued_id),
-        "expected Apply naming the queued entry {queued_id:?}, got {:?}",
-        rejected.error
+        matches!(&error, CoordinatorError::Apply { queue_id: Some(id), .. } if *id == queued_id),
+        "expected Apply naming the queued entry {queued_id:?}, got {error:?}"
     );
     assert!(
         !direct_applied,
         "the later write must not be applied before the queued one"
     );
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
-        1,
-        "the queued entry should stay"
-    );
-    assert!(
-        !ok(backend.is_locked(TABLE), "is_locked"),
-        "the lock should be released"
-    );
+    assert_pending_and_released(backend, 1, "the queued entry should stay");
 }
 
 /// When `apply` fails for the direct write, `submit` hands it back with
@@ -301,30 +310,12 @@ pub fn coordinator_direct_apply_failure_hands_write_back<B: Backend>(backend: &B
     let result = coordinator.submit(TABLE, write.clone(), LONG, |_key, _write: &PendingWrite| {
         Err(Refused)
     });
-    let rejected = result
-        .err()
-        .unwrap_or_else(|| panic!("submit with a failing apply: expected Err"));
-    assert_eq!(
-        rejected.write, write,
-        "the write should be handed back unchanged"
-    );
+    let error = handed_back(result, &write, "submit with a failing apply");
     assert!(
-        matches!(
-            rejected.error,
-            CoordinatorError::Apply { queue_id: None, .. }
-        ),
-        "expected Apply {{ queue_id: None }}, got {:?}",
-        rejected.error
+        matches!(error, CoordinatorError::Apply { queue_id: None, .. }),
+        "expected Apply {{ queue_id: None }}, got {error:?}"
     );
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
-        0,
-        "nothing should be queued"
-    );
-    assert!(
-        !ok(backend.is_locked(TABLE), "is_locked"),
-        "the lock should be released"
-    );
+    assert_pending_and_released(backend, 0, "nothing should be queued");
 }
 
 /// An invalid table name or row is refused before anything is touched: the
@@ -339,18 +330,14 @@ pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
         let held = hold.then(|| ok(backend.acquire_lock(TABLE, LONG), "acquire_lock"));
         for (table, write) in &attempts {
             let what = format!("submit to {table:?} (lock held: {hold})");
-            let rejected = match coordinator.submit(table, write.clone(), SHORT, never_apply) {
-                Ok(outcome) => panic!("{what}: expected Err, got {outcome:?}"),
-                Err(rejected) => rejected,
-            };
-            assert_eq!(
-                &rejected.write, write,
-                "{what}: the write should be handed back"
+            let error = handed_back(
+                coordinator.submit(table, write.clone(), SHORT, never_apply),
+                write,
+                &what,
             );
             assert!(
-                matches!(&rejected.error, CoordinatorError::Backend(error) if error.is_invalid_input()),
-                "{what}: expected an invalid-input error, got {:?}",
-                rejected.error
+                matches!(&error, CoordinatorError::Backend(error) if error.is_invalid_input()),
+                "{what}: expected an invalid-input error, got {error:?}"
             );
         }
         drop(held);

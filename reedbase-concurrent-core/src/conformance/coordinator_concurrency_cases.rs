@@ -8,10 +8,10 @@ use std::sync::{Barrier, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{LONG, join, ok};
+use super::samples::{LONG, join, ok, sequenced_write};
 use crate::coordinator::{ApplyKey, CoordinatorError, SubmitOutcome, WriteCoordinator};
 use crate::error::ReedError;
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use crate::types::PendingWrite;
 
 const TABLE: &str = "test_table";
 const THREADS: usize = 4;
@@ -20,13 +20,7 @@ const WRITES: usize = 25;
 /// A write tagged with its submitter and its place in that submitter's
 /// sequence.
 fn tagged(thread: usize, seq: usize) -> PendingWrite {
-    PendingWrite::new(
-        WriteOperation::Insert,
-        vec![CsvRow::new(
-            format!("t{thread}-s{seq}"),
-            vec![thread.to_string(), seq.to_string()],
-        )],
-    )
+    sequenced_write("t", thread, seq)
 }
 
 /// The (thread, seq) tag of a write made by [`tagged`].

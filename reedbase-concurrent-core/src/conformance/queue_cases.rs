@@ -6,7 +6,9 @@ use std::thread;
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{ABSENT_ID, drain_all, err, head, ok, operation_write, tagged_write};
+use super::samples::{
+    ABSENT_ID, drain_all, err, fill_queue, head, ok, operation_write, tagged_write,
+};
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
 const TABLE: &str = "test_table";
@@ -80,12 +82,7 @@ pub fn count_pending_counts_writes<B: Backend>(backend: &B) {
 /// default) and refuses the next one with `QueueFull`.
 pub fn queue_write_beyond_capacity_is_queue_full<B: Backend>(backend: &B) {
     let capacity = backend.capacity();
-    for n in 0..capacity {
-        ok(
-            backend.queue_write(TABLE, &tagged_write(&n.to_string())),
-            &format!("queue_write {} of capacity {capacity}", n + 1),
-        );
-    }
+    fill_queue(backend, TABLE, "queue_write");
     let error = err(
         backend.queue_write(TABLE, &tagged_write("over")),
         &format!("queue_write {} with capacity {capacity}", capacity + 1),

@@ -6,17 +6,18 @@
 use std::collections::HashSet;
 
 use super::Backend;
-use super::samples::{ABSENT_ID, LONG, drain_all, err, head, ok, tagged_write};
+use super::samples::{ABSENT_ID, LONG, drain_all, err, fill_queue, head, ok, tagged_write};
 use crate::error::ReedError;
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 use crate::validation::validate_queue_id;
 
 const TABLE: &str = "test_table";
 
-/// Panics unless `error` is `QueueEntryNotFound` for `table` and `id`.
+/// Removes `id` from `table` and panics unless that is `QueueEntryNotFound`
+/// for `table` and `id`.
 #[track_caller]
-fn assert_not_found(error: &ReedError, table: &str, id: &str, what: &str) {
-    match error {
+fn assert_remove_not_found<B: Backend>(backend: &B, table: &str, id: &str, what: &str) {
+    match err(backend.remove_from_queue(table, id), what) {
         ReedError::QueueEntryNotFound {
             table: named_table,
             queue_id,
@@ -39,15 +40,13 @@ fn assert_not_found(error: &ReedError, table: &str, id: &str, what: &str) {
 /// entries (which stay).
 pub fn remove_missing_id_is_not_found<B: Backend>(backend: &B) {
     let what = "remove_from_queue of a missing id on a never used table";
-    let error = err(backend.remove_from_queue(TABLE, ABSENT_ID), what);
-    assert_not_found(&error, TABLE, ABSENT_ID, what);
+    assert_remove_not_found(backend, TABLE, ABSENT_ID, what);
     ok(
         backend.queue_write(TABLE, &tagged_write("stays")),
         "queue_write",
     );
     let what = "remove_from_queue of a missing id on a table with an entry";
-    let error = err(backend.remove_from_queue(TABLE, ABSENT_ID), what);
-    assert_not_found(&error, TABLE, ABSENT_ID, what);
+    assert_remove_not_found(backend, TABLE, ABSENT_ID, what);
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),
         1,
@@ -70,8 +69,7 @@ pub fn remove_twice_is_not_found<B: Backend>(backend: &B) {
         "first remove_from_queue",
     );
     let what = "second remove_from_queue of the same id";
-    let error = err(backend.remove_from_queue(TABLE, &id), what);
-    assert_not_found(&error, TABLE, &id, what);
+    assert_remove_not_found(backend, TABLE, &id, what);
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),
         1,
@@ -148,12 +146,7 @@ pub fn remove_non_head_keeps_order<B: Backend>(backend: &B) {
 /// `QueueFull` names the table and reports `size == capacity()`.
 pub fn queue_full_names_table_and_size<B: Backend>(backend: &B) {
     let capacity = backend.capacity();
-    for n in 0..capacity {
-        ok(
-            backend.queue_write(TABLE, &tagged_write(&n.to_string())),
-            "queue_write below capacity",
-        );
-    }
+    fill_queue(backend, TABLE, "queue_write below capacity");
     match err(
         backend.queue_write(TABLE, &tagged_write("over")),
         "queue_write past capacity",
@@ -288,21 +281,14 @@ pub fn tables_are_independent<B: Backend>(backend: &B) {
     drop(held);
 
     let capacity = backend.capacity();
-    let mut alpha_ids = Vec::new();
-    for n in 0..capacity {
-        alpha_ids.push(ok(
-            backend.queue_write("alpha", &tagged_write(&n.to_string())),
-            "queue_write alpha",
-        ));
-    }
+    let alpha_ids = fill_queue(backend, "alpha", "queue_write alpha");
     let beta_write = tagged_write("beta");
     let beta_id = ok(
         backend.queue_write("beta", &beta_write),
         "queue_write beta while alpha is full",
     );
     let what = "remove_from_queue on beta of an id queued on alpha";
-    let error = err(backend.remove_from_queue("beta", &alpha_ids[0]), what);
-    assert_not_found(&error, "beta", &alpha_ids[0], what);
+    assert_remove_not_found(backend, "beta", &alpha_ids[0], what);
     assert_eq!(
         ok(backend.count_pending("alpha"), "count alpha"),
         capacity,

@@ -35,6 +35,35 @@ pub(crate) fn operation_write(operation: WriteOperation, tag: &str) -> PendingWr
     }
 }
 
+/// A one-row insert tagged with the thread that made it and its place in
+/// that thread's sequence: key `{prefix}{source}-s{seq}`, values `source`
+/// and `seq`.
+pub(crate) fn sequenced_write(prefix: &str, source: usize, seq: usize) -> PendingWrite {
+    PendingWrite::new(
+        WriteOperation::Insert,
+        vec![CsvRow::new(
+            format!("{prefix}{source}-s{seq}"),
+            vec![source.to_string(), seq.to_string()],
+        )],
+    )
+}
+
+/// Fills `table` to `capacity()` with writes tagged `0`, `1`, ...; returns
+/// their ids. A failed write panics with `what`, its number and the
+/// capacity.
+#[track_caller]
+pub(crate) fn fill_queue<B: Backend>(backend: &B, table: &str, what: &str) -> Vec<String> {
+    let capacity = backend.capacity();
+    let mut ids = Vec::with_capacity(capacity);
+    for n in 0..capacity {
+        ids.push(ok(
+            backend.queue_write(table, &tagged_write(&n.to_string())),
+            &format!("{what} {} of capacity {capacity}", n + 1),
+        ));
+    }
+    ids
+}
+
 /// Unwraps `result`, or panics naming what was being done and the error.
 #[track_caller]
 pub(crate) fn ok<T>(result: ReedResult<T>, what: &str) -> T {
