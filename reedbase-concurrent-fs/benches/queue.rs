@@ -14,6 +14,13 @@
 //! - `get_next_pending` and `count_pending` at depth 100;
 //! - a drain of 100 entries, `get_next_pending` + `remove_from_queue` each.
 //!
+//! Before criterion's groups, an *interleaved* comparison of `queue_write`
+//! runs: every round times one write of each subject in turn, so that all
+//! of them meet the same file-system state and the same load from the rest
+//! of the machine (on a shared machine, criterion's one-subject-after-another
+//! medians of file creation drift by several times between subjects). It
+//! prints the median of each and its ratio to the old module's.
+//!
 //! Only the operation is timed: the write to be queued is built (and, for
 //! the old module, converted and cloned) before the clock starts, and the
 //! entry a write benchmark adds is removed after it stops, so that every
@@ -28,7 +35,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 use reedbase_concurrent_fs::queue::queue_write_with;
 use reedbase_concurrent_fs::{
@@ -247,6 +254,76 @@ fn bench_drain(c: &mut Criterion) {
     group.finish();
 }
 
+/// The subjects of the interleaved comparison.
+fn write_subjects() -> [Subject; 5] {
+    [
+        LAST,
+        fs(Durability::Relaxed, Codec::Json),
+        fs(Durability::Relaxed, Codec::Postcard),
+        fs(Durability::Durable, Codec::Json),
+        fs(Durability::Durable, Codec::Postcard),
+    ]
+}
+
+/// Times `rounds` writes of each subject, interleaved, each subject in its
+/// own queue holding `pending` entries; prints medians and ratios.
+fn interleaved_writes(label: &str, rows: usize, pending: usize, rounds: usize) {
+    let write = sample_write(rows);
+    let subjects = write_subjects();
+    let dirs: Vec<tempfile::TempDir> = subjects
+        .iter()
+        .map(|subject| {
+            let dir = must(tempfile::tempdir(), "tempdir");
+            subject.fill(dir.path(), pending, &write);
+            dir
+        })
+        .collect();
+    let mut samples = vec![Vec::with_capacity(rounds); subjects.len()];
+    for round in 0..rounds {
+        for k in 0..subjects.len() {
+            // Rotate who goes first, so that no subject always follows another.
+            let which = (round + k) % subjects.len();
+            let (took, id) = subjects[which].timed_write(dirs[which].path(), &write);
+            samples[which].push(took);
+            subjects[which].remove(dirs[which].path(), &id);
+        }
+    }
+    let medians: Vec<Duration> = samples
+        .iter_mut()
+        .map(|times| {
+            times.sort_unstable();
+            times[times.len() / 2]
+        })
+        .collect();
+    println!("interleaved queue_write, {label} ({rounds} rounds), median:");
+    for (subject, median) in subjects.iter().zip(&medians) {
+        let ratio = medians[0].as_secs_f64() / median.as_secs_f64();
+        println!(
+            "  {:<24} {:>10.1?}   last/this {ratio:.2}",
+            subject.name(),
+            median
+        );
+    }
+}
+
+fn main() {
+    // Under `cargo test` (no `--bench`), criterion runs each case once; skip
+    // the interleaved comparison there.
+    let benchmarking = std::env::args().any(|arg| arg == "--bench");
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    if benchmarking
+        && filter
+            .as_deref()
+            .is_none_or(|f| "interleaved queue_write".contains(f))
+    {
+        interleaved_writes("1 row, empty queue", 1, 0, 1000);
+        interleaved_writes("100 rows, empty queue", 100, 0, 500);
+        interleaved_writes("1 row, 99 pending", 1, 99, 500);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 criterion_group!(
     benches,
     bench_queue_write,
@@ -254,4 +331,3 @@ criterion_group!(
     bench_count_pending,
     bench_drain
 );
-criterion_main!(benches);
