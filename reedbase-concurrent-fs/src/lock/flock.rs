@@ -33,6 +33,20 @@ pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<TryLock> {
     classify(fs2::FileExt::try_lock_exclusive(file))
 }
 
+/// Takes the exclusive lock on `file`, waiting as long as it takes (retried
+/// when a signal interrupts the wait).
+///
+/// For short critical sections only, such as the queue's producers' lock:
+/// the wait cannot time out.
+pub(crate) fn lock_exclusive(file: &File) -> io::Result<()> {
+    loop {
+        match fs2::FileExt::lock_exclusive(file) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}
+
 /// Tries to take a shared lock on `file` without blocking.
 ///
 /// Used to probe whether an exclusive holder exists: two probes never

@@ -109,7 +109,7 @@
 //! [`ReedError::IoError`]: reedbase_concurrent_core::ReedError::IoError
 //! [`ReedError::LockTimeout`]: reedbase_concurrent_core::ReedError::LockTimeout
 
-mod flock;
+pub(crate) mod flock;
 mod guard;
 mod holder;
 mod identity;

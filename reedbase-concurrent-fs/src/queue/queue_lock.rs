@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The producers' lock on a queue directory, and the directory fsync.
 //!
-//! Every fs2 call of the queue module is here (called in the fully qualified
-//! form, because since Rust 1.89 std's inherent `File` lock methods shadow
-//! fs2's trait methods of the same names).
-//!
 //! The lock is a blocking exclusive fs2 lock on `queue/.queue.lock`: flock
 //! on Unix, `LockFileEx` on Windows. The section it guards (list the
 //! directory, write one small file, rename it) is short, so a blocking lock
@@ -15,6 +11,8 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+
+use crate::lock::flock;
 
 /// Holds the producers' lock of one queue directory until dropped.
 #[derive(Debug)]
@@ -42,13 +40,9 @@ impl QueueLock {
             }
             opened => opened?,
         };
-        loop {
-            match fs2::FileExt::lock_exclusive(&file) {
-                Ok(()) => return Ok(QueueLock { _file: file }),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        // Every fs2 call of the crate is in `lock::flock`.
+        flock::lock_exclusive(&file)?;
+        Ok(QueueLock { _file: file })
     }
 }
 
