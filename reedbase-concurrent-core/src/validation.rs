@@ -251,12 +251,17 @@ pub fn validate_write(write: &PendingWrite) -> ReedResult<()> {
     write.rows.iter().try_for_each(validate_row)
 }
 
+/// One pass over the field's bytes (all three characters are ASCII, so a
+/// byte match cannot fall inside a multi-byte character); a delimiter is
+/// reported in preference to a line break.
 fn field_rule(field: &str) -> Option<RowRule> {
-    if field.contains('|') {
-        Some(RowRule::ContainsDelimiter)
-    } else if field.contains(['\n', '\r']) {
-        Some(RowRule::ContainsLineBreak)
-    } else {
-        None
+    let mut rule = None;
+    for byte in field.bytes() {
+        match byte {
+            b'|' => return Some(RowRule::ContainsDelimiter),
+            b'\n' | b'\r' => rule = Some(RowRule::ContainsLineBreak),
+            _ => {}
+        }
     }
+    rule
 }

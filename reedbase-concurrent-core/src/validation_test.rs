@@ -291,3 +291,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_delimiter_is_reported_before_a_line_break_wherever_it_stands() {
+    for value in ["a|b\n", "a\nb|", "\r|", "|\r\n"] {
+        let row = CsvRow::new("k", vec![value]);
+        assert_eq!(
+            row_fault(&row),
+            Some((RowField::Value(0), RowRule::ContainsDelimiter)),
+            "{value:?}"
+        );
+    }
+    let row = CsvRow::new("k", vec!["ok", "multi\nbyte é\r"]);
+    assert_eq!(
+        row_fault(&row),
+        Some((RowField::Value(1), RowRule::ContainsLineBreak))
+    );
+}
