@@ -41,6 +41,15 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
+/// As [`append`], then fsyncs the table, as a real table writer would: it
+/// also keeps the lock for a realistic time, so that writers contend and
+/// many writes take the queue path.
+fn append_durably(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_data()
+}
+
 /// The table writer every process uses: marks the event log, appends the
 /// rows with the applier's pid and the write's key, marks the log again.
 pub(crate) fn apply(base: &Path, key: ApplyKey<'_>, write: &PendingWrite) -> std::io::Result<()> {
@@ -55,7 +64,7 @@ pub(crate) fn apply(base: &Path, key: ApplyKey<'_>, write: &PendingWrite) -> std
             row.values.join("|")
         ));
     }
-    append(&table_path(base), &lines)?;
+    append_durably(&table_path(base), &lines)?;
     append(&events_path(base), &format!("E {pid} {}\n", wall_nanos()))
 }
 

@@ -26,6 +26,7 @@ pub(crate) struct Report {
     pub acknowledged: usize,
     pub applied_rows: usize,
     pub distinct_applied: usize,
+    pub applied_from_queue: usize,
     pub drained_at_end: usize,
     pub kills: usize,
     pub writers: u64,
@@ -57,7 +58,7 @@ impl Report {
     }
 
     pub fn print(&self) {
-        let rows: [(&str, String, &str); 14] = [
+        let rows: [(&str, String, &str); 15] = [
             ("writer processes started", self.writers.to_string(), ""),
             ("children SIGKILLed", self.kills.to_string(), ""),
             ("writes acknowledged", self.acknowledged.to_string(), ""),
@@ -65,6 +66,11 @@ impl Report {
                 "rows applied (distinct)",
                 self.distinct_applied.to_string(),
                 ">= acknowledged",
+            ),
+            (
+                "  of them via the queue",
+                self.applied_from_queue.to_string(),
+                "",
             ),
             (
                 "replays (at-least-once)",
@@ -237,6 +243,7 @@ pub(crate) fn verify(
     for (key, applied) in &rows {
         let applications = by_key.entry(key.as_str()).or_default();
         if applications.is_empty() {
+            report.applied_from_queue += usize::from(applied.queue_id != "direct");
             // First application of this write: each writer's rows in order.
             if last_seq
                 .get(&applied.writer)
