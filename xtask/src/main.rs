@@ -19,12 +19,13 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  test                      run every test of the workspace, then the loom models
-  parity [--cases N] [--seed S]
-                            the same scenarios on reedbase-last, fs and mem, compared
-  bench [--quick]           the old module and the new backends side by side
-  stress --processes N --seconds S [--kill]
-                            many processes write through the coordinator; checks nothing is lost
+  test      every test of the workspace, then the loom models (the README's test command)
+  parity    the same scenarios on reedbase-last, fs and mem, compared (the main job)
+              [--cases N] [--seed S] [--listing FILE] [--repeat-last N]
+  bench     the old module and the new backends side by side, with ratios (release build)
+              [--quick] [--only lock,handoff,queue,drain,throughput] [--json PATH]
+  stress    many processes write through the coordinator; checks that nothing is lost
+              --processes N --seconds S [--kill] [--capacity C] [--dir DIR]
 ";
 
 fn main() -> ExitCode {
