@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The [`WriteCoordinator`] flow on the file-system backend, across real
 //! processes: this binary re-runs itself as child processes (role in
-//! `REEDBASE_TEST_CHILD`), so it has its own `main` instead of libtest's.
+//! `REEDBASE_TEST_CHILD`, see `support`), so it has its own `main` instead
+//! of libtest's.
 //!
 //! - several processes submit writes: each applied exactly once, in each
 //!   submitter's order, when nothing crashes;
@@ -10,28 +11,32 @@
 //! - the `csv_table_writers` example runs and verifies its table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reedbase_concurrent_core::{
     ApplyKey, CoordinatorError, CsvRow, PendingWrite, QueueBackend, ReedError, WriteCoordinator,
     WriteOperation,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
+use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
 
-const CHILD_ROLE: &str = "REEDBASE_TEST_CHILD";
 const TABLE: &str = "orders";
 /// No wait in this file is longer than this; a hang is a failure, not a stall.
 const PATIENCE: Duration = Duration::from_secs(120);
 
+type Outcome = Result<(), String>;
+
 fn main() -> ExitCode {
-    if let Ok(role) = std::env::var(CHILD_ROLE) {
-        let base = PathBuf::from(std::env::var("REEDBASE_TEST_BASE").expect("child needs a base"));
+    if let Some(role) = child_role() {
+        let base = base_dir();
         match role.as_str() {
             "submitter" => child_submitter(&base),
             "apply_then_stall" => child_apply_then_stall(&base),
@@ -39,65 +44,20 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let scenarios: &[(&str, fn())] = &[
-        (
-            "submitters_apply_each_write_once_in_order",
-            submitters_apply_each_write_once_in_order,
-        ),
-        (
-            "sigkill_between_apply_and_remove_replays_with_same_key",
-            sigkill_between_apply_and_remove_replays_with_same_key,
-        ),
-        (
-            "csv_table_writers_example_verifies",
-            csv_table_writers_example_verifies,
-        ),
-    ];
-    let mut failed = 0;
-    for (name, scenario) in scenarios {
-        let outcome = std::panic::catch_unwind(*scenario);
-        println!(
-            "test {name} ... {}",
-            if outcome.is_ok() { "ok" } else { "FAILED" }
-        );
-        failed += usize::from(outcome.is_err());
-    }
-    let passed = scenarios.len() - failed;
-    let verdict = if failed == 0 { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out"
+    let mut runner = Runner::from_args();
+    runner.run(
+        "submitters_apply_each_write_once_in_order",
+        submitters_apply_each_write_once_in_order,
     );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-fn spawn_child(role: &str, base: &Path, envs: &[(&str, String)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .env(CHILD_ROLE, role)
-        .env("REEDBASE_TEST_BASE", base)
-        .stdout(Stdio::piped());
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
-}
-
-fn wait_with_patience(child: &mut Child) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > PATIENCE {
-            child.kill().ok();
-            panic!("child {} did not finish within {PATIENCE:?}", child.id());
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    runner.run(
+        "sigkill_between_apply_and_remove_replays_with_same_key",
+        sigkill_between_apply_and_remove_replays_with_same_key,
+    );
+    runner.run(
+        "csv_table_writers_example_verifies",
+        csv_table_writers_example_verifies,
+    );
+    runner.finish()
 }
 
 /// The test's table: one line `key|queue id or "direct"|applier pid` per
@@ -136,8 +96,8 @@ fn fast_backend(base: &Path) -> FsBackend {
 }
 
 fn child_submitter(base: &Path) {
-    let writer: usize = std::env::var("WRITER").unwrap().parse().unwrap();
-    let count: usize = std::env::var("COUNT").unwrap().parse().unwrap();
+    let writer: usize = param("writer", "").parse().unwrap();
+    let count: usize = param("count", "").parse().unwrap();
     let coordinator = WriteCoordinator::new(fast_backend(base));
     for seq in 0..count {
         let row = CsvRow::new(format!("w{writer}-{seq:04}"), vec![writer.to_string()]);
@@ -158,20 +118,17 @@ fn child_submitter(base: &Path) {
     }
 }
 
-fn submitters_apply_each_write_once_in_order() {
+fn submitters_apply_each_write_once_in_order() -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (writers, count) = (4, 60);
-    let mut children: Vec<Child> = (0..writers)
+    let mut children: Vec<ChildProcess> = (0..writers)
         .map(|writer| {
-            spawn_child(
-                "submitter",
-                dir.path(),
-                &[("WRITER", writer.to_string()), ("COUNT", count.to_string())],
-            )
+            let params = format!("writer={writer},count={count}");
+            ChildProcess::spawn("submitter", dir.path(), &params)
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     for child in &mut children {
-        assert!(wait_with_patience(child).success(), "a submitter failed");
+        assert!(child.wait(PATIENCE)?.success(), "a submitter failed");
     }
     let coordinator = WriteCoordinator::new(fast_backend(dir.path()));
     coordinator
@@ -202,6 +159,7 @@ fn submitters_apply_each_write_once_in_order() {
         "no write took the queue path; the scenario proved nothing"
     );
     assert_eq!(coordinator.backend().count_pending(TABLE).unwrap(), 0);
+    Ok(())
 }
 
 fn child_apply_then_stall(base: &Path) {
@@ -210,15 +168,14 @@ fn child_apply_then_stall(base: &Path) {
         append_applied(base, key, w)?;
         // Tell the parent which entry was applied, then stall before the
         // coordinator can remove it: the parent kills us here.
-        println!("APPLIED {}", key.queue_id().unwrap_or("direct"));
-        std::io::stdout().flush()?;
+        tell_parent(&format!("APPLIED {}", key.queue_id().unwrap_or("direct")));
         thread::sleep(PATIENCE);
         Ok::<(), std::io::Error>(())
     });
     panic!("the parent should have killed this child, drain returned {result:?}");
 }
 
-fn sigkill_between_apply_and_remove_replays_with_same_key() {
+fn sigkill_between_apply_and_remove_replays_with_same_key() -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let backend = FsBackend::new(dir.path());
     let ids: Vec<String> = (0..3)
@@ -228,14 +185,11 @@ fn sigkill_between_apply_and_remove_replays_with_same_key() {
             backend.queue_write(TABLE, &write).unwrap()
         })
         .collect();
-    let mut child = spawn_child("apply_then_stall", dir.path(), &[]);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
+    let mut child = ChildProcess::spawn("apply_then_stall", dir.path(), "")?;
+    let line = child.read_line(PATIENCE)?;
     let applied_id = line.trim().strip_prefix("APPLIED ").unwrap().to_string();
     assert_eq!(applied_id, ids[0], "the oldest entry is applied first");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill()?;
 
     assert_eq!(
         backend.count_pending(TABLE).unwrap(),
@@ -273,9 +227,10 @@ fn sigkill_between_apply_and_remove_replays_with_same_key() {
         "each write in the table once, in order"
     );
     assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
+    Ok(())
 }
 
-fn csv_table_writers_example_verifies() {
+fn csv_table_writers_example_verifies() -> Outcome {
     // Tests live in target/<profile>/deps; cargo builds examples into
     // target/<profile>/examples before it runs the tests.
     let exe = std::env::current_exe().unwrap();
@@ -289,21 +244,20 @@ fn csv_table_writers_example_verifies() {
         example.display()
     );
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(example)
+    let mut command = Command::new(example);
+    command
         .args(["--writers", "4", "--rows", "40", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "example failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .arg(dir.path());
+    // Its stderr is inherited: a failing example's message shows above.
+    let lines = ChildProcess::start("csv_table_writers", command)?
+        .finish(PATIENCE)
+        .map_err(|error| format!("example failed: {error}"))?;
+    let stdout = lines.join("\n");
     assert!(
         stdout.contains("verified:"),
         "example did not verify: {stdout}"
     );
     let table = fs::read_to_string(dir.path().join("users.csv")).unwrap();
     assert_eq!(table.lines().count(), 160);
+    Ok(())
 }

@@ -18,20 +18,18 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use reedbase_concurrent_fs::lock::{lock_holder, try_acquire_lock};
 use reedbase_concurrent_fs::{acquire_lock, is_locked, wait_for_unlock};
-use support::{ChildProcess, Runner, child_role, line_from_parent, tell_parent};
+use support::{ChildProcess, Runner, base_dir, child_role, line_from_parent, param, tell_parent};
 
 const TABLE: &str = "orders";
 /// No wait in this file is longer than this; a hang is a failure, not a stall.
 const PATIENCE: Duration = Duration::from_secs(60);
-const BASE_ENV: &str = "REEDBASE_TEST_BASE";
-const COUNT_ENV: &str = "REEDBASE_TEST_COUNT";
 
 type Outcome = Result<(), String>;
 
@@ -70,7 +68,7 @@ fn main() -> ExitCode {
 }
 
 fn run_child(role: &str) {
-    let base = PathBuf::from(std::env::var(BASE_ENV).expect("child needs a base path"));
+    let base = base_dir();
     match role {
         "counter" => child_counter(&base),
         "hold" => {
@@ -104,7 +102,7 @@ fn hold_until_told<G>(guard: G) {
 }
 
 fn child_counter(base: &Path) {
-    let rounds: usize = std::env::var(COUNT_ENV).unwrap().parse().unwrap();
+    let rounds: usize = param("count", "").parse().unwrap();
     let counter = base.join("counter.txt");
     for _ in 0..rounds {
         let _guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
@@ -121,7 +119,7 @@ fn child_counter(base: &Path) {
 }
 
 fn spawn(role: &str, base: &Path) -> Result<ChildProcess, String> {
-    ChildProcess::spawn(role, &[(BASE_ENV, base)]).map_err(|e| format!("spawn {role}: {e}"))
+    ChildProcess::spawn(role, base, "")
 }
 
 fn check(condition: bool, what: &str) -> Outcome {
@@ -136,15 +134,9 @@ fn counter_is_exact() -> Outcome {
     const PROCESSES: usize = 4;
     const ROUNDS: usize = 100;
     let dir = tempfile::tempdir().unwrap();
-    let rounds = ROUNDS.to_string();
+    let params = format!("count={ROUNDS}");
     let mut children: Vec<ChildProcess> = (0..PROCESSES)
-        .map(|_| {
-            let envs = [
-                (BASE_ENV, dir.path().as_os_str()),
-                (COUNT_ENV, rounds.as_ref()),
-            ];
-            ChildProcess::spawn("counter", &envs).map_err(|e| e.to_string())
-        })
+        .map(|_| ChildProcess::spawn("counter", dir.path(), &params))
         .collect::<Result<_, _>>()?;
     for child in &mut children {
         child.expect_line("done", PATIENCE)?;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The queue across real processes. This binary re-runs itself as child
-//! processes (role in `REEDBASE_TEST_CHILD`, see `queue_support`), so it has
-//! its own `main` instead of libtest's, and prints libtest's lines.
+//! processes (role in `REEDBASE_TEST_CHILD`, see `support`), so it has its
+//! own `main` instead of libtest's, and prints libtest's lines.
 //!
 //! - 4 producers x 50 writes into a capacity-100 queue: exactly 100 accepted;
 //! - per-producer order and global enqueue order survive the drain;
@@ -12,7 +12,8 @@
 //!   gets an entry moved aside or delivered twice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod queue_support;
+mod queue_producers;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;
@@ -20,21 +21,21 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use queue_support::producers::{
-    PATIENCE, TABLE, drain, numbered_write, numbers_of, parse_lines, run_child, run_producers,
-    same_rows, temporaries,
+use queue_producers::{
+    PATIENCE, TABLE, drain, numbered_write, numbers_of, parse_lines, random_u64, run_child,
+    run_producers, same_rows, temporaries,
 };
-use queue_support::{CHILD_ROLE_ENV, Child, Runner, random_u64, wait_until};
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 use reedbase_concurrent_fs::queue::{moved_aside, queue_write_with};
 use reedbase_concurrent_fs::{
     FsOptions, count_pending, get_next_pending, queue_write, remove_from_queue,
 };
+use support::{ChildProcess, Runner, child_role, wait_until};
 
 type Outcome = Result<(), String>;
 
 fn main() -> ExitCode {
-    if let Ok(role) = std::env::var(CHILD_ROLE_ENV) {
+    if let Some(role) = child_role() {
         return run_child(&role);
     }
     let mut runner = Runner::from_args();
@@ -136,18 +137,18 @@ fn sigkilled_producers() -> Outcome {
     for round in 0..4 {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path();
-        let mut children: Vec<Child> = modes
+        let mut children: Vec<ChildProcess> = modes
             .iter()
             .enumerate()
             .map(|(p, mode)| {
-                Child::spawn(
+                ChildProcess::spawn(
                     "producer",
                     base,
                     &format!("tag=p{p},rows=100,capacity=1000000,{mode}"),
                 )
             })
-            .collect();
-        children.iter_mut().for_each(Child::go);
+            .collect::<Result<_, _>>()?;
+        children.iter_mut().try_for_each(ChildProcess::go)?;
         let mut acked = Vec::new();
         for (p, child) in children.iter_mut().enumerate() {
             let wanted = 3 + (random_u64() % 20) as usize;
@@ -158,7 +159,7 @@ fn sigkilled_producers() -> Outcome {
                 ));
             }
             thread::sleep(Duration::from_micros(random_u64() % 3000));
-            child.kill();
+            child.kill()?;
             let (mut a, _) = parse_lines(p, &child.lines_so_far())?;
             acked.append(&mut a);
         }
@@ -275,12 +276,12 @@ fn old_producer_racing_consumer() -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
     let total = 300;
-    let mut child = Child::spawn(
+    let mut child = ChildProcess::spawn(
         "old_producer",
         base,
         &format!("tag=old,rows=100,count={total}"),
-    );
-    child.go();
+    )?;
+    child.go()?;
     let deadline = Instant::now() + PATIENCE;
     let mut delivered = Vec::new();
     while delivered.len() < total && Instant::now() < deadline {

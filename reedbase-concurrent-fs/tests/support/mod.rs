@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Pieces shared by the multi-process test binaries (`harness = false`):
 //! a binary re-runs itself as child processes, telling each its role in
-//! [`CHILD_ROLE_ENV`], and talks to it through lines on stdin and stdout.
+//! [`CHILD_ROLE_ENV`], its base directory in [`BASE_ENV`] and its
+//! parameters in [`PARAMS_ENV`], and talks to it through lines on stdin and
+//! stdout.
 //!
 //! Every wait here is bounded: a child that hangs is killed and reported,
 //! never waited for forever, and a child still running when its
@@ -9,30 +11,57 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Write};
 use std::panic::{self, UnwindSafe};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// The environment variable naming a child's role; unset in the parent.
 pub const CHILD_ROLE_ENV: &str = "REEDBASE_TEST_CHILD";
+/// The base directory a child works on.
+pub const BASE_ENV: &str = "REEDBASE_TEST_BASE";
+/// A child's parameters, `key=value` pairs separated by commas.
+pub const PARAMS_ENV: &str = "REEDBASE_TEST_PARAMS";
 
 /// This process's child role, or `None` in the parent.
 pub fn child_role() -> Option<String> {
     std::env::var(CHILD_ROLE_ENV).ok()
 }
 
-/// Prints one line to the parent (stdout is line-buffered, so it goes at
-/// once).
-pub fn tell_parent(line: &str) {
-    println!("{line}");
+/// In a child: the base directory the parent gave it.
+///
+/// # Panics
+///
+/// If the parent gave none.
+pub fn base_dir() -> PathBuf {
+    std::env::var_os(BASE_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("a child needs a base directory in {BASE_ENV}"))
 }
 
-/// The next line from the parent, or `None` at end of input (the parent
-/// closed stdin or died).
+/// In a child: the value of parameter `key`, or `default`.
+pub fn param(key: &str, default: &str) -> String {
+    let params = std::env::var(PARAMS_ENV).unwrap_or_default();
+    params
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map_or_else(|| default.to_string(), |(_, v)| v.to_string())
+}
+
+/// In a child: prints one line to the parent and flushes it at once. A
+/// parent that has gone away is not an error: there is no one to tell.
+pub fn tell_parent(line: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+}
+
+/// In a child: the next line from the parent, or `None` at end of input
+/// (the parent closed stdin or died).
 pub fn line_from_parent() -> Option<String> {
     let mut line = String::new();
     match io::stdin().lock().read_line(&mut line) {
@@ -41,53 +70,76 @@ pub fn line_from_parent() -> Option<String> {
     }
 }
 
-/// A child process running this binary in some role, with its stdout read
-/// line by line on a helper thread so that reads can time out.
+/// Waits (bounded) until `condition` holds; false if it never did.
+pub fn wait_until(patience: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
+    while !condition() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// A child process, with its stdout read line by line on a helper thread:
+/// each line can be read in turn with a timeout
+/// ([`read_line`](Self::read_line)), and every line printed so far is kept
+/// as well ([`lines_so_far`](Self::lines_so_far)).
 pub struct ChildProcess {
-    role: String,
+    label: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    unread: Receiver<String>,
+    printed: Arc<Mutex<Vec<String>>>,
+    reader: Option<JoinHandle<()>>,
     reaped: bool,
 }
 
 impl ChildProcess {
-    /// Starts this binary again with `role` in [`CHILD_ROLE_ENV`] and the
-    /// extra environment `envs`; stdin and stdout are piped, stderr is
-    /// inherited so that a child's panic shows.
-    pub fn spawn<K, V>(role: &str, envs: &[(K, V)]) -> io::Result<ChildProcess>
-    where
-        K: AsRef<OsStr>,
-        V: AsRef<OsStr>,
-    {
-        let mut command = Command::new(std::env::current_exe()?);
+    /// Starts this binary again with `role` in [`CHILD_ROLE_ENV`], `base` in
+    /// [`BASE_ENV`] and `params` (`key=value,...`) in [`PARAMS_ENV`].
+    pub fn spawn(role: &str, base: &Path, params: &str) -> Result<ChildProcess, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("spawn {role}: {e}"))?;
+        let mut command = Command::new(exe);
         command
             .env(CHILD_ROLE_ENV, role)
+            .env(BASE_ENV, base)
+            .env(PARAMS_ENV, params);
+        ChildProcess::start(role, command)
+    }
+
+    /// Starts `command`, called `label` in messages, with stdin and stdout
+    /// piped and stderr inherited (so that a child's panic shows).
+    pub fn start(label: &str, mut command: Command) -> Result<ChildProcess, String> {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (key, value) in envs {
-            command.env(key, value);
-        }
-        let mut child = command.spawn()?;
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("spawn {label}: {e}"))?;
         let stdout = child
             .stdout
             .take()
-            .ok_or_else(|| io::Error::other("child has no stdout"))?;
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
+            .ok_or_else(|| format!("child {label} has no stdout"))?;
+        let (sender, unread) = mpsc::channel();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let collected = Arc::clone(&printed);
+        let reader = thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
+                lock(&collected).push(line.clone());
+                // Nobody reading them one by one is fine: they are kept.
+                let _ = sender.send(line);
             }
         });
         Ok(ChildProcess {
-            role: role.to_string(),
+            label: label.to_string(),
             stdin: child.stdin.take(),
             child,
-            lines,
+            unread,
+            printed,
+            reader: Some(reader),
             reaped: false,
         })
     }
@@ -99,14 +151,14 @@ impl ChildProcess {
 
     /// The next line the child printed, waiting at most `timeout`.
     pub fn read_line(&mut self, timeout: Duration) -> Result<String, String> {
-        match self.lines.recv_timeout(timeout) {
+        match self.unread.recv_timeout(timeout) {
             Ok(line) => Ok(line),
             Err(RecvTimeoutError::Timeout) => Err(format!(
                 "child {} printed nothing within {timeout:?}",
-                self.role
+                self.label
             )),
             Err(RecvTimeoutError::Disconnected) => {
-                Err(format!("child {} closed its stdout", self.role))
+                Err(format!("child {} closed its stdout", self.label))
             }
         }
     }
@@ -119,7 +171,7 @@ impl ChildProcess {
         } else {
             Err(format!(
                 "child {} said {line:?}, expected {expected:?}",
-                self.role
+                self.label
             ))
         }
     }
@@ -128,9 +180,20 @@ impl ChildProcess {
     /// child is still waiting).
     pub fn stays_quiet(&mut self, quiet: Duration) -> bool {
         matches!(
-            self.lines.recv_timeout(quiet),
+            self.unread.recv_timeout(quiet),
             Err(RecvTimeoutError::Timeout)
         )
+    }
+
+    /// Every line the child has printed so far, read or not, the child
+    /// still running or not.
+    pub fn lines_so_far(&self) -> Vec<String> {
+        lock(&self.printed).clone()
+    }
+
+    /// How many lines the child has printed so far.
+    pub fn line_count(&self) -> usize {
+        lock(&self.printed).len()
     }
 
     /// Sends one line to the child's stdin.
@@ -138,10 +201,15 @@ impl ChildProcess {
         let stdin = self
             .stdin
             .as_mut()
-            .ok_or_else(|| format!("stdin of child {} is closed", self.role))?;
+            .ok_or_else(|| format!("stdin of child {} is closed", self.label))?;
         writeln!(stdin, "{line}")
             .and_then(|()| stdin.flush())
-            .map_err(|error| format!("cannot write to child {}: {error}", self.role))
+            .map_err(|error| format!("cannot write to child {}: {error}", self.label))
+    }
+
+    /// Sends the start signal, `go`.
+    pub fn go(&mut self) -> Result<(), String> {
+        self.send_line("go")
     }
 
     /// Closes the child's stdin (it reads end of input).
@@ -163,11 +231,13 @@ impl ChildProcess {
                 Ok(None) => {
                     let _ = self.kill();
                     return Err(format!(
-                        "child {} still running after {timeout:?}",
-                        self.role
+                        "child {} still running after {timeout:?}; killed",
+                        self.label
                     ));
                 }
-                Err(error) => return Err(format!("cannot wait for child {}: {error}", self.role)),
+                Err(error) => {
+                    return Err(format!("cannot wait for child {}: {error}", self.label));
+                }
             }
         }
     }
@@ -178,7 +248,26 @@ impl ChildProcess {
         if status.success() {
             Ok(())
         } else {
-            Err(format!("child {} failed: {status}", self.role))
+            Err(format!("child {} failed: {status}", self.label))
+        }
+    }
+
+    /// Closes stdin, waits as [`wait_success`](Self::wait_success), and
+    /// returns every line the child printed (waiting, also at most
+    /// `timeout`, for its stdout to end). On failure the lines are in the
+    /// message.
+    pub fn finish(mut self, timeout: Duration) -> Result<Vec<String>, String> {
+        self.close_stdin();
+        let outcome = self.wait_success(timeout);
+        let complete = self.join_reader(timeout);
+        let lines = self.lines_so_far();
+        match outcome {
+            Err(error) => Err(format!("{error}; lines: {lines:?}")),
+            Ok(()) if !complete => Err(format!(
+                "child {} exited but its stdout stayed open for {timeout:?}; lines: {lines:?}",
+                self.label
+            )),
+            Ok(()) => Ok(lines),
         }
     }
 
@@ -188,7 +277,21 @@ impl ChildProcess {
             .kill()
             .and_then(|()| self.child.wait())
             .inspect(|_| self.reaped = true)
-            .map_err(|error| format!("cannot kill child {}: {error}", self.role))
+            .map_err(|error| format!("cannot kill child {}: {error}", self.label))
+    }
+
+    /// Waits at most `timeout` for the stdout reader to reach end of input;
+    /// false if it did not.
+    fn join_reader(&mut self, timeout: Duration) -> bool {
+        let Some(reader) = self.reader.take() else {
+            return true;
+        };
+        if wait_until(timeout, || reader.is_finished()) {
+            let _ = reader.join();
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -199,6 +302,11 @@ impl Drop for ChildProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The collected lines, even if a thread panicked while holding them.
+fn lock(lines: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
+    lines.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs named scenarios and prints libtest-like lines, so that `cargo test`

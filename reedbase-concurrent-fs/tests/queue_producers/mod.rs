@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The queue tests' producer children and what the parent does with their
 //! output: numbered writes, the child's loop, parsing its lines, draining.
+//! The child-process plumbing is `support`'s.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+use std::collections::hash_map::RandomState;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
 use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 use reedbase_concurrent_fs::queue::queue_write_with;
 use reedbase_concurrent_fs::{Codec, Durability, FsOptions, get_next_pending, remove_from_queue};
 
-use super::{BASE_ENV, Child, param, tell_parent, wait_for_go, wall_nanos};
+use crate::support::{ChildProcess, base_dir, line_from_parent, param, tell_parent};
 
 /// The table every scenario uses.
 pub const TABLE: &str = "orders";
@@ -57,11 +60,11 @@ pub fn child_options() -> FsOptions {
 }
 
 pub fn run_child(role: &str) -> ExitCode {
-    let base = PathBuf::from(std::env::var(BASE_ENV).unwrap());
+    let base = base_dir();
     let tag = param("tag", "p");
     let rows: usize = param("rows", "1").parse().unwrap();
     let count: usize = param("count", "1000000").parse().unwrap();
-    if !wait_for_go() {
+    if line_from_parent().is_none() {
         return ExitCode::FAILURE;
     }
     let started = Instant::now();
@@ -109,6 +112,22 @@ pub fn old_write_patiently(base: &Path, write: PendingWrite) -> Result<String, S
             other => return other.map_err(|e| format!("{e:?}")),
         }
     }
+}
+
+/// Wall-clock nanoseconds since the Unix epoch (one clock for every process
+/// of the machine).
+pub fn wall_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A random number (from the standard library's per-process hash keys).
+pub fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(wall_nanos());
+    hasher.finish()
 }
 
 /// One `ok` line of a producer.
@@ -167,8 +186,11 @@ pub fn run_producers(
     role: &str,
     params: &[String],
 ) -> Result<(Vec<Acked>, usize), String> {
-    let mut children: Vec<Child> = params.iter().map(|p| Child::spawn(role, base, p)).collect();
-    children.iter_mut().for_each(Child::go);
+    let mut children: Vec<ChildProcess> = params
+        .iter()
+        .map(|p| ChildProcess::spawn(role, base, p))
+        .collect::<Result<_, _>>()?;
+    children.iter_mut().try_for_each(ChildProcess::go)?;
     let mut acked = Vec::new();
     let mut full = 0;
     for (producer, child) in children.into_iter().enumerate() {
