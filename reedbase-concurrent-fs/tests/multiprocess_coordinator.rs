@@ -240,7 +240,8 @@ fn csv_table_writers_example_verifies() -> Outcome {
         .join(format!("csv_table_writers{}", std::env::consts::EXE_SUFFIX));
     assert!(
         example.exists(),
-        "example not built at {}",
+        "example not built at {}: `cargo test -p reedbase-concurrent-fs` (or the workspace) \
+         builds examples before the tests; `cargo test --test ...` alone does not",
         example.display()
     );
     let dir = tempfile::tempdir().unwrap();
