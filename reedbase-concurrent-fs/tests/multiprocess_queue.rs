@@ -96,11 +96,7 @@ fn order_survives() -> Outcome {
             drained.len()
         ));
     }
-    let position: HashMap<&str, usize> = drained
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
+    let position = drain_positions(&drained);
     for a in &acked {
         let at = *position
             .get(a.id.as_str())
@@ -201,11 +197,7 @@ fn sigkilled_producers() -> Outcome {
                 drained.len()
             ));
         }
-        let position: HashMap<&str, usize> = drained
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.as_str(), i))
-            .collect();
+        let position = drain_positions(&drained);
         let mut last_position = vec![None; modes.len()];
         for a in &acked {
             let at = *position
@@ -310,4 +302,13 @@ fn old_producer_racing_consumer() -> Outcome {
         ));
     }
     Ok(())
+}
+
+/// Where each drained id came out: its index in the drain order.
+fn drain_positions<T>(drained: &[(String, T)]) -> HashMap<&str, usize> {
+    drained
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect()
 }
