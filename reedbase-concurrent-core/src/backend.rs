@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use crate::diagnostics::{LockHolder, MovedAside};
 use crate::error::ReedResult;
 use crate::types::PendingWrite;
 
@@ -47,7 +48,7 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 100;
 /// ```
 pub trait LockBackend {
     /// Proof of holding a table's lock; dropping it releases the lock.
-    type Guard;
+    type Guard: LockGuard;
 
     /// Takes the table's exclusive lock, waiting at most `timeout`.
     ///
@@ -97,6 +98,45 @@ pub trait LockBackend {
     /// [`ReedError::LockTimeout`](crate::ReedError::LockTimeout) with the real
     /// wait, and the errors of [`is_locked`](LockBackend::is_locked).
     fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()>;
+
+    /// Who holds the table's lock, or `None` when nobody does.
+    ///
+    /// A snapshot for diagnostics: a backend that cannot tell who holds a
+    /// held lock returns [`LockHolder::unknown`]. Never creates anything.
+    ///
+    /// # Errors
+    ///
+    /// As [`is_locked`](LockBackend::is_locked).
+    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>>;
+}
+
+/// What every lock guard can say about itself.
+///
+/// A lock can be lost while its guard is alive: the file-system backend's
+/// lock file replaced or deleted by an operator, a database backend's
+/// connection cut. The [`WriteCoordinator`](crate::WriteCoordinator) asks
+/// [`is_held`](LockGuard::is_held) before it applies a write and before it
+/// removes applied entries, so that nothing more happens under a lost lock.
+pub trait LockGuard {
+    /// The table whose lock this is.
+    fn table_name(&self) -> &str;
+
+    /// Whether the lock is still this guard's, checked cheaply (a backend
+    /// whose locks cannot be lost answers `Ok(true)` without any work).
+    ///
+    /// # Errors
+    ///
+    /// A backend failure while checking; the coordinator treats it like a
+    /// lost lock.
+    fn is_held(&self) -> ReedResult<bool>;
+
+    /// A number that grows with every acquisition of this table's lock, for
+    /// backends that hand one out (see the backend's docs for what it
+    /// protects). A table writer that stores the highest token it has seen
+    /// can refuse a write from a holder whose lock was taken over since.
+    fn fencing_token(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A durable FIFO queue of pending writes per table.
@@ -126,10 +166,18 @@ pub trait QueueBackend {
     /// succeed. Ids are unique for the life of the queue (never reused), so
     /// they can serve as idempotency keys.
     ///
+    /// The call is bounded in time whatever other producers do: a backend
+    /// that serialises producers waits for the others at most a documented
+    /// bound and then fails with
+    /// [`ReedError::QueueBusy`](crate::ReedError::QueueBusy), having written
+    /// nothing.
+    ///
     /// # Errors
     ///
     /// - [`ReedError::QueueFull`](crate::ReedError::QueueFull) when
     ///   `capacity()` entries are pending;
+    /// - [`ReedError::QueueBusy`](crate::ReedError::QueueBusy) past the
+    ///   backend's bound on waiting for other producers;
     /// - [`ReedError::InvalidRow`](crate::ReedError::InvalidRow) when a row
     ///   would corrupt the table ([`validate_write`](crate::validate_write));
     /// - invalid table name, I/O and serialisation errors.
@@ -167,7 +215,109 @@ pub trait QueueBackend {
 
     /// The most entries one table's queue holds.
     fn capacity(&self) -> usize;
+
+    /// The oldest `max` entries (fewer if fewer are pending), in enqueue
+    /// order, without removing them; what
+    /// [`get_next_pending`](QueueBackend::get_next_pending) returns first is
+    /// the first of them. Unreadable entries are moved aside on the way, as
+    /// there.
+    ///
+    /// The default returns at most the head entry, which is correct but
+    /// makes batches of one; backends override it.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_next_pending`](QueueBackend::get_next_pending).
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.get_next_pending(table_name)?.into_iter().collect())
+    }
+
+    /// Removes several entries by id, in the order given.
+    ///
+    /// Stops at the first failure and returns it; the entries before it are
+    /// removed, the rest are not. The default removes them one by one;
+    /// backends override it to save work (one directory sync, one
+    /// transaction).
+    ///
+    /// # Errors
+    ///
+    /// As [`remove_from_queue`](QueueBackend::remove_from_queue), for the
+    /// first id that fails.
+    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        queue_ids
+            .iter()
+            .try_for_each(|id| self.remove_from_queue(table_name, id))
+    }
+
+    /// Whether an entry with this id is pending (neither removed nor moved
+    /// aside).
+    ///
+    /// # Errors
+    ///
+    /// Invalid table name or queue id, I/O errors.
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool>;
+
+    /// Moves a pending entry out of the queue, with `reason`, as the backend
+    /// moves an unreadable entry aside; it is listed by
+    /// [`moved_aside`](QueueBackend::moved_aside) and never deleted. Used for
+    /// dead letters (writes whose apply keeps failing).
+    ///
+    /// # Errors
+    ///
+    /// Invalid table name or queue id; `QueueEntryNotFound` when the id is
+    /// not pending; I/O errors.
+    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside>;
+
+    /// The entries of the table's queue that were moved aside, oldest id
+    /// first; empty when there are none.
+    ///
+    /// # Errors
+    ///
+    /// Invalid table name, I/O errors.
+    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>>;
+
+    /// Records, durably and visibly to every process, that applying a
+    /// pending entry failed, and returns how many times that has happened
+    /// for this entry (1 after the first failure).
+    ///
+    /// # Errors
+    ///
+    /// Invalid table name or queue id, I/O errors.
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32>;
+
+    /// The tables whose queues hold at least one pending entry, sorted by
+    /// name: what a service drains at start-up.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    fn tables_with_pending(&self) -> ReedResult<Vec<String>>;
 }
+
+/// Both contracts at once: the bound for code that locks and queues.
+///
+/// Implemented for every type that implements [`LockBackend`] and
+/// [`QueueBackend`]; write `B: Backend` instead of
+/// `B: LockBackend + QueueBackend`.
+///
+/// ```
+/// use reedbase_concurrent_core::{Backend, ReedResult};
+///
+/// fn depth<B: Backend>(backend: &B, table: &str) -> ReedResult<usize> {
+///     backend.count_pending(table)
+/// }
+/// # assert_eq!(depth(&reedbase_concurrent_mem::MemBackend::new(), "t").unwrap(), 0);
+/// ```
+pub trait Backend: LockBackend + QueueBackend {}
+
+impl<T: LockBackend + QueueBackend + ?Sized> Backend for T {}
 
 macro_rules! forward_backends {
     ($($pointer:ty),*) => {$(
@@ -188,6 +338,10 @@ macro_rules! forward_backends {
 
             fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
                 (**self).wait_for_unlock(table_name, timeout)
+            }
+
+            fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+                (**self).lock_holder(table_name)
             }
         }
 
@@ -210,6 +364,34 @@ macro_rules! forward_backends {
 
             fn capacity(&self) -> usize {
                 (**self).capacity()
+            }
+
+            fn get_pending_batch(&self, table_name: &str, max: usize) -> ReedResult<Vec<(String, PendingWrite)>> {
+                (**self).get_pending_batch(table_name, max)
+            }
+
+            fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+                (**self).remove_batch_from_queue(table_name, queue_ids)
+            }
+
+            fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+                (**self).is_pending(table_name, queue_id)
+            }
+
+            fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+                (**self).move_aside(table_name, queue_id, reason)
+            }
+
+            fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+                (**self).moved_aside(table_name)
+            }
+
+            fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+                (**self).record_failed_apply(table_name, queue_id)
+            }
+
+            fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+                (**self).tables_with_pending()
             }
         }
     )*};

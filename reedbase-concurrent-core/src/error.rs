@@ -10,6 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::diagnostics::{LockHolder, MovedAside, human_duration};
 use crate::validation::{NameRule, RowField, RowRule};
 
 /// Result alias used throughout the workspace.
@@ -18,7 +19,10 @@ pub type ReedResult<T> = Result<T, ReedError>;
 /// Everything that can go wrong while locking a table or queueing a write.
 ///
 /// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
-/// catch-all arm.
+/// catch-all arm, or ask the predicates ([`is_lock_timeout`](Self::is_lock_timeout),
+/// [`is_queue_full`](Self::is_queue_full), ...). Variants that several places
+/// raise are built through one constructor each ([`ReedError::io`],
+/// [`ReedError::lock_timeout`], [`ReedError::queue_full`], ...).
 ///
 /// # Examples
 ///
@@ -26,8 +30,8 @@ pub type ReedResult<T> = Result<T, ReedError>;
 /// use std::time::Duration;
 /// use reedbase_concurrent_core::ReedError;
 ///
-/// let err = ReedError::LockTimeout { table: "users".into(), waited: Duration::from_millis(502) };
-/// assert!(err.to_string().contains("users"));
+/// let err = ReedError::lock_timeout("users", Duration::from_millis(502));
+/// assert_eq!(err.to_string(), "timed out after 502.0 ms waiting for the lock of table 'users'");
 /// assert!(err.is_lock_timeout());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +48,41 @@ pub enum ReedError {
         /// The underlying error's message.
         reason: String,
     },
+    /// A database server failed or could not be reached (database backends).
+    ServerError {
+        /// What was being done, e.g. `connect`, `queue_write`.
+        operation: &'static str,
+        /// The server, without credentials (`host:port/database`).
+        server: String,
+        /// The server's error code (SQLSTATE for PostgreSQL), if it gave one.
+        code: Option<String>,
+        /// The error's message.
+        reason: String,
+    },
     /// The table's lock could not be had within the timeout.
     LockTimeout {
         /// The table.
         table: String,
         /// How long the caller really waited (not the whole seconds asked for).
+        waited: Duration,
+        /// Who held the lock when the wait ended, if the backend could tell.
+        holder: Option<Box<LockHolder>>,
+    },
+    /// A lock this process held was lost before it was released: the lock
+    /// file was replaced or deleted, or the connection holding it died.
+    /// Nothing more may be applied or removed under it.
+    LockLost {
+        /// The table.
+        table: String,
+        /// What the backend saw.
+        reason: String,
+    },
+    /// Another producer held the queue's producers' lock past the backend's
+    /// bound (for example a producer stopped mid-write); nothing was written.
+    QueueBusy {
+        /// The table.
+        table: String,
+        /// How long this producer waited.
         waited: Duration,
     },
     /// The table's queue already holds its capacity of pending writes.
@@ -57,6 +91,15 @@ pub enum ReedError {
         table: String,
         /// How many entries were pending when the write was refused.
         size: usize,
+    },
+    /// A queued write was still pending when a wait for it ended.
+    WaitTimeout {
+        /// The table.
+        table: String,
+        /// The queued write waited for.
+        queue_id: String,
+        /// How long the caller waited.
+        waited: Duration,
     },
     /// A queue file that is not a queue entry (bad name) was given or found.
     InvalidQueueFile {
@@ -101,22 +144,23 @@ pub enum ReedError {
         /// What is wrong with it.
         rule: RowRule,
     },
-    /// `remove_from_queue` was given a well-formed id that is not queued.
+    /// A well-formed queue id that is not queued.
     QueueEntryNotFound {
         /// The table.
         table: String,
         /// The id asked for.
         queue_id: String,
     },
-    /// A queue entry could not be read or parsed and was moved aside so that
-    /// the queue could go on. Nothing was deleted.
+    /// A queue entry that was moved aside (unreadable, invalid, or a dead
+    /// letter) so that the queue could go on. Nothing was deleted.
     CorruptEntry {
         /// The table.
         table: String,
         /// The entry's id.
         queue_id: String,
-        /// Where the entry now lies.
-        moved_to: PathBuf,
+        /// Where the entry now lies, in the backend's terms (see
+        /// [`MovedAside::location`]).
+        moved_to: String,
         /// Why it was moved aside.
         reason: String,
     },
@@ -143,6 +187,86 @@ impl ReedError {
         }
     }
 
+    /// A [`ReedError::LockTimeout`] after waiting `waited`, holder unknown.
+    pub fn lock_timeout(table: &str, waited: Duration) -> ReedError {
+        ReedError::LockTimeout {
+            table: table.to_string(),
+            waited,
+            holder: None,
+        }
+    }
+
+    /// The same error, naming `holder` if it is a
+    /// [`ReedError::LockTimeout`] and the holder is known.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reedbase_concurrent_core::{LockHolder, ReedError};
+    ///
+    /// let err = ReedError::lock_timeout("orders", Duration::from_millis(100))
+    ///     .with_holder(Some(LockHolder::new(Some(4242), Some("db-1".into()), None)));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "timed out after 100.0 ms waiting for the lock of table 'orders', held by pid 4242 on db-1"
+    /// );
+    /// ```
+    pub fn with_holder(self, holder: Option<LockHolder>) -> ReedError {
+        match (self, holder) {
+            (ReedError::LockTimeout { table, waited, .. }, Some(holder))
+                if !holder.is_unknown() =>
+            {
+                ReedError::LockTimeout {
+                    table,
+                    waited,
+                    holder: Some(Box::new(holder)),
+                }
+            }
+            (error, _) => error,
+        }
+    }
+
+    /// A [`ReedError::QueueFull`] with `size` entries pending.
+    pub fn queue_full(table: &str, size: usize) -> ReedError {
+        ReedError::QueueFull {
+            table: table.to_string(),
+            size,
+        }
+    }
+
+    /// A [`ReedError::QueueBusy`] after waiting `waited`.
+    pub fn queue_busy(table: &str, waited: Duration) -> ReedError {
+        ReedError::QueueBusy {
+            table: table.to_string(),
+            waited,
+        }
+    }
+
+    /// A [`ReedError::LockLost`].
+    pub fn lock_lost(table: &str, reason: impl Into<String>) -> ReedError {
+        ReedError::LockLost {
+            table: table.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`ReedError::QueueEntryNotFound`].
+    pub fn entry_not_found(table: &str, queue_id: &str) -> ReedError {
+        ReedError::QueueEntryNotFound {
+            table: table.to_string(),
+            queue_id: queue_id.to_string(),
+        }
+    }
+
+    /// A [`ReedError::CorruptEntry`] for an entry that was moved aside.
+    pub fn moved_aside(table: &str, moved: &MovedAside) -> ReedError {
+        ReedError::CorruptEntry {
+            table: table.to_string(),
+            queue_id: moved.id.clone(),
+            moved_to: moved.location.clone(),
+            reason: moved.reason.clone(),
+        }
+    }
+
     /// The `io::ErrorKind` behind an [`ReedError::IoError`], if this is one.
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {
@@ -161,6 +285,21 @@ impl ReedError {
         matches!(self, ReedError::QueueFull { .. })
     }
 
+    /// True for [`ReedError::QueueBusy`].
+    pub fn is_queue_busy(&self) -> bool {
+        matches!(self, ReedError::QueueBusy { .. })
+    }
+
+    /// True for [`ReedError::LockLost`].
+    pub fn is_lock_lost(&self) -> bool {
+        matches!(self, ReedError::LockLost { .. })
+    }
+
+    /// True for [`ReedError::QueueEntryNotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReedError::QueueEntryNotFound { .. })
+    }
+
     /// True for the errors that reject bad input before anything is touched:
     /// invalid table names, queue ids and rows.
     pub fn is_invalid_input(&self) -> bool {
@@ -170,6 +309,14 @@ impl ReedError {
                 | ReedError::InvalidQueueId { .. }
                 | ReedError::InvalidRow { .. }
         )
+    }
+
+    /// The holder named by a [`ReedError::LockTimeout`], if known.
+    pub fn holder(&self) -> Option<&LockHolder> {
+        match self {
+            ReedError::LockTimeout { holder, .. } => holder.as_deref(),
+            _ => None,
+        }
     }
 }
 
@@ -186,13 +333,54 @@ impl fmt::Display for ReedError {
                 "{operation} failed on {}: {reason} ({kind:?})",
                 path.display()
             ),
-            ReedError::LockTimeout { table, waited } => write!(
+            ReedError::ServerError {
+                operation,
+                server,
+                code,
+                reason,
+            } => {
+                write!(f, "{operation} failed on server {server}: {reason}")?;
+                match code {
+                    Some(code) => write!(f, " (SQLSTATE {code})"),
+                    None => Ok(()),
+                }
+            }
+            ReedError::LockTimeout {
+                table,
+                waited,
+                holder,
+            } => {
+                write!(
+                    f,
+                    "timed out after {} waiting for the lock of table '{table}'",
+                    human_duration(*waited)
+                )?;
+                match holder {
+                    Some(holder) => write!(f, ", held by {holder}"),
+                    None => Ok(()),
+                }
+            }
+            ReedError::LockLost { table, reason } => write!(
                 f,
-                "could not lock table '{table}': still held by another writer after {waited:?}"
+                "the lock of table '{table}' was lost while held ({reason}); nothing more is applied or removed under it"
+            ),
+            ReedError::QueueBusy { table, waited } => write!(
+                f,
+                "could not queue a write to table '{table}': another producer held the queue's producers' lock for {}; nothing was written, retry later",
+                human_duration(*waited)
             ),
             ReedError::QueueFull { table, size } => write!(
                 f,
-                "write queue of table '{table}' is full ({size} pending writes)"
+                "write queue of table '{table}' is full ({size} pending writes): retry later, drain the queue, or raise the backend's queue capacity option"
+            ),
+            ReedError::WaitTimeout {
+                table,
+                queue_id,
+                waited,
+            } => write!(
+                f,
+                "queued write '{queue_id}' of table '{table}' was still pending after {}",
+                human_duration(*waited)
             ),
             ReedError::InvalidQueueFile { path, reason } => {
                 write!(f, "invalid queue file {}: {reason}", path.display())
@@ -221,11 +409,14 @@ impl fmt::Display for ReedError {
                 reason,
             } => write!(
                 f,
-                "queue entry '{queue_id}' of table '{table}' is corrupt ({reason}); moved aside to {}",
-                moved_to.display()
+                "queue entry '{queue_id}' of table '{table}' was moved aside ({reason}); it lies at {moved_to}"
             ),
         }
     }
 }
 
 impl std::error::Error for ReedError {}
+
+#[cfg(test)]
+#[path = "error_test.rs"]
+mod tests;

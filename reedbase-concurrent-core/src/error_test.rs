@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{NameRule, ReedError, RowField, RowRule};
+use crate::{LockHolder, MovedAside, NameRule, ReedError, RowField, RowRule};
 
 /// One error of every variant.
 fn one_of_each() -> Vec<ReedError> {
@@ -16,14 +16,8 @@ fn one_of_each() -> Vec<ReedError> {
             Path::new("/data/tables/users/write.lock"),
             &io::Error::from(io::ErrorKind::PermissionDenied),
         ),
-        ReedError::LockTimeout {
-            table: "users".into(),
-            waited: Duration::from_millis(502),
-        },
-        ReedError::QueueFull {
-            table: "users".into(),
-            size: 100,
-        },
+        ReedError::lock_timeout("users", Duration::from_millis(502)),
+        ReedError::queue_full("users", 100),
         ReedError::InvalidQueueFile {
             path: PathBuf::from("/data/tables/users/queue/x.pending"),
             reason: "not a queue id".into(),
@@ -36,7 +30,7 @@ fn one_of_each() -> Vec<ReedError> {
         },
         ReedError::InvalidTableName {
             name: "../x".into(),
-            rule: NameRule::LeadingDot,
+            rule: NameRule::PathSeparator,
         },
         ReedError::InvalidQueueId {
             id: "../../x".into(),
@@ -47,15 +41,27 @@ fn one_of_each() -> Vec<ReedError> {
             field: RowField::Value(2),
             rule: RowRule::ContainsDelimiter,
         },
-        ReedError::QueueEntryNotFound {
+        ReedError::entry_not_found("users", "mem-1"),
+        ReedError::moved_aside(
+            "users",
+            &MovedAside::new(
+                "abc",
+                "truncated",
+                "/data/tables/users/queue/corrupt/abc.pending",
+            ),
+        ),
+        ReedError::queue_busy("users", Duration::from_millis(250)),
+        ReedError::lock_lost("users", "write.lock was replaced"),
+        ReedError::WaitTimeout {
             table: "users".into(),
-            queue_id: "mem-1".into(),
+            queue_id: "q-7".into(),
+            waited: Duration::from_secs(3),
         },
-        ReedError::CorruptEntry {
-            table: "users".into(),
-            queue_id: "abc".into(),
-            moved_to: PathBuf::from("/data/tables/users/queue/corrupt/abc.pending"),
-            reason: "truncated".into(),
+        ReedError::ServerError {
+            operation: "connect",
+            server: "db-1:5432/reed".into(),
+            code: Some("28000".into()),
+            reason: "role does not exist".into(),
         },
     ]
 }
@@ -95,27 +101,57 @@ fn io_error_message_names_operation_path_and_kind() {
 
 #[test]
 fn lock_timeout_message_names_table_and_real_wait() {
-    let error = ReedError::LockTimeout {
-        table: "users".into(),
-        waited: Duration::from_millis(502),
-    };
-    let message = error.to_string();
-    assert!(message.contains("'users'"), "{message}");
-    assert!(message.contains("502ms"), "{message}");
+    let error = ReedError::lock_timeout("users", Duration::from_millis(502));
+    assert_eq!(
+        error.to_string(),
+        "timed out after 502.0 ms waiting for the lock of table 'users'"
+    );
+    assert_eq!(error.holder(), None);
+}
+
+#[test]
+fn lock_timeout_names_a_known_holder() {
+    let holder = LockHolder::new(Some(4242), Some("db-1".into()), None);
+    let error = ReedError::lock_timeout("orders", Duration::from_millis(100))
+        .with_holder(Some(holder.clone()));
+    assert_eq!(error.holder(), Some(&holder));
+    assert!(
+        error.to_string().ends_with(", held by pid 4242 on db-1"),
+        "{error}"
+    );
+    let unknown =
+        ReedError::lock_timeout("orders", Duration::ZERO).with_holder(Some(LockHolder::unknown()));
+    assert_eq!(unknown.holder(), None, "an unknown holder is not named");
+    let other = ReedError::queue_full("orders", 1).with_holder(Some(holder));
+    assert_eq!(other, ReedError::queue_full("orders", 1));
+}
+
+#[test]
+fn queue_full_message_says_what_to_do() {
+    let message = ReedError::queue_full("orders", 100).to_string();
+    for part in [
+        "'orders'",
+        "100 pending",
+        "retry later",
+        "drain",
+        "capacity",
+    ] {
+        assert!(message.contains(part), "{message} lacks {part:?}");
+    }
 }
 
 #[test]
 fn every_message_names_what_it_is_about() {
-    let expected: [&[&str]; 11] = [
+    let expected: [&[&str]; 15] = [
         &["create_lock_file", "/data/tables/users/write.lock"],
-        &["users", "502ms"],
+        &["users", "502.0 ms"],
         &["users", "100"],
         &["/data/tables/users/queue/x.pending", "not a queue id"],
         &["serialise", "key must be a string"],
         &["deserialise", "EOF while parsing"],
-        &["\"../x\"", "must not start with '.'"],
+        &["\"../x\"", "would leave the base directory"],
         &["\"../../x\"", "'/'"],
-        &["\"user:1\"", "value 2", "'|'"],
+        &["\"user:1\"", "value 3 (column 4)", "'|'"],
         &["mem-1", "users", "does not exist"],
         &[
             "abc",
@@ -123,6 +159,10 @@ fn every_message_names_what_it_is_about() {
             "truncated",
             "/data/tables/users/queue/corrupt/abc.pending",
         ],
+        &["users", "250.0 ms", "nothing was written"],
+        &["users", "write.lock was replaced", "lost"],
+        &["users", "q-7", "3.00 s"],
+        &["connect", "db-1:5432/reed", "28000", "role does not exist"],
     ];
     for (error, parts) in one_of_each().iter().zip(expected) {
         let message = error.to_string();
@@ -140,6 +180,9 @@ fn predicates_pick_their_variants() {
     for error in one_of_each() {
         let timeout = matches!(error, ReedError::LockTimeout { .. });
         let full = matches!(error, ReedError::QueueFull { .. });
+        let busy = matches!(error, ReedError::QueueBusy { .. });
+        let lost = matches!(error, ReedError::LockLost { .. });
+        let not_found = matches!(error, ReedError::QueueEntryNotFound { .. });
         let input = matches!(
             error,
             ReedError::InvalidTableName { .. }
@@ -152,6 +195,9 @@ fn predicates_pick_their_variants() {
             "is_lock_timeout of {error:?}"
         );
         assert_eq!(error.is_queue_full(), full, "is_queue_full of {error:?}");
+        assert_eq!(error.is_queue_busy(), busy, "is_queue_busy of {error:?}");
+        assert_eq!(error.is_lock_lost(), lost, "is_lock_lost of {error:?}");
+        assert_eq!(error.is_not_found(), not_found, "is_not_found of {error:?}");
         assert_eq!(
             error.is_invalid_input(),
             input,
@@ -162,10 +208,7 @@ fn predicates_pick_their_variants() {
 
 #[test]
 fn reed_error_is_a_std_error_and_clone() {
-    let error = ReedError::QueueFull {
-        table: "t".into(),
-        size: 1,
-    };
+    let error = ReedError::queue_full("t", 1);
     let copy = error.clone();
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(copy);
     assert_eq!(boxed.to_string(), error.to_string());

@@ -1,31 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Core of ReedBase's concurrent write layer: the types that travel through
 //! it, its error type, input validation, the [`LockBackend`] and
-//! [`QueueBackend`] contracts, and the [`WriteCoordinator`] that implements
-//! the write flow once for every backend.
+//! [`QueueBackend`] contracts (together: [`Backend`]), and the
+//! [`WriteCoordinator`] that implements the write flow once for every
+//! backend, per write or in batches.
 //!
-//! Backends live in their own crates: `reedbase-concurrent-fs` (production,
-//! across processes) and `reedbase-concurrent-mem` (in-process, for tests).
-//! With the `conformance` feature, [`conformance`] holds the suite that every
-//! backend passes unchanged.
+//! Backends live in their own crates: `reedbase-concurrent-fs` (one host,
+//! across processes), `reedbase-concurrent-pg` (several hosts, through
+//! PostgreSQL) and `reedbase-concurrent-mem` (one process, for tests). With
+//! the `conformance` feature, `conformance` holds the suite and the
+//! operation model that every backend passes unchanged.
 
 pub mod backend;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod coordinator;
+mod diagnostics;
 mod error;
 mod types;
 pub mod validation;
 
-#[cfg(test)]
-mod error_test;
-#[cfg(test)]
-mod types_test;
-#[cfg(test)]
-mod validation_test;
-
-pub use backend::{DEFAULT_QUEUE_CAPACITY, LockBackend, QueueBackend};
-pub use coordinator::{ApplyKey, CoordinatorError, RejectedWrite, SubmitOutcome, WriteCoordinator};
+pub use backend::{Backend, DEFAULT_QUEUE_CAPACITY, LockBackend, LockGuard, QueueBackend};
+pub use coordinator::{
+    ApplyError, ApplyKey, BatchItem, CoordinatorOptions, DeadLetterPolicy, DrainReport, Drainer,
+    DrainerStats, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
+};
+pub use diagnostics::{LockHolder, MovedAside};
 pub use error::{ReedError, ReedResult};
 pub use types::{CsvRow, PendingWrite, WriteOperation, now_nanos};
 pub use validation::{

@@ -31,14 +31,28 @@ pub struct CsvRow {
 impl CsvRow {
     /// Builds a row from a key and its values.
     ///
+    /// The key and the values may be of different string-like types (a
+    /// `String` key with `&str` values, say), and the values any iterable:
+    /// a `Vec`, an array, an iterator.
+    ///
     /// ```
     /// use reedbase_concurrent_core::CsvRow;
     ///
     /// let row = CsvRow::new("k", vec!["a", "b"]);
     /// assert_eq!(row.key, "k");
     /// assert_eq!(row.values, vec!["a".to_string(), "b".to_string()]);
+    /// let n = 7;
+    /// let row = CsvRow::new(format!("user:{n}"), ["Alice", "alice@example.com"]);
+    /// assert_eq!(row.to_csv(), "user:7|Alice|alice@example.com");
+    /// let empty = CsvRow::new("k", Vec::<String>::new());
+    /// assert!(empty.values.is_empty());
     /// ```
-    pub fn new<S: Into<String>>(key: S, values: Vec<S>) -> CsvRow {
+    pub fn new<K, I>(key: K, values: I) -> CsvRow
+    where
+        K: Into<String>,
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
         CsvRow {
             key: key.into(),
             values: values.into_iter().map(Into::into).collect(),
@@ -119,3 +133,7 @@ pub fn now_nanos() -> u128 {
         .map(|d| d.as_nanos())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+#[path = "types_test.rs"]
+mod tests;

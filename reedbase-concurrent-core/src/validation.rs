@@ -5,20 +5,35 @@
 //! # Table names
 //!
 //! A table name becomes a directory under `<base>/tables/`, so it must name
-//! exactly one directory there and nothing else. [`validate_table_name`]
-//! rejects, in this order:
+//! exactly one directory there and nothing else, and it must read the same
+//! to an operator as to the program. [`validate_table_name`] rejects, in
+//! this order:
 //!
 //! 1. the empty string ([`NameRule::Empty`]);
 //! 2. more than [`MAX_NAME_BYTES`] bytes ([`NameRule::TooLong`]);
-//! 3. `.` and `..` ([`NameRule::DotOrDotDot`]);
-//! 4. a leading `.` (hidden files, and room for the layer's own files)
+//! 3. `.` and `..`, which name the tables directory or its parent
+//!    ([`NameRule::DotOrDotDot`]);
+//! 4. `/` or `\` anywhere: `../x` or `/abs` would leave the base directory
+//!    ([`NameRule::PathSeparator`]);
+//! 5. a leading `.` (hidden files, and room for the layer's own files)
 //!    ([`NameRule::LeadingDot`]);
-//! 5. a NUL byte ([`NameRule::Nul`]);
-//! 6. `/` or `\` anywhere, which also rules out absolute Unix paths and
-//!    UNC paths ([`NameRule::PathSeparator`]);
+//! 6. a NUL byte ([`NameRule::Nul`]);
 //! 7. `:`, a drive prefix (`C:x`) or alternate data stream on Windows
 //!    ([`NameRule::DriveOrStream`]);
-//! 8. any other control character ([`NameRule::ControlCharacter`]).
+//! 8. any other control character ([`NameRule::ControlCharacter`]);
+//! 9. an invisible or layout-changing character: Unicode format characters
+//!    (category Cf, such as U+200B zero width space, U+202E right-to-left
+//!    override, U+2066..U+2069 bidirectional isolates, U+FEFF), line and
+//!    paragraph separators (U+2028, U+2029), variation selectors, the
+//!    combining grapheme joiner and the Hangul fillers, any of which makes a
+//!    name look like another one ([`NameRule::InvisibleCharacter`]);
+//! 10. white space at the start or the end ([`NameRule::SurroundingWhitespace`]).
+//!
+//! Look-alike names that pass these rules stay valid: `users` in Latin and
+//! `users` with a Cyrillic `е` (U+0435) are two different tables, as are
+//! `Users` and `users` (on a case-sensitive file system). The layer cannot
+//! tell which one an operator meant; name tables in ASCII where several
+//! people type them.
 //!
 //! # Queue ids
 //!
@@ -29,8 +44,11 @@
 //!
 //! # Rows
 //!
-//! [`validate_row`] rejects rows that would corrupt a pipe-delimited table:
-//! an empty key, or `|`, `\n` or `\r` in the key or any value.
+//! [`validate_row`] rejects rows that would corrupt a pipe-delimited table or
+//! that its reader could not give back byte for byte: an empty key, `|` in
+//! the key or a value, a line break (`\n`, `\r`), or any other control
+//! character (NUL, escape, DEL, the C1 controls such as U+0085). A tab is
+//! allowed.
 
 use std::fmt;
 
@@ -54,12 +72,18 @@ pub enum NameRule {
     LeadingDot,
     /// It contains a NUL byte.
     Nul,
-    /// It contains `/` or `\`, or is an absolute path.
+    /// It contains `/` or `\`, so it would name a path elsewhere (`../x`
+    /// leaves the base directory, `/abs` is absolute).
     PathSeparator,
     /// It contains `:`.
     DriveOrStream,
     /// It contains a control character.
     ControlCharacter,
+    /// It contains an invisible or layout-changing character (zero width,
+    /// bidirectional override, ...) that makes it look like another name.
+    InvisibleCharacter,
+    /// It starts or ends with white space.
+    SurroundingWhitespace,
     /// It contains a character outside `[A-Za-z0-9_-]` (queue ids only).
     InvalidCharacter,
 }
@@ -69,12 +93,22 @@ impl fmt::Display for NameRule {
         let text = match self {
             NameRule::Empty => "must not be empty",
             NameRule::TooLong => "must be at most 128 bytes long",
-            NameRule::DotOrDotDot => "must not be '.' or '..'",
-            NameRule::LeadingDot => "must not start with '.'",
+            NameRule::DotOrDotDot => {
+                "must not be '.' or '..': it would name the tables directory or leave the base directory"
+            }
+            NameRule::LeadingDot => {
+                "must not start with '.' (such names are reserved for the layer's own files)"
+            }
             NameRule::Nul => "must not contain a NUL byte",
-            NameRule::PathSeparator => "must not contain '/' or '\\' (or be an absolute path)",
+            NameRule::PathSeparator => {
+                "must not contain '/' or '\\': it would leave the base directory or name a path inside another table"
+            }
             NameRule::DriveOrStream => "must not contain ':'",
             NameRule::ControlCharacter => "must not contain control characters",
+            NameRule::InvisibleCharacter => {
+                "must not contain invisible or layout-changing characters (such as U+200B or U+202E), which make it look like another name"
+            }
+            NameRule::SurroundingWhitespace => "must not start or end with white space",
             NameRule::InvalidCharacter => "may contain only ASCII letters, digits, '-' and '_'",
         };
         f.write_str(text)
@@ -82,6 +116,16 @@ impl fmt::Display for NameRule {
 }
 
 /// Which field of a row broke a [`RowRule`].
+///
+/// Displayed with positions counted from 1, as a person counts columns:
+/// `key (column 1)`, `value 1 (column 2)`, ...
+///
+/// ```
+/// use reedbase_concurrent_core::RowField;
+///
+/// assert_eq!(RowField::Key.to_string(), "key (column 1)");
+/// assert_eq!(RowField::Value(0).to_string(), "value 1 (column 2)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowField {
     /// The key.
@@ -90,11 +134,21 @@ pub enum RowField {
     Value(usize),
 }
 
+impl RowField {
+    /// The field's column in the table, counted from 1 (the key is column 1).
+    pub fn column(&self) -> usize {
+        match self {
+            RowField::Key => 1,
+            RowField::Value(index) => index + 2,
+        }
+    }
+}
+
 impl fmt::Display for RowField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RowField::Key => f.write_str("key"),
-            RowField::Value(index) => write!(f, "value {index}"),
+            RowField::Key => f.write_str("key (column 1)"),
+            RowField::Value(index) => write!(f, "value {} (column {})", index + 1, index + 2),
         }
     }
 }
@@ -109,6 +163,9 @@ pub enum RowRule {
     ContainsDelimiter,
     /// The field contains `\n` or `\r`, the row delimiter.
     ContainsLineBreak,
+    /// The field contains another control character (NUL, escape, DEL, a C1
+    /// control) that the table's reader could not give back unchanged.
+    ContainsControlCharacter,
 }
 
 impl fmt::Display for RowRule {
@@ -117,6 +174,9 @@ impl fmt::Display for RowRule {
             RowRule::EmptyKey => "must not be empty",
             RowRule::ContainsDelimiter => "must not contain '|'",
             RowRule::ContainsLineBreak => "must not contain a line break ('\\n' or '\\r')",
+            RowRule::ContainsControlCharacter => {
+                "must not contain control characters other than tab (NUL, escape, DEL, C1 controls)"
+            }
         };
         f.write_str(text)
     }
@@ -136,7 +196,8 @@ impl fmt::Display for RowRule {
 ///
 /// assert!(validate_table_name("users").is_ok());
 /// let err = validate_table_name("../x").unwrap_err();
-/// assert!(matches!(err, ReedError::InvalidTableName { rule: NameRule::LeadingDot, .. }));
+/// assert!(matches!(err, ReedError::InvalidTableName { rule: NameRule::PathSeparator, .. }));
+/// assert!(err.to_string().contains("would leave the base directory"));
 /// ```
 pub fn validate_table_name(name: &str) -> ReedResult<()> {
     check_path_component(name).map_err(|rule| ReedError::InvalidTableName {
@@ -187,14 +248,14 @@ fn check_path_component(name: &str) -> Result<(), NameRule> {
     if name == "." || name == ".." {
         return Err(NameRule::DotOrDotDot);
     }
+    if name.contains(['/', '\\']) {
+        return Err(NameRule::PathSeparator);
+    }
     if name.starts_with('.') {
         return Err(NameRule::LeadingDot);
     }
     if name.contains('\0') {
         return Err(NameRule::Nul);
-    }
-    if name.contains(['/', '\\']) {
-        return Err(NameRule::PathSeparator);
     }
     if name.contains(':') {
         return Err(NameRule::DriveOrStream);
@@ -202,7 +263,50 @@ fn check_path_component(name: &str) -> Result<(), NameRule> {
     if name.chars().any(char::is_control) {
         return Err(NameRule::ControlCharacter);
     }
+    if name.chars().any(is_invisible) {
+        return Err(NameRule::InvisibleCharacter);
+    }
+    if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+        return Err(NameRule::SurroundingWhitespace);
+    }
     Ok(())
+}
+
+/// Characters that are invisible or change the layout of the text around
+/// them: Unicode's format characters (general category Cf, Unicode 15.1),
+/// the line and paragraph separators, the combining grapheme joiner,
+/// variation selectors and the Hangul fillers.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
 /// Checks that a row can be written to a pipe-delimited table without
@@ -211,7 +315,8 @@ fn check_path_component(name: &str) -> Result<(), NameRule> {
 /// # Errors
 ///
 /// [`ReedError::InvalidRow`] naming the row key, the field and the rule: an
-/// empty key, or `|`, `\n` or `\r` in the key or a value.
+/// empty key, or `|`, a line break or another control character (see the
+/// [module docs](self)) in the key or a value.
 ///
 /// # Examples
 ///
@@ -251,17 +356,31 @@ pub fn validate_write(write: &PendingWrite) -> ReedResult<()> {
     write.rows.iter().try_for_each(validate_row)
 }
 
-/// One pass over the field's bytes (all three characters are ASCII, so a
-/// byte match cannot fall inside a multi-byte character); a delimiter is
-/// reported in preference to a line break.
+/// One pass over the field's bytes. Every character looked for is ASCII
+/// except the C1 controls (U+0080..U+009F, encoded as `0xC2 0x80..0x9F`), so
+/// a byte match cannot fall inside another multi-byte character. A
+/// delimiter is reported in preference to a line break, and a line break in
+/// preference to another control character, wherever they stand.
 fn field_rule(field: &str) -> Option<RowRule> {
+    let bytes = field.as_bytes();
     let mut rule = None;
-    for byte in field.bytes() {
+    for (index, &byte) in bytes.iter().enumerate() {
         match byte {
             b'|' => return Some(RowRule::ContainsDelimiter),
             b'\n' | b'\r' => rule = Some(RowRule::ContainsLineBreak),
+            b'\t' => {}
+            0x00..=0x1F | 0x7F => {
+                rule = rule.or(Some(RowRule::ContainsControlCharacter));
+            }
+            0xC2 if matches!(bytes.get(index + 1), Some(0x80..=0x9F)) => {
+                rule = rule.or(Some(RowRule::ContainsControlCharacter));
+            }
             _ => {}
         }
     }
     rule
 }
+
+#[cfg(test)]
+#[path = "validation_test.rs"]
+mod tests;

@@ -50,12 +50,13 @@ fn row_fault(row: &CsvRow) -> Option<(RowField, RowRule)> {
 
 #[test]
 fn every_name_rule_has_an_example() {
-    let examples: [(&str, NameRule); 17] = [
+    let examples: [(&str, NameRule); 30] = [
         ("", NameRule::Empty),
         (".", NameRule::DotOrDotDot),
         ("..", NameRule::DotOrDotDot),
         (".hidden", NameRule::LeadingDot),
-        ("../x", NameRule::LeadingDot),
+        ("../x", NameRule::PathSeparator),
+        ("..\\x", NameRule::PathSeparator),
         ("a\0b", NameRule::Nul),
         ("\0", NameRule::Nul),
         ("a/b", NameRule::PathSeparator),
@@ -68,6 +69,18 @@ fn every_name_rule_has_an_example() {
         ("tab\there", NameRule::ControlCharacter),
         ("del\u{7f}", NameRule::ControlCharacter),
         ("c1\u{85}", NameRule::ControlCharacter),
+        ("evil\u{202E}txt", NameRule::InvisibleCharacter),
+        ("zero\u{200B}width", NameRule::InvisibleCharacter),
+        ("\u{2066}isolate", NameRule::InvisibleCharacter),
+        ("bom\u{FEFF}", NameRule::InvisibleCharacter),
+        ("soft\u{AD}hyphen", NameRule::InvisibleCharacter),
+        ("line\u{2028}sep", NameRule::InvisibleCharacter),
+        ("tag\u{E0041}", NameRule::InvisibleCharacter),
+        ("filler\u{3164}", NameRule::InvisibleCharacter),
+        (" users", NameRule::SurroundingWhitespace),
+        ("users ", NameRule::SurroundingWhitespace),
+        ("users\u{A0}", NameRule::SurroundingWhitespace),
+        ("\u{3000}users", NameRule::SurroundingWhitespace),
     ];
     for (name, rule) in examples {
         assert_eq!(table_rule(name), Some(rule), "table name {name:?}");
@@ -148,8 +161,15 @@ fn rule_messages_say_what_is_wrong() {
         NameRule::TooLong.to_string(),
         "must be at most 128 bytes long"
     );
-    assert_eq!(RowField::Key.to_string(), "key");
-    assert_eq!(RowField::Value(3).to_string(), "value 3");
+    assert_eq!(RowField::Key.to_string(), "key (column 1)");
+    assert_eq!(RowField::Value(3).to_string(), "value 4 (column 5)");
+    assert_eq!(RowField::Value(3).column(), 5);
+    assert!(
+        NameRule::PathSeparator
+            .to_string()
+            .contains("would leave the base directory")
+    );
+    assert!(NameRule::InvisibleCharacter.to_string().contains("U+202E"));
     assert_eq!(
         RowRule::ContainsDelimiter.to_string(),
         "must not contain '|'"
@@ -163,6 +183,7 @@ fn good_rows_are_accepted() {
         CsvRow::new("k", Vec::<&str>::new()),
         CsvRow::new("k", vec!["", ""]),
         CsvRow::new("k k", vec!["tab\tis fine", "grüße", "comma,and\"quote"]),
+        CsvRow::new("k", vec!["Â\u{a0}non-breaking", "\u{2028}", "€ and 日本"]),
     ] {
         assert_eq!(row_fault(&row), None, "{row:?}");
     }
@@ -213,6 +234,32 @@ fn row_rules_name_the_field() {
             RowField::Value(0),
             RowRule::ContainsLineBreak,
         ),
+        (
+            CsvRow::new("k", vec!["nul\0"]),
+            RowField::Value(0),
+            RowRule::ContainsControlCharacter,
+        ),
+        (
+            CsvRow::new("esc\u{1b}[31m", vec!["v"]),
+            RowField::Key,
+            RowRule::ContainsControlCharacter,
+        ),
+        (
+            CsvRow::new("k", vec!["ok", "del\u{7f}"]),
+            RowField::Value(1),
+            RowRule::ContainsControlCharacter,
+        ),
+        (
+            CsvRow::new("k", vec!["next line\u{85}"]),
+            RowField::Value(0),
+            RowRule::ContainsControlCharacter,
+        ),
+        // A line break is reported before another control character.
+        (
+            CsvRow::new("k", vec!["\0\n"]),
+            RowField::Value(0),
+            RowRule::ContainsLineBreak,
+        ),
     ];
     for (row, field, rule) in cases {
         assert_eq!(row_fault(&row), Some((field, rule)), "{row:?}");
@@ -225,7 +272,7 @@ fn invalid_row_message_names_key_and_field() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("\"user:1\""), "{message}");
-    assert!(message.contains("value 1"), "{message}");
+    assert!(message.contains("value 2 (column 3)"), "{message}");
 }
 
 #[test]
@@ -235,7 +282,7 @@ fn validate_write_reports_the_first_bad_row() {
         vec![
             CsvRow::new("good", vec!["v"]),
             CsvRow::new("bad1", vec!["|"]),
-            CsvRow::new("", vec![]),
+            CsvRow::new("", Vec::<String>::new()),
         ],
     );
     match validate_write(&write) {

@@ -25,7 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{
-    ApplyKey, CsvRow, PendingWrite, ReedError, SubmitOutcome, WriteCoordinator, WriteOperation,
+    ApplyError, ApplyKey, CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::FsBackend;
 
@@ -120,8 +120,8 @@ fn apply_to_table(base: &Path, write: &PendingWrite) -> std::io::Result<()> {
     fs::rename(&temporary, &path)
 }
 
-fn apply_fn(base: &Path) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> std::io::Result<()> + '_ {
-    move |_key, write| apply_to_table(base, write)
+fn apply_fn(base: &Path) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError> + '_ {
+    move |_key, write| Ok(apply_to_table(base, write)?)
 }
 
 /// One writer process: submits `rows` rows, one write each, in order.
@@ -139,19 +139,12 @@ fn run_writer(base: &Path, writer: usize, rows: usize) -> AnyResult<()> {
                 Ok(SubmitOutcome::Applied { .. }) => applied += 1,
                 Ok(SubmitOutcome::Queued(_)) => queued += 1,
                 // The queue is full: the write is handed back; try again.
-                Err(rejected)
-                    if matches!(
-                        rejected.error,
-                        reedbase_concurrent_core::CoordinatorError::Backend(
-                            ReedError::QueueFull { .. }
-                        )
-                    ) =>
-                {
-                    write = rejected.write;
+                Err(error) if error.is_queue_full() => {
+                    write = error.into_write().ok_or("a refused write is handed back")?;
                     thread::sleep(Duration::from_millis(2));
                     continue;
                 }
-                Err(rejected) => return Err(rejected.to_string().into()),
+                Err(error) => return Err(error.into()),
             }
             break;
         }

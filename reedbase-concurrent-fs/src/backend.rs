@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reedbase_concurrent_core::{LockBackend, PendingWrite, QueueBackend, ReedResult};
+use reedbase_concurrent_core::{
+    LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, ReedResult,
+};
 
 use crate::lock::{self, TableLock};
 use crate::options::FsOptions;
@@ -84,6 +86,10 @@ impl LockBackend for FsBackend {
     fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
         lock::wait_for_unlock(&self.base_path, table_name, timeout)
     }
+
+    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+        lock::lock_holder(&self.base_path, table_name)
+    }
 }
 
 impl QueueBackend for FsBackend {
@@ -105,5 +111,33 @@ impl QueueBackend for FsBackend {
 
     fn capacity(&self) -> usize {
         self.options.capacity
+    }
+
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        queue::pending_batch(&self.base_path, table_name, max)
+    }
+
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+        queue::is_pending(&self.base_path, table_name, queue_id)
+    }
+
+    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+        queue::move_entry_aside(&self.base_path, table_name, queue_id, reason)
+    }
+
+    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+        queue::moved_aside(&self.base_path, table_name)
+    }
+
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+        queue::record_failed_apply(&self.base_path, table_name, queue_id)
+    }
+
+    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+        queue::tables_with_pending(&self.base_path)
     }
 }

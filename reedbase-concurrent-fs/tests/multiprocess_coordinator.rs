@@ -22,8 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{
-    ApplyKey, CoordinatorError, CsvRow, PendingWrite, QueueBackend, ReedError, WriteCoordinator,
-    WriteOperation,
+    ApplyKey, CsvRow, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
 use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
@@ -102,17 +101,15 @@ fn child_submitter(base: &Path) {
     for seq in 0..count {
         let row = CsvRow::new(format!("w{writer}-{seq:04}"), vec![writer.to_string()]);
         let mut write = PendingWrite::new(WriteOperation::Insert, vec![row]);
-        let apply = |key: ApplyKey<'_>, w: &PendingWrite| append_applied(base, key, w);
+        let mut apply = |key: ApplyKey<'_>, w: &PendingWrite| Ok(append_applied(base, key, w)?);
         loop {
-            match coordinator.submit(TABLE, write, Duration::from_millis(1), apply) {
+            match coordinator.submit(TABLE, write, Duration::from_millis(1), &mut apply) {
                 Ok(_) => break,
-                Err(rejected) => match rejected.error {
-                    CoordinatorError::Backend(ReedError::QueueFull { .. }) => {
-                        write = rejected.write;
-                        thread::sleep(Duration::from_millis(1));
-                    }
-                    error => panic!("submit failed: {error}"),
-                },
+                Err(error) if error.is_queue_full() => {
+                    write = error.into_write().unwrap();
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err(error) => panic!("submit failed: {error}"),
             }
         }
     }
@@ -132,8 +129,8 @@ fn submitters_apply_each_write_once_in_order() -> Outcome {
     }
     let coordinator = WriteCoordinator::new(fast_backend(dir.path()));
     coordinator
-        .drain(TABLE, PATIENCE, |key, w: &PendingWrite| {
-            append_applied(dir.path(), key, w)
+        .drain(TABLE, PATIENCE, |key, w| {
+            Ok(append_applied(dir.path(), key, w)?)
         })
         .unwrap();
     let log = read_log(dir.path());
@@ -164,13 +161,13 @@ fn submitters_apply_each_write_once_in_order() -> Outcome {
 
 fn child_apply_then_stall(base: &Path) {
     let coordinator = WriteCoordinator::new(FsBackend::new(base));
-    let result = coordinator.drain(TABLE, PATIENCE, |key: ApplyKey<'_>, w: &PendingWrite| {
+    let result = coordinator.drain(TABLE, PATIENCE, |key, w| {
         append_applied(base, key, w)?;
         // Tell the parent which entry was applied, then stall before the
         // coordinator can remove it: the parent kills us here.
         tell_parent(&format!("APPLIED {}", key.queue_id().unwrap_or("direct")));
         thread::sleep(PATIENCE);
-        Ok::<(), std::io::Error>(())
+        Ok(())
     });
     panic!("the parent should have killed this child, drain returned {result:?}");
 }
@@ -200,7 +197,7 @@ fn sigkill_between_apply_and_remove_replays_with_same_key() -> Outcome {
     let mut replays = Vec::new();
     let coordinator = WriteCoordinator::new(&backend);
     let drained = coordinator
-        .drain(TABLE, PATIENCE, |key: ApplyKey<'_>, w: &PendingWrite| {
+        .drain(TABLE, PATIENCE, |key, w| {
             let seen: HashSet<String> =
                 read_log(dir.path()).into_iter().map(|(_, id)| id).collect();
             let id = key.queue_id().unwrap();
@@ -208,7 +205,7 @@ fn sigkill_between_apply_and_remove_replays_with_same_key() -> Outcome {
                 replays.push(id.to_string());
                 return Ok(());
             }
-            append_applied(dir.path(), key, w)
+            Ok(append_applied(dir.path(), key, w)?)
         })
         .unwrap();
     assert_eq!(drained, 3);

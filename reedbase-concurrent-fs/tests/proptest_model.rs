@@ -32,7 +32,7 @@ const CAPACITY: usize = 3;
 const TABLES: [&str; 2] = ["users", "audit_log"];
 const BAD_IDS: [(&str, NameRule); 4] = [
     ("", NameRule::Empty),
-    ("../../x", NameRule::LeadingDot),
+    ("../../x", NameRule::PathSeparator),
     ("a/b", NameRule::PathSeparator),
     ("x.pending", NameRule::InvalidCharacter),
 ];

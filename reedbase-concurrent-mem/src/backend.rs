@@ -4,11 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reedbase_concurrent_core::{
-    DEFAULT_QUEUE_CAPACITY, LockBackend, PendingWrite, QueueBackend, ReedError, ReedResult,
-    validate_queue_id, validate_table_name, validate_write,
+    DEFAULT_QUEUE_CAPACITY, LockBackend, LockGuard, LockHolder, MovedAside, PendingWrite,
+    QueueBackend, ReedError, ReedResult, validate_queue_id, validate_table_name, validate_write,
 };
 
 use crate::sync::{Arc, AtomicU64, Condvar, Instant, Mutex, MutexGuard, Ordering};
@@ -58,6 +58,12 @@ struct TableState {
     /// which on Linux is a system call.
     waiters: usize,
     queue: VecDeque<(String, PendingWrite)>,
+    /// When the current holder took the lock.
+    held_since: Option<SystemTime>,
+    /// Entries moved aside, in the order they were moved.
+    moved: Vec<MovedAside>,
+    /// Failed applies per pending entry.
+    failures: HashMap<String, u32>,
 }
 
 /// Holds a table's lock in a [`MemBackend`]; dropping it releases the lock
@@ -84,6 +90,19 @@ struct TableState {
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MemGuard {
     slot: Arc<TableSlot>,
+    table_name: String,
+}
+
+impl LockGuard for MemGuard {
+    fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// Always `Ok(true)`: an in-memory lock cannot be lost while its guard
+    /// lives.
+    fn is_held(&self) -> ReedResult<bool> {
+        Ok(true)
+    }
 }
 
 impl fmt::Debug for MemBackend {
@@ -96,7 +115,9 @@ impl fmt::Debug for MemBackend {
 
 impl fmt::Debug for MemGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemGuard").finish_non_exhaustive()
+        f.debug_struct("MemGuard")
+            .field("table_name", &self.table_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,6 +230,7 @@ impl Drop for MemGuard {
     fn drop(&mut self) {
         let mut state = lock_ignoring_poison(&self.slot.state);
         state.locked = false;
+        state.held_since = None;
         let anyone_waiting = state.waiters > 0;
         drop(state);
         // Both acquirers and wait_for_unlock callers wait on this condvar; a
@@ -228,16 +250,18 @@ impl LockBackend for MemBackend {
         let waited = match wait_until(&slot, timeout, |state| !state.locked) {
             Ok(mut state) => {
                 state.locked = true;
+                state.held_since = Some(SystemTime::now());
                 None
             }
             Err(waited) => Some(waited),
         };
         match waited {
-            None => Ok(MemGuard { slot }),
-            Some(waited) => Err(ReedError::LockTimeout {
-                table: table_name.to_string(),
-                waited,
+            None => Ok(MemGuard {
+                slot,
+                table_name: table_name.to_string(),
             }),
+            Some(waited) => Err(ReedError::lock_timeout(table_name, waited)
+                .with_holder(self.lock_holder(table_name)?)),
         }
     }
 
@@ -248,8 +272,12 @@ impl LockBackend for MemBackend {
             return Ok(None);
         }
         state.locked = true;
+        state.held_since = Some(SystemTime::now());
         drop(state);
-        Ok(Some(MemGuard { slot }))
+        Ok(Some(MemGuard {
+            slot,
+            table_name: table_name.to_string(),
+        }))
     }
 
     fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
@@ -262,11 +290,19 @@ impl LockBackend for MemBackend {
         let slot = self.slot(table_name)?;
         match wait_until(&slot, timeout, |state| !state.locked) {
             Ok(_) => Ok(()),
-            Err(waited) => Err(ReedError::LockTimeout {
-                table: table_name.to_string(),
-                waited,
-            }),
+            Err(waited) => Err(ReedError::lock_timeout(table_name, waited)
+                .with_holder(self.lock_holder(table_name)?)),
         }
+    }
+
+    /// The holder is always this process: its pid and the time the lock was
+    /// taken (no host: the lock never leaves the process).
+    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+        let slot = self.slot(table_name)?;
+        let state = lock_ignoring_poison(&slot.state);
+        Ok(state
+            .locked
+            .then(|| LockHolder::new(Some(std::process::id()), None, state.held_since)))
     }
 }
 
@@ -278,10 +314,7 @@ impl QueueBackend for MemBackend {
         validate_write(write)?;
         let mut state = lock_ignoring_poison(&slot.state);
         if state.queue.len() >= self.shared.capacity {
-            return Err(ReedError::QueueFull {
-                table: table_name.to_string(),
-                size: state.queue.len(),
-            });
+            return Err(ReedError::queue_full(table_name, state.queue.len()));
         }
         let id = self.next_queue_id();
         state.queue.push_back((id.clone(), write.clone()));
@@ -302,12 +335,10 @@ impl QueueBackend for MemBackend {
         match position {
             Some(index) => {
                 state.queue.remove(index);
+                state.failures.remove(queue_id);
                 Ok(())
             }
-            None => Err(ReedError::QueueEntryNotFound {
-                table: table_name.to_string(),
-                queue_id: queue_id.to_string(),
-            }),
+            None => Err(not_pending(&state, table_name, queue_id)),
         }
     }
 
@@ -319,6 +350,95 @@ impl QueueBackend for MemBackend {
 
     fn capacity(&self) -> usize {
         self.shared.capacity
+    }
+
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        let slot = self.slot(table_name)?;
+        let state = lock_ignoring_poison(&slot.state);
+        Ok(state.queue.iter().take(max).cloned().collect())
+    }
+
+    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        let slot = self.slot(table_name)?;
+        queue_ids.iter().try_for_each(|id| validate_queue_id(id))?;
+        let mut state = lock_ignoring_poison(&slot.state);
+        for queue_id in queue_ids {
+            match state.queue.iter().position(|(id, _)| id == queue_id) {
+                Some(index) => {
+                    state.queue.remove(index);
+                    state.failures.remove(queue_id);
+                }
+                None => return Err(not_pending(&state, table_name, queue_id)),
+            }
+        }
+        Ok(())
+    }
+
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        let state = lock_ignoring_poison(&slot.state);
+        Ok(state.queue.iter().any(|(id, _)| id == queue_id))
+    }
+
+    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        let mut state = lock_ignoring_poison(&slot.state);
+        let Some(index) = state.queue.iter().position(|(id, _)| id == queue_id) else {
+            return Err(not_pending(&state, table_name, queue_id));
+        };
+        state.queue.remove(index);
+        state.failures.remove(queue_id);
+        let moved = MovedAside::new(queue_id, reason, format!("memory:{table_name}/{queue_id}"));
+        state.moved.push(moved.clone());
+        Ok(moved)
+    }
+
+    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+        let slot = self.slot(table_name)?;
+        let mut moved = lock_ignoring_poison(&slot.state).moved.clone();
+        moved.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(moved)
+    }
+
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        let mut state = lock_ignoring_poison(&slot.state);
+        if !state.queue.iter().any(|(id, _)| id == queue_id) {
+            return Err(not_pending(&state, table_name, queue_id));
+        }
+        let count = state.failures.entry(queue_id.to_string()).or_insert(0);
+        *count = count.saturating_add(1);
+        Ok(*count)
+    }
+
+    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+        let slots: Vec<(String, Arc<TableSlot>)> = lock_ignoring_poison(&self.shared.tables)
+            .iter()
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+            .collect();
+        let mut tables: Vec<String> = slots
+            .into_iter()
+            .filter(|(_, slot)| !lock_ignoring_poison(&slot.state).queue.is_empty())
+            .map(|(name, _)| name)
+            .collect();
+        tables.sort();
+        Ok(tables)
+    }
+}
+
+/// The error for an id that is not pending: `CorruptEntry` if it was moved
+/// aside, `QueueEntryNotFound` otherwise.
+fn not_pending(state: &TableState, table_name: &str, queue_id: &str) -> ReedError {
+    match state.moved.iter().find(|moved| moved.id == queue_id) {
+        Some(moved) => ReedError::moved_aside(table_name, moved),
+        None => ReedError::entry_not_found(table_name, queue_id),
     }
 }
 

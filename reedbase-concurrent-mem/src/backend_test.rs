@@ -191,7 +191,10 @@ fn debug_output_names_the_type_and_the_capacity() {
     let backend = MemBackend::with_capacity(7);
     assert_eq!(format!("{backend:?}"), "MemBackend { capacity: 7, .. }");
     let guard = backend.acquire_lock("users", LONG).unwrap();
-    assert_eq!(format!("{guard:?}"), "MemGuard { .. }");
+    assert_eq!(
+        format!("{guard:?}"),
+        "MemGuard { table_name: \"users\", .. }"
+    );
 }
 
 #[test]
@@ -204,7 +207,7 @@ fn a_timed_out_waiter_reports_its_wait_and_stops_counting_as_a_sleeper() {
         backend.wait_for_unlock("users", timeout).unwrap_err(),
     ] {
         match error {
-            ReedError::LockTimeout { table, waited } => {
+            ReedError::LockTimeout { table, waited, .. } => {
                 assert_eq!(table, "users");
                 assert!(waited >= timeout, "reported {waited:?}, asked {timeout:?}");
             }

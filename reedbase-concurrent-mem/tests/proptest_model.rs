@@ -28,7 +28,7 @@ const TABLES: [&str; 3] = ["users", "orders", "audit_log"];
 const BAD_TABLES: [(&str, NameRule); 7] = [
     ("", NameRule::Empty),
     ("..", NameRule::DotOrDotDot),
-    ("../x", NameRule::LeadingDot),
+    ("../x", NameRule::PathSeparator),
     ("/abs", NameRule::PathSeparator),
     ("a:b", NameRule::DriveOrStream),
     ("x\0y", NameRule::Nul),
@@ -37,7 +37,7 @@ const BAD_TABLES: [(&str, NameRule); 7] = [
 const BAD_IDS: [(&str, NameRule); 6] = [
     ("", NameRule::Empty),
     ("..", NameRule::DotOrDotDot),
-    ("../../x", NameRule::LeadingDot),
+    ("../../x", NameRule::PathSeparator),
     ("a/b", NameRule::PathSeparator),
     ("x:y", NameRule::DriveOrStream),
     ("id with space", NameRule::InvalidCharacter),
@@ -97,7 +97,7 @@ fn bad_write() -> impl Strategy<Value = (PendingWrite, ReedError)> {
     let bad_row = prop_oneof![
         Just((CsvRow::new("", vec!["v"]), RowField::Key, RowRule::EmptyKey)),
         Just((
-            CsvRow::new("k|1", vec![]),
+            CsvRow::new("k|1", Vec::<String>::new()),
             RowField::Key,
             RowRule::ContainsDelimiter
         )),
@@ -162,19 +162,13 @@ struct Real {
 /// the clock.
 fn without_wait<T>(result: ReedResult<T>) -> ReedResult<T> {
     result.map_err(|error| match error {
-        ReedError::LockTimeout { table, .. } => ReedError::LockTimeout {
-            table,
-            waited: Duration::ZERO,
-        },
+        ReedError::LockTimeout { table, .. } => ReedError::lock_timeout(&table, Duration::ZERO),
         other => other,
     })
 }
 
 fn timeout(table: usize) -> ReedError {
-    ReedError::LockTimeout {
-        table: TABLES[table].to_string(),
-        waited: Duration::ZERO,
-    }
+    ReedError::lock_timeout(TABLES[table], Duration::ZERO)
 }
 
 fn not_found(table: usize, id: &str) -> ReedError {
@@ -314,7 +308,10 @@ fn on_bad_table(
     which: usize,
 ) -> Result<(), TestCaseError> {
     let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["v"])]);
-    let bad_write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k|1", vec![])]);
+    let bad_write = PendingWrite::new(
+        WriteOperation::Insert,
+        vec![CsvRow::new("k|1", Vec::<String>::new())],
+    );
     let error = match which {
         0 => backend.queue_write(name, &write).err(),
         1 => backend.queue_write(name, &bad_write).err(),

@@ -107,11 +107,8 @@ impl LastBackend {
             ReedError::LockTimeout {
                 table,
                 timeout_secs,
-            } => core_api::ReedError::LockTimeout {
-                table,
-                waited: Duration::from_secs(timeout_secs),
-            },
-            ReedError::QueueFull { table, size } => core_api::ReedError::QueueFull { table, size },
+            } => core_api::ReedError::lock_timeout(&table, Duration::from_secs(timeout_secs)),
+            ReedError::QueueFull { table, size } => core_api::ReedError::queue_full(&table, size),
             ReedError::InvalidQueueFile { path } => core_api::ReedError::InvalidQueueFile {
                 path: PathBuf::from(path),
                 reason: "reported by the old module, which gives no reason".to_string(),
@@ -189,19 +186,59 @@ fn to_core(write: concurrent::PendingWrite) -> core_api::PendingWrite {
     }
 }
 
-impl LockBackend for LastBackend {
-    type Guard = TableLock;
+/// The old module's [`TableLock`] with the table's name, as core's
+/// [`LockGuard`](core_api::LockGuard) wants it.
+#[derive(Debug)]
+pub struct LastGuard {
+    /// The old module's guard; dropping it releases the lock.
+    pub lock: TableLock,
+    table_name: String,
+}
 
-    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> core_api::ReedResult<TableLock> {
+impl core_api::LockGuard for LastGuard {
+    fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// Always `Ok(true)`: the old module never checked whether its lock
+    /// file was replaced while held.
+    fn is_held(&self) -> core_api::ReedResult<bool> {
+        Ok(true)
+    }
+}
+
+/// The error for what the old module has no notion of.
+fn unsupported(operation: &'static str, path: &Path, what: &str) -> core_api::ReedError {
+    core_api::ReedError::io(
+        operation,
+        path,
+        &io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("the old module has no {what}"),
+        ),
+    )
+}
+
+impl LockBackend for LastBackend {
+    type Guard = LastGuard;
+
+    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> core_api::ReedResult<LastGuard> {
         concurrent::acquire_lock(&self.base_path, table_name, timeout)
+            .map(|lock| LastGuard {
+                lock,
+                table_name: table_name.to_string(),
+            })
             .map_err(|e| self.convert(e, table_name, None))
     }
 
     /// One attempt of the old `acquire_lock` with a zero timeout; its
     /// `LockTimeout` (which any try-lock error gives) reads as `None`.
-    fn try_acquire_lock(&self, table_name: &str) -> core_api::ReedResult<Option<TableLock>> {
+    fn try_acquire_lock(&self, table_name: &str) -> core_api::ReedResult<Option<LastGuard>> {
         match concurrent::acquire_lock(&self.base_path, table_name, Duration::ZERO) {
-            Ok(guard) => Ok(Some(guard)),
+            Ok(lock) => Ok(Some(LastGuard {
+                lock,
+                table_name: table_name.to_string(),
+            })),
             Err(ReedError::LockTimeout { .. }) => Ok(None),
             Err(e) => Err(self.convert(e, table_name, None)),
         }
@@ -215,6 +252,14 @@ impl LockBackend for LastBackend {
     fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> core_api::ReedResult<()> {
         concurrent::wait_for_unlock(&self.base_path, table_name, timeout)
             .map_err(|e| self.convert(e, table_name, None))
+    }
+
+    /// The old module writes no holder record: a held lock has an unknown
+    /// holder.
+    fn lock_holder(&self, table_name: &str) -> core_api::ReedResult<Option<core_api::LockHolder>> {
+        Ok(self
+            .is_locked(table_name)?
+            .then(core_api::LockHolder::unknown))
     }
 }
 
@@ -250,5 +295,60 @@ impl QueueBackend for LastBackend {
     /// 100, the old module's fixed limit.
     fn capacity(&self) -> usize {
         crate::concurrent::queue::MAX_QUEUE_SIZE
+    }
+
+    /// Whether `<queue>/<id>.pending` exists, which is what the old module's
+    /// `remove_from_queue` would find (no validation, as there).
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> core_api::ReedResult<bool> {
+        let path = self.operation_path("remove_queue_file", table_name, Some(queue_id));
+        Ok(path.exists())
+    }
+
+    /// The old module never moves an entry aside.
+    fn move_aside(
+        &self,
+        table_name: &str,
+        queue_id: &str,
+        _reason: &str,
+    ) -> core_api::ReedResult<core_api::MovedAside> {
+        let path = self.operation_path("remove_queue_file", table_name, Some(queue_id));
+        Err(unsupported("move_aside", &path, "moved-aside entries"))
+    }
+
+    /// Empty: the old module never moves an entry aside.
+    fn moved_aside(&self, _table_name: &str) -> core_api::ReedResult<Vec<core_api::MovedAside>> {
+        Ok(Vec::new())
+    }
+
+    /// The old module counts no failed applies.
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> core_api::ReedResult<u32> {
+        let path = self.operation_path("remove_queue_file", table_name, Some(queue_id));
+        Err(unsupported(
+            "record_failed_apply",
+            &path,
+            "count of failed applies",
+        ))
+    }
+
+    /// The directories under `<base>/tables/` whose old `count_pending` is
+    /// above 0.
+    fn tables_with_pending(&self) -> core_api::ReedResult<Vec<String>> {
+        let tables_dir = self.base_path.join("tables");
+        let listing = match std::fs::read_dir(&tables_dir) {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(core_api::ReedError::io("read_queue_dir", &tables_dir, &e)),
+        };
+        let mut tables = Vec::new();
+        for entry in listing.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if self.count_pending(&name)? > 0 {
+                tables.push(name);
+            }
+        }
+        tables.sort();
+        Ok(tables)
     }
 }

@@ -23,7 +23,7 @@ fn test_lock_timeout_reports_whole_seconds_asked_for() {
         .acquire_lock("users", Duration::from_secs(1))
         .expect("lock");
     match backend.acquire_lock("users", Duration::from_millis(300)) {
-        Err(ReedError::LockTimeout { table, waited }) => {
+        Err(ReedError::LockTimeout { table, waited, .. }) => {
             assert_eq!(table, "users");
             assert_eq!(waited, Duration::ZERO);
         }

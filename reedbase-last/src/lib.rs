@@ -19,5 +19,5 @@ pub mod concurrent;
 pub mod error;
 mod expected_failures;
 
-pub use adaptor::LastBackend;
+pub use adaptor::{LastBackend, LastGuard};
 pub use expected_failures::{EXPECTED_FAILURES, INTERMITTENT_FAILURES};

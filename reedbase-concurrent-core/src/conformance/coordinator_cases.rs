@@ -11,9 +11,8 @@ use std::time::Duration;
 use super::Backend;
 use super::samples::{LONG, fill_queue, head, ok, tagged_write};
 use crate::coordinator::{
-    ApplyKey, CoordinatorError, RejectedWrite, SubmitOutcome, WriteCoordinator,
+    ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
 };
-use crate::error::ReedError;
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
 const TABLE: &str = "test_table";
@@ -34,10 +33,17 @@ impl fmt::Display for Refused {
     }
 }
 
+impl std::error::Error for Refused {}
+
+/// An `apply` that refuses every write.
+fn refuse(_key: ApplyKey<'_>, _write: &PendingWrite) -> Result<(), ApplyError> {
+    Err(Refused.into())
+}
+
 /// An `apply` that records every write into `table`.
 fn record_into(
     table: &Mutex<Applied>,
-) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), Refused> + '_ {
+) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError> + '_ {
     move |key, write| {
         let mut table = table
             .lock()
@@ -48,7 +54,7 @@ fn record_into(
 }
 
 /// An `apply` that must not be called.
-fn never_apply(key: ApplyKey<'_>, write: &PendingWrite) -> Result<(), Refused> {
+fn never_apply(key: ApplyKey<'_>, write: &PendingWrite) -> Result<(), ApplyError> {
     panic!("apply was called ({key:?}, {write:?}) where nothing should have been applied")
 }
 
@@ -60,26 +66,32 @@ fn applied(table: Mutex<Applied>) -> Applied {
 
 /// Unwraps a submit result, naming what was being done.
 #[track_caller]
-fn submitted(result: Result<SubmitOutcome, RejectedWrite<Refused>>, what: &str) -> SubmitOutcome {
-    result.unwrap_or_else(|rejected| panic!("{what}: expected Ok, got {:?}", rejected.error))
+fn submitted(result: Result<SubmitOutcome, WriteError>, what: &str) -> SubmitOutcome {
+    result.unwrap_or_else(|error| panic!("{what}: expected Ok, got {error:?}"))
 }
 
 /// The error of a submit that must hand `write` back: panics if the submit
 /// succeeded or the write came back changed.
 #[track_caller]
 fn handed_back(
-    result: Result<SubmitOutcome, RejectedWrite<Refused>>,
+    result: Result<SubmitOutcome, WriteError>,
     write: &PendingWrite,
     what: &str,
-) -> CoordinatorError<Refused> {
+) -> WriteError {
     match result {
         Ok(outcome) => panic!("{what}: expected Err, got {outcome:?}"),
-        Err(rejected) => {
+        Err(error) => {
             assert_eq!(
-                &rejected.write, write,
+                error.handed_back(),
+                Some(write),
                 "{what}: the write should be handed back unchanged"
             );
-            rejected.error
+            assert_eq!(
+                error.table(),
+                TABLE,
+                "{what}: the error should name the table"
+            );
+            error
         }
     }
 }
@@ -128,7 +140,7 @@ pub fn coordinator_applies_when_free<B: Backend>(backend: &B) {
     let outcome = coordinator.submit(TABLE, write.clone(), LONG, |key, got: &PendingWrite| {
         let locked = backend.is_locked(TABLE);
         calls.push((key.queue_id().map(str::to_string), got.clone(), locked));
-        Ok::<(), Refused>(())
+        Ok(())
     });
     assert_eq!(
         submitted(outcome, "submit on a free table"),
@@ -188,13 +200,7 @@ pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
         &write,
         "submit with the lock held and the queue full",
     );
-    assert!(
-        matches!(
-            error,
-            CoordinatorError::Backend(ReedError::QueueFull { .. })
-        ),
-        "expected Backend(QueueFull), got {error:?}"
-    );
+    assert!(error.is_queue_full(), "expected QueueFull, got {error:?}");
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),
         capacity,
@@ -241,16 +247,23 @@ pub fn coordinator_apply_failure_keeps_entry<B: Backend>(backend: &B) {
     let second = tagged_write("second");
     let first_id = queue_through_coordinator(&coordinator, &first);
     let second_id = queue_through_coordinator(&coordinator, &second);
-    match coordinator.drain(TABLE, LONG, |_key, _write: &PendingWrite| Err(Refused)) {
-        Err(CoordinatorError::Apply { queue_id, source }) => {
+    match coordinator.drain(TABLE, LONG, refuse) {
+        Err(error) => {
             assert_eq!(
-                queue_id.as_deref(),
+                error.blocking_entry(),
                 Some(first_id.as_str()),
-                "Apply should name the failed entry"
+                "the error should name the failed entry"
             );
-            assert_eq!(source, Refused, "Apply should carry apply's error");
+            match error.failure() {
+                WriteFailure::Apply { source, .. } => assert_eq!(
+                    source.downcast_ref::<Refused>(),
+                    Some(&Refused),
+                    "the error should carry apply's error"
+                ),
+                other => panic!("expected an apply failure, got {other:?}"),
+            }
         }
-        other => panic!("drain with a failing apply: expected Err(Apply), got {other:?}"),
+        other => panic!("drain with a failing apply: expected Err, got {other:?}"),
     }
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),
@@ -286,14 +299,15 @@ pub fn coordinator_submit_stops_at_failed_queued_write<B: Backend>(backend: &B) 
     let queued_id = queue_through_coordinator(&coordinator, &tagged_write("queued"));
     let write = tagged_write("later");
     let mut direct_applied = false;
-    let result = coordinator.submit(TABLE, write.clone(), LONG, |key, _write: &PendingWrite| {
+    let result = coordinator.submit(TABLE, write.clone(), LONG, |key, _write| {
         direct_applied |= key == ApplyKey::Direct;
-        Err(Refused)
+        Err(Refused.into())
     });
     let error = handed_back(result, &write, "submit with a failing apply");
-    assert!(
-        matches!(&error, CoordinatorError::Apply { queue_id: Some(id), .. } if *id == queued_id),
-        "expected Apply naming the queued entry {queued_id:?}, got {error:?}"
+    assert_eq!(
+        error.blocking_entry(),
+        Some(queued_id.as_str()),
+        "expected an apply failure naming the queued entry, got {error:?}"
     );
     assert!(
         !direct_applied,
@@ -307,13 +321,11 @@ pub fn coordinator_submit_stops_at_failed_queued_write<B: Backend>(backend: &B) 
 pub fn coordinator_direct_apply_failure_hands_write_back<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let write = tagged_write("direct");
-    let result = coordinator.submit(TABLE, write.clone(), LONG, |_key, _write: &PendingWrite| {
-        Err(Refused)
-    });
+    let result = coordinator.submit(TABLE, write.clone(), LONG, refuse);
     let error = handed_back(result, &write, "submit with a failing apply");
     assert!(
-        matches!(error, CoordinatorError::Apply { queue_id: None, .. }),
-        "expected Apply {{ queue_id: None }}, got {error:?}"
+        error.is_apply_failure() && error.blocking_entry().is_none(),
+        "expected a failure of the direct write's apply, got {error:?}"
     );
     assert_pending_and_released(backend, 0, "nothing should be queued");
 }
@@ -323,20 +335,24 @@ pub fn coordinator_direct_apply_failure_hands_write_back<B: Backend>(backend: &B
 /// and nothing is queued even when the lock is held.
 pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
-    let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["a|b"])]);
+    let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", ["a|b"])]);
     let good = tagged_write("good");
     let attempts = [("../escape", good.clone()), ("", good), (TABLE, bad_row)];
     for hold in [false, true] {
         let held = hold.then(|| ok(backend.acquire_lock(TABLE, LONG), "acquire_lock"));
         for (table, write) in &attempts {
             let what = format!("submit to {table:?} (lock held: {hold})");
-            let error = handed_back(
-                coordinator.submit(table, write.clone(), SHORT, never_apply),
-                write,
-                &what,
+            let error = match coordinator.submit(table, write.clone(), SHORT, never_apply) {
+                Ok(outcome) => panic!("{what}: expected Err, got {outcome:?}"),
+                Err(error) => error,
+            };
+            assert_eq!(
+                error.handed_back(),
+                Some(write),
+                "{what}: handed back unchanged"
             );
             assert!(
-                matches!(&error, CoordinatorError::Backend(error) if error.is_invalid_input()),
+                error.is_invalid_input(),
                 "{what}: expected an invalid-input error, got {error:?}"
             );
         }
@@ -361,10 +377,8 @@ pub fn coordinator_drain_waits_for_lock<B: Backend>(backend: &B) {
     queue_through_coordinator(&coordinator, &tagged_write("queued"));
     let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
     match coordinator.drain(TABLE, Duration::from_millis(20), never_apply) {
-        Err(CoordinatorError::Backend(error)) if error.is_lock_timeout() => {}
-        other => {
-            panic!("drain while the lock is held: expected Backend(LockTimeout), got {other:?}")
-        }
+        Err(error) if error.is_lock_timeout() => {}
+        other => panic!("drain while the lock is held: expected LockTimeout, got {other:?}"),
     }
     assert_eq!(
         ok(backend.count_pending(TABLE), "count_pending"),

@@ -3,14 +3,12 @@
 //! applied exactly once (nothing crashes here), each thread's in its order.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Barrier, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::Backend;
 use super::samples::{LONG, join, ok, sequenced_write};
-use crate::coordinator::{ApplyKey, CoordinatorError, SubmitOutcome, WriteCoordinator};
-use crate::error::ReedError;
+use crate::coordinator::{ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator};
 use crate::types::PendingWrite;
 
 const TABLE: &str = "test_table";
@@ -42,7 +40,7 @@ fn tag_of(write: &PendingWrite) -> (usize, usize) {
 /// An `apply` that appends each write's tag to `table`.
 fn append_tag(
     table: &Mutex<Vec<(usize, usize)>>,
-) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), Infallible> + '_ {
+) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError> + '_ {
     move |_key, write| {
         table
             .lock()
@@ -75,16 +73,14 @@ pub fn coordinator_threads_apply_each_write_once_in_order<B: Backend>(backend: &
                             match coordinator.submit(TABLE, write, timeout, append_tag(table)) {
                                 Ok(SubmitOutcome::Queued(_)) => queued += 1,
                                 Ok(SubmitOutcome::Applied { .. }) => {}
-                                Err(rejected) => match rejected.error {
-                                    CoordinatorError::Backend(ReedError::QueueFull { .. }) => {
-                                        write = rejected.write;
-                                        timeout = LONG;
-                                        continue;
-                                    }
-                                    other => panic!(
-                                        "thread {thread}, write {seq}: submit failed: {other:?}"
-                                    ),
-                                },
+                                Err(error) if error.is_queue_full() => {
+                                    write = error.into_write().expect("handed back");
+                                    timeout = LONG;
+                                    continue;
+                                }
+                                Err(error) => {
+                                    panic!("thread {thread}, write {seq}: submit failed: {error:?}")
+                                }
                             }
                             break;
                         }

@@ -21,6 +21,7 @@ fn assert_real_wait(error: &ReedError, table: &str, timeout: Duration, seen: Dur
         ReedError::LockTimeout {
             table: named,
             waited,
+            ..
         } => {
             assert_eq!(
                 named, table,

@@ -133,8 +133,6 @@ mod validation_cases;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::backend::{LockBackend, QueueBackend};
-
 pub use capacity_cases::*;
 pub use concurrency_cases::*;
 pub use coordinator_cases::*;
@@ -149,9 +147,9 @@ pub use validation_cases::*;
 pub const MIN_CAPACITY: usize = 5;
 
 /// The bounds a backend needs to be run through the suite.
-pub trait Backend: LockBackend + QueueBackend + Sync {}
+pub trait Backend: crate::Backend + Sync {}
 
-impl<T: LockBackend + QueueBackend + Sync> Backend for T {}
+impl<T: crate::Backend + Sync> Backend for T {}
 
 /// One named case of the suite.
 pub struct Case<B> {

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::{ReedError, ReedResult};
+use reedbase_concurrent_core::{LockGuard, ReedError, ReedResult};
 
 use super::flock::{self, TryLock};
 use super::holder;
@@ -67,6 +67,40 @@ impl TableLock {
     }
 }
 
+impl LockGuard for TableLock {
+    fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// True while the locked file is still the file at the lock path: same
+    /// device and inode, and not unlinked. An operator who deleted or
+    /// replaced `write.lock` while it was held has let a second process lock
+    /// a new file at that path, so this guard no longer excludes anyone.
+    fn is_held(&self) -> ReedResult<bool> {
+        same_file_at_path(&self.file, &self.path)
+    }
+}
+
+#[cfg(unix)]
+fn same_file_at_path(file: &File, path: &Path) -> ReedResult<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let held = file
+        .metadata()
+        .map_err(|error| ReedError::io("stat_lock_file", path, &error))?;
+    match std::fs::symlink_metadata(path) {
+        Ok(at_path) => {
+            Ok(held.nlink() > 0 && held.dev() == at_path.dev() && held.ino() == at_path.ino())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(ReedError::io("stat_lock_file", path, &error)),
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file_at_path(_file: &File, _path: &Path) -> ReedResult<bool> {
+    Ok(true)
+}
+
 impl Drop for TableLock {
     fn drop(&mut self) {
         holder::clear_record(&self.file);
@@ -122,10 +156,8 @@ pub fn acquire_lock(
     let file = open_for_locking(&paths)?;
     match poll_until(start, timeout, || try_lock(&file, &paths.lock_file))? {
         Polled::Ready(()) => Ok(TableLock::locked(file, paths.lock_file, table_name)),
-        Polled::TimedOut(waited) => Err(ReedError::LockTimeout {
-            table: table_name.to_string(),
-            waited,
-        }),
+        Polled::TimedOut(waited) => Err(ReedError::lock_timeout(table_name, waited)
+            .with_holder(holder::lock_holder(base_path, table_name).ok().flatten())),
     }
 }
 

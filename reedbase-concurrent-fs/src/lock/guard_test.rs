@@ -63,7 +63,7 @@ fn a_second_acquire_times_out_with_the_real_wait() {
     let _guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
     let timeout = Duration::from_millis(200);
     match acquire_lock(dir.path(), "users", timeout).unwrap_err() {
-        ReedError::LockTimeout { table, waited } => {
+        ReedError::LockTimeout { table, waited, .. } => {
             assert_eq!(table, "users");
             assert!(waited >= timeout, "waited {waited:?}");
             assert!(waited < LONG);

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::path::Path;
 use std::time::SystemTime;
 
-use reedbase_concurrent_core::{ReedError, ReedResult};
+use reedbase_concurrent_core::{LockHolder, ReedError, ReedResult};
 
 use super::identity;
 use super::open::open_existing;
@@ -18,63 +18,12 @@ use super::record::{self, CLEARED_RECORD, HolderRecord, RECORD_LEN};
 use crate::backend::FsBackend;
 use crate::paths::TablePaths;
 
-/// Who holds a table's lock, as far as can be told.
-///
-/// Every field is `None` when the lock is held but its holder left no
-/// readable record: an old-module process (which writes none), a holder
-/// between taking the lock and writing its record, or a holder whose record
-/// names a process that is certainly dead (a killed holder's record under a
-/// new, record-less holder).
-///
-/// # Examples
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use reedbase_concurrent_fs::lock::{acquire_lock, lock_holder};
-///
-/// let dir = tempfile::tempdir()?;
-/// let _guard = acquire_lock(dir.path(), "users", Duration::from_secs(1))?;
-/// let holder = lock_holder(dir.path(), "users")?.expect("held");
-/// assert!(!holder.is_unknown());
-/// let held_for = SystemTime::now().duration_since(holder.acquired_at.expect("known"))?;
-/// println!("pid {:?} on {:?}, held for {held_for:?}", holder.pid, holder.host);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LockHolder {
-    /// The holder's process id.
-    pub pid: Option<u32>,
-    /// The holder's host name (`unknown` if it could not read its own).
-    pub host: Option<String>,
-    /// When the holder acquired the lock, by its own clock.
-    pub acquired_at: Option<SystemTime>,
-}
-
-impl LockHolder {
-    /// A holder about which nothing is known.
-    fn unknown() -> LockHolder {
-        LockHolder {
-            pid: None,
-            host: None,
-            acquired_at: None,
-        }
-    }
-
-    /// True when the holder left no usable record (see the type docs).
-    pub fn is_unknown(&self) -> bool {
-        self.pid.is_none()
-    }
-}
-
-impl From<HolderRecord> for LockHolder {
-    fn from(record: HolderRecord) -> LockHolder {
-        LockHolder {
-            pid: Some(record.pid),
-            host: Some(record.host),
-            acquired_at: Some(record.acquired_at),
-        }
-    }
+fn holder_from(record: HolderRecord) -> LockHolder {
+    LockHolder::new(
+        Some(record.pid),
+        Some(record.host),
+        Some(record.acquired_at),
+    )
 }
 
 /// Who holds the lock of `table_name`, or `None` if nobody does.
@@ -132,7 +81,7 @@ pub fn lock_holder(base_path: &Path, table_name: &str) -> ReedResult<Option<Lock
         Some(record)
             if !identity::is_certainly_gone(record.pid, record.start_ticks, &record.host) =>
         {
-            LockHolder::from(record)
+            holder_from(record)
         }
         _ => LockHolder::unknown(),
     };

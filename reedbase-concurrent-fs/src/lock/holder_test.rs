@@ -134,11 +134,7 @@ fn a_garbled_record_under_a_live_lock_is_an_unknown_holder() {
     let dir = tempfile::tempdir().unwrap();
     let _old = hold_as_old_module(dir.path());
     write_at_start(&lock_file(dir.path()), &[b'#'; RECORD_LEN]);
-    let expected = LockHolder {
-        pid: None,
-        host: None,
-        acquired_at: None,
-    };
+    let expected = LockHolder::unknown();
     assert_eq!(lock_holder(dir.path(), "users").unwrap(), Some(expected));
 }
 

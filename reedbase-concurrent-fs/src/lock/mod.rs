@@ -134,5 +134,6 @@ mod record_test;
 mod wait_test;
 
 pub use guard::{TableLock, acquire_lock, try_acquire_lock};
-pub use holder::{LockHolder, lock_holder};
+pub use holder::lock_holder;
 pub use probe::{is_locked, wait_for_unlock};
+pub use reedbase_concurrent_core::LockHolder;

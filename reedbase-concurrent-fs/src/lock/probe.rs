@@ -102,10 +102,11 @@ pub fn wait_for_unlock(base_path: &Path, table_name: &str, timeout: Duration) ->
     let free = || Ok((!probe_held(&file, &paths.lock_file)?).then_some(()));
     match poll_until(start, timeout, free)? {
         Polled::Ready(()) => Ok(()),
-        Polled::TimedOut(waited) => Err(ReedError::LockTimeout {
-            table: table_name.to_string(),
-            waited,
-        }),
+        Polled::TimedOut(waited) => Err(ReedError::lock_timeout(table_name, waited).with_holder(
+            super::holder::lock_holder(base_path, table_name)
+                .ok()
+                .flatten(),
+        )),
     }
 }
 

@@ -90,7 +90,7 @@ fn wait_for_unlock_times_out_with_the_real_wait() {
     let _guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
     let timeout = Duration::from_millis(100);
     match wait_for_unlock(dir.path(), "users", timeout).unwrap_err() {
-        ReedError::LockTimeout { table, waited } => {
+        ReedError::LockTimeout { table, waited, .. } => {
             assert_eq!(table, "users");
             assert!(waited >= timeout, "waited {waited:?}");
         }

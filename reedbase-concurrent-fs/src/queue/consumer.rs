@@ -7,12 +7,12 @@ use std::io;
 use std::time::{Duration, SystemTime};
 
 use reedbase_concurrent_core::{
-    PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
+    MovedAside, PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
 };
 
 use super::codec;
 use super::corrupt::{find_moved_aside, move_aside};
-use super::entry_id::pending_file_name;
+use super::entry_id::{attempts_file_name, is_legacy_id, pending_file_name};
 use super::listing::{Candidate, ordered_entries};
 use crate::paths::TablePaths;
 
@@ -34,19 +34,37 @@ enum Inspected {
 
 /// The oldest readable entry, moving aside every corrupt entry before it.
 pub(crate) fn next_pending(paths: &TablePaths) -> ReedResult<Option<(String, PendingWrite)>> {
+    Ok(pending_batch(paths, 1)?.into_iter().next())
+}
+
+/// The oldest `max` readable entries, moving aside every corrupt entry
+/// met on the way.
+pub(crate) fn pending_batch(
+    paths: &TablePaths,
+    max: usize,
+) -> ReedResult<Vec<(String, PendingWrite)>> {
+    let mut found = Vec::new();
+    if max == 0 {
+        return Ok(found);
+    }
     let Some(candidates) = ordered_entries(&paths.queue_dir)? else {
-        return Ok(None);
+        return Ok(found);
     };
     for candidate in candidates {
         match inspect(&candidate)? {
-            Inspected::Ready(write) => return Ok(Some((candidate.id, write))),
+            Inspected::Ready(write) => {
+                found.push((candidate.id, write));
+                if found.len() == max {
+                    break;
+                }
+            }
             Inspected::Gone | Inspected::InProgress => {}
             Inspected::Corrupt(reason) => {
                 move_aside(paths, &candidate, &reason)?;
             }
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 fn inspect(candidate: &Candidate) -> ReedResult<Inspected> {
@@ -110,19 +128,93 @@ fn modified_recently(candidate: &Candidate) -> bool {
 pub(crate) fn remove_entry(paths: &TablePaths, table_name: &str, queue_id: &str) -> ReedResult<()> {
     let path = paths.queue_dir.join(pending_file_name(queue_id));
     match fs::remove_file(&path) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            forget_failed_applies(paths, queue_id);
+            Ok(())
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => match find_moved_aside(paths, queue_id)? {
-            Some(moved) => Err(ReedError::CorruptEntry {
-                table: table_name.to_string(),
-                queue_id: queue_id.to_string(),
-                moved_to: moved.path,
-                reason: moved.reason,
-            }),
-            None => Err(ReedError::QueueEntryNotFound {
-                table: table_name.to_string(),
-                queue_id: queue_id.to_string(),
-            }),
+            Some(moved) => Err(ReedError::moved_aside(table_name, &moved)),
+            None => Err(ReedError::entry_not_found(table_name, queue_id)),
         },
         Err(e) => Err(ReedError::io("remove_queue_file", &path, &e)),
     }
+}
+
+/// Whether the entry's file exists in the queue directory.
+pub(crate) fn entry_exists(paths: &TablePaths, queue_id: &str) -> ReedResult<bool> {
+    let path = paths.queue_dir.join(pending_file_name(queue_id));
+    match fs::symlink_metadata(&path) {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(ReedError::io("read_queue_file", &path, &e)),
+    }
+}
+
+/// Moves the pending entry `queue_id` to `corrupt/` with `reason`.
+pub(crate) fn move_entry_aside(
+    paths: &TablePaths,
+    table_name: &str,
+    queue_id: &str,
+    reason: &str,
+) -> ReedResult<MovedAside> {
+    let path = paths.queue_dir.join(pending_file_name(queue_id));
+    let candidate = Candidate {
+        id: queue_id.to_string(),
+        path,
+        legacy: is_legacy_id(queue_id),
+        regular: true,
+    };
+    if !move_aside(paths, &candidate, reason)? {
+        return Err(match find_moved_aside(paths, queue_id)? {
+            Some(moved) => ReedError::moved_aside(table_name, &moved),
+            None => ReedError::entry_not_found(table_name, queue_id),
+        });
+    }
+    forget_failed_applies(paths, queue_id);
+    find_moved_aside(paths, queue_id)?
+        .ok_or_else(|| ReedError::entry_not_found(table_name, queue_id))
+}
+
+/// Adds one to the entry's count of failed applies, kept in
+/// `<id>.attempts` beside it (written to a temporary name, synced and
+/// renamed, so that a crash leaves the old count or the new one).
+pub(crate) fn record_failed_apply(
+    paths: &TablePaths,
+    table_name: &str,
+    queue_id: &str,
+) -> ReedResult<u32> {
+    if !entry_exists(paths, queue_id)? {
+        return Err(ReedError::entry_not_found(table_name, queue_id));
+    }
+    let path = paths.queue_dir.join(attempts_file_name(queue_id));
+    let previous = match fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse::<u32>().unwrap_or(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(ReedError::io("read_attempts_file", &path, &e)),
+    };
+    let count = previous.saturating_add(1);
+    let temporary = paths
+        .queue_dir
+        .join(format!(".{}.tmp", attempts_file_name(queue_id)));
+    let write = || -> io::Result<()> {
+        use std::io::Write as _;
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(format!("{count}\n").as_bytes())?;
+        file.sync_data()?;
+        fs::rename(&temporary, &path)
+    };
+    write().map_err(|e| ReedError::io("write_attempts_file", &path, &e))?;
+    Ok(count)
+}
+
+/// Deletes the entry's count of failed applies, if it has one.
+fn forget_failed_applies(paths: &TablePaths, queue_id: &str) {
+    let _ = fs::remove_file(paths.queue_dir.join(attempts_file_name(queue_id)));
 }

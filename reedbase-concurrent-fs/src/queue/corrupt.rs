@@ -4,9 +4,9 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use reedbase_concurrent_core::{ReedError, ReedResult};
+use reedbase_concurrent_core::{MovedAside, ReedError, ReedResult};
 
 use super::entry_id::{pending_file_name, pending_stem, reason_file_name};
 use super::listing::Candidate;
@@ -15,40 +15,6 @@ use crate::paths::TablePaths;
 /// The reason reported for an entry moved aside whose reason file is
 /// missing (a process died between the two steps, or it was deleted).
 const REASON_NOT_RECORDED: &str = "reason not recorded";
-
-/// An entry that could not be read, decoded or validated and was moved to
-/// `queue/corrupt/` so that the queue could go on.
-///
-/// Listed by [`moved_aside`](crate::queue::moved_aside). The entry's file is
-/// kept as it was found, for an operator to inspect, repair and re-queue, or
-/// delete.
-///
-/// # Examples
-///
-/// ```
-/// use reedbase_concurrent_fs::{FsBackend, get_next_pending, queue::MovedAside};
-///
-/// let dir = tempfile::tempdir()?;
-/// let queue_dir = dir.path().join("tables/users/queue");
-/// std::fs::create_dir_all(&queue_dir)?;
-/// let id = "00000000000000000007-0123456789abcdef0123456789abcdef";
-/// std::fs::write(queue_dir.join(format!("{id}.pending")), b"")?;
-/// assert_eq!(get_next_pending(dir.path(), "users")?, None);
-/// let moved: Vec<MovedAside> = FsBackend::new(dir.path()).moved_aside("users")?;
-/// assert_eq!(moved[0].id, id);
-/// assert_eq!(moved[0].path, queue_dir.join("corrupt").join(format!("{id}.pending")));
-/// assert_eq!(moved[0].reason, "the file is empty");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MovedAside {
-    /// The entry's id (its file stem).
-    pub id: String,
-    /// Where the entry's file now lies: `queue/corrupt/<id>.pending`.
-    pub path: PathBuf,
-    /// Why it was moved aside.
-    pub reason: String,
-}
 
 /// Moves a corrupt entry to `corrupt/`, writing its reason first. Returns
 /// false if the entry was gone by then (another consumer moved or removed
@@ -85,11 +51,11 @@ pub(crate) fn list_moved_aside(paths: &TablePaths) -> ReedResult<Vec<MovedAside>
         let file_name = entry.map_err(|e| read_dir_error(&e))?.file_name();
         if let Some(stem) = pending_stem(&file_name) {
             let reason = read_reason(corrupt_dir, stem)?;
-            found.push(MovedAside {
-                id: stem.to_string_lossy().into_owned(),
-                path: corrupt_dir.join(&file_name),
+            found.push(MovedAside::new(
+                stem.to_string_lossy(),
                 reason,
-            });
+                corrupt_dir.join(&file_name).display().to_string(),
+            ));
         }
     }
     found.sort_by(|a, b| a.id.cmp(&b.id));
@@ -105,11 +71,11 @@ pub(crate) fn find_moved_aside(paths: &TablePaths, id: &str) -> ReedResult<Optio
         Err(e) => return Err(ReedError::io("read_corrupt_dir", &path, &e)),
     }
     let reason = read_reason(&paths.corrupt_dir, Path::new(id).as_os_str())?;
-    Ok(Some(MovedAside {
-        id: id.to_string(),
-        path,
+    Ok(Some(MovedAside::new(
+        id,
         reason,
-    }))
+        path.display().to_string(),
+    )))
 }
 
 fn read_reason(corrupt_dir: &Path, stem: &std::ffi::OsStr) -> ReedResult<String> {

@@ -36,7 +36,7 @@ fn a_torn_entry_between_two_good_ones_is_moved_aside() {
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].id, torn);
     assert_eq!(
-        moved[0].path,
+        std::path::PathBuf::from(&moved[0].location),
         queue.join("corrupt").join(format!("{torn}.pending"))
     );
     assert!(
@@ -45,7 +45,7 @@ fn a_torn_entry_between_two_good_ones_is_moved_aside() {
         moved[0].reason
     );
     assert_eq!(
-        fs::read(&moved[0].path).unwrap(),
+        fs::read(&moved[0].location).unwrap(),
         &bytes[..bytes.len() / 2],
         "kept as found"
     );
@@ -75,7 +75,7 @@ fn removing_a_moved_id_reports_where_it_lies_and_why() {
                 queue.join("corrupt").join(format!("{id}.pending"))
             );
             assert!(reason.contains("empty"), "{reason}");
-            assert!(moved_to.exists(), "never deleted");
+            assert!(std::path::Path::new(&moved_to).exists(), "never deleted");
         }
         other => panic!("expected CorruptEntry, got {other:?}"),
     }

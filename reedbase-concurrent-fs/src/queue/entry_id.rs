@@ -97,6 +97,16 @@ pub(crate) fn reason_file_name(stem: &OsStr) -> std::ffi::OsString {
     name
 }
 
+/// `<id>.attempts`, the count of failed applies kept beside a pending entry.
+pub(crate) fn attempts_file_name(id: &str) -> String {
+    format!("{id}.attempts")
+}
+
+/// True for an id without a sequence number (the old module's).
+pub(crate) fn is_legacy_id(id: &str) -> bool {
+    parse_sequence(id).is_none()
+}
+
 /// `.incoming-<id>.tmp`, the name an entry is written under before it is
 /// renamed into place.
 pub(crate) fn temporary_file_name(id: &str) -> String {

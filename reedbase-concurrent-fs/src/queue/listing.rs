@@ -141,3 +141,35 @@ pub(crate) fn count_entries(queue_dir: &Path) -> ReedResult<usize> {
     }
     Ok(count)
 }
+
+/// The tables under `<base>/tables/` (valid names only) whose queue
+/// directories hold at least one entry file, sorted by name.
+///
+/// # Errors
+///
+/// [`ReedError::IoError`] `read_tables_dir` for a listing failure other than
+/// a missing directory, and the errors of [`count_entries`].
+pub(crate) fn tables_with_pending(base_path: &Path) -> ReedResult<Vec<String>> {
+    let tables_dir = base_path.join("tables");
+    let read_dir_error = |e: &io::Error| ReedError::io("read_tables_dir", &tables_dir, e);
+    let listing = match fs::read_dir(&tables_dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(read_dir_error(&e)),
+    };
+    let mut tables = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| read_dir_error(&e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if reedbase_concurrent_core::validate_table_name(&name).is_err() {
+            continue;
+        }
+        if count_entries(&tables_dir.join(&name).join("queue"))? > 0 {
+            tables.push(name);
+        }
+    }
+    tables.sort();
+    Ok(tables)
+}

@@ -125,7 +125,7 @@ use std::path::Path;
 
 use reedbase_concurrent_core::{PendingWrite, ReedResult, validate_queue_id, validate_write};
 
-pub use corrupt::MovedAside;
+pub use reedbase_concurrent_core::MovedAside;
 
 use crate::backend::FsBackend;
 use crate::options::FsOptions;
@@ -310,7 +310,7 @@ pub fn remove_from_queue(base_path: &Path, table_name: &str, queue_id: &str) -> 
 /// let dir = tempfile::tempdir()?;
 /// assert_eq!(count_pending(dir.path(), "users")?, 0);
 /// for n in 0..3 {
-///     let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new(format!("k{n}"), vec![])]);
+///     let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new(format!("k{n}"), Vec::<String>::new())]);
 ///     queue_write(dir.path(), "users", write)?;
 /// }
 /// assert_eq!(count_pending(dir.path(), "users")?, 3);
@@ -345,7 +345,7 @@ pub fn count_pending(base_path: &Path, table_name: &str) -> ReedResult<usize> {
 /// assert_eq!(get_next_pending(dir.path(), "users")?, None);
 /// let moved = moved_aside(dir.path(), "users")?;
 /// assert_eq!(moved.len(), 1);
-/// assert!(moved[0].path.starts_with(queue_dir.join("corrupt")));
+/// assert!(std::path::Path::new(&moved[0].location).starts_with(queue_dir.join("corrupt")));
 /// assert!(moved[0].reason.contains("JSON"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -378,4 +378,55 @@ impl FsBackend {
     pub fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
         moved_aside(self.base_path(), table_name)
     }
+}
+
+/// The oldest `max` entries of the table's queue, in delivery order,
+/// without removing them (corrupt entries are moved aside on the way, as in
+/// [`get_next_pending`]).
+///
+/// # Errors
+///
+/// As [`get_next_pending`].
+pub(crate) fn pending_batch(
+    base_path: &Path,
+    table_name: &str,
+    max: usize,
+) -> ReedResult<Vec<(String, PendingWrite)>> {
+    let paths = TablePaths::new(base_path, table_name)?;
+    consumer::pending_batch(&paths, max)
+}
+
+/// Whether `<queue>/<id>.pending` exists.
+pub(crate) fn is_pending(base_path: &Path, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+    let paths = TablePaths::new(base_path, table_name)?;
+    validate_queue_id(queue_id)?;
+    consumer::entry_exists(&paths, queue_id)
+}
+
+/// Moves a pending entry to `corrupt/` with `reason` (a dead letter).
+pub(crate) fn move_entry_aside(
+    base_path: &Path,
+    table_name: &str,
+    queue_id: &str,
+    reason: &str,
+) -> ReedResult<MovedAside> {
+    let paths = TablePaths::new(base_path, table_name)?;
+    validate_queue_id(queue_id)?;
+    consumer::move_entry_aside(&paths, table_name, queue_id, reason)
+}
+
+/// Counts one more failed apply of a pending entry, durably.
+pub(crate) fn record_failed_apply(
+    base_path: &Path,
+    table_name: &str,
+    queue_id: &str,
+) -> ReedResult<u32> {
+    let paths = TablePaths::new(base_path, table_name)?;
+    validate_queue_id(queue_id)?;
+    consumer::record_failed_apply(&paths, table_name, queue_id)
+}
+
+/// The tables under `<base>/tables/` whose queues hold a pending entry.
+pub(crate) fn tables_with_pending(base_path: &Path) -> ReedResult<Vec<String>> {
+    listing::tables_with_pending(base_path)
 }

@@ -8,8 +8,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use reedbase_concurrent_core::{
-    ApplyKey, CoordinatorError, CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator,
-    WriteOperation, now_nanos,
+    CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation, now_nanos,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
 use reedbase_last::concurrent as last;
@@ -45,7 +44,7 @@ pub fn drain_rest(mode: &str, base: &Path) -> Result<u64, String> {
     let coordinator = WriteCoordinator::new(fs_backend(mode, base)?);
     let drained = coordinator
         .drain(TABLE, timeout, |_key, write| {
-            append(&mut table, &write.rows)
+            Ok(append(&mut table, &write.rows)?)
         })
         .map_err(|e| format!("fs drain: {e}"))?;
     Ok(drained as u64)
@@ -121,21 +120,15 @@ fn write_through_coordinator(
         let (key, values) = row(index, counts.submitted);
         let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new(key, values)]);
         counts.submitted += 1;
-        let outcome = coordinator.submit(TABLE, write, TIMEOUT, |_: ApplyKey<'_>, w| {
-            append(table, &w.rows)
-        });
+        let outcome = coordinator.submit(TABLE, write, TIMEOUT, |_, w| Ok(append(table, &w.rows)?));
         match outcome {
             Ok(SubmitOutcome::Applied { drained }) => {
                 counts.applied_direct += 1;
                 counts.drained += drained as u64;
             }
             Ok(SubmitOutcome::Queued(_)) => counts.queued += 1,
-            Err(rejected) => match &rejected.error {
-                CoordinatorError::Backend(error) if error.is_queue_full() => {
-                    counts.rejected_full += 1;
-                }
-                _ => return Err(format!("submit: {rejected}")),
-            },
+            Err(error) if error.is_queue_full() => counts.rejected_full += 1,
+            Err(error) => return Err(format!("submit: {error}")),
         }
     }
     Ok(counts)

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reedbase_concurrent_core::{
-    ApplyKey, CoordinatorError, CsvRow, PendingWrite, ReedError, WriteCoordinator, WriteOperation,
-};
+use reedbase_concurrent_core::{ApplyKey, CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
 use reedbase_concurrent_fs::{FsBackend, FsOptions};
 
 use super::TABLE;
@@ -113,18 +111,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         // Vary the timeout so that both paths (lock and queue) are taken.
         let timeout = Duration::from_millis(seq % 3);
         loop {
-            let outcome = coordinator.submit(TABLE, write, timeout, |key, w: &PendingWrite| {
-                apply(base, key, w)
-            });
+            let outcome =
+                coordinator.submit(TABLE, write, timeout, |key, w| Ok(apply(base, key, w)?));
             match outcome {
                 Ok(_) => break,
-                Err(rejected) => match rejected.error {
-                    CoordinatorError::Backend(ReedError::QueueFull { .. }) => {
-                        write = rejected.write;
-                        thread::sleep(Duration::from_millis(1));
-                    }
-                    error => return Err(format!("writer {}: submit failed: {error}", args.writer)),
-                },
+                Err(error) if error.is_queue_full() => {
+                    write = error.into_write().ok_or("a refused write is handed back")?;
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err(error) => {
+                    return Err(format!("writer {}: submit failed: {error}", args.writer));
+                }
             }
         }
         let mut out = stdout.lock();

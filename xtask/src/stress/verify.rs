@@ -217,8 +217,8 @@ pub(crate) fn verify(
     let queue = backend(base, options.capacity);
     let coordinator = WriteCoordinator::new(&queue);
     report.drained_at_end = coordinator
-        .drain(TABLE, Duration::from_secs(30), |key, write: &_| {
-            apply(base, key, write)
+        .drain(TABLE, Duration::from_secs(30), |key, write| {
+            Ok(apply(base, key, write)?)
         })
         .map_err(|e| format!("final drain: {e}"))?;
     report.left_in_queue = queue.count_pending(TABLE).map_err(|e| e.to_string())?;

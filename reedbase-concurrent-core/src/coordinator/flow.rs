@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The one loop behind every coordinator call: under a held lock, fetch the
+//! oldest queued writes, hand them to the caller's `apply` (per write or per
+//! batch, through a [`Sink`]), remove what was applied, and count and
+//! possibly move aside a write whose apply failed.
+
+use super::error::{ApplyError, WriteFailure};
+use super::{ApplyKey, BatchItem, CoordinatorOptions, DeadLetterPolicy};
+use crate::backend::{Backend, LockBackend, LockGuard};
+use crate::error::{ReedError, ReedResult};
+use crate::types::PendingWrite;
+
+/// Why a [`Sink`] stopped before the end of its items.
+pub(super) enum SinkStop {
+    /// `apply` failed for `items[index]`; the items before it were applied.
+    Apply { index: usize, source: ApplyError },
+    /// The lock was lost before `items[index]`; the items before it were
+    /// applied.
+    Lost { index: usize, error: ReedError },
+}
+
+impl SinkStop {
+    /// How many items were applied before the stop.
+    fn applied(&self) -> usize {
+        match self {
+            SinkStop::Apply { index, .. } | SinkStop::Lost { index, .. } => *index,
+        }
+    }
+}
+
+/// How the caller's `apply` takes writes: one at a time or a batch at once.
+pub(super) trait Sink {
+    /// Applies `items` of `table`; `held` checks the lock before every item
+    /// after the first (the caller checked before the first).
+    fn apply(
+        &mut self,
+        table: &str,
+        items: &[BatchItem<'_>],
+        held: &mut dyn FnMut() -> ReedResult<()>,
+    ) -> Result<(), SinkStop>;
+
+    /// True when `apply` sees the whole batch at once, so that a failure
+    /// cannot be pinned on one item.
+    fn whole_batches(&self) -> bool;
+}
+
+fn each_write(
+    items: &[BatchItem<'_>],
+    held: &mut dyn FnMut() -> ReedResult<()>,
+    mut apply_one: impl FnMut(&BatchItem<'_>) -> Result<(), ApplyError>,
+) -> Result<(), SinkStop> {
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            held().map_err(|error| SinkStop::Lost { index, error })?;
+        }
+        apply_one(item).map_err(|source| SinkStop::Apply { index, source })?;
+    }
+    Ok(())
+}
+
+/// One `apply(key, write)` call per write.
+pub(super) struct EachWrite<F>(pub(super) F);
+
+impl<F> Sink for EachWrite<F>
+where
+    F: FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError>,
+{
+    fn apply(
+        &mut self,
+        _table: &str,
+        items: &[BatchItem<'_>],
+        held: &mut dyn FnMut() -> ReedResult<()>,
+    ) -> Result<(), SinkStop> {
+        each_write(items, held, |item| (self.0)(item.key, item.write))
+    }
+
+    fn whole_batches(&self) -> bool {
+        false
+    }
+}
+
+/// One `apply(table, key, write)` call per write, for calls over many tables.
+pub(super) struct EachWriteOf<F>(pub(super) F);
+
+impl<F> Sink for EachWriteOf<F>
+where
+    F: FnMut(&str, ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError>,
+{
+    fn apply(
+        &mut self,
+        table: &str,
+        items: &[BatchItem<'_>],
+        held: &mut dyn FnMut() -> ReedResult<()>,
+    ) -> Result<(), SinkStop> {
+        each_write(items, held, |item| (self.0)(table, item.key, item.write))
+    }
+
+    fn whole_batches(&self) -> bool {
+        false
+    }
+}
+
+/// One `apply(batch)` call per batch.
+pub(super) struct WholeBatch<F>(pub(super) F);
+
+impl<F> Sink for WholeBatch<F>
+where
+    F: FnMut(&[BatchItem<'_>]) -> Result<(), ApplyError>,
+{
+    fn apply(
+        &mut self,
+        _table: &str,
+        items: &[BatchItem<'_>],
+        _held: &mut dyn FnMut() -> ReedResult<()>,
+    ) -> Result<(), SinkStop> {
+        (self.0)(items).map_err(|source| SinkStop::Apply { index: 0, source })
+    }
+
+    fn whole_batches(&self) -> bool {
+        true
+    }
+}
+
+/// One `apply(table, batch)` call per batch, for calls over many tables.
+pub(super) struct WholeBatchOf<F>(pub(super) F);
+
+impl<F> Sink for WholeBatchOf<F>
+where
+    F: FnMut(&str, &[BatchItem<'_>]) -> Result<(), ApplyError>,
+{
+    fn apply(
+        &mut self,
+        table: &str,
+        items: &[BatchItem<'_>],
+        _held: &mut dyn FnMut() -> ReedResult<()>,
+    ) -> Result<(), SinkStop> {
+        (self.0)(table, items).map_err(|source| SinkStop::Apply { index: 0, source })
+    }
+
+    fn whole_batches(&self) -> bool {
+        true
+    }
+}
+
+/// One coordinator call under a held lock.
+pub(super) struct Run<'a, B: LockBackend> {
+    backend: &'a B,
+    options: &'a CoordinatorOptions,
+    guard: &'a B::Guard,
+    table: &'a str,
+}
+
+impl<'a, B: Backend> Run<'a, B> {
+    pub(super) fn new(
+        backend: &'a B,
+        options: &'a CoordinatorOptions,
+        guard: &'a B::Guard,
+        table: &'a str,
+    ) -> Self {
+        Run {
+            backend,
+            options,
+            guard,
+            table,
+        }
+    }
+
+    /// Applies and removes queued writes in FIFO order, then `direct` (if
+    /// any) in the last pass; returns how many queued writes were applied.
+    ///
+    /// A drain (`direct` is `None`) goes on until the queue is empty. A
+    /// submit stops after as many queued writes as the queue can hold: every
+    /// write queued before it took the lock is applied by then, and a
+    /// steady stream of new ones cannot keep it from its own.
+    pub(super) fn apply_queued<S: Sink>(
+        &self,
+        direct: Option<&PendingWrite>,
+        sink: &mut S,
+    ) -> Result<usize, WriteFailure> {
+        let max = self.options.max_batch.max(1);
+        let bound = direct.map(|_| self.backend.capacity().max(max));
+        let mut drained = 0;
+        loop {
+            self.ensure_held().map_err(WriteFailure::Backend)?;
+            let entries = self
+                .backend
+                .get_pending_batch(self.table, max)
+                .map_err(WriteFailure::Backend)?;
+            let last = match bound {
+                Some(bound) => entries.len() < max || drained + entries.len() >= bound,
+                None => entries.is_empty(),
+            };
+            let mut items: Vec<BatchItem<'_>> = entries
+                .iter()
+                .map(|(id, write)| BatchItem {
+                    key: ApplyKey::Queued(id),
+                    write,
+                })
+                .collect();
+            let with_direct = match (last, direct) {
+                (true, Some(write)) => {
+                    items.push(BatchItem {
+                        key: ApplyKey::Direct,
+                        write,
+                    });
+                    true
+                }
+                _ => false,
+            };
+            if items.is_empty() {
+                return Ok(drained);
+            }
+            let outcome = sink.apply(self.table, &items, &mut || self.ensure_held());
+            let applied = outcome
+                .as_ref()
+                .map_or_else(SinkStop::applied, |()| items.len());
+            let applied_queued = applied.min(entries.len());
+            let direct_applied = with_direct && applied == items.len();
+            if applied_queued > 0 {
+                match self.remove(&entries[..applied_queued]) {
+                    Ok(()) => drained += applied_queued,
+                    // The caller's write is applied, so it must not be handed
+                    // back (a retry would apply it twice); the entries that
+                    // could not be removed are applied again by the next
+                    // holder, under the same keys.
+                    Err(_) if direct_applied => return Ok(drained + applied_queued),
+                    Err(error) => return Err(WriteFailure::Backend(error)),
+                }
+            }
+            match outcome {
+                Ok(()) if with_direct => return Ok(drained),
+                Ok(()) => {}
+                Err(SinkStop::Lost { error, .. }) => return Err(WriteFailure::Backend(error)),
+                Err(SinkStop::Apply { index, source }) => {
+                    let Some((id, write)) = entries.get(index) else {
+                        return Err(WriteFailure::Apply {
+                            queue_id: None,
+                            attempts: None,
+                            source,
+                        });
+                    };
+                    drained += self.after_failed_apply(id, write, source, sink)?;
+                }
+            }
+        }
+    }
+
+    /// After `apply` failed for the queued write `id` (or for a batch that
+    /// starts with it): counts the failure and applies the
+    /// [`DeadLetterPolicy`]. Returns how many writes it applied (0 or 1)
+    /// when the loop may go on, or the failure that stops the call.
+    fn after_failed_apply<S: Sink>(
+        &self,
+        id: &str,
+        write: &PendingWrite,
+        source: ApplyError,
+        sink: &mut S,
+    ) -> Result<usize, WriteFailure> {
+        // A count that cannot be recorded (often for the same reason the
+        // apply failed, such as a full disk) is unknown, and an unknown count
+        // never moves an entry aside.
+        let attempts = self.backend.record_failed_apply(self.table, id).ok();
+        let blocked = |source| WriteFailure::Apply {
+            queue_id: Some(id.to_string()),
+            attempts,
+            source,
+        };
+        let limit = match self.options.dead_letters {
+            DeadLetterPolicy::MoveAsideAfter(limit) => limit,
+            DeadLetterPolicy::Block => return Err(blocked(source)),
+        };
+        if attempts.is_none_or(|attempts| attempts < limit) {
+            return Err(blocked(source));
+        }
+        if sink.whole_batches() {
+            // A batch failed, which does not say which of its writes is bad:
+            // try the first alone before condemning it.
+            let alone = [BatchItem {
+                key: ApplyKey::Queued(id),
+                write,
+            }];
+            self.ensure_held().map_err(WriteFailure::Backend)?;
+            if sink.apply(self.table, &alone, &mut || Ok(())).is_ok() {
+                self.remove(&[(id.to_string(), write.clone())])
+                    .map_err(WriteFailure::Backend)?;
+                return Ok(1);
+            }
+        }
+        self.ensure_held().map_err(WriteFailure::Backend)?;
+        let reason =
+            format!("dead letter: applying it failed {limit} or more times; last error: {source}");
+        self.backend
+            .move_aside(self.table, id, &reason)
+            .map_err(WriteFailure::Backend)?;
+        Ok(0)
+    }
+
+    fn remove(&self, entries: &[(String, PendingWrite)]) -> ReedResult<()> {
+        self.ensure_held()?;
+        let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+        self.backend.remove_batch_from_queue(self.table, &ids)
+    }
+
+    fn ensure_held(&self) -> ReedResult<()> {
+        if self.guard.is_held()? {
+            Ok(())
+        } else {
+            Err(ReedError::lock_lost(
+                self.table,
+                "the backend reports that this guard no longer holds the lock",
+            ))
+        }
+    }
+}
