@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The conformance suite: plain functions, each taking a backend, that check
-//! the contracts of [`LockBackend`] and [`QueueBackend`] (and the
+//! the contracts of [`LockBackend`](crate::LockBackend) and [`QueueBackend`](crate::QueueBackend) (and the
 //! [`WriteCoordinator`](crate::WriteCoordinator) flow over them).
 //!
 //! A backend crate's tests call [`run_all`] with a factory that makes a

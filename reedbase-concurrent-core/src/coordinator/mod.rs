@@ -43,7 +43,7 @@
 //! queue, and if its `apply` fails the write is handed back to the caller.
 //!
 //! Before each apply and before each removal the coordinator asks the guard
-//! whether the lock is still held ([`LockGuard::is_held`](crate::LockGuard::is_held)); a lost lock stops
+//! whether the lock is still held ([`LockGuard::is_held`]); a lost lock stops
 //! the call with [`ReedError::LockLost`] and nothing more is applied or
 //! removed.
 //!
