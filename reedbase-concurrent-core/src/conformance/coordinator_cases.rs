@@ -131,7 +131,7 @@ fn queue_through_coordinator<B: Backend>(
 }
 
 /// `submit` on a free table applies the write under the lock with
-/// `ApplyKey::Direct`, returns `Applied { drained: 0 }`, and releases the
+/// a direct key, returns `Applied { drained: 0 }`, and releases the
 /// lock.
 pub fn coordinator_applies_when_free<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
@@ -150,7 +150,7 @@ pub fn coordinator_applies_when_free<B: Backend>(backend: &B) {
     let (key, got, locked) = calls.remove(0);
     assert_eq!(
         key, None,
-        "a direct write should be applied with ApplyKey::Direct"
+        "a direct write should be applied with a direct key"
     );
     assert_eq!(got, write, "apply should get the write as submitted");
     assert_eq!(
@@ -209,7 +209,7 @@ pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
 }
 
 /// A queued write is never overtaken: after it was queued, a direct write
-/// applies it first (`ApplyKey::Queued(id)`), then itself, and reports
+/// applies it first (under its queue id), then itself, and reports
 /// `drained: 1`.
 pub fn coordinator_queued_write_not_overtaken<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
@@ -300,7 +300,7 @@ pub fn coordinator_submit_stops_at_failed_queued_write<B: Backend>(backend: &B) 
     let write = tagged_write("later");
     let mut direct_applied = false;
     let result = coordinator.submit(TABLE, write.clone(), LONG, |key, _write| {
-        direct_applied |= key == ApplyKey::Direct;
+        direct_applied |= key.is_direct();
         Err(Refused.into())
     });
     let error = handed_back(result, &write, "submit with a failing apply");

@@ -109,10 +109,10 @@
 //!
 //! | case | what it checks |
 //! | --- | --- |
-//! | [`coordinator_applies_when_free`] | `Applied { drained: 0 }`, `ApplyKey::Direct`, applied under the lock, lock released |
+//! | [`coordinator_applies_when_free`] | `Applied { drained: 0 }`, a direct key, applied under the lock, lock released |
 //! | [`coordinator_queues_on_lock_timeout`] | against a held lock: `Queued(id)`, one entry under that id |
 //! | [`coordinator_hands_back_write_when_queue_full`] | lock held and queue full: the write comes back unchanged with `Backend(QueueFull)` |
-//! | [`coordinator_queued_write_not_overtaken`] | a later direct write applies the queued one first (`ApplyKey::Queued(id)`), `drained: 1` |
+//! | [`coordinator_queued_write_not_overtaken`] | a later direct write applies the queued one first (under its queue id), `drained: 1` |
 //! | [`coordinator_apply_failure_keeps_entry`] | a failing apply in `drain` is `Apply { queue_id: Some(id) }`, the entry stays first, a later drain applies it |
 //! | [`coordinator_submit_stops_at_failed_queued_write`] | a failing apply of a queued write hands the submitted write back unapplied |
 //! | [`coordinator_direct_apply_failure_hands_write_back`] | a failing apply of the direct write hands it back, `Apply { queue_id: None }` |

@@ -179,6 +179,7 @@ impl<'a, B: Backend> Run<'a, B> {
     ) -> Result<usize, WriteFailure> {
         let max = self.options.max_batch.max(1);
         let bound = direct.map(|_| self.backend.capacity().max(max));
+        let fence = self.guard.fencing_token();
         let mut drained = 0;
         loop {
             self.ensure_held().map_err(WriteFailure::Backend)?;
@@ -193,14 +194,14 @@ impl<'a, B: Backend> Run<'a, B> {
             let mut items: Vec<BatchItem<'_>> = entries
                 .iter()
                 .map(|(id, write)| BatchItem {
-                    key: ApplyKey::Queued(id),
+                    key: ApplyKey::queued(id, fence),
                     write,
                 })
                 .collect();
             let with_direct = match (last, direct) {
                 (true, Some(write)) => {
                     items.push(BatchItem {
-                        key: ApplyKey::Direct,
+                        key: ApplyKey::direct(fence),
                         write,
                     });
                     true
@@ -276,7 +277,7 @@ impl<'a, B: Backend> Run<'a, B> {
             // A batch failed, which does not say which of its writes is bad:
             // try the first alone before condemning it.
             let alone = [BatchItem {
-                key: ApplyKey::Queued(id),
+                key: ApplyKey::queued(id, self.guard.fencing_token()),
                 write,
             }];
             self.ensure_held().map_err(WriteFailure::Backend)?;

@@ -39,7 +39,7 @@
 //! life of the queue and never reused. A table writer that must not apply a
 //! write twice records the keys it has applied in the same durable step as
 //! the rows and skips a key it has already recorded. A direct write
-//! ([`ApplyKey::Direct`]) is applied at most once: it never entered the
+//! ([`ApplyKey::is_direct`]) is applied at most once: it never entered the
 //! queue, and if its `apply` fails the write is handed back to the caller.
 //!
 //! Before each apply and before each removal the coordinator asks the guard
@@ -87,23 +87,67 @@ use crate::validation::{validate_queue_id, validate_table_name};
 
 use flow::{EachWrite, EachWriteOf, WholeBatch, WholeBatchOf};
 
-/// The idempotency key handed to `apply` with each write.
+/// What `apply` is told about each write: its idempotency key (the queue id
+/// of a queued write) and the lock's fencing token.
+///
+/// A queued write may be applied again after a crash between its apply and
+/// its removal, always under the same queue id; a table writer records the
+/// ids it has applied in the same durable step as the rows and skips one it
+/// has seen. A direct write ([`is_direct`](Self::is_direct)) never entered
+/// the queue and is applied at most once.
+///
+/// The fencing token, from backends that hand one out
+/// ([`LockGuard::fencing_token`]), grows with
+/// every acquisition of the table's lock: a table writer that stores the
+/// highest token it has seen can refuse a write carrying a lower one, from a
+/// holder whose lock has since been taken over.
+///
+/// ```
+/// use reedbase_concurrent_core::ApplyKey;
+///
+/// let key = ApplyKey::queued("00000000000000000007-ab", Some(42));
+/// assert_eq!(key.queue_id(), Some("00000000000000000007-ab"));
+/// assert!(!key.is_direct());
+/// assert_eq!(key.fencing_token(), Some(42));
+/// assert!(ApplyKey::direct(None).is_direct());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ApplyKey<'a> {
-    /// The write came straight from `submit`; it is applied at most once.
-    Direct,
-    /// The write came from the queue under this id; it may be applied again
-    /// after a crash between apply and removal.
-    Queued(&'a str),
+pub struct ApplyKey<'a> {
+    queue_id: Option<&'a str>,
+    fencing_token: Option<u64>,
 }
 
 impl<'a> ApplyKey<'a> {
-    /// The queue id, for a queued write.
-    pub fn queue_id(&self) -> Option<&'a str> {
-        match self {
-            ApplyKey::Direct => None,
-            ApplyKey::Queued(id) => Some(id),
+    /// The key of the caller's own write.
+    pub fn direct(fencing_token: Option<u64>) -> Self {
+        ApplyKey {
+            queue_id: None,
+            fencing_token,
         }
+    }
+
+    /// The key of a queued write.
+    pub fn queued(queue_id: &'a str, fencing_token: Option<u64>) -> Self {
+        ApplyKey {
+            queue_id: Some(queue_id),
+            fencing_token,
+        }
+    }
+
+    /// The queue id, for a queued write; `None` for the caller's own write.
+    pub fn queue_id(&self) -> Option<&'a str> {
+        self.queue_id
+    }
+
+    /// True for the caller's own write, which never entered the queue.
+    pub fn is_direct(&self) -> bool {
+        self.queue_id.is_none()
+    }
+
+    /// The fencing token of the lock this write is applied under, if the
+    /// backend hands one out.
+    pub fn fencing_token(&self) -> Option<u64> {
+        self.fencing_token
     }
 }
 
@@ -256,7 +300,7 @@ impl<B: Backend> WriteCoordinator<B> {
     ///
     /// `apply` is called once per write with its [`ApplyKey`]: queued writes
     /// first, oldest first, each removed from the queue after its apply
-    /// returned `Ok`; then `write` with [`ApplyKey::Direct`]. Pass `&mut f`
+    /// returned `Ok`; then `write`, whose key [`is_direct`](ApplyKey::is_direct). Pass `&mut f`
     /// to reuse one closure across calls.
     ///
     /// The call takes at most `timeout` for the lock, plus the backend's
