@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: Apache-2.0
+//! [`TableWriter`]: the apply function of a ReedBase table, per write and per
+//! batch.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use reedbase_concurrent_core::{
+    ApplyError, ApplyKey, BatchItem, PendingWrite, WriteOperation, validate_queue_id,
+    validate_table_name, validate_write,
+};
+
+use crate::error::TableError;
+use crate::journal::Record;
+use crate::open_table::{OpenTable, Repair};
+use crate::table_dir::{DISCARDED_FILE, JOURNAL_FILE, TABLE_FILE};
+
+/// How many queue ids a journal remembers by default; see
+/// [`WriterOptions::remember_ids`].
+pub const DEFAULT_REMEMBERED_IDS: usize = 1024;
+
+/// Options of a [`TableWriter`].
+///
+/// ```
+/// use reedbase_concurrent_table::WriterOptions;
+///
+/// let options = WriterOptions::new().remember_ids(4096);
+/// assert_eq!(options.remember_ids, 4096);
+/// assert_eq!(WriterOptions::default().remember_ids, 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterOptions {
+    /// How many applied queue ids (or apply steps, whichever is reached
+    /// first) the journal keeps after compaction. It must be larger than the
+    /// coordinator's [`max_batch`](reedbase_concurrent_core::CoordinatorOptions::max_batch)
+    /// (see the [crate docs](crate#how-long-an-id-is-remembered)); default
+    /// [`DEFAULT_REMEMBERED_IDS`], ten times the coordinator's default.
+    pub remember_ids: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            remember_ids: DEFAULT_REMEMBERED_IDS,
+        }
+    }
+}
+
+impl WriterOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        WriterOptions::default()
+    }
+
+    /// Sets how many ids are remembered (at least 2).
+    pub fn remember_ids(mut self, remember_ids: usize) -> Self {
+        self.remember_ids = remember_ids.max(2);
+        self
+    }
+}
+
+/// What a [`TableWriter`] has done since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterStats {
+    /// Apply steps that wrote to the table and journal (each made durable
+    /// with one fsync of the table and one of the journal).
+    pub commits: u64,
+    /// Rows appended.
+    pub rows_appended: u64,
+    /// Queued writes skipped because their id was already recorded: replays
+    /// after a crash between apply and removal.
+    pub replays_skipped: u64,
+    /// Opens that repaired what a crash left (a torn journal line, rows
+    /// rolled back).
+    pub repairs: u64,
+    /// Uncommitted table bytes rolled back (kept in `table.discarded`).
+    pub discarded_bytes: u64,
+    /// Journal compactions.
+    pub compactions: u64,
+}
+
+/// Appends the rows of a table's writes to `<base>/tables/<table>/table.csv`,
+/// durably and replay-safely; plug [`apply`](Self::apply) or
+/// [`apply_batch`](Self::apply_batch) into the
+/// [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator). See the
+/// [crate docs](crate) for the layout, the journal and the guarantees.
+///
+/// Call its methods only under the table's lock, as the coordinator does:
+/// the writer relies on that lock for exclusion. Cheap to make (no I/O until
+/// the first apply); every apply opens the files afresh, so one writer may
+/// serve many calls, threads and lock holders.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
+/// use reedbase_concurrent_fs::FsBackend;
+/// use reedbase_concurrent_table::TableWriter;
+///
+/// let base = tempfile::tempdir()?;
+/// let coordinator = WriteCoordinator::new(FsBackend::new(base.path()));
+/// let writer = TableWriter::new(base.path(), "users")?;
+/// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("user:1", ["Alice"])]);
+/// coordinator.submit("users", write, Duration::from_secs(1), |key, write| writer.apply(key, write))?;
+/// assert_eq!(writer.committed_lines()?, ["user:1|Alice"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TableWriter {
+    base: PathBuf,
+    table: String,
+    options: WriterOptions,
+    stats: Mutex<WriterStats>,
+}
+
+impl TableWriter {
+    /// A writer of table `table` under `base`, with the default options.
+    /// Touches no file.
+    ///
+    /// # Errors
+    ///
+    /// [`TableError::InvalidTableName`] for a name that is not a valid table
+    /// name ([`validate_table_name`]).
+    pub fn new(base: impl Into<PathBuf>, table: &str) -> Result<TableWriter, TableError> {
+        TableWriter::with_options(base, table, WriterOptions::default())
+    }
+
+    /// A writer with the given options. Touches no file.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_options(
+        base: impl Into<PathBuf>,
+        table: &str,
+        options: WriterOptions,
+    ) -> Result<TableWriter, TableError> {
+        validate_table_name(table).map_err(TableError::InvalidTableName)?;
+        Ok(TableWriter {
+            base: base.into(),
+            table: table.to_string(),
+            options,
+            stats: Mutex::new(WriterStats::default()),
+        })
+    }
+
+    /// The table's name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// The base directory.
+    pub fn base_path(&self) -> &Path {
+        &self.base
+    }
+
+    /// `<base>/tables/<table>/table.csv`.
+    pub fn table_path(&self) -> PathBuf {
+        self.file_path(TABLE_FILE)
+    }
+
+    /// `<base>/tables/<table>/table.journal`.
+    pub fn journal_path(&self) -> PathBuf {
+        self.file_path(JOURNAL_FILE)
+    }
+
+    /// `<base>/tables/<table>/table.discarded`, where rows rolled back at
+    /// recovery are kept for an operator.
+    pub fn discarded_path(&self) -> PathBuf {
+        self.file_path(DISCARDED_FILE)
+    }
+
+    fn file_path(&self, name: &str) -> PathBuf {
+        self.base.join("tables").join(&self.table).join(name)
+    }
+
+    /// What this writer has done so far.
+    pub fn stats(&self) -> WriterStats {
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn count(&self, update: impl FnOnce(&mut WriterStats)) {
+        update(&mut self.stats.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// Checks that the writer can apply `write`: an `Insert` whose rows are
+    /// valid. Call it before `submit` so that a write it would refuse never
+    /// enters the queue (where it would block the table).
+    ///
+    /// # Errors
+    ///
+    /// [`TableError::Unsupported`] for `Update` and `Delete`;
+    /// [`TableError::InvalidWrite`] for a row that would corrupt the table.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+    /// use reedbase_concurrent_table::TableWriter;
+    ///
+    /// let writer = TableWriter::new("/data", "users")?;
+    /// let insert = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", ["v"])]);
+    /// assert!(writer.check_write(&insert).is_ok());
+    /// let delete = PendingWrite::new(WriteOperation::Delete, vec![CsvRow::new("k", ["v"])]);
+    /// assert!(writer.check_write(&delete).is_err());
+    /// # Ok::<(), reedbase_concurrent_table::TableError>(())
+    /// ```
+    pub fn check_write(&self, write: &PendingWrite) -> Result<(), TableError> {
+        self.check_item(None, write)
+    }
+
+    fn check_item(&self, queue_id: Option<&str>, write: &PendingWrite) -> Result<(), TableError> {
+        let invalid = |source| TableError::InvalidWrite {
+            table: self.table.clone(),
+            queue_id: queue_id.map(str::to_string),
+            source: Box::new(source),
+        };
+        if let Some(id) = queue_id {
+            validate_queue_id(id).map_err(invalid)?;
+        }
+        if write.operation != WriteOperation::Insert {
+            return Err(TableError::Unsupported {
+                table: self.table.clone(),
+                path: self.table_path(),
+                operation: write.operation,
+                queue_id: queue_id.map(str::to_string),
+            });
+        }
+        validate_write(write).map_err(invalid)
+    }
+
+    /// Applies one write: appends its rows, one `CsvRow::to_csv` line each,
+    /// and records its queue id, in one durable step; a queued write whose
+    /// id is already recorded is skipped. The per-write form for
+    /// [`WriteCoordinator::submit`](reedbase_concurrent_core::WriteCoordinator::submit)
+    /// and `drain`.
+    ///
+    /// # Errors
+    ///
+    /// A [`TableError`], boxed (`downcast_ref::<TableError>()` gets it
+    /// back); nothing is applied then:
+    /// - [`Unsupported`](TableError::Unsupported) and
+    ///   [`InvalidWrite`](TableError::InvalidWrite), before any file is
+    ///   touched;
+    /// - [`Fenced`](TableError::Fenced) for a fencing token lower than one
+    ///   recorded;
+    /// - the refusals of recovery ([`CorruptJournal`](TableError::CorruptJournal),
+    ///   [`TableTruncated`](TableError::TableTruncated),
+    ///   [`TornUnjournaled`](TableError::TornUnjournaled),
+    ///   [`NotAFile`](TableError::NotAFile));
+    /// - [`Io`](TableError::Io), for example a symbolic link below
+    ///   `<base>/tables` (`ELOOP`) or a full disk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::{ApplyKey, CsvRow, PendingWrite, WriteOperation};
+    /// use reedbase_concurrent_table::TableWriter;
+    ///
+    /// let base = tempfile::tempdir()?;
+    /// let writer = TableWriter::new(base.path(), "users")?;
+    /// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("user:1", ["Alice"])]);
+    /// let key = ApplyKey::queued("00000000000000000001-a", None);
+    /// writer.apply(key, &write)?;
+    /// writer.apply(key, &write)?; // a replay: skipped
+    /// assert_eq!(writer.committed_lines()?, ["user:1|Alice"]);
+    /// assert_eq!(writer.stats().replays_skipped, 1);
+    /// # Ok::<(), reedbase_concurrent_core::ApplyError>(())
+    /// ```
+    pub fn apply(&self, key: ApplyKey<'_>, write: &PendingWrite) -> Result<(), ApplyError> {
+        self.apply_batch(&[reedbase_concurrent_core::BatchItem { key, write }])
+    }
+
+    /// Applies a batch in one durable step: every row of every write not
+    /// applied before, in order, with one fsync of the table and one of the
+    /// journal for the whole batch (group commit). The batch form for
+    /// [`WriteCoordinator::submit_batch`](reedbase_concurrent_core::WriteCoordinator::submit_batch)
+    /// and `drain_batch`. All or nothing: if any write is refused, nothing
+    /// of the batch is applied.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
+    /// use reedbase_concurrent_mem::MemBackend;
+    /// use reedbase_concurrent_table::TableWriter;
+    ///
+    /// let base = tempfile::tempdir()?;
+    /// let coordinator = WriteCoordinator::new(MemBackend::new());
+    /// let writer = TableWriter::new(base.path(), "users")?;
+    /// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("user:1", ["Alice"])]);
+    /// coordinator.submit_batch("users", write, Duration::from_secs(1), |batch| writer.apply_batch(batch))?;
+    /// assert_eq!(writer.committed_lines()?, ["user:1|Alice"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_batch(&self, items: &[BatchItem<'_>]) -> Result<(), ApplyError> {
+        self.apply_items(items).map_err(ApplyError::from)
+    }
+
+    fn apply_items(&self, items: &[BatchItem<'_>]) -> Result<(), TableError> {
+        for item in items {
+            self.check_item(item.key.queue_id(), item.write)?;
+        }
+        let mut open = OpenTable::open(&self.base, &self.table)?;
+        self.count_repair(open.repair);
+        let highest = open.journal.highest_token();
+        let token = items
+            .iter()
+            .filter_map(|item| item.key.fencing_token())
+            .max();
+        let lowest = items
+            .iter()
+            .filter_map(|item| item.key.fencing_token())
+            .min();
+        if let (Some(lowest), Some(highest)) = (lowest, highest)
+            && lowest < highest
+        {
+            return Err(TableError::Fenced {
+                table: self.table.clone(),
+                path: open.dir.path_of(JOURNAL_FILE),
+                token: lowest,
+                highest,
+            });
+        }
+        let remembered = open.journal.remembered_ids();
+        let mut new_ids: Vec<String> = Vec::new();
+        let mut in_batch: HashSet<&str> = HashSet::new();
+        let (mut rows, mut row_count, mut skipped) = (String::new(), 0, 0);
+        for item in items {
+            if let Some(id) = item.key.queue_id() {
+                if remembered.contains(id) || !in_batch.insert(id) {
+                    skipped += 1;
+                    continue;
+                }
+                new_ids.push(id.to_string());
+            }
+            for row in &item.write.rows {
+                rows.push_str(&row.to_csv());
+                rows.push('\n');
+                row_count += 1;
+            }
+        }
+        drop(remembered);
+        let raises_token = token > highest;
+        self.count(|stats| stats.replays_skipped += skipped);
+        if new_ids.is_empty() && rows.is_empty() && !raises_token {
+            return Ok(());
+        }
+        let start = open.journal.committed();
+        open.append_rows(rows.as_bytes())?;
+        open.commit(Record {
+            start,
+            end: start + rows.len() as u64,
+            token: token.max(highest),
+            ids: new_ids,
+        })?;
+        let compact = open.journal.needs_compaction(self.options.remember_ids);
+        if compact {
+            open.compact(self.options.remember_ids)?;
+        }
+        self.count(|stats| {
+            stats.commits += 1;
+            stats.rows_appended += row_count;
+            stats.compactions += u64::from(compact);
+        });
+        Ok(())
+    }
+
+    fn count_repair(&self, repair: Repair) {
+        if !repair.is_empty() {
+            self.count(|stats| {
+                stats.repairs += 1;
+                stats.discarded_bytes += repair.discarded_bytes;
+            });
+        }
+    }
+
+    /// Opens the table and repairs what a crash left, without applying
+    /// anything; returns true if there was something to repair. Every apply
+    /// does this first; call it under the table's lock to clean up before
+    /// reading the table file directly.
+    ///
+    /// # Errors
+    ///
+    /// The refusals and I/O errors listed at [`apply`](Self::apply).
+    ///
+    /// ```
+    /// use reedbase_concurrent_table::TableWriter;
+    ///
+    /// let base = tempfile::tempdir()?;
+    /// let writer = TableWriter::new(base.path(), "users")?;
+    /// assert!(!writer.recover()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recover(&self) -> Result<bool, TableError> {
+        let open = OpenTable::open(&self.base, &self.table)?;
+        self.count_repair(open.repair);
+        Ok(!open.repair.is_empty())
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_test.rs"]
+mod tests;
