@@ -154,13 +154,15 @@ compile_error!("reedbase-concurrent-table needs openat with O_NOFOLLOW: it build
 mod error;
 mod journal;
 mod open_table;
+mod options;
 mod reader;
 mod table_dir;
 mod writer;
 
 pub use error::TableError;
+pub use options::{DEFAULT_REMEMBERED_IDS, WriterOptions};
 pub use reader::TableStatus;
-pub use writer::{DEFAULT_REMEMBERED_IDS, TableWriter, WriterOptions, WriterStats};
+pub use writer::{TableWriter, WriterStats};
 
 /// The crate's README examples, compiled and run as doctests.
 #[cfg(doctest)]
