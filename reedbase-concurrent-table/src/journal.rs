@@ -6,13 +6,16 @@
 //! line, after a header line:
 //!
 //! ```text
-//! reedbase-table-journal 1 <committed> <token> <checksum>
+//! reedbase-table-journal 1 <committed> <token> <generation> <checksum>
 //! r <start> <end> <token> [<queue id> ...] <checksum>
 //! ```
 //!
 //! - the header's `committed` is the table length when the journal was
-//!   (re)written, and its `token` the highest fencing token of the records
-//!   dropped by compaction (`-` for none);
+//!   (re)written, its `token` the highest fencing token of the records
+//!   dropped by compaction (`-` for none), and its `generation` a number
+//!   that grows with every rewrite (it starts from the clock when a journal
+//!   is created), so that a writer that keeps a journal in memory between
+//!   steps can tell an appended journal from a rewritten one;
 //! - a record says that the table's bytes `start..end` were appended, fsynced
 //!   and are committed, that they are the rows of the listed queued writes
 //!   (a direct write has no id), and under which fencing token (`-` when the
@@ -41,6 +44,8 @@ pub(crate) struct Header {
     pub(crate) committed: u64,
     /// Highest fencing token of the records compaction dropped.
     pub(crate) token: Option<u64>,
+    /// Grows with every rewrite of the journal.
+    pub(crate) generation: u64,
 }
 
 /// One apply step.
@@ -66,6 +71,9 @@ pub(crate) struct Journal {
     pub(crate) valid_len: u64,
     /// Bytes after them that belong to an apply that did not commit.
     pub(crate) torn_len: u64,
+    /// Every queue id of `records`, kept up to date as records are added
+    /// so that a step looks ids up without going through all records.
+    ids: HashSet<String>,
 }
 
 /// FNV-1a, 64 bits: enough to tell a torn or garbled line from a whole one
@@ -90,9 +98,10 @@ impl Header {
     /// The header line.
     pub(crate) fn render(&self) -> String {
         sealed(format!(
-            "{MAGIC} {VERSION} {} {}",
+            "{MAGIC} {VERSION} {} {} {}",
             self.committed,
-            render_token(self.token)
+            render_token(self.token),
+            self.generation
         ))
     }
 }
@@ -130,11 +139,14 @@ fn parse_token(field: &str) -> Option<Option<u64>> {
 fn parse_header(line: &[u8]) -> Result<Header, String> {
     let fields = unseal(line).ok_or("its header line is damaged")?;
     match fields[..] {
-        [MAGIC, VERSION, committed, token] => Ok(Header {
+        [MAGIC, VERSION, committed, token, generation] => Ok(Header {
             committed: committed
                 .parse()
                 .map_err(|_| format!("header length {committed:?} is not a number"))?,
             token: parse_token(token).ok_or(format!("header token {token:?} is not a number"))?,
+            generation: generation
+                .parse()
+                .map_err(|_| format!("header generation {generation:?} is not a number"))?,
         }),
         [MAGIC, version, ..] => Err(format!("unknown journal version {version:?}")),
         _ => Err("it does not start with a journal header".to_string()),
@@ -161,6 +173,7 @@ impl Journal {
             records: Vec::new(),
             valid_len: header.render().len() as u64,
             torn_len: 0,
+            ids: HashSet::new(),
         }
     }
 
@@ -171,44 +184,63 @@ impl Journal {
     /// A reason when the journal is corrupt: no valid header, a bad line
     /// before the last one, records that are not contiguous.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Journal, String> {
-        let mut lines = bytes.split_inclusive(|&byte| byte == b'\n');
-        let header_line = lines.next().ok_or("it is empty")?;
-        let header = parse_header(
-            header_line
-                .strip_suffix(b"\n")
-                .ok_or("its header is torn")?,
-        )?;
+        let header_end =
+            bytes
+                .iter()
+                .position(|&byte| byte == b'\n')
+                .ok_or(if bytes.is_empty() {
+                    "it is empty"
+                } else {
+                    "its header is torn"
+                })?;
+        let header = parse_header(&bytes[..header_end])?;
         let mut journal = Journal::new(header);
-        journal.valid_len = header_line.len() as u64;
-        let mut lines = lines.peekable();
-        let mut number = 1;
+        journal.valid_len = header_end as u64 + 1;
+        journal.parse_records(&bytes[header_end + 1..], 2)?;
+        Ok(journal)
+    }
+
+    /// Reads the bytes appended to the journal file since `valid_len`, as
+    /// records that continue this journal (which must have no torn tail).
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse).
+    pub(crate) fn parse_appended(&mut self, bytes: &[u8]) -> Result<(), String> {
+        debug_assert_eq!(self.torn_len, 0);
+        let first_line = 2 + self.records.len();
+        self.parse_records(bytes, first_line)
+    }
+
+    /// Adds the records in `bytes` (line `number` onwards, for messages);
+    /// a bad last line is a torn tail.
+    fn parse_records(&mut self, bytes: &[u8], mut number: usize) -> Result<(), String> {
+        let mut lines = bytes.split_inclusive(|&byte| byte == b'\n').peekable();
         while let Some(line) = lines.next() {
-            number += 1;
             let last = lines.peek().is_none();
             let record = line
                 .strip_suffix(b"\n")
                 .and_then(unseal)
                 .and_then(|fields| parse_record(&fields));
             match record {
-                Some(record)
-                    if record.start == journal.committed() && record.end >= record.start =>
-                {
-                    journal.valid_len += line.len() as u64;
-                    journal.records.push(record);
+                Some(record) if record.start == self.committed() && record.end >= record.start => {
+                    self.valid_len += line.len() as u64;
+                    self.store(record);
                 }
                 Some(record) => {
                     return Err(format!(
                         "line {number} records bytes {}..{} where byte {} was due",
                         record.start,
                         record.end,
-                        journal.committed()
+                        self.committed()
                     ));
                 }
-                None if last => journal.torn_len = line.len() as u64,
+                None if last => self.torn_len = line.len() as u64,
                 None => return Err(format!("line {number} is damaged")),
             }
+            number += 1;
         }
-        Ok(journal)
+        Ok(())
     }
 
     /// The committed table length: where the last record ends.
@@ -227,12 +259,14 @@ impl Journal {
             .max()
     }
 
-    /// The queue ids the journal remembers as applied.
-    pub(crate) fn remembered_ids(&self) -> HashSet<&str> {
-        self.records
-            .iter()
-            .flat_map(|record| record.ids.iter().map(String::as_str))
-            .collect()
+    /// True when the journal records `queue_id` as applied.
+    pub(crate) fn remembers(&self, queue_id: &str) -> bool {
+        self.ids.contains(queue_id)
+    }
+
+    /// How many queue ids the journal remembers.
+    pub(crate) fn remembered_count(&self) -> usize {
+        self.ids.len()
     }
 
     fn id_count(&self) -> usize {
@@ -242,6 +276,11 @@ impl Journal {
     /// Appends a record (already written to the file).
     pub(crate) fn push(&mut self, record: Record) {
         self.valid_len += record.render().len() as u64;
+        self.store(record);
+    }
+
+    fn store(&mut self, record: Record) {
+        self.ids.extend(record.ids.iter().cloned());
         self.records.push(record);
     }
 
@@ -274,6 +313,7 @@ impl Journal {
                 .filter_map(|record| record.token)
                 .chain(self.header.token)
                 .max(),
+            generation: self.header.generation.wrapping_add(1),
         };
         let mut journal = Journal::new(header);
         kept.iter().cloned().for_each(|record| journal.push(record));

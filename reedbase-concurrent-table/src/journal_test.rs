@@ -17,6 +17,7 @@ fn journal_of(count: u64) -> Journal {
     let mut journal = Journal::new(Header {
         committed: 0,
         token: None,
+        generation: 1,
     });
     for n in 0..count {
         journal.push(record(
@@ -34,6 +35,7 @@ fn render_then_parse_gives_the_same_journal() {
     let mut journal = Journal::new(Header {
         committed: 7,
         token: Some(3),
+        generation: 42,
     });
     journal.push(record(7, 20, Some(4), &["a", "b-2"]));
     journal.push(record(20, 20, None, &[]));
@@ -43,7 +45,7 @@ fn render_then_parse_gives_the_same_journal() {
     assert_eq!(parsed.valid_len, text.len() as u64);
     assert_eq!(parsed.committed(), 20);
     assert_eq!(parsed.highest_token(), Some(4));
-    assert!(text.starts_with("reedbase-table-journal 1 7 3 "));
+    assert!(text.starts_with("reedbase-table-journal 1 7 3 42 "));
 }
 
 #[test]
@@ -102,6 +104,7 @@ fn a_missing_or_foreign_header_is_corruption() {
     let no_break = Header {
         committed: 0,
         token: None,
+        generation: 0,
     }
     .render();
     let no_break = no_break.trim_end();
@@ -111,7 +114,7 @@ fn a_missing_or_foreign_header_is_corruption() {
             .contains("torn")
     );
     assert!(Journal::parse(b"user:1|Alice\n").is_err());
-    let future = "reedbase-table-journal 2 0 -".to_string();
+    let future = "reedbase-table-journal 2 0 - 0".to_string();
     let future = format!("{future} {:016x}\n", checksum(future.as_bytes()));
     assert!(
         Journal::parse(future.as_bytes())
@@ -134,6 +137,7 @@ fn the_highest_token_includes_the_header() {
     let mut journal = Journal::new(Header {
         committed: 0,
         token: Some(9),
+        generation: 0,
     });
     journal.push(record(0, 1, Some(4), &[]));
     assert_eq!(journal.highest_token(), Some(9));
@@ -156,6 +160,7 @@ fn compaction_keeps_the_newest_records_up_to_the_bound() {
     assert_eq!(compacted.header.token, Some(16));
     assert_eq!(compacted.committed(), journal.committed());
     assert_eq!(compacted.highest_token(), journal.highest_token());
+    assert_eq!(compacted.header.generation, journal.header.generation + 1);
     let reparsed = Journal::parse(compacted.render().as_bytes()).unwrap();
     assert_eq!(reparsed, compacted);
 }
@@ -174,5 +179,25 @@ fn compaction_counts_records_without_ids_and_keeps_the_last_whole() {
     journal.push(record(300, 400, None, &big));
     let compacted = journal.compacted(5);
     assert_eq!(compacted.records.len(), 1);
-    assert_eq!(compacted.remembered_ids().len(), 50);
+    assert_eq!(compacted.remembered_count(), 50);
+}
+
+#[test]
+fn appended_records_continue_a_journal_read_before() {
+    let full = journal_of(5);
+    let text = full.render();
+    let mut earlier = Journal::parse(&text.as_bytes()[..journal_of(2).render().len()]).unwrap();
+    let mut appended = text.as_bytes()[earlier.valid_len as usize..].to_vec();
+    appended.extend_from_slice(b"r 50 6");
+    earlier.parse_appended(&appended).unwrap();
+    assert_eq!(earlier.records, full.records);
+    assert_eq!(earlier.valid_len, full.valid_len);
+    assert_eq!(earlier.torn_len, 6);
+    // Bytes that do not continue it are refused.
+    let mut other = journal_of(2);
+    let gap = record(30, 40, None, &["x"]).render();
+    let error = other
+        .parse_appended(format!("{gap}{gap}").as_bytes())
+        .unwrap_err();
+    assert!(error.contains("line 4"), "{error}");
 }

@@ -114,8 +114,11 @@
 //! until [`WriterOptions::remember_ids`] ids or that many records are kept
 //! (the default, 1024, is ten times the coordinator's default `max_batch`);
 //! set it above `max_batch` if you raise that. The journal is rewritten once
-//! it holds twice that, so it stays bounded (about 100 KB with the default)
-//! and is read whole at every step.
+//! it holds twice that, so it stays bounded (under 200 KB with the
+//! default). A writer keeps the journal it last read in memory and, at the
+//! next step, reads only the records appended since (by any process); a
+//! journal rewritten in between is told apart by its inode and the
+//! generation in its header, and read whole.
 //!
 //! # Fencing tokens
 //!
@@ -156,6 +159,7 @@ mod journal;
 mod open_table;
 mod options;
 mod reader;
+mod step;
 mod table_dir;
 mod writer;
 

@@ -22,8 +22,10 @@
 //! whose `submit` never returned. Keeping them instead would apply those
 //! queued writes twice, and leave a torn last line.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use crate::error::TableError;
 use crate::journal::{Header, Journal, Record};
@@ -44,6 +46,16 @@ impl Repair {
     }
 }
 
+/// A journal as a writer last saw it, and which file held it: kept between
+/// steps so that the next step reads only the records other processes
+/// appended since. A journal rewritten since (compaction) is another file or
+/// has another generation in its header, and is read whole again.
+#[derive(Debug)]
+pub(crate) struct KnownJournal {
+    file_id: FileId,
+    journal: Journal,
+}
+
 /// A table opened for one apply step, repaired and consistent with its
 /// journal: the table file is exactly `journal.committed()` bytes long.
 #[derive(Debug)]
@@ -52,8 +64,16 @@ pub(crate) struct OpenTable {
     pub(crate) dir: TableDir,
     table_file: File,
     journal_file: File,
+    journal_id: FileId,
     pub(crate) journal: Journal,
     pub(crate) repair: Repair,
+}
+
+/// Device and inode: which file this is.
+type FileId = (u64, u64);
+
+fn file_id(metadata: &Metadata) -> FileId {
+    (metadata.dev(), metadata.ino())
 }
 
 fn file_len(file: &File) -> io::Result<u64> {
@@ -81,8 +101,13 @@ pub(crate) fn ends_with_line_break(mut file: &File, len: u64) -> io::Result<bool
 
 impl OpenTable {
     /// Opens (creating on first use) and repairs the table; see the
-    /// [module docs](self).
-    pub(crate) fn open(base: &std::path::Path, table: &str) -> Result<OpenTable, TableError> {
+    /// [module docs](self). `known` is the journal as the caller last saw
+    /// it, if it kept it.
+    pub(crate) fn open(
+        base: &Path,
+        table: &str,
+        known: Option<KnownJournal>,
+    ) -> Result<OpenTable, TableError> {
         let dir = TableDir::open_or_create(base, table)?;
         let journal_file = match dir.open_for_append(JOURNAL_FILE)? {
             Some(file) => file,
@@ -92,19 +117,14 @@ impl OpenTable {
             Some(file) => file,
             None => dir.create_for_append(TABLE_FILE)?,
         };
-        let journal_path = dir.path_of(JOURNAL_FILE);
-        let bytes = read_all(&journal_file)
-            .map_err(|e| TableError::io(table, "read_journal", &journal_path, e))?;
-        let journal = Journal::parse(&bytes).map_err(|reason| TableError::CorruptJournal {
-            table: table.to_string(),
-            path: journal_path,
-            reason,
-        })?;
+        let (journal_id, journal) =
+            read_journal(&journal_file, known, table, &dir.path_of(JOURNAL_FILE))?;
         let mut open = OpenTable {
             table: table.to_string(),
             dir,
             table_file,
             journal_file,
+            journal_id,
             journal,
             repair: Repair::default(),
         };
@@ -210,21 +230,83 @@ impl OpenTable {
     /// [`Journal::compacted`]), through a temporary file and a rename.
     pub(crate) fn compact(&mut self, remember: usize) -> Result<(), TableError> {
         let compacted = self.journal.compacted(remember);
-        write_journal(&self.dir, &self.table, &compacted)?;
+        self.journal_id = write_journal(&self.dir, &self.table, &compacted)?;
         self.journal = compacted;
         Ok(())
     }
+
+    /// The journal as this step leaves it, for the next step.
+    pub(crate) fn into_known(self) -> KnownJournal {
+        KnownJournal {
+            file_id: self.journal_id,
+            journal: self.journal,
+        }
+    }
+}
+
+/// Reads the journal at `path`: only what was appended since `known`, if
+/// that is still the same journal, else the whole file.
+fn read_journal(
+    file: &File,
+    known: Option<KnownJournal>,
+    table: &str,
+    path: &Path,
+) -> Result<(FileId, Journal), TableError> {
+    let fail = |e| TableError::io(table, "read_journal", path, e);
+    let metadata = file.metadata().map_err(fail)?;
+    let id = file_id(&metadata);
+    let same_file = known.filter(|known| {
+        known.file_id == id
+            && known.journal.torn_len == 0
+            && metadata.len() >= known.journal.valid_len
+    });
+    if let Some(known) = same_file
+        && let Some(journal) = continue_known(file, known.journal).map_err(fail)?
+    {
+        return Ok((id, journal));
+    }
+    let bytes = read_all(file).map_err(fail)?;
+    let journal = Journal::parse(&bytes).map_err(|reason| TableError::CorruptJournal {
+        table: table.to_string(),
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    Ok((id, journal))
+}
+
+/// `journal` with the records appended to `file` since, or `None` when the
+/// file's header is not `journal`'s (it was rewritten) or its new bytes do
+/// not continue it (then the caller reads it whole, and reports what is
+/// wrong).
+fn continue_known(mut file: &File, mut journal: Journal) -> io::Result<Option<Journal>> {
+    let header = journal.header.render();
+    let mut first = vec![0; header.len()];
+    file.seek(SeekFrom::Start(0))?;
+    file.read_exact(&mut first)?;
+    if first != header.as_bytes() {
+        return Ok(None);
+    }
+    let mut appended = Vec::new();
+    file.seek(SeekFrom::Start(journal.valid_len))?;
+    file.read_to_end(&mut appended)?;
+    Ok(journal.parse_appended(&appended).ok().map(|()| journal))
 }
 
 /// Writes a whole journal to the temporary name, syncs it and renames it
 /// into place: a reader sees the old journal or the new one, never a mix.
-fn write_journal(dir: &TableDir, table: &str, journal: &Journal) -> Result<(), TableError> {
+/// Returns which file the journal now is.
+fn write_journal(dir: &TableDir, table: &str, journal: &Journal) -> Result<FileId, TableError> {
     let fail = |e| TableError::io(table, "write_journal", &dir.path_of(JOURNAL_TEMP_FILE), e);
     let mut temp = dir.create_truncated(JOURNAL_TEMP_FILE)?;
     temp.write_all(journal.render().as_bytes())
         .and_then(|()| temp.sync_data())
         .map_err(fail)?;
-    dir.replace(JOURNAL_TEMP_FILE, JOURNAL_FILE)
+    let id = temp
+        .metadata()
+        .map(|metadata| file_id(&metadata))
+        .map_err(fail)?;
+    dir.replace(JOURNAL_TEMP_FILE, JOURNAL_FILE)?;
+    Ok(id)
 }
 
 /// Creates the journal of a table that has none: committed from 0 for a new
@@ -247,9 +329,15 @@ fn create_journal(dir: &TableDir, table: &str) -> Result<File, TableError> {
             len
         }
     };
+    // A new journal's generation starts from the clock, so that a journal
+    // deleted and created again does not repeat an earlier generation.
+    let generation = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64);
     let header = Header {
         committed,
         token: None,
+        generation,
     };
     write_journal(dir, table, &Journal::new(header))?;
     dir.open_for_append(JOURNAL_FILE)?.ok_or_else(|| {

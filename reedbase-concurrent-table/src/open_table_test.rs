@@ -29,7 +29,7 @@ fn append_raw(path: &Path, bytes: &str) {
 /// Opens the table and commits `rows` with the queue id `id`, as an apply
 /// step does.
 fn commit(base: &Path, rows: &str, id: &str) {
-    let mut open = OpenTable::open(base, TABLE).unwrap();
+    let mut open = OpenTable::open(base, TABLE, None).unwrap();
     let start = open.journal.committed();
     open.append_rows(rows.as_bytes()).unwrap();
     open.commit(Record {
@@ -44,7 +44,7 @@ fn commit(base: &Path, rows: &str, id: &str) {
 #[test]
 fn a_new_table_gets_an_empty_file_and_a_journal() {
     let base = tempfile::tempdir().unwrap();
-    let open = OpenTable::open(base.path(), TABLE).unwrap();
+    let open = OpenTable::open(base.path(), TABLE, None).unwrap();
     assert!(open.repair.is_empty());
     assert_eq!(open.journal.committed(), 0);
     assert_eq!(fs::read(table_file(base.path())).unwrap(), b"");
@@ -57,10 +57,10 @@ fn committed_steps_reopen_without_repair() {
     let base = tempfile::tempdir().unwrap();
     commit(base.path(), "a|1\n", "q1");
     commit(base.path(), "b|2\nc|3\n", "q2");
-    let open = OpenTable::open(base.path(), TABLE).unwrap();
+    let open = OpenTable::open(base.path(), TABLE, None).unwrap();
     assert!(open.repair.is_empty());
     assert_eq!(open.journal.committed(), 12);
-    assert_eq!(open.journal.remembered_ids().len(), 2);
+    assert_eq!(open.journal.remembered_count(), 2);
     assert_eq!(
         fs::read_to_string(table_file(base.path())).unwrap(),
         "a|1\nb|2\nc|3\n"
@@ -73,7 +73,7 @@ fn a_half_written_last_line_is_rolled_back_and_kept_aside() {
     commit(base.path(), "a|1\n", "q1");
     // A crash in the middle of the next step's row write.
     append_raw(&table_file(base.path()), "b|2\nc|");
-    let open = OpenTable::open(base.path(), TABLE).unwrap();
+    let open = OpenTable::open(base.path(), TABLE, None).unwrap();
     assert_eq!(open.repair.discarded_bytes, 6);
     assert_eq!(
         fs::read_to_string(table_file(base.path())).unwrap(),
@@ -94,16 +94,16 @@ fn complete_rows_without_their_record_are_rolled_back() {
     // A crash after the rows were durable, before their record was written:
     // their queue entry is still queued and will be applied again.
     append_raw(&table_file(base.path()), "b|2\n");
-    let open = OpenTable::open(base.path(), TABLE).unwrap();
+    let open = OpenTable::open(base.path(), TABLE, None).unwrap();
     assert_eq!(open.repair.discarded_bytes, 4);
-    assert!(!open.journal.remembered_ids().contains("q2"));
+    assert!(!open.journal.remembers("q2"));
     assert_eq!(
         fs::read_to_string(table_file(base.path())).unwrap(),
         "a|1\n"
     );
     // Repaired once: the next open finds nothing to do.
     assert!(
-        OpenTable::open(base.path(), TABLE)
+        OpenTable::open(base.path(), TABLE, None)
             .unwrap()
             .repair
             .is_empty()
@@ -124,7 +124,7 @@ fn a_torn_journal_record_is_cut_and_its_rows_rolled_back() {
     }
     .render();
     append_raw(&journal_file(base.path()), &record[..record.len() - 5]);
-    let open = OpenTable::open(base.path(), TABLE).unwrap();
+    let open = OpenTable::open(base.path(), TABLE, None).unwrap();
     assert_eq!(open.repair.torn_journal_bytes, record.len() as u64 - 5);
     assert_eq!(open.repair.discarded_bytes, 4);
     assert_eq!(
@@ -146,7 +146,7 @@ fn a_table_shorter_than_its_journal_is_refused() {
         .open(table_file(base.path()))
         .unwrap();
     file.set_len(3).unwrap();
-    let error = OpenTable::open(base.path(), TABLE).unwrap_err();
+    let error = OpenTable::open(base.path(), TABLE, None).unwrap_err();
     assert!(
         matches!(
             error,
@@ -170,7 +170,7 @@ fn a_damaged_journal_line_before_the_last_is_refused() {
     let path = journal_file(base.path());
     let text = fs::read_to_string(&path).unwrap();
     fs::write(&path, text.replacen(" q1 ", " q9 ", 1)).unwrap();
-    let error = OpenTable::open(base.path(), TABLE).unwrap_err();
+    let error = OpenTable::open(base.path(), TABLE, None).unwrap_err();
     assert!(
         matches!(error, TableError::CorruptJournal { .. }),
         "{error}"
@@ -183,7 +183,7 @@ fn a_table_written_before_the_writer_is_adopted() {
     let base = tempfile::tempdir().unwrap();
     fs::create_dir_all(table_file(base.path()).parent().unwrap()).unwrap();
     fs::write(table_file(base.path()), "old|1\nold|2\n").unwrap();
-    let open = OpenTable::open(base.path(), TABLE).unwrap();
+    let open = OpenTable::open(base.path(), TABLE, None).unwrap();
     assert!(open.repair.is_empty());
     assert_eq!(open.journal.committed(), 12);
     assert_eq!(
@@ -197,7 +197,7 @@ fn a_torn_table_written_before_the_writer_is_refused_untouched() {
     let base = tempfile::tempdir().unwrap();
     fs::create_dir_all(table_file(base.path()).parent().unwrap()).unwrap();
     fs::write(table_file(base.path()), "old|1\nold|").unwrap();
-    let error = OpenTable::open(base.path(), TABLE).unwrap_err();
+    let error = OpenTable::open(base.path(), TABLE, None).unwrap_err();
     assert!(
         matches!(error, TableError::TornUnjournaled { len: 10, .. }),
         "{error}"
@@ -215,7 +215,7 @@ fn compaction_rewrites_the_journal_in_place() {
     for n in 0..10 {
         commit(base.path(), "r|x\n", &format!("q{n}"));
     }
-    let mut open = OpenTable::open(base.path(), TABLE).unwrap();
+    let mut open = OpenTable::open(base.path(), TABLE, None).unwrap();
     open.compact(3).unwrap();
     let reread = Journal::parse(&fs::read(journal_file(base.path())).unwrap()).unwrap();
     assert_eq!(reread, open.journal);
@@ -223,7 +223,7 @@ fn compaction_rewrites_the_journal_in_place() {
     assert_eq!(reread.committed(), 40);
     drop(open);
     assert!(
-        OpenTable::open(base.path(), TABLE)
+        OpenTable::open(base.path(), TABLE, None)
             .unwrap()
             .repair
             .is_empty()

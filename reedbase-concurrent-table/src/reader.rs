@@ -118,7 +118,7 @@ impl TableWriter {
                 table_len: snapshot.table_len,
                 committed_len: journal.committed(),
                 highest_token: journal.highest_token(),
-                remembered_ids: journal.remembered_ids().len(),
+                remembered_ids: journal.remembered_count(),
                 torn_journal: journal.torn_len > 0,
                 journaled: true,
             },

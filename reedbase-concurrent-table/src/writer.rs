@@ -2,19 +2,17 @@
 //! [`TableWriter`]: the apply function of a ReedBase table, per write and per
 //! batch.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use reedbase_concurrent_core::{
-    ApplyError, ApplyKey, BatchItem, PendingWrite, WriteOperation, validate_queue_id,
-    validate_table_name, validate_write,
+    ApplyError, ApplyKey, BatchItem, PendingWrite, validate_table_name,
 };
 
 use crate::error::TableError;
-use crate::journal::Record;
-use crate::open_table::{OpenTable, Repair};
+use crate::open_table::{KnownJournal, OpenTable, Repair};
 use crate::options::WriterOptions;
+use crate::step::{Step, check_write};
 use crate::table_dir::{DISCARDED_FILE, JOURNAL_FILE, TABLE_FILE};
 
 /// What a [`TableWriter`] has done since it was made.
@@ -65,12 +63,25 @@ pub struct WriterStats {
 /// assert_eq!(writer.committed_lines()?, ["user:1|Alice"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct TableWriter {
     base: PathBuf,
     table: String,
     options: WriterOptions,
     stats: Mutex<WriterStats>,
+    /// The journal as the last step left it, so that the next step reads
+    /// only what other processes appended since.
+    known_journal: Mutex<Option<KnownJournal>>,
+}
+
+impl std::fmt::Debug for TableWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableWriter")
+            .field("base", &self.base)
+            .field("table", &self.table)
+            .field("options", &self.options)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TableWriter {
@@ -101,6 +112,7 @@ impl TableWriter {
             table: table.to_string(),
             options,
             stats: Mutex::new(WriterStats::default()),
+            known_journal: Mutex::new(None),
         })
     }
 
@@ -143,6 +155,27 @@ impl TableWriter {
         update(&mut self.stats.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
+    /// Opens the table for a step, with the journal the last step left.
+    fn open(&self) -> Result<OpenTable, TableError> {
+        let known = self
+            .known_journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let open = OpenTable::open(&self.base, &self.table, known)?;
+        self.count_repair(open.repair);
+        Ok(open)
+    }
+
+    /// Keeps the journal of a step that succeeded for the next one (after a
+    /// failure, the next step reads the journal whole).
+    fn keep_journal(&self, open: OpenTable) {
+        *self
+            .known_journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(open.into_known());
+    }
+
     /// Checks that the writer can apply `write`: an `Insert` whose rows are
     /// valid. Call it before `submit` so that a write it would refuse never
     /// enters the queue (where it would block the table).
@@ -164,27 +197,7 @@ impl TableWriter {
     /// # Ok::<(), reedbase_concurrent_table::TableError>(())
     /// ```
     pub fn check_write(&self, write: &PendingWrite) -> Result<(), TableError> {
-        self.check_item(None, write)
-    }
-
-    fn check_item(&self, queue_id: Option<&str>, write: &PendingWrite) -> Result<(), TableError> {
-        let invalid = |source| TableError::InvalidWrite {
-            table: self.table.clone(),
-            queue_id: queue_id.map(str::to_string),
-            source: Box::new(source),
-        };
-        if let Some(id) = queue_id {
-            validate_queue_id(id).map_err(invalid)?;
-        }
-        if write.operation != WriteOperation::Insert {
-            return Err(TableError::Unsupported {
-                table: self.table.clone(),
-                path: self.table_path(),
-                operation: write.operation,
-                queue_id: queue_id.map(str::to_string),
-            });
-        }
-        validate_write(write).map_err(invalid)
+        check_write(&self.table, &self.table_path(), None, write)
     }
 
     /// Applies one write: appends its rows, one `CsvRow::to_csv` line each,
@@ -261,71 +274,31 @@ impl TableWriter {
     }
 
     fn apply_items(&self, items: &[BatchItem<'_>]) -> Result<(), TableError> {
+        let table_path = self.table_path();
         for item in items {
-            self.check_item(item.key.queue_id(), item.write)?;
+            check_write(&self.table, &table_path, item.key.queue_id(), item.write)?;
         }
-        let mut open = OpenTable::open(&self.base, &self.table)?;
-        self.count_repair(open.repair);
-        let highest = open.journal.highest_token();
-        let token = items
-            .iter()
-            .filter_map(|item| item.key.fencing_token())
-            .max();
-        let lowest = items
-            .iter()
-            .filter_map(|item| item.key.fencing_token())
-            .min();
-        if let (Some(lowest), Some(highest)) = (lowest, highest)
-            && lowest < highest
-        {
-            return Err(TableError::Fenced {
-                table: self.table.clone(),
-                path: open.dir.path_of(JOURNAL_FILE),
-                token: lowest,
-                highest,
-            });
-        }
-        let remembered = open.journal.remembered_ids();
-        let mut new_ids: Vec<String> = Vec::new();
-        let mut in_batch: HashSet<&str> = HashSet::new();
-        let (mut rows, mut row_count, mut skipped) = (String::new(), 0, 0);
-        for item in items {
-            if let Some(id) = item.key.queue_id() {
-                if remembered.contains(id) || !in_batch.insert(id) {
-                    skipped += 1;
-                    continue;
-                }
-                new_ids.push(id.to_string());
-            }
-            for row in &item.write.rows {
-                rows.push_str(&row.to_csv());
-                rows.push('\n');
-                row_count += 1;
-            }
-        }
-        drop(remembered);
-        let raises_token = token > highest;
-        self.count(|stats| stats.replays_skipped += skipped);
-        if new_ids.is_empty() && rows.is_empty() && !raises_token {
+        let mut open = self.open()?;
+        let journal_path = open.dir.path_of(JOURNAL_FILE);
+        let step = Step::plan(&self.table, &journal_path, items, &open.journal)?;
+        self.count(|stats| stats.replays_skipped += step.skipped);
+        if step.writes_nothing() {
+            self.keep_journal(open);
             return Ok(());
         }
         let start = open.journal.committed();
-        open.append_rows(rows.as_bytes())?;
-        open.commit(Record {
-            start,
-            end: start + rows.len() as u64,
-            token: token.max(highest),
-            ids: new_ids,
-        })?;
+        open.append_rows(step.rows.as_bytes())?;
+        open.commit(step.record(start))?;
         let compact = open.journal.needs_compaction(self.options.remember_ids);
         if compact {
             open.compact(self.options.remember_ids)?;
         }
         self.count(|stats| {
             stats.commits += 1;
-            stats.rows_appended += row_count;
+            stats.rows_appended += step.row_count;
             stats.compactions += u64::from(compact);
         });
+        self.keep_journal(open);
         Ok(())
     }
 
@@ -356,9 +329,10 @@ impl TableWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recover(&self) -> Result<bool, TableError> {
-        let open = OpenTable::open(&self.base, &self.table)?;
-        self.count_repair(open.repair);
-        Ok(!open.repair.is_empty())
+        let open = self.open()?;
+        let repaired = !open.repair.is_empty();
+        self.keep_journal(open);
+        Ok(repaired)
     }
 }
 

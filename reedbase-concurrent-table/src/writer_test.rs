@@ -3,10 +3,8 @@
 //! compaction bound, directly and through the coordinator.
 
 use std::fs;
-use std::time::Duration;
 
-use reedbase_concurrent_core::{CsvRow, QueueBackend, WriteCoordinator};
-use reedbase_concurrent_mem::MemBackend;
+use reedbase_concurrent_core::{CsvRow, WriteOperation};
 
 use super::*;
 
@@ -293,79 +291,58 @@ fn a_link_below_the_tables_directory_stops_the_apply() {
 }
 
 #[test]
-fn both_coordinator_paths_apply_each_write_once_in_order() {
+fn a_writer_sees_what_other_writers_appended_since_its_last_step() {
     let base = tempfile::tempdir().unwrap();
-    let backend = MemBackend::new();
-    let coordinator = WriteCoordinator::new(backend.clone());
-    let writer = writer(base.path());
-    for key in ["q-a", "q-b"] {
-        backend.queue_write(TABLE, &insert(&[key])).unwrap();
-    }
-    let timeout = Duration::from_secs(5);
-    coordinator
-        .submit(TABLE, insert(&["own-1"]), timeout, |key, write| {
-            writer.apply(key, write)
-        })
-        .unwrap();
-    for key in ["q-c", "q-d", "q-e"] {
-        backend.queue_write(TABLE, &insert(&[key])).unwrap();
-    }
-    let commits_before = writer.stats().commits;
-    coordinator
-        .submit_batch(TABLE, insert(&["own-2"]), timeout, |batch| {
-            writer.apply_batch(batch)
-        })
-        .unwrap();
+    let (first, second) = (writer(base.path()), writer(base.path()));
+    first.apply(queued("q1"), &insert(&["a"])).unwrap();
+    second.apply(queued("q2"), &insert(&["b"])).unwrap();
+    // `first` kept the journal of its own step; it must read q2's record.
+    first.apply(queued("q2"), &insert(&["b"])).unwrap();
+    first.apply(queued("q3"), &insert(&["c"])).unwrap();
+    second.apply(queued("q3"), &insert(&["c"])).unwrap();
+    assert_eq!(first.committed_lines().unwrap(), ["a|v", "b|v", "c|v"]);
     assert_eq!(
-        writer.stats().commits,
-        commits_before + 1,
-        "one commit per batch"
+        first.stats().replays_skipped + second.stats().replays_skipped,
+        2
     );
-    assert_eq!(
-        writer.committed_lines().unwrap(),
-        [
-            "q-a|v", "q-b|v", "own-1|v", "q-c|v", "q-d|v", "q-e|v", "own-2|v"
-        ]
-    );
-    assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
 }
 
 #[test]
-fn a_write_applied_but_not_removed_is_not_applied_twice() {
+fn a_writer_reads_a_journal_rewritten_by_another_writer_whole() {
     let base = tempfile::tempdir().unwrap();
-    let backend = MemBackend::new();
-    let writer = writer(base.path());
-    let write = insert(&["once"]);
-    let id = backend.queue_write(TABLE, &write).unwrap();
-    // A holder applied it and died before removing it from the queue.
-    writer.apply(ApplyKey::queued(&id, None), &write).unwrap();
-    let coordinator = WriteCoordinator::new(backend);
-    let drained = coordinator
-        .drain_batch(TABLE, Duration::from_secs(5), |batch| {
-            writer.apply_batch(batch)
-        })
-        .unwrap();
-    assert_eq!(drained, 1);
-    assert_eq!(writer.committed_lines().unwrap(), ["once|v"]);
-    assert_eq!(writer.stats().replays_skipped, 1);
+    let options = WriterOptions::new().remember_ids(4);
+    let first = TableWriter::with_options(base.path(), TABLE, options).unwrap();
+    let second = TableWriter::with_options(base.path(), TABLE, options).unwrap();
+    first.apply(queued("q00"), &insert(&["k00"])).unwrap();
+    for n in 1..30 {
+        let id = format!("q{n:02}");
+        second
+            .apply(queued(&id), &insert(&[&format!("k{n:02}")]))
+            .unwrap();
+    }
+    assert!(second.stats().compactions > 0);
+    // `first`'s journal was rewritten under it: a replay of the newest id
+    // is still skipped, and a new write lands at the right place.
+    first.apply(queued("q29"), &insert(&["k29"])).unwrap();
+    first.apply(queued("q30"), &insert(&["k30"])).unwrap();
+    assert_eq!(first.stats().replays_skipped, 1);
+    let lines = second.committed_lines().unwrap();
+    assert_eq!(lines.len(), 31);
+    assert_eq!(lines.last().map(String::as_str), Some("k30|v"));
+    assert!(!second.recover().unwrap(), "the files are consistent");
 }
 
 #[test]
-fn a_refused_queued_write_blocks_the_drain_with_the_writers_reason() {
+fn a_journal_replaced_behind_a_writers_back_is_read_again() {
     let base = tempfile::tempdir().unwrap();
-    let backend = MemBackend::new();
-    let writer = writer(base.path());
-    let delete = PendingWrite::new(WriteOperation::Delete, vec![CsvRow::new("a", ["v"])]);
-    backend.queue_write(TABLE, &delete).unwrap();
-    let coordinator = WriteCoordinator::new(backend);
-    let error = coordinator
-        .drain(TABLE, Duration::from_secs(5), |key, write| {
-            writer.apply(key, write)
-        })
-        .unwrap_err();
-    assert!(error.blocking_entry().is_some());
-    let source = std::error::Error::source(&error).expect("the apply error");
-    let table_error = source.downcast_ref::<TableError>().expect("a TableError");
-    assert!(matches!(table_error, TableError::Unsupported { .. }));
-    assert!(error.to_string().contains("only appended to"), "{error}");
+    let first = writer(base.path());
+    first.apply(queued("q1"), &insert(&["a"])).unwrap();
+    // An operator moves the journal away: the table is adopted as it is,
+    // with a new journal (a new file, a new generation).
+    fs::rename(first.journal_path(), base.path().join("old.journal")).unwrap();
+    let second = writer(base.path());
+    second.apply(queued("q2"), &insert(&["b"])).unwrap();
+    first.apply(queued("q3"), &insert(&["c"])).unwrap();
+    assert_eq!(first.committed_lines().unwrap(), ["a|v", "b|v", "c|v"]);
+    assert!(!first.recover().unwrap());
 }
