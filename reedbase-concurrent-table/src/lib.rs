@@ -150,6 +150,26 @@
 //! plug into the coordinator as they are; the error inside is a
 //! [`TableError`] (`error.downcast_ref::<TableError>()`), which names the
 //! table and the path and keeps the `io::Error`.
+//!
+//! # Measured
+//!
+//! Eight writer processes appending to one table through the coordinator
+//! on the fs backend, release build, a 2-core VM shared with other builds
+//! (load average 5 to 6), ext4; five interleaved runs of each path of
+//!
+//! ```text
+//! cargo run --release -p reedbase-concurrent-table --example csv_table_writers -- --writers 8 --rows 300 [--batch]
+//! ```
+//!
+//! | path | writes/s applied, median (range) |
+//! | --- | --- |
+//! | per write ([`apply`](TableWriter::apply)) | 227 (160-446) |
+//! | batch ([`apply_batch`](TableWriter::apply_batch)) | 1,030 (959-3,186) |
+//!
+//! The batch path applied 4.5 times as many writes per second (2.1 to 7.1
+//! times pair by pair): under contention most writes are queued, and the
+//! lock holder makes a whole batch durable with the two fsyncs a single
+//! write costs on the per-write path.
 
 #[cfg(not(unix))]
 compile_error!("reedbase-concurrent-table needs openat with O_NOFOLLOW: it builds on Unix only");

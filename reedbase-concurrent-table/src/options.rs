@@ -6,7 +6,7 @@
 /// [`WriterOptions::remember_ids`].
 pub const DEFAULT_REMEMBERED_IDS: usize = 1024;
 
-/// Options of a [`TableWriter`].
+/// Options of a [`TableWriter`](crate::TableWriter).
 ///
 /// ```
 /// use reedbase_concurrent_table::WriterOptions;
