@@ -158,7 +158,7 @@
 //! (load average 5 to 6), ext4; five interleaved runs of each path of
 //!
 //! ```text
-//! cargo run --release -p reedbase-concurrent-table --example csv_table_writers -- --writers 8 --rows 300 [--batch]
+//! cargo run --release -p reedbase-concurrent-table --example table_writers -- --writers 8 --rows 300 [--batch]
 //! ```
 //!
 //! | path | writes/s applied, median (range) |

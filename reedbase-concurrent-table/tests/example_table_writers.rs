@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The `csv_table_writers` example, run as a user would run it: several
+//! The `table_writers` example, run as a user would run it: several
 //! writer processes through the coordinator and the table writer, a
 //! background drainer, the start-up drain, and the example's own check of
 //! the table, on the per-write and the batch path.
@@ -18,7 +18,7 @@ use support::Child;
 const PATIENCE: Duration = Duration::from_secs(120);
 
 #[test]
-fn csv_table_writers_example_verifies_its_table_on_both_paths() {
+fn table_writers_example_verifies_its_table_on_both_paths() {
     // Tests run from target/<profile>/deps; `cargo test` builds the
     // package's examples into target/<profile>/examples before.
     let exe = std::env::current_exe().unwrap();
@@ -27,7 +27,7 @@ fn csv_table_writers_example_verifies_its_table_on_both_paths() {
         .and_then(Path::parent)
         .unwrap()
         .join("examples")
-        .join(format!("csv_table_writers{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("table_writers{}", std::env::consts::EXE_SUFFIX));
     assert!(
         example.exists(),
         "example not built at {}: run `cargo test -p reedbase-concurrent-table` (or the \
@@ -43,7 +43,7 @@ fn csv_table_writers_example_verifies_its_table_on_both_paths() {
         if batch {
             command.arg("--batch");
         }
-        let lines = Child::start("csv_table_writers", command)
+        let lines = Child::start("table_writers", command)
             .finish(PATIENCE)
             .unwrap();
         let output = lines.join("\n");

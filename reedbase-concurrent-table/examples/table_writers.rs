@@ -6,8 +6,8 @@
 //! its own order.
 //!
 //! ```sh
-//! cargo run -p reedbase-concurrent-table --example csv_table_writers
-//! cargo run --release -p reedbase-concurrent-table --example csv_table_writers -- --writers 8 --rows 200 --batch
+//! cargo run -p reedbase-concurrent-table --example table_writers
+//! cargo run --release -p reedbase-concurrent-table --example table_writers -- --writers 8 --rows 200 --batch
 //! ```
 //!
 //! What a service does, in order:
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("csv_table_writers: {error}");
+            eprintln!("table_writers: {error}");
             ExitCode::FAILURE
         }
     }
