@@ -205,6 +205,9 @@ impl OpenTable {
     /// table is cut back to its committed length if possible (if not, the
     /// next open rolls it back).
     pub(crate) fn append_rows(&mut self, rows: &[u8]) -> Result<(), TableError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let written = self
             .table_file
             .write_all(rows)

@@ -16,6 +16,19 @@ use crate::step::{Step, check_write};
 use crate::table_dir::{DISCARDED_FILE, JOURNAL_FILE, TABLE_FILE};
 
 /// What a [`TableWriter`] has done since it was made.
+///
+/// ```
+/// use reedbase_concurrent_core::{ApplyKey, CsvRow, PendingWrite, WriteOperation};
+/// use reedbase_concurrent_table::TableWriter;
+///
+/// let base = tempfile::tempdir()?;
+/// let writer = TableWriter::new(base.path(), "users")?;
+/// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", ["a"]), CsvRow::new("l", ["b"])]);
+/// writer.apply(ApplyKey::direct(None), &write)?;
+/// let stats = writer.stats();
+/// assert_eq!((stats.commits, stats.rows_appended, stats.replays_skipped), (1, 2, 0));
+/// # Ok::<(), reedbase_concurrent_core::ApplyError>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WriterStats {
@@ -126,7 +139,20 @@ impl TableWriter {
         &self.base
     }
 
-    /// `<base>/tables/<table>/table.csv`.
+    /// `<base>/tables/<table>/table.csv`: inside the table's own directory,
+    /// so that no two tables share a path.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use reedbase_concurrent_table::TableWriter;
+    ///
+    /// let users = TableWriter::new("/data", "users")?;
+    /// let users_csv = TableWriter::new("/data", "users.csv")?;
+    /// assert_eq!(users.table_path(), Path::new("/data/tables/users/table.csv"));
+    /// assert_eq!(users_csv.table_path(), Path::new("/data/tables/users.csv/table.csv"));
+    /// assert_eq!(users.journal_path(), Path::new("/data/tables/users/table.journal"));
+    /// # Ok::<(), reedbase_concurrent_table::TableError>(())
+    /// ```
     pub fn table_path(&self) -> PathBuf {
         self.file_path(TABLE_FILE)
     }
@@ -289,10 +315,12 @@ impl TableWriter {
         let start = open.journal.committed();
         open.append_rows(step.rows.as_bytes())?;
         open.commit(step.record(start))?;
-        let compact = open.journal.needs_compaction(self.options.remember_ids);
-        if compact {
-            open.compact(self.options.remember_ids)?;
-        }
+        // The step has committed: from here on nothing may fail it, or a
+        // direct write that is in the table would be handed back to its
+        // caller (who might submit it again). A compaction that fails is
+        // tried again at the next step.
+        let compact = open.journal.needs_compaction(self.options.remember_ids)
+            && open.compact(self.options.remember_ids).is_ok();
         self.count(|stats| {
             stats.commits += 1;
             stats.rows_appended += step.row_count;

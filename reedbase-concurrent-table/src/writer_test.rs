@@ -346,3 +346,32 @@ fn a_journal_replaced_behind_a_writers_back_is_read_again() {
     assert_eq!(first.committed_lines().unwrap(), ["a|v", "b|v", "c|v"]);
     assert!(!first.recover().unwrap());
 }
+
+#[test]
+fn a_failed_compaction_does_not_fail_a_committed_step() {
+    let base = tempfile::tempdir().unwrap();
+    let options = WriterOptions::new().remember_ids(2);
+    let writer = TableWriter::with_options(base.path(), TABLE, options).unwrap();
+    writer
+        .apply(ApplyKey::direct(None), &insert(&["a"]))
+        .unwrap();
+    // The journal's temporary name is taken by a directory: rewriting the
+    // journal fails.
+    let temp = writer.journal_path().with_extension("journal.tmp");
+    fs::create_dir(&temp).unwrap();
+    for key in ["b", "c", "d", "e", "f"] {
+        // A direct write whose rows are committed must not be handed back.
+        writer
+            .apply(ApplyKey::direct(None), &insert(&[key]))
+            .unwrap();
+    }
+    assert_eq!(writer.stats().compactions, 0);
+    assert_eq!(writer.committed_lines().unwrap().len(), 6);
+    fs::remove_dir(&temp).unwrap();
+    writer
+        .apply(ApplyKey::direct(None), &insert(&["g"]))
+        .unwrap();
+    assert_eq!(writer.stats().compactions, 1);
+    assert_eq!(writer.committed_lines().unwrap().len(), 7);
+    assert!(!writer.recover().unwrap());
+}
