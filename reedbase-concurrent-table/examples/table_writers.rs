@@ -25,12 +25,14 @@
 //! The parent here plays the service (steps 1 and 2) and starts `--writers`
 //! writer processes (step 3); at the end it prints writes per second: those
 //! acknowledged (applied or queued) while the writers ran, and those applied
-//! once the last queued write was.
+//! once the last queued write was. `--no-drainer` leaves the background
+//! drainer out, so that only the writer processes apply writes (what the
+//! measurement in the crate docs does).
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -60,6 +62,7 @@ struct Options {
     writers: usize,
     rows: usize,
     batch: bool,
+    drainer: bool,
     dir: Option<PathBuf>,
     writer: Option<usize>,
 }
@@ -69,13 +72,18 @@ fn parse_options() -> AnyResult<Options> {
         writers: 4,
         rows: 50,
         batch: false,
+        drainer: true,
         dir: None,
         writer: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--batch" {
-            options.batch = true;
+        match flag.as_str() {
+            "--batch" => options.batch = true,
+            "--no-drainer" => options.drainer = false,
+            _ => {}
+        }
+        if matches!(flag.as_str(), "--batch" | "--no-drainer") {
             continue;
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -140,7 +148,15 @@ fn run_writer(base: &Path, writer_no: usize, options: &Options) -> AnyResult<()>
             break;
         }
     }
-    println!("writer {writer_no}: {applied} applied under the lock, {queued} queued");
+    // Rows this process applied (its own and other processes' queued
+    // writes), and in how many durable steps (one fsync of the table and
+    // one of the journal each).
+    let stats = writer.stats();
+    println!(
+        "writer {writer_no}: {applied} applied under the lock, {queued} queued; \
+         applied {} rows in {} durable steps",
+        stats.rows_appended, stats.commits
+    );
     Ok(())
 }
 
@@ -159,14 +175,18 @@ fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
     );
     // 2. A background drainer, stopped before the end.
     let every = Duration::from_millis(50);
-    let drainer = if options.batch {
-        Drainer::start_batch(coordinator.clone(), every, move |table, batch| {
-            TableWriter::new(&owned_base, table)?.apply_batch(batch)
-        })
-    } else {
-        Drainer::start(coordinator.clone(), every, move |table, key, write| {
-            TableWriter::new(&owned_base, table)?.apply(key, write)
-        })
+    let drainer = match (options.drainer, options.batch) {
+        (false, _) => None,
+        (true, true) => Some(Drainer::start_batch(
+            coordinator.clone(),
+            every,
+            move |table, batch| TableWriter::new(&owned_base, table)?.apply_batch(batch),
+        )),
+        (true, false) => Some(Drainer::start(
+            coordinator.clone(),
+            every,
+            move |table, key, write| TableWriter::new(&owned_base, table)?.apply(key, write),
+        )),
     };
     // 3. The writer processes.
     let started = Instant::now();
@@ -182,17 +202,23 @@ fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
             if options.batch {
                 command.arg("--batch");
             }
-            command.spawn()
+            command.stdout(Stdio::piped()).spawn()
         })
         .collect::<Result<Vec<_>, _>>()?;
-    for mut child in children {
-        let status = child.wait()?;
-        if !status.success() {
-            return Err(format!("a writer process failed: {status}").into());
+    let (mut child_rows, mut child_steps) = (0, 0);
+    for child in children {
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            return Err(format!("a writer process failed: {}", output.status).into());
         }
+        let said = String::from_utf8_lossy(&output.stdout);
+        print!("{said}");
+        let (rows, steps) = rows_and_steps(&said).ok_or("a writer did not report its steps")?;
+        child_rows += rows;
+        child_steps += steps;
     }
     let acknowledged = started.elapsed();
-    let stats = drainer.stop();
+    let drained_in_background = drainer.map_or(0, |drainer| drainer.stop().drained);
     // What the writers queued after the last lock holder left: the next
     // start-up drain applies it (done here at once).
     let report = coordinator.drain_all(DRAIN_TIMEOUT, |table, key, write| {
@@ -213,8 +239,12 @@ fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
         if options.batch { "batch" } else { "per-write" },
         lines.len(),
         writer.table_path().display(),
-        stats.drained,
+        drained_in_background,
         report.drained
+    );
+    println!(
+        "the writers applied {child_rows} rows in {child_steps} durable steps ({:.1} rows a step)",
+        child_rows as f64 / child_steps.max(1) as f64
     );
     println!(
         "writes/s: {:.0} acknowledged ({:.2?}), {:.0} applied ({:.2?})",
@@ -225,6 +255,18 @@ fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
     );
     println!("verified: no torn line, no lost row, no duplicate, every writer's rows in order");
     Ok(())
+}
+
+/// The rows and steps a writer reported: `... applied R rows in S durable
+/// steps`.
+fn rows_and_steps(said: &str) -> Option<(u64, u64)> {
+    let words: Vec<&str> = said.split_whitespace().collect();
+    let at = words
+        .windows(2)
+        .rposition(|pair| pair == ["durable", "steps"])?;
+    let steps = words.get(at.checked_sub(1)?)?.parse().ok()?;
+    let rows = words.get(at.checked_sub(4)?)?.parse().ok()?;
+    Some((rows, steps))
 }
 
 /// Checks the table's committed lines against what the writers wrote.

@@ -154,22 +154,24 @@
 //! # Measured
 //!
 //! Eight writer processes appending to one table through the coordinator
-//! on the fs backend, release build, a 2-core VM shared with other builds
-//! (load average 5 to 6), ext4; five interleaved runs of each path of
+//! on the fs backend, release build, ext4 on a 2-core VM shared with other
+//! builds; five interleaved pairs of runs per set of
 //!
 //! ```text
-//! cargo run --release -p reedbase-concurrent-table --example table_writers -- --writers 8 --rows 300 [--batch]
+//! cargo run --release -p reedbase-concurrent-table --example table_writers -- --writers 8 --rows 1000 --no-drainer [--batch]
 //! ```
 //!
-//! | path | writes/s applied, median (range) |
-//! | --- | --- |
-//! | per write ([`apply`](TableWriter::apply)) | 227 (160-446) |
-//! | batch ([`apply_batch`](TableWriter::apply_batch)) | 1,030 (959-3,186) |
+//! | set | per write ([`apply`](TableWriter::apply)), writes/s | batch ([`apply_batch`](TableWriter::apply_batch)), writes/s | ratio |
+//! | --- | --- | --- | --- |
+//! | disk busy (load 5 to 6; `--rows 300`, with the drainer) | 227 (160-446) | 1,030 (959-3,186) | 4.5x |
+//! | disk quieter (load 3.6) | 2,364 (1,826-2,736) | 4,476 (4,121-4,602) | 1.9x |
 //!
-//! The batch path applied 4.5 times as many writes per second (2.1 to 7.1
-//! times pair by pair): under contention most writes are queued, and the
-//! lock holder makes a whole batch durable with the two fsyncs a single
-//! write costs on the per-write path.
+//! (medians, ranges in brackets). Per write, every write is one durable
+//! step (two fsyncs under the lock); in batches, a step makes every write
+//! queued meanwhile durable. How many that is depends on fsync latency:
+//! with fast fsyncs most writers get the lock within their 1 ms timeout,
+//! and batches held 1.9 writes on average (8,000 writes in about 4,200
+//! steps); with slow ones more writers queue and batches grow.
 
 #[cfg(not(unix))]
 compile_error!("reedbase-concurrent-table needs openat with O_NOFOLLOW: it builds on Unix only");
