@@ -213,6 +213,14 @@ fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
     let mut rng = Rng::from_env_or_clock();
     let (writers, kills) = (4u32, 20);
     let mut claims = Claims::default();
+    let mut queued = 0;
+    let mut take_in = |claims: &mut Claims, lines: Vec<String>| {
+        queued += lines
+            .iter()
+            .filter(|line| line.ends_with(" queued"))
+            .count();
+        claims.add_lines(&lines);
+    };
     let mut slots: Vec<(u32, Option<Child>)> = (0..writers)
         .map(|writer| (0, Some(spawn_submitter(base, writer, 0, mode))))
         .collect();
@@ -221,20 +229,14 @@ fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
         let writer = rng.below(0, u64::from(writers)) as u32;
         let slot = &mut slots[writer as usize];
         let child = slot.1.take().unwrap();
-        claims.add_lines(&child.kill());
+        take_in(&mut claims, child.kill());
         slot.0 += 1;
         slot.1 = Some(spawn_submitter(base, writer, slot.0, mode));
     }
     thread::sleep(Duration::from_millis(100));
     fs::write(base.join(STOP_FILE), "").unwrap();
-    let mut queued = 0;
     for (_, child) in slots {
-        let lines = child.unwrap().finish(PATIENCE)?;
-        queued += lines
-            .iter()
-            .filter(|line| line.ends_with(" queued"))
-            .count();
-        claims.add_lines(&lines);
+        take_in(&mut claims, child.unwrap().finish(PATIENCE)?);
     }
     let lines = start_up_drain_and_read(base, mode)?;
     let writes = check_table(&lines, &claims)?;
@@ -243,7 +245,7 @@ fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
         "no write took the queue path; the run proved little"
     );
     println!(
-        "  {mode}: {kills} SIGKILLs, {} writes acknowledged ({queued} of the survivors' queued), \
+        "  {mode}: {kills} SIGKILLs, {} writes acknowledged ({queued} of them queued), \
          {writes} in the table, {} rollbacks of uncommitted rows",
         claims.acked.len(),
         rollbacks(base)
@@ -266,21 +268,20 @@ fn sigkill_after_rows_before_record(mode: Mode) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
     let backend = FsBackend::new(base);
-    let ids: Vec<WriteId> = (0..60)
-        .map(|seq| WriteId {
-            writer: 0,
-            incarnation: 0,
-            seq,
-        })
-        .collect();
-    for id in &ids {
-        backend.queue_write(TABLE, &id.write(BIG_PAD)).unwrap();
-    }
+    let mut ids: Vec<WriteId> = Vec::new();
     let watcher = TableWriter::new(base, TABLE).unwrap();
     let mut caught = false;
     for _attempt in 0..40 {
-        if backend.count_pending(TABLE).unwrap() == 0 {
-            break;
+        // Keep the drainers busy: top the queue up when it runs low.
+        while backend.count_pending(TABLE).unwrap() < 20 {
+            let seq = ids.len() as u32;
+            let id = WriteId {
+                writer: 0,
+                incarnation: 0,
+                seq,
+            };
+            backend.queue_write(TABLE, &id.write(BIG_PAD)).unwrap();
+            ids.push(id);
         }
         let mut child = Child::spawn("drainer", base, &format!("mode={mode}"));
         while watcher.status().unwrap().uncommitted_len() == 0 && !child.has_exited() {
