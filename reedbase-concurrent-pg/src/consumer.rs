@@ -206,12 +206,12 @@ impl PgBackend {
         }
     }
 
-    /// A moved-aside entry, located by its row.
+    /// A moved-aside entry, located by its row (the same from every host).
     pub(crate) fn moved_entry(&self, table: &str, id: &str, reason: String) -> MovedAside {
         let shared = self.shared();
         let location = format!(
-            "{}.moved_aside on {} (namespace '{}', table '{table}', id '{id}')",
-            shared.schema, shared.server, shared.namespace
+            "{}.moved_aside (namespace '{}', table '{table}', id '{id}')",
+            shared.options.schema, shared.namespace
         );
         MovedAside::new(id, reason, location)
     }
