@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Processes standing for hosts: this binary re-runs itself as child
+//! processes (role in `REEDBASE_TEST_CHILD`, see the fs crate's test
+//! `support` module, shared here), and each child connects to the server
+//! over TCP with a pool of its own, as a ReedBase process on another host
+//! would. So it has its own `main` instead of libtest's.
+//!
+//! - mutual exclusion: 4 processes x 50 increments of a counter file under
+//!   the lock, never two inside, no update lost;
+//! - exact capacity: 4 producers x 50 writes into capacity 100;
+//! - FIFO across producers: a write that returned before another began is
+//!   delivered first;
+//! - a holder killed with SIGKILL releases the lock;
+//! - a holder whose session the server ends finds out through the
+//!   `WriteCoordinator` before it removes or applies anything more.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
+mod support;
+
+mod pg_support;
+
+use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use reedbase_concurrent_core::{
+    CsvRow, LockBackend, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation, now_nanos,
+};
+use reedbase_concurrent_pg::testing::TestServer;
+use reedbase_concurrent_pg::{PgBackend, PgOptions};
+use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
+
+const TABLE: &str = "orders";
+/// No wait in this file is longer than this; a hang is a failure.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+type Outcome = Result<(), String>;
+
+fn main() -> ExitCode {
+    if let Some(role) = child_role() {
+        let base = base_dir();
+        let server = TestServer::find("multiprocess child").expect("the parent found a server");
+        let options = PgOptions::new().capacity(param("capacity", "100").parse().unwrap());
+        let backend = PgBackend::connect_with(server.tcp_url(), &param("ns", ""), options).unwrap();
+        match role.as_str() {
+            "incrementer" => child_incrementer(&backend, &base),
+            "producer" => child_producer(&backend),
+            "holder" => child_holder(&backend),
+            "drain_and_pause" => child_drain_and_pause(&backend, &base),
+            other => panic!("unknown child role {other}"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut runner = Runner::from_args();
+    let Some(server) = TestServer::find("multiprocess (pg)") else {
+        return runner.finish();
+    };
+    let run = server.run("multiprocess");
+    let scenarios: [(&str, fn(&TestServer, &str) -> Outcome); 5] = [
+        (
+            "four_hosts_increment_a_counter_under_the_lock",
+            four_hosts_increment_a_counter_under_the_lock,
+        ),
+        (
+            "four_producers_fill_capacity_exactly",
+            four_producers_fill_capacity_exactly,
+        ),
+        ("fifo_across_producers", fifo_across_producers),
+        (
+            "sigkilled_holder_releases_the_lock",
+            sigkilled_holder_releases_the_lock,
+        ),
+        (
+            "terminated_holder_finds_out_before_it_removes",
+            terminated_holder_finds_out_before_it_removes,
+        ),
+    ];
+    for (name, scenario) in scenarios {
+        let namespace = run.namespace();
+        let server = &server;
+        runner.run(name, move || scenario(server, &namespace));
+    }
+    runner.finish()
+}
+
+fn spawn(role: &str, base: &Path, params: &str) -> Result<ChildProcess, String> {
+    ChildProcess::spawn(role, base, params)
+}
+
+fn write(source: usize, seq: usize) -> PendingWrite {
+    PendingWrite::new(
+        WriteOperation::Insert,
+        vec![CsvRow::new(
+            format!("w{source}-{seq:04}"),
+            [source.to_string(), seq.to_string()],
+        )],
+    )
+}
+
+// Mutual exclusion.
+
+const INCREMENTS: usize = 50;
+
+fn child_incrementer(backend: &PgBackend, base: &Path) {
+    let counter = base.join("counter");
+    let inside = base.join("inside");
+    for n in 0..INCREMENTS {
+        let guard = backend.acquire_lock(TABLE, PATIENCE).unwrap();
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&inside)
+        {
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+                panic!("iteration {n}: another process was inside the lock")
+            }
+            Err(error) => panic!("marker: {error}"),
+        }
+        let value: usize = fs::read_to_string(&counter)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        thread::yield_now();
+        fs::write(&counter, format!("{}\n", value + 1)).unwrap();
+        fs::remove_file(&inside).unwrap();
+        drop(guard);
+    }
+}
+
+fn four_hosts_increment_a_counter_under_the_lock(_server: &TestServer, namespace: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("counter"), "0\n").unwrap();
+    let params = format!("ns={namespace}");
+    let children: Vec<ChildProcess> = (0..4)
+        .map(|_| spawn("incrementer", dir.path(), &params))
+        .collect::<Result<_, _>>()?;
+    for child in children {
+        child.finish(PATIENCE)?;
+    }
+    let value = fs::read_to_string(dir.path().join("counter")).unwrap();
+    assert_eq!(
+        value.trim(),
+        (4 * INCREMENTS).to_string(),
+        "no increment lost"
+    );
+    Ok(())
+}
+
+// Capacity and FIFO across producers.
+
+/// Waits for `go`, queues `count` writes, and prints one line per write:
+/// `OK <id> <start> <end>` or `FULL`, the times in wall-clock nanoseconds.
+fn child_producer(backend: &PgBackend) {
+    let source: usize = param("source", "").parse().unwrap();
+    let count: usize = param("count", "").parse().unwrap();
+    support::line_from_parent();
+    for seq in 0..count {
+        let start = now_nanos();
+        match backend.queue_write(TABLE, &write(source, seq)) {
+            Ok(id) => tell_parent(&format!("OK {id} {start} {}", now_nanos())),
+            Err(error) if error.is_queue_full() => tell_parent("FULL"),
+            Err(error) => panic!("queue_write: {error}"),
+        }
+    }
+}
+
+/// Runs 4 producers of `count` writes each, released together; returns
+/// every line they printed.
+fn race_producers(namespace: &str, count: usize, capacity: usize) -> Result<Vec<String>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut children: Vec<ChildProcess> = (0..4)
+        .map(|source| {
+            let params =
+                format!("ns={namespace},source={source},count={count},capacity={capacity}");
+            spawn("producer", dir.path(), &params)
+        })
+        .collect::<Result<_, _>>()?;
+    for child in &mut children {
+        child.go()?;
+    }
+    let mut lines = Vec::new();
+    for child in children {
+        lines.extend(child.finish(PATIENCE)?);
+    }
+    Ok(lines)
+}
+
+fn four_producers_fill_capacity_exactly(server: &TestServer, namespace: &str) -> Outcome {
+    let lines = race_producers(namespace, 50, 100)?;
+    let accepted: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("OK ")).collect();
+    let refused = lines.iter().filter(|l| *l == "FULL").count();
+    assert_eq!(
+        (accepted.len(), refused),
+        (100, 100),
+        "4 x 50 into capacity 100"
+    );
+    let ids: HashSet<&str> = accepted
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 100, "distinct ids");
+    let backend = PgBackend::connect(server.url(), namespace).unwrap();
+    assert_eq!(backend.count_pending(TABLE).unwrap(), 100);
+    Ok(())
+}
+
+fn fifo_across_producers(server: &TestServer, namespace: &str) -> Outcome {
+    let lines = race_producers(namespace, 25, 100)?;
+    let mut spans = std::collections::HashMap::new();
+    for line in &lines {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let ["OK", id, start, end] = fields[..] else {
+            return Err(format!("unexpected line {line:?}"));
+        };
+        spans.insert(
+            id.to_string(),
+            (start.parse::<u128>().unwrap(), end.parse::<u128>().unwrap()),
+        );
+    }
+    let backend = PgBackend::connect(server.url(), namespace).unwrap();
+    let delivered: Vec<(String, PendingWrite)> = backend.get_pending_batch(TABLE, 200).unwrap();
+    assert_eq!(delivered.len(), 100);
+    let mut next_seq = [0usize; 4];
+    for (id, write) in &delivered {
+        let source: usize = write.rows[0].values[0].parse().unwrap();
+        let seq: usize = write.rows[0].values[1].parse().unwrap();
+        assert_eq!(
+            seq, next_seq[source],
+            "producer {source}'s writes out of order"
+        );
+        next_seq[source] += 1;
+        assert!(spans.contains_key(id), "{id} was not acknowledged");
+    }
+    // Across producers: a write acknowledged before another was begun is
+    // delivered before it.
+    let mut violations = Vec::new();
+    for (later_index, (later, _)) in delivered.iter().enumerate() {
+        for (earlier, _) in &delivered[later_index + 1..] {
+            if spans[earlier].1 < spans[later].0 {
+                violations.push((later.clone(), earlier.clone()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "overtaken writes: {violations:?}");
+    Ok(())
+}
+
+// A holder killed with SIGKILL.
+
+fn child_holder(backend: &PgBackend) {
+    let guard = backend.acquire_lock(TABLE, PATIENCE).unwrap();
+    tell_parent(&format!("LOCKED {}", guard.server_pid()));
+    thread::sleep(PATIENCE);
+    panic!("the parent should have killed this child");
+}
+
+fn sigkilled_holder_releases_the_lock(server: &TestServer, namespace: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = PgBackend::connect(server.url(), namespace).unwrap();
+    let mut child = spawn("holder", dir.path(), &format!("ns={namespace}"))?;
+    let line = child.read_line(PATIENCE)?;
+    assert!(line.starts_with("LOCKED "), "{line}");
+    assert!(backend.is_locked(TABLE).unwrap());
+    assert!(backend.try_acquire_lock(TABLE).unwrap().is_none());
+    child.kill()?;
+    // The server ends the session when the socket closes: a waiter gets the
+    // lock without any timeout of ours running out.
+    let guard = backend
+        .acquire_lock(TABLE, PATIENCE)
+        .map_err(|e| e.to_string())?;
+    assert!(reedbase_concurrent_core::LockGuard::is_held(&guard).unwrap());
+    Ok(())
+}
+
+// A holder whose session the server ends.
+
+/// Drains the queue through the coordinator; after applying the first
+/// entry it tells the parent and waits for `go` before returning from
+/// apply; prints how the drain ended.
+fn child_drain_and_pause(backend: &PgBackend, base: &Path) {
+    let coordinator = WriteCoordinator::new(backend.clone());
+    let log = base.join("applied.log");
+    let result = coordinator.drain(TABLE, PATIENCE, |key, _write| {
+        let id = key.queue_id().unwrap_or("direct");
+        let mut file = OpenOptions::new().create(true).append(true).open(&log)?;
+        writeln!(file, "{id}")?;
+        tell_parent(&format!("APPLIED {id}"));
+        support::line_from_parent();
+        Ok(())
+    });
+    match result {
+        Ok(drained) => tell_parent(&format!("DRAINED {drained}")),
+        Err(error) if error.is_lock_lost() => tell_parent("LOCK_LOST"),
+        Err(error) => tell_parent(&format!("ERROR {error}")),
+    }
+}
+
+fn terminated_holder_finds_out_before_it_removes(server: &TestServer, namespace: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = PgBackend::connect(server.url(), namespace).unwrap();
+    let ids: Vec<String> = (0..3)
+        .map(|n| backend.queue_write(TABLE, &write(0, n)).unwrap())
+        .collect();
+    let mut child = spawn("drain_and_pause", dir.path(), &format!("ns={namespace}"))?;
+    child.expect_line(&format!("APPLIED {}", ids[0]), PATIENCE)?;
+    let holder_session = {
+        let mut admin = server.client().unwrap();
+        let keys = pg_support::lock_keys(&mut admin, namespace, TABLE);
+        let row = admin
+            .query_one(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2",
+                &[&keys.table_class, &keys.table_no],
+            )
+            .unwrap();
+        let pid: i32 = row.get(0);
+        pg_support::terminate(&mut admin, pid);
+        pid
+    };
+    child.go()?;
+    child.expect_line("LOCK_LOST", PATIENCE)?;
+    let lines = child.finish(PATIENCE)?;
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("APPLIED")).count(),
+        1,
+        "{lines:?}"
+    );
+    let applied = fs::read_to_string(dir.path().join("applied.log")).unwrap();
+    assert_eq!(
+        applied.lines().collect::<Vec<_>>(),
+        vec![ids[0].as_str()],
+        "nothing more applied"
+    );
+    assert_eq!(
+        backend.count_pending(TABLE).unwrap(),
+        3,
+        "nothing removed under the lost lock (session {holder_session})"
+    );
+    // The next holder applies the interrupted entry again, under its id.
+    let mut replayed = Vec::new();
+    let drained = WriteCoordinator::new(&backend)
+        .drain(TABLE, PATIENCE, |key, _| {
+            replayed.push(key.queue_id().unwrap().to_string());
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    assert_eq!((drained, replayed), (3, ids));
+    Ok(())
+}
