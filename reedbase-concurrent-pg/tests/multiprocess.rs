@@ -40,6 +40,8 @@ const TABLE: &str = "orders";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 type Outcome = Result<(), String>;
+/// A scenario: the server and a fresh namespace of the run.
+type Scenario = fn(&TestServer, &str) -> Outcome;
 
 fn main() -> ExitCode {
     if let Some(role) = child_role() {
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
         return runner.finish();
     };
     let run = server.run("multiprocess");
-    let scenarios: [(&str, fn(&TestServer, &str) -> Outcome); 5] = [
+    let scenarios: [(&str, Scenario); 5] = [
         (
             "four_hosts_increment_a_counter_under_the_lock",
             four_hosts_increment_a_counter_under_the_lock,
