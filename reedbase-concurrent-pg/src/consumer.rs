@@ -133,6 +133,13 @@ impl PgBackend {
             return Err(ReedError::entry_not_found(table, first));
         };
         let mut conn = self.connection(operation)?;
+        if let [id] = ids {
+            return match self.delete_one(&mut conn, table_no, id) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(self.not_pending(&mut conn, table, table_no, id, operation)),
+                Err(error) => Err(self.server_error(operation, &error)),
+            };
+        }
         let mut removable = ids.len();
         loop {
             let wanted = &ids[..removable];
@@ -148,6 +155,28 @@ impl PgBackend {
                 Some(missing) => removable = missing,
             }
         }
+    }
+
+    /// Deletes one entry in one round trip (a simple query, its commit not
+    /// waiting for the flush); false when it is not pending. The id must
+    /// have passed [`validate_queue_id`], whose characters (ASCII letters,
+    /// digits, `-`, `_`) can stand in SQL text as a literal.
+    fn delete_one(
+        &self,
+        conn: &mut Client,
+        table_no: i32,
+        id: &str,
+    ) -> Result<bool, postgres::Error> {
+        debug_assert!(validate_queue_id(id).is_ok());
+        let sql = format!(
+            "{} DELETE FROM {}.queue WHERE table_no = {table_no} AND id = '{id}' RETURNING id",
+            connection::commit_setting(false),
+            self.shared().schema
+        );
+        let messages = conn.simple_query(&sql)?;
+        Ok(messages
+            .iter()
+            .any(|message| matches!(message, postgres::SimpleQueryMessage::Row(_))))
     }
 
     /// Deletes `ids` in one transaction if every one of them is pending

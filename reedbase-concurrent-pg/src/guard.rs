@@ -6,7 +6,6 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 use postgres::Client;
-use postgres::types::Type;
 use reedbase_concurrent_core::{LockGuard, ReedResult};
 
 use crate::connection::{self, Connection, Server};
@@ -110,8 +109,10 @@ impl LockGuard for PgLockGuard {
     }
 
     /// Asks the server, on the guard's own connection, whether that
-    /// session still holds the lock (one round trip). A session that has
-    /// ended answers `Ok(false)`.
+    /// session is still alive: one round trip of an empty query. A
+    /// session-level advisory lock is released only by its own session (the
+    /// guard's drop) or by the end of the session, so a live session still
+    /// holds it. A session that has ended answers `Ok(false)`.
     ///
     /// # Errors
     ///
@@ -125,17 +126,8 @@ impl LockGuard for PgLockGuard {
         let Some(client) = slot.as_mut() else {
             return Ok(false);
         };
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE {GRANTED_LOCK} AND l.pid = pg_backend_pid())"
-        );
-        let table_no = self.key.table_no as u32;
-        match client.query_typed_one(
-            &sql,
-            &[(&self.key.class, Type::OID), (&table_no, Type::OID)],
-        ) {
-            Ok(row) => row
-                .try_get(0)
-                .map_err(|error| self.server.error("is_held", &error)),
+        match client.simple_query("") {
+            Ok(_) => Ok(true),
             Err(error) if connection::session_ended(&error) => Ok(false),
             Err(error) => Err(self.server.error("is_held", &error)),
         }

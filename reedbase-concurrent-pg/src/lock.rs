@@ -21,6 +21,15 @@ use crate::connection::{self, Connection};
 use crate::guard::{GRANTED_LOCK, LockKey, PgLockGuard, release_everything};
 use crate::options::server_millis;
 
+/// The least fencing token a server hands out: its start time in
+/// microseconds. A server that restarts after a crash may have lost the
+/// last token increments that were committed without waiting for the flush
+/// (relaxed durability), but it starts later than it ran before: its
+/// tokens start above every token handed out before the crash, as long as
+/// fewer acquisitions happened than microseconds passed and its clock did
+/// not step back across the restart.
+const FENCE_FLOOR: &str = "(extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint";
+
 impl PgBackend {
     fn lock_key(&self, table_no: i32) -> LockKey {
         LockKey {
@@ -44,9 +53,11 @@ impl PgBackend {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_micros());
         format!(
-            "{commit} UPDATE {schema}.tables SET fence = fence + 1, holder_backend = pg_backend_pid(), \
-             holder_pid = {pid}, holder_host = {host}, holder_since_micros = {since} \
+            "{commit} UPDATE {schema}.tables SET fence = greatest(fence + 1, {floor}), \
+             holder_backend = pg_backend_pid(), holder_pid = {pid}, holder_host = {host}, \
+             holder_since_micros = {since} \
              WHERE table_no = {table_no} RETURNING fence, holder_backend",
+            floor = FENCE_FLOOR,
             commit = connection::commit_setting(self.durable()),
             schema = shared.schema,
             pid = shared.identity.pid,
