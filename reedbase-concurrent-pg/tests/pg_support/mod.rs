@@ -10,7 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use postgres::Client;
-use reedbase_concurrent_pg::DEFAULT_SCHEMA;
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+use reedbase_concurrent_pg::testing::TestServer;
+use reedbase_concurrent_pg::{DEFAULT_SCHEMA, PgBackend, PgOptions};
 
 /// The keys of a table's locks, as `pg_advisory_lock` takes them.
 pub struct LockKeys {
@@ -112,4 +114,27 @@ pub fn insert_raw_entry(client: &mut Client, keys: &LockKeys, id: &str, body: &[
             &[&keys.table_no, &id, &body],
         )
         .unwrap();
+}
+
+/// The table the multi-process tests use.
+pub const TABLE: &str = "orders";
+
+/// A one-row write tagged with its source and its place in that source's
+/// sequence: key `w{source}-{seq}`, values `source`, `seq`.
+pub fn sequenced_write(source: usize, seq: usize) -> PendingWrite {
+    PendingWrite::new(
+        WriteOperation::Insert,
+        vec![CsvRow::new(
+            format!("w{source}-{seq:04}"),
+            [source.to_string(), seq.to_string()],
+        )],
+    )
+}
+
+/// In a child process standing for another host: a backend connected over
+/// TCP to the namespace the parent named.
+pub fn child_backend(namespace: &str, capacity: usize) -> PgBackend {
+    let server = TestServer::find("child process").expect("the parent found a server");
+    let options = PgOptions::new().capacity(capacity);
+    PgBackend::connect_with(server.tcp_url(), namespace, options).unwrap()
 }

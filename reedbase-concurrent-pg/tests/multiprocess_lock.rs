@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Processes standing for hosts: this binary re-runs itself as child
-//! processes (role in `REEDBASE_TEST_CHILD`, see the fs crate's test
-//! `support` module, shared here), and each child connects to the server
-//! over TCP with a pool of its own, as a ReedBase process on another host
-//! would. So it has its own `main` instead of libtest's.
+//! The pg lock across processes standing for hosts: this binary re-runs
+//! itself as child processes (role in `REEDBASE_TEST_CHILD`, see the fs
+//! crate's test `support` module, shared here), and each child connects to
+//! the server over TCP with a pool of its own, as a ReedBase process on
+//! another host would. So it has its own `main` instead of libtest's.
 //!
 //! - mutual exclusion: 4 processes x 50 increments of a counter file under
 //!   the lock, never two inside, no update lost;
-//! - exact capacity: 4 producers x 50 writes into capacity 100;
-//! - FIFO across producers: a write that returned before another began is
-//!   delivered first;
 //! - a holder killed with SIGKILL releases the lock;
 //! - a holder whose session the server ends finds out through the
 //!   `WriteCoordinator` before it removes or applies anything more;
@@ -21,7 +18,6 @@ mod support;
 
 mod pg_support;
 
-use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::Path;
@@ -29,14 +25,12 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use reedbase_concurrent_core::{
-    CsvRow, LockBackend, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation, now_nanos,
-};
+use pg_support::{TABLE, sequenced_write as write};
+use reedbase_concurrent_core::{LockBackend, QueueBackend, WriteCoordinator};
+use reedbase_concurrent_pg::PgBackend;
 use reedbase_concurrent_pg::testing::TestServer;
-use reedbase_concurrent_pg::{PgBackend, PgOptions};
 use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
 
-const TABLE: &str = "orders";
 /// No wait in this file is longer than this; a hang is a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -47,12 +41,10 @@ type Scenario = fn(&TestServer, &str) -> Outcome;
 fn main() -> ExitCode {
     if let Some(role) = child_role() {
         let base = base_dir();
-        let server = TestServer::find("multiprocess child").expect("the parent found a server");
-        let options = PgOptions::new().capacity(param("capacity", "100").parse().unwrap());
-        let backend = PgBackend::connect_with(server.tcp_url(), &param("ns", ""), options).unwrap();
+        let backend =
+            pg_support::child_backend(&param("ns", ""), param("capacity", "100").parse().unwrap());
         match role.as_str() {
             "incrementer" => child_incrementer(&backend, &base),
-            "producer" => child_producer(&backend),
             "holder" => child_holder(&backend),
             "drain_and_pause" => child_drain_and_pause(&backend, &base),
             other => panic!("unknown child role {other}"),
@@ -60,20 +52,15 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut runner = Runner::from_args();
-    let Some(server) = TestServer::find("multiprocess (pg)") else {
+    let Some(server) = TestServer::find(env!("CARGO_CRATE_NAME")) else {
         return runner.finish();
     };
-    let run = server.run("multiprocess");
-    let scenarios: [(&str, Scenario); 6] = [
+    let run = server.run(env!("CARGO_CRATE_NAME"));
+    let scenarios: [(&str, Scenario); 4] = [
         (
             "four_hosts_increment_a_counter_under_the_lock",
             four_hosts_increment_a_counter_under_the_lock,
         ),
-        (
-            "four_producers_fill_capacity_exactly",
-            four_producers_fill_capacity_exactly,
-        ),
-        ("fifo_across_producers", fifo_across_producers),
         (
             "sigkilled_holder_releases_the_lock",
             sigkilled_holder_releases_the_lock,
@@ -93,20 +80,6 @@ fn main() -> ExitCode {
         runner.run(name, move || scenario(server, &namespace));
     }
     runner.finish()
-}
-
-fn spawn(role: &str, base: &Path, params: &str) -> Result<ChildProcess, String> {
-    ChildProcess::spawn(role, base, params)
-}
-
-fn write(source: usize, seq: usize) -> PendingWrite {
-    PendingWrite::new(
-        WriteOperation::Insert,
-        vec![CsvRow::new(
-            format!("w{source}-{seq:04}"),
-            [source.to_string(), seq.to_string()],
-        )],
-    )
 }
 
 // Mutual exclusion.
@@ -157,105 +130,6 @@ fn four_hosts_increment_a_counter_under_the_lock(_server: &TestServer, namespace
         (4 * INCREMENTS).to_string(),
         "no increment lost"
     );
-    Ok(())
-}
-
-// Capacity and FIFO across producers.
-
-/// Waits for `go`, queues `count` writes, and prints one line per write:
-/// `OK <id> <start> <end>` or `FULL`, the times in wall-clock nanoseconds.
-fn child_producer(backend: &PgBackend) {
-    let source: usize = param("source", "").parse().unwrap();
-    let count: usize = param("count", "").parse().unwrap();
-    support::line_from_parent();
-    for seq in 0..count {
-        let start = now_nanos();
-        match backend.queue_write(TABLE, &write(source, seq)) {
-            Ok(id) => tell_parent(&format!("OK {id} {start} {}", now_nanos())),
-            Err(error) if error.is_queue_full() => tell_parent("FULL"),
-            Err(error) => panic!("queue_write: {error}"),
-        }
-    }
-}
-
-/// Runs 4 producers of `count` writes each, released together; returns
-/// every line they printed.
-fn race_producers(namespace: &str, count: usize, capacity: usize) -> Result<Vec<String>, String> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut children: Vec<ChildProcess> = (0..4)
-        .map(|source| {
-            let params =
-                format!("ns={namespace},source={source},count={count},capacity={capacity}");
-            spawn("producer", dir.path(), &params)
-        })
-        .collect::<Result<_, _>>()?;
-    for child in &mut children {
-        child.go()?;
-    }
-    let mut lines = Vec::new();
-    for child in children {
-        lines.extend(child.finish(PATIENCE)?);
-    }
-    Ok(lines)
-}
-
-fn four_producers_fill_capacity_exactly(server: &TestServer, namespace: &str) -> Outcome {
-    let lines = race_producers(namespace, 50, 100)?;
-    let accepted: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("OK ")).collect();
-    let refused = lines.iter().filter(|l| *l == "FULL").count();
-    assert_eq!(
-        (accepted.len(), refused),
-        (100, 100),
-        "4 x 50 into capacity 100"
-    );
-    let ids: HashSet<&str> = accepted
-        .iter()
-        .map(|l| l.split(' ').next().unwrap())
-        .collect();
-    assert_eq!(ids.len(), 100, "distinct ids");
-    let backend = PgBackend::connect(server.url(), namespace).unwrap();
-    assert_eq!(backend.count_pending(TABLE).unwrap(), 100);
-    Ok(())
-}
-
-fn fifo_across_producers(server: &TestServer, namespace: &str) -> Outcome {
-    let lines = race_producers(namespace, 25, 100)?;
-    let mut spans = std::collections::HashMap::new();
-    for line in &lines {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let ["OK", id, start, end] = fields[..] else {
-            return Err(format!("unexpected line {line:?}"));
-        };
-        spans.insert(
-            id.to_string(),
-            (start.parse::<u128>().unwrap(), end.parse::<u128>().unwrap()),
-        );
-    }
-    let backend = PgBackend::connect(server.url(), namespace).unwrap();
-    let delivered: Vec<(String, PendingWrite)> = backend.get_pending_batch(TABLE, 200).unwrap();
-    assert_eq!(delivered.len(), 100);
-    let mut next_seq = [0usize; 4];
-    for (id, write) in &delivered {
-        let source: usize = write.rows[0].values[0].parse().unwrap();
-        let seq: usize = write.rows[0].values[1].parse().unwrap();
-        assert_eq!(
-            seq, next_seq[source],
-            "producer {source}'s writes out of order"
-        );
-        next_seq[source] += 1;
-        assert!(spans.contains_key(id), "{id} was not acknowledged");
-    }
-    // Across producers: a write acknowledged before another was begun is
-    // delivered before it.
-    let mut violations = Vec::new();
-    for (later_index, (later, _)) in delivered.iter().enumerate() {
-        for (earlier, _) in &delivered[later_index + 1..] {
-            if spans[earlier].1 < spans[later].0 {
-                violations.push((later.clone(), earlier.clone()));
-            }
-        }
-    }
-    assert!(violations.is_empty(), "overtaken writes: {violations:?}");
     Ok(())
 }
 
@@ -415,4 +289,8 @@ fn shared_storage_example_verifies(server: &TestServer, namespace: &str) -> Outc
         "the table recorded the fencing token of its last writer"
     );
     Ok(())
+}
+
+fn spawn(role: &str, base: &Path, params: &str) -> Result<ChildProcess, String> {
+    ChildProcess::spawn(role, base, params)
 }
