@@ -131,13 +131,15 @@ pub(crate) fn session_ended(error: &postgres::Error) -> bool {
     }
 }
 
+/// True when a wait for a lock ran past the session's `lock_timeout`.
+pub(crate) fn lock_wait_expired(error: &postgres::Error) -> bool {
+    error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+}
+
 /// True for the server's "this waited too long" errors: a `lock_timeout`
 /// or a `statement_timeout` that expired.
 pub(crate) fn timed_out(error: &postgres::Error) -> bool {
-    matches!(
-        error.code(),
-        Some(code) if *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::QUERY_CANCELED
-    )
+    lock_wait_expired(error) || error.code() == Some(&SqlState::QUERY_CANCELED)
 }
 
 /// Parses a URL (`postgresql://user@host:port/database`) or a key-value

@@ -177,3 +177,7 @@ impl fmt::Debug for PgLockGuard {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+#[path = "guard_test.rs"]
+mod tests;

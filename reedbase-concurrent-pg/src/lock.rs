@@ -116,7 +116,7 @@ impl PgBackend {
         operation: &'static str,
     ) -> ReedError {
         match failed {
-            Failed::Server(error) if connection::timed_out(&error) => {
+            Failed::Server(error) if connection::lock_wait_expired(&error) => {
                 self.lock_timeout(table, table_no, start.elapsed())
             }
             Failed::Server(error) => self.server_error(operation, &error),
@@ -311,7 +311,7 @@ impl LockBackend for PgBackend {
             Err(error) => {
                 release_everything(&mut conn);
                 drop(conn);
-                if connection::timed_out(&error) {
+                if connection::lock_wait_expired(&error) {
                     Err(self.lock_timeout(table_name, table_no, start.elapsed()))
                 } else {
                     Err(self.server_error(OPERATION, &error))
