@@ -67,7 +67,7 @@ impl TestServer {
             Ok(()) => Some(TestServer { url, tcp_url }),
             Err(reason) => {
                 let advice = format!(
-                    "no PostgreSQL server answers at {reason}; set {URL_ENV} \
+                    "no PostgreSQL server answers ({reason}); set {URL_ENV} \
                      (for example postgresql://user@127.0.0.1:5432/test) or start the local server"
                 );
                 if required() {
@@ -194,9 +194,9 @@ fn probe(url: &str) -> Result<(), String> {
     let server = Server::of(&config);
     let mut client = config
         .connect(NoTls)
-        .map_err(|error| format!("{server}: {}", server.error("connect", &error)))?;
+        .map_err(|error| server.error("connect", &error).to_string())?;
     client
         .simple_query("")
         .map(drop)
-        .map_err(|error| format!("{server}: {}", server.error("connect", &error)))
+        .map_err(|error| server.error("connect", &error).to_string())
 }
