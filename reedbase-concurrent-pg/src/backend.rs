@@ -212,6 +212,18 @@ impl PgBackend {
         self.shared.server.error(operation, error)
     }
 
+    /// The table's number in the registry, registering the table if it is
+    /// new.
+    pub(crate) fn register_table(&self, table: &str, operation: &'static str) -> ReedResult<i32> {
+        self.table_number(table, Lookup::Register, operation)?
+            .ok_or_else(|| {
+                self.shared.server.failure(
+                    operation,
+                    format!("table '{table}' could not be registered"),
+                )
+            })
+    }
+
     /// The table's number in the registry; `None` for a table that is not
     /// registered when `lookup` is [`Lookup::Existing`].
     pub(crate) fn table_number(

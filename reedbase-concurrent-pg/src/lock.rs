@@ -210,12 +210,7 @@ impl LockBackend for PgBackend {
                 }
             };
         }
-        let Some(table_no) = self.table_number(table_name, Lookup::Register, OPERATION)? else {
-            return Err(self
-                .shared()
-                .server
-                .failure(OPERATION, "the table could not be registered"));
-        };
+        let table_no = self.register_table(table_name, OPERATION)?;
         let key = self.lock_key(table_no);
         let conn = self.connection(OPERATION)?;
         // The lock and the token in one implicit transaction (one round
@@ -236,12 +231,7 @@ impl LockBackend for PgBackend {
     fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<PgLockGuard>> {
         const OPERATION: &str = "try_acquire_lock";
         validate_table_name(table_name)?;
-        let Some(table_no) = self.table_number(table_name, Lookup::Register, OPERATION)? else {
-            return Err(self
-                .shared()
-                .server
-                .failure(OPERATION, "the table could not be registered"));
-        };
+        let table_no = self.register_table(table_name, OPERATION)?;
         let key = self.lock_key(table_no);
         let mut conn = self.connection(OPERATION)?;
         let sql = format!("SELECT pg_try_advisory_lock({})", key.arguments());

@@ -25,7 +25,7 @@ use std::time::Instant;
 use postgres::types::Type;
 use reedbase_concurrent_core::{PendingWrite, ReedError, ReedResult};
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
 use crate::options::server_millis;
 
@@ -37,12 +37,7 @@ impl PgBackend {
         let body = serde_json::to_vec(write).map_err(|error| ReedError::SerializationError {
             reason: error.to_string(),
         })?;
-        let Some(table_no) = self.table_number(table, Lookup::Register, OPERATION)? else {
-            return Err(self
-                .shared()
-                .server
-                .failure(OPERATION, "the table could not be registered"));
-        };
+        let table_no = self.register_table(table, OPERATION)?;
         let shared = self.shared();
         let capacity = i64::try_from(shared.options.capacity).unwrap_or(i64::MAX);
         let bound = server_millis(shared.options.queue_timeout);
