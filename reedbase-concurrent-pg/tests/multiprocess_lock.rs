@@ -3,7 +3,8 @@
 //! itself as child processes (role in `REEDBASE_TEST_CHILD`, see the fs
 //! crate's test `support` module, shared here), and each child connects to
 //! the server over TCP with a pool of its own, as a ReedBase process on
-//! another host would. So it has its own `main` instead of libtest's.
+//! another host would (the frame is in `pg_children`). So it has its own
+//! `main` instead of libtest's.
 //!
 //! - mutual exclusion: 4 processes x 50 increments of a counter file under
 //!   the lock, never two inside, no update lost;
@@ -16,6 +17,7 @@
 #[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
 mod support;
 
+mod pg_children;
 mod pg_support;
 
 use std::fs::{self, OpenOptions};
@@ -25,38 +27,18 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
+use pg_children::{Outcome, Scenario};
 use pg_support::{TABLE, sequenced_write as write};
 use reedbase_concurrent_core::{LockBackend, QueueBackend, WriteCoordinator};
 use reedbase_concurrent_pg::PgBackend;
 use reedbase_concurrent_pg::testing::TestServer;
-use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
+use support::{ChildProcess, tell_parent};
 
 /// No wait in this file is longer than this; a hang is a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-type Outcome = Result<(), String>;
-/// A scenario: the server and a fresh namespace of the run.
-type Scenario = fn(&TestServer, &str) -> Outcome;
-
 fn main() -> ExitCode {
-    if let Some(role) = child_role() {
-        let base = base_dir();
-        let backend =
-            pg_support::child_backend(&param("ns", ""), param("capacity", "100").parse().unwrap());
-        match role.as_str() {
-            "incrementer" => child_incrementer(&backend, &base),
-            "holder" => child_holder(&backend),
-            "drain_and_pause" => child_drain_and_pause(&backend, &base),
-            other => panic!("unknown child role {other}"),
-        }
-        return ExitCode::SUCCESS;
-    }
-    let mut runner = Runner::from_args();
-    let Some(server) = TestServer::find(env!("CARGO_CRATE_NAME")) else {
-        return runner.finish();
-    };
-    let run = server.run(env!("CARGO_CRATE_NAME"));
-    let scenarios: [(&str, Scenario); 4] = [
+    const SCENARIOS: &[(&str, Scenario)] = &[
         (
             "four_hosts_increment_a_counter_under_the_lock",
             four_hosts_increment_a_counter_under_the_lock,
@@ -74,12 +56,16 @@ fn main() -> ExitCode {
             shared_storage_example_verifies,
         ),
     ];
-    for (name, scenario) in scenarios {
-        let namespace = run.namespace();
-        let server = &server;
-        runner.run(name, move || scenario(server, &namespace));
+    pg_children::run("multiprocess_lock", child, SCENARIOS)
+}
+
+fn child(role: &str, backend: &PgBackend, base: &Path) {
+    match role {
+        "incrementer" => child_incrementer(backend, base),
+        "holder" => child_holder(backend),
+        "drain_and_pause" => child_drain_and_pause(backend, base),
+        other => panic!("unknown child role {other}"),
     }
-    runner.finish()
 }
 
 // Mutual exclusion.

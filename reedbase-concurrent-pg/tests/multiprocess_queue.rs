@@ -8,54 +8,40 @@
 #[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
 mod support;
 
+mod pg_children;
 mod pg_support;
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use pg_children::{Outcome, Scenario};
 use pg_support::{TABLE, sequenced_write as write};
 use reedbase_concurrent_core::{PendingWrite, QueueBackend, now_nanos};
 use reedbase_concurrent_pg::PgBackend;
 use reedbase_concurrent_pg::testing::TestServer;
-use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
+use support::{ChildProcess, param, tell_parent};
 
 /// No wait in this file is longer than this; a hang is a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-type Outcome = Result<(), String>;
-/// A scenario: the server and a fresh namespace of the run.
-type Scenario = fn(&TestServer, &str) -> Outcome;
-
 fn main() -> ExitCode {
-    if let Some(role) = child_role() {
-        let _base = base_dir();
-        let backend =
-            pg_support::child_backend(&param("ns", ""), param("capacity", "100").parse().unwrap());
-        match role.as_str() {
-            "producer" => child_producer(&backend),
-            other => panic!("unknown child role {other}"),
-        }
-        return ExitCode::SUCCESS;
-    }
-    let mut runner = Runner::from_args();
-    let Some(server) = TestServer::find(env!("CARGO_CRATE_NAME")) else {
-        return runner.finish();
-    };
-    let run = server.run(env!("CARGO_CRATE_NAME"));
-    let scenarios: [(&str, Scenario); 2] = [
+    const SCENARIOS: &[(&str, Scenario)] = &[
         (
             "four_producers_fill_capacity_exactly",
             four_producers_fill_capacity_exactly,
         ),
         ("fifo_across_producers", fifo_across_producers),
     ];
-    for (name, scenario) in scenarios {
-        let namespace = run.namespace();
-        let server = &server;
-        runner.run(name, move || scenario(server, &namespace));
+    pg_children::run("multiprocess_queue", child, SCENARIOS)
+}
+
+fn child(role: &str, backend: &PgBackend, _base: &Path) {
+    match role {
+        "producer" => child_producer(backend),
+        other => panic!("unknown child role {other}"),
     }
-    runner.finish()
 }
 
 // Capacity and FIFO across producers.
