@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Connections to the server: parsing the URL, naming the server in errors
+//! without its password, the pool, this process's identity, and turning
+//! client errors into [`ReedError::ServerError`].
+
+use std::fmt;
+
+use postgres::config::Host;
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Config, NoTls, Row};
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_postgres::r2d2;
+use reedbase_concurrent_core::ReedError;
+
+use crate::options::PgOptions;
+
+/// The pool of connections.
+pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// A connection checked out of the pool; dropping it returns it (or
+/// discards it, if it is closed).
+pub(crate) type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// The server as errors name it: `host:port/database`, never the user's
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Server(String);
+
+impl Server {
+    /// Describes the server a configuration points at.
+    pub(crate) fn of(config: &Config) -> Server {
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(index, host)| {
+                let name = match host {
+                    Host::Tcp(name) => name.clone(),
+                    Host::Unix(path) => path.display().to_string(),
+                };
+                let port = config
+                    .get_ports()
+                    .get(index)
+                    .or_else(|| config.get_ports().first())
+                    .copied()
+                    .unwrap_or(5432);
+                format!("{name}:{port}")
+            })
+            .collect();
+        let hosts = if hosts.is_empty() {
+            "localhost:5432".to_string()
+        } else {
+            hosts.join(",")
+        };
+        let database = config
+            .get_dbname()
+            .or_else(|| config.get_user())
+            .unwrap_or("(the user's database)");
+        Server(format!("{hosts}/{database}"))
+    }
+
+    /// A [`ReedError::ServerError`] for `operation` from a client error,
+    /// keeping the SQLSTATE.
+    pub(crate) fn error(&self, operation: &'static str, error: &postgres::Error) -> ReedError {
+        ReedError::ServerError {
+            operation,
+            server: self.0.clone(),
+            code: error.code().map(|code| code.code().to_string()),
+            reason: describe(error),
+        }
+    }
+
+    /// A [`ReedError::ServerError`] without a client error behind it.
+    pub(crate) fn failure(&self, operation: &'static str, reason: impl Into<String>) -> ReedError {
+        ReedError::ServerError {
+            operation,
+            server: self.0.clone(),
+            code: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The message of a client error: the server's own message (with its
+/// severity, detail and hint) when the server sent one, else the client's
+/// error and its cause.
+fn describe(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{}: {}", db.severity(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("; hint: {hint}"));
+        }
+        return text;
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(&format!(": {cause_text}"));
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// True when the error says that the session is gone: the connection is
+/// closed, broken, or the server ended the session (an administrator's
+/// `pg_terminate_backend`, a shutdown, a crash).
+pub(crate) fn session_ended(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        Some(code) => {
+            let class = &code.code()[..2];
+            // 57P: operator intervention (admin shutdown, crash shutdown,
+            // cannot connect now); 08: connection exception.
+            code.code().starts_with("57P") || class == "08"
+        }
+        None => error.as_db_error().is_none(),
+    }
+}
+
+/// True when a wait for a lock ran past the session's `lock_timeout`.
+pub(crate) fn lock_wait_expired(error: &postgres::Error) -> bool {
+    error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+}
+
+/// True for the server's "this waited too long" errors: a `lock_timeout`
+/// or a `statement_timeout` that expired.
+pub(crate) fn timed_out(error: &postgres::Error) -> bool {
+    lock_wait_expired(error) || error.code() == Some(&SqlState::QUERY_CANCELED)
+}
+
+/// Parses a URL (`postgresql://user@host:port/database`) or a key-value
+/// string (`host=/var/run/postgresql dbname=test`), and names the
+/// connections after this process.
+pub(crate) fn parse_config(
+    url: &str,
+    options: &PgOptions,
+    identity: &Identity,
+) -> Result<Config, String> {
+    let mut config: Config = url.parse().map_err(|error: postgres::Error| {
+        // The parser's message never quotes the password, but it can quote
+        // the option it stumbled on; keep only the message.
+        format!("the connection URL does not parse: {error}")
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(options.connect_timeout);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(&identity.application_name());
+    }
+    Ok(config)
+}
+
+/// Builds the pool. Connections are opened on demand (one was already
+/// opened and checked by the caller), and checked with an empty query when
+/// they are taken from the pool, so that a connection the server ended
+/// while it was idle is replaced instead of failing the next call.
+pub(crate) fn build_pool(config: Config, options: &PgOptions) -> Pool {
+    let manager = PostgresConnectionManager::new(config, NoTls);
+    r2d2::Pool::builder()
+        .max_size(options.pool_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        .test_on_check_out(true)
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build_unchecked(manager)
+}
+
+/// Takes a connection from the pool for `operation`.
+pub(crate) fn checkout(
+    pool: &Pool,
+    server: &Server,
+    operation: &'static str,
+) -> Result<Connection, ReedError> {
+    pool.get().map_err(|error| {
+        server.failure(
+            operation,
+            format!(
+                "no connection within {:?} (the pool holds at most {}): {error}",
+                pool.connection_timeout(),
+                pool.max_size()
+            ),
+        )
+    })
+}
+
+/// Opens one connection outside the pool, for the checks and the schema
+/// work of `connect`, so that its error (an authentication failure, an
+/// unknown database) keeps its SQLSTATE.
+pub(crate) fn open(config: &Config) -> Result<Client, postgres::Error> {
+    config.connect(NoTls)
+}
+
+/// This process as lock holders name it: its pid and its host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    /// The process id.
+    pub(crate) pid: u32,
+    /// The host name, reduced to the characters a host name may have.
+    pub(crate) host: Option<String>,
+}
+
+impl Identity {
+    /// This process.
+    pub(crate) fn current() -> Identity {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|name| sanitise_host(name.trim()))
+            .filter(|name| !name.is_empty());
+        Identity {
+            pid: std::process::id(),
+            host,
+        }
+    }
+
+    /// `reedbase pid 4242 on db-1`, cut to the 63 bytes the server keeps.
+    pub(crate) fn application_name(&self) -> String {
+        let mut name = format!("reedbase pid {}", self.pid);
+        if let Some(host) = &self.host {
+            name.push_str(&format!(" on {host}"));
+        }
+        name.truncate(63);
+        name
+    }
+}
+
+/// Keeps the characters of a host name (ASCII letters, digits, `.`, `-`,
+/// `_`), at most 255 of them: the result can stand in SQL text as a literal.
+pub(crate) fn sanitise_host(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(255)
+        .collect()
+}
+
+/// An open transaction on a connection that is rolled back when dropped
+/// unless it was committed, so that no error path leaves a connection in a
+/// transaction when it goes back to the pool.
+pub(crate) struct OpenTransaction<'c> {
+    client: &'c mut Client,
+    open: bool,
+}
+
+impl<'c> OpenTransaction<'c> {
+    /// Runs `BEGIN` followed by `setup` (settings, a lock) in one round
+    /// trip. On failure the transaction is rolled back.
+    pub(crate) fn begin(client: &'c mut Client, setup: &str) -> Result<Self, postgres::Error> {
+        let transaction = OpenTransaction { client, open: true };
+        transaction
+            .client
+            .batch_execute(&format!("BEGIN; {setup}"))?;
+        Ok(transaction)
+    }
+
+    /// The connection, to run statements in the transaction.
+    pub(crate) fn client(&mut self) -> &mut Client {
+        self.client
+    }
+
+    /// Commits.
+    pub(crate) fn commit(mut self) -> Result<(), postgres::Error> {
+        self.open = false;
+        self.client.batch_execute("COMMIT")
+    }
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A connection too broken to roll back is closed, and the pool
+            // discards it; the server rolls back what it had.
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+    }
+}
+
+/// The `SET LOCAL` that makes a transaction's commit asynchronous under
+/// relaxed durability, or nothing.
+pub(crate) fn commit_setting(durable: bool) -> &'static str {
+    if durable {
+        ""
+    } else {
+        "SET LOCAL synchronous_commit = off;"
+    }
+}
+
+/// Runs one statement and commits it: on its own when `durable` (the
+/// server's `synchronous_commit` applies), else in a transaction whose
+/// commit does not wait for the flush.
+pub(crate) fn write_statement(
+    client: &mut Client,
+    durable: bool,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, postgres::Error> {
+    if durable {
+        return client.query_typed(sql, params);
+    }
+    let mut transaction = OpenTransaction::begin(client, commit_setting(false))?;
+    let rows = transaction.client().query_typed(sql, params)?;
+    transaction.commit()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+#[path = "connection_test.rs"]
+mod tests;
