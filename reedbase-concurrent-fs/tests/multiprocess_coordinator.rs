@@ -22,7 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{
-    ApplyKey, CsvRow, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
+    ApplyKey, CsvRow, LockBackend, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
 use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
@@ -118,12 +118,23 @@ fn child_submitter(base: &Path) {
 fn submitters_apply_each_write_once_in_order() -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (writers, count) = (4, 60);
+    // Hold the lock until the submitters have queued something, so that the
+    // queue path is taken however the scheduler runs them (on a loaded
+    // machine they may otherwise run one after another, never contending).
+    let parent = fast_backend(dir.path());
+    let held = parent.acquire_lock(TABLE, PATIENCE).unwrap();
     let mut children: Vec<ChildProcess> = (0..writers)
         .map(|writer| {
             let params = format!("writer={writer},count={count}");
             ChildProcess::spawn("submitter", dir.path(), &params)
         })
         .collect::<Result<_, _>>()?;
+    let start = std::time::Instant::now();
+    while parent.count_pending(TABLE).unwrap() < writers {
+        assert!(start.elapsed() < PATIENCE, "the submitters queued nothing");
+        thread::sleep(Duration::from_millis(1));
+    }
+    drop(held);
     for child in &mut children {
         assert!(child.wait(PATIENCE)?.success(), "a submitter failed");
     }
