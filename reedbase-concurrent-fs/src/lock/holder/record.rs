@@ -24,10 +24,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::identity;
 
 /// The size of a record, in bytes.
-pub(crate) const RECORD_LEN: usize = 256;
+pub(super) const RECORD_LEN: usize = 256;
 
 /// What a released lock leaves at offset 0.
-pub(crate) const CLEARED_RECORD: [u8; RECORD_LEN] = cleared();
+pub(super) const CLEARED_RECORD: [u8; RECORD_LEN] = cleared();
 
 /// The first token of every record (format version 1).
 const MAGIC: &str = "reedbase-lock-holder v1";
@@ -40,18 +40,18 @@ const fn cleared() -> [u8; RECORD_LEN] {
 
 /// The contents of a parsed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HolderRecord {
-    pub(crate) pid: u32,
-    pub(crate) start_ticks: Option<u64>,
-    pub(crate) host: String,
-    pub(crate) acquired_at: SystemTime,
+pub(super) struct HolderRecord {
+    pub(super) pid: u32,
+    pub(super) start_ticks: Option<u64>,
+    pub(super) host: String,
+    pub(super) acquired_at: SystemTime,
 }
 
 /// The record of this process acquiring at `now`.
 ///
 /// Everything but the time is formatted once per process, so the acquire
 /// path only formats one number and hashes one short line.
-pub(crate) fn own_record(now: SystemTime) -> [u8; RECORD_LEN] {
+pub(super) fn own_record(now: SystemTime) -> [u8; RECORD_LEN] {
     static PREFIX: OnceLock<(u32, String)> = OnceLock::new();
     let pid = process::id();
     let (cached_pid, cached) = PREFIX.get_or_init(|| (pid, own_prefix(pid)));
@@ -65,7 +65,7 @@ pub(crate) fn own_record(now: SystemTime) -> [u8; RECORD_LEN] {
 /// The record of any holder; [`own_record`] is this with this process's
 /// identity. Tests write records of other (dead, foreign) holders with it.
 #[cfg(test)]
-pub(crate) fn record_of(
+pub(super) fn record_of(
     pid: u32,
     start_ticks: Option<u64>,
     host: &str,
@@ -97,7 +97,7 @@ fn encode(prefix: &str, at: SystemTime) -> [u8; RECORD_LEN] {
 
 /// Pads `line` with spaces to a record; a line too long is cut (it never is:
 /// the longest possible line is under 240 bytes).
-pub(crate) fn encode_line(line: &str) -> [u8; RECORD_LEN] {
+fn encode_line(line: &str) -> [u8; RECORD_LEN] {
     let mut record = CLEARED_RECORD;
     let bytes = line.as_bytes();
     let len = bytes.len().min(RECORD_LEN - 1);
@@ -116,7 +116,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 ///
 /// Returns `None` for anything that is not one complete version-1 record: an
 /// empty file (old module), a cleared record, a torn or foreign line.
-pub(crate) fn parse_record(bytes: &[u8]) -> Option<HolderRecord> {
+pub(super) fn parse_record(bytes: &[u8]) -> Option<HolderRecord> {
     let text = std::str::from_utf8(bytes).ok()?;
     let line = text.lines().next()?.trim_end();
     let (body, sum) = line.rsplit_once(" sum=")?;
@@ -154,3 +154,7 @@ pub(crate) fn parse_record(bytes: &[u8]) -> Option<HolderRecord> {
         acquired_at,
     })
 }
+
+#[cfg(test)]
+#[path = "record_test.rs"]
+mod tests;

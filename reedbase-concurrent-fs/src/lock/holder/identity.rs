@@ -10,17 +10,17 @@ use std::process;
 use std::sync::OnceLock;
 
 /// The longest host name recorded, in bytes (Linux's `HOST_NAME_MAX`).
-pub(crate) const MAX_HOST_BYTES: usize = 64;
+const MAX_HOST_BYTES: usize = 64;
 
 /// The host name recorded when none can be read.
-pub(crate) const UNKNOWN_HOST: &str = "unknown";
+const UNKNOWN_HOST: &str = "unknown";
 
 /// This machine's host name, read once per process.
 ///
 /// Read from `/proc/sys/kernel/hostname`, else `/etc/hostname`, else
 /// [`UNKNOWN_HOST`]; cut to [`MAX_HOST_BYTES`], with every byte outside
 /// `[A-Za-z0-9._-]` replaced by `_` so that it fits the holder record.
-pub(crate) fn host_name() -> &'static str {
+pub(super) fn host_name() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         ["/proc/sys/kernel/hostname", "/etc/hostname"]
@@ -33,7 +33,7 @@ pub(crate) fn host_name() -> &'static str {
 }
 
 /// Makes `raw` safe for the holder record (see [`host_name`]).
-pub(crate) fn sanitise_host(raw: &str) -> String {
+fn sanitise_host(raw: &str) -> String {
     raw.bytes()
         .take(MAX_HOST_BYTES)
         .map(|b| {
@@ -50,7 +50,7 @@ pub(crate) fn sanitise_host(raw: &str) -> String {
 /// `/proc/<pid>/stat`), with the pid it belongs to; `None` without `/proc`.
 ///
 /// Cached, and read again if the pid changed (a forked child).
-pub(crate) fn own_start_ticks() -> Option<u64> {
+pub(super) fn own_start_ticks() -> Option<u64> {
     static START: OnceLock<(u32, Option<u64>)> = OnceLock::new();
     let pid = process::id();
     let (cached_pid, ticks) = *START.get_or_init(|| (pid, start_ticks(pid)));
@@ -63,7 +63,7 @@ pub(crate) fn own_start_ticks() -> Option<u64> {
 
 /// The start time of process `pid` in clock ticks since boot, or `None` if
 /// it does not exist or `/proc` cannot tell.
-pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
+fn start_ticks(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_start_ticks(&stat)
 }
@@ -71,7 +71,7 @@ pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
 /// Field 22 of a `/proc/<pid>/stat` line. The second field (the command
 /// name, in parentheses) may itself hold spaces and parentheses, so fields
 /// are counted after the last `)`.
-pub(crate) fn parse_start_ticks(stat: &str) -> Option<u64> {
+fn parse_start_ticks(stat: &str) -> Option<u64> {
     let (_, after_name) = stat.rsplit_once(')')?;
     // after_name starts with field 3 (the state), so field 22 is index 19.
     after_name.split_whitespace().nth(19)?.parse().ok()
@@ -84,7 +84,7 @@ pub(crate) fn parse_start_ticks(stat: &str) -> Option<u64> {
 ///
 /// False whenever it cannot be told (another host, no `/proc`): a record is
 /// then taken at its word.
-pub(crate) fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
+pub(super) fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
     if host != host_name() || own_start_ticks().is_none() {
         return false;
     }
@@ -94,3 +94,7 @@ pub(crate) fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &st
         (Some(_), None) => false,
     }
 }
+
+#[cfg(test)]
+#[path = "identity_test.rs"]
+mod tests;
