@@ -102,7 +102,9 @@ pub(crate) struct LockFile {
     pub(crate) facts: Facts,
 }
 
-/// Opens the lock file `name` in `dir` for writing, creating it if needed.
+/// Opens the lock file `name` in `dir` for reading and writing (the holder
+/// record is written, and read when a wait times out), creating it if
+/// needed.
 ///
 /// # Errors
 ///
@@ -115,7 +117,7 @@ pub(crate) fn create_lock_file(
     path: &Path,
     tables: &Path,
 ) -> ReedResult<LockFile> {
-    let flags = OFlags::WRONLY | OFlags::CREATE;
+    let flags = OFlags::RDWR | OFlags::CREATE;
     open_lock_file(dir, name, path, tables, flags)?.ok_or_else(|| {
         let gone = io::Error::from(io::ErrorKind::NotFound);
         ReedError::io("open_lock_file", path, &gone)
@@ -178,14 +180,14 @@ fn open_lock_file(
 }
 
 /// The first pause after a failed attempt.
-pub(crate) const FIRST_PAUSE: Duration = Duration::from_micros(20);
+const FIRST_PAUSE: Duration = Duration::from_micros(20);
 
 /// The longest pause between two attempts. It bounds the hand-off latency
 /// (a release is noticed at most this long after it happens, plus the timer
 /// slack and the scheduler's wake-up delay) and sets the cost of waiting
 /// (one wake-up, about 20-25 us of CPU on the machine it was tuned on, per
 /// pause). See the [module docs](super) for the measurements behind it.
-pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(1);
+const MAX_PAUSE: Duration = Duration::from_millis(1);
 
 /// Pauses that double from [`FIRST_PAUSE`] up to [`MAX_PAUSE`].
 #[derive(Debug, Clone)]

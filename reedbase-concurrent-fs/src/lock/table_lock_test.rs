@@ -320,3 +320,29 @@ fn bad_names_are_rejected_and_nothing_is_touched() {
     }
     assert_eq!(entries(dir.path()), 0);
 }
+
+#[test]
+fn a_timeout_names_the_holder_when_its_record_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    let wait = Duration::from_millis(30);
+    let acquire = acquire_lock(dir.path(), "users", wait).unwrap_err();
+    let waiting = wait_for_unlock(dir.path(), "users", wait).unwrap_err();
+    for err in [acquire, waiting] {
+        let holder = err.holder().expect("the holder is named");
+        assert_eq!(holder.pid, Some(std::process::id()), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("held by pid {}", std::process::id())),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_timeout_under_an_old_module_holder_names_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let _old = reedbase_last::concurrent::acquire_lock(dir.path(), "users", SECOND).unwrap();
+    let err = acquire_lock(dir.path(), "users", Duration::from_millis(30)).unwrap_err();
+    assert!(err.is_lock_timeout() && err.holder().is_none(), "{err}");
+}

@@ -189,3 +189,7 @@ pub(crate) fn record_failed_apply(
 pub(crate) fn tables_with_pending(base: &BaseDir) -> ReedResult<Vec<String>> {
     listing::tables_with_pending(base)
 }
+
+#[cfg(test)]
+#[path = "table_queue_test.rs"]
+mod tests;

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process;
 use std::time::{Duration, SystemTime};
 
-use super::identity::{host_name, own_start_ticks};
-use super::record::{CLEARED_RECORD, RECORD_LEN, record_of};
+use super::{CLEARED_RECORD, RECORD_LEN, host_name, own_start_ticks, record_of};
 use crate::FsBackend;
 use crate::lock::{LockHolder, acquire_lock, lock_holder};
 
