@@ -67,7 +67,9 @@
 //!   earlier one; an entry that cannot be moved (full or read-only disk) is
 //!   skipped and reported by [`moved_aside`], and the entries behind it are
 //!   delivered. A full or read-only disk leaves readable entries readable.
-//!   A crafted sequence number cannot use up the numbering.
+//!   An entry named with a sequence number no producer writes is moved
+//!   aside instead of numbered after, so it cannot use up the numbering
+//!   (see [order](queue#order) for the one narrow exception).
 //! - **Bounded memory.** An entry larger than [`FsOptions::max_entry_bytes`]
 //!   (16 MiB by default) is moved aside without being read.
 //! - **Names and rows are checked before anything is touched** (core's
