@@ -6,7 +6,8 @@
 //! - a producer stopped with SIGSTOP while it holds the producers' lock
 //!   makes another producer, and a coordinator's `submit` with a 100 ms
 //!   timeout, give up within a bound (`QueueBusy`, nothing written, the
-//!   write handed back) instead of waiting for as long as it stays stopped;
+//!   write handed back) instead of waiting for as long as it stays stopped,
+//!   even with `.queue.lock` deleted meanwhile;
 //! - a 200 MB entry is moved aside without being read: the peak memory of
 //!   the process reading the queue grows by a few MiB, not 200 MB;
 //! - the count of failed applies recorded by one process survives it, and
@@ -173,6 +174,19 @@ fn stopped_producer() -> Outcome {
     let pending = FsBackend::new(&base)
         .count_pending(TABLE)
         .map_err(|e| e.to_string())?;
+    // Deleting a lock file must not let a second producer in either (the
+    // old code's producers' lock was `.queue.lock`, whose replacement a new
+    // producer could lock at once).
+    let queue_lock = base
+        .join("tables")
+        .join(TABLE)
+        .join("queue")
+        .join(".queue.lock");
+    match fs::remove_file(&queue_lock) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("deleting {}: {e}", queue_lock.display())),
+    }
 
     let producer_base = base.clone();
     let (outcome, took) = timed("queue_write", move || {
