@@ -149,7 +149,6 @@ mod backend;
 pub mod lock;
 mod no_follow;
 mod options;
-mod paths;
 pub mod queue;
 mod tables_dir;
 
@@ -160,12 +159,12 @@ pub use lock::{
 pub use options::{
     Codec, DEFAULT_MAX_ENTRY_BYTES, DEFAULT_QUEUE_LOCK_TIMEOUT, Durability, FsOptions,
 };
-pub use paths::TablePaths;
 pub use queue::{
     MovedAside, count_pending, get_next_pending, moved_aside, queue_write, queue_write_with,
     remove_from_queue,
 };
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
+pub use tables_dir::TablePaths;
 
 /// The old module's `types` paths: `use reedbase_concurrent_fs::types::{CsvRow,
 /// PendingWrite, WriteOperation}` compiles where old code imported its

@@ -22,7 +22,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reedbase_concurrent_core::ReedError;
+use reedbase_concurrent_core::{ReedError, ReedResult};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
@@ -64,6 +64,90 @@ fn open_name_by_name(dir: BorrowedFd<'_>, relative: &Path) -> io::Result<OwnedFd
         current = Some(rustix::fs::openat(at, name, DIR_FLAGS, Mode::empty())?);
     }
     current.ok_or_else(|| io::ErrorKind::InvalidInput.into())
+}
+
+/// The directory `name` in the directory `parent` (whose path is `path`),
+/// to open or create without following a link; see [`child_dir`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildDir<'a> {
+    parent: BorrowedFd<'a>,
+    name: &'a str,
+    path: &'a Path,
+    tables: &'a Path,
+}
+
+/// The directory `name` in `parent`, found at `path` below `tables`.
+pub(crate) fn child_dir<'a>(
+    parent: BorrowedFd<'a>,
+    name: &'a str,
+    path: &'a Path,
+    tables: &'a Path,
+) -> ChildDir<'a> {
+    ChildDir {
+        parent,
+        name,
+        path,
+        tables,
+    }
+}
+
+impl ChildDir<'_> {
+    /// Opens the directory, or `None` if there is none.
+    ///
+    /// # Errors
+    ///
+    /// `IoError` `operation` naming the path: a link or a file in its place
+    /// (described), or any other failure.
+    pub(crate) fn open(&self, operation: &'static str) -> ReedResult<Option<OwnedFd>> {
+        match rustix::fs::openat(self.parent, self.name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(self.explain(operation, e.into())),
+        }
+    }
+
+    /// Opens the directory, creating it first if there is none.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), and the failure to create it.
+    pub(crate) fn create(&self, operation: &'static str) -> ReedResult<OwnedFd> {
+        match rustix::fs::mkdirat(self.parent, self.name, Mode::from_bits_truncate(0o777)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(ReedError::io(operation, self.path, &e.into())),
+        }
+        rustix::fs::openat(self.parent, self.name, DIR_FLAGS, Mode::empty())
+            .map_err(|e| self.explain(operation, e.into()))
+    }
+
+    fn explain(&self, operation: &'static str, error: io::Error) -> ReedError {
+        let name = OsStr::new(self.name);
+        explain_step(self.parent, name, self.path, self.tables, operation, error)
+    }
+}
+
+/// Turns a failure to open the directory `name` in `dir` (at `path`) into
+/// an error saying what is there if it is a link or not a directory, or
+/// the failure as it was.
+pub(crate) fn explain_step(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    path: &Path,
+    tables: &Path,
+    operation: &'static str,
+    error: io::Error,
+) -> ReedError {
+    match stat_at(dir, Path::new(name))
+        .ok()
+        .flatten()
+        .map(|facts| facts.found)
+    {
+        Some(Found::SymbolicLink) => refused(operation, path, tables, Refusal::Link),
+        Some(found) if found != Found::Directory => {
+            refused(operation, path, tables, Refusal::NotADirectory(found))
+        }
+        _ => ReedError::io(operation, path, &error),
+    }
 }
 
 /// What was found at a path, by its type.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Tests of opening files without following links or blocking, judged on
-//! the descriptor.
+//! Tests of opening directories and files without following links or
+//! blocking, judged on the descriptor, and of listing a directory.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read as _};
@@ -11,11 +12,11 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use std::collections::BTreeSet;
+use reedbase_concurrent_core::ReedError;
 
 use super::{
-    Found, Opened, Refusal, create_new, facts_of, for_each_name, open_beneath, open_name_by_name,
-    open_regular, refused, stat_at,
+    Found, Opened, Refusal, child_dir, create_new, facts_of, for_each_name, open_beneath,
+    open_name_by_name, open_regular, refused, stat_at,
 };
 
 fn open(dir: &Path, name: &str) -> Opened {
@@ -194,4 +195,28 @@ fn every_name_is_listed_once_past_one_buffer() {
     })
     .unwrap();
     assert_eq!(listed, expected);
+}
+
+#[test]
+fn a_child_directory_is_created_once_and_never_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = File::open(dir.path()).unwrap();
+    let path = dir.path().join("corrupt");
+    let child = child_dir(parent.as_fd(), "corrupt", &path, dir.path());
+    assert!(child.open("op").unwrap().is_none());
+    child.create("op").unwrap();
+    child.create("op").unwrap();
+    assert!(child.open("op").unwrap().is_some());
+    fs::remove_dir(&path).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    symlink(outside.path(), &path).unwrap();
+    match child.create("op").unwrap_err() {
+        ReedError::IoError {
+            path: at, reason, ..
+        } => {
+            assert_eq!(at, path);
+            assert!(reason.contains("is a symbolic link"), "{reason}");
+        }
+        other => panic!("expected an IoError, got {other}"),
+    }
 }

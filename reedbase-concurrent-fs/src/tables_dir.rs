@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The directories and files below `<base>/tables`, reached without
-//! following links.
+//! The layout's directories: where a table's files live ([`TablePaths`]),
+//! the base directory ([`BaseDir`]), and opening or creating the
+//! directories below it without following links.
 //!
 //! The base directory is the caller's: its path is resolved as any path is,
 //! links included, and [`BaseDir`] keeps it open. Everything at or below
-//! `<base>/tables` is reached relative to a directory descriptor, with
-//! `openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)` on Linux and, where that
-//! system call is missing (Linux before 5.6, other Unix systems), one name
-//! at a time with `openat(O_NOFOLLOW | O_DIRECTORY)`. A symbolic link met on
-//! the way is refused, never followed, and the error names the path and what
-//! was found there (see the crate's [threat model](crate#threat-model)).
+//! `<base>/tables` is reached relative to its descriptor with
+//! [`open_beneath`], so a symbolic link met on the way is refused, never
+//! followed, and the error names the path and what was found there (see the
+//! crate's [threat model](crate#threat-model)).
 
 use std::ffi::OsStr;
 use std::io;
@@ -17,13 +16,58 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use reedbase_concurrent_core::{ReedError, ReedResult};
+use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::no_follow::{DIR_FLAGS, Found, Refusal, open_beneath, refused, stat_at};
+use crate::no_follow::{DIR_FLAGS, Found, Refusal, explain_step, open_beneath, refused, stat_at};
 use crate::options::Durability;
-use crate::paths::TablePaths;
+
+/// The paths of one table's lock and queue, built from a validated name.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use reedbase_concurrent_fs::TablePaths;
+///
+/// let paths = TablePaths::new(Path::new("/data"), "users")?;
+/// assert_eq!(paths.lock_file, Path::new("/data/tables/users/write.lock"));
+/// assert_eq!(paths.queue_dir, Path::new("/data/tables/users/queue"));
+/// assert!(TablePaths::new(Path::new("/data"), "../x").is_err());
+/// # Ok::<(), reedbase_concurrent_core::ReedError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePaths {
+    /// `<base>/tables/<table>`
+    pub table_dir: PathBuf,
+    /// `<base>/tables/<table>/write.lock`
+    pub lock_file: PathBuf,
+    /// `<base>/tables/<table>/queue`
+    pub queue_dir: PathBuf,
+    /// `<base>/tables/<table>/queue/corrupt`: entries moved aside.
+    pub corrupt_dir: PathBuf,
+}
+
+impl TablePaths {
+    /// Validates `table_name` and joins the table's paths under `base_path`.
+    ///
+    /// # Errors
+    ///
+    /// [`ReedError::InvalidTableName`](reedbase_concurrent_core::ReedError::InvalidTableName)
+    /// for a name that would leave `<base>/tables/`.
+    pub fn new(base_path: &Path, table_name: &str) -> ReedResult<TablePaths> {
+        validate_table_name(table_name)?;
+        let table_dir = base_path.join("tables").join(table_name);
+        let queue_dir = table_dir.join("queue");
+        Ok(TablePaths {
+            lock_file: table_dir.join("write.lock"),
+            corrupt_dir: queue_dir.join("corrupt"),
+            queue_dir,
+            table_dir,
+        })
+    }
+}
 
 /// A directory of the layout, from `<base>/tables` down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,66 +276,6 @@ impl BaseDir {
     }
 }
 
-/// The directory `name` in the directory `parent` (whose path is `path`),
-/// to open or create without following a link; see [`child_dir`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ChildDir<'a> {
-    parent: BorrowedFd<'a>,
-    name: &'a str,
-    path: &'a Path,
-    tables: &'a Path,
-}
-
-/// The directory `name` in `parent`, found at `path` below `tables`.
-pub(crate) fn child_dir<'a>(
-    parent: BorrowedFd<'a>,
-    name: &'a str,
-    path: &'a Path,
-    tables: &'a Path,
-) -> ChildDir<'a> {
-    ChildDir {
-        parent,
-        name,
-        path,
-        tables,
-    }
-}
-
-impl ChildDir<'_> {
-    /// Opens the directory, or `None` if there is none.
-    ///
-    /// # Errors
-    ///
-    /// `IoError` `operation` naming the path: a link or a file in its place
-    /// (described), or any other failure.
-    pub(crate) fn open(&self, operation: &'static str) -> ReedResult<Option<OwnedFd>> {
-        match rustix::fs::openat(self.parent, self.name, DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(self.explain(operation, e.into())),
-        }
-    }
-
-    /// Opens the directory, creating it first if there is none.
-    ///
-    /// # Errors
-    ///
-    /// As [`open`](Self::open), and the failure to create it.
-    pub(crate) fn create(&self, operation: &'static str) -> ReedResult<OwnedFd> {
-        match rustix::fs::mkdirat(self.parent, self.name, Mode::from_bits_truncate(0o777)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(ReedError::io(operation, self.path, &e.into())),
-        }
-        rustix::fs::openat(self.parent, self.name, DIR_FLAGS, Mode::empty())
-            .map_err(|e| self.explain(operation, e.into()))
-    }
-
-    fn explain(&self, operation: &'static str, error: io::Error) -> ReedError {
-        let name = OsStr::new(self.name);
-        explain_step(self.parent, name, self.path, self.tables, operation, error)
-    }
-}
-
 /// The table name of a table's paths (its directory's last component).
 fn table_name(paths: &TablePaths) -> &str {
     paths
@@ -345,28 +329,6 @@ fn explain(
         }
     }
     ReedError::io(operation, &level.path(paths), error)
-}
-
-/// As [`explain`], for one name opened in `dir`.
-fn explain_step(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    path: &Path,
-    tables: &Path,
-    operation: &'static str,
-    error: io::Error,
-) -> ReedError {
-    match stat_at(dir, Path::new(name))
-        .ok()
-        .flatten()
-        .map(|facts| facts.found)
-    {
-        Some(Found::SymbolicLink) => refused(operation, path, tables, Refusal::Link),
-        Some(found) if found != Found::Directory => {
-            refused(operation, path, tables, Refusal::NotADirectory(found))
-        }
-        _ => ReedError::io(operation, path, &error),
-    }
 }
 
 /// Makes a directory's entries (a new name, a rename, a removal) durable.

@@ -2,17 +2,16 @@
 //! Tests of reaching the directories below the base without following
 //! links, with `openat2` and with the name-by-name fallback alike.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
-use std::os::fd::AsFd;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use reedbase_concurrent_core::ReedError;
 
-use super::{BaseDir, Level, child_dir};
+use super::{BaseDir, Level};
 use crate::options::Durability;
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
 
 fn paths(base: &Path) -> TablePaths {
     TablePaths::new(base, "users").unwrap()
@@ -126,22 +125,4 @@ fn a_base_path_that_is_a_file_fails_with_its_kind() {
         .create(&paths(&file), Level::Table, Durability::Relaxed, "op")
         .unwrap_err();
     assert_eq!(error.io_kind(), Some(io::ErrorKind::NotADirectory));
-}
-
-#[test]
-fn a_child_directory_is_created_once_and_never_through_a_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let parent = File::open(dir.path()).unwrap();
-    let path = dir.path().join("corrupt");
-    let child = child_dir(parent.as_fd(), "corrupt", &path, dir.path());
-    assert!(child.open("op").unwrap().is_none());
-    child.create("op").unwrap();
-    child.create("op").unwrap();
-    assert!(child.open("op").unwrap().is_some());
-    fs::remove_dir(&path).unwrap();
-    let outside = tempfile::tempdir().unwrap();
-    symlink(outside.path(), &path).unwrap();
-    let (at, _, reason) = io_error(child.create("op").unwrap_err(), "op");
-    assert_eq!(at, path);
-    assert!(reason.contains("is a symbolic link"), "{reason}");
 }

@@ -21,7 +21,7 @@ use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult};
 use super::flock::{self, LockFile, Polled, TryLock, poll_until};
 use super::holder;
 use crate::no_follow::stat_at;
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
 
 /// The lock file's name in the table directory.

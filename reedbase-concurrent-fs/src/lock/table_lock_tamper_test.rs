@@ -15,8 +15,8 @@ use reedbase_concurrent_core::{LockGuard, LockHolder};
 
 use super::{Held, take};
 use crate::lock::{acquire_lock, is_locked, lock_holder, try_acquire_lock, wait_for_unlock};
-use crate::paths::TablePaths;
 use crate::tables_dir::BaseDir;
+use crate::tables_dir::TablePaths;
 
 const SECOND: Duration = Duration::from_secs(1);
 

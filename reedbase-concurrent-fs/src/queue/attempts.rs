@@ -18,7 +18,7 @@ use rustix::fs::AtFlags;
 
 use super::entry_id::{attempts_file_name, attempts_temporary_name};
 use crate::no_follow::{Opened, create_new, open_regular};
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
 use crate::tables_dir::sync_dir;
 
 /// The longest count file read, in bytes (a `u32` and a newline fit).

@@ -20,7 +20,7 @@ use super::corrupt::{Moved, forget_stuck, move_aside, note_stuck};
 use super::entry_id::{MAX_WRITTEN_SEQUENCE, is_beyond_producers};
 use super::listing::{Candidate, ordered_entries};
 use crate::no_follow::{Facts, Opened, open_regular};
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
 
 /// How recently a legacy entry that does not parse must have been modified
 /// to be taken for an old-module write still in progress (the old module

@@ -28,9 +28,10 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::entry_id::{id_of_moved_stem, moved_file_names, moved_stem, pending_stem};
+use crate::no_follow::child_dir;
 use crate::no_follow::{Opened, create_new, open_regular, stat_at};
-use crate::paths::TablePaths;
-use crate::tables_dir::{child_dir, tables_dir};
+use crate::tables_dir::TablePaths;
+use crate::tables_dir::tables_dir;
 
 /// The reason reported for an entry moved aside whose reason file is
 /// missing (a process died between the two steps, or it was deleted).

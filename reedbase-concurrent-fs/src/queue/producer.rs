@@ -31,7 +31,7 @@ use crate::lock::flock::{self, Backoff, LockFile, TryLock};
 use crate::no_follow::for_each_name;
 use crate::no_follow::{create_new, facts_of};
 use crate::options::{Durability, FsOptions};
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, sync_dir, tables_dir};
 
 /// How much longer than [`FsOptions::queue_lock_timeout`] a producer waits

@@ -19,7 +19,7 @@ use super::listing;
 use super::producer;
 use crate::no_follow::stat_at;
 use crate::options::{Durability, FsOptions};
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, sync_dir};
 
 /// The table's queue directory, or `None` if it was never created.
