@@ -19,8 +19,7 @@
 //! - `lock_holder` (fs only): the diagnostics call, lock held and free.
 //!
 //! Hand-off latency between processes and the waiter's CPU time are not
-//! measured here (see `cargo test --release --test multiprocess_lock --
-//! --measure`, and `cargo xtask bench`). Every result is checked, so an
+//! measured here (see `cargo xtask bench`). Every result is checked, so an
 //! error cannot pass for a fast success.
 
 // `criterion_group!` defines an undocumented `pub fn`.

@@ -1,22 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
 //! [`FsBackend`]: core's traits over the [`lock`](crate::lock) and
 //! [`queue`](crate::queue) modules.
+//!
+//! Every method is here. Each lock method calls one function of
+//! `lock::table_lock`, each queue method one of `queue::table_queue`; the
+//! free functions of the old module's signatures call the same functions.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{
     LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, ReedResult,
 };
 
-use crate::lock::{self, TableLock};
+use crate::lock::TableLock;
+use crate::lock::table_lock;
 use crate::options::FsOptions;
-use crate::queue;
+use crate::queue::table_queue;
+use crate::tables_dir::BaseDir;
 
 /// The file-system backend: locks and queues under one base directory.
 ///
-/// Cheap to clone; clones share nothing but the base path and options, and
-/// every guarantee holds across threads and processes alike.
+/// Cheap to clone: clones share the base directory (kept open once it has
+/// been used, so that every call reaches `<base>/tables` relative to it) and
+/// copy the options; every guarantee holds across threads and processes
+/// alike. The base path is resolved when the backend first uses it (a
+/// relative path against the working directory of that moment); a backend
+/// keeps working in that directory even if it is renamed, so replacing the
+/// base directory itself needs a new backend.
 ///
 /// # Examples
 ///
@@ -38,33 +50,82 @@ use crate::queue;
 /// ```
 #[derive(Debug, Clone)]
 pub struct FsBackend {
-    base_path: PathBuf,
+    base: Arc<BaseDir>,
     options: FsOptions,
 }
 
 impl FsBackend {
     /// A backend on `base_path` with the default options (durable, capacity
-    /// 100, JSON). Nothing is created until a table is used.
-    pub fn new(base_path: impl Into<PathBuf>) -> Self {
+    /// 100, JSON). Nothing is created or opened until a table is used.
+    pub fn new(base_path: impl Into<std::path::PathBuf>) -> Self {
         FsBackend::with_options(base_path, FsOptions::default())
     }
 
     /// A backend on `base_path` with the given options.
-    pub fn with_options(base_path: impl Into<PathBuf>, options: FsOptions) -> Self {
+    pub fn with_options(base_path: impl Into<std::path::PathBuf>, options: FsOptions) -> Self {
         FsBackend {
-            base_path: base_path.into(),
+            base: Arc::new(BaseDir::new(base_path.into())),
             options,
         }
     }
 
     /// The base directory.
     pub fn base_path(&self) -> &Path {
-        &self.base_path
+        self.base.path()
     }
 
     /// The options.
     pub fn options(&self) -> &FsOptions {
         &self.options
+    }
+
+    /// Who holds the lock of `table_name`; the same as
+    /// [`LockBackend::lock_holder`], callable without importing the trait.
+    /// See [`lock_holder`](crate::lock_holder).
+    ///
+    /// # Errors
+    ///
+    /// As [`lock_holder`](crate::lock_holder).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reedbase_concurrent_core::LockBackend;
+    /// use reedbase_concurrent_fs::FsBackend;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let backend = FsBackend::new(dir.path());
+    /// let _guard = backend.acquire_lock("users", Duration::from_secs(1))?;
+    /// let holder = FsBackend::lock_holder(&backend, "users")?.expect("held");
+    /// assert_eq!(holder.pid, Some(std::process::id()));
+    /// assert!(holder.acquired_at.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+        table_lock::lock_holder(&self.base, table_name)
+    }
+
+    /// The entries of `table_name`'s queue that were moved aside; the same
+    /// as [`QueueBackend::moved_aside`], callable without importing the
+    /// trait. See [`moved_aside`](crate::moved_aside).
+    ///
+    /// # Errors
+    ///
+    /// As [`moved_aside`](crate::moved_aside).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reedbase_concurrent_fs::FsBackend;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let backend = FsBackend::new(dir.path());
+    /// assert!(backend.moved_aside("users")?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+        table_queue::moved_aside(&self.base, table_name)
     }
 }
 
@@ -72,41 +133,42 @@ impl LockBackend for FsBackend {
     type Guard = TableLock;
 
     fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<TableLock> {
-        lock::acquire_lock(&self.base_path, table_name, timeout)
+        table_lock::acquire(Arc::clone(&self.base), table_name, timeout)
     }
 
     fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<TableLock>> {
-        lock::try_acquire_lock(&self.base_path, table_name)
+        table_lock::try_acquire(Arc::clone(&self.base), table_name)
     }
 
     fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
-        lock::is_locked(&self.base_path, table_name)
+        table_lock::is_locked(&self.base, table_name)
     }
 
     fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
-        lock::wait_for_unlock(&self.base_path, table_name, timeout)
+        table_lock::wait_for_unlock(&self.base, table_name, timeout)
     }
 
     fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        lock::lock_holder(&self.base_path, table_name)
+        table_lock::lock_holder(&self.base, table_name)
     }
 }
 
 impl QueueBackend for FsBackend {
     fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
-        queue::queue_write_with(&self.base_path, table_name, write, &self.options)
+        table_queue::queue_write(&self.base, table_name, write, &self.options)
     }
 
     fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
-        queue::get_next_pending(&self.base_path, table_name)
+        let batch = table_queue::pending_batch(&self.base, table_name, 1, &self.options)?;
+        Ok(batch.into_iter().next())
     }
 
     fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
-        queue::remove_from_queue(&self.base_path, table_name, queue_id)
+        table_queue::remove(&self.base, table_name, queue_id)
     }
 
     fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
-        queue::count_pending(&self.base_path, table_name)
+        table_queue::count(&self.base, table_name)
     }
 
     fn capacity(&self) -> usize {
@@ -118,26 +180,30 @@ impl QueueBackend for FsBackend {
         table_name: &str,
         max: usize,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
-        queue::pending_batch(&self.base_path, table_name, max)
+        table_queue::pending_batch(&self.base, table_name, max, &self.options)
+    }
+
+    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        table_queue::remove_batch(&self.base, table_name, queue_ids, self.options.durability)
     }
 
     fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
-        queue::is_pending(&self.base_path, table_name, queue_id)
+        table_queue::is_pending(&self.base, table_name, queue_id)
     }
 
     fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
-        queue::move_entry_aside(&self.base_path, table_name, queue_id, reason)
+        table_queue::move_aside(&self.base, table_name, queue_id, reason)
     }
 
     fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-        queue::moved_aside(&self.base_path, table_name)
+        table_queue::moved_aside(&self.base, table_name)
     }
 
     fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
-        queue::record_failed_apply(&self.base_path, table_name, queue_id)
+        table_queue::record_failed_apply(&self.base, table_name, queue_id)
     }
 
     fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
-        queue::tables_with_pending(&self.base_path)
+        table_queue::tables_with_pending(&self.base)
     }
 }

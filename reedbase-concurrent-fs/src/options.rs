@@ -1,7 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
-//! How an [`FsBackend`](crate::FsBackend) writes its queue.
+//! How an [`FsBackend`](crate::FsBackend) writes and reads its queue.
+
+use std::time::Duration;
 
 use reedbase_concurrent_core::DEFAULT_QUEUE_CAPACITY;
+
+/// The default [`FsOptions::queue_lock_timeout`]: 250 ms.
+///
+/// A producer holds the producers' lock for one listing and one small file:
+/// tens of microseconds, about a millisecond with the two fsyncs of a
+/// durable write, tens of milliseconds on a slow disk. A quarter of a
+/// second without any change in the queue directory is far beyond that, so
+/// it means a stopped or hung holder, and short enough that a caller whose
+/// own timeout has already passed (the coordinator queues after the lock
+/// timed out) hears about it promptly.
+pub const DEFAULT_QUEUE_LOCK_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// The default [`FsOptions::max_entry_bytes`]: 16 MiB.
+///
+/// An entry is one [`PendingWrite`](reedbase_concurrent_core::PendingWrite):
+/// a few rows of a pipe-delimited table, typically a few hundred bytes, and
+/// 100 rows of 100 bytes each are about 14 KB of JSON. 16 MiB holds writes a
+/// thousand times larger than any ReedBase makes, while bounding what one
+/// read of a stray or hostile file can cost (the bytes, and the decoded
+/// write, a small multiple of them).
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Whether `queue_write` makes an entry durable before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,13 +56,17 @@ pub enum Codec {
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// use reedbase_concurrent_fs::{Codec, Durability, FsOptions};
 ///
 /// let options = FsOptions::new().durability(Durability::Relaxed).capacity(500).codec(Codec::Postcard);
 /// assert_eq!(options.capacity, 500);
 /// assert_eq!(FsOptions::default().durability, Durability::Durable);
+/// let options = options.queue_lock_timeout(Duration::from_millis(50)).max_entry_bytes(1 << 20);
+/// assert_eq!(options.max_entry_bytes, 1 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FsOptions {
     /// See [`Durability`]; default durable.
     pub durability: Durability,
@@ -47,6 +74,15 @@ pub struct FsOptions {
     pub capacity: usize,
     /// See [`Codec`]; default JSON.
     pub codec: Codec,
+    /// How long a producer waits for another producer that holds the
+    /// queue's producers' lock without the queue directory changing, before
+    /// `queue_write` fails with `QueueBusy` having written nothing; default
+    /// [`DEFAULT_QUEUE_LOCK_TIMEOUT`]. See the
+    /// [queue module](crate::queue#waiting-for-other-producers).
+    pub queue_lock_timeout: Duration,
+    /// The largest queue entry read, in bytes; a larger one is moved aside
+    /// without being read. Default [`DEFAULT_MAX_ENTRY_BYTES`].
+    pub max_entry_bytes: u64,
 }
 
 impl Default for FsOptions {
@@ -55,12 +91,14 @@ impl Default for FsOptions {
             durability: Durability::default(),
             capacity: DEFAULT_QUEUE_CAPACITY,
             codec: Codec::default(),
+            queue_lock_timeout: DEFAULT_QUEUE_LOCK_TIMEOUT,
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
         }
     }
 }
 
 impl FsOptions {
-    /// The defaults: durable, capacity 100, JSON.
+    /// The defaults: durable, capacity 100, JSON, 250 ms, 16 MiB.
     pub fn new() -> Self {
         FsOptions::default()
     }
@@ -80,6 +118,19 @@ impl FsOptions {
     /// Sets the codec of new entries (entries of either codec are read).
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Sets how long a producer waits for a producers' lock held without
+    /// progress.
+    pub fn queue_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_lock_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest queue entry read, in bytes.
+    pub fn max_entry_bytes(mut self, bytes: u64) -> Self {
+        self.max_entry_bytes = bytes;
         self
     }
 }

@@ -8,11 +8,11 @@
 //! - a holder killed with SIGKILL releases the lock;
 //! - waiters in other processes are woken when the lock is released;
 //! - the old module (`reedbase-last`) and this crate exclude each other;
-//! - `lock_holder` names the holding process, and forgets it once killed.
+//! - `lock_holder` names the holding process, and forgets it once killed;
+//! - `write.lock` deleted or renamed while a child holds the lock gives no
+//!   second holder, and `is_locked` still tells the truth.
 //!
-//! `-- --measure` instead measures the hand-off latency between two
-//! processes and the CPU time of a waiter (see `measure`); build with
-//! `--release` for meaningful numbers.
+//! The hand-off latency and waiter CPU are measured by `cargo xtask bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -21,7 +21,7 @@ use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use reedbase_concurrent_fs::lock::{lock_holder, try_acquire_lock};
 use reedbase_concurrent_fs::{acquire_lock, is_locked, wait_for_unlock};
@@ -36,10 +36,6 @@ type Outcome = Result<(), String>;
 fn main() -> ExitCode {
     if let Some(role) = child_role() {
         run_child(&role);
-        return ExitCode::SUCCESS;
-    }
-    if std::env::args().any(|arg| arg == "--measure") {
-        measure::run();
         return ExitCode::SUCCESS;
     }
     let mut runner = Runner::from_args();
@@ -63,6 +59,14 @@ fn main() -> ExitCode {
     runner.run(
         "lock_holder_names_the_child_until_killed",
         lock_holder_names_child,
+    );
+    runner.run(
+        "write_lock_deleted_while_a_child_holds_it_gives_no_second_holder",
+        || write_lock_tampered_while_held(|lock| fs::remove_file(lock)),
+    );
+    runner.run(
+        "write_lock_renamed_while_a_child_holds_it_gives_no_second_holder",
+        || write_lock_tampered_while_held(|lock| fs::rename(lock, lock.with_extension("old"))),
     );
     runner.finish()
 }
@@ -89,7 +93,7 @@ fn run_child(role: &str) {
             wait_for_unlock(&base, TABLE, PATIENCE).unwrap();
             tell_parent("free");
         }
-        other => measure::run_child(other, &base),
+        other => panic!("unknown child role {other}"),
     }
 }
 
@@ -287,99 +291,32 @@ fn lock_holder_names_child() -> Outcome {
     old.kill().map(drop)
 }
 
-/// Hand-off latency and waiter CPU, printed rather than asserted (speed is
-/// for benchmarks, not tests).
-mod measure {
-    use super::*;
-    use reedbase_concurrent_core::now_nanos;
-
-    const TRIALS: usize = 41;
-
-    pub fn run() {
-        let dir = tempfile::tempdir().unwrap();
-        handoff(dir.path());
-        waiter_cpu(dir.path(), "cpu_acquire");
-        waiter_cpu(dir.path(), "cpu_wait_for_unlock");
-    }
-
-    pub fn run_child(role: &str, base: &Path) {
-        match role {
-            "handoff_holder" => {
-                for trial in 0..TRIALS {
-                    let guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
-                    tell_parent("held");
-                    // 20-39 ms: the parent is waiting well before the release,
-                    // at varying phases of its back-off.
-                    thread::sleep(Duration::from_millis(20 + (trial as u64 * 7) % 20));
-                    let released = now_nanos();
-                    drop(guard);
-                    tell_parent(&format!("released {released}"));
-                    let _ = line_from_parent();
-                }
-            }
-            "cpu_acquire" | "cpu_wait_for_unlock" => {
-                tell_parent("waiting");
-                let before = (thread_cpu_nanos(), Instant::now());
-                if role == "cpu_acquire" {
-                    drop(acquire_lock(base, TABLE, PATIENCE).unwrap());
-                } else {
-                    wait_for_unlock(base, TABLE, PATIENCE).unwrap();
-                }
-                let cpu = thread_cpu_nanos() - before.0;
-                tell_parent(&format!("{cpu} {}", before.1.elapsed().as_nanos()));
-            }
-            other => panic!("unknown child role {other}"),
-        }
-    }
-
-    fn handoff(base: &Path) {
-        let mut holder = spawn("handoff_holder", base).unwrap();
-        let mut latencies = Vec::with_capacity(TRIALS);
-        for _ in 0..TRIALS {
-            holder.expect_line("held", PATIENCE).unwrap();
-            let guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
-            let acquired = now_nanos();
-            let line = holder.read_line(PATIENCE).unwrap();
-            let released: u128 = line.strip_prefix("released ").unwrap().parse().unwrap();
-            latencies.push(Duration::from_nanos(
-                (acquired.saturating_sub(released)) as u64,
-            ));
-            drop(guard);
-            holder.send_line("next").unwrap();
-        }
-        holder.wait_success(PATIENCE).unwrap();
-        latencies.sort();
-        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
-        println!(
-            "hand-off over {TRIALS} trials: median {:?}, p90 {:?}, min {:?}, max {:?}",
-            at(0.5),
-            at(0.9),
-            latencies[0],
-            latencies[TRIALS - 1]
-        );
-    }
-
-    fn waiter_cpu(base: &Path, role: &str) {
-        let guard = acquire_lock(base, TABLE, PATIENCE).unwrap();
-        let mut waiter = spawn(role, base).unwrap();
-        waiter.expect_line("waiting", PATIENCE).unwrap();
-        thread::sleep(Duration::from_secs(1));
-        drop(guard);
-        let line = waiter.read_line(PATIENCE).unwrap();
-        let (cpu, wall) = line.split_once(' ').unwrap();
-        let (cpu, wall): (f64, f64) = (cpu.parse().unwrap(), wall.parse().unwrap());
-        println!(
-            "{role}: waited {:.3} s, CPU {:.2} ms = {:.2}% of a core",
-            wall / 1e9,
-            cpu / 1e6,
-            100.0 * cpu / wall
-        );
-        waiter.wait_success(PATIENCE).unwrap();
-    }
-
-    /// CPU time of the calling thread, from `/proc/thread-self/schedstat`.
-    fn thread_cpu_nanos() -> u64 {
-        let stat = fs::read_to_string("/proc/thread-self/schedstat").unwrap();
-        stat.split_whitespace().next().unwrap().parse().unwrap()
-    }
+/// A child holds the lock; `tamper` deletes or renames `write.lock`. No
+/// one else may get the lock while the child holds it (the old code handed
+/// a second holder the new `write.lock`), `is_locked` must say it is held,
+/// and once the child releases it, the lock is free for the next holder.
+fn write_lock_tampered_while_held(tamper: fn(&Path) -> std::io::Result<()>) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("tables").join(TABLE).join("write.lock");
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    tamper(&lock).map_err(|e| format!("tampering with {}: {e}", lock.display()))?;
+    check(
+        try_acquire_lock(dir.path(), TABLE).unwrap().is_none(),
+        "no second holder while the child holds the lock",
+    )?;
+    let err = acquire_lock(dir.path(), TABLE, Duration::from_millis(100)).unwrap_err();
+    check(
+        err.is_lock_timeout(),
+        &format!("acquire times out, got {err}"),
+    )?;
+    check(
+        is_locked(dir.path(), TABLE).unwrap(),
+        "is_locked sees the child's lock",
+    )?;
+    holder.send_line("release")?;
+    holder.expect_line("released", PATIENCE)?;
+    holder.wait_success(PATIENCE)?;
+    let _guard = acquire_lock(dir.path(), TABLE, PATIENCE).map_err(|e| e.to_string())?;
+    check(lock.is_file(), "write.lock is there again")
 }

@@ -1,150 +1,73 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Holder diagnostics: who holds a table's lock.
+//! The holder record: who holds a table's lock, written into `write.lock`.
 //!
-//! A holder writes its [`record`] into the lock file right
-//! after acquiring and blanks it right before releasing. The `flock` is the
-//! truth, the record only a label on it: see [`lock_holder`].
+//! A holder writes its record at offset 0 of the lock file right after
+//! acquiring and blanks it right before releasing, one `pwrite` each. The
+//! record is written only through the descriptor the lock was taken on,
+//! which the table lock has checked to be a regular file with one name in
+//! the table's directory, so it never lands in a file elsewhere. The
+//! `flock` is the truth, the record only a label on it: a reader asks the
+//! lock first and believes a record only under a held lock, and only if the
+//! process it names may still be alive.
+//!
+//! Nothing on the acquire path needs more of this file than
+//! [`write_own_record`] and [`clear_record`].
+//!
+//! # The record
+//!
+//! ```text
+//! reedbase-lock-holder v1 pid=4242 start=123456 host=db-1 acquired_ns=1767225600000000000 sum=118c513d6cdca4bc
+//! ```
+//!
+//! `sum` is the FNV-1a hash of everything before ` sum=`, so a record read
+//! while another holder overwrites it (reads and writes of a page are not
+//! atomic with each other) is seen as unreadable, never as a mix of two
+//! holders. The line is padded with spaces to [`RECORD_LEN`] bytes, the
+//! last being `\n`, so that `cat write.lock` shows it and every write
+//! overwrites the whole previous one in place. `start` is the holder's start
+//! time in clock ticks since boot (`-` when unknown), used to tell a live
+//! holder from a dead one whose pid was reused. A released lock leaves
+//! [`CLEARED_RECORD`] (spaces and a newline); a lock file written by the old
+//! module is empty.
+//!
+//! # Who this process is
+//!
+//! The pid, the host name (from `/proc/sys/kernel/hostname` or
+//! `/etc/hostname`) and the start time (field 22 of `/proc/<pid>/stat`) are
+//! read once per process, best effort: where `/proc` is missing, the start
+//! time is unknown and liveness cannot be checked.
 
-use std::fs::File;
-use std::path::Path;
-use std::time::SystemTime;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt as _;
+use std::process;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reedbase_concurrent_core::{LockHolder, ReedError, ReedResult};
-
-use super::identity;
-use super::open::open_existing;
-use super::probe::probe_held;
-use super::record::{self, CLEARED_RECORD, HolderRecord, RECORD_LEN};
-use crate::backend::FsBackend;
-use crate::paths::TablePaths;
-
-fn holder_from(record: HolderRecord) -> LockHolder {
-    LockHolder::new(
-        Some(record.pid),
-        Some(record.host),
-        Some(record.acquired_at),
-    )
-}
-
-/// Who holds the lock of `table_name`, or `None` if nobody does.
-///
-/// The `flock` decides: if the lock is free, the answer is `None` whatever
-/// the lock file says (a killed holder's record stays behind). If it is
-/// held, the record in the lock file names the holder, unless the record is
-/// missing, blank or unreadable, or names a process on this host that is
-/// certainly gone (no such pid, or a pid reused by a process that started
-/// later): then every field of the [`LockHolder`] is `None`. A record from
-/// another host cannot be checked and is taken at its word.
-///
-/// The answer is a snapshot for an operator; it may be stale by the time it
-/// is read, and in the instant between a holder taking the lock and writing
-/// its record the previous holder's record (or none) is seen.
-///
-/// Never creates a file or a directory.
-///
-/// # Errors
-///
-/// - [`ReedError::InvalidTableName`] for
-///   a bad name, before anything is touched;
-/// - [`ReedError::IoError`] `open_lock_file`,
-///   `lock_file` or `read_lock_file` for a failure other than a missing
-///   lock file (which means "not held").
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use reedbase_concurrent_fs::lock::{acquire_lock, lock_holder};
-///
-/// let dir = tempfile::tempdir()?;
-/// assert_eq!(lock_holder(dir.path(), "users")?, None);
-/// let guard = acquire_lock(dir.path(), "users", Duration::from_secs(1))?;
-/// let holder = lock_holder(dir.path(), "users")?.expect("held");
-/// assert_eq!(holder.pid, Some(std::process::id()));
-/// drop(guard);
-/// assert_eq!(lock_holder(dir.path(), "users")?, None);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn lock_holder(base_path: &Path, table_name: &str) -> ReedResult<Option<LockHolder>> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    let Some(file) = open_existing(&paths)? else {
-        return Ok(None);
-    };
-    // Probe first, then read: a record read after seeing the lock held is
-    // the current holder's or a later one's, never an earlier one's.
-    if !probe_held(&file, &paths.lock_file)? {
-        return Ok(None);
-    }
-    let bytes = read_record(&file)
-        .map_err(|error| ReedError::io("read_lock_file", &paths.lock_file, &error))?;
-    let holder = match record::parse_record(&bytes) {
-        Some(record)
-            if !identity::is_certainly_gone(record.pid, record.start_ticks, &record.host) =>
-        {
-            holder_from(record)
-        }
-        _ => LockHolder::unknown(),
-    };
-    Ok(Some(holder))
-}
-
-impl FsBackend {
-    /// Who holds the lock of `table_name` under this backend's base
-    /// directory; see [`lock_holder`].
-    ///
-    /// # Errors
-    ///
-    /// As [`lock_holder`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use reedbase_concurrent_core::LockBackend;
-    /// use reedbase_concurrent_fs::FsBackend;
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let backend = FsBackend::new(dir.path());
-    /// let _guard = backend.acquire_lock("users", Duration::from_secs(1))?;
-    /// let holder = backend.lock_holder("users")?.expect("held");
-    /// assert_eq!(holder.pid, Some(std::process::id()));
-    /// assert!(holder.acquired_at.is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        lock_holder(self.base_path(), table_name)
-    }
-}
+use reedbase_concurrent_core::LockHolder;
 
 /// Writes this process's record into a lock file it has just locked.
 ///
 /// Best effort: the lock is held whether or not the record could be
 /// written, and a holder without a record is reported with unknown fields.
 pub(crate) fn write_own_record(file: &File) {
-    write_record(file, &record::own_record(SystemTime::now()));
+    let _ = file.write_all_at(&own_record(SystemTime::now()), 0);
 }
 
 /// Blanks the record of a lock file about to be released (best effort).
 pub(crate) fn clear_record(file: &File) {
-    write_record(file, &CLEARED_RECORD);
+    let _ = file.write_all_at(&CLEARED_RECORD, 0);
 }
 
-#[cfg(unix)]
-fn write_record(file: &File, bytes: &[u8; RECORD_LEN]) {
-    use std::os::unix::fs::FileExt as _;
-    // One pwrite at offset 0; a failure only costs the diagnostics.
-    let _ = file.write_all_at(bytes, 0);
-}
-
-/// Windows locks are mandatory byte-range locks that keep other handles
-/// from reading the file, so no record is written there.
-#[cfg(not(unix))]
-fn write_record(_file: &File, _bytes: &[u8; RECORD_LEN]) {}
-
-#[cfg(unix)]
-fn read_record(file: &File) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt as _;
-    let mut buffer = vec![0; RECORD_LEN];
+/// Who the record in `file` names, for a lock known to be held: every field
+/// unknown when the record is missing, blank, torn or foreign, or names a
+/// process of this host that is certainly gone ([`is_certainly_gone`]).
+///
+/// # Errors
+///
+/// The `io::Error` of reading the file.
+pub(crate) fn holder_in(file: &File) -> std::io::Result<LockHolder> {
+    let mut buffer = [0; RECORD_LEN];
     let mut filled = 0;
     while filled < RECORD_LEN {
         match file.read_at(&mut buffer[filled..], filled as u64)? {
@@ -152,11 +75,236 @@ fn read_record(file: &File) -> std::io::Result<Vec<u8>> {
             read => filled += read,
         }
     }
-    buffer.truncate(filled);
-    Ok(buffer)
+    let holder = match parse_record(&buffer[..filled]) {
+        Some(found) if !is_certainly_gone(found.pid, found.start_ticks, &found.host) => {
+            LockHolder::new(Some(found.pid), Some(found.host), Some(found.acquired_at))
+        }
+        _ => LockHolder::unknown(),
+    };
+    Ok(holder)
 }
 
-#[cfg(not(unix))]
-fn read_record(_file: &File) -> std::io::Result<Vec<u8>> {
-    Ok(Vec::new())
+/// The size of a record, in bytes.
+const RECORD_LEN: usize = 256;
+
+/// What a released lock leaves at offset 0.
+const CLEARED_RECORD: [u8; RECORD_LEN] = cleared();
+
+/// The first token of every record (format version 1).
+const MAGIC: &str = "reedbase-lock-holder v1";
+
+const fn cleared() -> [u8; RECORD_LEN] {
+    let mut record = [b' '; RECORD_LEN];
+    record[RECORD_LEN - 1] = b'\n';
+    record
 }
+
+/// The contents of a parsed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HolderRecord {
+    pid: u32,
+    start_ticks: Option<u64>,
+    host: String,
+    acquired_at: SystemTime,
+}
+
+/// The record of this process acquiring at `now`.
+///
+/// Everything but the time is formatted once per process, so the acquire
+/// path only formats one number and hashes one short line.
+fn own_record(now: SystemTime) -> [u8; RECORD_LEN] {
+    static PREFIX: OnceLock<(u32, String)> = OnceLock::new();
+    let pid = process::id();
+    let (cached_pid, cached) = PREFIX.get_or_init(|| (pid, own_prefix(pid)));
+    if *cached_pid == pid {
+        encode(cached, now)
+    } else {
+        encode(&own_prefix(pid), now)
+    }
+}
+
+/// The record of any holder; [`own_record`] is this with this process's
+/// identity. Tests write records of other (dead, foreign) holders with it.
+#[cfg(test)]
+fn record_of(pid: u32, start_ticks: Option<u64>, host: &str, at: SystemTime) -> [u8; RECORD_LEN] {
+    encode(&prefix(pid, start_ticks, host), at)
+}
+
+fn own_prefix(pid: u32) -> String {
+    prefix(pid, own_start_ticks(), host_name())
+}
+
+/// Everything of a record but the acquisition time and the hash.
+fn prefix(pid: u32, start_ticks: Option<u64>, host: &str) -> String {
+    let start = start_ticks.map_or_else(|| "-".to_string(), |ticks| ticks.to_string());
+    format!("{MAGIC} pid={pid} start={start} host={host} acquired_ns=")
+}
+
+fn encode(prefix: &str, at: SystemTime) -> [u8; RECORD_LEN] {
+    let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let mut line = String::with_capacity(RECORD_LEN);
+    line.push_str(prefix);
+    // Writing to a String cannot fail.
+    let _ = write!(line, "{nanos}");
+    let sum = fnv1a(line.as_bytes());
+    let _ = write!(line, " sum={sum:016x}");
+    encode_line(&line)
+}
+
+/// Pads `line` with spaces to a record; a line too long is cut (it never is:
+/// the longest possible line is under 240 bytes).
+fn encode_line(line: &str) -> [u8; RECORD_LEN] {
+    let mut record = CLEARED_RECORD;
+    let bytes = line.as_bytes();
+    let len = bytes.len().min(RECORD_LEN - 1);
+    record[..len].copy_from_slice(&bytes[..len]);
+    record
+}
+
+/// 64-bit FNV-1a: enough to catch a torn read, not meant against forgery.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Parses the bytes at offset 0 of a lock file.
+///
+/// Returns `None` for anything that is not one complete version-1 record: an
+/// empty file (old module), a cleared record, a torn or foreign line.
+fn parse_record(bytes: &[u8]) -> Option<HolderRecord> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let line = text.lines().next()?.trim_end();
+    let (body, sum) = line.rsplit_once(" sum=")?;
+    if u64::from_str_radix(sum, 16).ok()? != fnv1a(body.as_bytes()) {
+        return None;
+    }
+    let fields = body.strip_prefix(MAGIC)?.strip_prefix(' ')?;
+    let (mut pid, mut start, mut host, mut acquired) = (None, None, None, None);
+    for field in fields.split(' ') {
+        let (key, value) = field.split_once('=')?;
+        let slot = match key {
+            "pid" => &mut pid,
+            "start" => &mut start,
+            "host" => &mut host,
+            "acquired_ns" => &mut acquired,
+            _ => return None,
+        };
+        if slot.replace(value).is_some() {
+            return None;
+        }
+    }
+    let host = host.filter(|host| !host.is_empty())?;
+    let start_ticks = match start? {
+        "-" => None,
+        ticks => Some(ticks.parse().ok()?),
+    };
+    let nanos: u128 = acquired?.parse().ok()?;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    let subsec = u32::try_from(nanos % 1_000_000_000).ok()?;
+    let acquired_at = UNIX_EPOCH.checked_add(Duration::new(secs, subsec))?;
+    Some(HolderRecord {
+        pid: pid?.parse().ok()?,
+        start_ticks,
+        host: host.to_string(),
+        acquired_at,
+    })
+}
+
+/// The longest host name recorded, in bytes (Linux's `HOST_NAME_MAX`).
+const MAX_HOST_BYTES: usize = 64;
+
+/// The host name recorded when none can be read.
+const UNKNOWN_HOST: &str = "unknown";
+
+/// This machine's host name, read once per process.
+///
+/// Read from `/proc/sys/kernel/hostname`, else `/etc/hostname`, else
+/// [`UNKNOWN_HOST`]; cut to [`MAX_HOST_BYTES`], with every byte outside
+/// `[A-Za-z0-9._-]` replaced by `_` so that it fits the holder record.
+fn host_name() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .filter_map(|path| fs::read_to_string(path).ok())
+            .map(|text| sanitise_host(text.trim()))
+            .find(|host| !host.is_empty())
+            .unwrap_or_else(|| UNKNOWN_HOST.to_string())
+    })
+}
+
+/// Makes `raw` safe for the holder record (see [`host_name`]).
+fn sanitise_host(raw: &str) -> String {
+    raw.bytes()
+        .take(MAX_HOST_BYTES)
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' {
+                char::from(b)
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// This process's start time in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`), with the pid it belongs to; `None` without `/proc`.
+///
+/// Cached, and read again if the pid changed (a forked child).
+fn own_start_ticks() -> Option<u64> {
+    static START: OnceLock<(u32, Option<u64>)> = OnceLock::new();
+    let pid = process::id();
+    let (cached_pid, ticks) = *START.get_or_init(|| (pid, start_ticks(pid)));
+    if cached_pid == pid {
+        ticks
+    } else {
+        start_ticks(pid)
+    }
+}
+
+/// The start time of process `pid` in clock ticks since boot, or `None` if
+/// it does not exist or `/proc` cannot tell.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_ticks(&stat)
+}
+
+/// Field 22 of a `/proc/<pid>/stat` line. The second field (the command
+/// name, in parentheses) may itself hold spaces and parentheses, so fields
+/// are counted after the last `)`.
+fn parse_start_ticks(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // after_name starts with field 3 (the state), so field 22 is index 19.
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True when the process a holder record names is certainly gone: the
+/// record was written on this host, `/proc` works here, and either no
+/// process has that pid or the one that has it started at another time (the
+/// pid was reused).
+///
+/// False whenever it cannot be told (another host, no `/proc`): a record is
+/// then taken at its word.
+fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
+    if host != host_name() || own_start_ticks().is_none() {
+        return false;
+    }
+    match (start_ticks(pid), recorded_start) {
+        (None, _) => true,
+        (Some(now), Some(then)) => now != then,
+        (Some(_), None) => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "holder_test.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "holder_record_test.rs"]
+mod record_tests;
+
+#[cfg(test)]
+#[path = "holder_identity_test.rs"]
+mod identity_tests;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Tests of holder diagnostics: the flock is the truth.
-#![cfg(unix)]
 
 use std::fs;
 use std::os::unix::fs::FileExt as _;
@@ -8,10 +7,9 @@ use std::path::Path;
 use std::process;
 use std::time::{Duration, SystemTime};
 
-use super::identity::{host_name, own_start_ticks};
-use super::record::{CLEARED_RECORD, RECORD_LEN, record_of};
-use super::{LockHolder, acquire_lock, lock_holder};
+use super::{CLEARED_RECORD, RECORD_LEN, host_name, own_start_ticks, record_of};
 use crate::FsBackend;
+use crate::lock::{LockHolder, acquire_lock, lock_holder};
 
 const SECOND: Duration = Duration::from_secs(1);
 /// A pid above Linux's largest `pid_max` (2^22): never a live process.

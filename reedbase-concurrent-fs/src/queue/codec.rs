@@ -13,7 +13,7 @@ use crate::options::Codec;
 
 /// The prefix of a postcard entry: a byte that no UTF-8 text starts with,
 /// `RBQP` (ReedBase queue, postcard) and a format version.
-pub(crate) const POSTCARD_MAGIC: &[u8] = &[0xFF, b'R', b'B', b'Q', b'P', 0x01];
+const POSTCARD_MAGIC: &[u8] = &[0xFF, b'R', b'B', b'Q', b'P', 0x01];
 
 /// Serialises a write in the given codec.
 ///
@@ -53,3 +53,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PendingWrite, String> {
     }
     serde_json::from_slice(bytes).map_err(|e| format!("JSON entry does not parse: {e}"))
 }
+
+#[cfg(test)]
+#[path = "codec_test.rs"]
+mod tests;

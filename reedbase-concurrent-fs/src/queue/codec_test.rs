@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-use super::codec::{POSTCARD_MAGIC, decode, encode};
-use super::test_support::{LegacyPendingWrite, legacy_write, sample_write};
+use super::{POSTCARD_MAGIC, decode, encode};
 use crate::options::Codec;
+use crate::queue::test_support::{LegacyPendingWrite, legacy_write, sample_write};
 
 #[test]
 fn json_round_trips_and_is_the_old_modules_json() {

@@ -1,26 +1,43 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The read path: the head of the queue, moving corrupt entries aside, and
-//! removal by id.
+//! The read path: the head of the queue, judging each entry on its open
+//! descriptor, moving corrupt entries aside, and removal by id.
 
-use std::fs;
-use std::io;
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::{self, Read as _};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use reedbase_concurrent_core::{
-    MovedAside, PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
+    PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
 };
+use rustix::fs::AtFlags;
+use rustix::io::Errno;
 
 use super::codec;
-use super::corrupt::{find_moved_aside, move_aside};
-use super::entry_id::{attempts_file_name, is_legacy_id, pending_file_name};
+use super::corrupt::{Moved, forget_stuck, move_aside, note_stuck};
+use super::entry_id::{MAX_WRITTEN_SEQUENCE, is_beyond_producers};
 use super::listing::{Candidate, ordered_entries};
-use crate::paths::TablePaths;
+use crate::no_follow::{Facts, Opened, open_regular};
+use crate::tables_dir::TablePaths;
 
 /// How recently a legacy entry that does not parse must have been modified
 /// to be taken for an old-module write still in progress (the old module
-/// writes in place, without a temporary file) and skipped rather than
-/// moved aside.
-pub(crate) const LEGACY_WRITE_GRACE: Duration = Duration::from_secs(2);
+/// writes in place, without a temporary file) and skipped rather than moved
+/// aside; and how long, from when this process first saw it so, it may stay
+/// that way (a modification time in the future says "recent" forever).
+const LEGACY_WRITE_GRACE: Duration = Duration::from_secs(2);
+
+/// The most legacy entries remembered as possibly in progress, per process.
+const MAX_REMEMBERED: usize = 4096;
+
+/// When this process first saw each legacy entry that did not parse yet
+/// looked recently written, by device, inode and name.
+static FIRST_SEEN: Mutex<Option<FirstSeen>> = Mutex::new(None);
+
+/// First sightings by device, inode and id.
+type FirstSeen = HashMap<(u64, u64, String), Instant>;
 
 /// What one entry turned out to be.
 enum Inspected {
@@ -32,26 +49,27 @@ enum Inspected {
     Corrupt(String),
 }
 
-/// The oldest readable entry, moving aside every corrupt entry before it.
-pub(crate) fn next_pending(paths: &TablePaths) -> ReedResult<Option<(String, PendingWrite)>> {
-    Ok(pending_batch(paths, 1)?.into_iter().next())
-}
-
-/// The oldest `max` readable entries, moving aside every corrupt entry
-/// met on the way.
+/// The oldest `max` readable entries, moving aside every corrupt entry met
+/// on the way. An entry that cannot be moved aside is skipped and
+/// remembered (see [`super::corrupt`]); the entries behind it are
+/// delivered.
+///
+/// # Errors
+///
+/// `IoError` `read_queue_dir` or `read_queue_file` for a failure that says
+/// nothing about an entry (too many open files, a device error).
 pub(crate) fn pending_batch(
+    queue: Option<OwnedFd>,
     paths: &TablePaths,
     max: usize,
+    max_entry_bytes: u64,
 ) -> ReedResult<Vec<(String, PendingWrite)>> {
     let mut found = Vec::new();
-    if max == 0 {
-        return Ok(found);
-    }
-    let Some(candidates) = ordered_entries(&paths.queue_dir)? else {
+    let Some(queue) = queue.filter(|_| max > 0) else {
         return Ok(found);
     };
-    for candidate in candidates {
-        match inspect(&candidate)? {
+    for candidate in ordered_entries(queue.as_fd(), &paths.queue_dir)? {
+        match inspect(queue.as_fd(), paths, &candidate, max_entry_bytes)? {
             Inspected::Ready(write) => {
                 found.push((candidate.id, write));
                 if found.len() == max {
@@ -60,33 +78,75 @@ pub(crate) fn pending_batch(
             }
             Inspected::Gone | Inspected::InProgress => {}
             Inspected::Corrupt(reason) => {
-                move_aside(paths, &candidate, &reason)?;
+                let path = paths.queue_dir.join(&candidate.name);
+                match move_aside(
+                    queue.as_fd(),
+                    paths,
+                    &candidate.name,
+                    &candidate.id,
+                    &reason,
+                ) {
+                    Ok(_) => forget_stuck(&path),
+                    Err(error) => note_stuck(path, &candidate.id, &reason, &error),
+                }
             }
         }
     }
     Ok(found)
 }
 
-fn inspect(candidate: &Candidate) -> ReedResult<Inspected> {
+fn inspect(
+    queue: BorrowedFd<'_>,
+    paths: &TablePaths,
+    candidate: &Candidate,
+    max_entry_bytes: u64,
+) -> ReedResult<Inspected> {
     if let Err(e) = validate_queue_id(&candidate.id) {
         return Ok(Inspected::Corrupt(format!(
             "the file name is not a queue id: {e}"
         )));
     }
-    if !candidate.regular {
-        return Ok(Inspected::Corrupt("not a regular file".to_string()));
+    if let Some(sequence) = candidate.sequence.filter(|s| is_beyond_producers(*s)) {
+        return Ok(Inspected::Corrupt(beyond_producers(sequence)));
     }
-    let bytes = match fs::read(&candidate.path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Inspected::Gone),
+    let path = paths.queue_dir.join(&candidate.name);
+    let read_error = |e: &io::Error| ReedError::io("read_queue_file", &path, e);
+    let (file, facts) = match open_regular(queue, &candidate.name) {
+        Ok(Opened::File(file, facts)) => (file, facts),
+        Ok(Opened::Missing) => return Ok(Inspected::Gone),
+        Ok(Opened::NotRegular(found)) => {
+            return Ok(Inspected::Corrupt(format!(
+                "it {}, not a regular file",
+                found.describe()
+            )));
+        }
         Err(e) if says_entry_is_unreadable(&e) => {
             return Ok(Inspected::Corrupt(format!("the file cannot be read: {e}")));
         }
-        Err(e) => return Err(ReedError::io("read_queue_file", &candidate.path, &e)),
+        Err(e) => return Err(read_error(&e)),
     };
+    if facts.size > max_entry_bytes {
+        return Ok(Inspected::Corrupt(too_large(facts.size, max_entry_bytes)));
+    }
+    // Read at most one byte past the limit: a file that grew since `fstat`
+    // is still never read whole.
+    let mut bytes = Vec::with_capacity(usize::try_from(facts.size).unwrap_or(0).saturating_add(1));
+    match file
+        .take(max_entry_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+    {
+        Ok(read) if read as u64 > max_entry_bytes => {
+            return Ok(Inspected::Corrupt(too_large(read as u64, max_entry_bytes)));
+        }
+        Ok(_) => {}
+        Err(e) if says_entry_is_unreadable(&e) => {
+            return Ok(Inspected::Corrupt(format!("the file cannot be read: {e}")));
+        }
+        Err(e) => return Err(read_error(&e)),
+    }
     let write = match codec::decode(&bytes) {
         Ok(write) => write,
-        Err(_) if candidate.legacy && modified_recently(candidate) => {
+        Err(_) if candidate.is_legacy() && may_be_in_progress(&facts, &candidate.id) => {
             return Ok(Inspected::InProgress);
         }
         Err(reason) => return Ok(Inspected::Corrupt(reason)),
@@ -97,6 +157,22 @@ fn inspect(candidate: &Candidate) -> ReedResult<Inspected> {
             "the entry holds a row that would corrupt the table: {e}"
         ))),
     }
+}
+
+/// The reason given for an entry whose sequence no producer writes.
+pub(crate) fn beyond_producers(sequence: u128) -> String {
+    format!(
+        "its sequence number {sequence} is above {MAX_WRITTEN_SEQUENCE}, the highest a producer \
+         of this crate writes (that would take 10^19 writes without the queue ever emptying): \
+         taken for a crafted or damaged name"
+    )
+}
+
+fn too_large(size: u64, limit: u64) -> String {
+    format!(
+        "the file is {size} bytes, larger than the limit of {limit} bytes \
+         (FsOptions::max_entry_bytes); it was not read"
+    )
 }
 
 /// True for read failures that are about the entry itself. Other failures
@@ -113,108 +189,79 @@ fn says_entry_is_unreadable(e: &io::Error) -> bool {
     )
 }
 
-/// True if the entry was modified within [`LEGACY_WRITE_GRACE`], or in the
-/// future, or its modification time cannot be read (it may be vanishing).
-fn modified_recently(candidate: &Candidate) -> bool {
-    let Ok(modified) = fs::metadata(&candidate.path).and_then(|m| m.modified()) else {
-        return true;
-    };
-    SystemTime::now()
-        .duration_since(modified)
-        .map_or(true, |age| age < LEGACY_WRITE_GRACE)
-}
-
-/// Removes an entry by (validated) id.
-pub(crate) fn remove_entry(paths: &TablePaths, table_name: &str, queue_id: &str) -> ReedResult<()> {
-    let path = paths.queue_dir.join(pending_file_name(queue_id));
-    match fs::remove_file(&path) {
-        Ok(()) => {
-            forget_failed_applies(paths, queue_id);
-            Ok(())
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match find_moved_aside(paths, queue_id)? {
-            Some(moved) => Err(ReedError::moved_aside(table_name, &moved)),
-            None => Err(ReedError::entry_not_found(table_name, queue_id)),
-        },
-        Err(e) => Err(ReedError::io("remove_queue_file", &path, &e)),
+/// True while a legacy entry that does not parse may still be being
+/// written: modified within [`LEGACY_WRITE_GRACE`] (or in the future), and
+/// first seen so by this process less than [`LEGACY_WRITE_GRACE`] ago.
+fn may_be_in_progress(facts: &Facts, id: &str) -> bool {
+    let recent = SystemTime::now()
+        .duration_since(facts.modified)
+        .map_or(true, |age| age < LEGACY_WRITE_GRACE);
+    let mut remembered = FIRST_SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let seen = remembered.get_or_insert_with(HashMap::new);
+    let key = (facts.dev, facts.ino, id.to_string());
+    if !recent {
+        seen.remove(&key);
+        return false;
     }
-}
-
-/// Whether the entry's file exists in the queue directory.
-pub(crate) fn entry_exists(paths: &TablePaths, queue_id: &str) -> ReedResult<bool> {
-    let path = paths.queue_dir.join(pending_file_name(queue_id));
-    match fs::symlink_metadata(&path) {
-        Ok(_) => Ok(true),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(ReedError::io("read_queue_file", &path, &e)),
+    if seen.len() >= MAX_REMEMBERED && !seen.contains_key(&key) {
+        seen.retain(|_, first| first.elapsed() < LEGACY_WRITE_GRACE);
     }
+    let first = *seen.entry(key).or_insert_with(Instant::now);
+    first.elapsed() < LEGACY_WRITE_GRACE
 }
 
-/// Moves the pending entry `queue_id` to `corrupt/` with `reason`.
-pub(crate) fn move_entry_aside(
+/// Removes an entry by (validated) id; `Ok(false)` if there was none.
+///
+/// # Errors
+///
+/// `IoError` `remove_queue_file` naming the path.
+pub(crate) fn remove_entry(
+    queue: BorrowedFd<'_>,
     paths: &TablePaths,
-    table_name: &str,
+    queue_id: &str,
+) -> ReedResult<bool> {
+    let name = super::entry_id::pending_file_name(queue_id);
+    match rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty()) {
+        Ok(()) => {
+            forget_failed_applies(queue, queue_id);
+            forget_stuck(&paths.queue_dir.join(&name));
+            Ok(true)
+        }
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(ReedError::io(
+            "remove_queue_file",
+            &paths.queue_dir.join(&name),
+            &e.into(),
+        )),
+    }
+}
+
+/// Moves the pending entry `queue_id` to `corrupt/` with `reason` (a dead
+/// letter); its count of failed applies goes with it.
+///
+/// # Errors
+///
+/// As [`move_aside`](super::corrupt::move_aside).
+pub(crate) fn move_entry_aside(
+    queue: BorrowedFd<'_>,
+    paths: &TablePaths,
     queue_id: &str,
     reason: &str,
-) -> ReedResult<MovedAside> {
-    let path = paths.queue_dir.join(pending_file_name(queue_id));
-    let candidate = Candidate {
-        id: queue_id.to_string(),
-        path,
-        legacy: is_legacy_id(queue_id),
-        regular: true,
-    };
-    if !move_aside(paths, &candidate, reason)? {
-        return Err(match find_moved_aside(paths, queue_id)? {
-            Some(moved) => ReedError::moved_aside(table_name, &moved),
-            None => ReedError::entry_not_found(table_name, queue_id),
-        });
+) -> ReedResult<Moved> {
+    let name = super::entry_id::pending_file_name(queue_id);
+    let moved = move_aside(queue, paths, OsStr::new(&name), queue_id, reason)?;
+    if matches!(moved, Moved::Aside(_)) {
+        forget_failed_applies(queue, queue_id);
     }
-    forget_failed_applies(paths, queue_id);
-    find_moved_aside(paths, queue_id)?
-        .ok_or_else(|| ReedError::entry_not_found(table_name, queue_id))
-}
-
-/// Adds one to the entry's count of failed applies, kept in
-/// `<id>.attempts` beside it (written to a temporary name, synced and
-/// renamed, so that a crash leaves the old count or the new one).
-pub(crate) fn record_failed_apply(
-    paths: &TablePaths,
-    table_name: &str,
-    queue_id: &str,
-) -> ReedResult<u32> {
-    if !entry_exists(paths, queue_id)? {
-        return Err(ReedError::entry_not_found(table_name, queue_id));
-    }
-    let path = paths.queue_dir.join(attempts_file_name(queue_id));
-    let previous = match fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse::<u32>().unwrap_or(0),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(ReedError::io("read_attempts_file", &path, &e)),
-    };
-    let count = previous.saturating_add(1);
-    let temporary = paths
-        .queue_dir
-        .join(format!(".{}.tmp", attempts_file_name(queue_id)));
-    let write = || -> io::Result<()> {
-        use std::io::Write as _;
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(format!("{count}\n").as_bytes())?;
-        file.sync_data()?;
-        fs::rename(&temporary, &path)
-    };
-    write().map_err(|e| ReedError::io("write_attempts_file", &path, &e))?;
-    Ok(count)
+    Ok(moved)
 }
 
 /// Deletes the entry's count of failed applies, if it has one.
-fn forget_failed_applies(paths: &TablePaths, queue_id: &str) {
-    let _ = fs::remove_file(paths.queue_dir.join(attempts_file_name(queue_id)));
+fn forget_failed_applies(queue: BorrowedFd<'_>, queue_id: &str) {
+    let name = super::entry_id::attempts_file_name(queue_id);
+    let _ = rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty());
 }
+
+#[cfg(test)]
+#[path = "consumer_test.rs"]
+mod tests;

@@ -6,12 +6,14 @@ use std::time::Duration;
 use reedbase_concurrent_core::ReedError;
 use uuid::Uuid;
 
-use super::test_support::{
+use crate::options::Codec;
+use crate::queue::test_support::{
     LegacyPendingWrite, drain, file_names, legacy_write, queue_dir, relaxed, sample_write,
     write_legacy_entry,
 };
-use super::{count_pending, get_next_pending, queue_write, queue_write_with, remove_from_queue};
-use crate::options::Codec;
+use crate::queue::{
+    count_pending, get_next_pending, queue_write, queue_write_with, remove_from_queue,
+};
 
 #[test]
 fn old_format_entries_come_first_by_creation_time() {

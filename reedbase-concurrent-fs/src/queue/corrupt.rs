@@ -1,95 +1,245 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Entries moved aside: `queue/corrupt/<id>.pending` with `<id>.reason`
-//! beside it. Nothing here deletes anything.
+//! beside it. Nothing here deletes an entry or overwrites a file.
+//!
+//! `corrupt/` is created with `mkdirat` and opened with `O_DIRECTORY |
+//! O_NOFOLLOW` relative to the queue directory, so a link or a file in its
+//! place is refused. A reason file is created with `O_CREAT | O_EXCL |
+//! O_NOFOLLOW`, and the entry renamed with `RENAME_NOREPLACE`, so a moved
+//! entry never replaces an earlier one: a second entry moved aside under
+//! the same id lands at `<id>.copy-2.pending` (with `<id>.copy-2.reason`),
+//! and both are listed under the id.
+//!
+//! An entry that cannot be moved aside (a full or read-only disk, an
+//! unusable `corrupt/`) stays where it is: the caller skips it and this
+//! module remembers it, for this process, so that [`list_moved_aside`]
+//! reports it with a reason saying it could not be moved and where it still
+//! lies.
 
-use std::fs;
-use std::io;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{self, Read as _, Write as _};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use reedbase_concurrent_core::{MovedAside, ReedError, ReedResult};
+use rustix::fs::AtFlags;
+use rustix::io::Errno;
 
-use super::entry_id::{pending_file_name, pending_stem, reason_file_name};
-use super::listing::Candidate;
-use crate::paths::TablePaths;
+use super::entry_id::{id_of_moved_stem, moved_file_names, moved_stem, pending_stem};
+use crate::no_follow::child_dir;
+use crate::no_follow::{Opened, create_new, open_regular, stat_at};
+use crate::tables_dir::TablePaths;
+use crate::tables_dir::tables_dir;
 
 /// The reason reported for an entry moved aside whose reason file is
 /// missing (a process died between the two steps, or it was deleted).
 const REASON_NOT_RECORDED: &str = "reason not recorded";
 
-/// Moves a corrupt entry to `corrupt/`, writing its reason first. Returns
-/// false if the entry was gone by then (another consumer moved or removed
-/// it).
-pub(crate) fn move_aside(paths: &TablePaths, entry: &Candidate, reason: &str) -> ReedResult<bool> {
-    let corrupt_dir = &paths.corrupt_dir;
-    fs::create_dir_all(corrupt_dir)
-        .map_err(|e| ReedError::io("create_corrupt_dir", corrupt_dir, &e))?;
-    let (Some(file_name), Some(stem)) = (entry.path.file_name(), entry.path.file_stem()) else {
-        return Ok(false);
-    };
-    let reason_path = corrupt_dir.join(reason_file_name(stem));
-    fs::write(&reason_path, format!("{reason}\n"))
-        .map_err(|e| ReedError::io("write_reason_file", &reason_path, &e))?;
-    let destination = corrupt_dir.join(file_name);
-    match fs::rename(&entry.path, &destination) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(ReedError::io("move_aside", &entry.path, &e)),
-    }
+/// The most copies moved aside under one id before moving gives up.
+const MAX_COPIES: u32 = 1000;
+
+/// The longest reason file read, in bytes.
+const MAX_REASON_BYTES: u64 = 64 * 1024;
+
+/// The most entries remembered as stuck, per process.
+const MAX_STUCK: usize = 4096;
+
+/// Entries that could not be moved aside, by their path in the queue.
+static STUCK: Mutex<BTreeMap<PathBuf, MovedAside>> = Mutex::new(BTreeMap::new());
+
+/// What became of an entry to be moved aside.
+#[derive(Debug)]
+pub(crate) enum Moved {
+    /// Moved, with where it lies now.
+    Aside(MovedAside),
+    /// Gone before it could be moved (another consumer moved or removed it).
+    Gone,
 }
 
-/// Every entry in `corrupt/`, sorted by id; empty if there is none.
-pub(crate) fn list_moved_aside(paths: &TablePaths) -> ReedResult<Vec<MovedAside>> {
-    let corrupt_dir = &paths.corrupt_dir;
-    let read_dir_error = |e: &io::Error| ReedError::io("read_corrupt_dir", corrupt_dir, e);
-    let listing = match fs::read_dir(corrupt_dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(read_dir_error(&e)),
-    };
-    let mut found = Vec::new();
-    for entry in listing {
-        let file_name = entry.map_err(|e| read_dir_error(&e))?.file_name();
-        if let Some(stem) = pending_stem(&file_name) {
-            let reason = read_reason(corrupt_dir, stem)?;
-            found.push(MovedAside::new(
-                stem.to_string_lossy(),
-                reason,
-                corrupt_dir.join(&file_name).display().to_string(),
-            ));
+/// Moves the entry `name` (with id `id`) from the queue directory to
+/// `corrupt/` with `reason`.
+///
+/// # Errors
+///
+/// `IoError` `create_corrupt_dir`, `write_reason_file` or `move_aside`
+/// naming the path; nothing is left behind by a failed move.
+pub(crate) fn move_aside(
+    queue: BorrowedFd<'_>,
+    paths: &TablePaths,
+    name: &OsStr,
+    id: &str,
+    reason: &str,
+) -> ReedResult<Moved> {
+    let corrupt = child_dir(queue, "corrupt", &paths.corrupt_dir, tables_dir(paths))
+        .create("create_corrupt_dir")?;
+    let stem = pending_stem(name).unwrap_or(name);
+    for copy in 1..=MAX_COPIES {
+        let (entry_name, reason_name) = moved_file_names(&moved_stem(stem, copy));
+        let reason_path = paths.corrupt_dir.join(&reason_name);
+        let mut reason_file = match create_new(corrupt.as_fd(), &reason_name) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(ReedError::io("write_reason_file", &reason_path, &e)),
+        };
+        let take_back = || {
+            let _ = rustix::fs::unlinkat(corrupt.as_fd(), &reason_name, AtFlags::empty());
+        };
+        if let Err(e) = reason_file.write_all(format!("{reason}\n").as_bytes()) {
+            take_back();
+            return Err(ReedError::io("write_reason_file", &reason_path, &e));
+        }
+        match rename_no_replace(queue, name, corrupt.as_fd(), &entry_name) {
+            Ok(()) => {
+                let location = paths.corrupt_dir.join(&entry_name).display().to_string();
+                return Ok(Moved::Aside(MovedAside::new(id, reason, location)));
+            }
+            Err(e) => {
+                take_back();
+                match e.kind() {
+                    io::ErrorKind::AlreadyExists => continue,
+                    io::ErrorKind::NotFound => return Ok(Moved::Gone),
+                    _ => return Err(ReedError::io("move_aside", &paths.queue_dir.join(name), &e)),
+                }
+            }
         }
     }
-    found.sort_by(|a, b| a.id.cmp(&b.id));
+    let full = io::Error::other(format!("{MAX_COPIES} copies of this id are already there"));
+    Err(ReedError::io("move_aside", &paths.corrupt_dir, &full))
+}
+
+/// Renames `from` in `from_dir` to `to` in `to_dir`, failing with
+/// `AlreadyExists` instead of replacing a file of that name.
+fn rename_no_replace(
+    from_dir: BorrowedFd<'_>,
+    from: &OsStr,
+    to_dir: BorrowedFd<'_>,
+    to: &OsStr,
+) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    {
+        use rustix::fs::RenameFlags;
+        match rustix::fs::renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE) {
+            // A file system without RENAME_NOREPLACE: link and unlink instead.
+            Err(Errno::INVAL | Errno::NOSYS) => {}
+            other => return other.map_err(io::Error::from),
+        }
+    }
+    // A new name that cannot exist twice, then the old name removed. If the
+    // removal fails the entry has two names and is judged again later.
+    rustix::fs::linkat(from_dir, from, to_dir, to, AtFlags::empty())?;
+    rustix::fs::unlinkat(from_dir, from, AtFlags::empty())?;
+    Ok(())
+}
+
+/// Remembers that the entry at `path` could not be moved aside.
+pub(crate) fn note_stuck(path: PathBuf, id: &str, reason: &str, error: &ReedError) {
+    let mut stuck = STUCK.lock().unwrap_or_else(PoisonError::into_inner);
+    if stuck.len() >= MAX_STUCK && !stuck.contains_key(&path) {
+        return;
+    }
+    let reason = format!(
+        "{reason}; it could not be moved aside ({error}) and still lies at {}",
+        path.display()
+    );
+    let location = path.display().to_string();
+    stuck.insert(path, MovedAside::new(id, reason, location));
+}
+
+/// Forgets the stuck entry at `path`, if there was one.
+pub(crate) fn forget_stuck(path: &Path) {
+    STUCK
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(path);
+}
+
+/// Every entry moved aside from the table's queue, and every entry that
+/// could not be moved and still lies in the queue, sorted by id; empty if
+/// there are none.
+///
+/// # Errors
+///
+/// `IoError` `read_corrupt_dir` or `read_reason_file` naming the path. A
+/// `corrupt/` that is a link or a file is not read (the entries that could
+/// not be moved there say so).
+pub(crate) fn list_moved_aside(
+    queue: Option<&OwnedFd>,
+    paths: &TablePaths,
+) -> ReedResult<Vec<MovedAside>> {
+    let mut found = Vec::new();
+    let corrupt = match queue {
+        Some(queue) => child_dir(
+            queue.as_fd(),
+            "corrupt",
+            &paths.corrupt_dir,
+            tables_dir(paths),
+        )
+        .open("read_corrupt_dir")
+        .or_else(|e| if is_refusal(&e) { Ok(None) } else { Err(e) })?,
+        None => None,
+    };
+    if let Some(corrupt) = corrupt {
+        let mut stems = Vec::new();
+        crate::no_follow::for_each_name(corrupt.as_fd(), |name| {
+            if let Some(stem) = pending_stem(name) {
+                stems.push(stem.to_os_string());
+            }
+        })
+        .map_err(|e| ReedError::io("read_corrupt_dir", &paths.corrupt_dir, &e))?;
+        for stem in stems {
+            let (entry_name, reason_name) = moved_file_names(&stem);
+            let reason = read_reason(corrupt.as_fd(), &reason_name, &paths.corrupt_dir)?;
+            let stem = stem.to_string_lossy();
+            let location = paths.corrupt_dir.join(entry_name).display().to_string();
+            found.push(MovedAside::new(id_of_moved_stem(&stem), reason, location));
+        }
+    }
+    let stuck: Vec<(PathBuf, MovedAside)> = STUCK
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(path, _)| path.parent() == Some(paths.queue_dir.as_path()))
+        .map(|(path, moved)| (path.clone(), moved.clone()))
+        .collect();
+    for (path, moved) in stuck {
+        let name = path.file_name().unwrap_or_default();
+        match queue.map(|queue| stat_at(queue, name)) {
+            Some(Ok(Some(_))) => found.push(moved),
+            _ => forget_stuck(&path),
+        }
+    }
+    found.sort_by(|a, b| (&a.id, &a.location).cmp(&(&b.id, &b.location)));
     Ok(found)
 }
 
-/// The entry with this (validated) id in `corrupt/`, if there is one.
-pub(crate) fn find_moved_aside(paths: &TablePaths, id: &str) -> ReedResult<Option<MovedAside>> {
-    let path = paths.corrupt_dir.join(pending_file_name(id));
-    match fs::symlink_metadata(&path) {
-        Ok(_) => {}
-        Err(e) if is_absent(&e) => return Ok(None),
-        Err(e) => return Err(ReedError::io("read_corrupt_dir", &path, &e)),
-    }
-    let reason = read_reason(&paths.corrupt_dir, Path::new(id).as_os_str())?;
-    Ok(Some(MovedAside::new(
-        id,
-        reason,
-        path.display().to_string(),
-    )))
+/// A refusal of a path below tables (a link, a file where a directory is
+/// expected), as opposed to a failure to read.
+fn is_refusal(error: &ReedError) -> bool {
+    matches!(error.io_kind(), Some(io::ErrorKind::NotADirectory))
+        || error.io_kind() == Some(io::Error::from(Errno::LOOP).kind())
 }
 
-fn read_reason(corrupt_dir: &Path, stem: &std::ffi::OsStr) -> ReedResult<String> {
-    let path = corrupt_dir.join(reason_file_name(stem));
-    match fs::read(&path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).trim_end().to_string()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(REASON_NOT_RECORDED.to_string()),
-        Err(e) => Err(ReedError::io("read_reason_file", &path, &e)),
-    }
+/// The reason file's text, or a note saying why there is none.
+fn read_reason(corrupt: BorrowedFd<'_>, name: &OsStr, corrupt_dir: &Path) -> ReedResult<String> {
+    let path = corrupt_dir.join(name);
+    let opened =
+        open_regular(corrupt, name).map_err(|e| ReedError::io("read_reason_file", &path, &e))?;
+    let file = match opened {
+        Opened::File(file, _) => file,
+        Opened::Missing => return Ok(REASON_NOT_RECORDED.to_string()),
+        Opened::NotRegular(found) => {
+            return Ok(format!("reason file unreadable: it {}", found.describe()));
+        }
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_REASON_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReedError::io("read_reason_file", &path, &e))?;
+    Ok(String::from_utf8_lossy(&bytes).trim_end().to_string())
 }
 
-fn is_absent(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
-}
+#[cfg(test)]
+#[path = "corrupt_test.rs"]
+mod tests;

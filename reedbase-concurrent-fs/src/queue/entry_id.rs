@@ -10,33 +10,51 @@
 //! - *legacy* ids: anything else, in practice the old module's hyphenated
 //!   UUIDs, which carry no order.
 //!
+//! A producer numbers entries from 0, one above the highest pending, so a
+//! sequence only grows while the queue never empties: the first of the 20
+//! digits is always 0 (reaching 10^19 would take that many writes without
+//! the queue ever emptying, over 300,000 years at a million writes a
+//! second). A sequenced id whose first digit is not 0 is beyond what a
+//! producer writes ([`is_beyond_producers`]): a crafted or damaged name,
+//! moved aside rather than numbered after.
+//!
 //! Files: `<id>.pending` for an entry (the only extension the old module
 //! reads), `.incoming-<id>.tmp` for an entry being written (a name the old
-//! module ignores), `<id>.reason` beside an entry moved aside, and
-//! `.queue.lock` for the producers' lock.
+//! module ignores), `<id>.attempts` for the count of failed applies of an
+//! entry (written through `.<id>.attempts.tmp`), in `corrupt/` the entry
+//! moved aside with `<id>.reason` beside it (`<id>.copy-2.pending` and so on
+//! for later copies of the same id), and `.queue.lock`, the producers' lock
+//! where the file system cannot lock a directory.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use uuid::Uuid;
 
 /// The extension of a queue entry file, as the old module reads it.
-pub(crate) const PENDING_EXTENSION: &str = "pending";
+const PENDING_EXTENSION: &str = "pending";
 const PENDING_SUFFIX: &str = ".pending";
 
 /// The producers' lock file inside the queue directory.
 pub(crate) const QUEUE_LOCK_FILE: &str = ".queue.lock";
 
 const TEMPORARY_PREFIX: &str = ".incoming-";
+const COPY_MARK: &str = ".copy-";
 const TEMPORARY_SUFFIX: &str = ".tmp";
 const SEQUENCE_DIGITS: usize = 20;
 const UUID_DIGITS: usize = 32;
 const SEQUENCED_ID_LEN: usize = SEQUENCE_DIGITS + 1 + UUID_DIGITS;
 
-/// The largest sequence number that fits in [`SEQUENCE_DIGITS`] digits.
-pub(crate) const MAX_SEQUENCE: u128 = 99_999_999_999_999_999_999;
+/// The largest sequence number a producer writes: 10^19 - 1, the first of
+/// the [`SEQUENCE_DIGITS`] digits 0.
+pub(crate) const MAX_WRITTEN_SEQUENCE: u128 = 9_999_999_999_999_999_999;
 
-/// A new sequenced id for `sequence` (at most [`MAX_SEQUENCE`]).
+/// True for a sequence number no producer of this crate writes.
+pub(crate) fn is_beyond_producers(sequence: u128) -> bool {
+    sequence > MAX_WRITTEN_SEQUENCE
+}
+
+/// A new sequenced id for `sequence` (of at most [`SEQUENCE_DIGITS`] digits).
 pub(crate) fn sequenced_id(sequence: u128) -> String {
     format!(
         "{sequence:0width$}-{}",
@@ -90,11 +108,33 @@ pub(crate) fn pending_file_name(id: &str) -> String {
     format!("{id}.{PENDING_EXTENSION}")
 }
 
-/// `<id>.reason`, the note written beside an entry moved aside.
-pub(crate) fn reason_file_name(stem: &OsStr) -> std::ffi::OsString {
-    let mut name = stem.to_os_string();
-    name.push(".reason");
-    name
+/// The stem of the `copy`-th entry moved aside under `stem` in `corrupt/`:
+/// `stem` itself for the first, `<stem>.copy-<n>` for later ones.
+pub(crate) fn moved_stem(stem: &OsStr, copy: u32) -> OsString {
+    let mut moved = stem.to_os_string();
+    if copy > 1 {
+        moved.push(format!("{COPY_MARK}{copy}"));
+    }
+    moved
+}
+
+/// The id of a stem in `corrupt/`: without its `.copy-<n>` mark, if any.
+pub(crate) fn id_of_moved_stem(stem: &str) -> &str {
+    match stem.rsplit_once(COPY_MARK) {
+        Some((id, copy)) if !copy.is_empty() && copy.bytes().all(|b| b.is_ascii_digit()) => id,
+        _ => stem,
+    }
+}
+
+/// `<stem>.pending` and `<stem>.reason`, an entry moved aside and the note
+/// beside it.
+pub(crate) fn moved_file_names(stem: &OsStr) -> (OsString, OsString) {
+    let with = |extension: &str| {
+        let mut name = stem.to_os_string();
+        name.push(extension);
+        name
+    };
+    (with(PENDING_SUFFIX), with(".reason"))
 }
 
 /// `<id>.attempts`, the count of failed applies kept beside a pending entry.
@@ -102,9 +142,9 @@ pub(crate) fn attempts_file_name(id: &str) -> String {
     format!("{id}.attempts")
 }
 
-/// True for an id without a sequence number (the old module's).
-pub(crate) fn is_legacy_id(id: &str) -> bool {
-    parse_sequence(id).is_none()
+/// `.<id>.attempts.tmp`, where a new count is written before it is renamed.
+pub(crate) fn attempts_temporary_name(id: &str) -> String {
+    format!(".{id}.attempts.tmp")
 }
 
 /// `.incoming-<id>.tmp`, the name an entry is written under before it is
@@ -119,3 +159,7 @@ pub(crate) fn is_temporary(file_name: &OsStr) -> bool {
         .to_str()
         .is_some_and(|name| name.starts_with(TEMPORARY_PREFIX) && name.ends_with(TEMPORARY_SUFFIX))
 }
+
+#[cfg(test)]
+#[path = "entry_id_test.rs"]
+mod tests;

@@ -3,14 +3,14 @@ use std::ffi::OsStr;
 
 use reedbase_concurrent_core::validate_queue_id;
 
-use super::entry_id::{
-    MAX_SEQUENCE, is_temporary, parse_sequence, pending_file_name, pending_stem, sequenced_id,
-    temporary_file_name,
+use super::{
+    MAX_WRITTEN_SEQUENCE, is_temporary, parse_sequence, pending_file_name, pending_stem,
+    sequenced_id, temporary_file_name,
 };
 
 #[test]
 fn sequenced_ids_carry_their_sequence_and_pass_validation() {
-    for sequence in [0, 1, 42, 1_000_000, MAX_SEQUENCE] {
+    for sequence in [0, 1, 42, 1_000_000, MAX_WRITTEN_SEQUENCE] {
         let id = sequenced_id(sequence);
         assert_eq!(id.len(), 53, "{id}");
         assert_eq!(parse_sequence(&id), Some(sequence), "{id}");

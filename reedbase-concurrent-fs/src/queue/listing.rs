@@ -1,175 +1,188 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The consumers' view of a queue directory: its entries in delivery order.
+//! The consumers' view of a queue directory: its entries in delivery order,
+//! from one listing read through the queue directory's descriptor.
 //!
 //! Legacy entries (the old module's, whose ids carry no order) come first,
 //! ordered by creation time as the old module ordered them (an entry whose
 //! creation time cannot be read sorts first), then by name; sequenced
 //! entries follow in sequence order. Only legacy entries are stat'ed, once
-//! each, outside the sort, so a queue written by this crate alone is ordered
-//! from one directory listing.
+//! each (without following a link), outside the sort, so a queue written by
+//! this crate alone is ordered from one directory listing.
 
-use std::ffi::OsString;
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 use std::time::SystemTime;
 
-use reedbase_concurrent_core::{ReedError, ReedResult};
+use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 
 use super::entry_id::{parse_sequence, pending_stem};
+use crate::no_follow::for_each_name;
+use crate::no_follow::open_beneath;
+use crate::tables_dir::BaseDir;
 
 /// One entry file found in the queue directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Candidate {
+    /// The file's name in the queue directory.
+    pub(crate) name: OsString,
     /// The file stem: the entry's id (lossy if the name is not UTF-8).
     pub(crate) id: String,
-    /// The entry's file.
-    pub(crate) path: PathBuf,
-    /// True for an entry without a sequence number (the old module's).
-    pub(crate) legacy: bool,
-    /// False for a directory, FIFO, socket or symbolic link named like an
-    /// entry (reading a FIFO would block).
-    pub(crate) regular: bool,
+    /// The id's sequence number; `None` for a legacy entry.
+    pub(crate) sequence: Option<u128>,
 }
 
-/// One entry file as listed: just its name and what the name and the
-/// listing say, so that listing allocates once per entry.
-struct Listed {
-    file_name: OsString,
-    /// `None` for a legacy entry.
-    sequence: Option<u128>,
-    regular: bool,
-}
-
-impl Listed {
-    fn into_candidate(self, queue_dir: &Path) -> Candidate {
-        let path = queue_dir.join(&self.file_name);
-        let id = pending_stem(&self.file_name)
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        Candidate {
+impl Candidate {
+    fn of(name: &OsStr) -> Option<Candidate> {
+        let id = pending_stem(name)?.to_string_lossy().into_owned();
+        Some(Candidate {
+            name: name.to_os_string(),
+            sequence: parse_sequence(&id),
             id,
-            path,
-            legacy: self.sequence.is_none(),
-            regular: self.regular,
-        }
+        })
+    }
+
+    /// True for an entry without a sequence number (the old module's).
+    pub(crate) fn is_legacy(&self) -> bool {
+        self.sequence.is_none()
     }
 }
 
-/// The queue's entries in delivery order, or `None` if the queue directory
-/// does not exist. Each [`Candidate`] is built only when the iterator gets
-/// to it, since a consumer usually takes the first.
+/// The queue's entries in delivery order.
 ///
 /// # Errors
 ///
-/// [`ReedError::IoError`] `read_queue_dir` for a listing failure other than
-/// a missing directory (for example a base path that is a regular file).
+/// [`ReedError::IoError`] `read_queue_dir` naming `queue_dir`.
 pub(crate) fn ordered_entries(
+    queue: BorrowedFd<'_>,
     queue_dir: &Path,
-) -> ReedResult<Option<impl Iterator<Item = Candidate> + '_>> {
-    let read_dir_error = |e: &io::Error| ReedError::io("read_queue_dir", queue_dir, e);
-    let listing = match fs::read_dir(queue_dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(read_dir_error(&e)),
-    };
+) -> ReedResult<Vec<Candidate>> {
     let mut legacy = Vec::new();
     let mut sequenced = Vec::new();
-    for entry in listing {
-        let entry = entry.map_err(|e| read_dir_error(&e))?;
-        let file_name = entry.file_name();
-        let Some(stem) = pending_stem(&file_name) else {
-            continue;
-        };
-        let sequence = stem.to_str().and_then(parse_sequence);
-        // From the directory listing itself on most file systems (no stat).
-        let regular = entry.file_type().map_or(true, |t| t.is_file());
-        let listed = Listed {
-            file_name,
-            sequence,
-            regular,
-        };
-        match sequence {
-            Some(_) => sequenced.push(listed),
-            None => legacy.push(listed),
-        }
-    }
-    sequenced.sort_unstable_by(|a, b| (a.sequence, &a.file_name).cmp(&(b.sequence, &b.file_name)));
-    let ordered = order_legacy(queue_dir, legacy).into_iter().chain(sequenced);
-    Ok(Some(
-        ordered.map(move |listed| listed.into_candidate(queue_dir)),
-    ))
+    for_each_name(queue, |name| match Candidate::of(name) {
+        Some(candidate) if candidate.is_legacy() => legacy.push(candidate),
+        Some(candidate) => sequenced.push(candidate),
+        None => {}
+    })
+    .map_err(|e| ReedError::io("read_queue_dir", queue_dir, &e))?;
+    sequenced.sort_unstable_by(|a, b| (a.sequence, &a.name).cmp(&(b.sequence, &b.name)));
+    let mut ordered = order_legacy(queue, queue_dir, legacy);
+    ordered.append(&mut sequenced);
+    Ok(ordered)
 }
 
 /// Orders legacy entries by creation time (unknown first), then by name.
 /// Each file is stat'ed once, outside the sort; one that vanished meanwhile
 /// sorts first and is skipped when it cannot be read.
-fn order_legacy(queue_dir: &Path, entries: Vec<Listed>) -> Vec<Listed> {
+fn order_legacy(
+    queue: BorrowedFd<'_>,
+    queue_dir: &Path,
+    entries: Vec<Candidate>,
+) -> Vec<Candidate> {
     if entries.len() < 2 {
         return entries;
     }
-    let mut timed: Vec<(Option<SystemTime>, Listed)> = entries
+    let mut timed: Vec<(Option<SystemTime>, Candidate)> = entries
         .into_iter()
-        .map(|listed| {
-            let path = queue_dir.join(&listed.file_name);
-            let created = fs::symlink_metadata(path).and_then(|m| m.created()).ok();
-            (created, listed)
-        })
+        .map(|candidate| (created_at(queue, queue_dir, &candidate.name), candidate))
         .collect();
-    timed.sort_unstable_by(|a, b| (a.0, &a.1.file_name).cmp(&(b.0, &b.1.file_name)));
-    timed.into_iter().map(|(_, listed)| listed).collect()
+    timed.sort_unstable_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
+    timed.into_iter().map(|(_, candidate)| candidate).collect()
 }
 
-/// The number of entry files in the queue directory (0 if it is missing).
+/// The creation time of `name` in the queue directory, without following a
+/// link (a link sorts by its own creation time, as in the old module).
+#[cfg(target_os = "linux")]
+fn created_at(queue: BorrowedFd<'_>, _queue_dir: &Path, name: &OsStr) -> Option<SystemTime> {
+    use rustix::fs::{AtFlags, StatxFlags};
+    let stat = rustix::fs::statx(queue, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BTIME).ok()?;
+    if !StatxFlags::from_bits_retain(stat.stx_mask).contains(StatxFlags::BTIME) {
+        return None;
+    }
+    let secs = u64::try_from(stat.stx_btime.tv_sec).ok()?;
+    let since_epoch = std::time::Duration::new(secs, stat.stx_btime.tv_nsec.min(999_999_999));
+    SystemTime::UNIX_EPOCH.checked_add(since_epoch)
+}
+
+/// The creation time of `name` in the queue directory, without following a
+/// link (a link sorts by its own creation time, as in the old module).
+#[cfg(not(target_os = "linux"))]
+fn created_at(_queue: BorrowedFd<'_>, queue_dir: &Path, name: &OsStr) -> Option<SystemTime> {
+    std::fs::symlink_metadata(queue_dir.join(name))
+        .and_then(|m| m.created())
+        .ok()
+}
+
+/// The number of entry files (`.pending`) in the queue directory.
 ///
 /// # Errors
 ///
-/// [`ReedError::IoError`] `read_queue_dir` as for [`ordered_entries`].
-pub(crate) fn count_entries(queue_dir: &Path) -> ReedResult<usize> {
-    let read_dir_error = |e: &io::Error| ReedError::io("read_queue_dir", queue_dir, e);
-    let listing = match fs::read_dir(queue_dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(read_dir_error(&e)),
-    };
+/// [`ReedError::IoError`] `read_queue_dir` naming `queue_dir`.
+pub(crate) fn count_entries(queue: BorrowedFd<'_>, queue_dir: &Path) -> ReedResult<usize> {
     let mut count = 0;
-    for entry in listing {
-        if pending_stem(&entry.map_err(|e| read_dir_error(&e))?.file_name()).is_some() {
+    for_each_name(queue, |name| {
+        if pending_stem(name).is_some() {
             count += 1;
         }
-    }
+    })
+    .map_err(|e| ReedError::io("read_queue_dir", queue_dir, &e))?;
     Ok(count)
 }
 
 /// The tables under `<base>/tables/` (valid names only) whose queue
-/// directories hold at least one entry file, sorted by name.
+/// directories hold at least one entry file, sorted by name. A table whose
+/// directory or queue directory is a link, or not a directory, is not one of
+/// this layout's tables and is left out.
 ///
 /// # Errors
 ///
 /// [`ReedError::IoError`] `read_tables_dir` for a listing failure other than
 /// a missing directory, and the errors of [`count_entries`].
-pub(crate) fn tables_with_pending(base_path: &Path) -> ReedResult<Vec<String>> {
-    let tables_dir = base_path.join("tables");
-    let read_dir_error = |e: &io::Error| ReedError::io("read_tables_dir", &tables_dir, e);
-    let listing = match fs::read_dir(&tables_dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(read_dir_error(&e)),
+pub(crate) fn tables_with_pending(base: &BaseDir) -> ReedResult<Vec<String>> {
+    let tables_dir = base.path().join("tables");
+    let Some(tables) = base.open_tables("read_tables_dir")? else {
+        return Ok(Vec::new());
     };
-    let mut tables = Vec::new();
-    for entry in listing {
-        let entry = entry.map_err(|e| read_dir_error(&e))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if reedbase_concurrent_core::validate_table_name(&name).is_err() {
-            continue;
+    let mut names = Vec::new();
+    for_each_name(tables.as_fd(), |name| {
+        if let Some(name) = name
+            .to_str()
+            .filter(|name| validate_table_name(name).is_ok())
+        {
+            names.push(name.to_string());
         }
-        if count_entries(&tables_dir.join(&name).join("queue"))? > 0 {
-            tables.push(name);
+    })
+    .map_err(|e| ReedError::io("read_tables_dir", &tables_dir, &e))?;
+    names.sort();
+    let mut found = Vec::new();
+    for name in names {
+        let relative = Path::new(&name).join("queue");
+        let queue = match open_beneath(tables.as_fd(), &relative) {
+            Ok(queue) => queue,
+            Err(e) if is_not_a_table(&e) => continue,
+            Err(e) => {
+                return Err(ReedError::io(
+                    "read_queue_dir",
+                    &tables_dir.join(&relative),
+                    &e,
+                ));
+            }
+        };
+        if count_entries(queue.as_fd(), &tables_dir.join(&relative))? > 0 {
+            found.push(name);
         }
     }
-    tables.sort();
-    Ok(tables)
+    Ok(found)
 }
+
+/// Missing, a link or not a directory: not a queue of this layout.
+fn is_not_a_table(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+        || [rustix::io::Errno::LOOP, rustix::io::Errno::NOTDIR]
+            .iter()
+            .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+#[cfg(test)]
+#[path = "listing_test.rs"]
+mod tests;

@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! <base>/tables/<table>/queue/<id>.pending             one entry per file
-//! <base>/tables/<table>/queue/.queue.lock              producers' lock (never deleted)
 //! <base>/tables/<table>/queue/.incoming-<id>.tmp       an entry being written
+//! <base>/tables/<table>/queue/<id>.attempts            failed applies of an entry
 //! <base>/tables/<table>/queue/corrupt/<id>.pending     an entry moved aside
 //! <base>/tables/<table>/queue/corrupt/<id>.reason      why, in plain text
 //! ```
@@ -18,31 +18,39 @@
 //!
 //! # Writing, durability and capacity
 //!
-//! A producer takes the queue's lock (a blocking fs2 exclusive lock on
-//! `.queue.lock`; the section it guards is a listing and one small file, so
-//! waiting is short, and the lock dies with its process), then: lists the
-//! directory (counting entries, finding the highest sequence number and
-//! deleting temporaries), refuses with [`ReedError::QueueFull`] at capacity,
-//! writes the entry to `.incoming-<id>.tmp`, fsyncs it, renames it to
-//! `<id>.pending`, fsyncs the directory, and releases the lock.
-//! [`Durability::Relaxed`] skips the two fsyncs (an acknowledged entry then
-//! survives a process crash, not a power cut); the bytes and names are the
-//! same.
+//! A producer takes the queue's producers' lock (an exclusive `flock` on the
+//! queue directory itself), then: lists the directory (counting entries,
+//! finding the highest sequence number and deleting temporaries), refuses
+//! with [`ReedError::QueueFull`] at capacity, writes the entry to
+//! `.incoming-<id>.tmp`, fsyncs it, renames it to `<id>.pending`, fsyncs the
+//! directory, and releases the lock. [`Durability::Relaxed`] skips the two
+//! fsyncs (an acknowledged entry then survives a process crash, not a power
+//! cut); the bytes and names are the same.
 //!
-//! Because a reader only ever sees an entry under its final name, after the
-//! rename, no reader sees a partial entry. Because every producer holds the
-//! lock from creating its temporary until renaming it, a temporary seen by a
-//! lock holder belongs to a producer that died before its write returned,
-//! so it is swept (deleted) by the next producer: nothing acknowledged is
-//! lost. Because counting and writing happen under one lock, capacity is
-//! exact across any number of threads and processes of this crate.
-//! Old-module producers do not take the lock: with them in the mix the
-//! capacity can be exceeded, as it could before.
+//! A reader only ever sees an entry under its final name, after the rename,
+//! so never a partial entry. A temporary seen by a lock holder belongs to a
+//! producer that died before its write returned, so the next producer
+//! sweeps it: nothing acknowledged is lost. Counting and writing happen
+//! under one lock, so capacity is exact across any number of threads and
+//! processes of this crate (old-module producers take no lock: with them in
+//! the mix the capacity can be exceeded, as before).
 //!
-//! The lock has no timeout: a producer that is stopped (not killed) while
-//! holding it, for one listing and one small write, holds up the other
-//! producers of that table until it resumes or dies. Consumers never take
-//! it.
+//! The lock is the directory's own: there is no lock file to delete or
+//! replace. Where a directory cannot be locked (NFS), producers lock
+//! `queue/.queue.lock` instead, checked as `write.lock` is (see [`lock`](crate::lock)).
+//!
+//! # Waiting for other producers
+//!
+//! The section under the lock is a listing and one small file, tens of
+//! microseconds (about a millisecond with the two fsyncs), so a producer
+//! polls for the lock with non-blocking attempts and a short back-off. It
+//! gives up with [`ReedError::QueueBusy`], having written nothing, once the
+//! queue directory has not changed for [`FsOptions::queue_lock_timeout`]
+//! (default 250 ms) while the lock stayed held: a holder that is stopped
+//! (SIGSTOP) or hung makes no change, while producers that complete their
+//! writes change the directory each time, so heavy but healthy contention
+//! does not end in `QueueBusy`. Whatever others do, a producer waits at most
+//! eight times `queue_lock_timeout` in all. Consumers never take the lock.
 //!
 //! # Order
 //!
@@ -54,35 +62,57 @@
 //! unique for the life of the queue (the sequence starts again at 0 in an
 //! emptied queue), so an id can serve as an idempotency key.
 //!
-//! Entries written by the old module (hyphenated UUIDs, no order in their
-//! names) are delivered first, ordered by creation time as the old module
-//! ordered them; only those files are stat'ed, so a pop from a queue written
-//! here costs one directory listing and one file read.
+//! A sequence only grows while the queue never empties, so its first digit
+//! is always 0 (10^19 writes without the queue emptying would take over
+//! 300,000 years at a million a second). An entry whose first digit is not
+//! 0 was not written by a producer: producers do not number after it (so a
+//! crafted `99999999999999999999-...` cannot use up the numbering and make
+//! every later write fail), and it is moved aside with that reason. Only an
+//! entry placed at exactly `09999999999999999999` (or numbered up to it
+//! from a crafted entry just below) still stops new writes, with
+//! [`ReedError::InvalidQueueFile`], until the queue has been drained empty.
 //!
-//! # Corruption
+//! Old-module entries (hyphenated UUIDs) are delivered first, by creation
+//! time as the old module ordered them; only they are stat'ed, so a pop
+//! from a queue written here costs one listing and one file read.
 //!
-//! An entry that cannot be read or decoded, that holds a row that would
-//! corrupt the table ([`validate_write`]), whose file name is not a queue
-//! id, or that is not a regular file (a directory or a FIFO named like an
-//! entry) is moved to `corrupt/` with a `.reason` file beside it, and
-//! [`get_next_pending`] goes on to the next entry. Nothing is deleted. [`moved_aside`] lists these entries;
+//! # Corruption, hostile files and bounded memory
+//!
+//! Every entry is opened relative to the queue directory with `O_NOFOLLOW |
+//! O_NONBLOCK` and judged by `fstat` on its descriptor: a symbolic link, a
+//! FIFO, a socket or a directory named like an entry is never followed,
+//! waited on or read, whatever a listing said a moment before. An entry
+//! larger than [`FsOptions::max_entry_bytes`] (default 16 MiB) is not read
+//! at all. Such entries, and entries that cannot be decoded, hold a row that
+//! would corrupt the table ([`validate_write`]) or whose file name is not a
+//! queue id, are moved to `corrupt/` with a `.reason` file beside it, and
+//! [`get_next_pending`] goes on to the next entry. Nothing is deleted and
+//! nothing is overwritten (a second entry moved aside under an id becomes
+//! `<id>.copy-2.pending`). [`moved_aside`] lists these entries;
 //! [`remove_from_queue`] of a moved id reports [`ReedError::CorruptEntry`].
-//! A read failure that says nothing about the entry (too many open files, a
-//! device error) is returned as an I/O error instead, leaving the entry in
-//! place.
+//!
+//! An entry that cannot be moved aside (a full or read-only disk, a
+//! `corrupt` that is a link or a file) stays where it lies and is skipped:
+//! the good entries behind it are delivered, and [`moved_aside`] reports it
+//! (in the process that met it) with a reason saying it could not be moved
+//! and where it still lies. A read failure that says nothing about the entry
+//! (too many open files, a device error) is returned as an I/O error
+//! instead, leaving the entry in place.
 //!
 //! The old module writes an entry in place, so a reader can meet one half
 //! written. An old-format entry that does not parse and was modified less
-//! than 2 s ago is therefore skipped for now (neither returned nor moved
-//! aside); if it still does not parse later, it is moved aside.
+//! than 2 s ago (or has a modification time in the future) is therefore
+//! skipped for now, neither returned nor moved aside, for at most 2 s from
+//! when this process first saw it so; if it still does not parse then, it
+//! is moved aside.
 //!
 //! # Compatibility with the old module
 //!
 //! - Old-module entries are read here, and come first.
 //! - JSON entries written here are read by the old module (it reads every
-//!   `.pending` file and ignores `.queue.lock`, temporaries and `corrupt/`).
-//!   It orders them by creation time, which agrees with their sequence
-//!   except where creation times tie or go backwards.
+//!   `.pending` file and ignores temporaries, `.attempts` files and
+//!   `corrupt/`). It orders them by creation time, which agrees with their
+//!   sequence except where creation times tie or go backwards.
 //! - Postcard entries are unreadable by the old module: its reader fails on
 //!   them, and since a failing entry stays first, its queue is stuck. Choose
 //!   [`Codec::Postcard`] only when no old-module process shares the base
@@ -93,43 +123,39 @@
 //!
 //! [`remove_from_queue`] deletes the entry's file without an fsync: after a
 //! power cut a removed entry may come back and be delivered again. Delivery
-//! is at-least-once, and the id is the idempotency key.
+//! is at-least-once, and the id is the idempotency key. A durable backend's
+//! `remove_batch_from_queue` syncs the directory once per batch.
 //!
 //! [`Codec::Postcard`]: crate::Codec::Postcard
 //! [`Durability::Relaxed`]: crate::Durability::Relaxed
+//! [`FsOptions::queue_lock_timeout`]: crate::FsOptions::queue_lock_timeout
+//! [`FsOptions::max_entry_bytes`]: crate::FsOptions::max_entry_bytes
 //! [`ReedError::QueueFull`]: crate::ReedError::QueueFull
+//! [`ReedError::QueueBusy`]: crate::ReedError::QueueBusy
+//! [`ReedError::InvalidQueueFile`]: crate::ReedError::InvalidQueueFile
 //! [`ReedError::CorruptEntry`]: crate::ReedError::CorruptEntry
+//! [`validate_write`]: reedbase_concurrent_core::validate_write
 
+mod attempts;
 mod codec;
 mod consumer;
 mod corrupt;
 mod entry_id;
 mod listing;
 mod producer;
-mod queue_lock;
+pub(crate) mod table_queue;
 
-#[cfg(test)]
-mod codec_test;
-#[cfg(test)]
-mod consumer_test;
-#[cfg(test)]
-mod corrupt_test;
-#[cfg(test)]
-mod entry_id_test;
-#[cfg(test)]
-mod producer_test;
 #[cfg(test)]
 mod test_support;
 
 use std::path::Path;
 
-use reedbase_concurrent_core::{PendingWrite, ReedResult, validate_queue_id, validate_write};
+use reedbase_concurrent_core::{PendingWrite, ReedResult};
 
 pub use reedbase_concurrent_core::MovedAside;
 
-use crate::backend::FsBackend;
 use crate::options::FsOptions;
-use crate::paths::TablePaths;
+use crate::tables_dir::BaseDir;
 
 /// Queues a write with the default options (durable, capacity 100, JSON),
 /// with the old module's signature, and returns the entry's id.
@@ -173,12 +199,19 @@ pub fn queue_write(
 /// - [`ReedError::InvalidTableName`] and [`ReedError::InvalidRow`], before
 ///   any file is touched;
 /// - [`ReedError::QueueFull`] when `options.capacity` entries are pending;
+/// - [`ReedError::QueueBusy`] when another producer holds the producers'
+///   lock past `options.queue_lock_timeout` (see
+///   [waiting for other producers](self#waiting-for-other-producers));
 /// - [`ReedError::SerializationError`] if the write cannot be encoded;
+/// - [`ReedError::InvalidQueueFile`] in the one case where the queue's
+///   numbering is used up (see [order](self#order));
 /// - [`ReedError::IoError`] naming the operation (`create_queue_dir`,
 ///   `lock_queue`, `read_queue_dir`, `sweep_temporary`, `write_queue_file`,
-///   `sync_queue_file`, `rename_queue_file`, `sync_queue_dir`) and the path;
-///   a base path that is a regular file fails at once. After an error the
-///   entry is not queued.
+///   `sync_queue_file`, `rename_queue_file`, `sync_queue_dir`) and the path,
+///   at once: a base path that is a regular file, a symbolic link or a file
+///   where a directory of the layout is expected (see the crate's
+///   [threat model](crate#threat-model)). After an error the entry is not
+///   queued.
 ///
 /// # Examples
 ///
@@ -198,6 +231,8 @@ pub fn queue_write(
 /// [`ReedError::InvalidTableName`]: crate::ReedError::InvalidTableName
 /// [`ReedError::InvalidRow`]: crate::ReedError::InvalidRow
 /// [`ReedError::QueueFull`]: crate::ReedError::QueueFull
+/// [`ReedError::QueueBusy`]: crate::ReedError::QueueBusy
+/// [`ReedError::InvalidQueueFile`]: crate::ReedError::InvalidQueueFile
 /// [`ReedError::SerializationError`]: crate::ReedError::SerializationError
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn queue_write_with(
@@ -206,24 +241,30 @@ pub fn queue_write_with(
     write: &PendingWrite,
     options: &FsOptions,
 ) -> ReedResult<String> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    validate_write(write)?;
-    let bytes = codec::encode(write, options.codec)?;
-    producer::enqueue(&paths, table_name, &bytes, options)
+    table_queue::queue_write(
+        &BaseDir::new(base_path.to_path_buf()),
+        table_name,
+        write,
+        options,
+    )
 }
 
 /// The oldest entry of the table's queue, without removing it.
 ///
 /// Returns `Ok(None)` when the queue is empty or was never used (nothing is
-/// created). Entries that are corrupt are moved aside on the way (see
-/// [`moved_aside`]); an old-module entry still being written is skipped.
+/// created). Entries that are corrupt, too large or not regular files are
+/// moved aside on the way (see [`moved_aside`]); an entry that cannot be
+/// moved aside (a full or read-only disk) is skipped and reported there; an
+/// old-module entry still being written is skipped. Reads nothing larger
+/// than the default [`FsOptions::max_entry_bytes`].
 ///
 /// # Errors
 ///
 /// - [`ReedError::InvalidTableName`], before any file is touched;
-/// - [`ReedError::IoError`] naming the operation (`read_queue_dir`,
-///   `read_queue_file`, `create_corrupt_dir`, `write_reason_file`,
-///   `move_aside`) and the path.
+/// - [`ReedError::IoError`] `read_queue_dir` or `read_queue_file` naming the
+///   path, for a failure that says nothing about one entry (a base path that
+///   is a regular file, a link in place of the queue directory, too many
+///   open files).
 ///
 /// # Examples
 ///
@@ -247,13 +288,15 @@ pub fn get_next_pending(
     base_path: &Path,
     table_name: &str,
 ) -> ReedResult<Option<(String, PendingWrite)>> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    consumer::next_pending(&paths)
+    let base = BaseDir::new(base_path.to_path_buf());
+    let batch = table_queue::pending_batch(&base, table_name, 1, &FsOptions::default())?;
+    Ok(batch.into_iter().next())
 }
 
 /// Removes one entry by id.
 ///
-/// The removal is not fsynced (see the [module docs](self#removal)).
+/// The removal is not fsynced (see the [module docs](self#removal)). Never
+/// follows a link: a link named like the entry is removed itself.
 ///
 /// # Errors
 ///
@@ -288,9 +331,7 @@ pub fn get_next_pending(
 /// [`ReedError::QueueEntryNotFound`]: crate::ReedError::QueueEntryNotFound
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn remove_from_queue(base_path: &Path, table_name: &str, queue_id: &str) -> ReedResult<()> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    validate_queue_id(queue_id)?;
-    consumer::remove_entry(&paths, table_name, queue_id)
+    table_queue::remove(&BaseDir::new(base_path.to_path_buf()), table_name, queue_id)
 }
 
 /// The number of pending entries (`.pending` files) of the table's queue;
@@ -320,12 +361,13 @@ pub fn remove_from_queue(base_path: &Path, table_name: &str, queue_id: &str) -> 
 /// [`ReedError::InvalidTableName`]: crate::ReedError::InvalidTableName
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn count_pending(base_path: &Path, table_name: &str) -> ReedResult<usize> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    listing::count_entries(&paths.queue_dir)
+    table_queue::count(&BaseDir::new(base_path.to_path_buf()), table_name)
 }
 
-/// The entries of the table's queue that were moved aside as corrupt, by
-/// id, each with its path and reason; empty if there are none.
+/// The entries of the table's queue that were moved aside (corrupt or dead
+/// letters), by id, each with its path and reason, and the entries this
+/// process could not move aside (with a reason saying so and where they
+/// still lie); empty if there are none.
 ///
 /// # Errors
 ///
@@ -353,80 +395,5 @@ pub fn count_pending(base_path: &Path, table_name: &str) -> ReedResult<usize> {
 /// [`ReedError::InvalidTableName`]: crate::ReedError::InvalidTableName
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn moved_aside(base_path: &Path, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    corrupt::list_moved_aside(&paths)
-}
-
-impl FsBackend {
-    /// The entries of `table_name`'s queue that were moved aside as
-    /// corrupt; see [`moved_aside`].
-    ///
-    /// # Errors
-    ///
-    /// As [`moved_aside`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use reedbase_concurrent_fs::FsBackend;
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let backend = FsBackend::new(dir.path());
-    /// assert!(backend.moved_aside("users")?.is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-        moved_aside(self.base_path(), table_name)
-    }
-}
-
-/// The oldest `max` entries of the table's queue, in delivery order,
-/// without removing them (corrupt entries are moved aside on the way, as in
-/// [`get_next_pending`]).
-///
-/// # Errors
-///
-/// As [`get_next_pending`].
-pub(crate) fn pending_batch(
-    base_path: &Path,
-    table_name: &str,
-    max: usize,
-) -> ReedResult<Vec<(String, PendingWrite)>> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    consumer::pending_batch(&paths, max)
-}
-
-/// Whether `<queue>/<id>.pending` exists.
-pub(crate) fn is_pending(base_path: &Path, table_name: &str, queue_id: &str) -> ReedResult<bool> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    validate_queue_id(queue_id)?;
-    consumer::entry_exists(&paths, queue_id)
-}
-
-/// Moves a pending entry to `corrupt/` with `reason` (a dead letter).
-pub(crate) fn move_entry_aside(
-    base_path: &Path,
-    table_name: &str,
-    queue_id: &str,
-    reason: &str,
-) -> ReedResult<MovedAside> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    validate_queue_id(queue_id)?;
-    consumer::move_entry_aside(&paths, table_name, queue_id, reason)
-}
-
-/// Counts one more failed apply of a pending entry, durably.
-pub(crate) fn record_failed_apply(
-    base_path: &Path,
-    table_name: &str,
-    queue_id: &str,
-) -> ReedResult<u32> {
-    let paths = TablePaths::new(base_path, table_name)?;
-    validate_queue_id(queue_id)?;
-    consumer::record_failed_apply(&paths, table_name, queue_id)
-}
-
-/// The tables under `<base>/tables/` whose queues hold a pending entry.
-pub(crate) fn tables_with_pending(base_path: &Path) -> ReedResult<Vec<String>> {
-    listing::tables_with_pending(base_path)
+    table_queue::moved_aside(&BaseDir::new(base_path.to_path_buf()), table_name)
 }

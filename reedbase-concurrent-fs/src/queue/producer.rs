@@ -1,108 +1,315 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The write path: one entry into the queue under the producers' lock.
 //!
-//! Under [`QueueLock`]: list the directory (count the entries, find the
-//! highest sequence number, sweep abandoned temporaries), check the
-//! capacity, write the entry to a temporary name, fsync it, rename it to
-//! `<id>.pending`, fsync the directory. Every producer of this crate holds
-//! the lock from creating its temporary until renaming (or deleting) it, so a
-//! temporary seen by a lock holder belongs to a producer that died.
+//! Under the lock: list the directory (count the entries, find the highest
+//! sequence number, sweep abandoned temporaries, set aside entries whose
+//! sequence no producer writes), check the capacity, write the entry to a
+//! temporary name, fsync it, rename it to `<id>.pending`, fsync the
+//! directory. Every producer of this crate holds the lock from creating its
+//! temporary until renaming (or deleting) it, so a temporary seen by a lock
+//! holder belongs to a producer that died.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
+use rustix::fs::AtFlags;
 
+use super::consumer::beyond_producers;
+use super::corrupt::{move_aside, note_stuck};
 use super::entry_id::{
-    self, MAX_SEQUENCE, QUEUE_LOCK_FILE, is_temporary, parse_sequence, pending_file_name,
-    pending_stem, temporary_file_name,
+    self, MAX_WRITTEN_SEQUENCE, QUEUE_LOCK_FILE, is_beyond_producers, is_temporary, parse_sequence,
+    pending_file_name, pending_stem, temporary_file_name,
 };
-use super::queue_lock::{QueueLock, sync_dir};
+use crate::lock::flock::{self, Backoff, LockFile, TryLock};
+use crate::no_follow::for_each_name;
+use crate::no_follow::{create_new, facts_of};
 use crate::options::{Durability, FsOptions};
-use crate::paths::TablePaths;
+use crate::tables_dir::TablePaths;
+use crate::tables_dir::{BaseDir, Level, sync_dir, tables_dir};
+
+/// How much longer than [`FsOptions::queue_lock_timeout`] a producer waits
+/// in all while other producers keep writing (the queue directory keeps
+/// changing) before it gives up.
+const PATIENCE_WHILE_OTHERS_WRITE: u32 = 8;
 
 /// What a producer learns from one listing of the queue directory.
+#[derive(Debug, Default)]
 struct Scan {
     pending: usize,
     highest_sequence: Option<u128>,
+    temporaries: Vec<OsString>,
+    beyond: Vec<(OsString, String, u128)>,
 }
 
 /// Writes `bytes` as a new entry of the table's queue and returns its id.
+///
+/// # Errors
+///
+/// See [`queue_write_with`](super::queue_write_with).
 pub(crate) fn enqueue(
+    base: &BaseDir,
     paths: &TablePaths,
     table_name: &str,
     bytes: &[u8],
     options: &FsOptions,
 ) -> ReedResult<String> {
-    let durable = options.durability == Durability::Durable;
-    let _lock = lock_queue(paths, durable)?;
-    let scan = scan_and_sweep(&paths.queue_dir)?;
+    let queue =
+        File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
+    let _lock = ProducersLock::take(&queue, paths, table_name, options.queue_lock_timeout)?;
+    let mut scan = scan_and_sweep(&queue, paths)?;
+    for (name, id, sequence) in std::mem::take(&mut scan.beyond) {
+        let reason = beyond_producers(sequence);
+        match move_aside(queue.as_fd(), paths, &name, &id, &reason) {
+            Ok(_) => scan.pending -= 1,
+            Err(error) => note_stuck(paths.queue_dir.join(&name), &id, &reason, &error),
+        }
+    }
     if scan.pending >= options.capacity {
-        return Err(ReedError::QueueFull {
-            table: table_name.to_string(),
-            size: scan.pending,
-        });
+        return Err(ReedError::queue_full(table_name, scan.pending));
     }
     let sequence = match scan.highest_sequence {
         None => 0,
-        Some(highest) if highest < MAX_SEQUENCE => highest + 1,
+        Some(highest) if highest < MAX_WRITTEN_SEQUENCE => highest + 1,
         Some(_) => {
             return Err(ReedError::InvalidQueueFile {
                 path: paths.queue_dir.clone(),
-                reason: "the queue's sequence numbers are exhausted".to_string(),
+                reason: format!(
+                    "an entry holds sequence number {MAX_WRITTEN_SEQUENCE}, the highest a producer \
+                     writes; numbering starts again at 0 once the queue is empty"
+                ),
             });
         }
     };
     let id = entry_id::sequenced_id(sequence);
-    write_entry(&paths.queue_dir, &id, bytes, durable)?;
+    write_entry(&queue, paths, &id, bytes, options.durability)?;
     Ok(id)
 }
 
-/// Takes the producers' lock, creating the queue directory on first use.
-fn lock_queue(paths: &TablePaths, durable: bool) -> ReedResult<QueueLock> {
-    let lock_path = paths.queue_dir.join(QUEUE_LOCK_FILE);
-    match QueueLock::acquire(&lock_path) {
-        Ok(lock) => return Ok(lock),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(ReedError::io("lock_queue", &lock_path, &e)),
-    }
-    fs::create_dir_all(&paths.queue_dir)
-        .map_err(|e| ReedError::io("create_queue_dir", &paths.queue_dir, &e))?;
-    if durable {
-        // Make the new directories' own entries durable, up to the base.
-        let mut dir = paths.queue_dir.parent();
-        for _ in 0..3 {
-            let Some(parent) = dir else { break };
-            sync_dir(parent).map_err(|e| ReedError::io("sync_queue_dir", parent, &e))?;
-            dir = parent.parent();
+/// The producers' lock of one queue: an exclusive `flock` on the queue
+/// directory itself, or on `.queue.lock` where the file system cannot lock
+/// a directory. Producers of one process first take turns on an in-process
+/// [`Turn`], so that threads wait for each other blocked (and are woken as
+/// soon as the turn is free) instead of polling the `flock`. Released when
+/// dropped.
+#[derive(Debug)]
+struct ProducersLock<'a> {
+    dir: &'a File,
+    file: Option<LockFile>,
+    _turn: TurnTaken,
+}
+
+impl<'a> ProducersLock<'a> {
+    /// Takes the lock, waiting while it is held elsewhere; gives up with
+    /// `QueueBusy` once the queue directory has not changed for `patience`
+    /// (its holder is stopped or hung: a producer that completes a write
+    /// changes the directory), or after [`PATIENCE_WHILE_OTHERS_WRITE`]
+    /// times `patience` in all.
+    fn take(
+        dir: &'a File,
+        paths: &TablePaths,
+        table: &str,
+        patience: Duration,
+    ) -> ReedResult<Self> {
+        let mut wait = Wait::new(dir, patience);
+        let turn = Turn::take(&paths.queue_dir, &mut wait)
+            .map_err(|waited| ReedError::queue_busy(table, waited))?;
+        let lock_error = |e: &io::Error| ReedError::io("lock_queue", &paths.queue_dir, e);
+        let file = match flock::try_lock_exclusive(dir) {
+            Ok(TryLock::Acquired) => {
+                return Ok(ProducersLock {
+                    dir,
+                    file: None,
+                    _turn: turn,
+                });
+            }
+            Ok(TryLock::Contended) => None,
+            Err(e) if flock::cannot_lock_directories(&e) => {
+                let path = paths.queue_dir.join(QUEUE_LOCK_FILE);
+                Some(flock::create_lock_file(
+                    dir.as_fd(),
+                    QUEUE_LOCK_FILE,
+                    &path,
+                    tables_dir(paths),
+                )?)
+            }
+            Err(e) => return Err(lock_error(&e)),
+        };
+        // Dropped on an early return without holding the lock: unlocking
+        // what is not held does nothing.
+        let lock = ProducersLock {
+            dir,
+            file,
+            _turn: turn,
+        };
+        let mut backoff = Backoff::new();
+        loop {
+            let target = lock.file.as_ref().map_or(dir, |file| &file.file);
+            if flock::try_lock_exclusive(target).map_err(|e| lock_error(&e))? == TryLock::Acquired {
+                return Ok(lock);
+            }
+            let left = wait
+                .check()
+                .map_err(|waited| ReedError::queue_busy(table, waited))?;
+            std::thread::sleep(backoff.next_pause().min(left));
         }
     }
-    QueueLock::acquire(&lock_path).map_err(|e| ReedError::io("lock_queue", &lock_path, &e))
+}
+
+impl Drop for ProducersLock<'_> {
+    fn drop(&mut self) {
+        let _ = flock::unlock(self.file.as_ref().map_or(self.dir, |file| &file.file));
+    }
+}
+
+/// A producer's wait for the lock: how long, and whether the queue
+/// directory changed meanwhile. Nothing is looked at until the first check,
+/// so an uncontended producer pays nothing for it.
+struct Wait<'a> {
+    dir: &'a File,
+    patience: Duration,
+    start: Instant,
+    /// When the directory was last seen to change, and its modification
+    /// time then; `None` before the first check.
+    last: Option<(Instant, Option<SystemTime>)>,
+}
+
+impl<'a> Wait<'a> {
+    fn new(dir: &'a File, patience: Duration) -> Self {
+        Wait {
+            dir,
+            patience,
+            start: Instant::now(),
+            last: None,
+        }
+    }
+
+    /// `Ok` with how long this wait may still last before the next check,
+    /// or `Err` with the time waited when the producer must give up.
+    fn check(&mut self) -> Result<Duration, Duration> {
+        let now = Instant::now();
+        let seen = changed_at(self.dir);
+        let last_change = match self.last {
+            Some((at, before)) if before == seen => at,
+            Some(_) => now,
+            None => self.start,
+        };
+        self.last = Some((last_change, seen));
+        let stalled = now.duration_since(last_change);
+        let waited = now.duration_since(self.start);
+        let limit = self.patience * PATIENCE_WHILE_OTHERS_WRITE;
+        if stalled >= self.patience || waited >= limit {
+            return Err(waited);
+        }
+        Ok((self.patience - stalled).min(limit - waited))
+    }
+}
+
+/// When the directory last changed (a new, renamed or removed entry).
+fn changed_at(dir: &File) -> Option<SystemTime> {
+    facts_of(dir).ok().map(|facts| facts.modified)
+}
+
+/// The producers of this process on one queue directory, taking turns.
+#[derive(Debug, Default)]
+struct Turn {
+    state: Mutex<TurnState>,
+    free: Condvar,
+}
+
+/// Whether the turn is taken, and how many wait for it (a free turn with
+/// nobody waiting is given back without waking anyone, which costs no
+/// system call).
+#[derive(Debug, Default)]
+struct TurnState {
+    taken: bool,
+    waiting: usize,
+}
+
+/// Every queue directory's [`Turn`] in this process, by path.
+static TURNS: Mutex<BTreeMap<PathBuf, Arc<Turn>>> = Mutex::new(BTreeMap::new());
+
+/// How often a producer waiting for its turn looks at the queue directory.
+const TURN_CHECK: Duration = Duration::from_millis(25);
+
+impl Turn {
+    /// Waits for the turn of the queue at `queue_dir`, within `wait`.
+    fn take(queue_dir: &Path, wait: &mut Wait<'_>) -> Result<TurnTaken, Duration> {
+        let turn = {
+            let mut turns = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(turns.entry(queue_dir.to_path_buf()).or_default())
+        };
+        let mut state = turn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.taken {
+            let slice = match wait.check() {
+                Ok(left) => left.min(TURN_CHECK),
+                Err(waited) => return Err(waited),
+            };
+            state.waiting += 1;
+            state = turn
+                .free
+                .wait_timeout(state, slice)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            state.waiting -= 1;
+        }
+        state.taken = true;
+        drop(state);
+        Ok(TurnTaken(turn))
+    }
+}
+
+/// A producer's turn, given back when dropped.
+#[derive(Debug)]
+struct TurnTaken(Arc<Turn>);
+
+impl Drop for TurnTaken {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.taken = false;
+        if state.waiting > 0 {
+            self.0.free.notify_one();
+        }
+    }
 }
 
 /// Lists the queue directory under the producers' lock: counts the entries,
-/// finds the highest sequence number and deletes abandoned temporaries.
-fn scan_and_sweep(queue_dir: &Path) -> ReedResult<Scan> {
-    let read_dir_error = |e: &io::Error| ReedError::io("read_queue_dir", queue_dir, e);
-    let mut scan = Scan {
-        pending: 0,
-        highest_sequence: None,
-    };
-    for entry in fs::read_dir(queue_dir).map_err(|e| read_dir_error(&e))? {
-        let file_name = entry.map_err(|e| read_dir_error(&e))?.file_name();
-        if let Some(stem) = pending_stem(&file_name) {
+/// finds the highest sequence number a producer wrote, notes the entries
+/// beyond it, and deletes abandoned temporaries.
+fn scan_and_sweep(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
+    let mut scan = Scan::default();
+    for_each_name(queue.as_fd(), |name| {
+        if let Some(stem) = pending_stem(name) {
             scan.pending += 1;
-            if let Some(sequence) = stem.to_str().and_then(parse_sequence) {
-                scan.highest_sequence = scan.highest_sequence.max(Some(sequence));
-            }
-        } else if is_temporary(&file_name) {
-            let path = queue_dir.join(&file_name);
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(ReedError::io("sweep_temporary", &path, &e));
+            let id = stem.to_string_lossy();
+            match parse_sequence(&id) {
+                Some(sequence) if is_beyond_producers(sequence) => {
+                    scan.beyond
+                        .push((name.to_os_string(), id.into_owned(), sequence));
                 }
-                _ => {}
+                Some(sequence) => scan.highest_sequence = scan.highest_sequence.max(Some(sequence)),
+                None => {}
+            }
+        } else if is_temporary(name) {
+            scan.temporaries.push(name.to_os_string());
+        }
+    })
+    .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e))?;
+    for name in &scan.temporaries {
+        match rustix::fs::unlinkat(queue.as_fd(), name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => {
+                return Err(ReedError::io(
+                    "sweep_temporary",
+                    &paths.queue_dir.join(name),
+                    &e.into(),
+                ));
             }
         }
     }
@@ -110,36 +317,51 @@ fn scan_and_sweep(queue_dir: &Path) -> ReedResult<Scan> {
 }
 
 /// Writes the entry under a temporary name and renames it into place, with
-/// the fsyncs when `durable`. On failure nothing is left under the entry's
+/// the fsyncs when durable. On failure nothing is left under the entry's
 /// name (a temporary left by a failed delete is swept by the next producer).
-fn write_entry(queue_dir: &Path, id: &str, bytes: &[u8], durable: bool) -> ReedResult<()> {
-    let temporary = queue_dir.join(temporary_file_name(id));
-    let entry = queue_dir.join(pending_file_name(id));
+fn write_entry(
+    queue: &File,
+    paths: &TablePaths,
+    id: &str,
+    bytes: &[u8],
+    durability: Durability,
+) -> ReedResult<()> {
+    let temporary = temporary_file_name(id);
+    let entry = pending_file_name(id);
+    let temporary_path = paths.queue_dir.join(&temporary);
     let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(|e| ReedError::io("write_queue_file", &temporary, &e))?;
-        file.write_all(bytes)
-            .map_err(|e| ReedError::io("write_queue_file", &temporary, &e))?;
-        if durable {
+        let write_error = |e: &io::Error| ReedError::io("write_queue_file", &temporary_path, e);
+        let mut file =
+            create_new(queue.as_fd(), temporary.as_ref()).map_err(|e| write_error(&e))?;
+        file.write_all(bytes).map_err(|e| write_error(&e))?;
+        if durability == Durability::Durable {
             file.sync_data()
-                .map_err(|e| ReedError::io("sync_queue_file", &temporary, &e))?;
+                .map_err(|e| ReedError::io("sync_queue_file", &temporary_path, &e))?;
         }
         drop(file);
-        fs::rename(&temporary, &entry)
-            .map_err(|e| ReedError::io("rename_queue_file", &entry, &e))?;
-        if durable && let Err(e) = sync_dir(queue_dir) {
+        rustix::fs::renameat(queue, temporary.as_str(), queue, entry.as_str()).map_err(|e| {
+            ReedError::io(
+                "rename_queue_file",
+                &paths.queue_dir.join(&entry),
+                &e.into(),
+            )
+        })?;
+        if durability == Durability::Durable
+            && let Err(e) = sync_dir(queue.as_fd())
+        {
             // Not durable, so not acknowledged: take it back so that an error
             // means "not queued" and a retry does not queue it twice.
-            let _ = fs::remove_file(&entry);
-            return Err(ReedError::io("sync_queue_dir", queue_dir, &e));
+            let _ = rustix::fs::unlinkat(queue, entry.as_str(), AtFlags::empty());
+            return Err(ReedError::io("sync_queue_dir", &paths.queue_dir, &e));
         }
         Ok(())
     })();
     if written.is_err() {
-        let _ = fs::remove_file(&temporary);
+        let _ = rustix::fs::unlinkat(queue, temporary.as_str(), AtFlags::empty());
     }
     written
 }
+
+#[cfg(test)]
+#[path = "producer_test.rs"]
+mod tests;

@@ -108,8 +108,8 @@ pub(crate) fn queue_dir(base: &Path, table: &str) -> PathBuf {
 /// Pops every entry (get + remove) and returns them in order.
 pub(crate) fn drain(base: &Path, table: &str) -> Vec<(String, PendingWrite)> {
     let mut out = Vec::new();
-    while let Some((id, write)) = super::get_next_pending(base, table).unwrap() {
-        super::remove_from_queue(base, table, &id).unwrap();
+    while let Some((id, write)) = crate::queue::get_next_pending(base, table).unwrap() {
+        crate::queue::remove_from_queue(base, table, &id).unwrap();
         out.push((id, write));
         assert!(out.len() <= 100_000, "drain does not end");
     }

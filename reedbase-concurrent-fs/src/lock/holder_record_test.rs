@@ -4,8 +4,10 @@
 use std::process;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::identity::{host_name, own_start_ticks};
-use super::record::{CLEARED_RECORD, RECORD_LEN, encode_line, own_record, parse_record, record_of};
+use super::{
+    CLEARED_RECORD, RECORD_LEN, encode_line, host_name, own_record, own_start_ticks, parse_record,
+    record_of,
+};
 
 #[test]
 fn own_record_round_trips() {

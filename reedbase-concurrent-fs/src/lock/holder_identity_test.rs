@@ -3,7 +3,7 @@
 
 use std::process;
 
-use super::identity::{
+use super::{
     MAX_HOST_BYTES, host_name, is_certainly_gone, own_start_ticks, parse_start_ticks,
     sanitise_host, start_ticks,
 };

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Tests of `acquire_lock`, `try_acquire_lock` and the guard.
-#![cfg(unix)]
+//! Tests of taking a table's lock, the guard and probing: `acquire_lock`,
+//! `try_acquire_lock`, `is_locked`, `wait_for_unlock`, and what happens when
+//! `write.lock` or the table directory is deleted, renamed or replaced
+//! while the lock is held.
 
 use std::fs;
 use std::io;
@@ -12,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
 
-use super::{TableLock, acquire_lock, is_locked, try_acquire_lock};
+use super::TableLock;
+use crate::lock::{acquire_lock, is_locked, try_acquire_lock, wait_for_unlock};
 
 const SECOND: Duration = Duration::from_secs(1);
 /// Far longer than any test should take: an error retried until this
@@ -20,12 +23,12 @@ const SECOND: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(30);
 
 /// Checks that `result` failed at once, not after a timeout, with an
-/// `IoError` of `operation` and `kind`.
+/// `IoError` of `operation` and `kind` naming `expected_path`.
 fn assert_io_error_at_once(
     started: Instant,
     result: ReedResult<TableLock>,
-    operation: &str,
-    kind: io::ErrorKind,
+    (operation, kind): (&str, io::ErrorKind),
+    expected_path: &Path,
 ) {
     let err = result.unwrap_err();
     assert!(!err.is_lock_timeout(), "reported as a timeout: {err}");
@@ -37,7 +40,7 @@ fn assert_io_error_at_once(
             ..
         } => {
             assert_eq!((*op, *k), (operation, kind), "{err}");
-            assert!(path.ends_with("tables/users/write.lock") || path.ends_with("tables/users"));
+            assert_eq!(path, expected_path, "{err}");
         }
         other => panic!("expected an IoError, got {other}"),
     }
@@ -142,12 +145,8 @@ fn a_base_path_that_is_a_file_fails_at_once() {
     for base in [file.clone(), file.join("below")] {
         let started = Instant::now();
         let result = acquire_lock(&base, "users", LONG);
-        assert_io_error_at_once(
-            started,
-            result,
-            "open_lock_file",
-            io::ErrorKind::NotADirectory,
-        );
+        let expected = ("create_lock_dir", io::ErrorKind::NotADirectory);
+        assert_io_error_at_once(started, result, expected, &base);
         let err = try_acquire_lock(&base, "users").unwrap_err();
         assert_eq!(err.io_kind(), Some(io::ErrorKind::NotADirectory));
     }
@@ -163,12 +162,8 @@ fn a_directory_that_cannot_be_created_fails_at_once() {
     std::os::unix::fs::symlink(dir.path().join("missing"), &base).unwrap();
     let started = Instant::now();
     let result = acquire_lock(&base, "users", LONG);
-    assert_io_error_at_once(
-        started,
-        result,
-        "create_lock_dir",
-        io::ErrorKind::AlreadyExists,
-    );
+    let expected = ("create_lock_dir", io::ErrorKind::AlreadyExists);
+    assert_io_error_at_once(started, result, expected, &base);
 }
 
 #[test]
@@ -215,4 +210,139 @@ fn bad_names_are_rejected_and_nothing_is_created() {
     assert_eq!(fs::read_dir(&base).unwrap().count(), 0);
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     assert!(!Path::new("/abs").exists());
+}
+
+fn entries(path: &Path) -> usize {
+    fs::read_dir(path).unwrap().count()
+}
+
+#[test]
+fn a_table_never_locked_is_not_locked_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!is_locked(dir.path(), "users").unwrap());
+    fs::create_dir_all(dir.path().join("tables/users")).unwrap();
+    assert!(!is_locked(dir.path(), "users").unwrap());
+    assert_eq!(entries(&dir.path().join("tables/users")), 0);
+    wait_for_unlock(dir.path(), "orders", SECOND).unwrap();
+    assert_eq!(entries(&dir.path().join("tables")), 1);
+}
+
+#[test]
+fn held_while_the_guard_lives_and_free_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    assert!(is_locked(dir.path(), "users").unwrap());
+    assert!(!is_locked(dir.path(), "orders").unwrap());
+    drop(guard);
+    assert!(!is_locked(dir.path(), "users").unwrap());
+    wait_for_unlock(dir.path(), "users", Duration::ZERO).unwrap();
+}
+
+#[test]
+fn a_lock_of_the_old_module_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = reedbase_last::concurrent::acquire_lock(dir.path(), "users", SECOND).unwrap();
+    assert!(is_locked(dir.path(), "users").unwrap());
+    drop(old);
+    assert!(!is_locked(dir.path(), "users").unwrap());
+}
+
+#[test]
+fn probing_does_not_take_the_lock_from_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    for _ in 0..100 {
+        assert!(!is_locked(dir.path(), "users").unwrap());
+        drop(acquire_lock(dir.path(), "users", Duration::ZERO).unwrap());
+    }
+}
+
+#[test]
+fn a_base_path_that_is_a_file_is_an_error_not_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain");
+    fs::write(&file, "not a directory").unwrap();
+    let err = is_locked(&file, "users").unwrap_err();
+    assert_eq!(err.io_kind(), Some(io::ErrorKind::NotADirectory), "{err}");
+    let started = Instant::now();
+    let err = wait_for_unlock(&file, "users", LONG).unwrap_err();
+    assert!(!err.is_lock_timeout(), "{err}");
+    assert!(
+        matches!(
+            err,
+            ReedError::IoError {
+                operation: "open_lock_file",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < LONG);
+}
+
+#[test]
+fn wait_for_unlock_times_out_with_the_real_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    let timeout = Duration::from_millis(100);
+    match wait_for_unlock(dir.path(), "users", timeout).unwrap_err() {
+        ReedError::LockTimeout { table, waited, .. } => {
+            assert_eq!(table, "users");
+            assert!(waited >= timeout, "waited {waited:?}");
+        }
+        other => panic!("expected a timeout, got {other}"),
+    }
+}
+
+#[test]
+fn wait_for_unlock_returns_when_another_thread_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    let releaser = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        drop(guard);
+    });
+    wait_for_unlock(dir.path(), "users", LONG).unwrap();
+    assert!(!is_locked(dir.path(), "users").unwrap());
+    releaser.join().unwrap();
+}
+
+#[test]
+fn bad_names_are_rejected_and_nothing_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["../x", "/abs", "", "a/b", ".", "a:b", "a\nb"] {
+        assert!(
+            is_locked(dir.path(), name).unwrap_err().is_invalid_input(),
+            "{name:?}"
+        );
+        let err = wait_for_unlock(dir.path(), name, SECOND).unwrap_err();
+        assert!(err.is_invalid_input(), "{name:?}");
+    }
+    assert_eq!(entries(dir.path()), 0);
+}
+
+#[test]
+fn a_timeout_names_the_holder_when_its_record_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    let wait = Duration::from_millis(30);
+    let acquire = acquire_lock(dir.path(), "users", wait).unwrap_err();
+    let waiting = wait_for_unlock(dir.path(), "users", wait).unwrap_err();
+    for err in [acquire, waiting] {
+        let holder = err.holder().expect("the holder is named");
+        assert_eq!(holder.pid, Some(std::process::id()), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("held by pid {}", std::process::id())),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_timeout_under_an_old_module_holder_names_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let _old = reedbase_last::concurrent::acquire_lock(dir.path(), "users", SECOND).unwrap();
+    let err = acquire_lock(dir.path(), "users", Duration::from_millis(30)).unwrap_err();
+    assert!(err.is_lock_timeout() && err.holder().is_none(), "{err}");
 }

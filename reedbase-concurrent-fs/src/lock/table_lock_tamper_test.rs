@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Tests of a table's lock when `write.lock` or the table directory is
+//! deleted, renamed, replaced or linked while the lock is held: never a
+//! second holder among this crate's lockers, and the holder's guard says it
+//! no longer holds. (Two descriptors in one process exclude each other as
+//! two processes do; `tests/multiprocess_lock.rs` repeats the first case
+//! across processes.)
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reedbase_concurrent_core::{LockGuard, LockHolder};
+
+use super::{Held, take};
+use crate::lock::{acquire_lock, is_locked, lock_holder, try_acquire_lock, wait_for_unlock};
+use crate::tables_dir::BaseDir;
+use crate::tables_dir::TablePaths;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn lock_file(base: &Path) -> PathBuf {
+    base.join("tables/users/write.lock")
+}
+
+/// While `guard` holds the lock after `tamper` changed `write.lock`: no
+/// one else gets it, every probe still sees it held, and the guard knows it
+/// lost its hold. Once released, the next acquirer gets it.
+fn assert_no_second_holder(base: &Path, tamper: impl FnOnce(&Path)) {
+    let guard = acquire_lock(base, "users", SECOND).unwrap();
+    assert!(guard.is_held().unwrap());
+    tamper(base);
+    assert!(
+        try_acquire_lock(base, "users").unwrap().is_none(),
+        "a second holder"
+    );
+    let err = acquire_lock(base, "users", Duration::from_millis(50)).unwrap_err();
+    assert!(err.is_lock_timeout(), "{err}");
+    assert!(
+        is_locked(base, "users").unwrap(),
+        "is_locked must tell the truth"
+    );
+    assert!(
+        wait_for_unlock(base, "users", Duration::ZERO)
+            .unwrap_err()
+            .is_lock_timeout()
+    );
+    assert!(lock_holder(base, "users").unwrap().is_some());
+    assert!(!guard.is_held().unwrap(), "the guard must know");
+    drop(guard);
+    assert!(!is_locked(base, "users").unwrap());
+    let next = acquire_lock(base, "users", SECOND).unwrap();
+    assert!(next.is_held().unwrap());
+    assert!(lock_file(base).is_file());
+}
+
+#[test]
+fn write_lock_deleted_while_held_gives_no_second_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_no_second_holder(dir.path(), |base| fs::remove_file(lock_file(base)).unwrap());
+}
+
+#[test]
+fn write_lock_renamed_while_held_gives_no_second_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_no_second_holder(dir.path(), |base| {
+        fs::rename(lock_file(base), base.join("tables/users/write.lock.old")).unwrap();
+    });
+}
+
+#[test]
+fn write_lock_replaced_while_held_gives_no_second_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_no_second_holder(dir.path(), |base| {
+        let fresh = base.join("tables/users/fresh");
+        fs::write(&fresh, b"").unwrap();
+        fs::rename(&fresh, lock_file(base)).unwrap();
+    });
+}
+
+#[test]
+fn a_holder_whose_write_lock_was_deleted_is_an_unknown_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    fs::remove_file(lock_file(dir.path())).unwrap();
+    assert_eq!(
+        lock_holder(dir.path(), "users").unwrap(),
+        Some(LockHolder::unknown())
+    );
+}
+
+#[test]
+fn a_second_name_for_write_lock_while_held_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    fs::hard_link(lock_file(dir.path()), dir.path().join("elsewhere")).unwrap();
+    assert!(!guard.is_held().unwrap());
+    let err = try_acquire_lock(dir.path(), "users").unwrap_err();
+    assert!(err.to_string().contains("hard links"), "{err}");
+}
+
+#[test]
+fn the_table_directory_renamed_while_held_is_detected_not_prevented() {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    fs::rename(
+        dir.path().join("tables/users"),
+        dir.path().join("tables/moved"),
+    )
+    .unwrap();
+    assert!(!guard.is_held().unwrap());
+    let next = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    assert!(next.is_held().unwrap());
+    drop(guard);
+    assert!(next.is_held().unwrap());
+}
+
+#[test]
+fn a_lock_taken_on_a_file_no_longer_at_its_path_is_not_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = BaseDir::new(dir.path().to_path_buf());
+    let paths = TablePaths::new(dir.path(), "users").unwrap();
+    let mut held = Held::open(&base, &paths).unwrap();
+    assert_eq!(held.try_lock(&paths).unwrap(), Some(()));
+    assert!(held.in_place(&base, "users", &paths.lock_file).unwrap());
+    fs::rename(&paths.lock_file, dir.path().join("tables/users/aside")).unwrap();
+    assert!(!held.in_place(&base, "users", &paths.lock_file).unwrap());
+    held.release();
+    // An acquisition now takes the new write.lock, and the directory lock
+    // released above.
+    let taken = take(
+        Arc::new(BaseDir::new(dir.path().to_path_buf())),
+        "users",
+        SECOND,
+    )
+    .unwrap();
+    assert!(taken.is_ok());
+}

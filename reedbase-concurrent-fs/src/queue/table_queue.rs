@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+//! One table's queue, as [`FsBackend`](crate::FsBackend) and the free
+//! functions use it: every queue operation over an open base directory,
+//! each validating its input before it touches a file and then calling the
+//! producer, the consumer or the moved-aside list.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use reedbase_concurrent_core::{
+    MovedAside, PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
+};
+
+use super::attempts;
+use super::codec;
+use super::consumer;
+use super::corrupt::{self, Moved};
+use super::entry_id::pending_file_name;
+use super::listing;
+use super::producer;
+use crate::no_follow::stat_at;
+use crate::options::{Durability, FsOptions};
+use crate::tables_dir::TablePaths;
+use crate::tables_dir::{BaseDir, Level, sync_dir};
+
+/// The table's queue directory, or `None` if it was never created.
+fn open_queue(base: &BaseDir, paths: &TablePaths) -> ReedResult<Option<OwnedFd>> {
+    base.open(paths, Level::Queue, "read_queue_dir")
+}
+
+/// `queue_write`: checks the name and the rows, encodes, enqueues.
+pub(crate) fn queue_write(
+    base: &BaseDir,
+    table_name: &str,
+    write: &PendingWrite,
+    options: &FsOptions,
+) -> ReedResult<String> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    validate_write(write)?;
+    let bytes = codec::encode(write, options.codec)?;
+    producer::enqueue(base, &paths, table_name, &bytes, options)
+}
+
+/// `get_pending_batch` (and `get_next_pending` with `max` 1).
+pub(crate) fn pending_batch(
+    base: &BaseDir,
+    table_name: &str,
+    max: usize,
+    options: &FsOptions,
+) -> ReedResult<Vec<(String, PendingWrite)>> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    let queue = open_queue(base, &paths)?;
+    consumer::pending_batch(queue, &paths, max, options.max_entry_bytes)
+}
+
+/// `remove_from_queue`.
+pub(crate) fn remove(base: &BaseDir, table_name: &str, queue_id: &str) -> ReedResult<()> {
+    remove_batch(base, table_name, &[queue_id], Durability::Relaxed)
+}
+
+/// `remove_batch_from_queue`: removes the entries in order, stopping at the
+/// first failure; with [`Durability::Durable`] one directory sync makes the
+/// removals done durable.
+pub(crate) fn remove_batch<S: AsRef<str>>(
+    base: &BaseDir,
+    table_name: &str,
+    queue_ids: &[S],
+    durability: Durability,
+) -> ReedResult<()> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    let Some(first) = queue_ids.first() else {
+        return Ok(());
+    };
+    validate_queue_id(first.as_ref())?;
+    let Some(queue) = open_queue(base, &paths)? else {
+        return Err(not_pending(None, &paths, table_name, first.as_ref()));
+    };
+    let mut removed = 0;
+    let mut outcome = Ok(());
+    for id in queue_ids {
+        if let Err(error) = validate_queue_id(id.as_ref()) {
+            outcome = Err(error);
+            break;
+        }
+        match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref()) {
+            Ok(true) => removed += 1,
+            Ok(false) => {
+                outcome = Err(not_pending(Some(&queue), &paths, table_name, id.as_ref()));
+                break;
+            }
+            Err(error) => {
+                outcome = Err(error);
+                break;
+            }
+        }
+    }
+    if removed > 0 && durability == Durability::Durable {
+        let synced = sync_dir(queue.as_fd())
+            .map_err(|e| ReedError::io("sync_queue_dir", &paths.queue_dir, &e));
+        outcome = outcome.and(synced);
+    }
+    outcome
+}
+
+/// The error for an id that is not pending: moved aside, or not found.
+fn not_pending(
+    queue: Option<&OwnedFd>,
+    paths: &TablePaths,
+    table_name: &str,
+    queue_id: &str,
+) -> ReedError {
+    let moved = corrupt::list_moved_aside(queue, paths)
+        .ok()
+        .and_then(|moved| moved.into_iter().find(|moved| moved.id == queue_id));
+    match moved {
+        Some(moved) => ReedError::moved_aside(table_name, &moved),
+        None => ReedError::entry_not_found(table_name, queue_id),
+    }
+}
+
+/// `count_pending`.
+pub(crate) fn count(base: &BaseDir, table_name: &str) -> ReedResult<usize> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    match open_queue(base, &paths)? {
+        Some(queue) => listing::count_entries(queue.as_fd(), &paths.queue_dir),
+        None => Ok(0),
+    }
+}
+
+/// `is_pending`: whether `<id>.pending` exists (of whatever type).
+pub(crate) fn is_pending(base: &BaseDir, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    validate_queue_id(queue_id)?;
+    let Some(queue) = open_queue(base, &paths)? else {
+        return Ok(false);
+    };
+    let name = pending_file_name(queue_id);
+    stat_at(&queue, &name)
+        .map(|found| found.is_some())
+        .map_err(|e| ReedError::io("read_queue_file", &paths.queue_dir.join(&name), &e))
+}
+
+/// `move_aside`: a dead letter, moved as a corrupt entry is.
+pub(crate) fn move_aside(
+    base: &BaseDir,
+    table_name: &str,
+    queue_id: &str,
+    reason: &str,
+) -> ReedResult<MovedAside> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    validate_queue_id(queue_id)?;
+    let Some(queue) = open_queue(base, &paths)? else {
+        return Err(ReedError::entry_not_found(table_name, queue_id));
+    };
+    match consumer::move_entry_aside(queue.as_fd(), &paths, queue_id, reason)? {
+        Moved::Aside(moved) => Ok(moved),
+        Moved::Gone => Err(not_pending(Some(&queue), &paths, table_name, queue_id)),
+    }
+}
+
+/// `moved_aside`.
+pub(crate) fn moved_aside(base: &BaseDir, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    let queue = open_queue(base, &paths)?;
+    corrupt::list_moved_aside(queue.as_ref(), &paths)
+}
+
+/// `record_failed_apply`.
+pub(crate) fn record_failed_apply(
+    base: &BaseDir,
+    table_name: &str,
+    queue_id: &str,
+) -> ReedResult<u32> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    validate_queue_id(queue_id)?;
+    let queue = open_queue(base, &paths)?;
+    let pending = match &queue {
+        Some(queue) => stat_at(queue, pending_file_name(queue_id))
+            .map_err(|e| ReedError::io("read_queue_file", &paths.queue_dir, &e))?
+            .is_some(),
+        None => false,
+    };
+    match queue.filter(|_| pending) {
+        Some(queue) => attempts::record_failed_apply(queue.as_fd(), &paths, queue_id),
+        None => Err(ReedError::entry_not_found(table_name, queue_id)),
+    }
+}
+
+/// `tables_with_pending`.
+pub(crate) fn tables_with_pending(base: &BaseDir) -> ReedResult<Vec<String>> {
+    listing::tables_with_pending(base)
+}
+
+#[cfg(test)]
+#[path = "table_queue_test.rs"]
+mod tests;

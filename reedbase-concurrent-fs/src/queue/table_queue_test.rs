@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Tests of the queue operations the backend calls directly: batches,
+//! `is_pending` and `move_aside` (dead letters).
+
+use std::fs;
+
+use reedbase_concurrent_core::ReedError;
+
+use super::{is_pending, move_aside, pending_batch, queue_write, remove_batch};
+use crate::options::{Durability, FsOptions};
+use crate::queue::test_support::{queue_dir, sample_write};
+use crate::tables_dir::BaseDir;
+
+fn filled(count: usize, options: &FsOptions) -> (tempfile::TempDir, BaseDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = BaseDir::new(dir.path().to_path_buf());
+    let ids = (0..count)
+        .map(|n| queue_write(&base, "t", &sample_write(&format!("k{n}"), 1), options).unwrap())
+        .collect();
+    (dir, base, ids)
+}
+
+#[test]
+fn a_batch_is_the_oldest_entries_in_order() {
+    let options = FsOptions::new().durability(Durability::Relaxed);
+    let (_dir, base, ids) = filled(5, &options);
+    let batch = pending_batch(&base, "t", 3, &options).unwrap();
+    let got: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(got, ids[..3].iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(pending_batch(&base, "t", 0, &options).unwrap().is_empty());
+    assert_eq!(pending_batch(&base, "t", 99, &options).unwrap().len(), 5);
+}
+
+#[test]
+fn a_batch_removal_stops_at_the_first_failure_keeping_what_it_removed() {
+    for durability in [Durability::Durable, Durability::Relaxed] {
+        let options = FsOptions::new().durability(durability);
+        let (_dir, base, ids) = filled(4, &options);
+        remove_batch(&base, "t", &ids[..1], durability).unwrap();
+        let batch = [ids[1].clone(), ids[0].clone(), ids[2].clone()];
+        let err = remove_batch(&base, "t", &batch, durability).unwrap_err();
+        assert!(
+            matches!(err, ReedError::QueueEntryNotFound { ref queue_id, .. } if *queue_id == ids[0]),
+            "{err}"
+        );
+        assert!(
+            !is_pending(&base, "t", &ids[1]).unwrap(),
+            "removed before the failure"
+        );
+        assert!(
+            is_pending(&base, "t", &ids[2]).unwrap(),
+            "not removed after it"
+        );
+        let invalid = [ids[2].clone(), "../x".to_string(), ids[3].clone()];
+        assert!(
+            remove_batch(&base, "t", &invalid, durability)
+                .unwrap_err()
+                .is_invalid_input()
+        );
+        assert!(!is_pending(&base, "t", &ids[2]).unwrap());
+        assert!(is_pending(&base, "t", &ids[3]).unwrap());
+        remove_batch::<String>(&base, "t", &[], durability).unwrap();
+    }
+}
+
+#[test]
+fn a_dead_letter_is_moved_aside_once_and_then_reported_as_such() {
+    let options = FsOptions::new();
+    let (dir, base, ids) = filled(2, &options);
+    let moved = move_aside(&base, "t", &ids[0], "dead letter: apply failed 3 times").unwrap();
+    assert_eq!(
+        (moved.id.as_str(), moved.reason.as_str()),
+        (ids[0].as_str(), "dead letter: apply failed 3 times")
+    );
+    assert_eq!(
+        fs::read(&moved.location).unwrap(),
+        serde_json::to_vec(&sample_write("k0", 1)).unwrap()
+    );
+    assert!(!is_pending(&base, "t", &ids[0]).unwrap());
+    let again = move_aside(&base, "t", &ids[0], "again").unwrap_err();
+    assert!(matches!(again, ReedError::CorruptEntry { .. }), "{again}");
+    let unknown = "00000000000000000099-0123456789abcdef0123456789abcdef";
+    assert!(
+        move_aside(&base, "t", unknown, "x")
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        queue_dir(dir.path(), "t")
+            .join(format!("{}.pending", ids[1]))
+            .exists()
+    );
+}
