@@ -522,6 +522,7 @@ impl<B: Backend> WriteCoordinator<B> {
         sink: &mut S,
     ) -> Result<usize, WriteError> {
         let failed = |error| WriteError::new(table_name, WriteFailure::Backend(error), None);
+        validate_table_name(table_name).map_err(failed)?;
         let guard = self
             .backend
             .acquire_lock(table_name, timeout)
