@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{LONG, fill_queue, head, ok, tagged_write};
+use super::samples::{LONG, fill_queue, head, tagged_write};
 use crate::coordinator::{
     ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
 };
@@ -101,12 +101,12 @@ fn handed_back(
 #[track_caller]
 fn assert_pending_and_released<B: Backend>(backend: &B, pending: usize, message: &str) {
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         pending,
         "{message}"
     );
     assert!(
-        !ok(backend.is_locked(TABLE), "is_locked"),
+        !backend.is_locked(TABLE).expect("is_locked"),
         "the lock should be released"
     );
 }
@@ -117,10 +117,10 @@ fn queue_through_coordinator<B: Backend>(
     coordinator: &WriteCoordinator<&B>,
     write: &PendingWrite,
 ) -> String {
-    let _held = ok(
-        coordinator.backend().acquire_lock(TABLE, LONG),
-        "acquire_lock",
-    );
+    let _held = coordinator
+        .backend()
+        .acquire_lock(TABLE, LONG)
+        .expect("acquire_lock");
     match submitted(
         coordinator.submit(TABLE, write.clone(), SHORT, never_apply),
         "submit while held",
@@ -159,11 +159,11 @@ pub fn coordinator_applies_when_free<B: Backend>(backend: &B) {
         "apply should run while the table's lock is held"
     );
     assert!(
-        !ok(backend.is_locked(TABLE), "is_locked"),
+        !backend.is_locked(TABLE).expect("is_locked"),
         "submit should release the lock"
     );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
         "nothing should be queued"
     );
@@ -176,15 +176,11 @@ pub fn coordinator_queues_on_lock_timeout<B: Backend>(backend: &B) {
     let write = tagged_write("queued");
     let id = queue_through_coordinator(&coordinator, &write);
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
         "count after Queued"
     );
-    assert_eq!(
-        head(backend.get_next_pending(TABLE), "get_next_pending"),
-        (id, write),
-        "the queued entry"
-    );
+    assert_eq!(head(backend, TABLE), (id, write), "the queued entry");
 }
 
 /// With the lock held and the queue full, `submit` hands the write back
@@ -192,9 +188,9 @@ pub fn coordinator_queues_on_lock_timeout<B: Backend>(backend: &B) {
 pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let capacity = backend.capacity();
-    fill_queue(backend, TABLE, "queue_write");
+    fill_queue(backend, TABLE);
     let write = tagged_write("refused");
-    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
+    let _held = backend.acquire_lock(TABLE, LONG).expect("acquire_lock");
     let error = handed_back(
         coordinator.submit(TABLE, write.clone(), SHORT, never_apply),
         &write,
@@ -202,7 +198,7 @@ pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
     );
     assert!(error.is_queue_full(), "expected QueueFull, got {error:?}");
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         capacity,
         "count after refusal"
     );
@@ -232,7 +228,7 @@ pub fn coordinator_queued_write_not_overtaken<B: Backend>(backend: &B) {
         "apply order: the queued write first, then the direct one"
     );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
         "queue after submit"
     );
@@ -266,11 +262,11 @@ pub fn coordinator_apply_failure_keeps_entry<B: Backend>(backend: &B) {
         other => panic!("drain with a failing apply: expected Err, got {other:?}"),
     }
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         2,
         "nothing should be removed"
     );
-    let (head_id, _) = head(backend.get_next_pending(TABLE), "get_next_pending");
+    let (head_id, _) = head(backend, TABLE);
     assert_eq!(
         head_id, first_id,
         "the entry whose apply failed should stay first"
@@ -286,7 +282,7 @@ pub fn coordinator_apply_failure_keeps_entry<B: Backend>(backend: &B) {
         "apply order"
     );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
         "queue after the later drain"
     );
@@ -339,7 +335,7 @@ pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
     let good = tagged_write("good");
     let attempts = [("../escape", good.clone()), ("", good), (TABLE, bad_row)];
     for hold in [false, true] {
-        let held = hold.then(|| ok(backend.acquire_lock(TABLE, LONG), "acquire_lock"));
+        let held = hold.then(|| backend.acquire_lock(TABLE, LONG).expect("acquire_lock"));
         for (table, write) in &attempts {
             let what = format!("submit to {table:?} (lock held: {hold})");
             let error = match coordinator.submit(table, write.clone(), SHORT, never_apply) {
@@ -358,13 +354,13 @@ pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
         }
         drop(held);
         assert_eq!(
-            ok(backend.count_pending(TABLE), "count_pending"),
+            backend.count_pending(TABLE).expect("count_pending"),
             0,
             "nothing should be queued"
         );
     }
     assert_eq!(
-        ok(backend.count_pending("escape"), "count_pending"),
+        backend.count_pending("escape").expect("count_pending"),
         0,
         "nothing should escape"
     );
@@ -375,13 +371,13 @@ pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
 pub fn coordinator_drain_waits_for_lock<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     queue_through_coordinator(&coordinator, &tagged_write("queued"));
-    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
+    let _held = backend.acquire_lock(TABLE, LONG).expect("acquire_lock");
     match coordinator.drain(TABLE, Duration::from_millis(20), never_apply) {
         Err(error) if error.is_lock_timeout() => {}
         other => panic!("drain while the lock is held: expected LockTimeout, got {other:?}"),
     }
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
         "the entry should stay"
     );
