@@ -103,7 +103,7 @@ impl MemBackend {
     }
 
     /// A backend whose queues hold `capacity` entries each; with 0, every
-    /// [`queue_write`](QueueBackend::queue_write) is refused.
+    /// [`queue_write`](reedbase_concurrent_core::QueueBackend::queue_write) is refused.
     ///
     /// ```
     /// use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
