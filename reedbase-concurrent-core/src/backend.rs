@@ -4,8 +4,8 @@
 //!
 //! Method names follow the old module's free functions. Every method
 //! validates its table name (and queue id) with
-//! [`validate_table_name`](crate::validate_table_name) and
-//! [`validate_queue_id`](crate::validate_queue_id) before it touches any
+//! [`validate_table_name`] and
+//! [`validate_queue_id`] before it touches any
 //! state, and reports a bad one as
 //! [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName) or
 //! [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId).

@@ -68,39 +68,74 @@
 //!   [`coordinator_direct_apply_failure_hands_write_back`],
 //!   [`coordinator_rejects_invalid_input`], [`coordinator_drain_waits_for_lock`],
 //!   [`coordinator_threads_apply_each_write_once_in_order`].
+//! - The queue methods behind batches, dead letters and start-up:
+//!   [`get_pending_batch_returns_the_oldest_without_removing`],
+//!   [`remove_batch_from_queue_stops_at_the_first_failure`],
+//!   [`is_pending_follows_the_entry`], [`move_aside_takes_an_entry_out_of_the_queue`],
+//!   [`record_failed_apply_counts_per_entry`],
+//!   [`tables_with_pending_lists_tables_with_entries`].
+//! - The coordinator in batches: [`batch_submit_applies_queued_writes_then_its_own`],
+//!   [`batch_holds_at_most_max_batch`], [`failed_batch_removes_nothing_and_hands_write_back`],
+//!   [`batch_and_per_write_paths_agree`],
+//!   [`submit_applies_at_most_capacity_queued_writes_first`].
+//! - Dead letters: [`dead_letters_block_the_table_by_default`],
+//!   [`dead_letters_move_aside_after_n_failures`],
+//!   [`dead_letters_in_batches_are_tried_alone_first`].
+//! - A lost lock (through [`LosingLocks`]):
+//!   [`lost_lock_stops_a_drain_before_the_next_write`],
+//!   [`lost_lock_stops_a_submit_and_hands_the_write_back`].
+//! - What a service needs: [`wait_applied_returns_once_applied`],
+//!   [`wait_applied_reports_a_write_moved_aside`], [`wait_applied_times_out_while_pending`],
+//!   [`drain_all_drains_every_table_and_reports_the_blocked`],
+//!   [`drainer_drains_in_the_background`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod batch_cases;
 mod capacity_cases;
 mod concurrency_cases;
 mod coordinator_cases;
 mod coordinator_concurrency_cases;
+mod dead_letter_cases;
 mod inputs;
+mod journal;
 mod lock_cases;
+mod lost_lock;
+mod lost_lock_cases;
+mod queue_batch_cases;
 mod queue_cases;
 mod queue_contract_cases;
 mod samples;
+mod service_cases;
 mod validation_cases;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use batch_cases::*;
 pub use capacity_cases::*;
 pub use concurrency_cases::*;
 pub use coordinator_cases::*;
 pub use coordinator_concurrency_cases::*;
+pub use dead_letter_cases::*;
 pub use inputs::{BadName, UNKNOWN_IDS, bad_queue_ids, bad_table_names};
 pub use lock_cases::*;
+pub use lost_lock::{LosingGuard, LosingLocks};
+pub use lost_lock_cases::*;
+pub use queue_batch_cases::*;
 pub use queue_cases::*;
 pub use queue_contract_cases::*;
+pub use service_cases::*;
 pub use validation_cases::*;
 
 /// The smallest queue capacity the suite can check: some cases need five
 /// entries in one queue.
 pub const MIN_CAPACITY: usize = 5;
 
-/// The bounds a backend needs to be run through the suite.
-pub trait Backend: crate::Backend + Sync {}
+/// The bounds a backend needs to be run through the suite: shared between
+/// threads, and cloned (a clone shares the state: the same locks and
+/// queues) for a [`Drainer`](crate::Drainer) on a thread of its own.
+pub trait Backend: crate::Backend + Clone + Send + Sync + 'static {}
 
-impl<T: crate::Backend + Sync> Backend for T {}
+impl<T: crate::Backend + Clone + Send + Sync + 'static> Backend for T {}
 
 /// One named case of the suite.
 pub struct Case<B> {
@@ -189,6 +224,32 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(coordinator_rejects_invalid_input),
         case!(coordinator_drain_waits_for_lock),
         case!(coordinator_threads_apply_each_write_once_in_order),
+        // The queue methods behind batches, dead letters and start-up.
+        case!(get_pending_batch_returns_the_oldest_without_removing),
+        case!(remove_batch_from_queue_stops_at_the_first_failure),
+        case!(is_pending_follows_the_entry),
+        case!(move_aside_takes_an_entry_out_of_the_queue),
+        case!(record_failed_apply_counts_per_entry),
+        case!(tables_with_pending_lists_tables_with_entries),
+        // The coordinator in batches.
+        case!(batch_submit_applies_queued_writes_then_its_own),
+        case!(batch_holds_at_most_max_batch),
+        case!(failed_batch_removes_nothing_and_hands_write_back),
+        case!(batch_and_per_write_paths_agree),
+        case!(submit_applies_at_most_capacity_queued_writes_first),
+        // Dead letters.
+        case!(dead_letters_block_the_table_by_default),
+        case!(dead_letters_move_aside_after_n_failures),
+        case!(dead_letters_in_batches_are_tried_alone_first),
+        // A lost lock.
+        case!(lost_lock_stops_a_drain_before_the_next_write),
+        case!(lost_lock_stops_a_submit_and_hands_the_write_back),
+        // What a service needs.
+        case!(wait_applied_returns_once_applied),
+        case!(wait_applied_reports_a_write_moved_aside),
+        case!(wait_applied_times_out_while_pending),
+        case!(drain_all_drains_every_table_and_reports_the_blocked),
+        case!(drainer_drains_in_the_background),
     ]
 }
 
