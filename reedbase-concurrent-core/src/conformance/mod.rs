@@ -101,6 +101,7 @@ mod journal;
 mod lock_cases;
 mod lost_lock;
 mod lost_lock_cases;
+pub mod model;
 mod queue_batch_cases;
 mod queue_cases;
 mod queue_contract_cases;
