@@ -169,7 +169,10 @@ pub fn epilogue<X>(capacity: usize) -> Vec<Op<X>> {
 }
 
 /// A fixed trace that takes every kind of step, on good and bad input, so
-/// that every class of step is exercised whatever the seed.
+/// that every class of step is exercised whatever the seed. It is ordered
+/// for comparing backends with the old module: the steps where the old
+/// module differs without its state drifting apart come first, and the one
+/// that moves an entry aside (which the old module cannot) comes last.
 pub fn coverage_trace() -> Vec<Op> {
     let (users, orders) = (TableArg::Valid(0), TableArg::Valid(1));
     let write = |key: &str, n: u128| PendingWrite {
@@ -177,21 +180,22 @@ pub fn coverage_trace() -> Vec<Op> {
         timestamp: 1_700_000_000_000_000_000 + n,
         operation: WriteOperation::Insert,
     };
-    let mut invalid = write("user:9", 9);
+    let mut invalid = write("user:0", 0);
     invalid.rows[0].values.push("a|b".to_string());
-    let refused = write(&format!("{POISON}1"), 10);
-    let (pick, issued) = (IdArg::Pending, IdArg::Issued);
-    let batch = |max_batch, move_aside_after| Mode {
+    let refused = |n| write(&format!("{POISON}{n}"), n);
+    let batches = |max_batch, move_aside_after| Mode {
         batch: true,
         max_batch,
         move_aside_after,
     };
     let each = Mode {
         batch: false,
-        ..batch(3, None)
+        ..batches(3, None)
     };
+    let (pending, issued) = (IdArg::Pending, IdArg::Issued);
     use Op::*;
     vec![
+        // The queue, by hand.
         QueueWrite(users, write("user:1", 1)),
         QueueWrite(users, invalid.clone()),
         QueueWrite(users, write("user:2", 2)),
@@ -205,37 +209,51 @@ pub fn coverage_trace() -> Vec<Op> {
         Remove(users, IdArg::Malformed(0)),
         RemoveHead(users),
         RemoveBatch(users, vec![issued(1), IdArg::Unknown(1)]),
+        QueueWrite(users, write("user:3", 4)),
+        Remove(users, pending(0)),
+        RemoveBatch(orders, vec![]),
         Count(users),
+        // Locks, and the coordinator around a held lock.
         TryAcquire(users),
         IsLocked(users),
         LockHolder(users),
         WaitForUnlockNow(users),
         AcquireNow(users),
         TryAcquire(users),
-        Submit(users, write("user:3", 4), each),
-        Submit(users, write("user:4", 5), batch(3, None)),
+        Submit(users, write("user:4", 5), each),
+        Submit(users, write("user:5", 6), batches(3, None)),
+        Drain(users, each),
         Release(users),
         Release(users),
         LockHolder(users),
-        Submit(users, write("user:5", 6), batch(3, None)),
+        // The coordinator, in batches and per write.
+        Submit(users, write("user:6", 7), batches(3, None)),
+        QueueWrite(users, write("user:7", 8)),
+        QueueWrite(users, write("user:8", 9)),
         TablesWithPending,
-        QueueWrite(orders, refused.clone()),
-        QueueWrite(orders, write("order:2", 7)),
+        DrainAll(batches(3, None)),
+        QueueWrite(users, write("user:9", 10)),
+        QueueWrite(users, write("user:10", 11)),
+        Drain(users, batches(2, None)),
+        QueueWrite(users, write("user:11", 12)),
+        Submit(users, write("user:12", 13), each),
+        QueueWrite(users, write("user:13", 14)),
+        Drain(users, each),
+        DrainAll(each),
+        // Writes that apply refuses, blocking their table.
+        QueueWrite(orders, refused(15)),
+        QueueWrite(orders, write("order:2", 16)),
         Drain(orders, each),
-        RecordFailedApply(orders, pick(0)),
-        Drain(orders, batch(2, Some(2))),
+        RecordFailedApply(orders, pending(0)),
+        Drain(orders, batches(2, None)),
         MovedAside(orders),
-        WaitApplied(orders, issued(6)),
-        WaitApplied(orders, pick(0)),
-        QueueWrite(users, write("user:6", 8)),
-        QueueWrite(users, write("user:7", 9)),
-        MoveAside(users, pick(0)),
-        MovedAside(users),
-        DrainAll(batch(3, None)),
-        Submit(users, refused, each),
-        Submit(TableArg::Bad(0), write("x:1", 10), each),
+        WaitApplied(orders, pending(0)),
+        WaitApplied(orders, IdArg::Unknown(2)),
+        Submit(users, refused(17), each),
+        // Bad tables and ids.
+        Submit(TableArg::Bad(0), write("x:1", 18), each),
         Drain(TableArg::Bad(3), each),
-        QueueWrite(TableArg::Bad(0), write("x:1", 11)),
+        QueueWrite(TableArg::Bad(0), write("x:1", 19)),
         Count(TableArg::Bad(0)),
         GetNext(TableArg::Bad(6)),
         TryAcquire(TableArg::Bad(4)),
@@ -244,10 +262,17 @@ pub fn coverage_trace() -> Vec<Op> {
         // Two bad inputs at once: every backend names the table first.
         Remove(TableArg::Bad(0), IdArg::Malformed(0)),
         QueueWrite(TableArg::Bad(0), invalid),
+        IsPending(orders, IdArg::Malformed(1)),
         // Absolute names, which a backend that validates nothing would use.
-        QueueWrite(TableArg::Bad(2), write("abs:1", 12)),
+        QueueWrite(TableArg::Bad(2), write("abs:1", 20)),
         Count(TableArg::Bad(2)),
         IsPending(users, IdArg::Malformed(9)),
+        // Dead letters, which the old module cannot set aside.
+        MoveAside(orders, pending(0)),
+        MovedAside(orders),
+        WaitApplied(orders, issued(200)),
+        Drain(orders, batches(2, Some(1))),
         GetNext(orders),
+        TablesWithPending,
     ]
 }
