@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The conformance suite: plain functions, each taking a backend, that check
-//! the contracts of [`LockBackend`](crate::LockBackend) and [`QueueBackend`](crate::QueueBackend) (and the
-//! [`WriteCoordinator`](crate::WriteCoordinator) flow over them).
+//! What every backend is checked with, in two parts:
+//!
+//! - the conformance suite: plain functions, each taking a backend, that
+//!   check the contracts of [`LockBackend`](crate::LockBackend) and
+//!   [`QueueBackend`](crate::QueueBackend) and the
+//!   [`WriteCoordinator`](crate::WriteCoordinator) flow over them;
+//! - the one operation model ([`model`]): random sequences of operations run
+//!   on a backend and on a plain reference, compared step by step (a
+//!   backend's proptest, and `cargo xtask parity` across backends).
+//!
+//! Both use one list of bad inputs ([`bad_table_names`], [`bad_queue_ids`],
+//! [`UNKNOWN_IDS`]). [`LosingLocks`] wraps any backend so that its locks can
+//! be lost on purpose.
 //!
 //! A backend crate's tests call [`run_all`] with a factory that makes a
 //! fresh, empty backend; every case gets its own. A backend is done when it
-//! passes the suite unchanged. Each case is also a public function, so a
+//! passes the suite and the model unchanged. Each case is also a public function, so a
 //! test can run one alone, and [`cases`] lists them by name. A backend that
 //! is a faithful copy of something older (`reedbase-last`) names the cases
 //! it is known to fail in [`run_all_except`].
