@@ -4,8 +4,8 @@
 //!
 //! Method names follow the old module's free functions. Every method
 //! validates its table name (and queue id) with
-//! [`validate_table_name`](crate::validate_table_name) and
-//! [`validate_queue_id`](crate::validate_queue_id) before it touches any
+//! [`validate_table_name`] and
+//! [`validate_queue_id`] before it touches any
 //! state, and reports a bad one as
 //! [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName) or
 //! [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId).
@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::diagnostics::{LockHolder, MovedAside};
 use crate::error::ReedResult;
 use crate::types::PendingWrite;
+use crate::validation::{validate_queue_id, validate_table_name};
 
 /// The default number of pending writes a table's queue holds.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 100;
@@ -216,14 +217,19 @@ pub trait QueueBackend {
     /// The most entries one table's queue holds.
     fn capacity(&self) -> usize;
 
-    /// The oldest `max` entries (fewer if fewer are pending), in enqueue
-    /// order, without removing them; what
+    /// The oldest `max` entries (fewer only if fewer are pending), in
+    /// enqueue order, without removing them; what
     /// [`get_next_pending`](QueueBackend::get_next_pending) returns first is
     /// the first of them. Unreadable entries are moved aside on the way, as
-    /// there.
+    /// there. `max == 0` gives an empty batch (after the table name is
+    /// checked).
     ///
-    /// The default returns at most the head entry, which is correct but
-    /// makes batches of one; backends override it.
+    /// The default returns at most the head entry: correct for the
+    /// [`WriteCoordinator`](crate::WriteCoordinator), which then checks
+    /// [`count_pending`](QueueBackend::count_pending) before it takes a short
+    /// batch for the whole queue, but it makes batches of one. Every backend
+    /// of this workspace overrides it, and the conformance suite checks that
+    /// a batch holds `min(max, pending)` entries.
     ///
     /// # Errors
     ///
@@ -233,6 +239,7 @@ pub trait QueueBackend {
         table_name: &str,
         max: usize,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        validate_table_name(table_name)?;
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -241,16 +248,22 @@ pub trait QueueBackend {
 
     /// Removes several entries by id, in the order given.
     ///
-    /// Stops at the first failure and returns it; the entries before it are
-    /// removed, the rest are not. The default removes them one by one;
-    /// backends override it to save work (one directory sync, one
-    /// transaction).
+    /// The table name and every id are checked first: a bad one is reported
+    /// before anything is removed. Then it stops at the first failure and
+    /// returns it; the entries before it are removed, the rest are not. The
+    /// default removes them one by one; backends override it to save work
+    /// (one directory sync, one transaction).
     ///
     /// # Errors
     ///
-    /// As [`remove_from_queue`](QueueBackend::remove_from_queue), for the
-    /// first id that fails.
+    /// [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName)
+    /// and [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId)
+    /// before anything is touched; otherwise as
+    /// [`remove_from_queue`](QueueBackend::remove_from_queue), for the first
+    /// id that fails.
     fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        validate_table_name(table_name)?;
+        queue_ids.iter().try_for_each(|id| validate_queue_id(id))?;
         queue_ids
             .iter()
             .try_for_each(|id| self.remove_from_queue(table_name, id))
@@ -271,8 +284,10 @@ pub trait QueueBackend {
     ///
     /// # Errors
     ///
-    /// Invalid table name or queue id; `QueueEntryNotFound` when the id is
-    /// not pending; I/O errors.
+    /// Invalid table name or queue id;
+    /// [`ReedError::CorruptEntry`](crate::ReedError::CorruptEntry) when the
+    /// entry was moved aside already, `QueueEntryNotFound` when it is
+    /// otherwise not pending; I/O errors.
     fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside>;
 
     /// The entries of the table's queue that were moved aside, oldest id
@@ -289,7 +304,8 @@ pub trait QueueBackend {
     ///
     /// # Errors
     ///
-    /// Invalid table name or queue id, I/O errors.
+    /// Invalid table name or queue id; `QueueEntryNotFound` when the entry
+    /// is not pending (removed, moved aside, or never queued); I/O errors.
     fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32>;
 
     /// The tables whose queues hold at least one pending entry, sorted by
@@ -319,84 +335,5 @@ pub trait Backend: LockBackend + QueueBackend {}
 
 impl<T: LockBackend + QueueBackend + ?Sized> Backend for T {}
 
-macro_rules! forward_backends {
-    ($($pointer:ty),*) => {$(
-        impl<T: LockBackend + ?Sized> LockBackend for $pointer {
-            type Guard = T::Guard;
-
-            fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<Self::Guard> {
-                (**self).acquire_lock(table_name, timeout)
-            }
-
-            fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<Self::Guard>> {
-                (**self).try_acquire_lock(table_name)
-            }
-
-            fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
-                (**self).is_locked(table_name)
-            }
-
-            fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
-                (**self).wait_for_unlock(table_name, timeout)
-            }
-
-            fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-                (**self).lock_holder(table_name)
-            }
-        }
-
-        impl<T: QueueBackend + ?Sized> QueueBackend for $pointer {
-            fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
-                (**self).queue_write(table_name, write)
-            }
-
-            fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
-                (**self).get_next_pending(table_name)
-            }
-
-            fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
-                (**self).remove_from_queue(table_name, queue_id)
-            }
-
-            fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
-                (**self).count_pending(table_name)
-            }
-
-            fn capacity(&self) -> usize {
-                (**self).capacity()
-            }
-
-            fn get_pending_batch(&self, table_name: &str, max: usize) -> ReedResult<Vec<(String, PendingWrite)>> {
-                (**self).get_pending_batch(table_name, max)
-            }
-
-            fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
-                (**self).remove_batch_from_queue(table_name, queue_ids)
-            }
-
-            fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
-                (**self).is_pending(table_name, queue_id)
-            }
-
-            fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
-                (**self).move_aside(table_name, queue_id, reason)
-            }
-
-            fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-                (**self).moved_aside(table_name)
-            }
-
-            fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
-                (**self).record_failed_apply(table_name, queue_id)
-            }
-
-            fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
-                (**self).tables_with_pending()
-            }
-        }
-    )*};
-}
-
-// A shared reference or an `Arc` of a backend is a backend, so that a
-// coordinator and the code around it can share one without cloning it.
-forward_backends!(&T, std::sync::Arc<T>);
+// A shared reference or an `Arc` of a backend is a backend.
+mod forward;

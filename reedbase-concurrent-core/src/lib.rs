@@ -23,7 +23,8 @@ pub mod validation;
 pub use backend::{Backend, DEFAULT_QUEUE_CAPACITY, LockBackend, LockGuard, QueueBackend};
 pub use coordinator::{
     ApplyError, ApplyKey, BatchItem, CoordinatorOptions, DeadLetterPolicy, DrainReport, Drainer,
-    DrainerStats, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
+    DrainerStats, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure, apply_batch,
+    apply_each,
 };
 pub use diagnostics::{LockHolder, MovedAside};
 pub use error::{ReedError, ReedResult};

@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 //! [`MemBackend`]: per-table lock flag and queue under a `Mutex`, with a
-//! `Condvar` for release.
+//! `Condvar` for release. The lock side is in `lock.rs`, the queue side in
+//! `queue.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
 
 use reedbase_concurrent_core::{
-    DEFAULT_QUEUE_CAPACITY, LockBackend, LockGuard, LockHolder, MovedAside, PendingWrite,
-    QueueBackend, ReedError, ReedResult, validate_queue_id, validate_table_name, validate_write,
+    DEFAULT_QUEUE_CAPACITY, MovedAside, PendingWrite, ReedError, ReedResult, validate_table_name,
 };
 
-use crate::sync::{Arc, AtomicU64, Condvar, Instant, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+
+mod lock;
+mod queue;
+
+pub use lock::MemGuard;
 
 /// The in-memory backend: an exclusive lock and a FIFO queue per table,
 /// within one process; see the [crate docs](crate).
@@ -42,6 +49,8 @@ struct Shared {
     capacity: usize,
     tables: Mutex<HashMap<String, Arc<TableSlot>>>,
     next_id: AtomicU64,
+    /// The process that made the backend; see [`MemBackend::check_process`].
+    owner: u32,
 }
 
 #[derive(Default)]
@@ -66,57 +75,10 @@ struct TableState {
     failures: HashMap<String, u32>,
 }
 
-/// Holds a table's lock in a [`MemBackend`]; dropping it releases the lock
-/// and wakes the waiters.
-///
-/// Returned by [`acquire_lock`](LockBackend::acquire_lock) and
-/// [`try_acquire_lock`](LockBackend::try_acquire_lock). A panic that unwinds
-/// past the guard drops it, so a panicking holder releases the lock too.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use reedbase_concurrent_core::LockBackend;
-/// use reedbase_concurrent_mem::MemBackend;
-///
-/// let backend = MemBackend::new();
-/// let guard = backend.acquire_lock("users", Duration::from_secs(1))?;
-/// assert!(backend.is_locked("users")?);
-/// drop(guard);
-/// assert!(!backend.is_locked("users")?);
-/// # Ok::<(), reedbase_concurrent_core::ReedError>(())
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct MemGuard {
-    slot: Arc<TableSlot>,
-    table_name: String,
-}
-
-impl LockGuard for MemGuard {
-    fn table_name(&self) -> &str {
-        &self.table_name
-    }
-
-    /// Always `Ok(true)`: an in-memory lock cannot be lost while its guard
-    /// lives.
-    fn is_held(&self) -> ReedResult<bool> {
-        Ok(true)
-    }
-}
-
 impl fmt::Debug for MemBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemBackend")
             .field("capacity", &self.shared.capacity)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for MemGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemGuard")
-            .field("table_name", &self.table_name)
             .finish_non_exhaustive()
     }
 }
@@ -141,7 +103,7 @@ impl MemBackend {
     }
 
     /// A backend whose queues hold `capacity` entries each; with 0, every
-    /// [`queue_write`](QueueBackend::queue_write) is refused.
+    /// [`queue_write`](reedbase_concurrent_core::QueueBackend::queue_write) is refused.
     ///
     /// ```
     /// use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
@@ -154,13 +116,42 @@ impl MemBackend {
     /// # Ok::<(), reedbase_concurrent_core::ReedError>(())
     /// ```
     pub fn with_capacity(capacity: usize) -> Self {
+        MemBackend::owned_by(std::process::id(), capacity)
+    }
+
+    /// A backend that belongs to process `owner`.
+    fn owned_by(owner: u32, capacity: usize) -> Self {
         MemBackend {
             shared: Arc::new(Shared {
                 capacity,
                 tables: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
+                owner,
             }),
         }
+    }
+
+    /// Refuses to take a lock or queue a write in another process than the
+    /// one that made the backend: a child forked with a copy of it would hold
+    /// locks and queues that no other process sees. Checked where it is
+    /// cheap (one `getpid`) and where it matters; reads are not checked.
+    fn check_process(&self, operation: &'static str, table_name: &str) -> ReedResult<()> {
+        let here = std::process::id();
+        if here == self.shared.owner {
+            return Ok(());
+        }
+        let reason = format!(
+            "this MemBackend was made by process {} and is used by process {here} (a forked \
+             child?): it keeps locks and queues in one process's memory and excludes nobody \
+             else; use the file-system backend across processes",
+            self.shared.owner
+        );
+        let path = format!("memory:{table_name}");
+        Err(ReedError::io(
+            operation,
+            Path::new(&path),
+            &io::Error::new(io::ErrorKind::Unsupported, reason),
+        ))
     }
 
     /// The slot of a table, created on first use.
@@ -195,275 +186,6 @@ fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Waits on `slot` until `done(state)` holds or `timeout` has passed; returns
-/// the state guard on success and the time waited on timeout.
-///
-/// A sleeper counts itself in `waiters` before `wait_timeout` releases the
-/// mutex, and a release reads the count under the same mutex: either the
-/// release sees the sleeper and notifies, or the sleeper sees the lock free
-/// and never sleeps. No wake-up is lost (the loom tests check this).
-fn wait_until<'a>(
-    slot: &'a TableSlot,
-    timeout: Duration,
-    mut done: impl FnMut(&TableState) -> bool,
-) -> Result<MutexGuard<'a, TableState>, Duration> {
-    let start = Instant::now();
-    let mut state = lock_ignoring_poison(&slot.state);
-    loop {
-        if done(&state) {
-            return Ok(state);
-        }
-        let waited = start.elapsed();
-        let Some(left) = timeout.checked_sub(waited).filter(|d| !d.is_zero()) else {
-            return Err(waited);
-        };
-        state.waiters += 1;
-        state = match slot.released.wait_timeout(state, left) {
-            Ok((state, _)) => state,
-            Err(poisoned) => poisoned.into_inner().0,
-        };
-        state.waiters -= 1;
-    }
-}
-
-impl Drop for MemGuard {
-    fn drop(&mut self) {
-        let mut state = lock_ignoring_poison(&self.slot.state);
-        state.locked = false;
-        state.held_since = None;
-        let anyone_waiting = state.waiters > 0;
-        drop(state);
-        // Both acquirers and wait_for_unlock callers wait on this condvar; a
-        // notify_one could wake only a wait_for_unlock caller and leave an
-        // acquirer asleep on a free lock.
-        if anyone_waiting {
-            self.slot.released.notify_all();
-        }
-    }
-}
-
-impl LockBackend for MemBackend {
-    type Guard = MemGuard;
-
-    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<MemGuard> {
-        let slot = self.slot(table_name)?;
-        let waited = match wait_until(&slot, timeout, |state| !state.locked) {
-            Ok(mut state) => {
-                state.locked = true;
-                state.held_since = Some(SystemTime::now());
-                None
-            }
-            Err(waited) => Some(waited),
-        };
-        match waited {
-            None => Ok(MemGuard {
-                slot,
-                table_name: table_name.to_string(),
-            }),
-            Some(waited) => Err(ReedError::lock_timeout(table_name, waited)
-                .with_holder(self.lock_holder(table_name)?)),
-        }
-    }
-
-    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<MemGuard>> {
-        let slot = self.slot(table_name)?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        if state.locked {
-            return Ok(None);
-        }
-        state.locked = true;
-        state.held_since = Some(SystemTime::now());
-        drop(state);
-        Ok(Some(MemGuard {
-            slot,
-            table_name: table_name.to_string(),
-        }))
-    }
-
-    fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
-        let slot = self.slot(table_name)?;
-        let locked = lock_ignoring_poison(&slot.state).locked;
-        Ok(locked)
-    }
-
-    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
-        let slot = self.slot(table_name)?;
-        match wait_until(&slot, timeout, |state| !state.locked) {
-            Ok(_) => Ok(()),
-            Err(waited) => Err(ReedError::lock_timeout(table_name, waited)
-                .with_holder(self.lock_holder(table_name)?)),
-        }
-    }
-
-    /// The holder is always this process: its pid and the time the lock was
-    /// taken (no host: the lock never leaves the process).
-    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        let slot = self.slot(table_name)?;
-        let state = lock_ignoring_poison(&slot.state);
-        Ok(state
-            .locked
-            .then(|| LockHolder::new(Some(std::process::id()), None, state.held_since)))
-    }
-}
-
-impl QueueBackend for MemBackend {
-    fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
-        // The table name (in `slot`) first, then the rest: every backend
-        // reports the same error for a call with more than one bad input.
-        let slot = self.slot(table_name)?;
-        validate_write(write)?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        if state.queue.len() >= self.shared.capacity {
-            return Err(ReedError::queue_full(table_name, state.queue.len()));
-        }
-        let id = self.next_queue_id();
-        state.queue.push_back((id.clone(), write.clone()));
-        Ok(id)
-    }
-
-    fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
-        let slot = self.slot(table_name)?;
-        let state = lock_ignoring_poison(&slot.state);
-        Ok(state.queue.front().cloned())
-    }
-
-    fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
-        let slot = self.slot(table_name)?;
-        validate_queue_id(queue_id)?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        let position = state.queue.iter().position(|(id, _)| id == queue_id);
-        match position {
-            Some(index) => {
-                state.queue.remove(index);
-                state.failures.remove(queue_id);
-                Ok(())
-            }
-            None => Err(not_pending(&state, table_name, queue_id)),
-        }
-    }
-
-    fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
-        let slot = self.slot(table_name)?;
-        let count = lock_ignoring_poison(&slot.state).queue.len();
-        Ok(count)
-    }
-
-    fn capacity(&self) -> usize {
-        self.shared.capacity
-    }
-
-    fn get_pending_batch(
-        &self,
-        table_name: &str,
-        max: usize,
-    ) -> ReedResult<Vec<(String, PendingWrite)>> {
-        let slot = self.slot(table_name)?;
-        let state = lock_ignoring_poison(&slot.state);
-        Ok(state.queue.iter().take(max).cloned().collect())
-    }
-
-    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
-        let slot = self.slot(table_name)?;
-        queue_ids.iter().try_for_each(|id| validate_queue_id(id))?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        for queue_id in queue_ids {
-            match state.queue.iter().position(|(id, _)| id == queue_id) {
-                Some(index) => {
-                    state.queue.remove(index);
-                    state.failures.remove(queue_id);
-                }
-                None => return Err(not_pending(&state, table_name, queue_id)),
-            }
-        }
-        Ok(())
-    }
-
-    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
-        let slot = self.slot(table_name)?;
-        validate_queue_id(queue_id)?;
-        let state = lock_ignoring_poison(&slot.state);
-        Ok(state.queue.iter().any(|(id, _)| id == queue_id))
-    }
-
-    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
-        let slot = self.slot(table_name)?;
-        validate_queue_id(queue_id)?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        let Some(index) = state.queue.iter().position(|(id, _)| id == queue_id) else {
-            return Err(not_pending(&state, table_name, queue_id));
-        };
-        state.queue.remove(index);
-        state.failures.remove(queue_id);
-        let moved = MovedAside::new(queue_id, reason, format!("memory:{table_name}/{queue_id}"));
-        state.moved.push(moved.clone());
-        Ok(moved)
-    }
-
-    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-        let slot = self.slot(table_name)?;
-        let mut moved = lock_ignoring_poison(&slot.state).moved.clone();
-        moved.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(moved)
-    }
-
-    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
-        let slot = self.slot(table_name)?;
-        validate_queue_id(queue_id)?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        if !state.queue.iter().any(|(id, _)| id == queue_id) {
-            return Err(not_pending(&state, table_name, queue_id));
-        }
-        let count = state.failures.entry(queue_id.to_string()).or_insert(0);
-        *count = count.saturating_add(1);
-        Ok(*count)
-    }
-
-    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
-        let slots: Vec<(String, Arc<TableSlot>)> = lock_ignoring_poison(&self.shared.tables)
-            .iter()
-            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
-            .collect();
-        let mut tables: Vec<String> = slots
-            .into_iter()
-            .filter(|(_, slot)| !lock_ignoring_poison(&slot.state).queue.is_empty())
-            .map(|(name, _)| name)
-            .collect();
-        tables.sort();
-        Ok(tables)
-    }
-}
-
-/// The error for an id that is not pending: `CorruptEntry` if it was moved
-/// aside, `QueueEntryNotFound` otherwise.
-fn not_pending(state: &TableState, table_name: &str, queue_id: &str) -> ReedError {
-    match state.moved.iter().find(|moved| moved.id == queue_id) {
-        Some(moved) => ReedError::moved_aside(table_name, moved),
-        None => ReedError::entry_not_found(table_name, queue_id),
-    }
-}
-
 #[cfg(all(test, not(loom)))]
-impl MemBackend {
-    /// How many threads sleep on the table's condvar, so that a test can
-    /// release only once its waiters really wait.
-    pub(crate) fn waiters_for_test(&self, table_name: &str) -> ReedResult<usize> {
-        let slot = self.slot(table_name)?;
-        let waiters = lock_ignoring_poison(&slot.state).waiters;
-        Ok(waiters)
-    }
-
-    /// Poisons the table map's mutex and the table's state mutex, by
-    /// panicking in a thread that holds both.
-    pub(crate) fn poison_for_test(&self, table_name: &str) -> ReedResult<()> {
-        let slot = self.slot(table_name)?;
-        let shared = Arc::clone(&self.shared);
-        let panicked = std::thread::spawn(move || {
-            let _tables = shared.tables.lock();
-            let _state = slot.state.lock();
-            panic!("poisoning the mem backend's mutexes on purpose");
-        })
-        .join();
-        assert!(panicked.is_err(), "the poisoning thread should panic");
-        Ok(())
-    }
-}
+#[path = "backend_test.rs"]
+mod tests;

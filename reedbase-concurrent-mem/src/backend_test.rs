@@ -9,17 +9,39 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{
-    CsvRow, DEFAULT_QUEUE_CAPACITY, LockBackend, PendingWrite, QueueBackend, ReedError,
+    CsvRow, DEFAULT_QUEUE_CAPACITY, LockBackend, PendingWrite, QueueBackend, ReedError, ReedResult,
     WriteOperation, validate_queue_id,
 };
 
-use crate::MemBackend;
+use super::{Arc, MemBackend, lock_ignoring_poison};
 
 /// A timeout no waiter in these tests should ever reach.
 const LONG: Duration = Duration::from_secs(60);
 /// A generous bound on how soon a woken waiter reports back; only a waiter
 /// that is never woken (a lost wake-up) takes this long.
 const WAKE_BOUND: Duration = Duration::from_secs(10);
+
+/// How many threads sleep on the table's condvar, so that a test can
+/// release only once its waiters really wait.
+fn waiters(backend: &MemBackend, table_name: &str) -> ReedResult<usize> {
+    let slot = backend.slot(table_name)?;
+    let waiters = lock_ignoring_poison(&slot.state).waiters;
+    Ok(waiters)
+}
+
+/// Poisons the table map's mutex and the table's state mutex, by panicking
+/// in a thread that holds both.
+fn poison(backend: &MemBackend, table_name: &str) {
+    let slot = backend.slot(table_name).unwrap();
+    let shared = Arc::clone(&backend.shared);
+    let panicked = thread::spawn(move || {
+        let _tables = shared.tables.lock();
+        let _state = slot.state.lock();
+        panic!("poisoning the mem backend's mutexes on purpose");
+    })
+    .join();
+    assert!(panicked.is_err(), "the poisoning thread should panic");
+}
 
 fn write(key: &str) -> PendingWrite {
     PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new(key, vec!["v"])])
@@ -28,7 +50,7 @@ fn write(key: &str) -> PendingWrite {
 /// Blocks until `count` threads sleep on the table's condvar.
 fn wait_for_sleepers(backend: &MemBackend, table: &str, count: usize) {
     let start = Instant::now();
-    while backend.waiters_for_test(table).unwrap() < count {
+    while waiters(backend, table).unwrap() < count {
         assert!(
             start.elapsed() < WAKE_BOUND,
             "{count} waiter(s) never went to sleep on {table}"
@@ -145,7 +167,7 @@ fn poisoned_mutexes_do_not_break_the_backend() {
     let backend = MemBackend::with_capacity(2);
     let queued = backend.queue_write("users", &write("before")).unwrap();
     let guard = backend.acquire_lock("users", LONG).unwrap();
-    backend.poison_for_test("users").unwrap();
+    poison(&backend, "users");
 
     // Releasing through a poisoned mutex neither panics nor keeps the lock.
     drop(guard);
@@ -214,7 +236,7 @@ fn a_timed_out_waiter_reports_its_wait_and_stops_counting_as_a_sleeper() {
             other => panic!("expected LockTimeout, got {other:?}"),
         }
     }
-    assert_eq!(backend.waiters_for_test("users").unwrap(), 0);
+    assert_eq!(waiters(&backend, "users").unwrap(), 0);
 }
 
 /// Receives `count` reports, failing if one does not arrive within
@@ -285,4 +307,47 @@ fn release_wakes_every_unlock_waiter() {
             waiter.join().unwrap();
         }
     }
+}
+
+#[test]
+fn a_backend_used_in_another_process_refuses_locks_and_writes() {
+    let elsewhere = std::process::id().wrapping_add(1);
+    let backend = MemBackend::owned_by(elsewhere, 10);
+    for error in [
+        backend.acquire_lock("users", LONG).unwrap_err(),
+        backend.try_acquire_lock("users").unwrap_err(),
+        backend.queue_write("users", &write("k")).unwrap_err(),
+    ] {
+        assert_eq!(error.io_kind(), Some(std::io::ErrorKind::Unsupported));
+        let message = error.to_string();
+        assert!(message.contains("memory:users"), "{message}");
+        assert!(
+            message.contains(&format!("made by process {elsewhere}")),
+            "{message}"
+        );
+        assert!(message.contains("file-system backend"), "{message}");
+    }
+    // Nothing was taken or queued, and reads still answer.
+    assert!(!backend.is_locked("users").unwrap());
+    assert_eq!(backend.count_pending("users").unwrap(), 0);
+    // Input errors come first, as on every backend.
+    assert!(
+        backend
+            .queue_write("../x", &write("k"))
+            .unwrap_err()
+            .is_invalid_input()
+    );
+}
+
+#[test]
+fn record_failed_apply_counts_pending_entries_only() {
+    let backend = MemBackend::new();
+    let id = backend.queue_write("users", &write("k")).unwrap();
+    assert_eq!(backend.record_failed_apply("users", &id).unwrap(), 1);
+    assert_eq!(backend.record_failed_apply("users", &id).unwrap(), 2);
+    backend.move_aside("users", &id, "dead letter").unwrap();
+    assert_eq!(
+        backend.record_failed_apply("users", &id),
+        Err(ReedError::entry_not_found("users", &id))
+    );
 }

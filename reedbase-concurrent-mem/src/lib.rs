@@ -13,7 +13,11 @@
 //! state, so threads can each hold a clone.
 //!
 //! Locks exclude threads of one process only; nothing is written to disk, so
-//! queued writes die with the process. Queues keep strict FIFO order and hold
+//! queued writes die with the process. A `MemBackend` is for one process:
+//! it remembers the process that made it, and in any other (a child forked
+//! with a copy of it) taking a lock or queueing a write fails at once with
+//! an `IoError` of kind `Unsupported` that says so, instead of excluding
+//! nobody. Use the file-system backend across processes. Queues keep strict FIFO order and hold
 //! at most [`MemBackend::with_capacity`] entries (default
 //! [`DEFAULT_QUEUE_CAPACITY`](reedbase_concurrent_core::DEFAULT_QUEUE_CAPACITY))
 //! however many threads write at once. Queue ids look like
@@ -52,8 +56,5 @@
 
 mod backend;
 mod sync;
-
-#[cfg(all(test, not(loom)))]
-mod backend_test;
 
 pub use backend::{MemBackend, MemGuard};

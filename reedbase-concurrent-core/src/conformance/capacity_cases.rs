@@ -7,7 +7,7 @@ use std::sync::Barrier;
 use std::thread;
 
 use super::Backend;
-use super::samples::{head, join, ok, sequenced_write};
+use super::samples::{head, join, sequenced_write};
 use crate::error::ReedError;
 use crate::types::PendingWrite;
 
@@ -85,9 +85,9 @@ fn assert_exactly<B: Backend>(
         accepted.len(),
         "{round}: an id was handed out twice"
     );
+    let count = backend.count_pending(table).expect("count_pending");
     assert_eq!(
-        ok(backend.count_pending(table), "count_pending"),
-        capacity,
+        count, capacity,
         "{round}: count_pending after the producers"
     );
 }
@@ -124,15 +124,17 @@ pub fn capacity_holds_when_producers_race_for_last_places<B: Backend>(backend: &
     let capacity = backend.capacity();
     let free = (PRODUCERS / 2).min(capacity);
     for seq in 0..capacity {
-        ok(
-            backend.queue_write(table, &tagged(PRODUCERS, seq)),
-            "queue_write filling the queue",
-        );
+        let write = tagged(PRODUCERS, seq);
+        backend
+            .queue_write(table, &write)
+            .expect("queue_write filling the queue");
     }
     for round in 0..BOUNDARY_ROUNDS {
         for _ in 0..free {
-            let (id, _) = head(backend.get_next_pending(table), "get_next_pending");
-            ok(backend.remove_from_queue(table, &id), "remove_from_queue");
+            let (id, _) = head(backend, table);
+            backend
+                .remove_from_queue(table, &id)
+                .expect("remove_from_queue");
         }
         let what = format!("boundary round {round}");
         let race = race_producers(backend, table, 2, &what);

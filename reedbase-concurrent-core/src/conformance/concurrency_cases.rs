@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Backend;
-use super::samples::{LONG, SetOnDrop, join, ok};
+use super::samples::{LONG, SetOnDrop, join};
 use crate::error::ReedError;
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
@@ -31,10 +31,7 @@ pub fn lock_excludes_other_threads<B: Backend>(backend: &B) {
                 scope.spawn(move || {
                     start.wait();
                     for n in 0..ITERATIONS {
-                        let guard = ok(
-                            backend.acquire_lock(TABLE, LONG),
-                            &format!("thread {worker}, iteration {n}: acquire_lock"),
-                        );
+                        let guard = backend.acquire_lock(TABLE, LONG).unwrap_or_else(|e| panic!("thread {worker}, iteration {n}: acquire_lock: {e}"));
                         assert!(
                             !inside.swap(true, Ordering::SeqCst),
                             "thread {worker}, iteration {n}: took the lock while another thread held it"
@@ -68,14 +65,16 @@ fn fastest_wake<B: Backend>(
 ) -> Duration {
     let mut delays = Vec::new();
     for round in 0..3 {
-        let guard = ok(backend.acquire_lock(TABLE, LONG), "holder's acquire_lock");
+        let guard = backend
+            .acquire_lock(TABLE, LONG)
+            .expect("holder's acquire_lock");
         let started = Barrier::new(2);
         let delay = thread::scope(|scope| {
             let waiter = scope.spawn(|| {
                 started.wait();
                 let result = wait(backend);
                 let woke = Instant::now();
-                ok(result, &format!("round {round}: {what} while held"));
+                result.unwrap_or_else(|e| panic!("round {round}: {what} while held: {e}"));
                 woke
             });
             started.wait();
@@ -182,10 +181,9 @@ fn race_writer<B: Backend, R: Send>(
         scope.spawn(|| {
             let _done = SetOnDrop(&done);
             for (n, write) in written.iter().enumerate() {
-                ok(
-                    backend.queue_write(TABLE, write),
-                    &format!("queue_write {n}"),
-                );
+                backend
+                    .queue_write(TABLE, write)
+                    .unwrap_or_else(|e| panic!("queue_write {n}: {e}"));
             }
         });
         let reader = scope.spawn(|| reader(&written, &done));
@@ -203,10 +201,9 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
         let mut seen = 0;
         loop {
             let finished = done.load(Ordering::SeqCst);
-            let got = ok(
-                backend.get_next_pending(TABLE),
-                "get_next_pending racing the writer",
-            );
+            let got = backend
+                .get_next_pending(TABLE)
+                .expect("get_next_pending racing the writer");
             if let Some((_, write)) = got {
                 let n = whole_racing_entry(&write, written, "get_next_pending racing the writer");
                 assert_eq!(
@@ -228,7 +225,7 @@ pub fn reader_racing_writer_sees_whole_entries<B: Backend>(backend: &B) {
         "the reader never saw an entry, even after the writer finished"
     );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         written.len(),
         "count after the race"
     );
@@ -242,20 +239,19 @@ pub fn reader_draining_while_writer_queues_sees_whole_entries<B: Backend>(backen
         let mut order = Vec::new();
         loop {
             let finished = done.load(Ordering::SeqCst);
-            match ok(
-                backend.get_next_pending(TABLE),
-                "get_next_pending racing the writer",
-            ) {
+            match backend
+                .get_next_pending(TABLE)
+                .expect("get_next_pending racing the writer")
+            {
                 Some((id, write)) => {
                     order.push(whole_racing_entry(
                         &write,
                         written,
                         "get_next_pending racing the writer",
                     ));
-                    ok(
-                        backend.remove_from_queue(TABLE, &id),
-                        "remove_from_queue racing the writer",
-                    );
+                    backend
+                        .remove_from_queue(TABLE, &id)
+                        .expect("remove_from_queue racing the writer");
                     thread::yield_now();
                 }
                 None if finished => return order,

@@ -1,172 +1,55 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Cases for the [`WriteCoordinator`] flow over a backend: apply when the
-//! lock is free, queue on timeout, hand the write back when it can be
-//! neither, never let a later write overtake a queued one, and keep an entry
-//! whose apply failed.
+//! Cases for the [`WriteCoordinator`] flow over a backend, per write: apply
+//! when the lock is free, queue on timeout, hand the write back when it can
+//! be neither, never let a later write overtake a queued one, and keep an
+//! entry whose apply failed.
 
-use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{LONG, fill_queue, head, ok, tagged_write};
-use crate::coordinator::{
-    ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
+use super::journal::{
+    Journal, Refused, SHORT, handed_back, never_apply, poisoned_write, queue_through, submitted,
 };
+use super::samples::{LONG, fill_queue, head, tagged_write};
+use crate::coordinator::{SubmitOutcome, WriteCoordinator, WriteFailure};
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
 const TABLE: &str = "test_table";
-/// Short enough that a held lock makes `submit` queue at once.
-const SHORT: Duration = Duration::from_millis(1);
-
-/// What the coordinator handed to `apply`: the queue id (`None` for a direct
-/// write) and the write.
-type Applied = Vec<(Option<String>, PendingWrite)>;
-
-/// The error of an `apply` that refuses a write.
-#[derive(Debug, PartialEq, Eq)]
-struct Refused;
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("apply refused the write")
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// An `apply` that refuses every write.
-fn refuse(_key: ApplyKey<'_>, _write: &PendingWrite) -> Result<(), ApplyError> {
-    Err(Refused.into())
-}
-
-/// An `apply` that records every write into `table`.
-fn record_into(
-    table: &Mutex<Applied>,
-) -> impl FnMut(ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError> + '_ {
-    move |key, write| {
-        let mut table = table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        table.push((key.queue_id().map(str::to_string), write.clone()));
-        Ok(())
-    }
-}
-
-/// An `apply` that must not be called.
-fn never_apply(key: ApplyKey<'_>, write: &PendingWrite) -> Result<(), ApplyError> {
-    panic!("apply was called ({key:?}, {write:?}) where nothing should have been applied")
-}
-
-fn applied(table: Mutex<Applied>) -> Applied {
-    table
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Unwraps a submit result, naming what was being done.
-#[track_caller]
-fn submitted(result: Result<SubmitOutcome, WriteError>, what: &str) -> SubmitOutcome {
-    result.unwrap_or_else(|error| panic!("{what}: expected Ok, got {error:?}"))
-}
-
-/// The error of a submit that must hand `write` back: panics if the submit
-/// succeeded or the write came back changed.
-#[track_caller]
-fn handed_back(
-    result: Result<SubmitOutcome, WriteError>,
-    write: &PendingWrite,
-    what: &str,
-) -> WriteError {
-    match result {
-        Ok(outcome) => panic!("{what}: expected Err, got {outcome:?}"),
-        Err(error) => {
-            assert_eq!(
-                error.handed_back(),
-                Some(write),
-                "{what}: the write should be handed back unchanged"
-            );
-            assert_eq!(
-                error.table(),
-                TABLE,
-                "{what}: the error should name the table"
-            );
-            error
-        }
-    }
-}
 
 /// Panics unless the table holds `pending` entries (`message` says why)
 /// and its lock is free again.
 #[track_caller]
 fn assert_pending_and_released<B: Backend>(backend: &B, pending: usize, message: &str) {
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
-        pending,
-        "{message}"
-    );
+    let count = backend.count_pending(TABLE).expect("count_pending");
+    assert_eq!(count, pending, "{message}");
     assert!(
-        !ok(backend.is_locked(TABLE), "is_locked"),
-        "the lock should be released"
+        !backend.is_locked(TABLE).expect("is_locked"),
+        "the lock is released"
     );
 }
 
-/// Holds the table's lock and submits `write` with a 1 ms timeout, so that
-/// it is queued; returns its queue id.
-fn queue_through_coordinator<B: Backend>(
-    coordinator: &WriteCoordinator<&B>,
-    write: &PendingWrite,
-) -> String {
-    let _held = ok(
-        coordinator.backend().acquire_lock(TABLE, LONG),
-        "acquire_lock",
-    );
-    match submitted(
-        coordinator.submit(TABLE, write.clone(), SHORT, never_apply),
-        "submit while held",
-    ) {
-        SubmitOutcome::Queued(id) => id,
-        other => panic!("submit while the lock is held: expected Queued, got {other:?}"),
-    }
-}
-
-/// `submit` on a free table applies the write under the lock with
-/// a direct key, returns `Applied { drained: 0 }`, and releases the
-/// lock.
+/// `submit` on a free table applies the write under the lock with a direct
+/// key, returns `Applied { drained: 0 }`, and releases the lock.
 pub fn coordinator_applies_when_free<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let write = tagged_write("direct");
     let mut calls = Vec::new();
-    let outcome = coordinator.submit(TABLE, write.clone(), LONG, |key, got: &PendingWrite| {
-        let locked = backend.is_locked(TABLE);
-        calls.push((key.queue_id().map(str::to_string), got.clone(), locked));
+    let outcome = coordinator.submit(TABLE, write.clone(), LONG, |key, got| {
+        calls.push((key.is_direct(), got.clone(), backend.is_locked(TABLE)));
         Ok(())
     });
-    assert_eq!(
-        submitted(outcome, "submit on a free table"),
-        SubmitOutcome::Applied { drained: 0 }
-    );
-    assert_eq!(calls.len(), 1, "apply should be called once");
-    let (key, got, locked) = calls.remove(0);
-    assert_eq!(
-        key, None,
-        "a direct write should be applied with a direct key"
-    );
-    assert_eq!(got, write, "apply should get the write as submitted");
+    let outcome = submitted(outcome, "submit on a free table");
+    assert_eq!(outcome, SubmitOutcome::Applied { drained: 0 });
+    assert_eq!(calls.len(), 1, "apply is called once");
+    let (direct, got, locked) = calls.remove(0);
+    assert!(direct, "a direct write is applied with a direct key");
+    assert_eq!(got, write, "apply gets the write as submitted");
     assert_eq!(
         locked,
         Ok(true),
-        "apply should run while the table's lock is held"
+        "apply runs while the table's lock is held"
     );
-    assert!(
-        !ok(backend.is_locked(TABLE), "is_locked"),
-        "submit should release the lock"
-    );
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
-        0,
-        "nothing should be queued"
-    );
+    assert_pending_and_released(backend, 0, "nothing is queued");
 }
 
 /// `submit` against a held lock times out and queues the write: `Queued(id)`,
@@ -174,17 +57,13 @@ pub fn coordinator_applies_when_free<B: Backend>(backend: &B) {
 pub fn coordinator_queues_on_lock_timeout<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let write = tagged_write("queued");
-    let id = queue_through_coordinator(&coordinator, &write);
+    let id = queue_through(&coordinator, TABLE, &write);
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
-        "count after Queued"
+        "one queued"
     );
-    assert_eq!(
-        head(backend.get_next_pending(TABLE), "get_next_pending"),
-        (id, write),
-        "the queued entry"
-    );
+    assert_eq!(head(backend, TABLE), (id, write), "the queued entry");
 }
 
 /// With the lock held and the queue full, `submit` hands the write back
@@ -192,20 +71,15 @@ pub fn coordinator_queues_on_lock_timeout<B: Backend>(backend: &B) {
 pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let capacity = backend.capacity();
-    fill_queue(backend, TABLE, "queue_write");
+    fill_queue(backend, TABLE);
     let write = tagged_write("refused");
-    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
-    let error = handed_back(
-        coordinator.submit(TABLE, write.clone(), SHORT, never_apply),
-        &write,
-        "submit with the lock held and the queue full",
-    );
+    let _held = backend.acquire_lock(TABLE, LONG).expect("acquire_lock");
+    let result = coordinator.submit(TABLE, write.clone(), SHORT, never_apply);
+    let what = "submit with the lock held and the queue full";
+    let error = handed_back(result, TABLE, &write, what);
     assert!(error.is_queue_full(), "expected QueueFull, got {error:?}");
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
-        capacity,
-        "count after refusal"
-    );
+    let count = backend.count_pending(TABLE).expect("count_pending");
+    assert_eq!(count, capacity, "count after the refusal");
 }
 
 /// A queued write is never overtaken: after it was queued, a direct write
@@ -214,27 +88,26 @@ pub fn coordinator_hands_back_write_when_queue_full<B: Backend>(backend: &B) {
 pub fn coordinator_queued_write_not_overtaken<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let older = tagged_write("older");
-    let id = queue_through_coordinator(&coordinator, &older);
+    let id = queue_through(&coordinator, TABLE, &older);
     let newer = tagged_write("newer");
-    let table = Mutex::new(Vec::new());
-    let outcome = submitted(
-        coordinator.submit(TABLE, newer.clone(), LONG, record_into(&table)),
-        "submit",
-    );
+    let journal = Journal::default();
+    let outcome = coordinator.submit(TABLE, newer.clone(), LONG, journal.each());
+    let outcome = submitted(outcome, "submit of the later write");
     assert_eq!(
         outcome,
         SubmitOutcome::Applied { drained: 1 },
-        "outcome of the later write"
+        "the later write's outcome"
+    );
+    let expected = [(Some(id), older), (None, newer)];
+    assert_eq!(
+        journal.writes(),
+        expected,
+        "the queued write first, then the direct one"
     );
     assert_eq!(
-        applied(table),
-        vec![(Some(id), older), (None, newer)],
-        "apply order: the queued write first, then the direct one"
-    );
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
-        "queue after submit"
+        "queue after"
     );
 }
 
@@ -245,50 +118,46 @@ pub fn coordinator_apply_failure_keeps_entry<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let first = tagged_write("first");
     let second = tagged_write("second");
-    let first_id = queue_through_coordinator(&coordinator, &first);
-    let second_id = queue_through_coordinator(&coordinator, &second);
-    match coordinator.drain(TABLE, LONG, refuse) {
-        Err(error) => {
+    let first_id = queue_through(&coordinator, TABLE, &first);
+    let second_id = queue_through(&coordinator, TABLE, &second);
+    let refused = coordinator.drain(TABLE, LONG, |_, _| Err(Refused.into()));
+    let error = refused.expect_err("drain, apply refuses");
+    assert_eq!(
+        error.blocking_entry(),
+        Some(first_id.as_str()),
+        "names the failed entry"
+    );
+    match error.failure() {
+        WriteFailure::Apply { source, .. } => {
             assert_eq!(
-                error.blocking_entry(),
-                Some(first_id.as_str()),
-                "the error should name the failed entry"
+                source.downcast_ref::<Refused>(),
+                Some(&Refused),
+                "apply's own error"
             );
-            match error.failure() {
-                WriteFailure::Apply { source, .. } => assert_eq!(
-                    source.downcast_ref::<Refused>(),
-                    Some(&Refused),
-                    "the error should carry apply's error"
-                ),
-                other => panic!("expected an apply failure, got {other:?}"),
-            }
         }
-        other => panic!("drain with a failing apply: expected Err, got {other:?}"),
+        other => panic!("expected an apply failure, got {other:?}"),
     }
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         2,
-        "nothing should be removed"
-    );
-    let (head_id, _) = head(backend.get_next_pending(TABLE), "get_next_pending");
-    assert_eq!(
-        head_id, first_id,
-        "the entry whose apply failed should stay first"
-    );
-    let table = Mutex::new(Vec::new());
-    match coordinator.drain(TABLE, LONG, record_into(&table)) {
-        Ok(drained) => assert_eq!(drained, 2, "the later drain should apply both entries"),
-        Err(error) => panic!("later drain: expected Ok(2), got {error:?}"),
-    }
-    assert_eq!(
-        applied(table),
-        vec![(Some(first_id), first), (Some(second_id), second)],
-        "apply order"
+        "none removed"
     );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        head(backend, TABLE).0,
+        first_id,
+        "the failed entry stays first"
+    );
+    let journal = Journal::default();
+    let drained = coordinator
+        .drain(TABLE, LONG, journal.each())
+        .expect("later drain");
+    assert_eq!(drained, 2, "the later drain applies both entries");
+    let expected = [(Some(first_id), first), (Some(second_id), second)];
+    assert_eq!(journal.writes(), expected, "apply order");
+    assert_eq!(
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
-        "queue after the later drain"
+        "queue after"
     );
 }
 
@@ -296,56 +165,54 @@ pub fn coordinator_apply_failure_keeps_entry<B: Backend>(backend: &B) {
 /// is handed back unapplied (it cannot overtake), and the entry stays.
 pub fn coordinator_submit_stops_at_failed_queued_write<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
-    let queued_id = queue_through_coordinator(&coordinator, &tagged_write("queued"));
+    let queued_id = queue_through(&coordinator, TABLE, &poisoned_write("queued"));
     let write = tagged_write("later");
-    let mut direct_applied = false;
-    let result = coordinator.submit(TABLE, write.clone(), LONG, |key, _write| {
-        direct_applied |= key.is_direct();
-        Err(Refused.into())
-    });
-    let error = handed_back(result, &write, "submit with a failing apply");
+    let journal = Journal::default();
+    let result = coordinator.submit(TABLE, write.clone(), LONG, journal.each());
+    let error = handed_back(result, TABLE, &write, "submit after a refused queued write");
     assert_eq!(
         error.blocking_entry(),
         Some(queued_id.as_str()),
-        "expected an apply failure naming the queued entry, got {error:?}"
+        "names the queued entry"
     );
+    let direct = journal.writes().iter().any(|(key, _)| key.is_none());
     assert!(
-        !direct_applied,
-        "the later write must not be applied before the queued one"
+        !direct,
+        "the later write is not applied before the queued one"
     );
-    assert_pending_and_released(backend, 1, "the queued entry should stay");
+    assert_pending_and_released(backend, 1, "the queued entry stays");
 }
 
 /// When `apply` fails for the direct write, `submit` hands it back with
 /// `Apply { queue_id: None }`, queues nothing and releases the lock.
 pub fn coordinator_direct_apply_failure_hands_write_back<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
-    let write = tagged_write("direct");
-    let result = coordinator.submit(TABLE, write.clone(), LONG, refuse);
-    let error = handed_back(result, &write, "submit with a failing apply");
+    let write = poisoned_write("direct");
+    let journal = Journal::default();
+    let result = coordinator.submit(TABLE, write.clone(), LONG, journal.each());
+    let error = handed_back(result, TABLE, &write, "submit with a failing apply");
     assert!(
         error.is_apply_failure() && error.blocking_entry().is_none(),
         "expected a failure of the direct write's apply, got {error:?}"
     );
-    assert_pending_and_released(backend, 0, "nothing should be queued");
+    assert_pending_and_released(backend, 0, "nothing is queued");
 }
 
 /// An invalid table name or row is refused before anything is touched: the
 /// write is handed back with the validation error, `apply` is not called,
-/// and nothing is queued even when the lock is held.
+/// and nothing is queued even when the lock is held. `drain` of a bad table
+/// name is refused the same way.
 pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
     let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", ["a|b"])]);
     let good = tagged_write("good");
     let attempts = [("../escape", good.clone()), ("", good), (TABLE, bad_row)];
     for hold in [false, true] {
-        let held = hold.then(|| ok(backend.acquire_lock(TABLE, LONG), "acquire_lock"));
+        let held = hold.then(|| backend.acquire_lock(TABLE, LONG).expect("acquire_lock"));
         for (table, write) in &attempts {
             let what = format!("submit to {table:?} (lock held: {hold})");
-            let error = match coordinator.submit(table, write.clone(), SHORT, never_apply) {
-                Ok(outcome) => panic!("{what}: expected Err, got {outcome:?}"),
-                Err(error) => error,
-            };
+            let result = coordinator.submit(table, write.clone(), SHORT, never_apply);
+            let error = result.expect_err(&what);
             assert_eq!(
                 error.handed_back(),
                 Some(write),
@@ -353,20 +220,27 @@ pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
             );
             assert!(
                 error.is_invalid_input(),
-                "{what}: expected an invalid-input error, got {error:?}"
+                "{what}: expected invalid input, got {error:?}"
             );
         }
         drop(held);
         assert_eq!(
-            ok(backend.count_pending(TABLE), "count_pending"),
+            backend.count_pending(TABLE).expect("count_pending"),
             0,
-            "nothing should be queued"
+            "none queued"
         );
     }
+    let error = coordinator
+        .drain("../escape", SHORT, never_apply)
+        .expect_err("drain ../x");
+    assert!(
+        error.is_invalid_input(),
+        "drain of a bad name: got {error:?}"
+    );
     assert_eq!(
-        ok(backend.count_pending("escape"), "count_pending"),
+        backend.count_pending("escape").expect("count_pending"),
         0,
-        "nothing should escape"
+        "no escape"
     );
 }
 
@@ -374,15 +248,17 @@ pub fn coordinator_rejects_invalid_input<B: Backend>(backend: &B) {
 /// it, `drain` fails with `Backend(LockTimeout)` and applies nothing.
 pub fn coordinator_drain_waits_for_lock<B: Backend>(backend: &B) {
     let coordinator = WriteCoordinator::new(backend);
-    queue_through_coordinator(&coordinator, &tagged_write("queued"));
-    let _held = ok(backend.acquire_lock(TABLE, LONG), "acquire_lock");
-    match coordinator.drain(TABLE, Duration::from_millis(20), never_apply) {
-        Err(error) if error.is_lock_timeout() => {}
-        other => panic!("drain while the lock is held: expected LockTimeout, got {other:?}"),
-    }
+    queue_through(&coordinator, TABLE, &tagged_write("queued"));
+    let _held = backend.acquire_lock(TABLE, LONG).expect("acquire_lock");
+    let result = coordinator.drain(TABLE, Duration::from_millis(20), never_apply);
+    let error = result.expect_err("drain while the lock is held");
+    assert!(
+        error.is_lock_timeout(),
+        "expected LockTimeout, got {error:?}"
+    );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
-        "the entry should stay"
+        "entry stays"
     );
 }

@@ -7,7 +7,7 @@ use std::sync::{Barrier, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{LONG, join, ok, sequenced_write};
+use super::samples::{LONG, join, sequenced_write};
 use crate::coordinator::{ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator};
 use crate::types::PendingWrite;
 
@@ -122,7 +122,7 @@ pub fn coordinator_threads_apply_each_write_once_in_order<B: Backend>(backend: &
     }
     assert_eq!(applied.len(), THREADS * WRITES, "applied writes in all");
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
         "queue after the final drain"
     );

@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The conformance suite: plain functions, each taking a backend, that check
-//! the contracts of [`LockBackend`](crate::LockBackend) and [`QueueBackend`](crate::QueueBackend) (and the
-//! [`WriteCoordinator`](crate::WriteCoordinator) flow over them).
+//! What every backend is checked with, in two parts:
+//!
+//! - the conformance suite: plain functions, each taking a backend, that
+//!   check the contracts of [`LockBackend`](crate::LockBackend) and
+//!   [`QueueBackend`](crate::QueueBackend) and the
+//!   [`WriteCoordinator`](crate::WriteCoordinator) flow over them;
+//! - the one operation model ([`model`]): random sequences of operations run
+//!   on a backend and on a plain reference, compared step by step (a
+//!   backend's proptest, and `cargo xtask parity` across backends).
+//!
+//! Both use one list of bad inputs ([`bad_table_names`], [`bad_queue_ids`],
+//! [`UNKNOWN_IDS`]). [`LosingLocks`] wraps any backend so that its locks can
+//! be lost on purpose.
 //!
 //! A backend crate's tests call [`run_all`] with a factory that makes a
 //! fresh, empty backend; every case gets its own. A backend is done when it
-//! passes the suite unchanged. Each case is also a public function, so a
+//! passes the suite and the model unchanged. Each case is also a public function, so a
 //! test can run one alone, and [`cases`] lists them by name. A backend that
 //! is a faithful copy of something older (`reedbase-last`) names the cases
 //! it is known to fail in [`run_all_except`].
@@ -28,128 +38,115 @@
 //!
 //! # The cases
 //!
-//! The old module's lock tests (LAST-BEHAVIOUR.md), against the trait:
+//! Each case's own docs say what it checks; here they are by group.
 //!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`acquire_lock_succeeds`] | a free lock is taken, is locked, is free after the guard drops |
-//! | [`acquire_lock_times_out_against_held_lock`] | a 500 ms acquire against a held lock is `LockTimeout` |
-//! | [`is_locked_false_without_lock`] | a table nobody locked is not locked |
-//! | [`is_locked_true_while_held`] | a held lock is locked |
-//! | [`wait_for_unlock_returns_after_release`] | `wait_for_unlock` returns when another thread releases after 200 ms |
-//! | [`wait_for_unlock_times_out_while_held`] | `wait_for_unlock` (200 ms) on a held lock is `LockTimeout` |
-//! | [`different_tables_lock_independently`] | two tables are held at once |
-//! | [`lock_released_at_end_of_scope`] | RAII: the lock is free (and can be taken) once the guard's scope ends |
-//! | [`second_thread_times_out_while_held`] | another thread's 300 ms acquire is `LockTimeout` |
-//! | [`is_locked_false_for_unknown_table`] | `is_locked` on an unknown table is `Ok(false)` |
-//!
-//! The old module's queue tests, against the trait:
-//!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`queue_write_then_get_returns_it`] | `get_next_pending` returns the id and content queued |
-//! | [`remove_from_queue_removes_entry`] | removing the one entry takes the count from 1 to 0 |
-//! | [`count_pending_empty_is_zero`] | a never used queue counts 0 |
-//! | [`count_pending_counts_writes`] | two writes count 2 |
-//! | [`queue_write_beyond_capacity_is_queue_full`] | `capacity()` writes succeed, the next is `QueueFull` |
-//! | [`fifo_two_writes_apart`] | of two writes 10 ms apart, the first comes out first |
-//! | [`get_next_pending_empty_is_none`] | an empty queue gives `None` |
-//! | [`every_operation_is_queued`] | Insert, Update and Delete are queued, counted, and kept |
-//! | [`rows_keep_their_order`] | a write's three rows keep their order |
-//! | [`tables_have_separate_queues`] | two tables' queues count and return separately |
-//! | [`remove_missing_id_is_error`] | removing an id that is not queued is an error |
-//! | [`drain_follows_timestamp_order`] | five writes 10 ms apart drain in the order (and timestamps) written |
-//!
-//! Lock contracts of the new design:
-//!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`try_acquire_lock_never_waits`] | `Some` when free, `None` when held, `Some` again after the drop |
-//! | [`zero_timeout_tries_once`] | a zero timeout takes a free lock / returns for a free lock, times out on a held one |
-//! | [`acquire_lock_timeout_reports_real_wait`] | `LockTimeout { table, waited }` with `waited >= 300 ms` and no more than the call took |
-//! | [`wait_for_unlock_timeout_reports_real_wait`] | the same for `wait_for_unlock` |
-//!
-//! Queue contracts of the new design:
-//!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`remove_missing_id_is_not_found`] | a missing well-formed id is `QueueEntryNotFound { table, queue_id }` |
-//! | [`remove_twice_is_not_found`] | the second removal of an id is `QueueEntryNotFound` |
-//! | [`get_next_pending_does_not_remove`] | two gets return the same entry, the count stays |
-//! | [`remove_non_head_keeps_order`] | removing entries behind the head keeps the rest in order |
-//! | [`queue_full_names_table_and_size`] | `QueueFull` names the table, with `size == capacity()` |
-//! | [`pending_write_survives_exactly`] | every field comes back exactly: operations, row order, empty values, Unicode, no rows, timestamps 0 to `u64::MAX` |
-//! | [`fifo_without_sleeps`] | 50 writes back to back come out in order |
-//! | [`queue_ids_are_distinct_and_valid`] | ids are distinct, pass `validate_queue_id`, and are not reused |
-//! | [`tables_are_independent`] | a held lock, a full queue and ids of one table do not affect another |
-//!
-//! Input validation at the backend boundary:
-//!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`bad_table_names_are_rejected`] | all eight methods refuse `../x`, `/abs`, empty, `.`, `..`, `.hidden`, `a/b`, `a\b`, NUL, control characters, `C:x`, 129 bytes with `InvalidTableName`; nothing touched |
-//! | [`bad_queue_ids_are_rejected`] | `remove_from_queue` refuses `../../x`, `a/b`, empty, `x.pending`, ... with `InvalidQueueId`; queue untouched |
-//! | [`invalid_rows_are_rejected`] | `\|`, `\n`, `\r` or an empty key is `InvalidRow` naming the field; nothing queued |
-//! | [`table_name_is_checked_first`] | a call with a bad table name and a bad row or id reports `InvalidTableName` |
-//! | [`unusual_valid_names_work`] | valid names with a dot, a space, Unicode, or 128 bytes work with every method |
-//!
-//! Several threads:
-//!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`capacity_holds_under_concurrent_producers`] | 8 threads released by a barrier: exactly `capacity()` writes succeed, the rest `QueueFull`; 5 rounds |
-//! | [`capacity_holds_when_producers_race_for_last_places`] | 20 times: 4 places free in a full queue, 8 threads x 2 writes; exactly 4 succeed |
-//! | [`lock_excludes_other_threads`] | 4 threads x 100 lock rounds: never two inside, no lost counter update |
-//! | [`acquire_lock_wakes_promptly`] | a waiting `acquire_lock` gets a released lock within 40 ms (best of 3) |
-//! | [`wait_for_unlock_wakes_promptly`] | a waiting `wait_for_unlock` returns within 40 ms of the release (best of 3) |
-//! | [`reader_racing_writer_sees_whole_entries`] | a reader polling while 100-row entries are queued always gets `Ok` and the whole oldest entry |
-//! | [`reader_draining_while_writer_queues_sees_whole_entries`] | a reader removing as it reads sees every entry whole, once, in order |
-//!
-//! The [`WriteCoordinator`](crate::WriteCoordinator) over the backend:
-//!
-//! | case | what it checks |
-//! | --- | --- |
-//! | [`coordinator_applies_when_free`] | `Applied { drained: 0 }`, a direct key, applied under the lock, lock released |
-//! | [`coordinator_queues_on_lock_timeout`] | against a held lock: `Queued(id)`, one entry under that id |
-//! | [`coordinator_hands_back_write_when_queue_full`] | lock held and queue full: the write comes back unchanged with `Backend(QueueFull)` |
-//! | [`coordinator_queued_write_not_overtaken`] | a later direct write applies the queued one first (under its queue id), `drained: 1` |
-//! | [`coordinator_apply_failure_keeps_entry`] | a failing apply in `drain` is `Apply { queue_id: Some(id) }`, the entry stays first, a later drain applies it |
-//! | [`coordinator_submit_stops_at_failed_queued_write`] | a failing apply of a queued write hands the submitted write back unapplied |
-//! | [`coordinator_direct_apply_failure_hands_write_back`] | a failing apply of the direct write hands it back, `Apply { queue_id: None }` |
-//! | [`coordinator_rejects_invalid_input`] | a bad table name or row is handed back, nothing applied or queued, lock held or not |
-//! | [`coordinator_drain_waits_for_lock`] | `drain` against a held lock is `Backend(LockTimeout)` and applies nothing |
-//! | [`coordinator_threads_apply_each_write_once_in_order`] | 4 threads x 25 writes, 1 ms timeouts: each applied exactly once, each thread's in order |
+//! - The old module's lock tests, against the trait:
+//!   [`acquire_lock_succeeds`], [`acquire_lock_times_out_against_held_lock`],
+//!   [`is_locked_false_without_lock`], [`is_locked_true_while_held`],
+//!   [`wait_for_unlock_returns_after_release`],
+//!   [`wait_for_unlock_times_out_while_held`],
+//!   [`different_tables_lock_independently`], [`lock_released_at_end_of_scope`],
+//!   [`second_thread_times_out_while_held`], [`is_locked_false_for_unknown_table`].
+//! - The old module's queue tests, against the trait:
+//!   [`queue_write_then_get_returns_it`], [`remove_from_queue_removes_entry`],
+//!   [`count_pending_empty_is_zero`], [`count_pending_counts_writes`],
+//!   [`queue_write_beyond_capacity_is_queue_full`], [`fifo_two_writes_apart`],
+//!   [`get_next_pending_empty_is_none`], [`every_operation_is_queued`],
+//!   [`rows_keep_their_order`], [`tables_have_separate_queues`],
+//!   [`remove_missing_id_is_error`], [`drain_follows_timestamp_order`].
+//! - Lock contracts: [`try_acquire_lock_never_waits`], [`zero_timeout_tries_once`],
+//!   [`acquire_lock_timeout_reports_real_wait`],
+//!   [`wait_for_unlock_timeout_reports_real_wait`], [`lock_holder_tells_held_from_free`].
+//! - Queue contracts: [`remove_missing_id_is_not_found`], [`remove_twice_is_not_found`],
+//!   [`get_next_pending_does_not_remove`], [`remove_non_head_keeps_order`],
+//!   [`queue_full_names_table_and_size`], [`pending_write_survives_exactly`],
+//!   [`fifo_without_sleeps`], [`queue_ids_are_distinct_and_valid`],
+//!   [`tables_are_independent`].
+//! - Input validation: [`bad_table_names_are_rejected`], [`bad_queue_ids_are_rejected`],
+//!   [`invalid_rows_are_rejected`], [`table_name_is_checked_first`],
+//!   [`unusual_valid_names_work`].
+//! - Several threads: [`capacity_holds_under_concurrent_producers`],
+//!   [`capacity_holds_when_producers_race_for_last_places`],
+//!   [`lock_excludes_other_threads`], [`acquire_lock_wakes_promptly`],
+//!   [`wait_for_unlock_wakes_promptly`], [`reader_racing_writer_sees_whole_entries`],
+//!   [`reader_draining_while_writer_queues_sees_whole_entries`].
+//! - The [`WriteCoordinator`](crate::WriteCoordinator), per write:
+//!   [`coordinator_applies_when_free`], [`coordinator_queues_on_lock_timeout`],
+//!   [`coordinator_hands_back_write_when_queue_full`],
+//!   [`coordinator_queued_write_not_overtaken`], [`coordinator_apply_failure_keeps_entry`],
+//!   [`coordinator_submit_stops_at_failed_queued_write`],
+//!   [`coordinator_direct_apply_failure_hands_write_back`],
+//!   [`coordinator_rejects_invalid_input`], [`coordinator_drain_waits_for_lock`],
+//!   [`coordinator_threads_apply_each_write_once_in_order`].
+//! - The queue methods behind batches, dead letters and start-up:
+//!   [`get_pending_batch_returns_the_oldest_without_removing`],
+//!   [`remove_batch_from_queue_stops_at_the_first_failure`],
+//!   [`is_pending_follows_the_entry`], [`move_aside_takes_an_entry_out_of_the_queue`],
+//!   [`record_failed_apply_counts_per_entry`],
+//!   [`tables_with_pending_lists_tables_with_entries`].
+//! - The coordinator in batches: [`batch_submit_applies_queued_writes_then_its_own`],
+//!   [`batch_holds_at_most_max_batch`], [`failed_batch_removes_nothing_and_hands_write_back`],
+//!   [`batch_and_per_write_paths_agree`],
+//!   [`submit_applies_at_most_capacity_queued_writes_first`].
+//! - Dead letters: [`dead_letters_block_the_table_by_default`],
+//!   [`dead_letters_move_aside_after_n_failures`],
+//!   [`dead_letters_in_batches_are_tried_alone_first`].
+//! - A lost lock (through [`LosingLocks`]):
+//!   [`lost_lock_stops_a_drain_before_the_next_write`],
+//!   [`lost_lock_stops_a_submit_and_hands_the_write_back`].
+//! - What a service needs: [`wait_applied_returns_once_applied`],
+//!   [`wait_applied_reports_a_write_moved_aside`], [`wait_applied_times_out_while_pending`],
+//!   [`drain_all_drains_every_table_and_reports_the_blocked`],
+//!   [`drainer_drains_in_the_background`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod batch_cases;
 mod capacity_cases;
 mod concurrency_cases;
 mod coordinator_cases;
 mod coordinator_concurrency_cases;
+mod dead_letter_cases;
+mod inputs;
+mod journal;
 mod lock_cases;
+mod lost_lock;
+mod lost_lock_cases;
+pub mod model;
+mod queue_batch_cases;
 mod queue_cases;
 mod queue_contract_cases;
 mod samples;
+mod service_cases;
 mod validation_cases;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use batch_cases::*;
 pub use capacity_cases::*;
 pub use concurrency_cases::*;
 pub use coordinator_cases::*;
 pub use coordinator_concurrency_cases::*;
+pub use dead_letter_cases::*;
+pub use inputs::{BadName, UNKNOWN_IDS, bad_queue_ids, bad_table_names};
 pub use lock_cases::*;
+pub use lost_lock::{LosingGuard, LosingLocks};
+pub use lost_lock_cases::*;
+pub use queue_batch_cases::*;
 pub use queue_cases::*;
 pub use queue_contract_cases::*;
+pub use service_cases::*;
 pub use validation_cases::*;
 
 /// The smallest queue capacity the suite can check: some cases need five
 /// entries in one queue.
 pub const MIN_CAPACITY: usize = 5;
 
-/// The bounds a backend needs to be run through the suite.
-pub trait Backend: crate::Backend + Sync {}
+/// The bounds a backend needs to be run through the suite: shared between
+/// threads, and cloned (a clone shares the state: the same locks and
+/// queues) for a [`Drainer`](crate::Drainer) on a thread of its own.
+pub trait Backend: crate::Backend + Clone + Send + Sync + 'static {}
 
-impl<T: crate::Backend + Sync> Backend for T {}
+impl<T: crate::Backend + Clone + Send + Sync + 'static> Backend for T {}
 
 /// One named case of the suite.
 pub struct Case<B> {
@@ -169,7 +166,7 @@ macro_rules! case {
     };
 }
 
-/// Every case of the suite, in a stable order (the order of the tables in
+/// Every case of the suite, in a stable order (the order of the groups in
 /// the [module docs](self)).
 pub fn cases<B: Backend>() -> Vec<Case<B>> {
     vec![
@@ -202,6 +199,7 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(zero_timeout_tries_once),
         case!(acquire_lock_timeout_reports_real_wait),
         case!(wait_for_unlock_timeout_reports_real_wait),
+        case!(lock_holder_tells_held_from_free),
         // Queue contracts.
         case!(remove_missing_id_is_not_found),
         case!(remove_twice_is_not_found),
@@ -237,6 +235,32 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(coordinator_rejects_invalid_input),
         case!(coordinator_drain_waits_for_lock),
         case!(coordinator_threads_apply_each_write_once_in_order),
+        // The queue methods behind batches, dead letters and start-up.
+        case!(get_pending_batch_returns_the_oldest_without_removing),
+        case!(remove_batch_from_queue_stops_at_the_first_failure),
+        case!(is_pending_follows_the_entry),
+        case!(move_aside_takes_an_entry_out_of_the_queue),
+        case!(record_failed_apply_counts_per_entry),
+        case!(tables_with_pending_lists_tables_with_entries),
+        // The coordinator in batches.
+        case!(batch_submit_applies_queued_writes_then_its_own),
+        case!(batch_holds_at_most_max_batch),
+        case!(failed_batch_removes_nothing_and_hands_write_back),
+        case!(batch_and_per_write_paths_agree),
+        case!(submit_applies_at_most_capacity_queued_writes_first),
+        // Dead letters.
+        case!(dead_letters_block_the_table_by_default),
+        case!(dead_letters_move_aside_after_n_failures),
+        case!(dead_letters_in_batches_are_tried_alone_first),
+        // A lost lock.
+        case!(lost_lock_stops_a_drain_before_the_next_write),
+        case!(lost_lock_stops_a_submit_and_hands_the_write_back),
+        // What a service needs.
+        case!(wait_applied_returns_once_applied),
+        case!(wait_applied_reports_a_write_moved_aside),
+        case!(wait_applied_times_out_while_pending),
+        case!(drain_all_drains_every_table_and_reports_the_blocked),
+        case!(drainer_drains_in_the_background),
     ]
 }
 

@@ -6,9 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{
-    ABSENT_ID, drain_all, err, fill_queue, head, ok, operation_write, tagged_write,
-};
+use super::samples::{ABSENT_ID, drain_all, fill_queue, head, operation_write, tagged_write};
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 
 const TABLE: &str = "test_table";
@@ -17,64 +15,56 @@ const TABLE: &str = "test_table";
 /// `get_next_pending` under the same id with the same content.
 pub fn queue_write_then_get_returns_it<B: Backend>(backend: &B) {
     let write = tagged_write("one");
-    let id = ok(backend.queue_write(TABLE, &write), "queue_write");
-    let (got_id, got) = head(backend.get_next_pending(TABLE), "get_next_pending");
+    let id = backend.queue_write(TABLE, &write).expect("queue_write");
     assert_eq!(
-        got_id, id,
-        "get_next_pending should return the id queue_write gave"
-    );
-    assert_eq!(
-        got, write,
-        "get_next_pending should return the write as queued"
+        head(backend, TABLE),
+        (id, write),
+        "the entry comes back as queued"
     );
 }
 
 /// Old `test_remove_from_queue`: removing the one entry brings the count
 /// from 1 to 0.
 pub fn remove_from_queue_removes_entry<B: Backend>(backend: &B) {
-    let id = ok(
-        backend.queue_write(TABLE, &tagged_write("one")),
-        "queue_write",
-    );
+    let id = backend
+        .queue_write(TABLE, &tagged_write("one"))
+        .expect("queue_write");
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
-        "count before remove"
+        "before remove"
     );
-    ok(backend.remove_from_queue(TABLE, &id), "remove_from_queue");
+    backend
+        .remove_from_queue(TABLE, &id)
+        .expect("remove_from_queue");
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
-        "count after remove"
+        "after remove"
     );
 }
 
 /// Old `test_count_pending_empty`: a never used queue counts 0.
 pub fn count_pending_empty_is_zero<B: Backend>(backend: &B) {
     assert_eq!(
-        ok(
-            backend.count_pending(TABLE),
-            "count_pending on a never used table"
-        ),
+        backend.count_pending(TABLE).expect("count_pending"),
         0,
-        "count_pending of a never used queue"
+        "never used"
     );
 }
 
 /// Old `test_count_pending_multiple`: two writes count 2.
 pub fn count_pending_counts_writes<B: Backend>(backend: &B) {
-    ok(
-        backend.queue_write(TABLE, &tagged_write("one")),
-        "first queue_write",
-    );
-    ok(
-        backend.queue_write(TABLE, &tagged_write("two")),
-        "second queue_write",
-    );
+    backend
+        .queue_write(TABLE, &tagged_write("one"))
+        .expect("first queue_write");
+    backend
+        .queue_write(TABLE, &tagged_write("two"))
+        .expect("second queue_write");
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         2,
-        "count after two writes"
+        "two writes"
     );
 }
 
@@ -82,84 +72,62 @@ pub fn count_pending_counts_writes<B: Backend>(backend: &B) {
 /// default) and refuses the next one with `QueueFull`.
 pub fn queue_write_beyond_capacity_is_queue_full<B: Backend>(backend: &B) {
     let capacity = backend.capacity();
-    fill_queue(backend, TABLE, "queue_write");
-    let error = err(
-        backend.queue_write(TABLE, &tagged_write("over")),
-        &format!("queue_write {} with capacity {capacity}", capacity + 1),
-    );
+    fill_queue(backend, TABLE);
+    let error = backend
+        .queue_write(TABLE, &tagged_write("over"))
+        .expect_err("queue_write past capacity");
     assert!(
         error.is_queue_full(),
-        "write past capacity: expected QueueFull, got {error:?}"
+        "past capacity: expected QueueFull, got {error:?}"
     );
-    assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
-        capacity,
-        "count after the refused write"
-    );
+    let count = backend.count_pending(TABLE).expect("count_pending");
+    assert_eq!(count, capacity, "count after the refused write");
 }
 
 /// Old `test_fifo_order`: of two writes 10 ms apart, the first comes out
 /// first.
 pub fn fifo_two_writes_apart<B: Backend>(backend: &B) {
     let first = tagged_write("first");
-    let first_id = ok(backend.queue_write(TABLE, &first), "first queue_write");
+    let first_id = backend
+        .queue_write(TABLE, &first)
+        .expect("first queue_write");
     thread::sleep(Duration::from_millis(10));
     let second = tagged_write("second");
-    let second_id = ok(backend.queue_write(TABLE, &second), "second queue_write");
-    let got = head(backend.get_next_pending(TABLE), "get_next_pending");
+    let second_id = backend
+        .queue_write(TABLE, &second)
+        .expect("second queue_write");
     assert_eq!(
-        got,
+        head(backend, TABLE),
         (first_id.clone(), first),
-        "the older write should come out first"
+        "older first"
     );
-    ok(
-        backend.remove_from_queue(TABLE, &first_id),
-        "remove_from_queue",
-    );
-    let got = head(
-        backend.get_next_pending(TABLE),
-        "get_next_pending after removing the first",
-    );
-    assert_eq!(
-        got,
-        (second_id, second),
-        "the newer write should come out second"
-    );
+    backend
+        .remove_from_queue(TABLE, &first_id)
+        .expect("remove_from_queue");
+    assert_eq!(head(backend, TABLE), (second_id, second), "newer second");
 }
 
 /// Old `test_get_next_pending_empty`: an empty queue gives `None`.
 pub fn get_next_pending_empty_is_none<B: Backend>(backend: &B) {
-    let got = ok(
-        backend.get_next_pending(TABLE),
-        "get_next_pending on a never used table",
-    );
-    assert!(
-        got.is_none(),
-        "get_next_pending on an empty queue should be None, got {got:?}"
-    );
+    let got = backend.get_next_pending(TABLE).expect("get_next_pending");
+    assert!(got.is_none(), "an empty queue gives None, got {got:?}");
 }
 
 /// Old `test_different_operations`: Insert, Update and Delete writes are all
 /// queued and counted, and come back with their operation.
 pub fn every_operation_is_queued<B: Backend>(backend: &B) {
-    let operations = [
+    for operation in [
         WriteOperation::Insert,
         WriteOperation::Update,
         WriteOperation::Delete,
-    ];
-    for operation in operations {
-        ok(
-            backend.queue_write(
-                TABLE,
-                &operation_write(operation, &format!("{operation:?}")),
-            ),
-            &format!("queue_write of an {operation:?}"),
-        );
+    ] {
+        let write = operation_write(operation, &format!("{operation:?}"));
+        backend.queue_write(TABLE, &write).expect("queue_write");
     }
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         3,
-        "count after three writes"
+        "three writes"
     );
     // What is checked here is that each operation is kept; order has cases
     // of its own (fifo_two_writes_apart, fifo_without_sleeps).
@@ -170,8 +138,8 @@ pub fn every_operation_is_queued<B: Backend>(backend: &B) {
     kept.sort();
     assert_eq!(
         kept,
-        vec!["Delete", "Insert", "Update"],
-        "each operation should be queued and kept once"
+        ["Delete", "Insert", "Update"],
+        "each operation kept once"
     );
 }
 
@@ -180,13 +148,13 @@ pub fn rows_keep_their_order<B: Backend>(backend: &B) {
     let write = PendingWrite::new(
         WriteOperation::Insert,
         vec![
-            CsvRow::new("user:1", vec!["Alice", "alice@example.com"]),
-            CsvRow::new("user:2", vec!["Bob", "bob@example.com"]),
-            CsvRow::new("user:3", vec!["Carol", "carol@example.com"]),
+            CsvRow::new("user:1", ["Alice", "alice@example.com"]),
+            CsvRow::new("user:2", ["Bob", "bob@example.com"]),
+            CsvRow::new("user:3", ["Carol", "carol@example.com"]),
         ],
     );
-    ok(backend.queue_write(TABLE, &write), "queue_write");
-    let (_, got) = head(backend.get_next_pending(TABLE), "get_next_pending");
+    backend.queue_write(TABLE, &write).expect("queue_write");
+    let (_, got) = head(backend, TABLE);
     let keys: Vec<&str> = got.rows.iter().map(|row| row.key.as_str()).collect();
     assert_eq!(
         keys,
@@ -199,52 +167,45 @@ pub fn rows_keep_their_order<B: Backend>(backend: &B) {
 /// Old `test_different_tables`: two tables have separate queues.
 pub fn tables_have_separate_queues<B: Backend>(backend: &B) {
     let one = tagged_write("table1");
-    let two = tagged_write("table2");
-    ok(backend.queue_write("table1", &one), "queue_write table1");
-    ok(backend.queue_write("table2", &two), "queue_write table2");
-    ok(
-        backend.queue_write("table2", &tagged_write("table2-b")),
-        "queue_write table2",
-    );
+    let two = [tagged_write("table2"), tagged_write("table2-b")];
+    backend
+        .queue_write("table1", &one)
+        .expect("queue_write table1");
+    for write in &two {
+        backend
+            .queue_write("table2", write)
+            .expect("queue_write table2");
+    }
     assert_eq!(
-        ok(backend.count_pending("table1"), "count_pending table1"),
+        backend.count_pending("table1").expect("count_pending"),
         1,
-        "count of table1"
+        "table1"
     );
     assert_eq!(
-        ok(backend.count_pending("table2"), "count_pending table2"),
+        backend.count_pending("table2").expect("count_pending"),
         2,
-        "count of table2"
+        "table2"
     );
-    assert_eq!(
-        head(backend.get_next_pending("table1"), "get table1").1,
-        one,
-        "head of table1"
-    );
-    let mut table2: Vec<PendingWrite> = drain_all(backend, "table2")
+    assert_eq!(head(backend, "table1").1, one, "head of table1");
+    let mut table2: Vec<Vec<CsvRow>> = drain_all(backend, "table2")
         .into_iter()
-        .map(|(_, write)| write)
+        .map(|(_, write)| write.rows)
         .collect();
-    table2.sort_by_key(|w| format!("{:?}", w.rows));
-    let mut expected = [two, tagged_write("table2-b")];
-    expected.sort_by_key(|w| format!("{:?}", w.rows));
-    assert_eq!(
-        table2.iter().map(|w| &w.rows).collect::<Vec<_>>(),
-        expected.iter().map(|w| &w.rows).collect::<Vec<_>>(),
-        "table2 should hold exactly its own two writes"
-    );
+    table2.sort_by_key(|rows| format!("{rows:?}"));
+    let mut expected: Vec<Vec<CsvRow>> = two.into_iter().map(|write| write.rows).collect();
+    expected.sort_by_key(|rows| format!("{rows:?}"));
+    assert_eq!(table2, expected, "table2 holds exactly its own two writes");
 }
 
 /// Old `test_remove_nonexistent`: removing an id that is not queued is an
 /// error.
 pub fn remove_missing_id_is_error<B: Backend>(backend: &B) {
-    let error = err(
-        backend.remove_from_queue(TABLE, ABSENT_ID),
-        "remove_from_queue of an id that was never queued",
-    );
+    let error = backend
+        .remove_from_queue(TABLE, ABSENT_ID)
+        .expect_err("remove_from_queue of an id that was never queued");
     assert!(
         !error.is_invalid_input(),
-        "a well-formed id that is not queued should not be an input error, got {error:?}"
+        "a well-formed id that is not queued is no input error, got {error:?}"
     );
 }
 
@@ -257,29 +218,18 @@ pub fn drain_follows_timestamp_order<B: Backend>(backend: &B) {
             thread::sleep(Duration::from_millis(10));
         }
         let write = tagged_write(&n.to_string());
-        ok(
-            backend.queue_write(TABLE, &write),
-            &format!("queue_write {n}"),
-        );
+        backend.queue_write(TABLE, &write).expect("queue_write");
         written.push(write);
     }
-    let mut drained = Vec::new();
-    while let Some((id, write)) = ok(backend.get_next_pending(TABLE), "get_next_pending") {
-        ok(backend.remove_from_queue(TABLE, &id), "remove_from_queue");
-        drained.push(write);
-        assert!(
-            drained.len() <= written.len(),
-            "drained more entries than were written"
-        );
-    }
-    assert_eq!(
-        drained, written,
-        "entries should drain in the order written"
-    );
+    let drained: Vec<PendingWrite> = drain_all(backend, TABLE)
+        .into_iter()
+        .map(|(_, write)| write)
+        .collect();
+    assert_eq!(drained, written, "entries drain in the order written");
     assert!(
         drained
             .windows(2)
             .all(|pair| pair[0].timestamp < pair[1].timestamp),
-        "timestamps of the drained entries should increase"
+        "timestamps of the drained entries increase"
     );
 }

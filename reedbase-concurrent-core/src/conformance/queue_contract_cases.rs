@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::Backend;
-use super::samples::{ABSENT_ID, LONG, drain_all, err, fill_queue, head, ok, tagged_write};
+use super::samples::{ABSENT_ID, LONG, drain_all, fill_queue, head, queue_tagged, tagged_write};
 use crate::error::ReedError;
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
 use crate::validation::validate_queue_id;
@@ -16,8 +16,8 @@ const TABLE: &str = "test_table";
 /// Removes `id` from `table` and panics unless that is `QueueEntryNotFound`
 /// for `table` and `id`.
 #[track_caller]
-fn assert_remove_not_found<B: Backend>(backend: &B, table: &str, id: &str, what: &str) {
-    match err(backend.remove_from_queue(table, id), what) {
+pub(crate) fn assert_remove_not_found<B: Backend>(backend: &B, table: &str, id: &str, what: &str) {
+    match backend.remove_from_queue(table, id).expect_err(what) {
         ReedError::QueueEntryNotFound {
             table: named_table,
             queue_id,
@@ -41,119 +41,87 @@ fn assert_remove_not_found<B: Backend>(backend: &B, table: &str, id: &str, what:
 pub fn remove_missing_id_is_not_found<B: Backend>(backend: &B) {
     let what = "remove_from_queue of a missing id on a never used table";
     assert_remove_not_found(backend, TABLE, ABSENT_ID, what);
-    ok(
-        backend.queue_write(TABLE, &tagged_write("stays")),
-        "queue_write",
-    );
+    backend
+        .queue_write(TABLE, &tagged_write("stays"))
+        .expect("queue_write");
     let what = "remove_from_queue of a missing id on a table with an entry";
     assert_remove_not_found(backend, TABLE, ABSENT_ID, what);
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
-        "the queued entry should stay"
+        "entry stays"
     );
 }
 
 /// Removing the same id twice: the second gives `QueueEntryNotFound`.
 pub fn remove_twice_is_not_found<B: Backend>(backend: &B) {
-    let id = ok(
-        backend.queue_write(TABLE, &tagged_write("once")),
-        "queue_write",
+    let ids = queue_tagged(backend, TABLE, 2);
+    let id = &ids[0].0;
+    backend
+        .remove_from_queue(TABLE, id)
+        .expect("first remove_from_queue");
+    assert_remove_not_found(
+        backend,
+        TABLE,
+        id,
+        "second remove_from_queue of the same id",
     );
-    ok(
-        backend.queue_write(TABLE, &tagged_write("other")),
-        "queue_write",
-    );
-    ok(
-        backend.remove_from_queue(TABLE, &id),
-        "first remove_from_queue",
-    );
-    let what = "second remove_from_queue of the same id";
-    assert_remove_not_found(backend, TABLE, &id, what);
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         1,
-        "the other entry should stay"
+        "other stays"
     );
 }
 
 /// `get_next_pending` does not remove: called twice, it returns the same
 /// entry, and the count is unchanged.
 pub fn get_next_pending_does_not_remove<B: Backend>(backend: &B) {
-    ok(
-        backend.queue_write(TABLE, &tagged_write("first")),
-        "queue_write",
-    );
-    ok(
-        backend.queue_write(TABLE, &tagged_write("second")),
-        "queue_write",
-    );
-    let once = head(backend.get_next_pending(TABLE), "first get_next_pending");
-    let twice = head(backend.get_next_pending(TABLE), "second get_next_pending");
+    queue_tagged(backend, TABLE, 2);
+    let once = head(backend, TABLE);
+    let twice = head(backend, TABLE);
     assert_eq!(
         once, twice,
-        "two get_next_pending calls should return the same entry"
+        "two get_next_pending calls return the same entry"
     );
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         2,
-        "count after two gets"
+        "after two gets"
     );
 }
 
 /// Removing an entry that is not the head works, and the others keep their
 /// order.
 pub fn remove_non_head_keeps_order<B: Backend>(backend: &B) {
-    let writes: Vec<PendingWrite> = ["a", "b", "c", "d"]
-        .iter()
-        .map(|tag| tagged_write(tag))
-        .collect();
-    let ids: Vec<String> = writes
-        .iter()
-        .map(|write| ok(backend.queue_write(TABLE, write), "queue_write"))
-        .collect();
-    ok(
-        backend.remove_from_queue(TABLE, &ids[2]),
-        "remove_from_queue of the third entry",
-    );
-    ok(
-        backend.remove_from_queue(TABLE, &ids[1]),
-        "remove_from_queue of the second entry",
-    );
+    let entries = queue_tagged(backend, TABLE, 4);
+    backend
+        .remove_from_queue(TABLE, &entries[2].0)
+        .expect("remove the third entry");
+    backend
+        .remove_from_queue(TABLE, &entries[1].0)
+        .expect("remove the second entry");
     assert_eq!(
-        ok(backend.count_pending(TABLE), "count_pending"),
+        backend.count_pending(TABLE).expect("count_pending"),
         2,
-        "count after two removals"
+        "two removed"
     );
-    for index in [0, 3] {
-        let got = head(backend.get_next_pending(TABLE), "get_next_pending");
-        assert_eq!(
-            got,
-            (ids[index].clone(), writes[index].clone()),
-            "entry {index} should come next"
-        );
-        ok(
-            backend.remove_from_queue(TABLE, &ids[index]),
-            "remove_from_queue",
-        );
-    }
-    assert!(
-        ok(backend.get_next_pending(TABLE), "get_next_pending").is_none(),
-        "queue should be empty"
+    let rest: Vec<(String, PendingWrite)> = drain_all(backend, TABLE);
+    assert_eq!(
+        rest,
+        [entries[0].clone(), entries[3].clone()],
+        "the rest in order"
     );
 }
 
 /// `QueueFull` names the table and reports `size == capacity()`.
 pub fn queue_full_names_table_and_size<B: Backend>(backend: &B) {
     let capacity = backend.capacity();
-    fill_queue(backend, TABLE, "queue_write below capacity");
-    match err(
-        backend.queue_write(TABLE, &tagged_write("over")),
-        "queue_write past capacity",
-    ) {
+    fill_queue(backend, TABLE);
+    let over = backend.queue_write(TABLE, &tagged_write("over"));
+    match over.expect_err("queue_write past capacity") {
         ReedError::QueueFull { table, size } => {
-            assert_eq!(table, TABLE, "QueueFull should name the table");
-            assert_eq!(size, capacity, "QueueFull should report size == capacity()");
+            assert_eq!(table, TABLE, "QueueFull names the table");
+            assert_eq!(size, capacity, "QueueFull reports size == capacity()");
         }
         other => panic!("queue_write past capacity: expected QueueFull, got {other:?}"),
     }
@@ -166,19 +134,19 @@ pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
     let writes = [
         PendingWrite {
             rows: vec![
-                CsvRow::new("z-last", vec!["1"]),
+                CsvRow::new("z-last", ["1"]),
                 CsvRow::new("a-first", Vec::<&str>::new()),
-                CsvRow::new("m-middle", vec!["", "", ""]),
+                CsvRow::new("m-middle", ["", "", ""]),
             ],
             timestamp: 0,
             operation: WriteOperation::Update,
         },
         PendingWrite {
             rows: vec![
-                CsvRow::new("grüße", vec!["世界", "🚀 emoji", "naïve café"]),
+                CsvRow::new("grüße", ["世界", "🚀 emoji", "naïve café"]),
                 CsvRow::new(
                     "quote\"back\\slash",
-                    vec!["tab\there", "{\"json\": [1]}", " spaced "],
+                    ["tab\there", "{\"json\": [1]}", " spaced "],
                 ),
             ],
             timestamp: u128::from(u64::MAX),
@@ -190,14 +158,14 @@ pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
             operation: WriteOperation::Insert,
         },
         PendingWrite {
-            rows: vec![CsvRow::new("user:1", vec!["Alice", "alice@example.com"])],
+            rows: vec![CsvRow::new("user:1", ["Alice", "alice@example.com"])],
             timestamp: 1_732_600_000_000_000_000,
             operation: WriteOperation::Insert,
         },
     ];
     let ids: Vec<String> = writes
         .iter()
-        .map(|write| ok(backend.queue_write(TABLE, write), "queue_write"))
+        .map(|write| backend.queue_write(TABLE, write).expect("queue_write"))
         .collect();
     // Matched by id: what is checked here is the content, not the order.
     let drained = drain_all(backend, TABLE);
@@ -209,7 +177,7 @@ pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
             .unwrap_or_else(|| panic!("get_next_pending returned unknown id {id:?}"));
         assert_eq!(
             got, &writes[index],
-            "write {index} should come back exactly as queued"
+            "write {index} comes back exactly as queued"
         );
     }
 }
@@ -218,22 +186,16 @@ pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
 /// order written (fewer if `capacity()` is smaller).
 pub fn fifo_without_sleeps<B: Backend>(backend: &B) {
     let count = backend.capacity().min(50);
-    let mut written = Vec::new();
-    for n in 0..count {
-        let write = tagged_write(&format!("{n:02}"));
-        let id = ok(backend.queue_write(TABLE, &write), "queue_write");
-        written.push((id, write));
-    }
+    let written = queue_tagged(backend, TABLE, count);
     for (position, expected) in written.iter().enumerate() {
-        let got = head(backend.get_next_pending(TABLE), "get_next_pending");
+        let got = head(backend, TABLE);
         assert_eq!(
             &got, expected,
             "entry {position} of {count} written back to back came out of order"
         );
-        ok(
-            backend.remove_from_queue(TABLE, &got.0),
-            "remove_from_queue",
-        );
+        backend
+            .remove_from_queue(TABLE, &got.0)
+            .expect("remove_from_queue");
     }
 }
 
@@ -243,23 +205,20 @@ pub fn queue_ids_are_distinct_and_valid<B: Backend>(backend: &B) {
     let count = backend.capacity().min(20);
     let mut seen = HashSet::new();
     for round in 0..2 {
-        let mut ids = Vec::new();
-        for n in 0..count {
-            let id = ok(
-                backend.queue_write(TABLE, &tagged_write(&n.to_string())),
-                "queue_write",
-            );
-            if let Err(error) = validate_queue_id(&id) {
+        let entries = queue_tagged(backend, TABLE, count);
+        for (id, _) in &entries {
+            if let Err(error) = validate_queue_id(id) {
                 panic!("queue_write returned id {id:?}, which fails validate_queue_id: {error}");
             }
             assert!(
                 seen.insert(id.clone()),
-                "round {round}: id {id:?} was handed out twice"
+                "round {round}: id {id:?} handed out twice"
             );
-            ids.push(id);
         }
-        for id in &ids {
-            ok(backend.remove_from_queue(TABLE, id), "remove_from_queue");
+        for (id, _) in &entries {
+            backend
+                .remove_from_queue(TABLE, id)
+                .expect("remove_from_queue");
         }
     }
 }
@@ -267,45 +226,46 @@ pub fn queue_ids_are_distinct_and_valid<B: Backend>(backend: &B) {
 /// Two tables' locks and queues do not affect each other: a held lock, a
 /// full queue, a removal, and an id of the other table.
 pub fn tables_are_independent<B: Backend>(backend: &B) {
-    let held = ok(backend.acquire_lock("alpha", LONG), "acquire_lock alpha");
+    let held = backend
+        .acquire_lock("alpha", LONG)
+        .expect("acquire_lock alpha");
     assert!(
-        !ok(backend.is_locked("beta"), "is_locked beta"),
-        "beta should not be locked"
+        !backend.is_locked("beta").expect("is_locked beta"),
+        "beta not locked"
     );
-    let beta_guard = ok(backend.try_acquire_lock("beta"), "try_acquire_lock beta");
+    let beta_guard = backend
+        .try_acquire_lock("beta")
+        .expect("try_acquire_lock beta");
     assert!(
         beta_guard.is_some(),
-        "beta's lock should be free while alpha's is held"
+        "beta's lock is free while alpha's is held"
     );
     drop(beta_guard);
     drop(held);
 
     let capacity = backend.capacity();
-    let alpha_ids = fill_queue(backend, "alpha", "queue_write alpha");
-    let beta_write = tagged_write("beta");
-    let beta_id = ok(
-        backend.queue_write("beta", &beta_write),
-        "queue_write beta while alpha is full",
-    );
+    let alpha_ids = fill_queue(backend, "alpha");
+    let beta_id = backend
+        .queue_write("beta", &tagged_write("beta"))
+        .expect("queue_write beta while alpha is full");
     let what = "remove_from_queue on beta of an id queued on alpha";
     assert_remove_not_found(backend, "beta", &alpha_ids[0], what);
     assert_eq!(
-        ok(backend.count_pending("alpha"), "count alpha"),
+        backend.count_pending("alpha").expect("count alpha"),
         capacity,
-        "alpha count"
+        "alpha"
     );
-    ok(
-        backend.remove_from_queue("beta", &beta_id),
-        "remove_from_queue beta",
+    backend
+        .remove_from_queue("beta", &beta_id)
+        .expect("remove_from_queue beta");
+    assert_eq!(
+        backend.count_pending("alpha").expect("count alpha"),
+        capacity,
+        "alpha"
     );
     assert_eq!(
-        ok(backend.count_pending("alpha"), "count alpha"),
-        capacity,
-        "alpha count after beta's removal"
-    );
-    assert_eq!(
-        ok(backend.count_pending("beta"), "count beta"),
+        backend.count_pending("beta").expect("count beta"),
         0,
-        "beta count"
+        "beta"
     );
 }

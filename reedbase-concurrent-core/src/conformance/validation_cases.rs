@@ -6,121 +6,188 @@
 use std::time::Duration;
 
 use super::Backend;
-use super::samples::{
-    ABSENT_ID, bad_queue_ids, bad_table_names, err, err_of_guard, head, ok, tagged_write,
-};
+use super::inputs::{bad_queue_ids, bad_table_names};
+use super::samples::{ABSENT_ID, head, tagged_write};
 use crate::error::{ReedError, ReedResult};
 use crate::types::{CsvRow, PendingWrite, WriteOperation};
-use crate::validation::{MAX_NAME_BYTES, RowField};
+use crate::validation::{MAX_NAME_BYTES, NameRule, RowField};
 
 const TABLE: &str = "test_table";
 
-/// Panics unless `error` is `InvalidTableName` for `name`.
+/// Panics unless `result` is `InvalidTableName` for `name` and `rule`.
 #[track_caller]
-fn assert_invalid_name(error: ReedError, name: &str, what: &str) {
-    match error {
-        ReedError::InvalidTableName { name: named, .. } => {
+fn assert_invalid_name<T>(result: ReedResult<T>, name: &str, rule: NameRule, what: &str) {
+    match result {
+        Err(ReedError::InvalidTableName {
+            name: named,
+            rule: broken,
+        }) => {
             assert_eq!(
                 named, name,
-                "{what}: InvalidTableName should carry the name as given"
+                "{what}: InvalidTableName carries the name as given"
+            );
+            assert_eq!(
+                broken, rule,
+                "{what}: InvalidTableName names the wrong rule"
             );
         }
-        other => panic!("{what}: expected InvalidTableName, got {other:?}"),
+        Err(other) => panic!("{what}: expected InvalidTableName, got {other:?}"),
+        Ok(_) => panic!("{what}: expected InvalidTableName, got Ok"),
     }
 }
 
-/// Every method of both traits rejects each bad table name (`../x`, `/abs`,
-/// empty, `.`, `..`, `.hidden`, `a/b`, `a\b`, NUL, control characters, a
-/// drive prefix, 129 bytes) with `InvalidTableName`, and a good table's lock
-/// and queue are untouched afterwards.
+/// Panics unless `result` is `InvalidQueueId` for `id` and `rule`.
+#[track_caller]
+fn assert_invalid_id<T>(result: ReedResult<T>, id: &str, rule: NameRule, what: &str) {
+    match result {
+        Err(ReedError::InvalidQueueId {
+            id: named,
+            rule: broken,
+        }) => {
+            assert_eq!(named, id, "{what}: InvalidQueueId carries the id as given");
+            assert_eq!(broken, rule, "{what}: InvalidQueueId names the wrong rule");
+        }
+        Err(other) => panic!("{what}: expected InvalidQueueId, got {other:?}"),
+        Ok(_) => panic!("{what}: expected InvalidQueueId, got Ok"),
+    }
+}
+
+/// Every method of both traits that names a table rejects each bad table
+/// name (`../x`, `/abs`, empty, `.`, `..`, `.hidden`, separators, NUL,
+/// control and invisible characters, `:`, surrounding space, 129 bytes)
+/// with `InvalidTableName` naming the rule it breaks, and a good table's
+/// lock and queue are untouched afterwards.
 pub fn bad_table_names_are_rejected<B: Backend>(backend: &B) {
     let bystander = tagged_write("bystander");
-    ok(
-        backend.queue_write(TABLE, &bystander),
-        "queue_write on a good table",
-    );
+    backend
+        .queue_write(TABLE, &bystander)
+        .expect("queue_write on a good table");
     let timeout = Duration::from_millis(20);
-    for (name, kind) in bad_table_names() {
-        let name = name.as_str();
-        let what = |method: &str| format!("{method} with table name {name:?} ({kind})");
-        let error = err_of_guard(backend.acquire_lock(name, timeout), &what("acquire_lock"));
-        assert_invalid_name(error, name, &what("acquire_lock"));
-        let error = err_of_guard(backend.try_acquire_lock(name), &what("try_acquire_lock"));
-        assert_invalid_name(error, name, &what("try_acquire_lock"));
-        let error = err(backend.is_locked(name), &what("is_locked"));
-        assert_invalid_name(error, name, &what("is_locked"));
-        let error = err(
-            backend.wait_for_unlock(name, timeout),
-            &what("wait_for_unlock"),
+    let ids = [ABSENT_ID.to_string()];
+    for bad in bad_table_names() {
+        let (name, rule) = (bad.name.as_str(), bad.rule);
+        let what = |method: &str| format!("{method} with table name {name:?} ({})", bad.what);
+        let check = |result: ReedResult<()>, method: &str| {
+            assert_invalid_name(result, name, rule, &what(method));
+        };
+        check(
+            backend.acquire_lock(name, timeout).map(drop),
+            "acquire_lock",
         );
-        assert_invalid_name(error, name, &what("wait_for_unlock"));
-        let error = err(
-            backend.queue_write(name, &tagged_write("x")),
-            &what("queue_write"),
+        check(backend.try_acquire_lock(name).map(drop), "try_acquire_lock");
+        check(backend.is_locked(name).map(drop), "is_locked");
+        check(backend.wait_for_unlock(name, timeout), "wait_for_unlock");
+        check(backend.lock_holder(name).map(drop), "lock_holder");
+        check(
+            backend.queue_write(name, &tagged_write("x")).map(drop),
+            "queue_write",
         );
-        assert_invalid_name(error, name, &what("queue_write"));
-        let error = err(backend.get_next_pending(name), &what("get_next_pending"));
-        assert_invalid_name(error, name, &what("get_next_pending"));
-        let error = err(
+        check(backend.get_next_pending(name).map(drop), "get_next_pending");
+        check(
+            backend.get_pending_batch(name, 0).map(drop),
+            "get_pending_batch (0)",
+        );
+        check(
+            backend.get_pending_batch(name, 3).map(drop),
+            "get_pending_batch (3)",
+        );
+        check(
             backend.remove_from_queue(name, ABSENT_ID),
-            &what("remove_from_queue"),
+            "remove_from_queue",
         );
-        assert_invalid_name(error, name, &what("remove_from_queue"));
-        let error = err(backend.count_pending(name), &what("count_pending"));
-        assert_invalid_name(error, name, &what("count_pending"));
+        check(
+            backend.remove_batch_from_queue(name, &[]),
+            "remove_batch_from_queue ([])",
+        );
+        check(
+            backend.remove_batch_from_queue(name, &ids),
+            "remove_batch_from_queue",
+        );
+        check(backend.count_pending(name).map(drop), "count_pending");
+        check(backend.is_pending(name, ABSENT_ID).map(drop), "is_pending");
+        check(
+            backend.move_aside(name, ABSENT_ID, "why").map(drop),
+            "move_aside",
+        );
+        check(backend.moved_aside(name).map(drop), "moved_aside");
+        check(
+            backend.record_failed_apply(name, ABSENT_ID).map(drop),
+            "record_failed_apply",
+        );
     }
     // Tables a careless backend might have reached through the bad names.
-    for near in ["x", "abs", "hidden", "a", "b", "ab", "test_table"] {
-        let expected = usize::from(near == TABLE);
+    let near = [
+        "x",
+        "escape",
+        "abs",
+        "hidden",
+        "a",
+        "b",
+        "ab",
+        "users",
+        "zerowidth",
+        "xy",
+    ];
+    for table in near.into_iter().chain([TABLE]) {
+        let expected = usize::from(table == TABLE);
+        let count = backend.count_pending(table).expect("count_pending");
         assert_eq!(
-            ok(backend.count_pending(near), "count_pending"),
-            expected,
-            "after the bad names, table {near:?} should hold {expected} entries"
+            count, expected,
+            "after the bad names, table {table:?} holds {count}"
         );
         assert!(
-            !ok(backend.is_locked(near), "is_locked"),
-            "table {near:?} should not be locked"
+            !backend.is_locked(table).expect("is_locked"),
+            "{table:?} not locked"
         );
     }
-    let (_, got) = head(
-        backend.get_next_pending(TABLE),
-        "get_next_pending on the good table",
+    assert_eq!(
+        head(backend, TABLE).1,
+        bystander,
+        "the good table's entry is untouched"
     );
-    assert_eq!(got, bystander, "the good table's entry should be untouched");
+    let tables = backend.tables_with_pending().expect("tables_with_pending");
+    assert_eq!(tables, [TABLE], "only the good table has pending writes");
 }
 
-/// `remove_from_queue` rejects ids that are not well formed (`../../x`,
-/// `a/b`, empty, `x.pending`, ...) with `InvalidQueueId`, and the queue is
-/// untouched: same count, same head.
+/// Every method that takes a queue id rejects ids that are not well formed
+/// (`../../x`, `a/b`, empty, `x.pending`, ...) with `InvalidQueueId`
+/// naming the rule, and the queue is untouched: same count, same head. A
+/// batch removal with one bad id among good ones removes nothing.
 pub fn bad_queue_ids_are_rejected<B: Backend>(backend: &B) {
     let first = tagged_write("first");
-    let first_id = ok(backend.queue_write(TABLE, &first), "queue_write");
-    ok(
-        backend.queue_write(TABLE, &tagged_write("second")),
-        "queue_write",
-    );
-    for (id, kind) in bad_queue_ids() {
-        let what = format!("remove_from_queue with id {id:?} ({kind})");
-        match err(backend.remove_from_queue(TABLE, &id), &what) {
-            ReedError::InvalidQueueId { id: named, .. } => {
-                assert_eq!(
-                    named, id,
-                    "{what}: InvalidQueueId should carry the id as given"
-                );
-            }
-            other => panic!("{what}: expected InvalidQueueId, got {other:?}"),
-        }
-        assert_eq!(
-            ok(backend.count_pending(TABLE), "count_pending"),
-            2,
-            "{what}: count changed"
+    let first_id = backend.queue_write(TABLE, &first).expect("queue_write");
+    backend
+        .queue_write(TABLE, &tagged_write("second"))
+        .expect("queue_write");
+    for bad in bad_queue_ids() {
+        let (id, rule) = (bad.name.as_str(), bad.rule);
+        let what = |method: &str| format!("{method} with id {id:?} ({})", bad.what);
+        let check = |result: ReedResult<()>, method: &str| {
+            assert_invalid_id(result, id, rule, &what(method));
+            let count = backend.count_pending(TABLE).expect("count_pending");
+            assert_eq!(count, 2, "{}: the count changed", what(method));
+        };
+        check(backend.remove_from_queue(TABLE, id), "remove_from_queue");
+        let batch = [first_id.clone(), id.to_string()];
+        check(
+            backend.remove_batch_from_queue(TABLE, &batch),
+            "remove_batch_from_queue",
+        );
+        check(backend.is_pending(TABLE, id).map(drop), "is_pending");
+        check(backend.move_aside(TABLE, id, "why").map(drop), "move_aside");
+        check(
+            backend.record_failed_apply(TABLE, id).map(drop),
+            "record_failed_apply",
         );
     }
-    let got = head(backend.get_next_pending(TABLE), "get_next_pending");
     assert_eq!(
-        got,
+        head(backend, TABLE),
         (first_id, first),
-        "the head should be untouched by rejected removals"
+        "the head is untouched"
+    );
+    assert!(
+        backend.moved_aside(TABLE).expect("moved_aside").is_empty(),
+        "nothing moved"
     );
 }
 
@@ -128,66 +195,59 @@ pub fn bad_queue_ids_are_rejected<B: Backend>(backend: &B) {
 /// its key or a value, or an empty key, with `InvalidRow` naming the field,
 /// and queues nothing (not even the write's good rows).
 pub fn invalid_rows_are_rejected<B: Backend>(backend: &B) {
-    let good = CsvRow::new("good", vec!["fine"]);
+    let good = CsvRow::new("good", ["fine"]);
     let cases: Vec<(CsvRow, RowField)> = vec![
-        (CsvRow::new("a|b", vec!["v"]), RowField::Key),
-        (CsvRow::new("k", vec!["ok", "a|b"]), RowField::Value(1)),
-        (CsvRow::new("k\n", vec!["v"]), RowField::Key),
-        (CsvRow::new("k", vec!["line\nbreak"]), RowField::Value(0)),
-        (
-            CsvRow::new("k", vec!["carriage\rreturn"]),
-            RowField::Value(0),
-        ),
-        (CsvRow::new("k\r", vec!["v"]), RowField::Key),
-        (CsvRow::new("", vec!["v"]), RowField::Key),
+        (CsvRow::new("a|b", ["v"]), RowField::Key),
+        (CsvRow::new("k", ["ok", "a|b"]), RowField::Value(1)),
+        (CsvRow::new("k\n", ["v"]), RowField::Key),
+        (CsvRow::new("k", ["line\nbreak"]), RowField::Value(0)),
+        (CsvRow::new("k", ["carriage\rreturn"]), RowField::Value(0)),
+        (CsvRow::new("k\r", ["v"]), RowField::Key),
+        (CsvRow::new("", ["v"]), RowField::Key),
     ];
     for (bad, field) in cases {
         let write = PendingWrite::new(WriteOperation::Insert, vec![good.clone(), bad.clone()]);
         let what = format!("queue_write with row {bad:?}");
-        match err(backend.queue_write(TABLE, &write), &what) {
+        match backend.queue_write(TABLE, &write).expect_err(&what) {
             ReedError::InvalidRow {
                 key, field: named, ..
             } => {
-                assert_eq!(
-                    key, bad.key,
-                    "{what}: InvalidRow should carry the row's key"
-                );
+                assert_eq!(key, bad.key, "{what}: InvalidRow carries the row's key");
                 assert_eq!(named, field, "{what}: InvalidRow names the wrong field");
             }
             other => panic!("{what}: expected InvalidRow, got {other:?}"),
         }
-        assert_eq!(
-            ok(backend.count_pending(TABLE), "count_pending"),
-            0,
-            "{what}: something was queued"
-        );
+        let count = backend.count_pending(TABLE).expect("count_pending");
+        assert_eq!(count, 0, "{what}: something was queued");
     }
-    assert!(
-        ok(backend.get_next_pending(TABLE), "get_next_pending").is_none(),
-        "queue should be empty"
-    );
 }
 
 /// A call with a bad table name and another bad input reports the table
 /// name: every backend checks the table name first, so that the same call
 /// gets the same error whichever backend runs it.
 pub fn table_name_is_checked_first<B: Backend>(backend: &B) {
-    let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["a|b"])]);
+    let bad_row = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", ["a|b"])]);
+    let rule = NameRule::PathSeparator;
+    let what = "with a bad table name and a bad row or id";
+    assert_invalid_name(backend.queue_write("../x", &bad_row), "../x", rule, what);
     assert_invalid_name(
-        err(
-            backend.queue_write("../x", &bad_row),
-            "queue_write with a bad table name and a bad row",
-        ),
+        backend.remove_from_queue("../x", "../../x"),
         "../x",
-        "queue_write with a bad table name and a bad row",
+        rule,
+        what,
+    );
+    assert_invalid_name(backend.is_pending("../x", "../../x"), "../x", rule, what);
+    assert_invalid_name(
+        backend.move_aside("../x", "../../x", "why"),
+        "../x",
+        rule,
+        what,
     );
     assert_invalid_name(
-        err(
-            backend.remove_from_queue("../x", "../../x"),
-            "remove_from_queue with a bad table name and a bad id",
-        ),
+        backend.record_failed_apply("../x", "../../x"),
         "../x",
-        "remove_from_queue with a bad table name and a bad id",
+        rule,
+        what,
     );
 }
 
@@ -205,34 +265,32 @@ pub fn unusual_valid_names_work<B: Backend>(backend: &B) {
         long.as_str(),
     ];
     for name in names {
-        let what = |method: &str| format!("{method} with valid table name {name:?}");
-        let checked: ReedResult<()> = (|| {
+        let round = || -> ReedResult<()> {
             let guard = backend.acquire_lock(name, Duration::from_secs(1))?;
+            assert!(backend.is_locked(name)?, "{name:?}: locked while held");
+            assert!(backend.try_acquire_lock(name)?.is_none(), "{name:?}: held");
             assert!(
-                backend.is_locked(name)?,
-                "{}: should be locked",
-                what("is_locked")
-            );
-            assert!(
-                backend.try_acquire_lock(name)?.is_none(),
-                "{}: should be held",
-                what("try_acquire_lock")
+                backend.lock_holder(name)?.is_some(),
+                "{name:?}: has a holder"
             );
             drop(guard);
             backend.wait_for_unlock(name, Duration::from_secs(1))?;
             let write = tagged_write(name);
             let id = backend.queue_write(name, &write)?;
-            assert_eq!(backend.count_pending(name)?, 1, "{}", what("count_pending"));
-            let got = backend.get_next_pending(name)?;
+            assert_eq!(backend.count_pending(name)?, 1, "{name:?}: count_pending");
+            assert!(backend.is_pending(name, &id)?, "{name:?}: is_pending");
             assert_eq!(
-                got,
+                backend.get_next_pending(name)?,
                 Some((id.clone(), write)),
-                "{}",
-                what("get_next_pending")
+                "{name:?}"
+            );
+            assert!(
+                backend.tables_with_pending()?.iter().any(|t| t == name),
+                "{name:?}"
             );
             backend.remove_from_queue(name, &id)?;
             Ok(())
-        })();
-        ok(checked, &what("lock and queue round"));
+        };
+        round().unwrap_or_else(|e| panic!("lock and queue round with valid name {name:?}: {e}"));
     }
 }

@@ -27,6 +27,9 @@ pub struct DrainerStats {
     pub last_error: Option<String>,
 }
 
+/// The shortest pause between two rounds.
+const MIN_PAUSE: Duration = Duration::from_millis(1);
+
 struct Shared {
     stopping: Mutex<bool>,
     wake: Condvar,
@@ -34,7 +37,8 @@ struct Shared {
 }
 
 /// A background thread that drains every table with pending writes, once
-/// per `every`, until it is stopped (or dropped).
+/// per `every` (at least 1 ms, so that a zero does not spin a core), until
+/// it is stopped (or dropped).
 ///
 /// Each round lists the tables with pending writes and drains each with a
 /// lock timeout of at most `every` (a table whose lock is busy is being
@@ -102,6 +106,7 @@ impl Drainer {
             stats: Mutex::new(DrainerStats::default()),
         });
         let worker = Arc::clone(&shared);
+        let every = every.max(MIN_PAUSE);
         let lock_timeout = every.min(Duration::from_millis(100));
         let thread = thread::spawn(move || {
             loop {

@@ -169,9 +169,10 @@ impl<'a, B: Backend> Run<'a, B> {
     /// any) in the last pass; returns how many queued writes were applied.
     ///
     /// A drain (`direct` is `None`) goes on until the queue is empty. A
-    /// submit stops after as many queued writes as the queue can hold: every
-    /// write queued before it took the lock is applied by then, and a
-    /// steady stream of new ones cannot keep it from its own.
+    /// submit applies at most as many queued writes as the queue can hold
+    /// (its capacity, or one batch if that is larger) before its own: every
+    /// write queued before it took the lock is applied by then, and a steady
+    /// stream of new ones cannot keep it from its own.
     pub(super) fn apply_queued<S: Sink>(
         &self,
         direct: Option<&PendingWrite>,
@@ -183,12 +184,21 @@ impl<'a, B: Backend> Run<'a, B> {
         let mut drained = 0;
         loop {
             self.ensure_held().map_err(WriteFailure::Backend)?;
-            let entries = self
-                .backend
-                .get_pending_batch(self.table, max)
-                .map_err(WriteFailure::Backend)?;
+            let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(drained)));
+            let entries = match want {
+                0 => Vec::new(),
+                _ => self
+                    .backend
+                    .get_pending_batch(self.table, want)
+                    .map_err(WriteFailure::Backend)?,
+            };
             let last = match bound {
-                Some(bound) => entries.len() < max || drained + entries.len() >= bound,
+                Some(bound) => {
+                    drained + entries.len() >= bound
+                        || self
+                            .exhausted(&entries, want)
+                            .map_err(WriteFailure::Backend)?
+                }
                 None => entries.is_empty(),
             };
             let mut items: Vec<BatchItem<'_>> = entries
@@ -294,6 +304,22 @@ impl<'a, B: Backend> Run<'a, B> {
             .move_aside(self.table, id, &reason)
             .map_err(WriteFailure::Backend)?;
         Ok(0)
+    }
+
+    /// Whether a batch of `entries`, asked for `want`, holds every pending
+    /// entry. A short batch does not prove it (a backend's
+    /// [`get_pending_batch`](crate::QueueBackend::get_pending_batch) may return
+    /// fewer, as the trait's default does), so the count decides; a count
+    /// above the batch (entries queued since, or unreadable ones a backend
+    /// skipped) means another pass, which is bounded all the same.
+    fn exhausted(&self, entries: &[(String, PendingWrite)], want: usize) -> ReedResult<bool> {
+        if entries.is_empty() {
+            return Ok(true);
+        }
+        if entries.len() >= want {
+            return Ok(false);
+        }
+        Ok(self.backend.count_pending(self.table)? <= entries.len())
     }
 
     fn remove(&self, entries: &[(String, PendingWrite)]) -> ReedResult<()> {

@@ -71,94 +71,27 @@
 //! queued write has landed waits with
 //! [`wait_applied`](WriteCoordinator::wait_applied).
 
+mod apply;
 mod drainer;
 mod error;
 mod flow;
+mod options;
+mod service;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use apply::{ApplyKey, BatchItem, apply_batch, apply_each};
 pub use drainer::{Drainer, DrainerStats};
 pub use error::{ApplyError, WriteError, WriteFailure};
+pub use options::{CoordinatorOptions, DeadLetterPolicy};
+pub use service::DrainReport;
 
 use crate::backend::{Backend, LockGuard};
-use crate::error::{ReedError, ReedResult};
+use crate::error::ReedError;
 use crate::types::PendingWrite;
-use crate::validation::{validate_queue_id, validate_table_name};
+use crate::validation::validate_table_name;
 
-use flow::{EachWrite, EachWriteOf, WholeBatch, WholeBatchOf};
-
-/// What `apply` is told about each write: its idempotency key (the queue id
-/// of a queued write) and the lock's fencing token.
-///
-/// A queued write may be applied again after a crash between its apply and
-/// its removal, always under the same queue id; a table writer records the
-/// ids it has applied in the same durable step as the rows and skips one it
-/// has seen. A direct write ([`is_direct`](Self::is_direct)) never entered
-/// the queue and is applied at most once.
-///
-/// The fencing token, from backends that hand one out
-/// ([`LockGuard::fencing_token`]), grows with
-/// every acquisition of the table's lock: a table writer that stores the
-/// highest token it has seen can refuse a write carrying a lower one, from a
-/// holder whose lock has since been taken over.
-///
-/// ```
-/// use reedbase_concurrent_core::ApplyKey;
-///
-/// let key = ApplyKey::queued("00000000000000000007-ab", Some(42));
-/// assert_eq!(key.queue_id(), Some("00000000000000000007-ab"));
-/// assert!(!key.is_direct());
-/// assert_eq!(key.fencing_token(), Some(42));
-/// assert!(ApplyKey::direct(None).is_direct());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ApplyKey<'a> {
-    queue_id: Option<&'a str>,
-    fencing_token: Option<u64>,
-}
-
-impl<'a> ApplyKey<'a> {
-    /// The key of the caller's own write.
-    pub fn direct(fencing_token: Option<u64>) -> Self {
-        ApplyKey {
-            queue_id: None,
-            fencing_token,
-        }
-    }
-
-    /// The key of a queued write.
-    pub fn queued(queue_id: &'a str, fencing_token: Option<u64>) -> Self {
-        ApplyKey {
-            queue_id: Some(queue_id),
-            fencing_token,
-        }
-    }
-
-    /// The queue id, for a queued write; `None` for the caller's own write.
-    pub fn queue_id(&self) -> Option<&'a str> {
-        self.queue_id
-    }
-
-    /// True for the caller's own write, which never entered the queue.
-    pub fn is_direct(&self) -> bool {
-        self.queue_id.is_none()
-    }
-
-    /// The fencing token of the lock this write is applied under, if the
-    /// backend hands one out.
-    pub fn fencing_token(&self) -> Option<u64> {
-        self.fencing_token
-    }
-}
-
-/// One write of a batch, with its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchItem<'a> {
-    /// The write's idempotency key.
-    pub key: ApplyKey<'a>,
-    /// The write.
-    pub write: &'a PendingWrite,
-}
+use flow::{EachWrite, WholeBatch};
 
 /// What [`WriteCoordinator::submit`] did with a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,80 +104,6 @@ pub enum SubmitOutcome {
     /// The lock was busy past the timeout; the write is queued under this id
     /// and will be applied by a later lock holder.
     Queued(String),
-}
-
-/// What happens to a queued write whose `apply` keeps failing; see the
-/// [module docs](self#a-queued-write-that-cannot-be-applied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeadLetterPolicy {
-    /// Keep it first in the queue; the table waits for it (the default).
-    #[default]
-    Block,
-    /// Move it aside once it has failed this many times (at least 1).
-    MoveAsideAfter(u32),
-}
-
-/// Options of a [`WriteCoordinator`].
-///
-/// ```
-/// use reedbase_concurrent_core::{CoordinatorOptions, DeadLetterPolicy};
-///
-/// let options = CoordinatorOptions::new().max_batch(32).dead_letters(DeadLetterPolicy::MoveAsideAfter(5));
-/// assert_eq!(options.max_batch, 32);
-/// assert_eq!(CoordinatorOptions::default().dead_letters, DeadLetterPolicy::Block);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CoordinatorOptions {
-    /// The most queued writes handed to one batch `apply` call, and fetched
-    /// from the backend at a time on the per-write path; default 100.
-    pub max_batch: usize,
-    /// What to do with a queued write whose apply keeps failing.
-    pub dead_letters: DeadLetterPolicy,
-}
-
-impl Default for CoordinatorOptions {
-    fn default() -> Self {
-        CoordinatorOptions {
-            max_batch: 100,
-            dead_letters: DeadLetterPolicy::Block,
-        }
-    }
-}
-
-impl CoordinatorOptions {
-    /// The defaults: batches of up to 100, [`DeadLetterPolicy::Block`].
-    pub fn new() -> Self {
-        CoordinatorOptions::default()
-    }
-
-    /// Sets the largest batch (at least 1).
-    pub fn max_batch(mut self, max_batch: usize) -> Self {
-        self.max_batch = max_batch.max(1);
-        self
-    }
-
-    /// Sets the dead-letter policy (`MoveAsideAfter(0)` counts as 1).
-    pub fn dead_letters(mut self, policy: DeadLetterPolicy) -> Self {
-        self.dead_letters = match policy {
-            DeadLetterPolicy::MoveAsideAfter(0) => DeadLetterPolicy::MoveAsideAfter(1),
-            other => other,
-        };
-        self
-    }
-}
-
-/// What [`WriteCoordinator::drain_all`] did: how many writes it applied, in
-/// how many tables, and the tables it could not drain.
-#[derive(Debug, Default)]
-pub struct DrainReport {
-    /// Queued writes applied and removed.
-    pub drained: usize,
-    /// Tables that had pending writes when the drain began.
-    pub tables: usize,
-    /// One error per table that could not be drained (lock busy, a blocking
-    /// entry, I/O).
-    pub failed: Vec<WriteError>,
 }
 
 /// Takes a table's lock or queues, and drains the queue in order; see the
@@ -412,78 +271,6 @@ impl<B: Backend> WriteCoordinator<B> {
         self.drain_through(table_name, timeout, &mut WholeBatch(apply))
     }
 
-    /// Drains every table that has pending writes
-    /// ([`QueueBackend::tables_with_pending`](crate::QueueBackend::tables_with_pending)), one `apply` call per write
-    /// with the table's name: the start-up drain of a service.
-    ///
-    /// A table whose lock is busy past `timeout` or whose drain fails is
-    /// reported in [`DrainReport::failed`] and the others are still drained.
-    ///
-    /// # Errors
-    ///
-    /// A backend error when the tables cannot be listed.
-    pub fn drain_all<F>(&self, timeout: Duration, apply: F) -> ReedResult<DrainReport>
-    where
-        F: FnMut(&str, ApplyKey<'_>, &PendingWrite) -> Result<(), ApplyError>,
-    {
-        self.drain_all_through(timeout, &mut EachWriteOf(apply))
-    }
-
-    /// As [`drain_all`](Self::drain_all), one `apply` call per batch.
-    ///
-    /// # Errors
-    ///
-    /// As [`drain_all`](Self::drain_all).
-    pub fn drain_all_batch<F>(&self, timeout: Duration, apply: F) -> ReedResult<DrainReport>
-    where
-        F: FnMut(&str, &[BatchItem<'_>]) -> Result<(), ApplyError>,
-    {
-        self.drain_all_through(timeout, &mut WholeBatchOf(apply))
-    }
-
-    /// Waits until the queued write `queue_id` of `table_name` has been
-    /// applied (it is no longer pending), at most `timeout`.
-    ///
-    /// Something must drain the table meanwhile: another writer's `submit`,
-    /// a [`Drainer`], or this process's own `drain`.
-    ///
-    /// # Errors
-    ///
-    /// - [`ReedError::WaitTimeout`] when it is still pending after `timeout`;
-    /// - [`ReedError::CorruptEntry`] when it was moved aside instead of
-    ///   applied;
-    /// - invalid table name or queue id, backend errors.
-    pub fn wait_applied(
-        &self,
-        table_name: &str,
-        queue_id: &str,
-        timeout: Duration,
-    ) -> ReedResult<()> {
-        validate_table_name(table_name)?;
-        validate_queue_id(queue_id)?;
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            if !self.backend.is_pending(table_name, queue_id)? {
-                let moved = self.backend.moved_aside(table_name)?;
-                return match moved.iter().find(|moved| moved.id == queue_id) {
-                    Some(moved) => Err(ReedError::moved_aside(table_name, moved)),
-                    None => Ok(()),
-                };
-            }
-            let waited = start.elapsed();
-            let Some(left) = timeout.checked_sub(waited).filter(|left| !left.is_zero()) else {
-                return Err(ReedError::WaitTimeout {
-                    table: table_name.to_string(),
-                    queue_id: queue_id.to_string(),
-                    waited,
-                });
-            };
-            std::thread::sleep(pause.min(left));
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
-    }
-
     fn submit_through<S: flow::Sink>(
         &self,
         table_name: &str,
@@ -522,6 +309,7 @@ impl<B: Backend> WriteCoordinator<B> {
         sink: &mut S,
     ) -> Result<usize, WriteError> {
         let failed = |error| WriteError::new(table_name, WriteFailure::Backend(error), None);
+        validate_table_name(table_name).map_err(failed)?;
         let guard = self
             .backend
             .acquire_lock(table_name, timeout)
@@ -530,24 +318,5 @@ impl<B: Backend> WriteCoordinator<B> {
         flow::Run::new(&self.backend, &self.options, &guard, table_name)
             .apply_queued(None, sink)
             .map_err(|failure| WriteError::new(table_name, failure, None))
-    }
-
-    fn drain_all_through<S: flow::Sink>(
-        &self,
-        timeout: Duration,
-        sink: &mut S,
-    ) -> ReedResult<DrainReport> {
-        let tables = self.backend.tables_with_pending()?;
-        let mut report = DrainReport {
-            tables: tables.len(),
-            ..DrainReport::default()
-        };
-        for table in &tables {
-            match self.drain_through(table, timeout, sink) {
-                Ok(drained) => report.drained += drained,
-                Err(error) => report.failed.push(error),
-            }
-        }
-        Ok(report)
     }
 }

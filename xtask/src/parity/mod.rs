@@ -25,8 +25,6 @@ mod last_reliability;
 mod listing;
 mod report;
 mod trace_compare;
-mod trace_exec;
-mod trace_ops;
 mod traces;
 mod type_checks;
 

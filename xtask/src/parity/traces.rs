@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use reedbase_concurrent_core::conformance::model::{self, Obs, Op};
+
 use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
 use super::listing::Listing;
 use super::trace_compare::{CLASSES, Step, is_listed, run_and_compare, scenario_of};
-use super::trace_ops::{Op, coverage_trace, trace_strategy};
 
 /// How long shrinking may take, and how many traces it may run.
 const SHRINK_BUDGET: (Duration, usize) = (Duration::from_secs(20), 300);
@@ -56,7 +57,7 @@ pub fn run(
     listing: &Listing,
 ) -> Result<(Vec<Finding>, Option<String>), String> {
     let started = Instant::now();
-    let strategy = trace_strategy();
+    let strategy = model::ops(40);
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
@@ -69,7 +70,7 @@ pub fn run(
     let report_every = (cases / 4).max(1);
     for trace in 0..=cases {
         let (ops, tree) = if trace == 0 {
-            (coverage_trace(), None)
+            (model::coverage_trace(), None)
         } else {
             let tree = strategy
                 .new_tree(&mut runner)
@@ -129,7 +130,7 @@ fn record(
     for (index, (op, step)) in ops.iter().zip(steps).enumerate() {
         let class = stats.entry(step.class).or_default();
         class.steps += 1;
-        if matches!(step.obs[0], super::trace_exec::Obs::Skipped(_)) {
+        if matches!(step.obs[0], Obs::Skipped(_)) {
             class.skipped_on_last += 1;
         }
         if step.differs_on.is_empty() {
