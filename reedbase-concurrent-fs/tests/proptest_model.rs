@@ -18,7 +18,7 @@ use std::fmt;
 use proptest::prelude::*;
 use reedbase_concurrent_core::PendingWrite;
 use reedbase_concurrent_core::conformance::model::{
-    self, Fault, Model, Obs, Op, OwnOps, Runner, Slot, TABLES, TableArg,
+    self, Model, Obs, OwnOps, Runner, Slot, TABLES, TableArg,
 };
 use reedbase_concurrent_fs::{Codec, Durability, FsBackend, FsOptions};
 
@@ -98,34 +98,9 @@ impl OwnOps<FsBackend> for FsOps {
     }
 }
 
-/// Whether the trace moves aside an entry that was moved aside already.
-///
-/// This fs backend then rewrites the entry's reason file before it reports
-/// `CorruptEntry`, so the first reason is lost; the rewrite of the fs queue
-/// (branch h-fs) keeps it. Such traces are left out here until that rewrite
-/// is merged: then delete this function and its `prop_assume!`.
-fn moves_an_entry_aside_twice(ops: &[Op<FsOp>]) -> bool {
-    let mut model = Model::new(3);
-    let mut own = FsOps {
-        postcard: FsBackend::new("unused"),
-    };
-    ops.iter().any(|op| match op {
-        Op::Own(fs_op) => {
-            own.expect(fs_op, &mut model);
-            false
-        }
-        Op::MoveAside(..) => matches!(model.step(op), Obs::Failed(Fault::MovedAside(..))),
-        other => {
-            model.step(other);
-            false
-        }
-    })
-}
-
 proptest! {
     #[test]
     fn fs_backend_agrees_with_the_model(ops in model::ops_with(fs_op(), 12, 40)) {
-        prop_assume!(!moves_an_entry_aside_twice(&ops));
         let dir = tempfile::tempdir().unwrap();
         let options = FsOptions::new().durability(Durability::Relaxed).capacity(3);
         let json = FsBackend::with_options(dir.path(), options);

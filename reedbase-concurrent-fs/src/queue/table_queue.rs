@@ -57,8 +57,9 @@ pub(crate) fn remove(base: &BaseDir, table_name: &str, queue_id: &str) -> ReedRe
     remove_batch(base, table_name, &[queue_id], Durability::Relaxed)
 }
 
-/// `remove_batch_from_queue`: removes the entries in order, stopping at the
-/// first failure; with [`Durability::Durable`] one directory sync makes the
+/// `remove_batch_from_queue`: checks every id first (a malformed id touches
+/// nothing), then removes the entries in order, stopping at the first
+/// failure; with [`Durability::Durable`] one directory sync makes the
 /// removals done durable.
 pub(crate) fn remove_batch<S: AsRef<str>>(
     base: &BaseDir,
@@ -67,20 +68,18 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     durability: Durability,
 ) -> ReedResult<()> {
     let paths = TablePaths::new(base.path(), table_name)?;
+    queue_ids
+        .iter()
+        .try_for_each(|id| validate_queue_id(id.as_ref()))?;
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
-    validate_queue_id(first.as_ref())?;
     let Some(queue) = open_queue(base, &paths)? else {
         return Err(not_pending(None, &paths, table_name, first.as_ref()));
     };
     let mut removed = 0;
     let mut outcome = Ok(());
     for id in queue_ids {
-        if let Err(error) = validate_queue_id(id.as_ref()) {
-            outcome = Err(error);
-            break;
-        }
         match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref()) {
             Ok(true) => removed += 1,
             Ok(false) => {

@@ -51,14 +51,16 @@ fn a_batch_removal_stops_at_the_first_failure_keeping_what_it_removed() {
             is_pending(&base, "t", &ids[2]).unwrap(),
             "not removed after it"
         );
+        // A malformed id anywhere in the batch is refused before anything
+        // is removed.
         let invalid = [ids[2].clone(), "../x".to_string(), ids[3].clone()];
         assert!(
             remove_batch(&base, "t", &invalid, durability)
                 .unwrap_err()
                 .is_invalid_input()
         );
-        assert!(!is_pending(&base, "t", &ids[2]).unwrap());
-        assert!(is_pending(&base, "t", &ids[3]).unwrap());
+        assert!(is_pending(&base, "t", &ids[2]).unwrap(), "untouched");
+        assert!(is_pending(&base, "t", &ids[3]).unwrap(), "untouched");
         remove_batch::<String>(&base, "t", &[], durability).unwrap();
     }
 }
