@@ -74,10 +74,7 @@ impl fmt::Display for ReedError {
             ReedError::LockTimeout {
                 table,
                 timeout_secs,
-            } => write!(
-                f,
-                "Lock timeout for table '{table}' after {timeout_secs}s"
-            ),
+            } => write!(f, "Lock timeout for table '{table}' after {timeout_secs}s"),
             ReedError::QueueFull { table, size } => {
                 write!(f, "Queue full for table '{table}' ({size} pending)")
             }
