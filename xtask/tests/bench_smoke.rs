@@ -36,7 +36,13 @@ const THROUGHPUT: &[&str] = &[
     "sqlite durable",
     "sqlite relaxed",
 ];
-const GROUP_COMMIT: &[&str] = &["last", "fs per-write", "fs batch"];
+const GROUP_COMMIT: &[&str] = &[
+    "last",
+    "fs per-write",
+    "fs batch",
+    "fs per-write relaxed",
+    "fs batch relaxed",
+];
 const HANDOFF: &[&str] = &["last", "fs", "sqlite", "flock"];
 
 /// Every (group, operation, backends) a quick run reports.

@@ -72,6 +72,15 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
     say(&format!("counts {json}"))
 }
 
+/// Creates what the writers share before they start (SQLite's database,
+/// switched to WAL while nobody else has it open).
+pub fn prepare(mode: &Mode, base: &Path) -> Result<(), String> {
+    if mode.backend == "sqlite" {
+        SqliteTable::open(base, TABLE, mode.durable_queue, 100)?;
+    }
+    Ok(())
+}
+
 /// Applies what is left in the queue after a run, as a last lock holder
 /// would; returns how many entries.
 pub fn drain_rest(mode: &Mode, base: &Path) -> Result<u64, String> {

@@ -228,8 +228,10 @@ fn run_micro(
         eprintln!("    {line}");
         None::<()>
     })?;
-    child.finish()?;
+    // The echo ends when the child closes its stdout, that is when it is
+    // done: only then is the child's exit waited for.
     let _ = echo.join();
+    child.finish()?;
     criterion_results::read(&dir.join("criterion"))
 }
 

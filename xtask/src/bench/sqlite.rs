@@ -44,9 +44,16 @@ impl SqliteTable {
         connection
             .busy_timeout(Duration::from_secs(10))
             .map_err(failed("busy_timeout"))?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(failed("journal_mode=WAL"))?;
+        // Switching to WAL needs the database to itself; once it is WAL (the
+        // parent opens it first), nothing is switched.
+        let journal: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(failed("journal_mode"))?;
+        if !journal.eq_ignore_ascii_case("wal") {
+            connection
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(failed("journal_mode=WAL"))?;
+        }
         let synchronous = if durable { "FULL" } else { "NORMAL" };
         connection
             .pragma_update(None, "synchronous", synchronous)

@@ -69,77 +69,48 @@ impl Report {
     }
 
     pub fn print(&self) {
-        let rows: [(&str, String, &str); 17] = [
-            ("writer processes started", self.writers.to_string(), ""),
-            ("children SIGKILLed", self.kills.to_string(), ""),
-            ("writes acknowledged", self.acknowledged.to_string(), ""),
-            (
-                "rows applied (distinct)",
-                self.distinct_applied.to_string(),
-                ">= acknowledged",
-            ),
-            (
-                "  of them via the queue",
-                self.applied_from_queue.to_string(),
-                "",
-            ),
-            (
-                "replays (at-least-once)",
-                self.replays.to_string(),
-                "allowed",
-            ),
-            ("lost", self.lost.to_string(), "must be 0"),
-            (
-                "duplicates beyond replays",
-                self.duplicates_beyond_replays.to_string(),
-                "must be 0",
-            ),
-            (
-                "out-of-order rows",
-                self.order_violations.to_string(),
-                "must be 0",
-            ),
-            ("torn table lines", self.torn_lines.to_string(), "must be 0"),
-            ("lock overlaps", self.lock_overlaps.to_string(), "must be 0"),
-            (
-                "capacity violations",
-                format!(
-                    "{} (max depth {} of {})",
-                    self.capacity_violations, self.max_pending, self.capacity
-                ),
-                "must be 0",
-            ),
-            (
-                "entries drained at the end",
-                self.drained_at_end.to_string(),
-                "",
-            ),
-            (
-                "left in queue after drain",
-                self.left_in_queue.to_string(),
-                "must be 0",
-            ),
-            (
-                "entries moved aside",
-                self.moved_aside.to_string(),
-                "reported",
-            ),
-            (
-                "final drain hung",
-                self.drain_hung.to_string(),
-                "must be false",
-            ),
-            (
-                "writes outside the base",
-                self.outside_changes.len().to_string(),
-                "must be 0",
-            ),
-        ];
         println!("\n{:<28} {:>24}  rule", "check", "value");
         println!("{}", "-".repeat(66));
-        for (name, value, rule) in rows {
-            println!("{name:<28} {value:>24}  {rule}");
-        }
+        let row = |name: &str, value: &dyn std::fmt::Display, rule: &str| {
+            println!("{name:<28} {:>24}  {rule}", value.to_string());
+        };
+        let capacity = format!(
+            "{} (max depth {} of {})",
+            self.capacity_violations, self.max_pending, self.capacity
+        );
+        row("writer processes started", &self.writers, "");
+        row("children SIGKILLed", &self.kills, "");
+        row("writes acknowledged", &self.acknowledged, "");
+        row(
+            "rows applied (distinct)",
+            &self.distinct_applied,
+            ">= acknowledged",
+        );
+        row("  of them via the queue", &self.applied_from_queue, "");
+        row("replays (at-least-once)", &self.replays, "allowed");
+        row("lost", &self.lost, "must be 0");
+        row(
+            "duplicates beyond replays",
+            &self.duplicates_beyond_replays,
+            "must be 0",
+        );
+        row("out-of-order rows", &self.order_violations, "must be 0");
+        row("torn table lines", &self.torn_lines, "must be 0");
+        row("lock overlaps", &self.lock_overlaps, "must be 0");
+        row("capacity violations", &capacity, "must be 0");
+        row("entries drained at the end", &self.drained_at_end, "");
+        row(
+            "left in queue after drain",
+            &self.left_in_queue,
+            "must be 0",
+        );
+        row("entries moved aside", &self.moved_aside, "reported");
+        row("final drain hung", &self.drain_hung, "must be false");
+        row(
+            "writes outside the base",
+            &self.outside_changes.len(),
+            "must be 0",
+        );
         for failure in &self.child_failures {
             println!("child failure: {failure}");
         }
