@@ -80,7 +80,7 @@ pub struct Options {
     /// Run only these groups (comma-separated)
     #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(GROUPS.map(|(name, _)| name)))]
     pub only: Vec<String>,
-    /// Write the JSON results here [default: <target dir>/xtask-bench.json]
+    /// Write the JSON results here (default: xtask-bench.json in the target directory)
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
     /// Run in this build even if it is a debug build (for tests; the

@@ -11,7 +11,7 @@
 //! 3. proptest-generated sequential traces, compared step by step, one row
 //!    per class of step ([`traces`]);
 //! 4. cross-compatibility on a shared directory and across processes
-//!    ([`cross_compat`], with the lock-holding child in [`holder`]).
+//!    ([`cross_compat`], with the lock-holding child of [`crate::held_lock`]).
 //!
 //! The command fails when a divergence is not listed, or a listed one did
 //! not happen.
