@@ -3,8 +3,9 @@
 //! file in WAL mode; the lock is a `BEGIN IMMEDIATE` transaction with a
 //! busy timeout; the queue is a table with an integer primary key
 //! (`AUTOINCREMENT`, so an id is never reused, like the fs backend's), its
-//! capacity checked in the inserting transaction; `synchronous=FULL` is the
-//! durable mode and `NORMAL` the relaxed one.
+//! capacity checked in the inserting transaction against a depth that
+//! triggers keep; `synchronous=FULL` is the durable mode and `NORMAL` the
+//! relaxed one.
 
 use std::path::Path;
 use std::time::Duration;
@@ -58,12 +59,33 @@ impl SqliteTable {
         connection
             .pragma_update(None, "synchronous", synchronous)
             .map_err(failed("synchronous"))?;
-        connection
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS queue \
-                 (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL)",
+        // The depth is kept in a one-row table by triggers, in the same
+        // transaction as the change, so that checking the capacity costs
+        // the same at any depth (COUNT(*) reads the whole queue). Made
+        // once: a writer must not need the write lock merely to open.
+        let made: i64 = connection
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'dequeued'",
+                [],
+                |row| row.get(0),
             )
-            .map_err(failed("create the queue table"))?;
+            .map_err(failed("read the schema"))?;
+        if made == 0 {
+            connection
+                .execute_batch(
+                    "BEGIN IMMEDIATE;
+                 CREATE TABLE IF NOT EXISTS queue
+                     (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
+                 CREATE TABLE IF NOT EXISTS depth (n INTEGER NOT NULL);
+                 INSERT INTO depth SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM depth);
+                 CREATE TRIGGER IF NOT EXISTS queued AFTER INSERT ON queue
+                     BEGIN UPDATE depth SET n = n + 1; END;
+                 CREATE TRIGGER IF NOT EXISTS dequeued AFTER DELETE ON queue
+                     BEGIN UPDATE depth SET n = n - 1; END;
+                 COMMIT;",
+                )
+                .map_err(failed("create the queue table"))?;
+        }
         Ok(SqliteTable {
             connection,
             capacity,
@@ -158,7 +180,7 @@ impl SqliteTable {
     /// The number of queued entries.
     pub fn count(&self) -> Result<usize, String> {
         self.connection
-            .prepare_cached("SELECT COUNT(*) FROM queue")
+            .prepare_cached("SELECT n FROM depth")
             .and_then(|mut count| count.query_row([], |row| row.get::<_, i64>(0)))
             .map(|n| usize::try_from(n).unwrap_or(0))
             .map_err(failed("COUNT"))
