@@ -4,8 +4,8 @@
 //! shown side by side with ratios, then the targets of issues 11 and 12.
 //!
 //! Every measurement has one home. The in-process micro-benchmarks are
-//! criterion benchmarks ([`micro`]: groups `lock`, `queue`, `drain`,
-//! `disk`), run in a child process whose results (criterion's JSON) are
+//! criterion benchmarks ([`micro`]: groups `lock`, `disk`, `queue`,
+//! `drain`), run in a child process whose results (criterion's JSON) are
 //! read into the table. The multi-process measurements and the deep queues
 //! are measured here ([`handoff`], [`load`], [`deep`]).
 //!
@@ -48,14 +48,14 @@ type RunGroup = fn(&mut Recorder, &Options, &Path);
 pub const GROUPS: [(&str, &str); 8] = [
     ("lock", "uncontended locking, one process (criterion)"),
     (
+        "disk",
+        "bare file writes with and without fsyncs: the floor (criterion)",
+    ),
+    (
         "queue",
         "queue_write, get_next_pending, count_pending (criterion)",
     ),
     ("drain", "draining 100 entries (criterion)"),
-    (
-        "disk",
-        "bare file writes with and without fsyncs: the floor (criterion)",
-    ),
     (
         handoff::GROUP,
         "lock hand-off between processes, waiter CPU",
