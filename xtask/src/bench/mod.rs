@@ -137,9 +137,10 @@ pub fn run(options: &Options) -> Result<(), String> {
         .collect();
     if !micro.is_empty() {
         recorder.begin_group("micro", &micro.join(", "));
-        match run_micro(options, dir.path(), &micro) {
-            Ok(found) => recorder.measurements.extend(found),
-            Err(error) => recorder.fail("micro", "criterion run", error),
+        let (found, failed) = run_micro(options, dir.path(), &micro);
+        recorder.measurements.extend(found);
+        if let Err(error) = failed {
+            recorder.fail("micro", "criterion run", error);
         }
     }
     let groups: [(&str, RunGroup); 4] = [
@@ -211,28 +212,33 @@ pub fn run(options: &Options) -> Result<(), String> {
 }
 
 /// Runs the criterion groups `groups` in a child (its output shown on
-/// stderr as progress) and reads their results.
+/// stderr as progress) and reads their results: those of every benchmark
+/// that finished, and whether the child succeeded.
 fn run_micro(
     options: &Options,
     dir: &Path,
     groups: &[String],
-) -> Result<Vec<measure::Measurement>, String> {
+) -> (Vec<measure::Measurement>, Result<(), String>) {
     let mut args = vec!["micro".to_string(), "--dir".to_string()];
     args.push(dir.display().to_string());
     args.push(format!("--only={}", groups.join(",")));
     if options.quick {
         args.push("--quick".to_string());
     }
-    let mut child = ChildProcess::spawn(&args)?;
-    let echo = child.collect_lines(|line| {
-        eprintln!("    {line}");
-        None::<()>
-    })?;
-    // The echo ends when the child closes its stdout, that is when it is
-    // done: only then is the child's exit waited for.
-    let _ = echo.join();
-    child.finish()?;
-    criterion_results::read(&dir.join("criterion"))
+    let ran = ChildProcess::spawn(&args).and_then(|mut child| {
+        let echo = child.collect_lines(|line| {
+            eprintln!("    {line}");
+            None::<()>
+        })?;
+        // The echo ends when the child closes its stdout, that is when it
+        // is done: only then is the child's exit waited for.
+        let _ = echo.join();
+        child.finish()
+    });
+    match criterion_results::read(&dir.join("criterion")) {
+        Ok(found) => (found, ran),
+        Err(error) => (Vec::new(), ran.and(Err(error))),
+    }
 }
 
 /// Child role `micro`: the criterion groups.
