@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Short `cargo xtask stress` runs, so that every CI run proves that no
 //! acknowledged write is lost while writer processes are SIGKILLed, with
-//! per-write and with batch apply; and a short `--chaos` run, which must
-//! complete and report (its verdict is not required yet: the fs backend is
-//! being hardened against it).
+//! per-write and with batch apply; and a short `--chaos` run (lock files
+//! deleted and renamed, junk and links in the queue, a full tmpfs when run
+//! as root), which must pass as well.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -66,8 +66,8 @@ fn short_batch_stress_run_with_kills_finds_no_violation() {
 }
 
 #[test]
-fn short_chaos_run_attacks_and_reports() {
-    let (stdout, _) = stress(&["--seconds", "2", "--chaos"]);
+fn short_chaos_run_attacks_and_passes() {
+    let (stdout, passed) = stress(&["--seconds", "3", "--kill", "--chaos"]);
     let actions = stdout
         .lines()
         .find_map(|line| line.strip_prefix("chaos actions: "))
@@ -76,7 +76,13 @@ fn short_chaos_run_attacks_and_reports() {
         actions.contains("write.lock"),
         "no lock file was attacked: {actions}"
     );
-    for name in ["lost", "lock overlaps", "writes outside the base"] {
-        row(&stdout, name);
+    for name in [
+        "lost",
+        "duplicates beyond replays",
+        "lock overlaps",
+        "writes outside the base",
+    ] {
+        assert_eq!(row(&stdout, name), 0, "{name}:\n{stdout}");
     }
+    assert!(passed, "chaos stress failed:\n{stdout}");
 }

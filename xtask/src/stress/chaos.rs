@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `--chaos`: what an operator, a sync tool or another account with write
 //! access to `<base>/tables/` may do while writers run (issue 9's
-//! attacker): delete and rename the lock files, drop junk files and
-//! symbolic links (to a file outside the base, to a FIFO outside it) into
-//! the queue directory, and, when run as root, put the base on a small
-//! tmpfs and fill it up now and then.
+//! attacker): delete and rename the lock file, rename the corrupt
+//! directory, drop junk files and symbolic links (to a file outside the
+//! base, to a FIFO outside it, named like an entry or like a producer's
+//! temporary) into the queue directory, and, when run as root, put the base
+//! on a small tmpfs and fill it up now and then.
 //!
 //! Outside the base, a directory holds the links' targets; at the end it
 //! must hold exactly what it held at the start, unchanged.
@@ -26,6 +27,22 @@ const CANARY: &str = "canary: nothing may write here\n";
 const TMPFS_SIZE: &str = "size=2m";
 /// How long a full disk stays full.
 const FULL_FOR: Duration = Duration::from_millis(300);
+/// The fs backend leaves an unparsable entry with an old-module name alone
+/// for 2 s after it was last modified (an old-module producer may still be
+/// writing it in place); the attacker's junk is such an entry, so the
+/// final drain waits this long after the attack stops to see it moved
+/// aside.
+const OLD_MODULE_WRITE_GRACE: Duration = Duration::from_millis(2_500);
+/// The prefixes of the entry names the attacker drops into the queue.
+const JUNK_PREFIXES: [&str; 4] = ["junk-", "dir-", "outside-", "fifo-"];
+
+/// True for an entry file name the attacker made (not a writer's entry),
+/// so that the queue depth the writers reached can be told from the junk.
+pub fn is_junk(file_name: &str) -> bool {
+    JUNK_PREFIXES
+        .iter()
+        .any(|prefix| file_name.starts_with(prefix))
+}
 
 /// The attacker, and what it did.
 pub struct Chaos {
@@ -123,15 +140,22 @@ impl Chaos {
                     table.join(format!("write.lock.moved-{n}")),
                 ),
             ),
+            // The producers' lock is a lock on the queue directory itself on
+            // local file systems (`.queue.lock` exists only where directories
+            // cannot be locked), so the attacker goes for what a producer
+            // leaves: a temporary named like one, and the corrupt directory.
             2 => (
-                "delete .queue.lock",
-                fs::remove_file(queue.join(".queue.lock")),
+                "temporary named like a producer's",
+                std::os::unix::fs::symlink(
+                    outside.join("canary.txt"),
+                    queue.join(format!(".incoming-chaos{n}.tmp")),
+                ),
             ),
             3 => (
-                "rename .queue.lock",
+                "rename queue/corrupt",
                 fs::rename(
-                    queue.join(".queue.lock"),
-                    queue.join(format!("queue.lock.moved-{n}")),
+                    queue.join("corrupt"),
+                    queue.join(format!("corrupt-moved-{n}")),
                 ),
             ),
             4 => (
@@ -193,11 +217,14 @@ impl Chaos {
         self.filled = None;
     }
 
-    /// Stops attacking: frees the disk and wakes any reader blocked on the
-    /// FIFO (opening it for reading and writing never blocks, and counts
-    /// as a writer).
+    /// Stops attacking: frees the disk, waits until the last junk entry is
+    /// older than the fs backend's grace for old-module writes in progress
+    /// (see [`OLD_MODULE_WRITE_GRACE`]), and wakes any reader blocked on
+    /// the FIFO (opening it for reading and writing never blocks, and
+    /// counts as a writer).
     pub fn calm(&mut self) {
         self.empty();
+        thread::sleep(OLD_MODULE_WRITE_GRACE);
         let fifo = self.outside.join("fifo");
         thread::spawn(move || {
             for _ in 0..50 {

@@ -55,10 +55,10 @@ pub struct Options {
     /// Apply in batches (submit_batch: one fsync of the table per batch)
     #[arg(long)]
     pub batch: bool,
-    /// Also delete and rename lock files, drop junk files and links (to
-    /// files outside the base, to FIFOs) into the queue, and, as root, put
-    /// the base on a small tmpfs and fill it; checks that nothing outside
-    /// the base was written
+    /// Also delete and rename the lock file and the corrupt directory, drop
+    /// junk files and links (to files outside the base, to FIFOs) into the
+    /// queue, and, as root, put the base on a small tmpfs and fill it;
+    /// checks that nothing outside the base was written
     #[arg(long)]
     pub chaos: bool,
 }

@@ -140,10 +140,17 @@ pub fn supervise(
     let mut next_progress = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
-        match queue.count_pending(TABLE) {
+        let depth = if options.chaos {
+            writers_entries(dir)
+        } else {
+            queue
+                .count_pending(TABLE)
+                .map_err(|error| format!("count_pending: {error}"))
+        };
+        match depth {
             Ok(pending) => record.max_pending = record.max_pending.max(pending),
             Err(_) if options.chaos => record.failed_samples += 1,
-            Err(error) => return Err(format!("count_pending: {error}")),
+            Err(error) => return Err(error),
         }
         if let Some(chaos) = chaos.as_deref_mut() {
             chaos.act(&mut rng);
@@ -177,4 +184,18 @@ pub fn supervise(
         collect(child, &mut record, false)?;
     }
     Ok(record)
+}
+
+/// The number of entries the writers queued, leaving out the junk the
+/// attacker drops into the queue under `--chaos` (the backend cannot keep
+/// an attacker from adding files; capacity is about what producers write).
+fn writers_entries(dir: &Path) -> Result<usize, String> {
+    let queue_dir = dir.join("base").join("tables").join(TABLE).join("queue");
+    let listing = std::fs::read_dir(&queue_dir)
+        .map_err(|error| format!("list {}: {error}", queue_dir.display()))?;
+    Ok(listing
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".pending") && !super::chaos::is_junk(name))
+        .count())
 }

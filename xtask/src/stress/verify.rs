@@ -34,6 +34,9 @@ pub struct Report {
     pub kills: usize,
     pub writers: u64,
     pub replays: usize,
+    /// Replays whose first application was by a process that was not
+    /// killed (its lock was lost, or the removal failed).
+    pub replays_without_kill: usize,
     pub lost: usize,
     pub duplicates_beyond_replays: usize,
     pub order_violations: usize,
@@ -43,6 +46,8 @@ pub struct Report {
     pub capacity: usize,
     pub capacity_violations: usize,
     pub left_in_queue: usize,
+    /// The entry files still in the queue after the final drain.
+    pub left_names: Vec<String>,
     pub moved_aside: usize,
     pub child_failures: Vec<String>,
     /// Whether the final drain hung (a reader blocked on something).
@@ -88,6 +93,11 @@ impl Report {
         );
         row("  of them via the queue", &self.applied_from_queue, "");
         row("replays (at-least-once)", &self.replays, "allowed");
+        row(
+            "  of them after a lost lock",
+            &self.replays_without_kill,
+            "allowed",
+        );
         row("lost", &self.lost, "must be 0");
         row(
             "duplicates beyond replays",
@@ -111,6 +121,9 @@ impl Report {
             &self.outside_changes.len(),
             "must be 0",
         );
+        for name in &self.left_names {
+            println!("left in the queue: {name}");
+        }
         for failure in &self.child_failures {
             println!("child failure: {failure}");
         }
@@ -250,12 +263,11 @@ pub fn verify(
     }
     let queue = backend(dir, options.capacity);
     report.left_in_queue = queue.count_pending(TABLE).map_err(|e| e.to_string())?;
-    let corrupt = dir
-        .join("base")
-        .join("tables")
-        .join(TABLE)
-        .join("queue")
-        .join("corrupt");
+    let queue_dir = dir.join("base").join("tables").join(TABLE).join("queue");
+    if report.left_in_queue > 0 {
+        report.left_names = entry_names(&queue_dir);
+    }
+    let corrupt = queue_dir.join("corrupt");
     report.moved_aside = fs::read_dir(&corrupt)
         .map(|dir| {
             dir.filter_map(Result::ok)
@@ -288,13 +300,19 @@ pub fn verify(
     for applications in by_key.values() {
         let (last, earlier) = applications.split_last().ok_or("empty application list")?;
         for replayed in earlier {
-            // A replay: a queued entry applied by a process that was killed
-            // before it could remove it, then applied again under the same id.
-            let legitimate = replayed.queue_id != "direct"
-                && replayed.queue_id == last.queue_id
-                && killed.contains_key(&replayed.pid);
-            if legitimate {
+            // A replay: a queued entry applied again under the same queue id,
+            // because the process that applied it first could not remove it:
+            // it was killed, or (under --chaos) its lock was lost when the
+            // lock file was deleted or renamed, so the coordinator stopped
+            // before removing anything. A table writer skips it by its id.
+            // The same write applied under two different keys is a
+            // duplicate no idempotency key can catch.
+            let same_key = replayed.queue_id != "direct" && replayed.queue_id == last.queue_id;
+            if same_key {
                 report.replays += 1;
+                if !killed.contains_key(&replayed.pid) {
+                    report.replays_without_kill += 1;
+                }
             } else {
                 report.duplicates_beyond_replays += 1;
             }
@@ -308,4 +326,18 @@ pub fn verify(
         .count();
     report.lock_overlaps = count_overlaps(dir, &killed)?;
     Ok(report)
+}
+
+/// The names of the `.pending` files in `queue_dir`, sorted.
+fn entry_names(queue_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(queue_dir)
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".pending"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
