@@ -181,7 +181,3 @@ pub mod types {
     pub use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 }
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

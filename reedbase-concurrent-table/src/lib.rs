@@ -194,3 +194,9 @@ pub use writer::{TableWriter, WriterStats};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The workspace README's examples, compiled and run as doctests here,
+/// where every crate they use is a (dev-)dependency.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct WorkspaceReadmeDoctests;
