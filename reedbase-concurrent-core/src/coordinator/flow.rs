@@ -7,7 +7,9 @@
 use super::error::{ApplyError, WriteFailure};
 use super::{ApplyKey, BatchItem, CoordinatorOptions, DeadLetterPolicy};
 use crate::backend::{Backend, LockBackend, LockGuard};
+use crate::diagnostics::MovedAside;
 use crate::error::{ReedError, ReedResult};
+use crate::events;
 use crate::types::PendingWrite;
 
 /// Why a [`Sink`] stopped before the end of its items.
@@ -271,6 +273,14 @@ impl<'a, B: Backend> Run<'a, B> {
         // apply failed, such as a full disk) is unknown, and an unknown count
         // never moves an entry aside.
         let attempts = self.backend.record_failed_apply(self.table, id).ok();
+        tracing::warn!(
+            event = events::APPLY_FAILED,
+            table = self.table,
+            id,
+            attempts,
+            error = %source,
+            "applying a queued write failed"
+        );
         let blocked = |source| WriteFailure::Apply {
             queue_id: Some(id.to_string()),
             attempts,
@@ -298,11 +308,21 @@ impl<'a, B: Backend> Run<'a, B> {
             }
         }
         self.ensure_held().map_err(WriteFailure::Backend)?;
-        let reason =
-            format!("dead letter: applying it failed {limit} or more times; last error: {source}");
-        self.backend
+        let attempts = attempts.unwrap_or(limit);
+        let reason = MovedAside::dead_letter_reason(attempts, &source);
+        let moved = self
+            .backend
             .move_aside(self.table, id, &reason)
             .map_err(WriteFailure::Backend)?;
+        tracing::warn!(
+            event = events::DEAD_LETTER,
+            table = self.table,
+            id,
+            attempts,
+            reason = %moved.reason,
+            destination = %moved.location,
+            "queued write moved aside as a dead letter"
+        );
         Ok(0)
     }
 
@@ -332,10 +352,14 @@ impl<'a, B: Backend> Run<'a, B> {
         if self.guard.is_held()? {
             Ok(())
         } else {
-            Err(ReedError::lock_lost(
-                self.table,
-                "the backend reports that this guard no longer holds the lock",
-            ))
+            let reason = "the backend reports that this guard no longer holds the lock";
+            tracing::warn!(
+                event = events::LOCK_LOST,
+                table = self.table,
+                reason,
+                "lock lost while held"
+            );
+            Err(ReedError::lock_lost(self.table, reason))
         }
     }
 }
