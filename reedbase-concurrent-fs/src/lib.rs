@@ -146,6 +146,7 @@ compile_error!(
 );
 
 mod backend;
+pub mod inspect;
 pub mod lock;
 mod no_follow;
 mod options;
@@ -161,7 +162,7 @@ pub use options::{
 };
 pub use queue::{
     MovedAside, count_pending, get_next_pending, moved_aside, queue_write, queue_write_with,
-    remove_from_queue,
+    remove_from_queue, restore_moved_aside,
 };
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
 pub use tables_dir::TablePaths;

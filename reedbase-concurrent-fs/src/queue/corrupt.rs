@@ -117,7 +117,7 @@ pub(crate) fn move_aside(
 
 /// Renames `from` in `from_dir` to `to` in `to_dir`, failing with
 /// `AlreadyExists` instead of replacing a file of that name.
-fn rename_no_replace(
+pub(crate) fn rename_no_replace(
     from_dir: BorrowedFd<'_>,
     from: &OsStr,
     to_dir: BorrowedFd<'_>,

@@ -138,11 +138,12 @@
 
 mod attempts;
 mod codec;
-mod consumer;
+pub(crate) mod consumer;
 mod corrupt;
-mod entry_id;
-mod listing;
+pub(crate) mod entry_id;
+pub(crate) mod listing;
 mod producer;
+mod restore;
 pub(crate) mod table_queue;
 
 #[cfg(test)]
@@ -153,6 +154,7 @@ use std::path::Path;
 use reedbase_concurrent_core::{PendingWrite, ReedResult};
 
 pub use reedbase_concurrent_core::MovedAside;
+pub use restore::restore_moved_aside;
 
 use crate::options::FsOptions;
 use crate::tables_dir::BaseDir;

@@ -116,7 +116,7 @@ pub(crate) fn enqueue(
 /// soon as the turn is free) instead of polling the `flock`. Released when
 /// dropped.
 #[derive(Debug)]
-struct ProducersLock<'a> {
+pub(crate) struct ProducersLock<'a> {
     dir: &'a File,
     file: Option<LockFile>,
     _turn: TurnTaken,
@@ -128,7 +128,7 @@ impl<'a> ProducersLock<'a> {
     /// (its holder is stopped or hung: a producer that completes a write
     /// changes the directory), or after [`PATIENCE_WHILE_OTHERS_WRITE`]
     /// times `patience` in all.
-    fn take(
+    pub(crate) fn take(
         dir: &'a File,
         paths: &TablePaths,
         table: &str,
