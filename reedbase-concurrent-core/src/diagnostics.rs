@@ -10,6 +10,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::types::PendingWrite;
+
 /// Who holds a table's lock, as far as the backend can tell.
 ///
 /// Every field is `None` when the lock is held by a holder that left no
@@ -205,6 +207,53 @@ fn dead_letter_attempts(reason: &str) -> Option<u32> {
     let rest = reason.strip_prefix(DEAD_LETTER_PREFIX)?;
     let digits = rest.split(' ').next()?;
     digits.parse().ok()
+}
+
+/// One pending entry of a queue as an operator sees it: read without moving
+/// it, judged as a reader would judge it. Backends' inspection functions
+/// (`reedbase_concurrent_fs::inspect`, `PgBackend::queued_entries`) return
+/// it.
+///
+/// ```
+/// use reedbase_concurrent_core::QueuedEntry;
+///
+/// let entry = QueuedEntry::new("0042-abc", Err("JSON entry does not parse".to_string()), None, 9, 0);
+/// assert!(entry.write.is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueuedEntry {
+    /// The entry's queue id.
+    pub id: String,
+    /// The write, or why a reader would move the entry aside.
+    pub write: Result<PendingWrite, String>,
+    /// When the entry entered the queue, as the backend recorded it (the
+    /// entry file's modification time, the row's insertion time); `None`
+    /// when unknown.
+    pub queued_at: Option<SystemTime>,
+    /// The size of the stored entry in bytes.
+    pub bytes: u64,
+    /// How many times applying it has failed (0 when never).
+    pub attempts: u32,
+}
+
+impl QueuedEntry {
+    /// An entry as a backend's inspection found it.
+    pub fn new(
+        id: impl Into<String>,
+        write: Result<PendingWrite, String>,
+        queued_at: Option<SystemTime>,
+        bytes: u64,
+        attempts: u32,
+    ) -> Self {
+        QueuedEntry {
+            id: id.into(),
+            write,
+            queued_at,
+            bytes,
+            attempts,
+        }
+    }
 }
 
 /// Formats a duration for people: `850 us`, `12.3 ms`, `2.50 s`.

@@ -28,7 +28,7 @@ pub use coordinator::{
     DrainerStats, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure, apply_batch,
     apply_each,
 };
-pub use diagnostics::{LockHolder, MovedAside};
+pub use diagnostics::{LockHolder, MovedAside, QueuedEntry};
 pub use error::{ReedError, ReedResult};
 pub use types::{CsvRow, PendingWrite, WriteOperation, now_nanos};
 pub use validation::{

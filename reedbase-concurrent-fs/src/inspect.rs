@@ -32,9 +32,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::SystemTime;
 
-use reedbase_concurrent_core::{
-    PendingWrite, ReedError, ReedResult, validate_queue_id, validate_table_name,
-};
+use reedbase_concurrent_core::{ReedError, ReedResult, validate_queue_id, validate_table_name};
+
+pub use reedbase_concurrent_core::QueuedEntry;
 
 use crate::no_follow::{Opened, for_each_name, open_regular, stat_at};
 use crate::options::DEFAULT_MAX_ENTRY_BYTES;
@@ -42,23 +42,6 @@ use crate::queue::consumer::{Inspected, inspect};
 use crate::queue::entry_id::{attempts_file_name, pending_file_name};
 use crate::queue::listing::{Candidate, ordered_entries};
 use crate::tables_dir::{BaseDir, Level, TablePaths};
-
-/// One entry of a queue, as a reader would judge it, without moving it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct QueuedEntry {
-    /// The entry's queue id.
-    pub id: String,
-    /// The write, or why a reader would move the entry aside.
-    pub write: Result<PendingWrite, String>,
-    /// When the entry file was last modified: when its producer renamed it
-    /// into the queue (`None` if it vanished meanwhile).
-    pub queued_at: Option<SystemTime>,
-    /// The entry file's size in bytes.
-    pub bytes: u64,
-    /// How many times applying it has failed (0 when never).
-    pub attempts: u32,
-}
 
 /// The tables of the base directory: every directory below `<base>/tables`
 /// whose name is a valid table name, sorted by name. Links and files there
@@ -185,13 +168,13 @@ fn judge(
             &e,
         )
     })?;
-    Ok(Some(QueuedEntry {
-        id: candidate.id.clone(),
+    Ok(Some(QueuedEntry::new(
+        candidate.id.clone(),
         write,
-        queued_at: facts.map(|facts| facts.modified),
-        bytes: facts.map_or(0, |facts| facts.size),
-        attempts: failed_applies(queue, &candidate.id),
-    }))
+        facts.map(|facts| facts.modified),
+        facts.map_or(0, |facts| facts.size),
+        failed_applies(queue, &candidate.id),
+    )))
 }
 
 /// The count in `<id>.attempts`, 0 when there is none or it is not a

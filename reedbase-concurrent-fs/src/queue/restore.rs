@@ -47,10 +47,11 @@ use crate::tables_dir::{BaseDir, Level, TablePaths, sync_dir, tables_dir};
 ///   before any file is touched;
 /// - [`ReedError::QueueEntryNotFound`] when nothing was moved aside under
 ///   this id;
-/// - [`ReedError::InvalidQueueFile`] naming the file, when it still does not
-///   decode, holds a row that would corrupt the table, is not a regular
-///   file or is too large, when its id is one no producer writes, or when
-///   an entry with this id is pending already; nothing is changed;
+/// - [`ReedError::CorruptEntry`] naming where it lies and why it stays
+///   there ("not restored: ..."), when it still does not decode, holds a
+///   row that would corrupt the table, is not a regular file or is too
+///   large, when its id is one no producer writes, or when an entry with
+///   this id is pending already; nothing is changed;
 /// - [`ReedError::QueueFull`] and [`ReedError::QueueBusy`] as for
 ///   [`queue_write_with`](super::queue_write_with);
 /// - [`ReedError::IoError`] naming the operation and the path.
@@ -78,7 +79,7 @@ use crate::tables_dir::{BaseDir, Level, TablePaths, sync_dir, tables_dir};
 /// [`ReedError::InvalidTableName`]: reedbase_concurrent_core::ReedError::InvalidTableName
 /// [`ReedError::InvalidQueueId`]: reedbase_concurrent_core::ReedError::InvalidQueueId
 /// [`ReedError::QueueEntryNotFound`]: reedbase_concurrent_core::ReedError::QueueEntryNotFound
-/// [`ReedError::InvalidQueueFile`]: reedbase_concurrent_core::ReedError::InvalidQueueFile
+/// [`ReedError::CorruptEntry`]: reedbase_concurrent_core::ReedError::CorruptEntry
 /// [`ReedError::QueueFull`]: reedbase_concurrent_core::ReedError::QueueFull
 /// [`ReedError::QueueBusy`]: reedbase_concurrent_core::ReedError::QueueBusy
 /// [`ReedError::IoError`]: reedbase_concurrent_core::ReedError::IoError
@@ -108,9 +109,11 @@ pub fn restore_moved_aside(
     let stem = first_copy(corrupt.as_fd(), &paths, queue_id)?.ok_or_else(not_found)?;
     let (moved_name, reason_name) = moved_file_names(&stem);
     let moved_path = paths.corrupt_dir.join(&moved_name);
-    let refuse = |reason: String| ReedError::InvalidQueueFile {
-        path: moved_path.clone(),
-        reason,
+    let refuse = |reason: String| ReedError::CorruptEntry {
+        table: table_name.to_string(),
+        queue_id: queue_id.to_string(),
+        moved_to: moved_path.display().to_string(),
+        reason: format!("not restored: {reason}"),
     };
     if parse_sequence(queue_id).is_some_and(is_beyond_producers) {
         return Err(refuse(
@@ -127,7 +130,7 @@ pub fn restore_moved_aside(
         )));
     }
     let write = read_repaired(corrupt.as_fd(), &moved_name, options.max_entry_bytes)
-        .map_err(|reason| refuse(format!("not restored: {reason}")))?
+        .map_err(refuse)?
         .map_err(|e| ReedError::io("read_queue_file", &moved_path, &e))?;
     let pending_now = count_entries(queue.as_fd(), &paths.queue_dir)?;
     if pending_now >= options.capacity {

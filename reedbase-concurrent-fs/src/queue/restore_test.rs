@@ -32,7 +32,7 @@ fn a_repaired_entry_goes_back_to_its_place_and_a_broken_one_is_refused() {
 
     let refused = restore_moved_aside(dir.path(), "t", bad, &options).unwrap_err();
     assert!(
-        matches!(&refused, ReedError::InvalidQueueFile { path, reason } if path == &moved_file && reason.contains("does not decode")),
+        matches!(&refused, ReedError::CorruptEntry { moved_to, reason, .. } if moved_to == &moved_file.display().to_string() && reason.contains("does not decode")),
         "{refused:?}"
     );
     assert!(moved_file.is_file(), "a refused restore changes nothing");
@@ -94,7 +94,7 @@ fn restores_that_cannot_be_done_change_nothing() {
     .unwrap();
     let twice = restore_moved_aside(dir.path(), "t", &id, &FsOptions::default()).unwrap_err();
     assert!(
-        matches!(&twice, ReedError::InvalidQueueFile { reason, .. } if reason.contains("pending in the queue already")),
+        matches!(&twice, ReedError::CorruptEntry { reason, .. } if reason.contains("pending in the queue already")),
         "{twice:?}"
     );
     assert!(
