@@ -30,7 +30,6 @@ use std::ffi::OsStr;
 use std::io::Read as _;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
-use std::time::SystemTime;
 
 use reedbase_concurrent_core::{ReedError, ReedResult, validate_queue_id, validate_table_name};
 
