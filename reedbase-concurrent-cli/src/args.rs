@@ -93,8 +93,7 @@ pub enum QueueCommand {
 pub enum CorruptCommand {
     /// Entries moved aside, with each reason (every table, or one).
     List {
-        /// [BASE] [TABLE]: the base directory (left out with --pg), then
-        /// optionally a table.
+        /// The base directory (left out with --pg), then optionally a table.
         #[arg(value_name = "BASE|TABLE", num_args = 0..=2)]
         args: Vec<String>,
     },
@@ -131,8 +130,7 @@ pub enum LockCommand {
 /// `[BASE] TABLE`
 #[derive(Debug, Args)]
 pub struct BaseTable {
-    /// [BASE] TABLE: the base directory (left out with --pg), then the
-    /// table.
+    /// The base directory (left out with --pg), then the table.
     #[arg(value_name = "BASE|TABLE", num_args = 1..=2, required = true)]
     pub args: Vec<String>,
 }
@@ -140,8 +138,8 @@ pub struct BaseTable {
 /// `[BASE] TABLE ID`
 #[derive(Debug, Args)]
 pub struct BaseTableId {
-    /// [BASE] TABLE ID: the base directory (left out with --pg), the
-    /// table, the entry's queue id.
+    /// The base directory (left out with --pg), the table, then the
+    /// entry's queue id.
     #[arg(value_name = "BASE|TABLE|ID", num_args = 2..=3, required = true)]
     pub args: Vec<String>,
 }
