@@ -267,3 +267,28 @@ fn pg_events_carry_the_same_field_names() {
         "{timed_out:?}"
     );
 }
+
+#[test]
+fn coordinator_reports_a_lock_lost_while_draining() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = FsBackend::new(dir.path());
+    for key in ["a", "b"] {
+        backend.queue_write("orders", &write(key)).unwrap();
+    }
+    let coordinator = WriteCoordinator::new(backend);
+    let lock_file = dir.path().join("tables/orders/write.lock");
+    let lost = caught(events::LOCK_LOST, || {
+        let error = coordinator
+            .drain("orders", Duration::from_secs(1), |_, _| {
+                // An operator replaces the lock file under the holder.
+                fs::rename(&lock_file, lock_file.with_extension("old"))?;
+                fs::write(&lock_file, b"")?;
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(error.is_lock_lost(), "{error}");
+    });
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].level, tracing::Level::WARN);
+    assert_eq!(lost[0].field("table"), "orders");
+}

@@ -167,6 +167,25 @@ impl<'a, B: Backend> Run<'a, B> {
         }
     }
 
+    /// [`apply_queued_held`](Self::apply_queued_held), reporting a lost
+    /// lock once per call (it may be noticed at several checks).
+    pub(super) fn apply_queued<S: Sink>(
+        &self,
+        direct: Option<&PendingWrite>,
+        sink: &mut S,
+    ) -> Result<usize, WriteFailure> {
+        self.apply_queued_held(direct, sink).inspect_err(|failure| {
+            if let WriteFailure::Backend(ReedError::LockLost { reason, .. }) = failure {
+                tracing::warn!(
+                    event = events::LOCK_LOST,
+                    table = self.table,
+                    reason = %reason,
+                    "lock lost while held; nothing more applied or removed"
+                );
+            }
+        })
+    }
+
     /// Applies and removes queued writes in FIFO order, then `direct` (if
     /// any) in the last pass; returns how many queued writes were applied.
     ///
@@ -175,7 +194,7 @@ impl<'a, B: Backend> Run<'a, B> {
     /// (its capacity, or one batch if that is larger) before its own: every
     /// write queued before it took the lock is applied by then, and a steady
     /// stream of new ones cannot keep it from its own.
-    pub(super) fn apply_queued<S: Sink>(
+    fn apply_queued_held<S: Sink>(
         &self,
         direct: Option<&PendingWrite>,
         sink: &mut S,
@@ -352,14 +371,10 @@ impl<'a, B: Backend> Run<'a, B> {
         if self.guard.is_held()? {
             Ok(())
         } else {
-            let reason = "the backend reports that this guard no longer holds the lock";
-            tracing::warn!(
-                event = events::LOCK_LOST,
-                table = self.table,
-                reason,
-                "lock lost while held"
-            );
-            Err(ReedError::lock_lost(self.table, reason))
+            Err(ReedError::lock_lost(
+                self.table,
+                "the backend reports that this guard no longer holds the lock",
+            ))
         }
     }
 }
