@@ -158,6 +158,7 @@ pub mod lock;
 mod no_follow;
 mod options;
 pub mod queue;
+mod restore;
 mod tables_dir;
 
 pub use backend::FsBackend;
@@ -169,9 +170,10 @@ pub use options::{
 };
 pub use queue::{
     MovedAside, count_pending, get_next_pending, moved_aside, queue_write, queue_write_with,
-    remove_from_queue, restore_moved_aside,
+    remove_from_queue,
 };
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
+pub use restore::restore_moved_aside;
 pub use tables_dir::TablePaths;
 
 /// The old module's `types` paths: `use reedbase_concurrent_fs::types::{CsvRow,

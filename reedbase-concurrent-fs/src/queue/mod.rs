@@ -137,13 +137,12 @@
 //! [`validate_write`]: reedbase_concurrent_core::validate_write
 
 mod attempts;
-mod codec;
+pub(crate) mod codec;
 pub(crate) mod consumer;
-mod corrupt;
+pub(crate) mod corrupt;
 pub(crate) mod entry_id;
 pub(crate) mod listing;
-mod producer;
-mod restore;
+pub(crate) mod producer;
 pub(crate) mod table_queue;
 
 #[cfg(test)]
@@ -154,7 +153,6 @@ use std::path::Path;
 use reedbase_concurrent_core::{PendingWrite, ReedResult};
 
 pub use reedbase_concurrent_core::MovedAside;
-pub use restore::restore_moved_aside;
 
 use crate::options::FsOptions;
 use crate::tables_dir::BaseDir;

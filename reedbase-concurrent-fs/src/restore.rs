@@ -14,16 +14,16 @@ use reedbase_concurrent_core::{
 };
 use rustix::fs::AtFlags;
 
-use super::codec;
-use super::corrupt::rename_no_replace;
-use super::entry_id::{
+use crate::no_follow::{Opened, child_dir, for_each_name, open_regular, stat_at};
+use crate::options::{Durability, FsOptions};
+use crate::queue::codec;
+use crate::queue::corrupt::rename_no_replace;
+use crate::queue::entry_id::{
     id_of_moved_stem, is_beyond_producers, moved_file_names, parse_sequence, pending_file_name,
     pending_stem,
 };
-use super::listing::count_entries;
-use super::producer::ProducersLock;
-use crate::no_follow::{Opened, child_dir, for_each_name, open_regular, stat_at};
-use crate::options::{Durability, FsOptions};
+use crate::queue::listing::count_entries;
+use crate::queue::producer::ProducersLock;
 use crate::tables_dir::{BaseDir, Level, TablePaths, sync_dir, tables_dir};
 
 /// Puts the entry `queue_id` that was moved aside to `queue/corrupt/` back
@@ -53,7 +53,7 @@ use crate::tables_dir::{BaseDir, Level, TablePaths, sync_dir, tables_dir};
 ///   large, when its id is one no producer writes, or when an entry with
 ///   this id is pending already; nothing is changed;
 /// - [`ReedError::QueueFull`] and [`ReedError::QueueBusy`] as for
-///   [`queue_write_with`](super::queue_write_with);
+///   [`queue_write_with`](crate::queue_write_with);
 /// - [`ReedError::IoError`] naming the operation and the path.
 ///
 /// # Examples
