@@ -352,3 +352,7 @@ impl QueueBackend for LastBackend {
         Ok(tables)
     }
 }
+
+#[cfg(test)]
+#[path = "adaptor_test.rs"]
+mod tests;

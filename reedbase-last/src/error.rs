@@ -20,7 +20,7 @@ pub type ReedResult<T> = Result<T, ReedError>;
 /// use reedbase_last::error::ReedError;
 ///
 /// let err = ReedError::LockTimeout { table: "users".to_string(), timeout_secs: 0 };
-/// assert!(err.to_string().contains("users"));
+/// assert_eq!(err.to_string(), "Lock timeout for table 'users' after 0s");
 /// ```
 #[derive(Debug, Clone)]
 pub enum ReedError {
@@ -69,27 +69,47 @@ impl fmt::Display for ReedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReedError::IoError { operation, reason } => {
-                write!(f, "I/O error during {operation}: {reason}")
+                write!(f, "I/O error during '{operation}': {reason}")
             }
             ReedError::LockTimeout {
                 table,
                 timeout_secs,
-            } => write!(
-                f,
-                "timed out after {timeout_secs}s waiting for the lock of table '{table}'"
-            ),
+            } => write!(f, "Lock timeout for table '{table}' after {timeout_secs}s"),
             ReedError::QueueFull { table, size } => {
-                write!(f, "write queue of table '{table}' is full ({size} pending)")
+                write!(f, "Queue full for table '{table}' ({size} pending)")
             }
-            ReedError::InvalidQueueFile { path } => write!(f, "invalid queue file: {path}"),
+            ReedError::InvalidQueueFile { path } => write!(f, "Invalid queue file: {path}"),
             ReedError::SerializationError { reason } => {
-                write!(f, "serialisation error: {reason}")
+                write!(f, "Serialisation error: {reason}")
             }
             ReedError::DeserializationError { reason } => {
-                write!(f, "deserialisation error: {reason}")
+                write!(f, "Deserialisation error: {reason}")
             }
         }
     }
 }
 
+/// The old module has no `source()`: the cause survives only as text.
 impl std::error::Error for ReedError {}
+
+/// As the old module had it, so that old callers can use `?` on I/O
+/// results: the operation is `"unknown"` and the reason the error's text.
+///
+/// ```
+/// use reedbase_last::error::ReedError;
+///
+/// let err = ReedError::from(std::io::Error::other("disk on fire"));
+/// assert_eq!(err.to_string(), "I/O error during 'unknown': disk on fire");
+/// ```
+impl From<std::io::Error> for ReedError {
+    fn from(err: std::io::Error) -> ReedError {
+        ReedError::IoError {
+            operation: "unknown".to_string(),
+            reason: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "error_test.rs"]
+mod tests;

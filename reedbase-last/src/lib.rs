@@ -13,8 +13,6 @@
 //!   with its reason.
 
 mod adaptor;
-#[cfg(test)]
-mod adaptor_test;
 pub mod concurrent;
 pub mod error;
 mod expected_failures;

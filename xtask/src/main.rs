@@ -1,53 +1,78 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Developer tasks for the ReedBase concurrency workspace, run as
-//! `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
-//!
-//! - `test`: every test of the workspace, then the loom models.
-//! - `parity`: the same scenarios on reedbase-last, fs and mem, compared.
-//! - `bench`: the old module and the new backends side by side.
-//! - `stress`: many processes writing through the coordinator, optionally
-//!   killed at random; checks that nothing was lost.
+//! `cargo xtask <command>` (the alias is in `.cargo/config.toml`). Every
+//! command's flags are declared once, with clap, beside the command; this
+//! file only dispatches.
 
 mod bench;
+mod child_process;
+mod held_lock;
 mod parity;
 mod stress;
 mod test_cmd;
+mod workspace;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <command> [options]
+use clap::{Parser, Subcommand};
 
-commands:
-  test      every test of the workspace, then the loom models (the README's test command)
-  parity    the same scenarios on reedbase-last, fs and mem, compared (the main job)
-              [--cases N] [--seed S] [--listing FILE] [--repeat-last N]
-  bench     the old module and the new backends side by side, with ratios (release build)
-              [--quick] [--only lock,handoff,queue,drain,throughput] [--json PATH]
-  stress    many processes write through the coordinator; checks that nothing is lost
-              --processes N --seconds S [--kill] [--capacity C] [--dir DIR]
-";
+/// Developer tasks of the ReedBase concurrency workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Every test of the workspace, then the loom models (the README's test command)
+    Test,
+    /// The same scenarios on reedbase-last, fs and mem, compared against PARITY.md
+    Parity(parity::Options),
+    /// The old module, the new backends, SQLite and the floor side by side, with ratios (release build)
+    Bench(bench::Options),
+    /// Many processes write through the coordinator; checks that nothing is lost
+    Stress(stress::Options),
+    /// A child process of bench, parity or stress
+    #[command(name = "__child", hide = true)]
+    Child {
+        #[command(subcommand)]
+        role: Role,
+    },
+}
+
+/// The roles a child process of this binary plays.
+#[derive(Debug, Subcommand)]
+enum Role {
+    /// Hold a table lock until told to let go
+    Hold(held_lock::LockArgs),
+    /// Wait for a held lock; report when it was had
+    Wait(held_lock::LockArgs),
+    /// Wait on a lock that stays held; report the CPU used
+    CpuWait(held_lock::LockArgs),
+    /// Write for the throughput and group-commit groups
+    Write(bench::load_child::WriteArgs),
+    /// Run the criterion micro-benchmarks
+    Micro(bench::MicroArgs),
+    /// A stress writer
+    StressWriter(stress::child::WriterArgs),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let result = match command.as_str() {
-        "test" => test_cmd::run(rest),
-        "parity" => parity::run(rest),
-        "bench" => bench::run(rest),
-        "stress" => stress::run(rest),
-        // Child processes that the tasks above spawn from this same binary.
-        "__bench-child" => bench::child(rest),
-        "__parity-child" => parity::child(rest),
-        "__stress-child" => stress::child(rest),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    let result = match Cli::parse().command {
+        Task::Test => test_cmd::run(),
+        Task::Parity(options) => parity::run(&options),
+        Task::Bench(options) => bench::run(&options),
+        Task::Stress(options) => stress::run(&options),
+        Task::Child { role } => match role {
+            Role::Hold(args) => held_lock::hold(&args),
+            Role::Wait(args) => held_lock::wait(&args),
+            Role::CpuWait(args) => held_lock::cpu_wait(&args),
+            Role::Write(args) => bench::load_child::write(&args),
+            Role::Micro(args) => bench::micro_child(&args),
+            Role::StressWriter(args) => stress::child::run(&args),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,17 +3,15 @@
 //! in-memory backend (which need `--cfg loom` and so a build of their own,
 //! kept in `target/loom` so that it does not evict the normal build).
 
-use std::path::PathBuf;
 use std::process::Command;
+
+use crate::workspace::{cargo, target_dir, workspace_root};
 
 /// The loom model test targets of `reedbase-concurrent-mem`.
 const LOOM_TESTS: &[&str] = &["loom_lock", "loom_queue"];
 
 /// Runs every test; `Err` names the step that failed.
-pub fn run(args: &[String]) -> Result<(), String> {
-    if let Some(extra) = args.first() {
-        return Err(format!("`test` takes no options, got {extra:?}"));
-    }
+pub fn run() -> Result<(), String> {
     run_cargo(
         "workspace tests",
         Command::new(cargo()).args(["test", "--workspace", "--all-features"]),
@@ -23,10 +21,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for test in LOOM_TESTS {
         loom.args(["--test", test]);
     }
-    loom.env("RUSTFLAGS", "--cfg loom").env(
-        "CARGO_TARGET_DIR",
-        workspace_root().join("target").join("loom"),
-    );
+    loom.env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", target_dir()?.join("loom"));
     run_cargo(
         "loom models of the mem backend (release, --cfg loom)",
         &mut loom,
@@ -46,15 +42,4 @@ fn run_cargo(what: &str, command: &mut Command) -> Result<(), String> {
     } else {
         Err(format!("{what} failed ({status})"))
     }
-}
-
-/// The cargo that runs this task (so that the same toolchain is used).
-pub fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
-}
-
-/// The workspace root: the parent of this crate's manifest directory.
-pub fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }

@@ -1,88 +1,99 @@
 // SPDX-License-Identifier: Apache-2.0
-//! A quick `cargo xtask bench` run (debug build, a tenth of the samples):
-//! every group runs end to end, across child processes, and the JSON holds
-//! a result for every operation and backend. The numbers are not checked:
-//! a debug build's timings mean nothing.
+//! A quick `cargo xtask bench` run (debug build, few samples): every group
+//! runs end to end, criterion's micro groups in their child and the
+//! multi-process groups across child processes, and the JSON holds a
+//! result for every operation and backend, and every target. The numbers
+//! are not checked: a debug build's timings mean nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 
 use serde_json::Value;
 
-/// Every (group, operation, backends) the bench reports.
-const EXPECTED: &[(&str, &str, &[&str])] = &[
-    (
-        "lock",
-        "acquire+release, lock file exists",
-        &["last", "fs", "mem"],
-    ),
-    ("lock", "acquire+release, new table", &["last", "fs", "mem"]),
-    (
-        "lock",
-        "is_locked, lock file exists",
-        &["last", "fs", "mem"],
-    ),
-    (
-        "lock",
-        "is_locked, lock file absent",
-        &["last", "fs", "mem"],
-    ),
-    (
-        "handoff",
-        "hand-off latency, waiter already waiting",
-        &["last", "fs"],
-    ),
-    (
-        "handoff",
-        "waiter CPU while the lock is held",
-        &["last", "fs"],
-    ),
-    ("disk", "write 1-row entry + rename, no fsync", &["std::fs"]),
-    ("disk", "write + fsync + rename + fsync dir", &["std::fs"]),
-    ("queue", "queue_write 1 row, empty queue", QUEUE),
-    ("queue", "queue_write 100 rows, empty queue", QUEUE),
-    ("queue", "queue_write 1 row, 99 pending", QUEUE),
-    ("queue", "queue_write 100 rows, 99 pending", QUEUE),
-    ("drain", "drain 100 entries, total", DRAIN),
-    ("drain", "one pop (get + remove), any depth", DRAIN),
-    ("drain", "one pop at depth 100", DRAIN),
-    ("drain", "one pop at depth 10", DRAIN),
-    (
-        "throughput",
-        "4 processes: writes/s acknowledged",
-        THROUGHPUT,
-    ),
-    (
-        "throughput",
-        "4 processes: writes/s applied in the run",
-        THROUGHPUT,
-    ),
-    (
-        "throughput",
-        "4 processes: writes queued (lock timed out)",
-        THROUGHPUT,
-    ),
-    (
-        "throughput",
-        "4 processes: writes refused, queue full",
-        THROUGHPUT,
-    ),
-    (
-        "throughput",
-        "4 processes: writes failed, torn entry read",
-        THROUGHPUT,
-    ),
-];
-const QUEUE: &[&str] = &[
+const LOCKERS: &[&str] = &["last", "fs", "mem"];
+const WRITERS: &[&str] = &[
     "last",
     "fs relaxed json",
     "fs relaxed postcard",
     "fs durable json",
     "fs durable postcard",
     "mem",
+    "sqlite relaxed",
+    "sqlite durable",
 ];
-const DRAIN: &[&str] = &["last", "fs relaxed json", "fs relaxed postcard", "mem"];
-const THROUGHPUT: &[&str] = &["last", "fs durable", "fs relaxed"];
+const READERS: &[&str] = &[
+    "last",
+    "fs relaxed json",
+    "fs relaxed postcard",
+    "mem",
+    "sqlite relaxed",
+];
+const DEEP: &[&str] = &["fs relaxed json", "mem", "sqlite relaxed"];
+const THROUGHPUT: &[&str] = &[
+    "last",
+    "fs durable",
+    "fs relaxed",
+    "sqlite durable",
+    "sqlite relaxed",
+];
+const GROUP_COMMIT: &[&str] = &[
+    "last",
+    "fs per-write",
+    "fs batch",
+    "fs per-write relaxed",
+    "fs batch relaxed",
+];
+const HANDOFF: &[&str] = &["last", "fs", "sqlite", "flock"];
+
+/// Every (group, operation, backends) a quick run reports.
+const EXPECTED: &[(&str, &str, &[&str])] = &[
+    (
+        "lock",
+        "acquire+release, lock file exists",
+        &["last", "fs", "mem", "sqlite relaxed"],
+    ),
+    ("lock", "acquire+release, new table", LOCKERS),
+    ("lock", "try_acquire+release", LOCKERS),
+    ("lock", "is_locked, lock file exists", LOCKERS),
+    ("lock", "is_locked, lock file absent", LOCKERS),
+    ("lock", "lock_holder, lock free", &["fs", "mem"]),
+    ("queue", "queue_write 1 row, empty queue", WRITERS),
+    ("queue", "queue_write 100 rows, empty queue", WRITERS),
+    ("queue", "queue_write 1 row, 99 pending", WRITERS),
+    ("queue", "queue_write 100 rows, 99 pending", WRITERS),
+    ("queue", "get_next_pending, depth 100", READERS),
+    ("queue", "count_pending, depth 100", READERS),
+    ("drain", "drain 100 entries, total", READERS),
+    ("disk", "write 1-row entry + rename, no fsync", &["std::fs"]),
+    ("disk", "write + fsync + rename + fsync dir", &["std::fs"]),
+    (
+        "handoff",
+        "hand-off latency, waiter already waiting",
+        HANDOFF,
+    ),
+    ("handoff", "waiter CPU while the lock is held", HANDOFF),
+    ("deep", "one pop at depth 100", DEEP),
+    ("deep", "queue_write at depth 100", DEEP),
+    ("deep", "one pop at depth 1,000", DEEP),
+    ("deep", "queue_write at depth 1,000", DEEP),
+    ("deep", "drain 1,000 entries, total", DEEP),
+    ("throughput", "writes/s acknowledged", THROUGHPUT),
+    ("throughput", "writes/s applied in the run", THROUGHPUT),
+    ("throughput", "writes queued (lock timed out)", THROUGHPUT),
+    (
+        "throughput",
+        "writes refused (queue full or busy)",
+        THROUGHPUT,
+    ),
+    ("throughput", "writes failed (torn entry read)", THROUGHPUT),
+    ("group-commit", "writes/s acknowledged", GROUP_COMMIT),
+    ("group-commit", "writes/s applied in the run", GROUP_COMMIT),
+    (
+        "group-commit",
+        "p99 latency of an acknowledged write",
+        GROUP_COMMIT,
+    ),
+];
 
 #[test]
 fn quick_bench_reports_every_operation_of_every_backend() {
@@ -99,9 +110,12 @@ fn quick_bench_reports_every_operation_of_every_backend() {
     for heading in [
         "Locking",
         "hand-off",
-        "queue_write",
+        "The disk alone",
+        "The queue",
         "Draining",
+        "Deep queues",
         "Four processes",
+        "Group commit",
         "Targets",
     ] {
         assert!(
@@ -109,20 +123,23 @@ fn quick_bench_reports_every_operation_of_every_backend() {
             "no {heading:?} table in:\n{stdout}"
         );
     }
+    assert!(
+        stdout.contains("vs sqlite"),
+        "no ratio against SQLite:\n{stdout}"
+    );
 
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(json["quick"], Value::Bool(true));
     assert_eq!(json["failures"].as_array().map(Vec::len), Some(0));
-    let measurements = json["measurements"]
-        .as_array()
-        .expect("a measurements array");
+    let measurements = json["measurements"].as_array().expect("measurements");
     for (group, operation, backends) in EXPECTED {
         for backend in *backends {
-            let found = measurements.iter().find(|m| {
-                m["group"] == *group && m["operation"] == *operation && m["backend"] == *backend
-            });
-            let m =
-                found.unwrap_or_else(|| panic!("no result for {group} / {operation} / {backend}"));
+            let m = measurements
+                .iter()
+                .find(|m| {
+                    m["group"] == *group && m["operation"] == *operation && m["backend"] == *backend
+                })
+                .unwrap_or_else(|| panic!("no result for {group} / {operation} / {backend}"));
             assert!(
                 m["samples"].as_u64().is_some_and(|n| n > 0),
                 "no samples in {m}"
@@ -139,10 +156,10 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         expected_count,
         "unexpected extra results"
     );
-    assert!(
-        json["targets"].as_array().is_some_and(|t| !t.is_empty()),
-        "no target checks"
-    );
+    let targets = json["targets"].as_array().expect("targets");
+    assert!(targets.len() >= 20, "a row per goal of issues 11 and 12");
+    let measured = targets.iter().filter(|t| !t["met"].is_null()).count();
+    assert!(measured >= 15, "most targets have numbers: {targets:?}");
 }
 
 #[test]
@@ -152,5 +169,32 @@ fn bench_rejects_an_unknown_group() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown group"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid value 'nonsense'"));
+}
+
+#[test]
+fn every_command_has_generated_help() {
+    for (command, flag) in [
+        ("test", None),
+        ("parity", Some("--repeat-last")),
+        ("bench", Some("--deep")),
+        ("stress", Some("--chaos")),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{command} --help failed");
+        assert!(
+            stdout.contains(&format!("Usage: cargo xtask {command}")),
+            "{stdout}"
+        );
+        if let Some(flag) = flag {
+            assert!(
+                stdout.contains(flag),
+                "{command} --help lacks {flag}:\n{stdout}"
+            );
+        }
+    }
 }

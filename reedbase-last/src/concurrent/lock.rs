@@ -186,3 +186,7 @@ pub fn wait_for_unlock(base_path: &Path, table_name: &str, timeout: Duration) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "lock_test.rs"]
+mod tests;

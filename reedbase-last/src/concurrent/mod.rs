@@ -9,13 +9,6 @@ pub mod lock;
 pub mod queue;
 pub mod types;
 
-#[cfg(test)]
-mod lock_test;
-#[cfg(test)]
-mod queue_test;
-#[cfg(test)]
-mod types_test;
-
 pub use lock::{TableLock, acquire_lock, is_locked, wait_for_unlock};
 pub use queue::{count_pending, get_next_pending, queue_write, remove_from_queue};
 pub use types::{CsvRow, PendingWrite, WriteOperation};

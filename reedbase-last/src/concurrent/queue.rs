@@ -13,7 +13,7 @@
 //! escape the base directory.
 
 use std::cmp::Ordering;
-use std::fs;
+use std::fs::{self, DirEntry};
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
@@ -34,11 +34,13 @@ fn is_pending_file(path: &Path) -> bool {
     path.extension().and_then(|ext| ext.to_str()) == Some("pending")
 }
 
-/// Orders two queue files by creation time; a file whose creation time
-/// cannot be read sorts first. Reads both files' metadata on every call.
-fn compare_created(a: &PathBuf, b: &PathBuf) -> Ordering {
-    let created_a = fs::metadata(a).and_then(|m| m.created()).ok();
-    let created_b = fs::metadata(b).and_then(|m| m.created()).ok();
+/// Orders two queue entries by creation time; an entry whose creation time
+/// cannot be read sorts first. Reads both entries' metadata on every call,
+/// through `DirEntry::metadata`, which does not follow a symbolic link: a
+/// link sorts by its own creation time, not its target's.
+fn compare_created(a: &DirEntry, b: &DirEntry) -> Ordering {
+    let created_a = a.metadata().and_then(|m| m.created()).ok();
+    let created_b = b.metadata().and_then(|m| m.created()).ok();
     created_a.cmp(&created_b)
 }
 
@@ -88,7 +90,7 @@ pub fn queue_write(
 
     let queue_id = Uuid::new_v4().to_string();
     let json = serde_json::to_string(&operation).map_err(|e| ReedError::SerializationError {
-        reason: e.to_string(),
+        reason: format!("Failed to serialise write: {e}"),
     })?;
     fs::write(dir.join(format!("{queue_id}.pending")), json).map_err(|e| ReedError::IoError {
         operation: "write_queue_file".to_string(),
@@ -125,18 +127,17 @@ pub fn get_next_pending(
         return Ok(None);
     }
 
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+    let mut entries: Vec<DirEntry> = fs::read_dir(&dir)
         .map_err(|e| ReedError::IoError {
             operation: "read_queue_dir".to_string(),
             reason: e.to_string(),
         })?
         .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| is_pending_file(path))
+        .filter(|entry| is_pending_file(&entry.path()))
         .collect();
-    files.sort_by(compare_created);
+    entries.sort_by(compare_created);
 
-    let Some(oldest) = files.first() else {
+    let Some(oldest) = entries.first().map(DirEntry::path) else {
         return Ok(None);
     };
     let queue_id = oldest
@@ -146,12 +147,12 @@ pub fn get_next_pending(
             path: oldest.display().to_string(),
         })?
         .to_string();
-    let content = fs::read_to_string(oldest).map_err(|e| ReedError::IoError {
+    let content = fs::read_to_string(&oldest).map_err(|e| ReedError::IoError {
         operation: "read_queue_file".to_string(),
         reason: e.to_string(),
     })?;
     let write = serde_json::from_str(&content).map_err(|e| ReedError::DeserializationError {
-        reason: e.to_string(),
+        reason: format!("Failed to deserialise write: {e}"),
     })?;
     Ok(Some((queue_id, write)))
 }
@@ -211,3 +212,7 @@ pub fn count_pending(base_path: &Path, table_name: &str) -> ReedResult<usize> {
         .count();
     Ok(count)
 }
+
+#[cfg(test)]
+#[path = "queue_test.rs"]
+mod tests;

@@ -90,3 +90,7 @@ pub struct PendingWrite {
     /// What to do with the rows.
     pub operation: WriteOperation,
 }
+
+#[cfg(test)]
+#[path = "types_test.rs"]
+mod tests;

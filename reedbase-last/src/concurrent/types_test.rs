@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The type tests the old module shipped.
+//! The type tests the old module shipped, rewritten.
+//!
+//! Rewrites, not copies: the shipped test files are not in this workspace.
+//! Each test here has the scenario and name of one the old module shipped
+//! (LAST-BEHAVIOUR.md lists them); its assertions were written here from
+//! the behaviour that page states, so they may check more or less than the
+//! shipped test did.
 
 use crate::concurrent::types::{CsvRow, PendingWrite, WriteOperation};
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Timing loops, summary statistics, and the [`Recorder`] that runs each
-//! measurement, shows its progress on stderr and keeps its result.
+//! Summary statistics, and the [`Recorder`] that runs each measurement,
+//! shows its progress on stderr and keeps its result.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
-    /// Nanoseconds per operation (shown in us or ms).
+    /// Nanoseconds per operation (shown in us, ms or s).
     Nanos,
     /// Percent of one CPU core.
     Percent,
@@ -25,8 +25,9 @@ impl Unit {
     /// Renders a value of this unit for a table cell.
     pub fn format(self, value: f64) -> String {
         match self {
-            Unit::Nanos if value >= 1_000_000.0 => format!("{:.2} ms", value / 1_000_000.0),
-            Unit::Nanos => format!("{:.2} us", value / 1_000.0),
+            Unit::Nanos if value >= 1e9 => format!("{:.2} s", value / 1e9),
+            Unit::Nanos if value >= 1e6 => format!("{:.2} ms", value / 1e6),
+            Unit::Nanos => format!("{:.2} us", value / 1e3),
             Unit::Percent => format!("{value:.2} %"),
             Unit::PerSecond => format!("{value:.0}/s"),
             Unit::Count => format!("{value:.0}"),
@@ -37,12 +38,14 @@ impl Unit {
 /// Summary of a set of samples.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Stats {
-    /// How many samples (warm-up excluded).
+    /// How many samples.
     pub samples: usize,
     /// The median (nearest rank).
     pub median: f64,
     /// The 90th percentile (nearest rank).
     pub p90: f64,
+    /// The 99th percentile (nearest rank).
+    pub p99: f64,
     /// The arithmetic mean.
     pub mean: f64,
     /// The smallest sample.
@@ -66,6 +69,7 @@ impl Stats {
             samples: values.len(),
             median: rank(0.5),
             p90: rank(0.9),
+            p99: rank(0.99),
             mean: values.iter().sum::<f64>() / values.len() as f64,
             min: values[0],
             max: values[values.len() - 1],
@@ -78,6 +82,7 @@ impl Stats {
             samples: 1,
             median: value,
             p90: value,
+            p99: value,
             mean: value,
             min: value,
             max: value,
@@ -85,51 +90,14 @@ impl Stats {
     }
 }
 
-/// Times several subjects, taking their samples in turn (one of each per
-/// round), so that a change in the machine's load during the run weighs on
-/// all of them alike: `warmup` discarded rounds, then `count` measured
-/// ones. `one` receives the subject's index and the round's index, does
-/// its own set-up and clean-up, and returns the duration of the operation
-/// alone. Returns one summary per subject, in nanoseconds.
-pub fn sample_interleaved(
-    count: usize,
-    warmup: usize,
-    subjects: usize,
-    mut one: impl FnMut(usize, usize) -> Result<Duration, String>,
-) -> Result<Vec<Stats>, String> {
-    for round in 0..warmup {
-        for subject in 0..subjects {
-            one(subject, round)?;
-        }
-    }
-    let mut values = vec![Vec::with_capacity(count); subjects];
-    for round in warmup..warmup + count {
-        for (subject, values) in values.iter_mut().enumerate() {
-            values.push(one(subject, round)?.as_nanos() as f64);
-        }
-    }
-    Ok(values.into_iter().map(Stats::from_values).collect())
-}
-
-/// Where one result of an interleaved measurement is recorded.
-#[derive(Debug, Clone)]
-pub struct Slot {
-    /// The group.
-    pub group: &'static str,
-    /// The operation.
-    pub operation: &'static str,
-    /// The backend.
-    pub backend: String,
-}
-
 /// One result: an operation on one backend.
 #[derive(Debug, Clone, Serialize)]
 pub struct Measurement {
-    /// The group (`lock`, `handoff`, `queue`, `drain`, `throughput`).
+    /// The bench group (see [`GROUPS`](super::GROUPS)).
     pub group: &'static str,
     /// What was measured, e.g. `acquire+release, lock file exists`.
     pub operation: String,
-    /// The backend and its mode, e.g. `last`, `fs`, `fs durable json`, `mem`.
+    /// The backend and its mode, e.g. `last`, `fs durable json`, `sqlite`.
     pub backend: String,
     /// The unit of the statistics.
     pub unit: Unit,
@@ -199,7 +167,7 @@ impl Recorder {
         run: impl FnOnce() -> Result<(Stats, Option<serde_json::Value>), String>,
     ) {
         eprint!(
-            "[{:>6.1}s]    {operation:<44} {backend:<20} ... ",
+            "[{:>6.1}s]    {operation:<46} {backend:<20} ... ",
             self.started.elapsed().as_secs_f64()
         );
         let _ = std::io::stderr().flush();
@@ -215,11 +183,7 @@ impl Recorder {
                     _ => unit.format(stats.median),
                 };
                 let took = started.elapsed().as_secs_f64();
-                if took >= 0.05 {
-                    eprintln!("{shown} (n={}, {took:.1}s)", stats.samples);
-                } else {
-                    eprintln!("{shown} (n={})", stats.samples);
-                }
+                eprintln!("{shown} (n={}, {took:.1}s)", stats.samples);
                 self.measurements.push(Measurement {
                     group,
                     operation: operation.to_string(),
@@ -241,66 +205,6 @@ impl Recorder {
         }
     }
 
-    /// Runs measurements whose samples are taken together (see
-    /// [`sample_interleaved`]): `run` returns one summary per slot, in
-    /// order, in nanoseconds. A failure fails every slot.
-    pub fn measure_interleaved(
-        &mut self,
-        slots: &[Slot],
-        run: impl FnOnce() -> Result<Vec<Stats>, String>,
-    ) {
-        let Some(first) = slots.first() else { return };
-        eprint!(
-            "[{:>6.1}s]    {:<44} {} backends, interleaved ... ",
-            self.started.elapsed().as_secs_f64(),
-            first.operation,
-            slots.len()
-        );
-        let _ = std::io::stderr().flush();
-        let started = Instant::now();
-        let result = run().and_then(|all| {
-            if all.len() == slots.len() {
-                Ok(all)
-            } else {
-                Err(format!(
-                    "{} results for {} backends",
-                    all.len(),
-                    slots.len()
-                ))
-            }
-        });
-        let mut all = match result {
-            Ok(all) => {
-                eprintln!("done ({:.1}s)", started.elapsed().as_secs_f64());
-                all.into_iter()
-            }
-            Err(error) => {
-                eprintln!("FAILED");
-                for slot in slots {
-                    self.measure_stats(
-                        slot.group,
-                        slot.operation,
-                        &slot.backend,
-                        Unit::Nanos,
-                        || Err(error.clone()),
-                    );
-                }
-                return;
-            }
-        };
-        for slot in slots {
-            if let Some(stats) = all.next() {
-                self.measure_stats(
-                    slot.group,
-                    slot.operation,
-                    &slot.backend,
-                    Unit::Nanos,
-                    || Ok(stats),
-                );
-            }
-        }
-    }
-
     /// Like [`measure`](Recorder::measure), for a measurement without
     /// detail.
     pub fn measure_stats(
@@ -312,5 +216,16 @@ impl Recorder {
         run: impl FnOnce() -> Result<Stats, String>,
     ) {
         self.measure(group, operation, backend, unit, || Ok((run()?, None)));
+    }
+
+    /// Records a failure that belongs to no single measurement.
+    pub fn fail(&mut self, group: &'static str, operation: &str, error: String) {
+        eprintln!("FAILED: {group} / {operation}: {error}");
+        self.failures.push(Failure {
+            group,
+            operation: operation.to_string(),
+            backend: "-".to_string(),
+            error,
+        });
     }
 }

@@ -1,147 +1,112 @@
 // SPDX-License-Identifier: Apache-2.0
-//! `cargo xtask bench`: the old module (`reedbase-last`) and the new
-//! backends (fs, mem) measured side by side in one run.
+//! `cargo xtask bench`: the old module (`reedbase-last`), the new backends
+//! (fs, mem), SQLite and the bare kernel and disk, measured in one run and
+//! shown side by side with ratios, then the targets of issues 11 and 12.
 //!
-//! Groups, run in this order (`--only` picks some):
-//! - `lock`: uncontended acquire+release and `is_locked` ([`lock`]);
-//! - `handoff`: lock hand-off between two processes, and a waiter's CPU
-//!   ([`handoff`]);
-//! - `queue`: `queue_write` of 1 and 100 rows, empty queue and 99 pending,
-//!   in every fs mode ([`queue`]), beside the bare disk's cost ([`disk`]);
-//! - `drain`: emptying 100 entries ([`drain`]);
-//! - `throughput`: four writing processes ([`throughput`]).
+//! Every measurement has one home. The in-process micro-benchmarks are
+//! criterion benchmarks ([`micro`]: groups `lock`, `disk`, `queue`,
+//! `drain`), run in a child process whose results (criterion's JSON) are
+//! read into the table. The multi-process measurements and the deep queues
+//! are measured here ([`handoff`], [`load`], [`deep`]).
 //!
-//! Progress goes to stderr, one line per measurement; the tables and the
-//! DESIGN.md targets go to stdout; everything is also written as JSON to
-//! `<target dir>/xtask-bench.json`. Timings only mean something in a
-//! release build, so a debug build (the `cargo xtask` alias builds one)
-//! re-runs itself with `cargo run --release`. Child processes are this same
-//! binary, run as `xtask __bench-child <role> ...`.
+//! Progress goes to stderr; the tables and the targets to stdout; every
+//! number also to `<target dir>/xtask-bench.json`. Timings only mean
+//! something in a release build, so a debug build (the `cargo xtask` alias
+//! builds one) re-runs itself with `cargo run --release`.
 
-mod child_lock;
-mod data;
-mod disk;
-mod drain;
+mod criterion_results;
+mod deep;
 mod handoff;
-mod lock;
+mod load;
+pub mod load_child;
 mod measure;
-mod process;
-mod queue;
-mod queue_subject;
+pub mod micro;
 mod report;
+pub mod sqlite;
+pub mod subjects;
 mod targets;
-mod throughput;
-mod throughput_child;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::Args;
+use clap::builder::PossibleValuesParser;
+
+use crate::child_process::ChildProcess;
+use crate::workspace::{cargo, target_dir, workspace_root};
 use measure::Recorder;
 
 /// Set in the environment of the release re-run, so that it never re-runs
 /// itself again.
 const RELEASE_RERUN_ENV: &str = "XTASK_BENCH_RELEASE_RERUN";
 
-/// A group's `run` function.
+/// A multi-process group's `run` function.
 type RunGroup = fn(&mut Recorder, &Options, &Path);
 
-/// The groups, in the order they run.
-const GROUPS: [&str; 5] = [
-    lock::GROUP,
-    handoff::GROUP,
-    queue::GROUP,
-    drain::GROUP,
-    throughput::GROUP,
+/// Every bench group, in the order they run, with what it measures.
+pub const GROUPS: [(&str, &str); 8] = [
+    ("lock", "uncontended locking, one process (criterion)"),
+    (
+        "disk",
+        "bare file writes with and without fsyncs: the floor (criterion)",
+    ),
+    (
+        "queue",
+        "queue_write, get_next_pending, count_pending (criterion)",
+    ),
+    ("drain", "draining 100 entries (criterion)"),
+    (
+        handoff::GROUP,
+        "lock hand-off between processes, waiter CPU",
+    ),
+    (deep::GROUP, "queues 100 to 100,000 deep"),
+    (load::THROUGHPUT, "four processes writing one table"),
+    (
+        load::GROUP_COMMIT,
+        "eight processes, durable apply, per write or in batches",
+    ),
 ];
 
-const USAGE: &str = "\
-usage: cargo xtask bench [--quick] [--only GROUP[,GROUP...]] [--json PATH] [--no-release]
-
-  --quick        about a tenth of the samples (a smoke test; the numbers are rough)
-  --only GROUPS  run only these groups: lock, handoff, queue, drain, throughput
-  --json PATH    write the JSON results here (default: <target dir>/xtask-bench.json)
-  --no-release   run in this build even if it is a debug build (for tests; the
-                 numbers of a debug build are not meaningful)
-";
-
-/// The command-line options of `bench`.
-#[derive(Debug, Clone, Default)]
+/// The options of `cargo xtask bench`.
+#[derive(Debug, Clone, Args)]
 pub struct Options {
-    /// Fewer samples, for a smoke test.
+    /// About a tenth of the samples (a smoke test; the numbers are rough)
+    #[arg(long)]
     pub quick: bool,
-    /// The groups to run; empty means all.
-    only: Vec<String>,
-    /// Where to write the JSON.
-    json: Option<PathBuf>,
-    /// Do not re-run in release mode.
-    no_release: bool,
+    /// Add the rows at depth 100,000 (filling and draining take minutes)
+    #[arg(long)]
+    pub deep: bool,
+    /// Run only these groups (comma-separated)
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(GROUPS.map(|(name, _)| name)))]
+    pub only: Vec<String>,
+    /// Write the JSON results here (default: xtask-bench.json in the target directory)
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Run in this build even if it is a debug build (for tests; the
+    /// numbers of a debug build mean nothing)
+    #[arg(long)]
+    pub no_release: bool,
 }
 
 impl Options {
-    /// Parses `bench`'s arguments; `Ok(None)` when help was asked for.
-    fn parse(args: &[String]) -> Result<Option<Options>, String> {
-        let mut options = Options::default();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--quick" => options.quick = true,
-                "--no-release" => options.no_release = true,
-                "--only" => {
-                    let list = args.next().ok_or("--only needs a group list")?;
-                    for group in list.split(',').filter(|g| !g.is_empty()) {
-                        if !GROUPS.contains(&group) {
-                            return Err(format!(
-                                "unknown group {group:?}; the groups are {}",
-                                GROUPS.join(", ")
-                            ));
-                        }
-                        options.only.push(group.to_string());
-                    }
-                }
-                "--json" => {
-                    let path = args.next().ok_or("--json needs a path")?;
-                    options.json = Some(PathBuf::from(path));
-                }
-                "--help" | "-h" => return Ok(None),
-                other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
-            }
-        }
-        Ok(Some(options))
-    }
-
-    /// The number of samples or trials for a measurement that takes `full`
-    /// in a normal run: a tenth (at least 1) with `--quick`.
-    pub fn count(&self, full: usize) -> usize {
-        if self.quick { (full / 10).max(1) } else { full }
-    }
-
     /// Whether `group` is to run.
     fn wants(&self, group: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|g| g == group)
     }
 }
 
-/// `cargo xtask bench [options]`: runs the groups, prints their tables and
-/// the targets, and writes the JSON.
+/// Runs the bench.
 ///
 /// # Errors
 ///
-/// Bad options, a bench directory or JSON file that cannot be written, or
-/// any measurement that failed (the others are still reported).
-pub fn run(args: &[String]) -> Result<(), String> {
-    let Some(options) = Options::parse(args)? else {
-        print!("{USAGE}");
-        return Ok(());
-    };
+/// A directory or file that cannot be written, or any measurement that
+/// failed (the others are still reported).
+pub fn run(options: &Options) -> Result<(), String> {
     let debug_build = cfg!(debug_assertions);
     if debug_build && !options.no_release && std::env::var_os(RELEASE_RERUN_ENV).is_none() {
-        return rerun_in_release(args);
+        return rerun_in_release();
     }
-    if debug_build {
-        eprintln!("bench: WARNING: this is a debug build; its timings are not meaningful");
-    }
-
     let target = target_dir()?;
     let scratch = target.join("xtask-bench-tmp");
     std::fs::create_dir_all(&scratch)
@@ -150,35 +115,43 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .prefix("run-")
         .tempdir_in(&scratch)
         .map_err(|e| format!("cannot create a directory in {}: {e}", scratch.display()))?;
-    let json_path = options
-        .json
-        .clone()
-        .unwrap_or_else(|| target.join("xtask-bench.json"));
     let started_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     eprintln!(
-        "bench: {} build, {}, files under {}",
-        if debug_build { "debug" } else { "release" },
-        if options.quick {
-            "quick run"
+        "bench: {} build, {} run, files under {}",
+        if debug_build {
+            "debug (timings mean nothing)"
         } else {
-            "full run"
+            "release"
         },
+        if options.quick { "quick" } else { "full" },
         dir.path().display()
     );
 
     let mut recorder = Recorder::new();
-    let groups: [(&str, RunGroup); 5] = [
-        (lock::GROUP, lock::run),
+    let micro: Vec<String> = micro::GROUPS
+        .iter()
+        .filter(|g| options.wants(g))
+        .map(|g| g.to_string())
+        .collect();
+    if !micro.is_empty() {
+        recorder.begin_group("micro", &micro.join(", "));
+        let (found, failed) = run_micro(options, dir.path(), &micro);
+        recorder.measurements.extend(found);
+        if let Err(error) = failed {
+            recorder.fail("micro", "criterion run", error);
+        }
+    }
+    let groups: [(&str, RunGroup); 4] = [
         (handoff::GROUP, handoff::run),
-        (queue::GROUP, queue::run),
-        (drain::GROUP, drain::run),
-        (throughput::GROUP, throughput::run),
+        (deep::GROUP, deep::run),
+        (load::THROUGHPUT, load::run_throughput),
+        (load::GROUP_COMMIT, load::run_group_commit),
     ];
     for (group, run_group) in groups {
         if options.wants(group) {
-            run_group(&mut recorder, &options, dir.path());
+            run_group(&mut recorder, options, dir.path());
         }
     }
     let seconds = recorder.elapsed().as_secs_f64();
@@ -189,17 +162,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
             println!("{table}");
         }
     }
-    let checks = targets::check(&recorder.measurements);
-    if !checks.is_empty() {
-        println!("{}", targets::table(&checks));
-    }
+    let checks = targets::check_all(&recorder.measurements);
+    println!("{}", targets::table(&checks));
 
     let json = serde_json::json!({
         "tool": "cargo xtask bench",
-        "format_version": 1,
+        "format_version": 2,
+        "arguments": std::env::args().skip(1).collect::<Vec<_>>(),
         "build": if debug_build { "debug" } else { "release" },
         "quick": options.quick,
-        "groups": GROUPS.iter().filter(|g| options.wants(g)).collect::<Vec<_>>(),
+        "deep": options.deep,
+        "groups": GROUPS.iter().map(|(g, _)| *g).filter(|g| options.wants(g)).collect::<Vec<_>>(),
         "started_unix_s": started_unix,
         "duration_s": seconds,
         "machine": {
@@ -212,9 +185,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "targets": checks,
         "failures": recorder.failures,
     });
+    let json_path = options
+        .json
+        .clone()
+        .unwrap_or_else(|| target.join("xtask-bench.json"));
     write_json(&json_path, &json)?;
     println!("results written to {}", json_path.display());
-
     if recorder.failures.is_empty() {
         return Ok(());
     }
@@ -235,42 +211,72 @@ pub fn run(args: &[String]) -> Result<(), String> {
     ))
 }
 
-/// Entry point of the child processes this task spawns
-/// (`xtask __bench-child <role> ...`).
-///
-/// # Errors
-///
-/// An unknown role, bad arguments, or the role's own failure.
-pub fn child(args: &[String]) -> Result<(), String> {
-    let Some((role, rest)) = args.split_first() else {
-        return Err("__bench-child needs a role".to_string());
-    };
-    match role.as_str() {
-        "hold" => handoff::child_hold(rest),
-        "wait" => handoff::child_wait(rest),
-        "cpu-wait" => handoff::child_cpu_wait(rest),
-        "write" => throughput::child_write(rest),
-        other => Err(format!(
-            "unknown bench child role {other:?} (hold, wait, cpu-wait, write)"
-        )),
+/// Runs the criterion groups `groups` in a child (its output shown on
+/// stderr as progress) and reads their results: those of every benchmark
+/// that finished, and whether the child succeeded.
+fn run_micro(
+    options: &Options,
+    dir: &Path,
+    groups: &[String],
+) -> (Vec<measure::Measurement>, Result<(), String>) {
+    let mut args = vec!["micro".to_string(), "--dir".to_string()];
+    args.push(dir.display().to_string());
+    args.push(format!("--only={}", groups.join(",")));
+    if options.quick {
+        args.push("--quick".to_string());
     }
+    let ran = ChildProcess::spawn(&args).and_then(|mut child| {
+        let echo = child.collect_lines(|line| {
+            eprintln!("    {line}");
+            None::<()>
+        })?;
+        // The echo ends when the child closes its stdout, that is when it
+        // is done: only then is the child's exit waited for.
+        let _ = echo.join();
+        child.finish()
+    });
+    match criterion_results::read(&dir.join("criterion")) {
+        Ok(found) => (found, ran),
+        Err(error) => (Vec::new(), ran.and(Err(error))),
+    }
+}
+
+/// Child role `micro`: the criterion groups.
+#[derive(Debug, Args)]
+pub struct MicroArgs {
+    /// Where the benchmarks' files and criterion's results go.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The groups to run.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Few samples, short times.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// Runs child role `micro`.
+pub fn micro_child(args: &MicroArgs) -> Result<(), String> {
+    // Beside this run's files, so that only this run's results are read.
+    let mut criterion = micro::criterion(args.quick).output_directory(&args.dir.join("criterion"));
+    micro::run(&mut criterion, &args.dir.join("files"), &args.only)?;
+    criterion.final_summary();
+    Ok(())
 }
 
 /// Re-runs `bench` with the same arguments from a release build, and exits
 /// with its status.
-fn rerun_in_release(args: &[String]) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = workspace_root().join("Cargo.toml");
+fn rerun_in_release() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     eprintln!(
-        "bench: timings need a release build; running `cargo run --release -p xtask -- bench{}` \
-         (the first build takes a minute)",
-        args.iter().map(|a| format!(" {a}")).collect::<String>()
+        "bench: timings need a release build; running `cargo run --release -p xtask -- {}`",
+        args.join(" ")
     );
-    let status = Command::new(cargo)
+    let status = Command::new(cargo())
         .args(["run", "--release", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .args(["-p", "xtask", "--", "bench"])
-        .args(args)
+        .arg(workspace_root().join("Cargo.toml"))
+        .args(["-p", "xtask", "--"])
+        .args(&args)
         .env(RELEASE_RERUN_ENV, "1")
         .status()
         .map_err(|e| format!("cannot start cargo for the release build: {e}"))?;
@@ -278,25 +284,6 @@ fn rerun_in_release(args: &[String]) -> Result<(), String> {
         Ok(())
     } else {
         std::process::exit(status.code().unwrap_or(1))
-    }
-}
-
-/// The workspace root: the parent of the xtask crate.
-fn workspace_root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
-}
-
-/// `CARGO_TARGET_DIR` (relative to the current directory, as cargo reads
-/// it) if set, else `<workspace>/target`.
-fn target_dir() -> Result<PathBuf, String> {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => {
-            let current = std::env::current_dir()
-                .map_err(|e| format!("cannot read the current directory: {e}"))?;
-            Ok(current.join(dir))
-        }
-        _ => Ok(workspace_root().join("target")),
     }
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The tables a person reads: one per group, with the backends side by side
-//! and the speed-up of each new backend over the old module.
+//! The tables a person reads: one per group, the backends side by side,
+//! and ratio columns of each new backend against its peers (the old module,
+//! SQLite).
 
 use super::measure::{Measurement, Unit};
-use super::{data, disk, drain, handoff, lock, queue, throughput};
+use super::subjects::Payload;
+use super::{deep, handoff, load};
 
 /// How one group's table is laid out.
 pub struct Layout {
@@ -13,103 +15,134 @@ pub struct Layout {
     pub title: &'static str,
     /// Lines printed under the heading.
     pub notes: Vec<String>,
-    /// The backends, one column each, in this order, with their headings
-    /// (a `\n` in a heading breaks it over two lines).
-    pub columns: Vec<(&'static str, &'static str)>,
-    /// Speed-up columns: (old backend, new backend).
-    pub speedups: Vec<(&'static str, &'static str)>,
+    /// The backends, one column each, in this order.
+    pub columns: Vec<&'static str>,
+    /// Ratio columns: (new backend, peer).
+    pub ratios: Vec<(&'static str, &'static str)>,
     /// Operations that get a second row with their 90th percentile.
     pub p90_rows: Vec<&'static str>,
 }
 
-const TIME_SPEEDUP: &str = "'X vs last' columns: speed-up = last's time / X's time \
-                            (above 1.00x: X is faster)";
+const RATIO: &str = "'X vs P' columns: how many times faster X is than peer P \
+                     (time: P / X; rate: X / P; above 1.00x: X is ahead)";
 
 /// Which statistic a table row shows.
 type PickStat = fn(&Measurement) -> f64;
 
 /// The layouts of every group, in the order the bench runs them.
 pub fn layouts() -> Vec<Layout> {
+    let one = Payload::rows(1).json_size();
+    let hundred = Payload::rows(100).json_size();
     vec![
         Layout {
-            group: lock::GROUP,
-            title: "Locking, uncontended, one process (median per operation)",
-            notes: vec![TIME_SPEEDUP.to_string()],
-            columns: vec![("last", "last"), ("fs", "fs"), ("mem", "mem")],
-            speedups: vec![("last", "fs"), ("last", "mem")],
+            group: "lock",
+            title: "Locking, uncontended, one process (criterion, median per operation)",
+            notes: vec![
+                "sqlite: BEGIN IMMEDIATE + COMMIT; the old module's try is a 0 s acquire".into(),
+                RATIO.into(),
+            ],
+            columns: vec!["last", "fs", "mem", "sqlite relaxed"],
+            ratios: vec![("fs", "last"), ("fs", "sqlite relaxed")],
             p90_rows: vec![],
         },
         Layout {
             group: handoff::GROUP,
             title: "Lock hand-off between two processes",
             notes: vec![
-                "latency: holder's release to waiter's acquisition, wall clock across processes"
-                    .to_string(),
-                "CPU: the waiter's CPU time while it waits on a held lock, % of one core"
-                    .to_string(),
-                format!("{TIME_SPEEDUP}; none for CPU"),
+                "latency: holder's release to waiter's acquisition, wall clock across processes".into(),
+                "CPU: the waiter's CPU time (all threads) while it waits on a held lock, % of one core".into(),
+                "flock: a bare blocking flock, the kernel's floor; sqlite: BEGIN IMMEDIATE, busy timeout".into(),
+                RATIO.into(),
             ],
-            columns: vec![("last", "last"), ("fs", "fs")],
-            speedups: vec![("last", "fs")],
+            columns: vec!["last", "fs", "sqlite", "flock"],
+            ratios: vec![("fs", "last"), ("fs", "sqlite"), ("fs", "flock")],
             p90_rows: vec![handoff::OP_LATENCY],
         },
         Layout {
-            group: disk::GROUP,
-            title: "The disk alone, for reference: std::fs, no lock, no queue (median)",
-            notes: vec![
-                "what a queue entry's file costs by itself on this machine's disk".to_string(),
-            ],
-            columns: vec![(disk::BACKEND, disk::BACKEND)],
-            speedups: vec![],
+            group: "disk",
+            title: "The disk alone, the floor of a queue entry: std::fs, no lock, no queue (criterion)",
+            notes: vec!["a durable file-per-entry write needs two flushes: the file and its directory".into()],
+            columns: vec!["std::fs"],
+            ratios: vec![],
             p90_rows: vec![],
         },
         Layout {
-            group: queue::GROUP,
-            title: "queue_write (median per call)",
+            group: "queue",
+            title: "The queue, one process (criterion, median per call)",
+            notes: vec![
+                format!("1 row = {one} B of JSON, 100 rows = {hundred} B; each written entry is removed again (untimed)"),
+                "the old module never fsyncs: compare it with relaxed; durable fsyncs entry and directory; \
+                 sqlite: WAL, synchronous=NORMAL (relaxed) or FULL (durable)".into(),
+                RATIO.into(),
+            ],
+            columns: vec![
+                "last", "fs relaxed json", "fs relaxed postcard", "fs durable json",
+                "fs durable postcard", "mem", "sqlite relaxed", "sqlite durable",
+            ],
+            ratios: vec![
+                ("fs relaxed json", "last"),
+                ("fs relaxed json", "sqlite relaxed"),
+                ("fs durable json", "sqlite durable"),
+            ],
+            p90_rows: vec![],
+        },
+        Layout {
+            group: "drain",
+            title: "Draining 100 queued entries, get_next_pending + remove_from_queue each (criterion)",
+            notes: vec![RATIO.into()],
+            columns: vec!["last", "fs relaxed json", "fs relaxed postcard", "mem", "sqlite relaxed"],
+            ratios: vec![("fs relaxed json", "last"), ("fs relaxed json", "sqlite relaxed")],
+            p90_rows: vec![],
+        },
+        Layout {
+            group: deep::GROUP,
+            title: "Deep queues (median of 50 samples at each depth; relaxed 1-row entries)",
+            notes: vec![
+                "the old module's queue holds 100 at most; `--deep` adds depth 100,000".into(),
+                RATIO.into(),
+            ],
+            columns: deep::SUBJECTS.to_vec(),
+            ratios: vec![("fs relaxed json", "sqlite relaxed")],
+            p90_rows: vec![],
+        },
+        Layout {
+            group: load::THROUGHPUT,
+            title: "Four processes writing one table (1-row writes appended to a file)",
             notes: vec![
                 format!(
-                    "1 row = {} B of JSON, 100 rows = {} B; each written entry is removed \
-                     again (untimed) so the depth stays put",
-                    data::json_size(1),
-                    data::json_size(100)
+                    "fs: WriteCoordinator::submit; last: acquire_lock, else queue_write, drain under \
+                     the lock; sqlite: BEGIN IMMEDIATE, else insert into its queue table; lock timeout {} ms",
+                    super::load_child::TIMEOUT.as_millis()
                 ),
-                "the old module never fsyncs: compare it with relaxed; durable fsyncs the \
-                 entry and the directory"
-                    .to_string(),
-                TIME_SPEEDUP.to_string(),
+                "acknowledged = applied or queued".into(),
+                RATIO.into(),
             ],
-            columns: queue::SUBJECTS.iter().map(|s| (*s, heading(s))).collect(),
-            speedups: vec![("last", "fs relaxed json"), ("last", "fs durable json")],
+            columns: load::THROUGHPUT_MODES.to_vec(),
+            ratios: vec![
+                ("fs durable", "last"),
+                ("fs relaxed", "last"),
+                ("fs durable", "sqlite durable"),
+                ("fs relaxed", "sqlite relaxed"),
+            ],
             p90_rows: vec![],
         },
         Layout {
-            group: drain::GROUP,
-            title: "Draining 100 queued entries with get_next_pending + remove_from_queue",
-            notes: vec![
-                "median over trials (total) or over pops; 1-row entries".to_string(),
-                TIME_SPEEDUP.to_string(),
-            ],
-            columns: drain::SUBJECTS.iter().map(|s| (*s, heading(s))).collect(),
-            speedups: vec![("last", "fs relaxed json"), ("last", "fs relaxed postcard")],
-            p90_rows: vec![],
-        },
-        Layout {
-            group: throughput::GROUP,
-            title: "Four processes writing one table (1-row writes, appended to a file)",
+            group: load::GROUP_COMMIT,
+            title: "Group commit: eight processes, durable apply (append + fsync of the table file)",
             notes: vec![
                 format!(
-                    "fs: WriteCoordinator<FsBackend>::submit; last: acquire_lock, else \
-                     queue_write, drain under the lock; lock timeout {} ms",
-                    throughput::TIMEOUT.as_millis()
+                    "fs per-write: submit, one fsync per write; fs batch: submit_batch, one fsync per \
+                     batch; the queue durable, or relaxed; lock timeout {} ms, so that most writers queue",
+                    super::load_child::GROUP_COMMIT_TIMEOUT.as_millis()
                 ),
-                "acknowledged = applied or queued; 'X vs last' = X's writes/s / last's writes/s"
-                    .to_string(),
+                RATIO.into(),
             ],
-            columns: throughput::MODES
-                .iter()
-                .map(|(label, _)| (*label, heading(label)))
-                .collect(),
-            speedups: vec![("last", "fs durable"), ("last", "fs relaxed")],
+            columns: load::GROUP_COMMIT_MODES.to_vec(),
+            ratios: vec![
+                ("fs batch", "fs per-write"),
+                ("fs batch relaxed", "fs per-write relaxed"),
+                ("fs batch", "last"),
+            ],
             p90_rows: vec![],
         },
     ]
@@ -131,28 +164,20 @@ pub fn group_table(layout: &Layout, measurements: &[Measurement]) -> Option<Stri
         }
     }
     let mut headers = vec!["operation".to_string()];
+    headers.extend(layout.columns.iter().map(|c| c.replacen(' ', "\n", 1)));
     headers.extend(
         layout
-            .columns
+            .ratios
             .iter()
-            .map(|(_, heading)| heading.to_string()),
+            .map(|(new, peer)| format!("{new}\nvs {peer}")),
     );
-    headers.extend(layout.speedups.iter().map(|(old, new)| {
-        let new = layout
-            .columns
-            .iter()
-            .find(|(key, _)| key == new)
-            .map_or(*new, |(_, heading)| *heading);
-        format!("{new}\nvs {old}")
-    }));
     let find = |operation: &str, backend: &str| {
         mine.iter()
             .find(|m| m.operation == operation && m.backend == backend)
     };
     let mut rows = Vec::new();
     for operation in operations {
-        let with_p90 = layout.p90_rows.contains(&operation);
-        let picks: &[(&str, PickStat)] = if with_p90 {
+        let picks: &[(&str, PickStat)] = if layout.p90_rows.contains(&operation) {
             &[("median", |m| m.stats.median), ("p90", |m| m.stats.p90)]
         } else {
             &[("", |m| m.stats.median)]
@@ -163,17 +188,15 @@ pub fn group_table(layout: &Layout, measurements: &[Measurement]) -> Option<Stri
             } else {
                 format!("{operation}, {suffix}")
             }];
-            for (column, _) in &layout.columns {
-                row.push(
-                    find(operation, column).map_or("-".to_string(), |m| m.unit.format(pick(m))),
-                );
+            for column in &layout.columns {
+                row.push(find(operation, column).map_or("-".into(), |m| m.unit.format(pick(m))));
             }
-            for (old, new) in &layout.speedups {
-                let ratio = match (find(operation, old), find(operation, new)) {
-                    (Some(old), Some(new)) => speedup(old.unit, pick(old), pick(new)),
+            for (new, peer) in &layout.ratios {
+                let ratio = match (find(operation, new), find(operation, peer)) {
+                    (Some(new), Some(peer)) => ahead(new.unit, pick(new), pick(peer)),
                     _ => None,
                 };
-                row.push(ratio.map_or("-".to_string(), format_ratio));
+                row.push(ratio.map_or("-".into(), format_ratio));
             }
             rows.push(row);
         }
@@ -186,43 +209,28 @@ pub fn group_table(layout: &Layout, measurements: &[Measurement]) -> Option<Stri
     Some(text)
 }
 
-/// A column heading for a backend label: `fs relaxed json` becomes
-/// `fs relaxed` over `json`; a label of one or two words stays whole.
-fn heading(label: &'static str) -> &'static str {
-    match label {
-        "fs relaxed json" => "fs relaxed\njson",
-        "fs relaxed postcard" => "fs relaxed\npostcard",
-        "fs durable json" => "fs durable\njson",
-        "fs durable postcard" => "fs durable\npostcard",
-        other => other,
-    }
-}
-
-/// The new backend's speed-up over the old for a unit where it means
-/// something (time: old / new; rate: new / old).
-fn speedup(unit: Unit, old: f64, new: f64) -> Option<f64> {
+/// How many times `new` is ahead of `peer`, for a unit where that means
+/// something (time: peer / new; rate: new / peer).
+pub fn ahead(unit: Unit, new: f64, peer: f64) -> Option<f64> {
     match unit {
-        Unit::Nanos if new > 0.0 => Some(old / new),
-        Unit::PerSecond if old > 0.0 => Some(new / old),
+        Unit::Nanos if new > 0.0 => Some(peer / new),
+        Unit::PerSecond if peer > 0.0 => Some(new / peer),
         _ => None,
     }
 }
 
-/// `1.04x`, `12.3x`, `1234x`.
+/// `0.045x`, `1.04x`, `12.3x`, `1234x`.
 pub fn format_ratio(ratio: f64) -> String {
-    if ratio < 0.1 {
-        format!("{ratio:.3}x")
-    } else if ratio >= 100.0 {
-        format!("{ratio:.0}x")
-    } else if ratio >= 10.0 {
-        format!("{ratio:.1}x")
-    } else {
-        format!("{ratio:.2}x")
+    match ratio {
+        r if r < 0.1 => format!("{r:.3}x"),
+        r if r >= 100.0 => format!("{r:.0}x"),
+        r if r >= 10.0 => format!("{r:.1}x"),
+        r => format!("{r:.2}x"),
     }
 }
 
 /// A plain-text table: the first column left-aligned, the others right.
-/// A `\n` in a header cell breaks it over several lines, bottom-aligned.
+/// A `\n` in a header cell breaks it over lines, bottom-aligned.
 pub fn render(headers: &[String], rows: &[Vec<String>]) -> String {
     let header_lines: Vec<Vec<&str>> = headers.iter().map(|h| h.split('\n').collect()).collect();
     let depth = header_lines.iter().map(Vec::len).max().unwrap_or(1);
@@ -240,11 +248,11 @@ pub fn render(headers: &[String], rows: &[Vec<String>]) -> String {
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(index, (cell, width))| {
-                if index == 0 {
-                    format!("{cell:<width$}")
+            .map(|(i, (cell, w))| {
+                if i == 0 {
+                    format!("{cell:<w$}")
                 } else {
-                    format!("{cell:>width$}")
+                    format!("{cell:>w$}")
                 }
             })
             .collect();

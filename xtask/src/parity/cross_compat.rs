@@ -15,7 +15,7 @@ use reedbase_last::error::ReedError as LastError;
 
 use super::backends::{Bases, quietly};
 use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
-use super::holder::Holder;
+use crate::child_process::ChildProcess;
 
 const TABLE: &str = "users";
 
@@ -102,6 +102,27 @@ pub fn run() -> Vec<Finding> {
         started.elapsed().as_secs_f64()
     );
     findings
+}
+
+/// A child process holding `TABLE`'s lock under `base` with `kind` (`last`
+/// or `fs`).
+fn hold(kind: &str, base: &Path) -> Result<ChildProcess, String> {
+    let mut holder = ChildProcess::spawn(&[
+        "hold".as_ref(),
+        kind.as_ref(),
+        base.as_os_str(),
+        TABLE.as_ref(),
+        "--timeout-ms=5000".as_ref(),
+    ])?;
+    holder.expect("locked")?;
+    Ok(holder)
+}
+
+/// Lets the holder go and waits until it has exited (so its lock is gone).
+fn release(mut holder: ChildProcess) -> Result<(), String> {
+    holder.send("release")?;
+    holder.expect("released")?;
+    holder.finish()
 }
 
 /// The n-th sample write, as core and as the old module type it.
@@ -207,7 +228,7 @@ fn fs_entries_read_by_last(base: &Path) -> Result<(), String> {
 /// 300 ms acquire that times out), sees it held, and takes it once the
 /// child has let go.
 fn last_lock_excludes_fs(base: &Path) -> Result<(), String> {
-    let holder = Holder::spawn("last", base, TABLE)?;
+    let holder = hold("last", base)?;
     let fs = FsBackend::new(base);
     if fs
         .try_acquire_lock(TABLE)
@@ -229,7 +250,7 @@ fn last_lock_excludes_fs(base: &Path) -> Result<(), String> {
             ));
         }
     }
-    holder.release()?;
+    release(holder)?;
     fs.acquire_lock(TABLE, Duration::from_secs(2))
         .map(drop)
         .map_err(err("fs acquire_lock after the old module released"))
@@ -238,7 +259,7 @@ fn last_lock_excludes_fs(base: &Path) -> Result<(), String> {
 /// A child holds fs's lock: the old module's 300 ms acquire times out, its
 /// `is_locked` says held, and it takes the lock once the child has let go.
 fn fs_lock_excludes_last(base: &Path) -> Result<(), String> {
-    let holder = Holder::spawn("fs", base, TABLE)?;
+    let holder = hold("fs", base)?;
     if !last::is_locked(base, TABLE).map_err(err("old is_locked"))? {
         return Err("old is_locked: false while fs holds the lock".to_string());
     }
@@ -247,7 +268,7 @@ fn fs_lock_excludes_last(base: &Path) -> Result<(), String> {
         Err(LastError::LockTimeout { .. }) => {}
         Err(e) => return Err(format!("old acquire_lock: expected LockTimeout, got {e}")),
     }
-    holder.release()?;
+    release(holder)?;
     last::acquire_lock(base, TABLE, Duration::from_secs(2))
         .map(drop)
         .map_err(err("old acquire_lock after fs released"))

@@ -36,12 +36,9 @@ pub struct Listing {
     pub entries: BTreeMap<String, Listed>,
 }
 
-/// `PARITY.md` at the workspace root, found from this crate's manifest.
+/// `PARITY.md` at the workspace root.
 pub fn default_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("PARITY.md")
+    crate::workspace::workspace_root().join("PARITY.md")
 }
 
 /// Reads and parses the listing at `path`.

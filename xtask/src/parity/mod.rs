@@ -11,7 +11,7 @@
 //! 3. proptest-generated sequential traces, compared step by step, one row
 //!    per class of step ([`traces`]);
 //! 4. cross-compatibility on a shared directory and across processes
-//!    ([`cross_compat`], with the lock-holding child in [`holder`]).
+//!    ([`cross_compat`], with the lock-holding child of [`crate::held_lock`]).
 //!
 //! The command fails when a divergence is not listed, or a listed one did
 //! not happen.
@@ -20,7 +20,6 @@ mod backends;
 mod conformance_runs;
 mod cross_compat;
 mod findings;
-mod holder;
 mod last_reliability;
 mod listing;
 mod report;
@@ -31,78 +30,30 @@ mod type_checks;
 use std::path::PathBuf;
 use std::time::Instant;
 
-const USAGE: &str = "\
-usage: cargo xtask parity [--cases N] [--seed S] [--listing FILE]
-       cargo xtask parity --repeat-last N
-
-  --cases N        random traces to run besides the fixed coverage trace (default 64)
-  --seed S         seed of the traces, decimal or 0x-hex (default 0x5eed)
-  --listing FILE   the intentional divergences (default: PARITY.md at the workspace root)
-  --repeat-last N  instead, run every conformance case N times on the old module alone
-                   and print how often each failed (measures the `(sometimes)` listings)
-";
-
-const DEFAULT_CASES: usize = 64;
-const DEFAULT_SEED: u64 = 0x5eed;
-
-/// The parsed command line.
-struct Options {
+/// The options of `cargo xtask parity`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Random traces to run besides the fixed coverage trace
+    #[arg(long, default_value_t = 64)]
     cases: usize,
+    /// Seed of the traces, decimal or 0x-hex
+    #[arg(long, default_value = "0x5eed", value_parser = parse_seed)]
     seed: u64,
-    listing: PathBuf,
-    repeat_last: Option<usize>,
+    /// The intentional divergences [default: PARITY.md at the workspace root]
+    #[arg(long, value_name = "FILE")]
+    listing: Option<PathBuf>,
+    /// Instead, run every conformance case N times on the old module alone
+    /// and print how often each failed (measures the `(sometimes)` listings)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    repeat_last: Option<u64>,
 }
 
-fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        cases: DEFAULT_CASES,
-        seed: DEFAULT_SEED,
-        listing: listing::default_path(),
-        repeat_last: None,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--cases" => {
-                let text = value("--cases")?;
-                options.cases = text
-                    .parse()
-                    .map_err(|_| format!("--cases wants a whole number, got {text:?}"))?;
-            }
-            "--seed" => {
-                let text = value("--seed")?;
-                options.seed = parse_seed(&text).ok_or_else(|| {
-                    format!("--seed wants a decimal or 0x-hex number, got {text:?}")
-                })?;
-            }
-            "--listing" => options.listing = PathBuf::from(value("--listing")?),
-            "--repeat-last" => {
-                let text = value("--repeat-last")?;
-                let rounds = text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    format!("--repeat-last wants a positive whole number, got {text:?}")
-                })?;
-                options.repeat_last = Some(rounds);
-            }
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(None);
-            }
-            other => return Err(format!("unknown parity option {other:?}\n\n{USAGE}")),
-        }
-    }
-    Ok(Some(options))
-}
-
-fn parse_seed(text: &str) -> Option<u64> {
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16).ok(),
         None => text.replace('_', "").parse().ok(),
-    }
+    };
+    parsed.ok_or_else(|| format!("want a decimal or 0x-hex number, got {text:?}"))
 }
 
 /// Runs `cargo xtask parity`.
@@ -111,14 +62,15 @@ fn parse_seed(text: &str) -> Option<u64> {
 ///
 /// Bad arguments, an unreadable or malformed PARITY.md, or any unlisted
 /// divergence or stale listing.
-pub fn run(args: &[String]) -> Result<(), String> {
-    let Some(options) = parse_args(args)? else {
-        return Ok(());
-    };
-    let listing = listing::read(&options.listing)?;
+pub fn run(options: &Options) -> Result<(), String> {
+    let listing_path = options
+        .listing
+        .clone()
+        .unwrap_or_else(listing::default_path);
+    let listing = listing::read(&listing_path)?;
     backends::install_quiet_hook();
     if let Some(rounds) = options.repeat_last {
-        return last_reliability::run(rounds, &listing);
+        return last_reliability::run(rounds as usize, &listing);
     }
     let started = Instant::now();
     println!("ReedBase parity: the old module (reedbase-last) beside the new fs and mem backends.");
@@ -130,7 +82,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
          A difference is accepted only if {} lists it with its reason.\n",
         options.cases,
         options.seed,
-        file_name(&options.listing)
+        file_name(&listing_path)
     );
 
     let mut warnings = Vec::new();
@@ -168,13 +120,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if unlisted + stale == 0 {
         println!(
             "Parity holds: every difference from the old module is intended and explained in {}.",
-            file_name(&options.listing)
+            file_name(&listing_path)
         );
         Ok(())
     } else {
         Err(format!(
             "parity fails: {unlisted} unlisted divergence(s) and {stale} stale listing(s); see above, and {}",
-            file_name(&options.listing)
+            file_name(&listing_path)
         ))
     }
 }
@@ -184,17 +136,4 @@ fn file_name(path: &std::path::Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-/// Entry point of the child processes this task spawns
-/// (`cargo xtask __parity-child <role> ...`).
-///
-/// # Errors
-///
-/// An unknown role, or the role's own failure.
-pub fn child(args: &[String]) -> Result<(), String> {
-    match args.split_first() {
-        Some((role, rest)) if role == "hold-lock" => holder::hold_lock(rest),
-        _ => Err("usage: __parity-child hold-lock <last|fs> <base> <table>".to_string()),
-    }
 }

@@ -1,36 +1,38 @@
 // SPDX-License-Identifier: Apache-2.0
-//! A stress child: submits numbered writes through the coordinator until a
-//! deadline, printing `ACK writer seq` for each one `submit` accepted.
+//! A stress writer (child role `stress-writer`): submits numbered writes
+//! through the coordinator until a deadline, printing `ACK writer seq` for
+//! each one `submit` accepted; and the table writer every process applies
+//! with.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use reedbase_concurrent_core::{ApplyKey, CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
+use clap::Args;
+use reedbase_concurrent_core::{
+    ApplyKey, BatchItem, CsvRow, PendingWrite, WriteCoordinator, WriteOperation, now_nanos,
+};
 use reedbase_concurrent_fs::{FsBackend, FsOptions};
 
 use super::TABLE;
+use crate::child_process::say;
 
-/// Wall-clock nanoseconds, comparable across processes.
-pub(crate) fn wall_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+/// The table file, outside the base.
+pub fn table_path(dir: &Path) -> PathBuf {
+    dir.join("table.csv")
 }
 
-pub(crate) fn table_path(base: &Path) -> PathBuf {
-    base.join("table.csv")
+/// The event log, outside the base.
+pub fn events_path(dir: &Path) -> PathBuf {
+    dir.join("events.log")
 }
 
-pub(crate) fn events_path(base: &Path) -> PathBuf {
-    base.join("events.log")
-}
-
-pub(crate) fn backend(base: &Path, capacity: usize) -> FsBackend {
-    FsBackend::with_options(base, FsOptions::new().capacity(capacity))
+/// The fs backend on the run's base directory.
+pub fn backend(dir: &Path, capacity: u64) -> FsBackend {
+    let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+    FsBackend::with_options(dir.join("base"), FsOptions::new().capacity(capacity))
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -39,70 +41,67 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-/// As [`append`], then fsyncs the table, as a real table writer would: it
-/// also keeps the lock for a realistic time, so that writers contend and
-/// many writes take the queue path.
-fn append_durably(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_data()
-}
-
 /// The table writer every process uses: marks the event log, appends the
-/// rows with the applier's pid and the write's key, marks the log again.
-pub(crate) fn apply(base: &Path, key: ApplyKey<'_>, write: &PendingWrite) -> std::io::Result<()> {
+/// rows with the applier's pid and each write's key, fsyncs the table (as
+/// a real table writer would, which also keeps the lock for a realistic
+/// time), marks the log again. One call for a whole batch.
+pub fn apply(dir: &Path, batch: &[BatchItem<'_>]) -> std::io::Result<()> {
     let pid = std::process::id();
-    append(&events_path(base), &format!("B {pid} {}\n", wall_nanos()))?;
-    let id = key.queue_id().unwrap_or("direct");
+    append(&events_path(dir), &format!("B {pid} {}\n", now_nanos()))?;
     let mut lines = String::new();
-    for row in &write.rows {
-        lines.push_str(&format!(
-            "{}|{}|{pid}|{id}\n",
-            row.key,
-            row.values.join("|")
-        ));
-    }
-    append_durably(&table_path(base), &lines)?;
-    append(&events_path(base), &format!("E {pid} {}\n", wall_nanos()))
-}
-
-struct ChildArgs {
-    base: PathBuf,
-    writer: u64,
-    capacity: usize,
-    until: u128,
-}
-
-fn parse(args: &[String]) -> Result<ChildArgs, String> {
-    let mut parsed = ChildArgs {
-        base: PathBuf::new(),
-        writer: 0,
-        capacity: 0,
-        until: 0,
-    };
-    for pair in args.chunks(2) {
-        let [flag, value] = pair else {
-            return Err(format!("stress child: odd arguments {args:?}"));
-        };
-        let bad = |_| format!("stress child: bad value for {flag}: {value:?}");
-        match flag.as_str() {
-            "--base" => parsed.base = PathBuf::from(value),
-            "--writer" => parsed.writer = value.parse().map_err(bad)?,
-            "--capacity" => parsed.capacity = value.parse().map_err(bad)?,
-            "--until" => parsed.until = value.parse().map_err(bad)?,
-            other => return Err(format!("stress child: unknown option {other:?}")),
+    for item in batch {
+        let id = item.key.queue_id().unwrap_or("direct");
+        for row in &item.write.rows {
+            lines.push_str(&format!(
+                "{}|{}|{pid}|{id}\n",
+                row.key,
+                row.values.join("|")
+            ));
         }
     }
-    Ok(parsed)
+    let mut table = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(table_path(dir))?;
+    table.write_all(lines.as_bytes())?;
+    table.sync_data()?;
+    append(&events_path(dir), &format!("E {pid} {}\n", now_nanos()))
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let args = parse(args)?;
-    let coordinator = WriteCoordinator::new(backend(&args.base, args.capacity));
-    let base = args.base.as_path();
-    let stdout = std::io::stdout();
+/// [`apply`] for one write.
+pub fn apply_one(dir: &Path, key: ApplyKey<'_>, write: &PendingWrite) -> std::io::Result<()> {
+    apply(dir, &[BatchItem { key, write }])
+}
+
+/// The arguments of role `stress-writer`.
+#[derive(Debug, Args)]
+pub struct WriterArgs {
+    /// The run's directory (the base is its `base/`).
+    #[arg(long)]
+    dir: PathBuf,
+    /// The writer's number.
+    #[arg(long)]
+    writer: u64,
+    /// The queue's capacity.
+    #[arg(long)]
+    capacity: u64,
+    /// When to stop, wall-clock nanoseconds.
+    #[arg(long)]
+    until: u128,
+    /// Apply in batches.
+    #[arg(long)]
+    batch: bool,
+    /// Retry a write after any failure (the base is under attack).
+    #[arg(long)]
+    chaos: bool,
+}
+
+/// Runs role `stress-writer`.
+pub fn run(args: &WriterArgs) -> Result<(), String> {
+    let coordinator = WriteCoordinator::new(backend(&args.dir, args.capacity));
+    let dir = args.dir.as_path();
     let mut seq: u64 = 0;
-    while wall_nanos() < args.until {
+    while now_nanos() < args.until {
         let row = CsvRow::new(
             format!("w{}-{seq}", args.writer),
             vec![args.writer.to_string(), seq.to_string()],
@@ -111,12 +110,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         // Vary the timeout so that both paths (lock and queue) are taken.
         let timeout = Duration::from_millis(seq % 3);
         loop {
-            let outcome =
-                coordinator.submit(TABLE, write, timeout, |key, w| Ok(apply(base, key, w)?));
+            let outcome = if args.batch {
+                coordinator.submit_batch(TABLE, write, timeout, |batch| Ok(apply(dir, batch)?))
+            } else {
+                coordinator.submit(TABLE, write, timeout, |key, w| Ok(apply_one(dir, key, w)?))
+            };
             match outcome {
                 Ok(_) => break,
-                Err(error) if error.is_queue_full() => {
+                Err(error) if error.is_queue_full() || args.chaos => {
                     write = error.into_write().ok_or("a refused write is handed back")?;
+                    if now_nanos() >= args.until {
+                        return Ok(());
+                    }
                     thread::sleep(Duration::from_millis(1));
                 }
                 Err(error) => {
@@ -124,10 +129,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 }
             }
         }
-        let mut out = stdout.lock();
-        writeln!(out, "ACK {} {seq}", args.writer)
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("stdout: {e}"))?;
+        say(&format!("ACK {} {seq}", args.writer))?;
         seq += 1;
     }
     Ok(())

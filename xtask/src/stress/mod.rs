@@ -1,83 +1,72 @@
 // SPDX-License-Identifier: Apache-2.0
-//! `cargo xtask stress --processes N --seconds S [--kill]`: many processes
-//! submit writes through the [`WriteCoordinator`] on the fs backend while a
-//! supervisor (with `--kill`) SIGKILLs random children and restarts them.
-//! At the end the supervisor drains the queue and checks the table, the
-//! event log and the queue; any violation exits non-zero.
+//! `cargo xtask stress`: many processes submit writes through the
+//! [`WriteCoordinator`] on the fs backend, while the supervisor (with
+//! `--kill`) SIGKILLs random writers and starts new ones, and (with
+//! `--chaos`) attacks the base directory ([`chaos`]). At the end the
+//! supervisor drains the queue and checks the table, the event log, the
+//! queue and (with `--chaos`) everything outside the base; any violation
+//! exits non-zero.
 //!
-//! What the children write (all appends are single `write` calls on files
-//! opened with `O_APPEND`, so a SIGKILL never tears a line):
+//! Layout of the run's directory: `base/` is the ReedBase base directory
+//! (a small tmpfs with `--chaos` as root); the writers' table and event
+//! log live beside it, outside the base, so that a full base cannot tear
+//! them:
 //! - `table.csv`: one line per applied row,
 //!   `key|writer|seq|applier pid|queue id or "direct"`;
 //! - `events.log`: `B pid nanos` before and `E pid nanos` after each apply,
 //!   which shows whether two processes were ever inside the table at once;
-//! - stdout: `ACK writer seq` once `submit` returned `Ok`.
+//!
+//! and each writer prints `ACK writer seq` once `submit` returned `Ok`. All
+//! appends are single `write` calls on files opened with `O_APPEND`, so a
+//! SIGKILL never tears a line.
 //!
 //! [`WriteCoordinator`]: reedbase_concurrent_core::WriteCoordinator
 
-mod child;
+mod chaos;
+pub mod child;
 mod supervisor;
 mod verify;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-/// The table every child writes.
-pub(crate) const TABLE: &str = "stress";
+use clap::Args;
 
-/// Options of `cargo xtask stress`.
-#[derive(Debug, Clone)]
-pub(crate) struct StressOptions {
-    pub processes: usize,
-    pub duration: Duration,
+/// The table every writer writes.
+const TABLE: &str = "stress";
+
+/// The options of `cargo xtask stress`.
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Writer processes running at once
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub processes: u64,
+    /// How long the writers write
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// SIGKILL random writers every 100-400 ms and start new ones
+    #[arg(long)]
     pub kill: bool,
-    pub capacity: usize,
+    /// The queue's capacity (small, so that it fills)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub capacity: u64,
+    /// Work in this directory instead of a temporary one
+    #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-}
-
-fn parse(args: &[String]) -> Result<StressOptions, String> {
-    let mut options = StressOptions {
-        processes: 4,
-        duration: Duration::from_secs(10),
-        kill: false,
-        capacity: 20,
-        dir: None,
-    };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--processes" => options.processes = parse_number(flag, &value()?)?,
-            "--seconds" => {
-                options.duration = Duration::from_secs(parse_number(flag, &value()?)? as u64)
-            }
-            "--capacity" => options.capacity = parse_number(flag, &value()?)?,
-            "--dir" => options.dir = Some(PathBuf::from(value()?)),
-            "--kill" => options.kill = true,
-            other => return Err(format!("stress: unknown option {other:?}")),
-        }
-    }
-    if options.processes == 0 || options.capacity == 0 {
-        return Err("stress: --processes and --capacity must be at least 1".to_string());
-    }
-    Ok(options)
-}
-
-fn parse_number(flag: &str, value: &str) -> Result<usize, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{flag} takes a whole number, got {value:?}"))
+    /// Apply in batches (submit_batch: one fsync of the table per batch)
+    #[arg(long)]
+    pub batch: bool,
+    /// Also delete and rename lock files, drop junk files and links (to
+    /// files outside the base, to FIFOs) into the queue, and, as root, put
+    /// the base on a small tmpfs and fill it; checks that nothing outside
+    /// the base was written
+    #[arg(long)]
+    pub chaos: bool,
 }
 
 /// Runs the stress test; `Err` when it could not run or found a violation.
-pub fn run(args: &[String]) -> Result<(), String> {
-    let options = parse(args)?;
+pub fn run(options: &Options) -> Result<(), String> {
     let temporary;
-    let base = match &options.dir {
+    let dir = match &options.dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
             dir.clone()
@@ -87,17 +76,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
             temporary.path().to_path_buf()
         }
     };
-    let run = supervisor::supervise(&base, &options)?;
-    let report = verify::verify(&base, &options, &run)?;
+    let base = dir.join("base");
+    std::fs::create_dir_all(&base).map_err(|e| format!("create {}: {e}", base.display()))?;
+    let mut chaos = if options.chaos {
+        Some(chaos::Chaos::prepare(&dir)?)
+    } else {
+        None
+    };
+    let run = supervisor::supervise(&dir, options, chaos.as_mut())?;
+    let report = verify::verify(&dir, options, &run, chaos.as_mut())?;
+    drop(chaos);
     report.print();
     if report.violations() == 0 {
         Ok(())
     } else {
         Err(format!("stress found {} violation(s)", report.violations()))
     }
-}
-
-/// A stress child: `__stress-child --base B --writer W --capacity C --until NANOS`.
-pub fn child(args: &[String]) -> Result<(), String> {
-    child::run(args)
 }

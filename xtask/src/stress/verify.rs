@@ -3,14 +3,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{QueueBackend, WriteCoordinator};
 
-use super::child::{apply, backend, events_path, table_path};
+use super::chaos::Chaos;
+use super::child::{apply, apply_one, backend, events_path, table_path};
 use super::supervisor::RunRecord;
-use super::{StressOptions, TABLE};
+use super::{Options, TABLE};
 
 /// One applied row: the table line's fields.
 struct Applied {
@@ -22,7 +25,7 @@ struct Applied {
 
 /// The numbers the run is judged by.
 #[derive(Debug, Default)]
-pub(crate) struct Report {
+pub struct Report {
     pub acknowledged: usize,
     pub applied_rows: usize,
     pub distinct_applied: usize,
@@ -42,6 +45,12 @@ pub(crate) struct Report {
     pub left_in_queue: usize,
     pub moved_aside: usize,
     pub child_failures: Vec<String>,
+    /// Whether the final drain hung (a reader blocked on something).
+    pub drain_hung: bool,
+    /// With `--chaos`: what the attacker did, whether the base was a
+    /// tmpfs, and every change found outside the base.
+    pub chaos: Option<(String, String)>,
+    pub outside_changes: Vec<String>,
 }
 
 impl Report {
@@ -55,72 +64,62 @@ impl Report {
             + self.capacity_violations
             + self.left_in_queue
             + self.child_failures.len()
+            + usize::from(self.drain_hung)
+            + self.outside_changes.len()
     }
 
     pub fn print(&self) {
-        let rows: [(&str, String, &str); 15] = [
-            ("writer processes started", self.writers.to_string(), ""),
-            ("children SIGKILLed", self.kills.to_string(), ""),
-            ("writes acknowledged", self.acknowledged.to_string(), ""),
-            (
-                "rows applied (distinct)",
-                self.distinct_applied.to_string(),
-                ">= acknowledged",
-            ),
-            (
-                "  of them via the queue",
-                self.applied_from_queue.to_string(),
-                "",
-            ),
-            (
-                "replays (at-least-once)",
-                self.replays.to_string(),
-                "allowed",
-            ),
-            ("lost", self.lost.to_string(), "must be 0"),
-            (
-                "duplicates beyond replays",
-                self.duplicates_beyond_replays.to_string(),
-                "must be 0",
-            ),
-            (
-                "out-of-order rows",
-                self.order_violations.to_string(),
-                "must be 0",
-            ),
-            ("torn table lines", self.torn_lines.to_string(), "must be 0"),
-            ("lock overlaps", self.lock_overlaps.to_string(), "must be 0"),
-            (
-                "capacity violations",
-                format!(
-                    "{} (max depth {} of {})",
-                    self.capacity_violations, self.max_pending, self.capacity
-                ),
-                "must be 0",
-            ),
-            (
-                "entries drained at the end",
-                self.drained_at_end.to_string(),
-                "",
-            ),
-            (
-                "left in queue after drain",
-                self.left_in_queue.to_string(),
-                "must be 0",
-            ),
-            (
-                "entries moved aside",
-                self.moved_aside.to_string(),
-                "reported",
-            ),
-        ];
         println!("\n{:<28} {:>24}  rule", "check", "value");
         println!("{}", "-".repeat(66));
-        for (name, value, rule) in rows {
-            println!("{name:<28} {value:>24}  {rule}");
-        }
+        let row = |name: &str, value: &dyn std::fmt::Display, rule: &str| {
+            println!("{name:<28} {:>24}  {rule}", value.to_string());
+        };
+        let capacity = format!(
+            "{} (max depth {} of {})",
+            self.capacity_violations, self.max_pending, self.capacity
+        );
+        row("writer processes started", &self.writers, "");
+        row("children SIGKILLed", &self.kills, "");
+        row("writes acknowledged", &self.acknowledged, "");
+        row(
+            "rows applied (distinct)",
+            &self.distinct_applied,
+            ">= acknowledged",
+        );
+        row("  of them via the queue", &self.applied_from_queue, "");
+        row("replays (at-least-once)", &self.replays, "allowed");
+        row("lost", &self.lost, "must be 0");
+        row(
+            "duplicates beyond replays",
+            &self.duplicates_beyond_replays,
+            "must be 0",
+        );
+        row("out-of-order rows", &self.order_violations, "must be 0");
+        row("torn table lines", &self.torn_lines, "must be 0");
+        row("lock overlaps", &self.lock_overlaps, "must be 0");
+        row("capacity violations", &capacity, "must be 0");
+        row("entries drained at the end", &self.drained_at_end, "");
+        row(
+            "left in queue after drain",
+            &self.left_in_queue,
+            "must be 0",
+        );
+        row("entries moved aside", &self.moved_aside, "reported");
+        row("final drain hung", &self.drain_hung, "must be false");
+        row(
+            "writes outside the base",
+            &self.outside_changes.len(),
+            "must be 0",
+        );
         for failure in &self.child_failures {
             println!("child failure: {failure}");
+        }
+        if let Some((actions, tmpfs)) = &self.chaos {
+            println!("chaos actions: {actions}");
+            println!("chaos tmpfs: {tmpfs}");
+        }
+        for change in &self.outside_changes {
+            println!("outside the base: {change}");
         }
         let verdict = if self.violations() == 0 {
             "PASS"
@@ -131,8 +130,8 @@ impl Report {
     }
 }
 
-fn parse_table(base: &Path, report: &mut Report) -> Result<Vec<(String, Applied)>, String> {
-    let content = match fs::read_to_string(table_path(base)) {
+fn parse_table(dir: &Path, report: &mut Report) -> Result<Vec<(String, Applied)>, String> {
+    let content = match fs::read_to_string(table_path(dir)) {
         Ok(content) => content,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("read table: {e}")),
@@ -166,8 +165,8 @@ fn parse_table(base: &Path, report: &mut Report) -> Result<Vec<(String, Applied)
 /// Counts applies that began while another process was inside the table.
 /// A process killed inside its apply leaves a `B` without an `E`; the next
 /// `B` is legitimate only if it came after that process was killed.
-fn count_overlaps(base: &Path, kills: &HashMap<u32, u128>) -> Result<usize, String> {
-    let content = fs::read_to_string(events_path(base)).unwrap_or_default();
+fn count_overlaps(dir: &Path, kills: &HashMap<u32, u128>) -> Result<usize, String> {
+    let content = fs::read_to_string(events_path(dir)).unwrap_or_default();
     let mut inside: Option<u32> = None;
     let mut overlaps = 0;
     for line in content.lines() {
@@ -199,30 +198,60 @@ fn count_overlaps(base: &Path, kills: &HashMap<u32, u128>) -> Result<usize, Stri
     Ok(overlaps)
 }
 
-pub(crate) fn verify(
-    base: &Path,
-    options: &StressOptions,
+/// Drains the queue in a thread, waiting at most a minute (a reader
+/// blocked on a FIFO must not hang the run); `None` when it hung.
+fn final_drain(dir: &Path, options: &Options) -> Result<Option<usize>, String> {
+    let (sender, receiver) = mpsc::channel();
+    let (dir, capacity, batch): (PathBuf, u64, bool) =
+        (dir.to_path_buf(), options.capacity, options.batch);
+    thread::spawn(move || {
+        let coordinator = WriteCoordinator::new(backend(&dir, capacity));
+        let timeout = Duration::from_secs(30);
+        let drained = if batch {
+            coordinator.drain_batch(TABLE, timeout, |items| Ok(apply(&dir, items)?))
+        } else {
+            coordinator.drain(TABLE, timeout, |key, w| Ok(apply_one(&dir, key, w)?))
+        };
+        let _ = sender.send(drained.map_err(|e| format!("final drain: {e}")));
+    });
+    match receiver.recv_timeout(Duration::from_secs(60)) {
+        Ok(drained) => drained.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The end-of-run checks.
+pub fn verify(
+    dir: &Path,
+    options: &Options,
     run: &RunRecord,
+    mut chaos: Option<&mut Chaos>,
 ) -> Result<Report, String> {
     let mut report = Report {
         acknowledged: run.acks.len(),
         kills: run.kills.len(),
         writers: run.writers,
         max_pending: run.max_pending,
-        capacity: options.capacity,
-        capacity_violations: usize::from(run.max_pending > options.capacity),
+        capacity: usize::try_from(options.capacity).unwrap_or(usize::MAX),
+        capacity_violations: usize::from(run.max_pending as u64 > options.capacity),
         child_failures: run.child_failures.clone(),
         ..Report::default()
     };
-    let queue = backend(base, options.capacity);
-    let coordinator = WriteCoordinator::new(&queue);
-    report.drained_at_end = coordinator
-        .drain(TABLE, Duration::from_secs(30), |key, write| {
-            Ok(apply(base, key, write)?)
-        })
-        .map_err(|e| format!("final drain: {e}"))?;
+    if let Some(chaos) = chaos.as_deref_mut() {
+        chaos.calm();
+    }
+    match final_drain(dir, options)? {
+        Some(drained) => report.drained_at_end = drained,
+        None => report.drain_hung = true,
+    }
+    if let Some(chaos) = chaos {
+        report.chaos = Some((format!("{:?}", chaos.actions), format!("{:?}", chaos.tmpfs)));
+        report.outside_changes = chaos.outside_changes();
+    }
+    let queue = backend(dir, options.capacity);
     report.left_in_queue = queue.count_pending(TABLE).map_err(|e| e.to_string())?;
-    let corrupt = base
+    let corrupt = dir
+        .join("base")
         .join("tables")
         .join(TABLE)
         .join("queue")
@@ -235,7 +264,7 @@ pub(crate) fn verify(
         })
         .unwrap_or(0);
 
-    let rows = parse_table(base, &mut report)?;
+    let rows = parse_table(dir, &mut report)?;
     report.applied_rows = rows.len();
     let killed: HashMap<u32, u128> = run.kills.iter().map(|kill| (kill.pid, kill.at)).collect();
     let mut by_key: HashMap<&str, Vec<&Applied>> = HashMap::new();
@@ -277,6 +306,6 @@ pub(crate) fn verify(
         .iter()
         .filter(|(writer, seq)| !applied_keys.contains(&format!("w{writer}-{seq}")))
         .count();
-    report.lock_overlaps = count_overlaps(base, &killed)?;
+    report.lock_overlaps = count_overlaps(dir, &killed)?;
     Ok(report)
 }

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Groups `throughput` and `group-commit`: several processes writing one
+//! table at once, each write a 1-row append to a table file, for a fixed
+//! time; the parent then drains what is left and checks that the table
+//! holds one line per acknowledged write.
+//!
+//! - `throughput`: 4 processes, the apply a plain append; the old module's
+//!   pattern (lock, else queue, drain under the lock), fs through the
+//!   coordinator with a durable or relaxed queue, and SQLite (its write
+//!   lock, its queue table, draining in the lock's transaction).
+//! - `group-commit`: 8 processes, the apply durable (append, then fsync the
+//!   table file); fs applies per write (`submit`) or per batch
+//!   (`submit_batch`: one fsync for every write drained in one go), beside
+//!   the old module; with the p99 latency of an acknowledged write.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use reedbase_concurrent_core::now_nanos;
+
+use super::Options;
+use serde::{Deserialize, Serialize};
+
+use super::load_child::{GROUP_COMMIT_TIMEOUT, TABLE_FILE, TIMEOUT, drain_rest, prepare};
+use super::measure::{Recorder, Stats, Unit};
+use crate::child_process::ChildProcess;
+
+/// The throughput group.
+pub const THROUGHPUT: &str = "throughput";
+/// The group-commit group.
+pub const GROUP_COMMIT: &str = "group-commit";
+/// The throughput group's columns.
+pub const THROUGHPUT_MODES: [&str; 5] = [
+    "last",
+    "fs durable",
+    "fs relaxed",
+    "sqlite durable",
+    "sqlite relaxed",
+];
+/// The group-commit group's columns: fs with a durable queue, and with a
+/// relaxed one (whose enqueue, without its two fsyncs, is cheaper than the
+/// apply's fsync, which is where batching pays).
+pub const GROUP_COMMIT_MODES: [&str; 5] = [
+    "last",
+    "fs per-write",
+    "fs batch",
+    "fs per-write relaxed",
+    "fs batch relaxed",
+];
+
+/// Operation: acknowledged (applied or queued) writes per second.
+pub const OP_ACKNOWLEDGED: &str = "writes/s acknowledged";
+/// Operation: writes applied to the table per second during the run.
+pub const OP_APPLIED: &str = "writes/s applied in the run";
+/// Operation: 99th percentile of a write's time until acknowledged.
+pub const OP_P99: &str = "p99 latency of an acknowledged write";
+
+/// How a writer writes, from its column label.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mode {
+    /// The column label (`last`, `fs durable`, `fs batch`, `sqlite relaxed`, ...).
+    pub label: String,
+    /// `last`, `fs` or `sqlite`.
+    pub backend: &'static str,
+    /// Whether queue entries are durable.
+    pub durable_queue: bool,
+    /// Whether the apply fsyncs the table file.
+    pub durable_apply: bool,
+    /// Whether fs applies in batches (`submit_batch`).
+    pub batch: bool,
+    /// The lock timeout of each write.
+    pub timeout: Duration,
+}
+
+impl Mode {
+    /// The mode of a column; `durable_apply` for the group-commit group
+    /// (whose fs queue is durable).
+    pub fn parse(label: &str, durable_apply: bool) -> Result<Mode, String> {
+        let (backend, durable_queue, batch) = match label {
+            "last" => ("last", false, false),
+            "fs durable" | "fs per-write" => ("fs", true, false),
+            "fs relaxed" => ("fs", false, false),
+            "fs batch" => ("fs", true, true),
+            "fs per-write relaxed" => ("fs", false, false),
+            "fs batch relaxed" => ("fs", false, true),
+            "sqlite durable" => ("sqlite", true, false),
+            "sqlite relaxed" => ("sqlite", false, false),
+            other => return Err(format!("no writing mode called {other:?}")),
+        };
+        Ok(Mode {
+            label: label.to_string(),
+            backend,
+            durable_queue,
+            durable_apply,
+            batch,
+            timeout: if durable_apply {
+                GROUP_COMMIT_TIMEOUT
+            } else {
+                TIMEOUT
+            },
+        })
+    }
+}
+
+/// What one writer did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Writes it submitted.
+    pub submitted: u64,
+    /// Its own writes applied under the lock.
+    pub applied_direct: u64,
+    /// Its own writes that went to the queue.
+    pub queued: u64,
+    /// Its own writes refused: queue full (or, for SQLite, still busy).
+    pub rejected: u64,
+    /// Its own writes that failed because the old module read a partly
+    /// written queue entry while draining.
+    pub failed: u64,
+    /// Queued writes (of any writer) it applied while holding the lock.
+    pub drained: u64,
+    /// When it stopped, nanoseconds since the Unix epoch.
+    pub ended_at: u128,
+    /// Nanoseconds from each acknowledged write's start to its
+    /// acknowledgement.
+    pub latencies: Vec<u64>,
+}
+
+impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counts) {
+        self.submitted += other.submitted;
+        self.applied_direct += other.applied_direct;
+        self.queued += other.queued;
+        self.rejected += other.rejected;
+        self.failed += other.failed;
+        self.drained += other.drained;
+        self.ended_at = self.ended_at.max(other.ended_at);
+        self.latencies.extend(&other.latencies);
+    }
+}
+
+/// Runs the throughput group with base directories under `dir`.
+pub fn run_throughput(recorder: &mut Recorder, options: &Options, dir: &Path) {
+    recorder.begin_group(THROUGHPUT, "four writing processes, one table");
+    for label in THROUGHPUT_MODES {
+        run_mode(recorder, options, dir, THROUGHPUT, label, 4);
+    }
+}
+
+/// Runs the group-commit group with base directories under `dir`.
+pub fn run_group_commit(recorder: &mut Recorder, options: &Options, dir: &Path) {
+    recorder.begin_group(GROUP_COMMIT, "eight processes, durable apply");
+    for label in GROUP_COMMIT_MODES {
+        run_mode(recorder, options, dir, GROUP_COMMIT, label, 8);
+    }
+}
+
+fn run_mode(
+    recorder: &mut Recorder,
+    options: &Options,
+    dir: &Path,
+    group: &'static str,
+    label: &str,
+    processes: usize,
+) {
+    let duration = if options.quick {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(3)
+    };
+    let base = dir.join(format!("{group}-{}", label.replace(' ', "-")));
+    let mut result = None;
+    recorder.measure(group, OP_ACKNOWLEDGED, label, Unit::PerSecond, || {
+        let mode = Mode::parse(label, group == GROUP_COMMIT)?;
+        let (totals, seconds, detail) = run_processes(&mode, &base, processes, duration)?;
+        let rate = (totals.applied_direct + totals.queued) as f64 / seconds;
+        result = Some((totals, seconds));
+        Ok((Stats::single(rate), Some(detail)))
+    });
+    let Some((totals, seconds)) = result else {
+        return;
+    };
+    let applied = (totals.applied_direct + totals.drained) as f64 / seconds;
+    recorder.measure_stats(group, OP_APPLIED, label, Unit::PerSecond, || {
+        Ok(Stats::single(applied))
+    });
+    if group == GROUP_COMMIT {
+        let latencies = totals.latencies.iter().map(|&l| l as f64).collect();
+        recorder.measure_stats(group, OP_P99, label, Unit::Nanos, || {
+            let stats = Stats::from_values(latencies);
+            Ok(Stats {
+                median: stats.p99,
+                ..stats
+            })
+        });
+        return;
+    }
+    let counts = [
+        ("writes queued (lock timed out)", totals.queued),
+        ("writes refused (queue full or busy)", totals.rejected),
+        ("writes failed (torn entry read)", totals.failed),
+    ];
+    for (operation, count) in counts {
+        recorder.measure_stats(group, operation, label, Unit::Count, || {
+            Ok(Stats::single(count as f64))
+        });
+    }
+}
+
+/// Starts the writers together, collects their counts, drains what is left
+/// and checks the table; the totals, the seconds the run took, and the
+/// detail for the JSON.
+fn run_processes(
+    mode: &Mode,
+    base: &Path,
+    processes: usize,
+    duration: Duration,
+) -> Result<(Counts, f64, serde_json::Value), String> {
+    fs::create_dir_all(base).map_err(|e| format!("creating {}: {e}", base.display()))?;
+    prepare(mode, base)?;
+    let start = now_nanos() + 300_000_000;
+    let (start_text, millis) = (start.to_string(), duration.as_millis().to_string());
+    let mut children = Vec::with_capacity(processes);
+    for index in 0..processes {
+        let index = index.to_string();
+        let mut args = vec![
+            "write".as_ref(),
+            mode.label.as_ref(),
+            base.as_os_str(),
+            start_text.as_ref(),
+            millis.as_ref(),
+            index.as_ref(),
+        ];
+        if mode.durable_apply {
+            args.push("--durable-apply".as_ref());
+        }
+        children.push(ChildProcess::spawn(&args)?);
+    }
+    let mut per_child = Vec::with_capacity(processes);
+    let mut totals = Counts::default();
+    for mut child in children {
+        let line = child.expect("counts")?;
+        child.finish()?;
+        let counts: Counts = serde_json::from_str(&line)
+            .map_err(|e| format!("a writer sent unreadable counts: {e}"))?;
+        totals.add(&counts);
+        per_child.push(Counts {
+            latencies: Vec::new(),
+            ..counts
+        });
+    }
+    let seconds = totals.ended_at.saturating_sub(start) as f64 / 1e9;
+    let drained_after = drain_rest(mode, base)?;
+    let table_lines = fs::read_to_string(base.join(TABLE_FILE))
+        .map_err(|e| format!("reading the table: {e}"))?
+        .lines()
+        .count() as u64;
+    let acknowledged = totals.applied_direct + totals.queued;
+    if table_lines != acknowledged {
+        return Err(format!(
+            "the table holds {table_lines} lines for {acknowledged} acknowledged writes"
+        ));
+    }
+    let detail = serde_json::json!({
+        "processes": processes,
+        "seconds": seconds,
+        "mode": mode,
+        "per_process": per_child,
+        "drained_after_run": drained_after,
+        "table_lines": table_lines,
+    });
+    Ok((totals, seconds, detail))
+}

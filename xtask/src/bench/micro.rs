@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The in-process micro-benchmarks, as criterion benchmarks: groups
+//! `lock`, `disk`, `queue` and `drain`, each operation a criterion group
+//! named `<group>: <operation>` with one benchmark per subject.
+//!
+//! `cargo xtask bench` runs them in a child process and reads criterion's
+//! results (`estimates.json`, `sample.json`) into its table; `cargo bench
+//! -p xtask --bench micro [-- FILTER]` runs them on their own. Every result
+//! is checked, so an error cannot pass for a fast success.
+
+use std::fs::{self, File, OpenOptions};
+use std::hint::black_box;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, SamplingMode};
+
+use super::subjects::{Payload, Subject, subject};
+
+/// The micro groups, in the order they run.
+pub const GROUPS: [&str; 4] = ["lock", "disk", "queue", "drain"];
+
+/// Subjects of the lock group.
+const LOCKERS: [&str; 4] = ["last", "fs", "mem", "sqlite relaxed"];
+/// Subjects of the queue_write rows; the durable ones first, so that they
+/// run within seconds of the `disk` group's floor (on a shared machine an
+/// fsync's cost changes by several times from one minute to the next).
+const WRITERS: [&str; 8] = [
+    "fs durable json",
+    "fs durable postcard",
+    "sqlite durable",
+    "last",
+    "fs relaxed json",
+    "fs relaxed postcard",
+    "mem",
+    "sqlite relaxed",
+];
+/// Subjects of the reading rows (durability does not change a reader).
+const READERS: [&str; 5] = [
+    "last",
+    "fs relaxed json",
+    "fs relaxed postcard",
+    "mem",
+    "sqlite relaxed",
+];
+
+/// Criterion set up for a full run, or for a smoke test (`quick`).
+pub fn criterion(quick: bool) -> Criterion {
+    let criterion = Criterion::default().without_plots();
+    if quick {
+        criterion
+            .sample_size(10)
+            .nresamples(1_000)
+            .warm_up_time(Duration::from_millis(10))
+            .measurement_time(Duration::from_millis(50))
+    } else {
+        criterion
+            .sample_size(30)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+    }
+}
+
+/// Runs the groups named in `groups` (all when empty), with their files
+/// under `dir`.
+pub fn run(c: &mut Criterion, dir: &Path, groups: &[String]) -> Result<(), String> {
+    let wants = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
+    if wants("lock") {
+        lock(c, &dir.join("lock"))?;
+    }
+    if wants("disk") {
+        disk(c, &dir.join("disk"))?;
+    }
+    if wants("queue") {
+        queue(c, &dir.join("queue"))?;
+    }
+    if wants("drain") {
+        drain(c, &dir.join("drain"))?;
+    }
+    Ok(())
+}
+
+/// Fails the benchmark (criterion has no error path) with `what`.
+fn must<T>(result: Result<T, String>) -> T {
+    result.unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// One criterion group over `labels`: each subject is made, set up once
+/// with `prepare`, benchmarked (criterion calls `bench` several times), and
+/// checked with `check`.
+fn each_subject(
+    c: &mut Criterion,
+    dir: &Path,
+    name: &str,
+    labels: &[&str],
+    prepare: impl Fn(&dyn Subject) -> Result<(), String>,
+    mut bench: impl FnMut(&mut criterion::Bencher<'_>, &dyn Subject),
+) -> Result<(), String> {
+    let mut group = c.benchmark_group(name);
+    for label in labels {
+        let subject = subject(dir, label)?;
+        prepare(subject.as_ref()).map_err(|e| format!("{name} / {label}: {e}"))?;
+        group.bench_function(*label, |b| bench(b, subject.as_ref()));
+    }
+    group.finish();
+    Ok(())
+}
+
+/// No set-up.
+fn nothing(_: &dyn Subject) -> Result<(), String> {
+    Ok(())
+}
+
+/// Locks table `bench` once, so that its lock file exists.
+fn lock_once(subject: &dyn Subject) -> Result<(), String> {
+    subject.acquire_release("bench")
+}
+
+fn lock(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+    let name = "lock: acquire+release, lock file exists";
+    each_subject(c, dir, name, &LOCKERS, lock_once, |b, s| {
+        b.iter(|| must(s.acquire_release(black_box("bench"))));
+    })?;
+    let counter = AtomicUsize::new(0);
+    let fresh = || format!("t{}", counter.fetch_add(1, Ordering::Relaxed));
+    let new_table = ["last", "fs", "mem"];
+    let name = "lock: acquire+release, new table";
+    each_subject(c, dir, name, &new_table, nothing, |b, s| {
+        b.iter_batched(
+            fresh,
+            |t| must(s.acquire_release(&t)),
+            BatchSize::SmallInput,
+        );
+    })?;
+    let tried = ["last", "fs", "mem"];
+    let name = "lock: try_acquire+release";
+    each_subject(c, dir, name, &tried, lock_once, |b, s| {
+        b.iter(|| must(s.try_acquire_release("bench").unwrap_or(Ok(()))));
+    })?;
+    for (name, table) in [
+        ("lock: is_locked, lock file exists", "bench"),
+        ("lock: is_locked, lock file absent", "never_locked"),
+    ] {
+        each_subject(c, dir, name, &["last", "fs", "mem"], lock_once, |b, s| {
+            b.iter(|| assert!(!must(s.is_locked(table).unwrap_or(Ok(false)))));
+        })?;
+    }
+    let name = "lock: lock_holder, lock free";
+    each_subject(c, dir, name, &["fs", "mem"], lock_once, |b, s| {
+        b.iter(|| assert!(!must(s.has_holder("bench").unwrap_or(Ok(false)))));
+    })
+}
+
+fn queue(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+    let filler = Payload::rows(1);
+    for (rows, pending) in [(1, 0), (100, 0), (1, 99), (100, 99)] {
+        let payload = Payload::rows(rows);
+        let name = format!(
+            "queue: queue_write {rows} row{}, {}",
+            if rows == 1 { "" } else { "s" },
+            if pending == 0 {
+                "empty queue".to_string()
+            } else {
+                format!("{pending} pending")
+            }
+        );
+        let table = format!("rows{rows}_pending{pending}");
+        let fill = |s: &dyn Subject| s.fill(&table, &filler, pending);
+        each_subject(c, dir, &name, &WRITERS, fill, |b, s| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (took, id) = must(s.queue_write_timed(&table, &payload));
+                    total += took;
+                    must(s.remove(&table, &id));
+                }
+                total
+            });
+            assert_eq!(must(s.count(&table)), pending, "the depth stays put");
+        })?;
+    }
+    let name = "queue: get_next_pending, depth 100";
+    let fill = |s: &dyn Subject| s.fill("depth100", &filler, 100);
+    each_subject(c, dir, name, &READERS, fill, |b, s| {
+        b.iter(|| assert!(must(s.next_id("depth100")).is_some()));
+    })?;
+    let name = "queue: count_pending, depth 100";
+    let fill = |s: &dyn Subject| s.fill("count100", &filler, 100);
+    each_subject(c, dir, name, &READERS, fill, |b, s| {
+        b.iter(|| assert_eq!(must(s.count("count100")), 100));
+    })
+}
+
+fn drain(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+    let payload = Payload::rows(1);
+    let mut group = c.benchmark_group("drain: drain 100 entries, total");
+    group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    for label in READERS {
+        let s = subject(dir, label)?;
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    must(s.fill("drain", &payload, 100));
+                    let start = Instant::now();
+                    let mut popped = 0;
+                    while must(s.pop("drain")) {
+                        popped += 1;
+                    }
+                    total += start.elapsed();
+                    assert_eq!(popped, 100, "the drain popped {popped} entries");
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+    Ok(())
+}
+
+/// What the disk costs alone: a 1-row entry's bytes written to a temporary
+/// name and renamed, without and with the two flushes (file, directory)
+/// of a durable entry: the floor of a durable file-per-entry queue. Run
+/// just before the durable queue writes, for the same disk weather.
+fn disk(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let bytes = serde_json::to_vec(&Payload::rows(1).core).map_err(|e| e.to_string())?;
+    for (name, durable) in [
+        ("disk: write 1-row entry + rename, no fsync", false),
+        ("disk: write + fsync + rename + fsync dir", true),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.bench_function("std::fs", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    must(write_entry(dir, &bytes, durable));
+                    total += start.elapsed();
+                    must(fs::remove_file(dir.join("entry")).map_err(|e| e.to_string()));
+                }
+                total
+            });
+        });
+        group.finish();
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `dir/entry.tmp` and renames it to `dir/entry`, with
+/// both fsyncs when `durable`.
+fn write_entry(dir: &Path, bytes: &[u8], durable: bool) -> Result<(), String> {
+    let temporary = dir.join("entry.tmp");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .map_err(|e| format!("creating {}: {e}", temporary.display()))?;
+    file.write_all(bytes).map_err(|e| format!("writing: {e}"))?;
+    if durable {
+        file.sync_data().map_err(|e| format!("fsync: {e}"))?;
+    }
+    drop(file);
+    fs::rename(&temporary, dir.join("entry")).map_err(|e| format!("rename: {e}"))?;
+    if durable {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("fsync of {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: Apache-2.0
+//! `--chaos`: what an operator, a sync tool or another account with write
+//! access to `<base>/tables/` may do while writers run (issue 9's
+//! attacker): delete and rename the lock files, drop junk files and
+//! symbolic links (to a file outside the base, to a FIFO outside it) into
+//! the queue directory, and, when run as root, put the base on a small
+//! tmpfs and fill it up now and then.
+//!
+//! Outside the base, a directory holds the links' targets; at the end it
+//! must hold exactly what it held at the start, unchanged.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::TABLE;
+use super::supervisor::Rng;
+
+/// What the canary file holds, start to end.
+const CANARY: &str = "canary: nothing may write here\n";
+/// The tmpfs's size: a few hundred queue entries and the lock files.
+const TMPFS_SIZE: &str = "size=2m";
+/// How long a full disk stays full.
+const FULL_FOR: Duration = Duration::from_millis(300);
+
+/// The attacker, and what it did.
+pub struct Chaos {
+    base: PathBuf,
+    outside: PathBuf,
+    /// How many times each action was taken.
+    pub actions: BTreeMap<&'static str, usize>,
+    /// Whether the base is a tmpfs this run mounted, or why not.
+    pub tmpfs: Result<(), String>,
+    filled: Option<Instant>,
+    serial: u64,
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|uids| uids.split_whitespace().next())
+            == Some("0")
+    })
+}
+
+fn run_tool(program: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+impl Chaos {
+    /// Makes the outside directory (a canary file and a FIFO) and, as
+    /// root, mounts a small tmpfs on the base.
+    pub fn prepare(dir: &Path) -> Result<Chaos, String> {
+        let outside = dir.join("outside");
+        fs::create_dir_all(&outside).map_err(|e| format!("create {}: {e}", outside.display()))?;
+        fs::write(outside.join("canary.txt"), CANARY).map_err(|e| format!("canary: {e}"))?;
+        run_tool("mkfifo", &[outside.join("fifo").as_os_str()])?;
+        let base = dir.join("base");
+        let tmpfs = if is_root() {
+            run_tool(
+                "mount",
+                &[
+                    "-t".as_ref(),
+                    "tmpfs".as_ref(),
+                    "-o".as_ref(),
+                    TMPFS_SIZE.as_ref(),
+                    "tmpfs".as_ref(),
+                    base.as_os_str(),
+                ],
+            )
+        } else {
+            Err("not root".to_string())
+        };
+        Ok(Chaos {
+            base,
+            outside,
+            actions: BTreeMap::new(),
+            tmpfs,
+            filled: None,
+            serial: 0,
+        })
+    }
+
+    /// Takes one random action about every 100 ms (called every 20 ms).
+    pub fn act(&mut self, rng: &mut Rng) {
+        if self.filled.is_some_and(|since| since.elapsed() > FULL_FOR) {
+            self.empty();
+        }
+        if rng.below(5) != 0 {
+            return;
+        }
+        self.serial += 1;
+        let table = self.base.join("tables").join(TABLE);
+        let queue = table.join("queue");
+        let n = self.serial;
+        let outside = &self.outside;
+        let (name, result) = match rng.below(9) {
+            0 => (
+                "delete write.lock",
+                fs::remove_file(table.join("write.lock")),
+            ),
+            1 => (
+                "rename write.lock",
+                fs::rename(
+                    table.join("write.lock"),
+                    table.join(format!("write.lock.moved-{n}")),
+                ),
+            ),
+            2 => (
+                "delete .queue.lock",
+                fs::remove_file(queue.join(".queue.lock")),
+            ),
+            3 => (
+                "rename .queue.lock",
+                fs::rename(
+                    queue.join(".queue.lock"),
+                    queue.join(format!("queue.lock.moved-{n}")),
+                ),
+            ),
+            4 => (
+                "junk .pending file",
+                fs::write(
+                    queue.join(format!("junk-{n}.pending")),
+                    b"{\"rows\": [ junk",
+                ),
+            ),
+            5 => (
+                "junk directory .pending",
+                fs::create_dir(queue.join(format!("dir-{n}.pending"))),
+            ),
+            6 => (
+                "link to a file outside",
+                std::os::unix::fs::symlink(
+                    outside.join("canary.txt"),
+                    queue.join(format!("outside-{n}.pending")),
+                ),
+            ),
+            7 => (
+                "link to a FIFO",
+                std::os::unix::fs::symlink(
+                    outside.join("fifo"),
+                    queue.join(format!("fifo-{n}.pending")),
+                ),
+            ),
+            _ if self.tmpfs.is_ok() && self.filled.is_none() => ("fill the tmpfs", self.fill()),
+            _ => (
+                "junk temporary file",
+                fs::write(queue.join(format!("junk-{n}.tmp")), b"x"),
+            ),
+        };
+        let key = if result.is_ok() {
+            name
+        } else {
+            "(action found nothing to act on)"
+        };
+        *self.actions.entry(key).or_default() += 1;
+    }
+
+    fn fill(&mut self) -> std::io::Result<()> {
+        let mut file = File::create(self.base.join("chaos-filler"))?;
+        let chunk = vec![0u8; 64 * 1024];
+        self.filled = Some(Instant::now());
+        loop {
+            if let Err(error) = file.write_all(&chunk) {
+                return if error.kind() == std::io::ErrorKind::StorageFull {
+                    Ok(())
+                } else {
+                    Err(error)
+                };
+            }
+        }
+    }
+
+    fn empty(&mut self) {
+        let _ = fs::remove_file(self.base.join("chaos-filler"));
+        self.filled = None;
+    }
+
+    /// Stops attacking: frees the disk and wakes any reader blocked on the
+    /// FIFO (opening it for reading and writing never blocks, and counts
+    /// as a writer).
+    pub fn calm(&mut self) {
+        self.empty();
+        let fifo = self.outside.join("fifo");
+        thread::spawn(move || {
+            for _ in 0..50 {
+                if let Ok(file) = OpenOptions::new().read(true).write(true).open(&fifo) {
+                    thread::sleep(Duration::from_millis(20));
+                    drop(file);
+                }
+            }
+        });
+    }
+
+    /// Everything outside the base that is not as it was: the outside
+    /// directory must hold the canary, unchanged, and the FIFO, and the
+    /// run's directory nothing but the base, the outside directory, the
+    /// table and the event log.
+    pub fn outside_changes(&self) -> Vec<String> {
+        let mut changes = Vec::new();
+        match fs::read_to_string(self.outside.join("canary.txt")) {
+            Ok(text) if text == CANARY => {}
+            Ok(_) => changes.push("the canary outside the base was overwritten".to_string()),
+            Err(e) => changes.push(format!("the canary outside the base is gone: {e}")),
+        }
+        let expected: [(&Path, &[&str]); 2] = [
+            (&self.outside, &["canary.txt", "fifo"]),
+            (
+                self.outside.parent().unwrap_or(&self.outside),
+                &["base", "outside", "table.csv", "events.log"],
+            ),
+        ];
+        for (dir, names) in expected {
+            let Ok(entries) = fs::read_dir(dir) else {
+                changes.push(format!("{} cannot be listed", dir.display()));
+                continue;
+            };
+            for entry in entries.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !names.contains(&name.as_str()) {
+                    changes.push(format!(
+                        "{} appeared outside the base",
+                        entry.path().display()
+                    ));
+                }
+            }
+        }
+        changes
+    }
+}
+
+impl Drop for Chaos {
+    fn drop(&mut self) {
+        if self.tmpfs.is_ok() {
+            let _ = run_tool("umount", &[self.base.as_os_str()]);
+        }
+    }
+}
