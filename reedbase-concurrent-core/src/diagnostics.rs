@@ -10,6 +10,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::types::PendingWrite;
+
 /// Who holds a table's lock, as far as the backend can tell.
 ///
 /// Every field is `None` when the lock is held by a holder that left no
@@ -142,19 +144,114 @@ pub struct MovedAside {
     /// Where it lies now, in the backend's terms (a path for the file-system
     /// backend, a table and row for a database backend).
     pub location: String,
+    /// For a dead letter, how many times applying it failed before it was
+    /// moved aside; `None` for an entry moved aside for another reason.
+    pub attempts: Option<u32>,
 }
 
 impl MovedAside {
-    /// A moved-aside entry.
+    /// A moved-aside entry; a reason written by
+    /// [`dead_letter_reason`](MovedAside::dead_letter_reason) gives its
+    /// count to [`attempts`](MovedAside::attempts), so every backend reports
+    /// it whatever it stores.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::MovedAside;
+    ///
+    /// let reason = MovedAside::dead_letter_reason(3, &"table file is read-only");
+    /// assert_eq!(MovedAside::new("0042-abc", reason, "/q/corrupt").attempts, Some(3));
+    /// assert_eq!(MovedAside::new("0042-abc", "JSON entry does not parse", "/q/corrupt").attempts, None);
+    /// ```
     pub fn new(
         id: impl Into<String>,
         reason: impl Into<String>,
         location: impl Into<String>,
     ) -> Self {
+        let reason = reason.into();
         MovedAside {
             id: id.into(),
-            reason: reason.into(),
+            attempts: dead_letter_attempts(&reason),
+            reason,
             location: location.into(),
+        }
+    }
+
+    /// The reason the coordinator gives a dead letter: the number of failed
+    /// applies and the last error.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::MovedAside;
+    ///
+    /// assert_eq!(
+    ///     MovedAside::dead_letter_reason(1, &"disk full"),
+    ///     "dead letter: applying it failed 1 time; last error: disk full"
+    /// );
+    /// ```
+    pub fn dead_letter_reason(attempts: u32, last_error: &dyn fmt::Display) -> String {
+        let times = if attempts == 1 { "time" } else { "times" };
+        format!("{DEAD_LETTER_PREFIX}{attempts} {times}; last error: {last_error}")
+    }
+
+    /// True for an entry moved aside as a dead letter (its apply kept
+    /// failing), as opposed to one that could not be read.
+    pub fn is_dead_letter(&self) -> bool {
+        self.reason.starts_with(DEAD_LETTER_PREFIX)
+    }
+}
+
+/// The start of every dead letter's reason.
+const DEAD_LETTER_PREFIX: &str = "dead letter: applying it failed ";
+
+/// The count in a reason written by [`MovedAside::dead_letter_reason`].
+fn dead_letter_attempts(reason: &str) -> Option<u32> {
+    let rest = reason.strip_prefix(DEAD_LETTER_PREFIX)?;
+    let digits = rest.split(' ').next()?;
+    digits.parse().ok()
+}
+
+/// One pending entry of a queue as an operator sees it: read without moving
+/// it, judged as a reader would judge it. Backends' inspection functions
+/// (`reedbase_concurrent_fs::inspect`, `PgBackend::queued_entries`) return
+/// it.
+///
+/// ```
+/// use reedbase_concurrent_core::QueuedEntry;
+///
+/// let entry = QueuedEntry::new("0042-abc", Err("JSON entry does not parse".to_string()), None, 9, 0);
+/// assert!(entry.write.is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueuedEntry {
+    /// The entry's queue id.
+    pub id: String,
+    /// The write, or why a reader would move the entry aside.
+    pub write: Result<PendingWrite, String>,
+    /// When the entry entered the queue, as the backend recorded it (the
+    /// entry file's modification time, the row's insertion time); `None`
+    /// when unknown.
+    pub queued_at: Option<SystemTime>,
+    /// The size of the stored entry in bytes.
+    pub bytes: u64,
+    /// How many times applying it has failed (0 when never).
+    pub attempts: u32,
+}
+
+impl QueuedEntry {
+    /// An entry as a backend's inspection found it.
+    pub fn new(
+        id: impl Into<String>,
+        write: Result<PendingWrite, String>,
+        queued_at: Option<SystemTime>,
+        bytes: u64,
+        attempts: u32,
+    ) -> Self {
+        QueuedEntry {
+            id: id.into(),
+            write,
+            queued_at,
+            bytes,
+            attempts,
         }
     }
 }

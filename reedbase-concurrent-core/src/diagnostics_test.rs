@@ -41,3 +41,18 @@ fn durations_read_well() {
     assert_eq!(human_duration(Duration::from_micros(12_340)), "12.3 ms");
     assert_eq!(human_duration(Duration::from_millis(2_500)), "2.50 s");
 }
+
+#[test]
+fn dead_letter_reason_carries_its_count() {
+    let reason = MovedAside::dead_letter_reason(12, &"no space left on device");
+    assert_eq!(
+        reason,
+        "dead letter: applying it failed 12 times; last error: no space left on device"
+    );
+    let moved = MovedAside::new("id", reason, "somewhere");
+    assert_eq!(moved.attempts, Some(12));
+    assert!(moved.is_dead_letter());
+    let corrupt = MovedAside::new("id", "dead letter: applying it failed often", "x");
+    assert_eq!(corrupt.attempts, None);
+    assert!(!MovedAside::new("id", "JSON entry does not parse", "x").is_dead_letter());
+}

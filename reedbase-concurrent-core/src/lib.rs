@@ -9,7 +9,8 @@
 //! across processes), `reedbase-concurrent-pg` (several hosts, through
 //! PostgreSQL) and `reedbase-concurrent-mem` (one process, for tests). With
 //! the `conformance` feature, `conformance` holds the suite and the
-//! operation model that every backend passes unchanged.
+//! operation model that every backend passes unchanged. The [`events`]
+//! module lists the `tracing` events they all emit.
 
 pub mod backend;
 #[cfg(feature = "conformance")]
@@ -17,6 +18,7 @@ pub mod conformance;
 pub mod coordinator;
 mod diagnostics;
 mod error;
+pub mod events;
 mod types;
 pub mod validation;
 
@@ -26,7 +28,7 @@ pub use coordinator::{
     DrainerStats, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure, apply_batch,
     apply_each,
 };
-pub use diagnostics::{LockHolder, MovedAside};
+pub use diagnostics::{LockHolder, MovedAside, QueuedEntry};
 pub use error::{ReedError, ReedResult};
 pub use types::{CsvRow, PendingWrite, WriteOperation, now_nanos};
 pub use validation::{

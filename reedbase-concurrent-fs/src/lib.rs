@@ -130,7 +130,14 @@
 //! - [`moved_aside`] (or [`FsBackend::moved_aside`]) lists the entries that
 //!   were moved to `queue/corrupt/`, each with its reason, and those that
 //!   could not be moved. Nothing is ever deleted; inspect them, then
-//!   re-queue or delete them by hand.
+//!   restore or delete them.
+//! - [`inspect`] reads the tables and each queue's entries in delivery
+//!   order without taking a lock or changing a file (an entry a reader
+//!   would move aside is reported with the reason, not moved), and
+//!   [`restore_moved_aside`] puts a repaired entry, or a dead letter whose
+//!   cause was fixed, back into its place in the queue. The
+//!   `reedbase-concurrent` command (crate `reedbase-concurrent-cli`) is
+//!   built on them.
 //! - A lock dies with its process: there are no stale locks to break. Do not
 //!   delete `write.lock` while processes may use it: processes of this crate
 //!   stay excluded, old-module processes do not.
@@ -146,10 +153,12 @@ compile_error!(
 );
 
 mod backend;
+pub mod inspect;
 pub mod lock;
 mod no_follow;
 mod options;
 pub mod queue;
+mod restore;
 mod tables_dir;
 
 pub use backend::FsBackend;
@@ -164,6 +173,7 @@ pub use queue::{
     remove_from_queue,
 };
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
+pub use restore::restore_moved_aside;
 pub use tables_dir::TablePaths;
 
 /// The old module's `types` paths: `use reedbase_concurrent_fs::types::{CsvRow,

@@ -18,7 +18,7 @@
 use postgres::types::Type;
 use postgres::{Client, Row};
 use reedbase_concurrent_core::{
-    MovedAside, PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
+    MovedAside, PendingWrite, ReedError, ReedResult, events, validate_queue_id, validate_write,
 };
 
 use crate::backend::{Lookup, PgBackend};
@@ -66,7 +66,14 @@ impl PgBackend {
                 match decode(&id, &body) {
                     Ok(write) => entries.push((id, write)),
                     Err(reason) => {
-                        self.move_row_aside(&mut conn, table_no, "seq", &seq, &reason, operation)?;
+                        self.move_row_aside(
+                            &mut conn,
+                            (table, table_no),
+                            "seq",
+                            &seq,
+                            &reason,
+                            operation,
+                        )?;
                     }
                 }
             }
@@ -82,7 +89,7 @@ impl PgBackend {
     pub(crate) fn move_row_aside(
         &self,
         conn: &mut Client,
-        table_no: i32,
+        (table, table_no): (&str, i32),
         column: &str,
         value: &(dyn postgres::types::ToSql + Sync),
         reason: &str,
@@ -111,10 +118,16 @@ impl PgBackend {
             ],
         )
         .map_err(|error| self.server_error(operation, &error))?;
-        rows.first()
+        let moved: Option<String> = rows
+            .first()
             .map(|row| row.try_get(0))
             .transpose()
-            .map_err(|error| self.server_error(operation, &error))
+            .map_err(|error| self.server_error(operation, &error))?;
+        if let Some(id) = &moved {
+            let destination = self.moved_entry(table, id, String::new()).location;
+            tracing::warn!(event = events::ENTRY_MOVED_ASIDE, table, id = %id, reason, destination = %destination, "queue entry moved aside");
+        }
+        Ok(moved)
     }
 
     /// Removes the entries `ids` of `table` in one transaction: all of them,

@@ -134,6 +134,7 @@ mod backend;
 mod connection;
 mod consumer;
 mod guard;
+mod inspect;
 mod lock;
 mod options;
 mod producer;

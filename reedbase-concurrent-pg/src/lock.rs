@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use postgres::SimpleQueryMessage;
 use postgres::types::Type;
 use reedbase_concurrent_core::{
-    LockBackend, LockHolder, ReedError, ReedResult, validate_table_name,
+    LockBackend, LockHolder, ReedError, ReedResult, events, validate_table_name,
 };
 
 use crate::backend::{Lookup, PgBackend};
@@ -179,6 +179,7 @@ impl PgBackend {
     /// it can be read.
     fn lock_timeout(&self, table: &str, table_no: i32, waited: Duration) -> ReedError {
         let holder = self.holder_of(table_no, "lock_holder").ok().flatten();
+        tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "lock wait timed out");
         ReedError::lock_timeout(table, waited).with_holder(holder)
     }
 }

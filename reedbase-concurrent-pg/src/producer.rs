@@ -23,7 +23,7 @@
 use std::time::Instant;
 
 use postgres::types::Type;
-use reedbase_concurrent_core::{PendingWrite, ReedError, ReedResult};
+use reedbase_concurrent_core::{PendingWrite, ReedError, ReedResult, events};
 
 use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
@@ -63,7 +63,14 @@ impl PgBackend {
         let start = Instant::now();
         let failed = |error: postgres::Error| {
             if connection::timed_out(&error) {
-                ReedError::queue_busy(table, start.elapsed())
+                let waited = start.elapsed();
+                tracing::warn!(
+                    event = events::QUEUE_BUSY,
+                    table,
+                    waited_ms = events::millis(waited),
+                    "gave up waiting for the queue's producers' lock"
+                );
+                ReedError::queue_busy(table, waited)
             } else {
                 self.server_error(OPERATION, &error)
             }
@@ -84,6 +91,13 @@ impl PgBackend {
         let id: Option<String> = row.try_get(1).map_err(failed)?;
         let Some(id) = id else {
             // Dropping the transaction rolls it back.
+            tracing::warn!(
+                event = events::QUEUE_FULL,
+                table,
+                pending,
+                capacity,
+                "queue full: write refused"
+            );
             return Err(ReedError::queue_full(
                 table,
                 usize::try_from(pending).unwrap_or(usize::MAX),

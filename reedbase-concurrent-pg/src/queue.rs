@@ -109,7 +109,14 @@ impl QueueBackend for PgBackend {
             return Err(ReedError::entry_not_found(table_name, queue_id));
         };
         let mut conn = self.connection(OPERATION)?;
-        match self.move_row_aside(&mut conn, table_no, "id", &queue_id, reason, OPERATION)? {
+        match self.move_row_aside(
+            &mut conn,
+            (table_name, table_no),
+            "id",
+            &queue_id,
+            reason,
+            OPERATION,
+        )? {
             Some(_) => Ok(self.moved_entry(table_name, queue_id, reason.to_string())),
             None => Err(self.not_pending(&mut conn, table_name, table_no, queue_id, OPERATION)),
         }

@@ -7,7 +7,9 @@
 use super::error::{ApplyError, WriteFailure};
 use super::{ApplyKey, BatchItem, CoordinatorOptions, DeadLetterPolicy};
 use crate::backend::{Backend, LockBackend, LockGuard};
+use crate::diagnostics::MovedAside;
 use crate::error::{ReedError, ReedResult};
+use crate::events;
 use crate::types::PendingWrite;
 
 /// Why a [`Sink`] stopped before the end of its items.
@@ -165,6 +167,25 @@ impl<'a, B: Backend> Run<'a, B> {
         }
     }
 
+    /// [`apply_queued_held`](Self::apply_queued_held), reporting a lost
+    /// lock once per call (it may be noticed at several checks).
+    pub(super) fn apply_queued<S: Sink>(
+        &self,
+        direct: Option<&PendingWrite>,
+        sink: &mut S,
+    ) -> Result<usize, WriteFailure> {
+        self.apply_queued_held(direct, sink).inspect_err(|failure| {
+            if let WriteFailure::Backend(ReedError::LockLost { reason, .. }) = failure {
+                tracing::warn!(
+                    event = events::LOCK_LOST,
+                    table = self.table,
+                    reason = %reason,
+                    "lock lost while held; nothing more applied or removed"
+                );
+            }
+        })
+    }
+
     /// Applies and removes queued writes in FIFO order, then `direct` (if
     /// any) in the last pass; returns how many queued writes were applied.
     ///
@@ -173,7 +194,7 @@ impl<'a, B: Backend> Run<'a, B> {
     /// (its capacity, or one batch if that is larger) before its own: every
     /// write queued before it took the lock is applied by then, and a steady
     /// stream of new ones cannot keep it from its own.
-    pub(super) fn apply_queued<S: Sink>(
+    fn apply_queued_held<S: Sink>(
         &self,
         direct: Option<&PendingWrite>,
         sink: &mut S,
@@ -271,6 +292,14 @@ impl<'a, B: Backend> Run<'a, B> {
         // apply failed, such as a full disk) is unknown, and an unknown count
         // never moves an entry aside.
         let attempts = self.backend.record_failed_apply(self.table, id).ok();
+        tracing::warn!(
+            event = events::APPLY_FAILED,
+            table = self.table,
+            id,
+            attempts,
+            error = %source,
+            "applying a queued write failed"
+        );
         let blocked = |source| WriteFailure::Apply {
             queue_id: Some(id.to_string()),
             attempts,
@@ -298,11 +327,21 @@ impl<'a, B: Backend> Run<'a, B> {
             }
         }
         self.ensure_held().map_err(WriteFailure::Backend)?;
-        let reason =
-            format!("dead letter: applying it failed {limit} or more times; last error: {source}");
-        self.backend
+        let attempts = attempts.unwrap_or(limit);
+        let reason = MovedAside::dead_letter_reason(attempts, &source);
+        let moved = self
+            .backend
             .move_aside(self.table, id, &reason)
             .map_err(WriteFailure::Backend)?;
+        tracing::warn!(
+            event = events::DEAD_LETTER,
+            table = self.table,
+            id,
+            attempts,
+            reason = %moved.reason,
+            destination = %moved.location,
+            "queued write moved aside as a dead letter"
+        );
         Ok(0)
     }
 

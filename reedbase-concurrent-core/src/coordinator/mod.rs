@@ -278,6 +278,24 @@ impl<B: Backend> WriteCoordinator<B> {
         timeout: Duration,
         sink: &mut S,
     ) -> Result<SubmitOutcome, WriteError> {
+        self.submit_or_hand_back(table_name, write, timeout, sink)
+            .inspect_err(|error| {
+                tracing::warn!(
+                    event = crate::events::WRITE_HANDED_BACK,
+                    table = table_name,
+                    error = %error,
+                    "write handed back to the caller"
+                );
+            })
+    }
+
+    fn submit_or_hand_back<S: flow::Sink>(
+        &self,
+        table_name: &str,
+        write: PendingWrite,
+        timeout: Duration,
+        sink: &mut S,
+    ) -> Result<SubmitOutcome, WriteError> {
         let reject = |write, error: ReedError| {
             WriteError::new(table_name, WriteFailure::Backend(error), Some(write))
         };

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult};
+use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult, events};
 
 use super::flock::{self, LockFile, Polled, TryLock, poll_until};
 use super::holder;
@@ -227,6 +227,7 @@ pub(crate) fn acquire(
 ) -> ReedResult<TableLock> {
     take(base, table_name, timeout)?.map_err(|(waited, held)| {
         let holder = holder::holder_in(&held.lock.file).ok();
+        tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table = table_name, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "lock wait timed out");
         ReedError::lock_timeout(table_name, waited).with_holder(holder)
     })
 }
@@ -314,6 +315,7 @@ pub(crate) fn wait_for_unlock(
         Polled::Ready(()) => Ok(()),
         Polled::TimedOut(waited) => {
             let holder = lock.and_then(|lock| holder::holder_in(&lock.file).ok());
+            tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table = table_name, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "wait for unlock timed out");
             Err(ReedError::lock_timeout(table_name, waited).with_holder(holder))
         }
     }

@@ -40,7 +40,7 @@ static FIRST_SEEN: Mutex<Option<FirstSeen>> = Mutex::new(None);
 type FirstSeen = HashMap<(u64, u64, String), Instant>;
 
 /// What one entry turned out to be.
-enum Inspected {
+pub(crate) enum Inspected {
     Ready(PendingWrite),
     /// Removed or moved by someone else since the listing.
     Gone,
@@ -95,7 +95,7 @@ pub(crate) fn pending_batch(
     Ok(found)
 }
 
-fn inspect(
+pub(crate) fn inspect(
     queue: BorrowedFd<'_>,
     paths: &TablePaths,
     candidate: &Candidate,

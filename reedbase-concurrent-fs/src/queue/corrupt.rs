@@ -23,7 +23,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use reedbase_concurrent_core::{MovedAside, ReedError, ReedResult};
+use reedbase_concurrent_core::{MovedAside, ReedError, ReedResult, events};
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
@@ -93,6 +93,12 @@ pub(crate) fn move_aside(
         match rename_no_replace(queue, name, corrupt.as_fd(), &entry_name) {
             Ok(()) => {
                 let location = paths.corrupt_dir.join(&entry_name).display().to_string();
+                let table = paths
+                    .table_dir
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy();
+                tracing::warn!(event = events::ENTRY_MOVED_ASIDE, table = %table, id, reason, destination = %location, "queue entry moved aside");
                 return Ok(Moved::Aside(MovedAside::new(id, reason, location)));
             }
             Err(e) => {
@@ -111,7 +117,7 @@ pub(crate) fn move_aside(
 
 /// Renames `from` in `from_dir` to `to` in `to_dir`, failing with
 /// `AlreadyExists` instead of replacing a file of that name.
-fn rename_no_replace(
+pub(crate) fn rename_no_replace(
     from_dir: BorrowedFd<'_>,
     from: &OsStr,
     to_dir: BorrowedFd<'_>,
@@ -144,6 +150,12 @@ pub(crate) fn note_stuck(path: PathBuf, id: &str, reason: &str, error: &ReedErro
         path.display()
     );
     let location = path.display().to_string();
+    let table = path
+        .ancestors()
+        .nth(2)
+        .and_then(Path::file_name)
+        .unwrap_or_default();
+    tracing::warn!(event = events::ENTRY_NOT_MOVED, table = %table.to_string_lossy(), id, reason = %reason, path = %location, error = %error, "queue entry could not be moved aside");
     stuck.insert(path, MovedAside::new(id, reason, location));
 }
 

@@ -137,12 +137,12 @@
 //! [`validate_write`]: reedbase_concurrent_core::validate_write
 
 mod attempts;
-mod codec;
-mod consumer;
-mod corrupt;
-mod entry_id;
-mod listing;
-mod producer;
+pub(crate) mod codec;
+pub(crate) mod consumer;
+pub(crate) mod corrupt;
+pub(crate) mod entry_id;
+pub(crate) mod listing;
+pub(crate) mod producer;
 pub(crate) mod table_queue;
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use reedbase_concurrent_core::{ReedError, ReedResult};
+use reedbase_concurrent_core::{ReedError, ReedResult, events};
 use rustix::fs::AtFlags;
 
 use super::consumer::beyond_producers;
@@ -62,7 +62,17 @@ pub(crate) fn enqueue(
 ) -> ReedResult<String> {
     let queue =
         File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
-    let _lock = ProducersLock::take(&queue, paths, table_name, options.queue_lock_timeout)?;
+    let _lock = ProducersLock::take(&queue, paths, table_name, options.queue_lock_timeout)
+        .inspect_err(|error| {
+            if let ReedError::QueueBusy { waited, .. } = error {
+                tracing::warn!(
+                    event = events::QUEUE_BUSY,
+                    table = table_name,
+                    waited_ms = events::millis(*waited),
+                    "gave up waiting for the queue's producers' lock"
+                );
+            }
+        })?;
     let mut scan = scan_and_sweep(&queue, paths)?;
     for (name, id, sequence) in std::mem::take(&mut scan.beyond) {
         let reason = beyond_producers(sequence);
@@ -72,6 +82,13 @@ pub(crate) fn enqueue(
         }
     }
     if scan.pending >= options.capacity {
+        tracing::warn!(
+            event = events::QUEUE_FULL,
+            table = table_name,
+            pending = scan.pending,
+            capacity = options.capacity,
+            "queue full: write refused"
+        );
         return Err(ReedError::queue_full(table_name, scan.pending));
     }
     let sequence = match scan.highest_sequence {
@@ -99,7 +116,7 @@ pub(crate) fn enqueue(
 /// soon as the turn is free) instead of polling the `flock`. Released when
 /// dropped.
 #[derive(Debug)]
-struct ProducersLock<'a> {
+pub(crate) struct ProducersLock<'a> {
     dir: &'a File,
     file: Option<LockFile>,
     _turn: TurnTaken,
@@ -111,7 +128,7 @@ impl<'a> ProducersLock<'a> {
     /// (its holder is stopped or hung: a producer that completes a write
     /// changes the directory), or after [`PATIENCE_WHILE_OTHERS_WRITE`]
     /// times `patience` in all.
-    fn take(
+    pub(crate) fn take(
         dir: &'a File,
         paths: &TablePaths,
         table: &str,
@@ -303,7 +320,12 @@ fn scan_and_sweep(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
     .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e))?;
     for name in &scan.temporaries {
         match rustix::fs::unlinkat(queue.as_fd(), name, AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Ok(()) => {
+                let path = paths.queue_dir.join(name);
+                let table = paths.table_dir.file_name().unwrap_or_default();
+                tracing::info!(event = events::TEMPORARY_SWEPT, table = %table.to_string_lossy(), path = %path.display(), "swept the temporary file of a producer that died mid-write");
+            }
+            Err(rustix::io::Errno::NOENT) => {}
             Err(e) => {
                 return Err(ReedError::io(
                     "sweep_temporary",

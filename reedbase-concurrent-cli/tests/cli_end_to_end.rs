@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The `reedbase-concurrent` binary run as an operator runs it, against a
+//! base directory (and a PostgreSQL namespace) holding pending entries, an
+//! unreadable entry, a dead letter and a lock held by a child process:
+//! human and JSON output, exit codes, that read-only commands change
+//! nothing, and `corrupt restore`.
+//!
+//! Its own main (no libtest harness): the binary re-runs itself as the
+//! child that holds the lock, with the fs crate's multi-process test
+//! support (one child-process helper for the workspace).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
+mod support;
+
+mod cli_run;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use reedbase_concurrent_core::LockBackend;
+use reedbase_concurrent_fs::FsBackend;
+use reedbase_concurrent_pg::PgBackend;
+use reedbase_concurrent_pg::testing::TestServer;
+use support::{Runner, base_dir, child_role, line_from_parent, param, tell_parent};
+
+fn main() -> ExitCode {
+    if let Some(role) = child_role() {
+        run_child(&role);
+        return ExitCode::SUCCESS;
+    }
+    let mut runner = Runner::from_args();
+    runner.run(
+        "fs_read_only_commands_report_and_change_nothing",
+        cli_run::fs_read_only,
+    );
+    runner.run(
+        "fs_restore_puts_entries_back_and_refuses_broken_ones",
+        cli_run::fs_restore,
+    );
+    runner.run("bad_usage_exits_with_2", cli_run::bad_usage);
+    runner.run(
+        "pg_commands_report_the_same_over_postgresql",
+        cli_run::pg_commands,
+    );
+    runner.finish()
+}
+
+/// A child: takes the lock of table `table` and holds it until the parent
+/// sends a line (or goes away).
+fn run_child(role: &str) {
+    let table = param("table", "orders");
+    match role {
+        "hold" => {
+            let backend = FsBackend::new(base_dir());
+            let _guard = backend
+                .acquire_lock(&table, Duration::from_secs(10))
+                .unwrap();
+            tell_parent("held");
+            let _ = line_from_parent();
+        }
+        "hold_pg" => {
+            let server = TestServer::find("lock-holding child").expect("the parent found one");
+            let backend = PgBackend::connect(server.tcp_url(), &param("namespace", "")).unwrap();
+            let _guard = backend
+                .acquire_lock(&table, Duration::from_secs(10))
+                .unwrap();
+            tell_parent("held");
+            let _ = line_from_parent();
+        }
+        other => panic!("unknown child role {other:?}"),
+    }
+}
