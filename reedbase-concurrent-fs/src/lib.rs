@@ -190,4 +190,3 @@ pub use tables_dir::TablePaths;
 pub mod types {
     pub use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 }
-
