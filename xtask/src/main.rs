@@ -9,6 +9,7 @@ mod child_process;
 mod held_lock;
 mod parity;
 mod pg_server;
+mod pg_site;
 mod stress;
 mod test_cmd;
 mod workspace;

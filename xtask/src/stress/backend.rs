@@ -10,7 +10,7 @@ use std::path::Path;
 use reedbase_concurrent_fs::{FsBackend, FsOptions};
 use reedbase_concurrent_pg::{PgBackend, PgOptions};
 
-use crate::pg_server::PgSite;
+use crate::pg_site::PgSite;
 
 /// One of the backends a stress run can write through.
 #[derive(Debug, Clone)]

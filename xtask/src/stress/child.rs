@@ -18,7 +18,7 @@ use reedbase_concurrent_core::{
 use super::TABLE;
 use super::backend::{StressBackend, with_backend};
 use crate::child_process::say;
-use crate::pg_server::PgSite;
+use crate::pg_site::PgSite;
 
 /// The table file, outside the base.
 pub fn table_path(dir: &Path) -> PathBuf {

@@ -37,7 +37,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::pg_server::{self, PgSite};
+use crate::pg_server;
+use crate::pg_site::PgSite;
 use backend::StressBackend;
 
 /// The table every writer writes.

@@ -13,7 +13,7 @@ use super::backend::{StressBackend, with_backend};
 use super::chaos::Chaos;
 use super::{Options, TABLE};
 use crate::child_process::ChildProcess;
-use crate::pg_server::PgSite;
+use crate::pg_site::PgSite;
 
 /// A SIGKILL the supervisor sent: to whom, and the wall clock just before.
 #[derive(Debug, Clone, Copy)]
