@@ -3,7 +3,7 @@
 //! fs backend, in both directions: each reads the queue entries the other
 //! wrote, and a lock held by either in a child process excludes the other
 //! in this process. With a server, queue entries copied between the file
-//! queues and the pg backend's queue table ([`pg_entries`](super::pg_entries))
+//! queues and the pg backend's queue table ([`super::pg_entries`])
 //! read the same on either side.
 
 use std::path::Path;
