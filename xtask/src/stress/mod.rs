@@ -125,7 +125,7 @@ pub fn run(options: &Options) -> Result<(), String> {
         None
     };
     let queue = StressBackend::open(&dir, options.capacity, &site)?;
-    let run = supervisor::supervise(&dir, options, &site, chaos.as_mut())?;
+    let run = supervisor::supervise(&dir, options, (&site, &queue), chaos.as_mut())?;
     let report = verify::verify(&dir, options, &queue, &run, chaos.as_mut())?;
     drop(chaos);
     report.print();

@@ -112,11 +112,12 @@ fn collect(running: Running, record: &mut RunRecord, killed: bool) -> Result<(),
 }
 
 /// Runs the writers for the configured time, through the pg backend of
-/// `site` if it names one (else fs), and returns what was seen.
+/// `site` if it names one (else fs; `queue` is the same backend, for the
+/// depth samples), and returns what was seen.
 pub fn supervise(
     dir: &Path,
     options: &Options,
-    site: &PgSite,
+    (site, queue): (&PgSite, &StressBackend),
     mut chaos: Option<&mut Chaos>,
 ) -> Result<RunRecord, String> {
     let mut record = RunRecord::default();
@@ -124,7 +125,6 @@ pub fn supervise(
     let duration = Duration::from_secs(options.seconds);
     let until = now_nanos() + duration.as_nanos();
     let deadline = Instant::now() + duration;
-    let queue = StressBackend::open(dir, options.capacity, site)?;
     let mut running = Vec::new();
     for _ in 0..options.processes {
         running.push(spawn(dir, record.writers, options, site, until)?);
@@ -154,7 +154,7 @@ pub fn supervise(
         let depth = if options.chaos {
             writers_entries(dir)
         } else {
-            with_backend!(&queue, b => b.count_pending(TABLE))
+            with_backend!(queue, b => b.count_pending(TABLE))
                 .map_err(|error| format!("count_pending: {error}"))
         };
         match depth {
