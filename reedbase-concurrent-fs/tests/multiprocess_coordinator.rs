@@ -7,8 +7,11 @@
 //! - several processes submit writes: each applied exactly once, in each
 //!   submitter's order, when nothing crashes;
 //! - a process SIGKILLed between apply and remove: its entry is replayed by
-//!   the next lock holder, and the queue id lets the apply see the replay;
-//! - the `csv_table_writers` example runs and verifies its table.
+//!   the next lock holder, and the queue id lets the apply see the replay.
+//!
+//! The multi-process example of a table writer (several processes appending
+//! to one table through the coordinator) is the table crate's
+//! `table_writers`, run by that crate's tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -17,7 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
@@ -51,10 +54,6 @@ fn main() -> ExitCode {
     runner.run(
         "sigkill_between_apply_and_remove_replays_with_same_key",
         sigkill_between_apply_and_remove_replays_with_same_key,
-    );
-    runner.run(
-        "csv_table_writers_example_verifies",
-        csv_table_writers_example_verifies,
     );
     runner.finish()
 }
@@ -235,38 +234,5 @@ fn sigkill_between_apply_and_remove_replays_with_same_key() -> Outcome {
         "each write in the table once, in order"
     );
     assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
-    Ok(())
-}
-
-fn csv_table_writers_example_verifies() -> Outcome {
-    // Tests live in target/<profile>/deps; cargo builds examples into
-    // target/<profile>/examples before it runs the tests.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let example = profile_dir
-        .join("examples")
-        .join(format!("csv_table_writers{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        example.exists(),
-        "example not built at {}: `cargo test -p reedbase-concurrent-fs` (or the workspace) \
-         builds examples before the tests; `cargo test --test ...` alone does not",
-        example.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(example);
-    command
-        .args(["--writers", "4", "--rows", "40", "--dir"])
-        .arg(dir.path());
-    // Its stderr is inherited: a failing example's message shows above.
-    let lines = ChildProcess::start("csv_table_writers", command)?
-        .finish(PATIENCE)
-        .map_err(|error| format!("example failed: {error}"))?;
-    let stdout = lines.join("\n");
-    assert!(
-        stdout.contains("verified:"),
-        "example did not verify: {stdout}"
-    );
-    let table = fs::read_to_string(dir.path().join("users.csv")).unwrap();
-    assert_eq!(table.lines().count(), 160);
     Ok(())
 }

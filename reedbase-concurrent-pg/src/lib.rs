@@ -128,7 +128,7 @@
 //!
 //! # Measured
 //!
-//! See the README's table; `examples/pg_measure.rs` measures it.
+//! See the README's table; `cargo xtask bench` measures it (its pg rows).
 
 mod backend;
 mod connection;

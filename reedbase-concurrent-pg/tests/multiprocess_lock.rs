@@ -10,8 +10,11 @@
 //!   the lock, never two inside, no update lost;
 //! - a holder killed with SIGKILL releases the lock;
 //! - a holder whose session the server ends finds out through the
-//!   `WriteCoordinator` before it removes or applies anything more;
-//! - the `shared_storage_writers` example runs and verifies its table.
+//!   `WriteCoordinator` before it removes or applies anything more.
+//!
+//! The table writer on pg across processes (SIGKILLs, the fencing token)
+//! and the multi-process example are the table crate's
+//! (`multiprocess_writer`, `multiprocess_fencing`, `table_writers`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
@@ -50,10 +53,6 @@ fn main() -> ExitCode {
         (
             "terminated_holder_finds_out_before_it_removes",
             terminated_holder_finds_out_before_it_removes,
-        ),
-        (
-            "shared_storage_example_verifies",
-            shared_storage_example_verifies,
         ),
     ];
     pg_children::run("multiprocess_lock", child, SCENARIOS)
@@ -219,61 +218,6 @@ fn terminated_holder_finds_out_before_it_removes(server: &TestServer, namespace:
         })
         .map_err(|e| e.to_string())?;
     assert_eq!((drained, replayed), (3, ids));
-    Ok(())
-}
-
-// The shared-storage example.
-
-fn shared_storage_example_verifies(server: &TestServer, namespace: &str) -> Outcome {
-    // Tests live in target/<profile>/deps; cargo builds examples into
-    // target/<profile>/examples before it runs the tests.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let example = profile_dir.join("examples").join(format!(
-        "shared_storage_writers{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    assert!(
-        example.exists(),
-        "example not built at {}: `cargo test -p reedbase-concurrent-pg` (or the workspace) \
-         builds examples before the tests; `cargo test --test ...` alone does not",
-        example.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(example);
-    command
-        .args([
-            "--writers",
-            "4",
-            "--rows",
-            "30",
-            "--url",
-            server.tcp_url(),
-            "--namespace",
-            namespace,
-        ])
-        .arg("--dir")
-        .arg(dir.path());
-    // Its stderr is inherited: a failing example's message shows above.
-    let lines = ChildProcess::start("shared_storage_writers", command)?
-        .finish(PATIENCE)
-        .map_err(|error| format!("example failed: {error}"))?;
-    let stdout = lines.join("\n");
-    assert!(
-        stdout.contains("verified:"),
-        "example did not verify: {stdout}"
-    );
-    let table = fs::read_to_string(dir.path().join("users.csv")).unwrap();
-    assert_eq!(table.lines().count(), 120);
-    let fence: u64 = fs::read_to_string(dir.path().join("users.csv.fence"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        fence > 0,
-        "the table recorded the fencing token of its last writer"
-    );
     Ok(())
 }
 

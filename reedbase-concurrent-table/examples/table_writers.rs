@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Several processes append rows to one pipe-delimited ReedBase table
-//! through the [`WriteCoordinator`] on the file-system backend, each
-//! applying writes with the same durable [`TableWriter`]; then the table is
-//! checked: no torn line, no lost or duplicated row, every writer's rows in
-//! its own order.
+//! through the [`WriteCoordinator`], each applying writes with the same
+//! durable [`TableWriter`]; then the table is checked: no torn line, no lost
+//! or duplicated row, every writer's rows in its own order. On the
+//! file-system backend (processes of one host), or with `--backend pg` on
+//! the PostgreSQL backend (processes standing for hosts that share the base
+//! directory on shared storage, each connected to the server over TCP).
 //!
 //! ```sh
 //! cargo run -p reedbase-concurrent-table --example table_writers
 //! cargo run --release -p reedbase-concurrent-table --example table_writers -- --writers 8 --rows 200 --batch
+//! cargo run -p reedbase-concurrent-table --example table_writers -- --backend pg \
+//!     [--url postgresql://app@db.example.org/reedbase] [--namespace NAME] [--dir /mnt/shared/base]
 //! ```
 //!
 //! What a service does, in order:
@@ -22,12 +26,23 @@
 //!    holder applies them in one durable step (one fsync of the table and
 //!    one of its journal for the whole batch) instead of one per write.
 //!
-//! The parent here plays the service (steps 1 and 2) and starts `--writers`
-//! writer processes (step 3); at the end it prints writes per second: those
-//! acknowledged (applied or queued) while the writers ran, and those applied
-//! once the last queued write was. `--no-drainer` leaves the background
-//! drainer out, so that only the writer processes apply writes (what the
-//! measurement in the crate docs does).
+//! The parent plays the service (steps 1 and 2) and starts `--writers`
+//! writer processes (step 3); at the end it prints writes per second,
+//! acknowledged (applied or queued) and applied. `--no-drainer` leaves the
+//! drainer out, so that only the writers apply (as the crate docs measure).
+//!
+//! # On shared storage (`--backend pg`)
+//!
+//! The pg lock orders the writers across hosts; the table files stay on the
+//! shared storage, which (a network file system) promises close-to-open
+//! consistency and no more. So under the lock, at every apply step, the
+//! table writer opens the table and its journal afresh (never a handle kept
+//! from before), refuses a fencing token lower than one recorded (a holder
+//! whose lock was taken over), skips writes already applied (replays),
+//! appends, and fsyncs and closes before it returns, which is before the
+//! lock is released. The server is `--url`, else `REEDBASE_PG_URL`, else
+//! the local server over TCP; without `--namespace` the run uses a fresh
+//! namespace and removes it at the end.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -37,9 +52,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{
-    CsvRow, Drainer, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
+    Backend, CsvRow, Drainer, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::FsBackend;
+use reedbase_concurrent_pg::PgBackend;
+use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::TableWriter;
 
 const TABLE: &str = "users";
@@ -58,6 +75,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where the locks and the queue live: fs on the base directory, or pg at
+/// a server URL (as the writer processes reach it) in a namespace.
+#[derive(Debug, Clone)]
+enum Site {
+    Fs,
+    Pg { url: String, namespace: String },
+}
+
+#[derive(Default)]
 struct Options {
     writers: usize,
     rows: usize,
@@ -65,25 +91,23 @@ struct Options {
     drainer: bool,
     dir: Option<PathBuf>,
     writer: Option<usize>,
+    pg: bool,
+    url: Option<String>,
+    namespace: Option<String>,
 }
 
 fn parse_options() -> AnyResult<Options> {
     let mut options = Options {
         writers: 4,
         rows: 50,
-        batch: false,
         drainer: true,
-        dir: None,
-        writer: None,
+        ..Options::default()
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--batch" => options.batch = true,
-            "--no-drainer" => options.drainer = false,
-            _ => {}
-        }
-        if matches!(flag.as_str(), "--batch" | "--no-drainer") {
+        if flag == "--batch" || flag == "--no-drainer" {
+            options.batch |= flag == "--batch";
+            options.drainer &= flag != "--no-drainer";
             continue;
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -92,28 +116,81 @@ fn parse_options() -> AnyResult<Options> {
             "--rows" => options.rows = value.parse()?,
             "--dir" => options.dir = Some(PathBuf::from(value)),
             "--writer" => options.writer = Some(value.parse()?),
-            other => return Err(format!("unknown option {other}").into()),
+            "--backend" if value == "fs" || value == "pg" => options.pg = value == "pg",
+            "--url" => options.url = Some(value),
+            "--namespace" => options.namespace = Some(value),
+            other => return Err(format!("unknown option {other} {value}").into()),
         }
     }
     Ok(options)
 }
 
+/// Runs `$body` with `$b` bound to the backend of `$site` (fs on `$base`),
+/// whichever it is: the code over it is generic over core's `Backend`.
+macro_rules! with_backend {
+    ($site:expr, $base:expr, $b:ident => $body:expr) => {
+        match $site {
+            Site::Fs => {
+                let $b = FsBackend::new($base);
+                $body
+            }
+            Site::Pg { url, namespace } => {
+                let $b = PgBackend::connect(url, namespace)?;
+                $body
+            }
+        }
+    };
+}
+
 fn run() -> AnyResult<()> {
     let options = parse_options()?;
-    match (options.writer, &options.dir) {
-        (Some(writer), Some(dir)) => run_writer(dir, writer, &options),
-        (Some(_), None) => Err("--writer needs --dir".into()),
-        (None, Some(dir)) => run_service(dir, &options),
-        (None, None) => {
-            let dir = tempfile::tempdir()?;
-            run_service(dir.path(), &options)
+    // A namespace of this run's own, removed at the end (pg only).
+    let mut own_namespace = None;
+    let site = match (options.pg, &options.url, &options.namespace) {
+        (false, ..) => Site::Fs,
+        (true, url, namespace) => {
+            let url = match url {
+                Some(url) => url.clone(),
+                None => TestServer::find("table_writers")
+                    .ok_or("no PostgreSQL server; give --url")?
+                    .tcp_url()
+                    .to_string(),
+            };
+            let namespace = namespace.clone().unwrap_or_else(|| {
+                let namespace = format!("table_writers_{}", std::process::id());
+                own_namespace = Some(namespace.clone());
+                namespace
+            });
+            Site::Pg { url, namespace }
         }
+    };
+    let temporary;
+    let base = match (&options.dir, options.writer) {
+        (Some(dir), _) => dir.as_path(),
+        (None, Some(_)) => return Err("--writer needs --dir".into()),
+        (None, None) => {
+            temporary = tempfile::tempdir()?;
+            temporary.path()
+        }
+    };
+    let result = match options.writer {
+        Some(writer) => with_backend!(&site, base, b => run_writer(b, base, writer, &options)),
+        None => with_backend!(&site, base, b => run_service(b, base, &site, &options)),
+    };
+    if let (Some(namespace), Site::Pg { url, .. }) = (own_namespace, &site) {
+        PgBackend::connect(url, &namespace)?.drop_namespace()?;
     }
+    result
 }
 
 /// One writer process: `rows` writes of one row each, in order.
-fn run_writer(base: &Path, writer_no: usize, options: &Options) -> AnyResult<()> {
-    let coordinator = WriteCoordinator::new(FsBackend::new(base));
+fn run_writer<B: Backend>(
+    backend: B,
+    base: &Path,
+    writer_no: usize,
+    options: &Options,
+) -> AnyResult<()> {
+    let coordinator = WriteCoordinator::new(backend);
     let writer = TableWriter::new(base, TABLE)?;
     let (mut applied, mut queued) = (0, 0);
     for seq in 0..options.rows {
@@ -160,10 +237,38 @@ fn run_writer(base: &Path, writer_no: usize, options: &Options) -> AnyResult<()>
     Ok(())
 }
 
+/// The arguments that start writer `writer` of this run.
+fn writer_command(
+    base: &Path,
+    site: &Site,
+    writer: usize,
+    options: &Options,
+) -> AnyResult<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .args(["--writer", &writer.to_string()])
+        .args(["--rows", &options.rows.to_string()])
+        .arg("--dir")
+        .arg(base);
+    if options.batch {
+        command.arg("--batch");
+    }
+    if let Site::Pg { url, namespace } = site {
+        command.args(["--backend", "pg", "--url", url, "--namespace", namespace]);
+    }
+    command.stdout(Stdio::piped());
+    Ok(command)
+}
+
 /// The service: start-up drain, background drainer, writer processes,
 /// final check.
-fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
-    let coordinator = WriteCoordinator::new(FsBackend::new(base));
+fn run_service<B: Backend + Clone + Send + 'static>(
+    backend: B,
+    base: &Path,
+    site: &Site,
+    options: &Options,
+) -> AnyResult<()> {
+    let coordinator = WriteCoordinator::new(backend);
     let owned_base = base.to_path_buf();
     // 1. Start-up drain: every table with pending writes, same writer.
     let report = coordinator.drain_all(DRAIN_TIMEOUT, |table, key, write| {
@@ -190,21 +295,9 @@ fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
     };
     // 3. The writer processes.
     let started = Instant::now();
-    let exe = std::env::current_exe()?;
     let children = (0..options.writers)
-        .map(|writer| {
-            let mut command = Command::new(&exe);
-            command
-                .args(["--writer", &writer.to_string()])
-                .args(["--rows", &options.rows.to_string()])
-                .arg("--dir")
-                .arg(base);
-            if options.batch {
-                command.arg("--batch");
-            }
-            command.stdout(Stdio::piped()).spawn()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|writer| Ok(writer_command(base, site, writer, options)?.spawn()?))
+        .collect::<AnyResult<Vec<_>>>()?;
     let (mut child_rows, mut child_steps) = (0, 0);
     for child in children {
         let output = child.wait_with_output()?;
@@ -232,8 +325,12 @@ fn run_service(base: &Path, options: &Options) -> AnyResult<()> {
     let lines = writer.committed_lines()?;
     verify_table(&lines, options.writers, options.rows)?;
     let writes = (options.writers * options.rows) as f64;
+    let backend = match site {
+        Site::Fs => "fs",
+        Site::Pg { .. } => "pg",
+    };
     println!(
-        "{} writers x {} rows, {} path: {} rows in {}; background drainer applied {}, final drain {}",
+        "{} writers x {} rows on {backend}, {} path: {} rows in {}; background drainer applied {}, final drain {}",
         options.writers,
         options.rows,
         if options.batch { "batch" } else { "per-write" },

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The table writer across real processes through
-//! `WriteCoordinator<FsBackend>`, with children SIGKILLed mid-apply, on the
-//! per-write and the batch paths. This binary re-runs itself as its
-//! children (see `support`), so it has its own `main`.
+//! The table writer across real processes through the `WriteCoordinator`,
+//! with children SIGKILLed mid-apply, on the per-write and the batch paths,
+//! on the fs backend and on the pg backend (children connected over TCP,
+//! standing for hosts that share the base directory; skipped without a
+//! server, a failure with `REEDBASE_PG_REQUIRED=1`). This binary re-runs
+//! itself as its children (see `support`), so it has its own `main`.
 //!
 //! - random SIGKILLs of four writer processes: after the start-up drain, no
 //!   acknowledged write is lost and none is duplicated, torn or reordered;
@@ -10,91 +12,30 @@
 //!   is not: the rows are rolled back, kept aside, and applied again once;
 //! - a SIGKILL between an apply and the removal of its queue entries: the
 //!   replay is skipped.
+//!
+//! What a lock lost mid-apply does on pg (the fencing token) is in
+//! `multiprocess_fencing.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod coordination;
 mod support;
 mod table_rows;
 
-use std::fmt;
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use reedbase_concurrent_core::{
-    CoordinatorOptions, LockBackend, PendingWrite, QueueBackend, SubmitOutcome, WriteCoordinator,
-    WriteError,
-};
-use reedbase_concurrent_fs::FsBackend;
+use coordination::{Mode, Outcome, PATIENCE, Store, TABLE, with_backend};
+use reedbase_concurrent_core::{Backend, CoordinatorOptions, SubmitOutcome, WriteCoordinator};
+use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::TableWriter;
 use support::{Child, Rng, Runner, base_dir, param, role, tell_parent};
 use table_rows::{Claims, WriteId, check_table};
 
-const TABLE: &str = "orders";
-/// No wait here is longer; a hang is a failure, not a stall.
-const PATIENCE: Duration = Duration::from_secs(120);
-/// Short, so that writers contend and many writes take the queue path.
-const LOCK_TIMEOUT: Duration = Duration::from_millis(1);
 /// The file whose existence tells submitters to stop.
 const STOP_FILE: &str = "stop";
-
-type Outcome = Result<(), String>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    PerWrite,
-    Batch,
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::PerWrite => "per_write",
-            Mode::Batch => "batch",
-        })
-    }
-}
-
-impl Mode {
-    fn from_param() -> Mode {
-        match param::<String>("mode").as_str() {
-            "batch" => Mode::Batch,
-            _ => Mode::PerWrite,
-        }
-    }
-
-    fn submit(
-        self,
-        coordinator: &WriteCoordinator<FsBackend>,
-        writer: &TableWriter,
-        write: PendingWrite,
-    ) -> Result<SubmitOutcome, WriteError> {
-        match self {
-            Mode::PerWrite => coordinator.submit(TABLE, write, LOCK_TIMEOUT, |key, write| {
-                writer.apply(key, write)
-            }),
-            Mode::Batch => coordinator.submit_batch(TABLE, write, LOCK_TIMEOUT, |batch| {
-                writer.apply_batch(batch)
-            }),
-        }
-    }
-
-    fn drain<B: reedbase_concurrent_core::Backend>(
-        self,
-        coordinator: &WriteCoordinator<B>,
-        writer: &TableWriter,
-    ) -> Result<usize, WriteError> {
-        match self {
-            Mode::PerWrite => {
-                coordinator.drain(TABLE, PATIENCE, |key, write| writer.apply(key, write))
-            }
-            Mode::Batch => {
-                coordinator.drain_batch(TABLE, PATIENCE, |batch| writer.apply_batch(batch))
-            }
-        }
-    }
-}
 
 fn main() -> ExitCode {
     if let Some(role) = role() {
@@ -108,18 +49,33 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut runner = Runner::from_args();
-    for mode in [Mode::PerWrite, Mode::Batch] {
-        runner.run(&format!("random_sigkills_lose_nothing_{mode}"), move || {
-            random_sigkills_lose_nothing(mode)
-        });
-        runner.run(
-            &format!("sigkill_after_rows_before_record_{mode}"),
-            move || sigkill_after_rows_before_record(mode),
-        );
-        runner.run(
-            &format!("sigkill_between_apply_and_remove_{mode}"),
-            move || sigkill_between_apply_and_remove(mode),
-        );
+    let server = TestServer::find("multiprocess_writer on pg");
+    let pg_run = server.as_ref().map(|server| server.run("table_writer"));
+    let mut stores = vec![Store::Fs];
+    stores.extend(pg_run.iter().map(|run| Store::Pg(run.namespace())));
+    for store in &stores {
+        for mode in [Mode::PerWrite, Mode::Batch] {
+            // Each scenario in a namespace of its own (pg).
+            let fresh = || match (store, &pg_run) {
+                (Store::Pg(_), Some(run)) => Store::Pg(run.namespace()),
+                _ => Store::Fs,
+            };
+            let on = (fresh(), mode);
+            runner.run(
+                &format!("random_sigkills_lose_nothing_{mode}_{store}"),
+                move || random_sigkills_lose_nothing(on),
+            );
+            let on = (fresh(), mode);
+            runner.run(
+                &format!("sigkill_after_rows_before_record_{mode}_{store}"),
+                move || sigkill_after_rows_before_record(on),
+            );
+            let on = (fresh(), mode);
+            runner.run(
+                &format!("sigkill_between_apply_and_remove_{mode}_{store}"),
+                move || sigkill_between_apply_and_remove(on),
+            );
+        }
     }
     runner.finish()
 }
@@ -127,9 +83,13 @@ fn main() -> ExitCode {
 /// Submits writes `writer.incarnation.0`, `.1`, ... until the stop file
 /// appears, printing `TRY id` before and `ACK id applied|queued` after.
 fn child_submitter(base: &Path) {
+    with_backend!(&Store::from_params(), base, backend => submit_until_stopped(base, backend));
+}
+
+fn submit_until_stopped<B: Backend>(base: &Path, backend: B) {
     let (writer_no, incarnation, mode) =
         (param("writer"), param("incarnation"), Mode::from_param());
-    let coordinator = WriteCoordinator::new(FsBackend::new(base));
+    let coordinator = WriteCoordinator::new(backend);
     let writer = TableWriter::new(base, TABLE).unwrap();
     for seq in 0.. {
         if base.join(STOP_FILE).exists() {
@@ -160,15 +120,25 @@ fn child_submitter(base: &Path) {
     }
 }
 
-fn spawn_submitter(base: &Path, writer: u32, incarnation: u32, mode: Mode) -> Child {
-    let params = format!("writer={writer},incarnation={incarnation},mode={mode}");
+fn spawn_submitter(base: &Path, writer: u32, incarnation: u32, (store, mode): &On) -> Child {
+    let params = format!(
+        "writer={writer},incarnation={incarnation},mode={mode},{}",
+        store.params()
+    );
     Child::spawn("submitter", base, &params)
 }
 
+/// A scenario's store and path.
+type On = (Store, Mode);
+
 /// Drains and checks a table after a run, as a service does at start-up;
 /// returns its committed lines.
-fn start_up_drain_and_read(base: &Path, mode: Mode) -> Result<Vec<String>, String> {
-    let coordinator = WriteCoordinator::new(FsBackend::new(base));
+fn start_up_drain_and_read<B: Backend>(
+    base: &Path,
+    backend: B,
+    mode: Mode,
+) -> Result<Vec<String>, String> {
+    let coordinator = WriteCoordinator::new(backend);
     let report = match mode {
         Mode::PerWrite => coordinator.drain_all(PATIENCE, |table, key, write| {
             TableWriter::new(base, table)?.apply(key, write)
@@ -207,7 +177,8 @@ fn rollbacks(base: &Path) -> usize {
     kept.lines().filter(|line| line.starts_with("# ")).count()
 }
 
-fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
+fn random_sigkills_lose_nothing(on: On) -> Outcome {
+    let mode = on.1;
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
     let mut rng = Rng::from_env_or_clock();
@@ -222,7 +193,7 @@ fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
         claims.add_lines(&lines);
     };
     let mut slots: Vec<(u32, Option<Child>)> = (0..writers)
-        .map(|writer| (0, Some(spawn_submitter(base, writer, 0, mode))))
+        .map(|writer| (0, Some(spawn_submitter(base, writer, 0, &on))))
         .collect();
     for _ in 0..kills {
         thread::sleep(Duration::from_millis(rng.below(10, 80)));
@@ -231,22 +202,23 @@ fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
         let child = slot.1.take().unwrap();
         take_in(&mut claims, child.kill());
         slot.0 += 1;
-        slot.1 = Some(spawn_submitter(base, writer, slot.0, mode));
+        slot.1 = Some(spawn_submitter(base, writer, slot.0, &on));
     }
     thread::sleep(Duration::from_millis(100));
     fs::write(base.join(STOP_FILE), "").unwrap();
     for (_, child) in slots {
         take_in(&mut claims, child.unwrap().finish(PATIENCE)?);
     }
-    let lines = start_up_drain_and_read(base, mode)?;
+    let lines = with_backend!(&on.0, base, b => start_up_drain_and_read(base, b, mode))?;
     let writes = check_table(&lines, &claims)?;
     assert!(
         queued > 0,
         "no write took the queue path; the run proved little"
     );
     println!(
-        "  {mode}: {kills} SIGKILLs, {} writes acknowledged ({queued} of them queued), \
+        "  {mode} on {}: {kills} SIGKILLs, {} writes acknowledged ({queued} of them queued), \
          {writes} in the table, {} rollbacks of uncommitted rows",
+        on.0,
         claims.acked.len(),
         rollbacks(base)
     );
@@ -255,19 +227,24 @@ fn random_sigkills_lose_nothing(mode: Mode) -> Outcome {
 
 fn child_drainer(base: &Path) {
     let options = CoordinatorOptions::new().max_batch(3);
-    let coordinator = WriteCoordinator::with_options(FsBackend::new(base), options);
-    let writer = TableWriter::new(base, TABLE).unwrap();
-    Mode::from_param().drain(&coordinator, &writer).unwrap();
+    with_backend!(&Store::from_params(), base, backend => {
+        let coordinator = WriteCoordinator::with_options(backend, options);
+        let writer = TableWriter::new(base, TABLE).unwrap();
+        Mode::from_param().drain(&coordinator, &writer).unwrap();
+    });
 }
 
 /// Big writes (two rows of about 16 KB), so that writing and syncing a
 /// step's rows takes long enough for the parent to see them uncommitted.
 const BIG_PAD: usize = 16_000;
 
-fn sigkill_after_rows_before_record(mode: Mode) -> Outcome {
+fn sigkill_after_rows_before_record(on: On) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
-    let backend = FsBackend::new(base);
+    with_backend!(&on.0, base, backend => rows_before_record(base, backend, on.clone()))
+}
+
+fn rows_before_record<B: Backend>(base: &Path, backend: B, (store, mode): On) -> Outcome {
     let mut ids: Vec<WriteId> = Vec::new();
     let watcher = TableWriter::new(base, TABLE).unwrap();
     let mut caught = false;
@@ -283,7 +260,8 @@ fn sigkill_after_rows_before_record(mode: Mode) -> Outcome {
             backend.queue_write(TABLE, &id.write(BIG_PAD)).unwrap();
             ids.push(id);
         }
-        let mut child = Child::spawn("drainer", base, &format!("mode={mode}"));
+        let params = format!("mode={mode},{}", store.params());
+        let mut child = Child::spawn("drainer", base, &params);
         while watcher.status().unwrap().uncommitted_len() == 0 && !child.has_exited() {
             thread::yield_now();
         }
@@ -329,7 +307,11 @@ fn sigkill_after_rows_before_record(mode: Mode) -> Outcome {
 /// Drains with the writer, tells the parent once a step returned `Ok`, and
 /// stalls before the coordinator can remove the entries.
 fn child_apply_then_stall(base: &Path) {
-    let coordinator = WriteCoordinator::new(FsBackend::new(base));
+    with_backend!(&Store::from_params(), base, backend => apply_then_stall(base, backend));
+}
+
+fn apply_then_stall<B: Backend>(base: &Path, backend: B) {
+    let coordinator = WriteCoordinator::new(backend);
     let writer = TableWriter::new(base, TABLE).unwrap();
     let stall = || {
         tell_parent("APPLIED");
@@ -350,10 +332,13 @@ fn child_apply_then_stall(base: &Path) {
     panic!("the parent should have killed this child");
 }
 
-fn sigkill_between_apply_and_remove(mode: Mode) -> Outcome {
+fn sigkill_between_apply_and_remove(on: On) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
-    let backend = FsBackend::new(base);
+    with_backend!(&on.0, base, backend => apply_and_remove(base, backend, on.clone()))
+}
+
+fn apply_and_remove<B: Backend>(base: &Path, backend: B, (store, mode): On) -> Outcome {
     let ids: Vec<WriteId> = (0..3)
         .map(|seq| WriteId {
             writer: 0,
@@ -364,7 +349,8 @@ fn sigkill_between_apply_and_remove(mode: Mode) -> Outcome {
     for id in &ids {
         backend.queue_write(TABLE, &id.write(0)).unwrap();
     }
-    let child = Child::spawn("apply_then_stall", base, &format!("mode={mode}"));
+    let params = format!("mode={mode},{}", store.params());
+    let child = Child::spawn("apply_then_stall", base, &params);
     child.wait_for_line(PATIENCE, |line| line == "APPLIED")?;
     child.kill();
     assert_eq!(

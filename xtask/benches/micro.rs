@@ -9,16 +9,22 @@
 //! ```
 //!
 //! The benchmarks themselves live in `src/bench/micro.rs`, included here.
+//! The pg subjects run when a PostgreSQL server answers (as the pg crate's
+//! tests find it), in namespaces removed at the end.
 
 // Items of the included modules that only the xtask binary uses.
 #![allow(dead_code, missing_docs)]
 
 #[path = "../src/bench/micro.rs"]
 mod micro;
+#[path = "../src/pg_site.rs"]
+mod pg_site;
 #[path = "../src/bench/sqlite.rs"]
 mod sqlite;
 #[path = "../src/bench/subjects.rs"]
 mod subjects;
+
+use reedbase_concurrent_pg::testing::TestServer;
 
 fn main() {
     let mut criterion = micro::criterion(false).configure_from_args();
@@ -26,7 +32,13 @@ fn main() {
         Ok(dir) => dir,
         Err(error) => panic!("cannot make a temporary directory: {error}"),
     };
-    if let Err(error) = micro::run(&mut criterion, dir.path(), &[]) {
+    let server = TestServer::find("cargo bench -p xtask --bench micro, the pg subjects");
+    let run = server.as_ref().map(|server| server.run("xtask_micro"));
+    let site = match (&server, &run) {
+        (Some(server), Some(run)) => pg_site::PgSite::new(server, run.namespace()),
+        _ => pg_site::PgSite::default(),
+    };
+    if let Err(error) = micro::run(&mut criterion, dir.path(), &site, &[]) {
         panic!("{error}");
     }
     criterion.final_summary();

@@ -5,9 +5,10 @@
 //! cross-process exclusion checks of parity.
 //!
 //! Backends: `last` (the old module), `fs`, `sqlite` (`BEGIN IMMEDIATE` on
-//! the table's database, see [`SqliteTable`]) and `flock` (a bare blocking
-//! `flock` on `<base>/<table>.flock`: the kernel's floor). A PostgreSQL
-//! backend joins as one more arm of [`HeldLock`].
+//! the table's database, see [`SqliteTable`]), `flock` (a bare blocking
+//! `flock` on `<base>/<table>.flock`: the kernel's floor) and `pg` (the pg
+//! backend at the [`PgSite`] the parent gives, over TCP, as a process on
+//! another host would take it).
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -15,15 +16,17 @@ use std::time::Duration;
 
 use clap::Args;
 use fs2::FileExt;
-use reedbase_concurrent_core::now_nanos;
+use reedbase_concurrent_core::{LockBackend, now_nanos};
+use reedbase_concurrent_pg::{PgBackend, PgLockGuard, PgOptions};
 use reedbase_last::concurrent as last;
 use reedbase_last::error::ReedError as LastError;
 
 use crate::bench::sqlite::SqliteTable;
 use crate::child_process::{say, wait_for_parent};
+use crate::pg_site::PgSite;
 
 /// The backends a child can lock with.
-pub const BACKENDS: [&str; 4] = ["last", "fs", "sqlite", "flock"];
+pub const BACKENDS: [&str; 5] = ["last", "fs", "sqlite", "flock", "pg"];
 
 /// A lock held by a child; [`release`](HeldLock::release) or dropping it
 /// lets go.
@@ -36,18 +39,30 @@ pub enum HeldLock {
     Sqlite(SqliteTable),
     /// A file with a `flock` on it.
     Flock(File),
+    /// The pg backend's guard (its connection holds the advisory lock).
+    Pg(Box<PgLockGuard>),
 }
 
 impl HeldLock {
-    /// Takes `table`'s lock with `backend`, waiting at most `timeout`;
+    /// Takes `table`'s lock with `backend` (under `base`, or for pg with
+    /// the `pg` backend connected beforehand), waiting at most `timeout`;
     /// `Ok(None)` when it timed out.
     pub fn acquire(
         backend: &str,
         base: &Path,
+        pg: Option<&PgBackend>,
         table: &str,
         timeout: Duration,
     ) -> Result<Option<HeldLock>, String> {
         match backend {
+            "pg" => match pg
+                .ok_or("no pg backend given")?
+                .acquire_lock(table, timeout)
+            {
+                Ok(guard) => Ok(Some(HeldLock::Pg(Box::new(guard)))),
+                Err(error) if error.is_lock_timeout() => Ok(None),
+                Err(error) => Err(format!("pg acquire_lock: {error}")),
+            },
             "last" => match last::acquire_lock(base, table, timeout) {
                 Ok(guard) => Ok(Some(HeldLock::Last(guard))),
                 Err(LastError::LockTimeout { .. }) => Ok(None),
@@ -85,6 +100,10 @@ impl HeldLock {
                 drop(guard);
                 Ok(())
             }
+            HeldLock::Pg(guard) => {
+                drop(guard);
+                Ok(())
+            }
         }
     }
 }
@@ -116,7 +135,7 @@ fn flock(base: &Path, table: &str, timeout: Duration) -> Result<Option<HeldLock>
 /// The arguments of every lock role.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// last, fs, sqlite or flock.
+    /// last, fs, sqlite, flock or pg.
     pub backend: String,
     /// The base directory.
     pub base: PathBuf,
@@ -125,12 +144,28 @@ pub struct LockArgs {
     /// How long to wait for the lock, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,
+    /// Where the pg backend is (pg only).
+    #[command(flatten)]
+    pub pg: PgSite,
 }
 
 impl LockArgs {
-    fn acquire(&self) -> Result<Option<HeldLock>, String> {
+    /// What taking the lock needs, done before any clock starts: for pg,
+    /// the backend connected, with one connection ready in its pool.
+    fn prepare(&self) -> Result<Option<PgBackend>, String> {
+        if self.backend != "pg" {
+            return Ok(None);
+        }
+        let backend = self.pg.connect(PgOptions::new())?;
+        backend
+            .is_locked(&self.table)
+            .map_err(|e| format!("pg is_locked: {e}"))?;
+        Ok(Some(backend))
+    }
+
+    fn acquire(&self, pg: Option<&PgBackend>) -> Result<Option<HeldLock>, String> {
         let timeout = Duration::from_millis(self.timeout_ms);
-        HeldLock::acquire(&self.backend, &self.base, &self.table, timeout)
+        HeldLock::acquire(&self.backend, &self.base, pg, &self.table, timeout)
     }
 }
 
@@ -138,8 +173,9 @@ impl LockArgs {
 /// parent (or its end), then says `released <nanos>` with the wall clock
 /// read just before letting go.
 pub fn hold(args: &LockArgs) -> Result<(), String> {
+    let pg = args.prepare()?;
     let held = args
-        .acquire()?
+        .acquire(pg.as_ref())?
         .ok_or("the holder could not take the lock")?;
     say("locked")?;
     wait_for_parent()?;
@@ -151,8 +187,11 @@ pub fn hold(args: &LockArgs) -> Result<(), String> {
 /// Role `wait`: says `waiting`, waits for the lock, then says
 /// `acquired <nanos>`.
 pub fn wait(args: &LockArgs) -> Result<(), String> {
+    let pg = args.prepare()?;
     say("waiting")?;
-    let held = args.acquire()?.ok_or("the waiter did not get the lock")?;
+    let held = args
+        .acquire(pg.as_ref())?
+        .ok_or("the waiter did not get the lock")?;
     let acquired = now_nanos();
     held.release()?;
     say(&format!("acquired {acquired}"))
@@ -161,9 +200,10 @@ pub fn wait(args: &LockArgs) -> Result<(), String> {
 /// Role `cpu-wait`: waits for a lock that stays held until the timeout,
 /// then says `cpu <cpu_nanos> <wall_nanos>`.
 pub fn cpu_wait(args: &LockArgs) -> Result<(), String> {
+    let pg = args.prepare()?;
     let cpu_before = cpu_time_ns()?;
     let wall_before = now_nanos();
-    let held = args.acquire()?;
+    let held = args.acquire(pg.as_ref())?;
     let wall = now_nanos().saturating_sub(wall_before);
     let cpu = cpu_time_ns()?.saturating_sub(cpu_before);
     if held.is_some() {

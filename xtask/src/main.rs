@@ -8,6 +8,8 @@ mod bench;
 mod child_process;
 mod held_lock;
 mod parity;
+mod pg_server;
+mod pg_site;
 mod stress;
 mod test_cmd;
 mod workspace;
@@ -28,7 +30,7 @@ struct Cli {
 enum Task {
     /// Every test of the workspace, then the loom models (the README's test command)
     Test,
-    /// The same scenarios on reedbase-last, fs and mem, compared against PARITY.md
+    /// The same scenarios on reedbase-last, fs, mem and pg, compared against PARITY.md
     Parity(parity::Options),
     /// The old module, the new backends, SQLite and the floor side by side, with ratios (release build)
     Bench(bench::Options),

@@ -3,11 +3,14 @@
 //! runs end to end, criterion's micro groups in their child and the
 //! multi-process groups across child processes, and the JSON holds a
 //! result for every operation and backend, and every target. The numbers
-//! are not checked: a debug build's timings mean nothing.
+//! are not checked: a debug build's timings mean nothing. The pg rows are
+//! expected when a PostgreSQL server answers (and must then be there);
+//! without one the bench must say they were skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 
+use reedbase_concurrent_pg::testing::TestServer;
 use serde_json::Value;
 
 const LOCKERS: &[&str] = &["last", "fs", "mem"];
@@ -20,6 +23,8 @@ const WRITERS: &[&str] = &[
     "mem",
     "sqlite relaxed",
     "sqlite durable",
+    "pg relaxed",
+    "pg durable",
 ];
 const READERS: &[&str] = &[
     "last",
@@ -27,6 +32,7 @@ const READERS: &[&str] = &[
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
+    "pg relaxed",
 ];
 const DEEP: &[&str] = &["fs relaxed json", "mem", "sqlite relaxed"];
 const THROUGHPUT: &[&str] = &[
@@ -35,6 +41,8 @@ const THROUGHPUT: &[&str] = &[
     "fs relaxed",
     "sqlite durable",
     "sqlite relaxed",
+    "pg durable",
+    "pg relaxed",
 ];
 const GROUP_COMMIT: &[&str] = &[
     "last",
@@ -42,15 +50,24 @@ const GROUP_COMMIT: &[&str] = &[
     "fs batch",
     "fs per-write relaxed",
     "fs batch relaxed",
+    "pg per-write",
+    "pg batch",
 ];
-const HANDOFF: &[&str] = &["last", "fs", "sqlite", "flock"];
+const HANDOFF: &[&str] = &["last", "fs", "sqlite", "flock", "pg"];
 
 /// Every (group, operation, backends) a quick run reports.
 const EXPECTED: &[(&str, &str, &[&str])] = &[
     (
         "lock",
         "acquire+release, lock file exists",
-        &["last", "fs", "mem", "sqlite relaxed"],
+        &[
+            "last",
+            "fs",
+            "mem",
+            "sqlite relaxed",
+            "pg durable",
+            "pg relaxed",
+        ],
     ),
     ("lock", "acquire+release, new table", LOCKERS),
     ("lock", "try_acquire+release", LOCKERS),
@@ -97,6 +114,13 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
 
 #[test]
 fn quick_bench_reports_every_operation_of_every_backend() {
+    let pg =
+        TestServer::find("quick_bench_reports_every_operation_of_every_backend, pg rows").is_some();
+    // The backends expected in a row: the pg ones only with a server.
+    let expected = |backends: &[&'static str]| -> Vec<&'static str> {
+        let runs = |backend: &&str| pg || !backend.starts_with("pg");
+        backends.iter().copied().filter(runs).collect()
+    };
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("bench.json");
     let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -127,17 +151,22 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         stdout.contains("vs sqlite"),
         "no ratio against SQLite:\n{stdout}"
     );
+    assert_eq!(
+        stdout.contains("SKIPPED: the pg rows"),
+        !pg,
+        "the pg rows run with a server and are said to be skipped without one:\n{stdout}"
+    );
 
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(json["quick"], Value::Bool(true));
     assert_eq!(json["failures"].as_array().map(Vec::len), Some(0));
     let measurements = json["measurements"].as_array().expect("measurements");
     for (group, operation, backends) in EXPECTED {
-        for backend in *backends {
+        for backend in expected(backends) {
             let m = measurements
                 .iter()
                 .find(|m| {
-                    m["group"] == *group && m["operation"] == *operation && m["backend"] == *backend
+                    m["group"] == *group && m["operation"] == *operation && m["backend"] == backend
                 })
                 .unwrap_or_else(|| panic!("no result for {group} / {operation} / {backend}"));
             assert!(
@@ -150,7 +179,7 @@ fn quick_bench_reports_every_operation_of_every_backend() {
             );
         }
     }
-    let expected_count: usize = EXPECTED.iter().map(|(_, _, b)| b.len()).sum();
+    let expected_count: usize = EXPECTED.iter().map(|(_, _, b)| expected(b).len()).sum();
     assert_eq!(
         measurements.len(),
         expected_count,

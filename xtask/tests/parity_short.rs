@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! A short `cargo xtask parity` run (16 random traces besides the coverage
 //! trace), so that every `cargo test --workspace` proves that the old
-//! module, fs and mem differ only as PARITY.md lists.
+//! module, fs, mem and pg differ only as PARITY.md lists. Without a
+//! PostgreSQL server the pg column is skipped (the command says so); with
+//! `REEDBASE_PG_REQUIRED=1` the command, and so this test, fails.
 
 use std::process::Command;
 
@@ -40,4 +42,16 @@ fn short_parity_run_passes_and_lists_every_group() {
         );
     }
     assert!(stdout.contains("Parity holds"), "no summary:\n{stdout}");
+    let header = stdout
+        .lines()
+        .find(|line| line.starts_with("scenario"))
+        .unwrap_or_else(|| panic!("no table header:\n{stdout}"));
+    let columns: Vec<&str> = header.split('|').map(str::trim).collect();
+    assert_eq!(columns, ["scenario", "last", "fs", "mem", "pg", "verdict"]);
+    let pg_ran = stdout.contains("pg: the server at");
+    assert_eq!(
+        pg_ran,
+        !stdout.contains("SKIPPED (no server)"),
+        "the pg column runs whole or is skipped whole:\n{stdout}"
+    );
 }

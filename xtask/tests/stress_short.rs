@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Short `cargo xtask stress` runs, so that every CI run proves that no
 //! acknowledged write is lost while writer processes are SIGKILLed, with
-//! per-write and with batch apply; and a short `--chaos` run (lock files
+//! per-write and with batch apply, on the fs backend and on the pg backend
+//! (writers over TCP to the server; skipped without one, a failure with
+//! `REEDBASE_PG_REQUIRED=1`); and a short `--chaos` run (lock files
 //! deleted and renamed, junk and links in the queue, a full tmpfs when run
 //! as root), which must pass as well.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
+
+use reedbase_concurrent_pg::testing::TestServer;
 
 /// Runs stress with `extra` arguments; its stdout and whether it passed.
 fn stress(extra: &[&str]) -> (String, bool) {
@@ -42,6 +46,12 @@ fn passes_with_kills(extra: &[&str]) {
         passed && stdout.contains("stress: PASS"),
         "stress failed:\n{stdout}"
     );
+    let backend = if extra.contains(&"pg") { "pg" } else { "fs" };
+    let named = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("backend"))
+        .map(str::trim);
+    assert_eq!(named, Some(backend), "{stdout}");
     assert!(
         row(&stdout, "children SIGKILLed") > 0,
         "nobody was killed:\n{stdout}"
@@ -63,6 +73,20 @@ fn short_stress_run_with_kills_finds_no_violation() {
 #[test]
 fn short_batch_stress_run_with_kills_finds_no_violation() {
     passes_with_kills(&["--batch"]);
+}
+
+#[test]
+fn short_pg_stress_run_with_kills_finds_no_violation() {
+    if TestServer::find("short_pg_stress_run_with_kills_finds_no_violation").is_some() {
+        passes_with_kills(&["--backend", "pg"]);
+    }
+}
+
+#[test]
+fn short_pg_batch_stress_run_with_kills_finds_no_violation() {
+    if TestServer::find("short_pg_batch_stress_run_with_kills_finds_no_violation").is_some() {
+        passes_with_kills(&["--backend", "pg", "--batch"]);
+    }
 }
 
 #[test]

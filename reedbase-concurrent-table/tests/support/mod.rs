@@ -101,6 +101,11 @@ impl Child {
         }
     }
 
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Every line printed so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines

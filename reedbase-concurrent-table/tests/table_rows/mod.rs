@@ -6,6 +6,8 @@
 //! a SIGKILL is a new incarnation) and sequence number `s` is two rows,
 //! `w.i.s.a` and `w.i.s.b`, each with its numbers and a padding that depends
 //! on them, so that a torn or mixed-up line does not parse.
+// Not every test binary uses every piece.
+#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

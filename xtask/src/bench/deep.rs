@@ -13,9 +13,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::Options;
 use super::measure::{Recorder, Stats, Unit};
 use super::subjects::{Payload, Subject, subject};
+use super::{Options, PgSites};
+use crate::pg_site::PgSite;
 
 /// The group's name.
 pub const GROUP: &str = "deep";
@@ -61,14 +62,16 @@ pub fn depths(options: &Options) -> Vec<usize> {
     }
 }
 
-/// Runs the group with base directories under `dir`.
-pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
+/// Runs the group with base directories under `dir` (no pg subject: a
+/// queue 10,000 deep on the server measures the server's index, not this
+/// workspace).
+pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path, _pg: &PgSites) {
     recorder.begin_group(GROUP, "deep queues");
     let depths = depths(options);
     let samples = if options.quick { 5 } else { 50 };
     let payload = Payload::rows(1);
     for label in SUBJECTS {
-        let made = subject(&dir.join("deep"), label);
+        let made = subject(&dir.join("deep"), &PgSite::default(), label);
         let subject = match made {
             Ok(subject) => subject,
             Err(error) => {

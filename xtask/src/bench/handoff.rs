@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Group `handoff`: how long a waiting process takes to get a lock that
 //! another process releases, and how much CPU a waiter burns meanwhile; for
-//! the old module, fs, SQLite and the floor (a bare blocking `flock`).
+//! the old module, fs, SQLite, pg (children connected over TCP) and the
+//! floor (a bare blocking `flock`).
 //!
 //! Latency: a holder child takes the lock; a waiter child waits for it with
 //! a long timeout; after a random 20-120 ms (so that a polling waiter is
@@ -11,16 +12,18 @@
 //! CPU: a waiter child waits on a lock held throughout, until its timeout,
 //! and reports the CPU time of all its threads against the wall time.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
 use reedbase_concurrent_core::now_nanos;
 
-use super::Options;
 use super::measure::{Recorder, Stats, Unit};
+use super::{Options, PgSites};
 use crate::child_process::ChildProcess;
 use crate::held_lock::BACKENDS;
+use crate::pg_site::PgSite;
 
 /// The group's name.
 pub const GROUP: &str = "handoff";
@@ -32,8 +35,9 @@ pub const OP_WAITER_CPU: &str = "waiter CPU while the lock is held";
 /// The table the children lock.
 const TABLE: &str = "handoff";
 
-/// Runs the group with base directories under `dir`.
-pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
+/// Runs the group with base directories under `dir` and the pg lock in a
+/// namespace of `pg`'s (pg's rows are left out without a server).
+pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path, pg: &PgSites) {
     recorder.begin_group(GROUP, "lock hand-off between two processes");
     let trials = if options.quick { 10 } else { 40 };
     let (cpu_trials, cpu_wait) = if options.quick {
@@ -42,8 +46,16 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
         (3, Duration::from_secs(1))
     };
     let mut random = now_nanos() as u64 | 1;
-    for backend in BACKENDS {
-        let base = dir.join(format!("handoff-{backend}"));
+    let backends: Vec<&str> = BACKENDS
+        .into_iter()
+        .filter(|backend| *backend != "pg" || pg.available())
+        .collect();
+    let site = |backend: &str| match backend {
+        "pg" => pg.site(),
+        _ => PgSite::default(),
+    };
+    for &backend in &backends {
+        let place = (dir.join(format!("handoff-{backend}")), site(backend));
         recorder.measure_stats(GROUP, OP_LATENCY, backend, Unit::Nanos, || {
             let mut latencies = Vec::with_capacity(trials);
             for _ in 0..trials {
@@ -51,16 +63,16 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
                 random ^= random >> 7;
                 random ^= random << 17;
                 let pause = Duration::from_millis(20 + random % 100);
-                latencies.push(handoff_trial(backend, &base, pause)?);
+                latencies.push(handoff_trial(backend, &place, pause)?);
             }
             Ok(Stats::from_values(latencies))
         });
     }
-    for backend in BACKENDS {
-        let base = dir.join(format!("handoff-{backend}"));
+    for &backend in &backends {
+        let place = (dir.join(format!("handoff-{backend}")), site(backend));
         recorder.measure(GROUP, OP_WAITER_CPU, backend, Unit::Percent, || {
             let shares = (0..cpu_trials)
-                .map(|_| waiter_cpu_trial(backend, &base, cpu_wait))
+                .map(|_| waiter_cpu_trial(backend, &place, cpu_wait))
                 .collect::<Result<Vec<f64>, String>>()?;
             let detail = serde_json::json!({ "wait_ms": cpu_wait.as_millis() as u64 });
             Ok((Stats::from_values(shares), Some(detail)))
@@ -68,28 +80,35 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path) {
     }
 }
 
+/// Where a backend's lock is: its base directory, and for pg its site.
+type Place = (PathBuf, PgSite);
+
+/// A lock role's child: `role` on `backend` at `place`, with `extra`
+/// arguments.
+fn lock_child(
+    role: &str,
+    backend: &str,
+    (base, site): &Place,
+    extra: &[String],
+) -> Result<ChildProcess, String> {
+    let mut args: Vec<OsString> = vec![role.into(), backend.into(), base.into(), TABLE.into()];
+    args.extend(site.args().into_iter().map(OsString::from));
+    args.extend(extra.iter().map(OsString::from));
+    ChildProcess::spawn(&args)
+}
+
 /// A `hold` child on `backend`, holding the lock.
-fn holder(backend: &str, base: &Path) -> Result<ChildProcess, String> {
-    let mut holder = ChildProcess::spawn(&[
-        "hold".as_ref(),
-        backend.as_ref(),
-        base.as_os_str(),
-        TABLE.as_ref(),
-    ])?;
+fn holder(backend: &str, place: &Place) -> Result<ChildProcess, String> {
+    let mut holder = lock_child("hold", backend, place, &[])?;
     holder.expect("locked")?;
     Ok(holder)
 }
 
 /// One hand-off: nanoseconds from the holder's release to the waiter's
 /// acquisition.
-fn handoff_trial(backend: &str, base: &Path, pause: Duration) -> Result<f64, String> {
-    let mut holder = holder(backend, base)?;
-    let mut waiter = ChildProcess::spawn(&[
-        "wait".as_ref(),
-        backend.as_ref(),
-        base.as_os_str(),
-        TABLE.as_ref(),
-    ])?;
+fn handoff_trial(backend: &str, place: &Place, pause: Duration) -> Result<f64, String> {
+    let mut holder = holder(backend, place)?;
+    let mut waiter = lock_child("wait", backend, place, &[])?;
     waiter.expect("waiting")?;
     thread::sleep(pause);
     holder.send("release")?;
@@ -108,17 +127,10 @@ fn handoff_trial(backend: &str, base: &Path, pause: Duration) -> Result<f64, Str
 
 /// One CPU measurement: the waiter's CPU time as a percentage of its wall
 /// time.
-fn waiter_cpu_trial(backend: &str, base: &Path, wait: Duration) -> Result<f64, String> {
-    let mut holder = holder(backend, base)?;
-    let millis = wait.as_millis().to_string();
-    let mut waiter = ChildProcess::spawn(&[
-        "cpu-wait".as_ref(),
-        backend.as_ref(),
-        base.as_os_str(),
-        TABLE.as_ref(),
-        "--timeout-ms".as_ref(),
-        millis.as_ref(),
-    ])?;
+fn waiter_cpu_trial(backend: &str, place: &Place, wait: Duration) -> Result<f64, String> {
+    let mut holder = holder(backend, place)?;
+    let timeout = format!("--timeout-ms={}", wait.as_millis());
+    let mut waiter = lock_child("cpu-wait", backend, place, &[timeout])?;
     let report = waiter.expect("cpu")?;
     waiter.finish()?;
     holder.send("release")?;

@@ -5,48 +5,59 @@
 //! holds one line per acknowledged write.
 //!
 //! - `throughput`: 4 processes, the apply a plain append; the old module's
-//!   pattern (lock, else queue, drain under the lock), fs through the
-//!   coordinator with a durable or relaxed queue, and SQLite (its write
+//!   pattern (lock, else queue, drain under the lock), fs and pg through
+//!   the coordinator with a durable or relaxed queue, and SQLite (its write
 //!   lock, its queue table, draining in the lock's transaction).
 //! - `group-commit`: 8 processes, the apply durable (append, then fsync the
-//!   table file); fs applies per write (`submit`) or per batch
+//!   table file); fs and pg apply per write (`submit`) or per batch
 //!   (`submit_batch`: one fsync for every write drained in one go), beside
 //!   the old module; with the p99 latency of an acknowledged write.
+//!
+//! The pg writers connect to the server over TCP, each standing for a
+//! process on another host; each pg column runs in a namespace of its own,
+//! and is left out without a server.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use reedbase_concurrent_core::now_nanos;
 
-use super::Options;
 use serde::{Deserialize, Serialize};
 
 use super::load_child::{GROUP_COMMIT_TIMEOUT, TABLE_FILE, TIMEOUT, drain_rest, prepare};
 use super::measure::{Recorder, Stats, Unit};
+use super::subjects::is_pg;
+use super::{Options, PgSites};
 use crate::child_process::ChildProcess;
+use crate::pg_site::PgSite;
 
 /// The throughput group.
 pub const THROUGHPUT: &str = "throughput";
 /// The group-commit group.
 pub const GROUP_COMMIT: &str = "group-commit";
 /// The throughput group's columns.
-pub const THROUGHPUT_MODES: [&str; 5] = [
+pub const THROUGHPUT_MODES: [&str; 7] = [
     "last",
     "fs durable",
     "fs relaxed",
     "sqlite durable",
     "sqlite relaxed",
+    "pg durable",
+    "pg relaxed",
 ];
 /// The group-commit group's columns: fs with a durable queue, and with a
 /// relaxed one (whose enqueue, without its two fsyncs, is cheaper than the
-/// apply's fsync, which is where batching pays).
-pub const GROUP_COMMIT_MODES: [&str; 5] = [
+/// apply's fsync, which is where batching pays); pg with a durable queue.
+pub const GROUP_COMMIT_MODES: [&str; 7] = [
     "last",
     "fs per-write",
     "fs batch",
     "fs per-write relaxed",
     "fs batch relaxed",
+    "pg per-write",
+    "pg batch",
 ];
 
 /// Operation: acknowledged (applied or queued) writes per second.
@@ -61,7 +72,7 @@ pub const OP_P99: &str = "p99 latency of an acknowledged write";
 pub struct Mode {
     /// The column label (`last`, `fs durable`, `fs batch`, `sqlite relaxed`, ...).
     pub label: String,
-    /// `last`, `fs` or `sqlite`.
+    /// `last`, `fs`, `pg` or `sqlite`.
     pub backend: &'static str,
     /// Whether queue entries are durable.
     pub durable_queue: bool,
@@ -84,6 +95,9 @@ impl Mode {
             "fs batch" => ("fs", true, true),
             "fs per-write relaxed" => ("fs", false, false),
             "fs batch relaxed" => ("fs", false, true),
+            "pg durable" | "pg per-write" => ("pg", true, false),
+            "pg relaxed" => ("pg", false, false),
+            "pg batch" => ("pg", true, true),
             "sqlite durable" => ("sqlite", true, false),
             "sqlite relaxed" => ("sqlite", false, false),
             other => return Err(format!("no writing mode called {other:?}")),
@@ -140,30 +154,40 @@ impl Counts {
     }
 }
 
-/// Runs the throughput group with base directories under `dir`.
-pub fn run_throughput(recorder: &mut Recorder, options: &Options, dir: &Path) {
+/// Runs the throughput group with base directories under `dir` (and the
+/// pg columns in namespaces of `pg`'s).
+pub fn run_throughput(recorder: &mut Recorder, options: &Options, dir: &Path, pg: &PgSites) {
     recorder.begin_group(THROUGHPUT, "four writing processes, one table");
     for label in THROUGHPUT_MODES {
-        run_mode(recorder, options, dir, THROUGHPUT, label, 4);
+        run_mode(recorder, options, (dir, pg), THROUGHPUT, label, 4);
     }
 }
 
-/// Runs the group-commit group with base directories under `dir`.
-pub fn run_group_commit(recorder: &mut Recorder, options: &Options, dir: &Path) {
+/// Runs the group-commit group with base directories under `dir` (and the
+/// pg columns in namespaces of `pg`'s).
+pub fn run_group_commit(recorder: &mut Recorder, options: &Options, dir: &Path, pg: &PgSites) {
     recorder.begin_group(GROUP_COMMIT, "eight processes, durable apply");
     for label in GROUP_COMMIT_MODES {
-        run_mode(recorder, options, dir, GROUP_COMMIT, label, 8);
+        run_mode(recorder, options, (dir, pg), GROUP_COMMIT, label, 8);
     }
 }
 
 fn run_mode(
     recorder: &mut Recorder,
     options: &Options,
-    dir: &Path,
+    (dir, pg): (&Path, &PgSites),
     group: &'static str,
     label: &str,
     processes: usize,
 ) {
+    if is_pg(label) && !pg.available() {
+        return;
+    }
+    let site = if is_pg(label) {
+        pg.site()
+    } else {
+        PgSite::default()
+    };
     let duration = if options.quick {
         Duration::from_millis(500)
     } else {
@@ -173,7 +197,7 @@ fn run_mode(
     let mut result = None;
     recorder.measure(group, OP_ACKNOWLEDGED, label, Unit::PerSecond, || {
         let mode = Mode::parse(label, group == GROUP_COMMIT)?;
-        let (totals, seconds, detail) = run_processes(&mode, &base, processes, duration)?;
+        let (totals, seconds, detail) = run_processes(&mode, (&base, &site), processes, duration)?;
         let rate = (totals.applied_direct + totals.queued) as f64 / seconds;
         result = Some((totals, seconds));
         Ok((Stats::single(rate), Some(detail)))
@@ -213,7 +237,7 @@ fn run_mode(
 /// detail for the JSON.
 fn run_processes(
     mode: &Mode,
-    base: &Path,
+    (base, site): (&Path, &PgSite),
     processes: usize,
     duration: Duration,
 ) -> Result<(Counts, f64, serde_json::Value), String> {
@@ -224,17 +248,18 @@ fn run_processes(
     let mut children = Vec::with_capacity(processes);
     for index in 0..processes {
         let index = index.to_string();
-        let mut args = vec![
-            "write".as_ref(),
-            mode.label.as_ref(),
-            base.as_os_str(),
-            start_text.as_ref(),
-            millis.as_ref(),
-            index.as_ref(),
+        let mut args: Vec<OsString> = vec![
+            "write".into(),
+            mode.label.clone().into(),
+            base.into(),
+            start_text.clone().into(),
+            millis.clone().into(),
+            index.into(),
         ];
         if mode.durable_apply {
-            args.push("--durable-apply".as_ref());
+            args.push("--durable-apply".into());
         }
+        args.extend(site.args().into_iter().map(OsString::from));
         children.push(ChildProcess::spawn(&args)?);
     }
     let mut per_child = Vec::with_capacity(processes);
@@ -251,7 +276,7 @@ fn run_processes(
         });
     }
     let seconds = totals.ended_at.saturating_sub(start) as f64 / 1e9;
-    let drained_after = drain_rest(mode, base)?;
+    let drained_after = drain_rest(mode, base, site)?;
     let table_lines = fs::read_to_string(base.join(TABLE_FILE))
         .map_err(|e| format!("reading the table: {e}"))?
         .lines()

@@ -9,15 +9,18 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use reedbase_concurrent_core::{
-    BatchItem, CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation, now_nanos,
+    Backend, BatchItem, CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
+    now_nanos,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
+use reedbase_concurrent_pg::{Durability as PgDurability, PgBackend, PgOptions};
 use reedbase_last::concurrent as last;
 use reedbase_last::error::ReedError as LastError;
 
 use super::load::{Counts, Mode};
 use super::sqlite::SqliteTable;
 use crate::child_process::say;
+use crate::pg_site::PgSite;
 
 /// The table the writers write.
 const TABLE: &str = "load";
@@ -47,11 +50,19 @@ pub struct WriteArgs {
     /// Apply durably (the group-commit group).
     #[arg(long)]
     pub durable_apply: bool,
+    /// Where the pg backend is (pg modes only).
+    #[command(flatten)]
+    pub pg: PgSite,
 }
 
 /// Runs role `write`.
 pub fn write(args: &WriteArgs) -> Result<(), String> {
     let mode = Mode::parse(&args.mode, args.durable_apply)?;
+    // Connected before the start, like the files opened below.
+    let pg = match mode.backend {
+        "pg" => Some(pg_backend(&mode, &args.pg)?),
+        _ => None,
+    };
     let now = now_nanos();
     if args.start > now {
         std::thread::sleep(Duration::from_nanos((args.start - now) as u64));
@@ -62,9 +73,10 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
         durable: mode.durable_apply,
         counts: Counts::default(),
     };
-    match mode.backend {
-        "last" => writer.like_last(&args.base, &mode, end, args.index)?,
-        "sqlite" => writer.like_sqlite(&args.base, &mode, end, args.index)?,
+    match (mode.backend, pg) {
+        ("last", _) => writer.like_last(&args.base, &mode, end, args.index)?,
+        ("sqlite", _) => writer.like_sqlite(&args.base, &mode, end, args.index)?,
+        (_, Some(pg)) => writer.through_coordinator(pg, &mode, end, args.index)?,
         _ => writer.through_coordinator(fs_backend(&mode, &args.base), &mode, end, args.index)?,
     }
     writer.counts.ended_at = now_nanos();
@@ -83,7 +95,7 @@ pub fn prepare(mode: &Mode, base: &Path) -> Result<(), String> {
 
 /// Applies what is left in the queue after a run, as a last lock holder
 /// would; returns how many entries.
-pub fn drain_rest(mode: &Mode, base: &Path) -> Result<u64, String> {
+pub fn drain_rest(mode: &Mode, base: &Path, site: &PgSite) -> Result<u64, String> {
     let mut writer = Writer {
         table: open_table(base)?,
         durable: false,
@@ -106,15 +118,19 @@ pub fn drain_rest(mode: &Mode, base: &Path) -> Result<u64, String> {
             writer.drain_sqlite(&database)?;
             database.unlock()?;
         }
-        _ => {
-            let coordinator = WriteCoordinator::new(fs_backend(mode, base));
-            let drained = coordinator
-                .drain(TABLE, timeout, |_, w| Ok(writer.apply(&w.rows)?))
-                .map_err(|e| format!("fs drain: {e}"))?;
-            writer.counts.drained = drained as u64;
-        }
+        "pg" => writer.drain_through(pg_backend(mode, site)?, timeout)?,
+        _ => writer.drain_through(fs_backend(mode, base), timeout)?,
     }
     Ok(writer.counts.drained)
+}
+
+fn pg_backend(mode: &Mode, site: &PgSite) -> Result<PgBackend, String> {
+    let durability = if mode.durable_queue {
+        PgDurability::Durable
+    } else {
+        PgDurability::Relaxed
+    };
+    site.connect(PgOptions::new().durability(durability))
 }
 
 fn fs_backend(mode: &Mode, base: &Path) -> FsBackend {
@@ -176,9 +192,19 @@ impl Writer {
             .push(u64::try_from(nanos).unwrap_or(u64::MAX));
     }
 
-    fn through_coordinator(
+    /// Drains the queue through a coordinator on `backend`.
+    fn drain_through<B: Backend>(&mut self, backend: B, timeout: Duration) -> Result<(), String> {
+        let coordinator = WriteCoordinator::new(backend);
+        let drained = coordinator
+            .drain(TABLE, timeout, |_, w| Ok(self.apply(&w.rows)?))
+            .map_err(|e| format!("drain: {e}"))?;
+        self.counts.drained = drained as u64;
+        Ok(())
+    }
+
+    fn through_coordinator<B: Backend>(
         &mut self,
-        backend: FsBackend,
+        backend: B,
         mode: &Mode,
         end: u128,
         index: usize,
@@ -213,7 +239,9 @@ impl Writer {
                     self.counts.queued += 1;
                     self.acknowledged(started);
                 }
-                Err(error) if error.is_queue_full() => self.counts.rejected += 1,
+                Err(error) if error.is_queue_full() || error.is_queue_busy() => {
+                    self.counts.rejected += 1
+                }
                 Err(error) => return Err(format!("submit: {error}")),
             }
         }

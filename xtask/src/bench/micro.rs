@@ -6,44 +6,57 @@
 //! `cargo xtask bench` runs them in a child process and reads criterion's
 //! results (`estimates.json`, `sample.json`) into its table; `cargo bench
 //! -p xtask --bench micro [-- FILTER]` runs them on their own. Every result
-//! is checked, so an error cannot pass for a fast success.
+//! is checked, so an error cannot pass for a fast success. The pg subjects
+//! run when a [`PgSite`] is given (each in a namespace of its own beside
+//! it), and are left out otherwise.
 
 use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode};
 
-use super::subjects::{Payload, Subject, subject};
+use super::subjects::{Payload, Subject, is_pg, subject};
+use crate::pg_site::PgSite;
 
 /// The micro groups, in the order they run.
 pub const GROUPS: [&str; 4] = ["lock", "disk", "queue", "drain"];
 
 /// Subjects of the lock group.
-const LOCKERS: [&str; 4] = ["last", "fs", "mem", "sqlite relaxed"];
+const LOCKERS: [&str; 6] = [
+    "last",
+    "fs",
+    "mem",
+    "sqlite relaxed",
+    "pg durable",
+    "pg relaxed",
+];
 /// Subjects of the queue_write rows; the durable ones first, so that they
 /// run within seconds of the `disk` group's floor (on a shared machine an
 /// fsync's cost changes by several times from one minute to the next).
-const WRITERS: [&str; 8] = [
+const WRITERS: [&str; 10] = [
     "fs durable json",
     "fs durable postcard",
     "sqlite durable",
+    "pg durable",
     "last",
     "fs relaxed json",
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
+    "pg relaxed",
 ];
 /// Subjects of the reading rows (durability does not change a reader).
-const READERS: [&str; 5] = [
+const READERS: [&str; 6] = [
     "last",
     "fs relaxed json",
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
+    "pg relaxed",
 ];
 
 /// Criterion set up for a full run, or for a smoke test (`quick`).
@@ -63,21 +76,48 @@ pub fn criterion(quick: bool) -> Criterion {
     }
 }
 
+/// Where the subjects of one group live: their files under `dir`, the pg
+/// ones beside `pg` (left out when no site is given).
+struct Place<'a> {
+    dir: PathBuf,
+    pg: &'a PgSite,
+}
+
+impl Place<'_> {
+    /// The subjects of `labels` that can run here.
+    fn runnable<'l>(&self, labels: &[&'l str]) -> Vec<&'l str> {
+        let pg = self.pg.is_given();
+        labels
+            .iter()
+            .copied()
+            .filter(|label| pg || !is_pg(label))
+            .collect()
+    }
+
+    fn subject(&self, label: &str) -> Result<Box<dyn Subject>, String> {
+        subject(&self.dir, self.pg, label)
+    }
+}
+
 /// Runs the groups named in `groups` (all when empty), with their files
-/// under `dir`.
-pub fn run(c: &mut Criterion, dir: &Path, groups: &[String]) -> Result<(), String> {
+/// under `dir` and the pg subjects beside `pg`.
+pub fn run(c: &mut Criterion, dir: &Path, pg: &PgSite, groups: &[String]) -> Result<(), String> {
     let wants = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
+    let place = |name: &str| Place {
+        dir: dir.join(name),
+        pg: &*pg,
+    };
     if wants("lock") {
-        lock(c, &dir.join("lock"))?;
+        lock(c, &place("lock"))?;
     }
     if wants("disk") {
         disk(c, &dir.join("disk"))?;
     }
     if wants("queue") {
-        queue(c, &dir.join("queue"))?;
+        queue(c, &place("queue"))?;
     }
     if wants("drain") {
-        drain(c, &dir.join("drain"))?;
+        drain(c, &place("drain"))?;
     }
     Ok(())
 }
@@ -92,17 +132,17 @@ fn must<T>(result: Result<T, String>) -> T {
 /// checked with `check`.
 fn each_subject(
     c: &mut Criterion,
-    dir: &Path,
+    place: &Place<'_>,
     name: &str,
     labels: &[&str],
     prepare: impl Fn(&dyn Subject) -> Result<(), String>,
     mut bench: impl FnMut(&mut criterion::Bencher<'_>, &dyn Subject),
 ) -> Result<(), String> {
     let mut group = c.benchmark_group(name);
-    for label in labels {
-        let subject = subject(dir, label)?;
+    for label in place.runnable(labels) {
+        let subject = place.subject(label)?;
         prepare(subject.as_ref()).map_err(|e| format!("{name} / {label}: {e}"))?;
-        group.bench_function(*label, |b| bench(b, subject.as_ref()));
+        group.bench_function(label, |b| bench(b, subject.as_ref()));
     }
     group.finish();
     Ok(())
@@ -118,16 +158,16 @@ fn lock_once(subject: &dyn Subject) -> Result<(), String> {
     subject.acquire_release("bench")
 }
 
-fn lock(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     let name = "lock: acquire+release, lock file exists";
-    each_subject(c, dir, name, &LOCKERS, lock_once, |b, s| {
+    each_subject(c, place, name, &LOCKERS, lock_once, |b, s| {
         b.iter(|| must(s.acquire_release(black_box("bench"))));
     })?;
     let counter = AtomicUsize::new(0);
     let fresh = || format!("t{}", counter.fetch_add(1, Ordering::Relaxed));
     let new_table = ["last", "fs", "mem"];
     let name = "lock: acquire+release, new table";
-    each_subject(c, dir, name, &new_table, nothing, |b, s| {
+    each_subject(c, place, name, &new_table, nothing, |b, s| {
         b.iter_batched(
             fresh,
             |t| must(s.acquire_release(&t)),
@@ -136,24 +176,24 @@ fn lock(c: &mut Criterion, dir: &Path) -> Result<(), String> {
     })?;
     let tried = ["last", "fs", "mem"];
     let name = "lock: try_acquire+release";
-    each_subject(c, dir, name, &tried, lock_once, |b, s| {
+    each_subject(c, place, name, &tried, lock_once, |b, s| {
         b.iter(|| must(s.try_acquire_release("bench").unwrap_or(Ok(()))));
     })?;
     for (name, table) in [
         ("lock: is_locked, lock file exists", "bench"),
         ("lock: is_locked, lock file absent", "never_locked"),
     ] {
-        each_subject(c, dir, name, &["last", "fs", "mem"], lock_once, |b, s| {
+        each_subject(c, place, name, &["last", "fs", "mem"], lock_once, |b, s| {
             b.iter(|| assert!(!must(s.is_locked(table).unwrap_or(Ok(false)))));
         })?;
     }
     let name = "lock: lock_holder, lock free";
-    each_subject(c, dir, name, &["fs", "mem"], lock_once, |b, s| {
+    each_subject(c, place, name, &["fs", "mem"], lock_once, |b, s| {
         b.iter(|| assert!(!must(s.has_holder("bench").unwrap_or(Ok(false)))));
     })
 }
 
-fn queue(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+fn queue(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     let filler = Payload::rows(1);
     for (rows, pending) in [(1, 0), (100, 0), (1, 99), (100, 99)] {
         let payload = Payload::rows(rows);
@@ -168,7 +208,7 @@ fn queue(c: &mut Criterion, dir: &Path) -> Result<(), String> {
         );
         let table = format!("rows{rows}_pending{pending}");
         let fill = |s: &dyn Subject| s.fill(&table, &filler, pending);
-        each_subject(c, dir, &name, &WRITERS, fill, |b, s| {
+        each_subject(c, place, &name, &WRITERS, fill, |b, s| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -183,22 +223,22 @@ fn queue(c: &mut Criterion, dir: &Path) -> Result<(), String> {
     }
     let name = "queue: get_next_pending, depth 100";
     let fill = |s: &dyn Subject| s.fill("depth100", &filler, 100);
-    each_subject(c, dir, name, &READERS, fill, |b, s| {
+    each_subject(c, place, name, &READERS, fill, |b, s| {
         b.iter(|| assert!(must(s.next_id("depth100")).is_some()));
     })?;
     let name = "queue: count_pending, depth 100";
     let fill = |s: &dyn Subject| s.fill("count100", &filler, 100);
-    each_subject(c, dir, name, &READERS, fill, |b, s| {
+    each_subject(c, place, name, &READERS, fill, |b, s| {
         b.iter(|| assert_eq!(must(s.count("count100")), 100));
     })
 }
 
-fn drain(c: &mut Criterion, dir: &Path) -> Result<(), String> {
+fn drain(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     let payload = Payload::rows(1);
     let mut group = c.benchmark_group("drain: drain 100 entries, total");
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
-    for label in READERS {
-        let s = subject(dir, label)?;
+    for label in place.runnable(&READERS) {
+        let s = place.subject(label)?;
         group.bench_function(label, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `cargo xtask bench`: the old module (`reedbase-last`), the new backends
-//! (fs, mem), SQLite and the bare kernel and disk, measured in one run and
-//! shown side by side with ratios, then the targets of issues 11 and 12.
+//! (fs, mem, pg), SQLite and the bare kernel and disk, measured in one run
+//! and shown side by side with ratios, then the targets of issues 11 and
+//! 12.
+//!
+//! The pg rows need a PostgreSQL server, found as the pg crate's tests find
+//! it ([`crate::pg_server`]); each pg subject and column works in a
+//! namespace of its own, all removed at the end. Without a server the pg
+//! rows are SKIPPED (said at the start and the end, and in the JSON), which
+//! is not a failure of the bench.
 //!
 //! Every measurement has one home. The in-process micro-benchmarks are
 //! criterion benchmarks ([`micro`]: groups `lock`, `disk`, `queue`,
@@ -32,8 +39,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
+use reedbase_concurrent_pg::testing::{TestRun, TestServer};
 
 use crate::child_process::ChildProcess;
+use crate::pg_site::PgSite;
 use crate::workspace::{cargo, target_dir, workspace_root};
 use measure::Recorder;
 
@@ -42,7 +51,51 @@ use measure::Recorder;
 const RELEASE_RERUN_ENV: &str = "XTASK_BENCH_RELEASE_RERUN";
 
 /// A multi-process group's `run` function.
-type RunGroup = fn(&mut Recorder, &Options, &Path);
+type RunGroup = fn(&mut Recorder, &Options, &Path, &PgSites);
+
+/// The pg backend's places in one bench run: fresh namespaces of one test
+/// run on the server, all removed when this is dropped; none without a
+/// server.
+pub struct PgSites {
+    found: Option<(TestServer, TestRun)>,
+}
+
+impl PgSites {
+    /// Finds the server; `None` inside without one (after a `SKIPPED:`
+    /// line), and also when `REEDBASE_PG_REQUIRED=1` would make a test
+    /// fail: a bench without its pg rows is still a bench.
+    fn find() -> PgSites {
+        let found = crate::pg_server::find("cargo xtask bench, the pg rows")
+            .unwrap_or_else(|error| {
+                // REEDBASE_PG_REQUIRED makes tests fail; a bench measures
+                // what it can.
+                eprintln!("bench: the pg rows are skipped all the same: {error}");
+                None
+            })
+            .map(|server| {
+                let run = server.run("xtask_bench");
+                (server, run)
+            });
+        PgSites { found }
+    }
+
+    /// Whether the pg rows run.
+    pub fn available(&self) -> bool {
+        self.found.is_some()
+    }
+
+    /// A fresh namespace of the run, reached over TCP; no site (which
+    /// leaves pg out) without a server.
+    pub fn site(&self) -> PgSite {
+        match &self.found {
+            Some((server, run)) => PgSite::new(server, run.namespace()),
+            None => PgSite::default(),
+        }
+    }
+}
+
+/// What the bench says about its pg rows without a server.
+const PG_SKIPPED: &str = "SKIPPED: the pg rows (no PostgreSQL server answers; set REEDBASE_PG_URL or start the local server)";
 
 /// Every bench group, in the order they run, with what it measures.
 pub const GROUPS: [(&str, &str); 8] = [
@@ -129,6 +182,10 @@ pub fn run(options: &Options) -> Result<(), String> {
         dir.path().display()
     );
 
+    let pg = PgSites::find();
+    if !pg.available() {
+        eprintln!("bench: {PG_SKIPPED}");
+    }
     let mut recorder = Recorder::new();
     let micro: Vec<String> = micro::GROUPS
         .iter()
@@ -137,7 +194,7 @@ pub fn run(options: &Options) -> Result<(), String> {
         .collect();
     if !micro.is_empty() {
         recorder.begin_group("micro", &micro.join(", "));
-        let (found, failed) = run_micro(options, dir.path(), &micro);
+        let (found, failed) = run_micro(options, dir.path(), &pg.site(), &micro);
         recorder.measurements.extend(found);
         if let Err(error) = failed {
             recorder.fail("micro", "criterion run", error);
@@ -151,7 +208,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     ];
     for (group, run_group) in groups {
         if options.wants(group) {
-            run_group(&mut recorder, options, dir.path());
+            run_group(&mut recorder, options, dir.path(), &pg);
         }
     }
     let seconds = recorder.elapsed().as_secs_f64();
@@ -164,6 +221,9 @@ pub fn run(options: &Options) -> Result<(), String> {
     }
     let checks = targets::check_all(&recorder.measurements);
     println!("{}", targets::table(&checks));
+    if !pg.available() {
+        println!("{PG_SKIPPED}\n");
+    }
 
     let json = serde_json::json!({
         "tool": "cargo xtask bench",
@@ -184,6 +244,7 @@ pub fn run(options: &Options) -> Result<(), String> {
         "measurements": recorder.measurements,
         "targets": checks,
         "failures": recorder.failures,
+        "skipped": if pg.available() { Vec::new() } else { vec![PG_SKIPPED] },
     });
     let json_path = options
         .json
@@ -217,11 +278,13 @@ pub fn run(options: &Options) -> Result<(), String> {
 fn run_micro(
     options: &Options,
     dir: &Path,
+    pg: &PgSite,
     groups: &[String],
 ) -> (Vec<measure::Measurement>, Result<(), String>) {
     let mut args = vec!["micro".to_string(), "--dir".to_string()];
     args.push(dir.display().to_string());
     args.push(format!("--only={}", groups.join(",")));
+    args.extend(pg.args());
     if options.quick {
         args.push("--quick".to_string());
     }
@@ -253,13 +316,22 @@ pub struct MicroArgs {
     /// Few samples, short times.
     #[arg(long)]
     quick: bool,
+    /// Where the pg subjects live, each in a namespace beside this one
+    /// (none: the pg subjects are left out).
+    #[command(flatten)]
+    pg: PgSite,
 }
 
 /// Runs child role `micro`.
 pub fn micro_child(args: &MicroArgs) -> Result<(), String> {
     // Beside this run's files, so that only this run's results are read.
     let mut criterion = micro::criterion(args.quick).output_directory(&args.dir.join("criterion"));
-    micro::run(&mut criterion, &args.dir.join("files"), &args.only)?;
+    micro::run(
+        &mut criterion,
+        &args.dir.join("files"),
+        &args.pg,
+        &args.only,
+    )?;
     criterion.final_summary();
     Ok(())
 }

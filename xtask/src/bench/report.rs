@@ -41,8 +41,13 @@ pub fn layouts() -> Vec<Layout> {
                 "sqlite: BEGIN IMMEDIATE + COMMIT; the old module's try is a 0 s acquire".into(),
                 RATIO.into(),
             ],
-            columns: vec!["last", "fs", "mem", "sqlite relaxed"],
-            ratios: vec![("fs", "last"), ("fs", "sqlite relaxed")],
+            columns: vec!["last", "fs", "mem", "sqlite relaxed", "pg durable", "pg relaxed"],
+            ratios: vec![
+                ("fs", "last"),
+                ("fs", "sqlite relaxed"),
+                ("pg durable", "fs"),
+                ("pg relaxed", "sqlite relaxed"),
+            ],
             p90_rows: vec![],
         },
         Layout {
@@ -52,10 +57,17 @@ pub fn layouts() -> Vec<Layout> {
                 "latency: holder's release to waiter's acquisition, wall clock across processes".into(),
                 "CPU: the waiter's CPU time (all threads) while it waits on a held lock, % of one core".into(),
                 "flock: a bare blocking flock, the kernel's floor; sqlite: BEGIN IMMEDIATE, busy timeout".into(),
+                "pg: the advisory lock on the server, each process connected over TCP; waits inside the server".into(),
                 RATIO.into(),
             ],
-            columns: vec!["last", "fs", "sqlite", "flock"],
-            ratios: vec![("fs", "last"), ("fs", "sqlite"), ("fs", "flock")],
+            columns: vec!["last", "fs", "sqlite", "flock", "pg"],
+            ratios: vec![
+                ("fs", "last"),
+                ("fs", "sqlite"),
+                ("fs", "flock"),
+                ("pg", "last"),
+                ("pg", "fs"),
+            ],
             p90_rows: vec![handoff::OP_LATENCY],
         },
         Layout {
@@ -72,17 +84,21 @@ pub fn layouts() -> Vec<Layout> {
             notes: vec![
                 format!("1 row = {one} B of JSON, 100 rows = {hundred} B; each written entry is removed again (untimed)"),
                 "the old module never fsyncs: compare it with relaxed; durable fsyncs entry and directory; \
-                 sqlite: WAL, synchronous=NORMAL (relaxed) or FULL (durable)".into(),
+                 sqlite: WAL, synchronous=NORMAL (relaxed) or FULL (durable); \
+                 pg: one transaction per call over TCP, synchronous_commit on (durable) or off (relaxed)".into(),
                 RATIO.into(),
             ],
             columns: vec![
                 "last", "fs relaxed json", "fs relaxed postcard", "fs durable json",
                 "fs durable postcard", "mem", "sqlite relaxed", "sqlite durable",
+                "pg relaxed", "pg durable",
             ],
             ratios: vec![
                 ("fs relaxed json", "last"),
                 ("fs relaxed json", "sqlite relaxed"),
                 ("fs durable json", "sqlite durable"),
+                ("pg relaxed", "last"),
+                ("pg durable", "fs durable json"),
             ],
             p90_rows: vec![],
         },
@@ -90,8 +106,15 @@ pub fn layouts() -> Vec<Layout> {
             group: "drain",
             title: "Draining 100 queued entries, get_next_pending + remove_from_queue each (criterion)",
             notes: vec![RATIO.into()],
-            columns: vec!["last", "fs relaxed json", "fs relaxed postcard", "mem", "sqlite relaxed"],
-            ratios: vec![("fs relaxed json", "last"), ("fs relaxed json", "sqlite relaxed")],
+            columns: vec![
+                "last", "fs relaxed json", "fs relaxed postcard", "mem", "sqlite relaxed", "pg relaxed",
+            ],
+            ratios: vec![
+                ("fs relaxed json", "last"),
+                ("fs relaxed json", "sqlite relaxed"),
+                ("pg relaxed", "last"),
+                ("pg relaxed", "fs relaxed json"),
+            ],
             p90_rows: vec![],
         },
         Layout {
@@ -110,8 +133,9 @@ pub fn layouts() -> Vec<Layout> {
             title: "Four processes writing one table (1-row writes appended to a file)",
             notes: vec![
                 format!(
-                    "fs: WriteCoordinator::submit; last: acquire_lock, else queue_write, drain under \
-                     the lock; sqlite: BEGIN IMMEDIATE, else insert into its queue table; lock timeout {} ms",
+                    "fs, pg: WriteCoordinator::submit (pg: each process over TCP); last: acquire_lock, \
+                     else queue_write, drain under the lock; sqlite: BEGIN IMMEDIATE, else insert into its \
+                     queue table; lock timeout {} ms",
                     super::load_child::TIMEOUT.as_millis()
                 ),
                 "acknowledged = applied or queued".into(),
@@ -123,6 +147,8 @@ pub fn layouts() -> Vec<Layout> {
                 ("fs relaxed", "last"),
                 ("fs durable", "sqlite durable"),
                 ("fs relaxed", "sqlite relaxed"),
+                ("pg durable", "last"),
+                ("pg durable", "fs durable"),
             ],
             p90_rows: vec![],
         },
@@ -131,8 +157,8 @@ pub fn layouts() -> Vec<Layout> {
             title: "Group commit: eight processes, durable apply (append + fsync of the table file)",
             notes: vec![
                 format!(
-                    "fs per-write: submit, one fsync per write; fs batch: submit_batch, one fsync per \
-                     batch; the queue durable, or relaxed; lock timeout {} ms, so that most writers queue",
+                    "per-write: submit, one fsync per write; batch: submit_batch, one fsync per \
+                     batch; fs's queue durable, or relaxed; pg's durable; lock timeout {} ms, so that most writers queue",
                     super::load_child::GROUP_COMMIT_TIMEOUT.as_millis()
                 ),
                 RATIO.into(),
@@ -142,6 +168,8 @@ pub fn layouts() -> Vec<Layout> {
                 ("fs batch", "fs per-write"),
                 ("fs batch relaxed", "fs per-write relaxed"),
                 ("fs batch", "last"),
+                ("pg batch", "pg per-write"),
+                ("pg batch", "fs batch"),
             ],
             p90_rows: vec![],
         },

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The implementations measured in one process, behind one interface: the
 //! old module's free functions, any backend of core's traits (fs in each
-//! mode, mem; a PostgreSQL backend joins as one more line of
-//! [`subject`]), and SQLite.
+//! mode, mem, pg durable and relaxed), and SQLite.
 //!
 //! Only the operation is timed: a write is built (and, for the old module,
 //! cloned) before the clock starts.
@@ -15,9 +14,11 @@ use std::time::{Duration, Instant};
 use reedbase_concurrent_core::{Backend, CsvRow, PendingWrite, WriteOperation, now_nanos};
 use reedbase_concurrent_fs::{Codec, Durability, FsBackend, FsOptions};
 use reedbase_concurrent_mem::MemBackend;
+use reedbase_concurrent_pg::{Durability as PgDurability, PgOptions};
 use reedbase_last::concurrent as last;
 
 use super::sqlite::SqliteTable;
+use crate::pg_site::PgSite;
 
 /// Capacity of the queues in the benches, far above what any measurement
 /// fills (the deep rows go to 100,000).
@@ -117,11 +118,22 @@ pub trait Subject {
     }
 }
 
+/// Whether subject `label` is a pg one, which needs a server.
+pub fn is_pg(label: &str) -> bool {
+    label.starts_with("pg")
+}
+
 /// The subject called `label`, with its files under `dir`: `last`, `fs`
 /// (default options), `fs relaxed json` and the other three fs modes,
-/// `mem`, `sqlite relaxed`, `sqlite durable`.
-pub fn subject(dir: &Path, label: &str) -> Result<Box<dyn Subject>, String> {
+/// `mem`, `sqlite relaxed`, `sqlite durable`; and, on the server of `pg`
+/// in a namespace of its own beside `pg`'s, `pg durable` and `pg relaxed`.
+pub fn subject(dir: &Path, pg: &PgSite, label: &str) -> Result<Box<dyn Subject>, String> {
     let base = dir.join(label.replace(' ', "-"));
+    let pg_backend = |durability| {
+        let options = PgOptions::new().durability(durability).capacity(CAPACITY);
+        let backend = pg.beside(label).connect(options)?;
+        Ok::<_, String>(Box::new(Core(backend)) as Box<dyn Subject>)
+    };
     let fs = |durability, codec| {
         let options = FsOptions::new()
             .durability(durability)
@@ -137,6 +149,8 @@ pub fn subject(dir: &Path, label: &str) -> Result<Box<dyn Subject>, String> {
         "fs durable json" => fs(Durability::Durable, Codec::Json),
         "fs durable postcard" => fs(Durability::Durable, Codec::Postcard),
         "mem" => Box::new(Core(MemBackend::with_capacity(CAPACITY))),
+        "pg durable" => pg_backend(PgDurability::Durable)?,
+        "pg relaxed" => pg_backend(PgDurability::Relaxed)?,
         "sqlite relaxed" => Box::new(Sqlite::new(base, false)),
         "sqlite durable" => Box::new(Sqlite::new(base, true)),
         other => return Err(format!("no bench subject called {other:?}")),

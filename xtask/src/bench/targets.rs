@@ -236,6 +236,7 @@ pub fn check_all(measurements: &[Measurement]) -> Vec<TargetCheck> {
     for (queue, batch, each) in [
         ("durable", "fs batch", "fs per-write"),
         ("relaxed", "fs batch relaxed", "fs per-write relaxed"),
+        ("pg durable", "pg batch", "pg per-write"),
     ] {
         let key = |operation| (load::GROUP_COMMIT, operation);
         checks.push(check(

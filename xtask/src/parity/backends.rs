@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Fresh backends for each scenario, each on its own temporary directory,
-//! and the quiet panic hook under which backend code runs.
+//! Fresh backends for each scenario, each on its own temporary directory
+//! (or, for pg, in its own namespace on the server), and the quiet panic
+//! hook under which backend code runs.
 //!
 //! The old module validates no name, so a table such as `../x` makes it
 //! create files above its base. Its base is therefore nested three levels
@@ -14,18 +15,67 @@ use std::sync::{Arc, Mutex, Once};
 
 use reedbase_concurrent_fs::FsBackend;
 use reedbase_concurrent_mem::MemBackend;
+use reedbase_concurrent_pg::testing::{TestRun, TestServer};
+use reedbase_concurrent_pg::{PgBackend, PgOptions};
 use reedbase_last::LastBackend;
 use tempfile::TempDir;
 
 /// Makes backends on fresh temporary directories and keeps those
 /// directories until it is dropped (a case may still be using one when its
-/// factory returns).
+/// factory returns); makes pg backends in fresh namespaces of one test run
+/// on the server, which removes them all when the last clone of the run is
+/// dropped.
 #[derive(Clone, Default)]
 pub struct Bases {
     dirs: Arc<Mutex<Vec<TempDir>>>,
+    pg: Option<Arc<TestRun>>,
 }
 
 impl Bases {
+    /// Bases whose pg backends live in namespaces of `pg` (none without a
+    /// server).
+    pub fn new(pg: Option<TestRun>) -> Bases {
+        Bases {
+            dirs: Arc::default(),
+            pg: pg.map(Arc::new),
+        }
+    }
+
+    /// Bases with temporary directories of their own and the same pg run,
+    /// so that a trace's directories go when it is done.
+    pub fn fresh(&self) -> Bases {
+        Bases {
+            dirs: Arc::default(),
+            pg: self.pg.clone(),
+        }
+    }
+
+    /// The server of the pg backends, if one answered.
+    pub fn pg_server(&self) -> Option<&TestServer> {
+        self.pg.as_deref().map(TestRun::server)
+    }
+
+    /// Whether pg backends can be made (a server answered).
+    pub fn has_pg(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// The pg backend, default options (durable, capacity 100, like the
+    /// others), in a fresh namespace.
+    ///
+    /// # Panics
+    ///
+    /// Without a server ([`has_pg`](Self::has_pg) is false), or when the
+    /// backend cannot connect: a case that makes one fails.
+    pub fn pg(&self) -> PgBackend {
+        let run = self
+            .pg
+            .as_ref()
+            .unwrap_or_else(|| panic!("no PostgreSQL server for the pg backend"));
+        run.backend(PgOptions::new())
+            .unwrap_or_else(|e| panic!("cannot connect the pg backend: {e}"))
+    }
+
     /// A fresh temporary directory, kept until `self` is dropped.
     ///
     /// # Panics

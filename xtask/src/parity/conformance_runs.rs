@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Every conformance case on the old module, fs and mem, each case on a
-//! fresh backend (and, for the two on disk, a fresh temporary directory).
+//! Every conformance case on the old module, fs, mem and pg, each case on a
+//! fresh backend (for the two on disk a fresh temporary directory, for pg a
+//! fresh namespace on the server).
 //!
 //! The old module's shipped tests are conformance cases too; they are
 //! labelled by name from [`OLD_TESTS`] and printed as their own group.
@@ -13,7 +14,7 @@ use reedbase_concurrent_core::conformance::{self, Backend as SuiteBackend, Case}
 use reedbase_concurrent_mem::MemBackend;
 
 use super::backends::{self, Bases};
-use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
+use super::findings::{BACKENDS, Backend, BackendSet, Divergence, Finding, Group, brief};
 use super::listing::Listing;
 
 /// The conformance cases that are the old module's own tests
@@ -122,9 +123,12 @@ const CELL_WIDTH: usize = 36;
 /// What one case did on one backend.
 type Outcome = Result<(), String>;
 
-/// Runs every case on the three backends; one finding per case, old tests
-/// first. Reports progress on stderr.
-pub fn run(listing: &Listing, warnings: &mut Vec<String>) -> Vec<Finding> {
+/// The cell of a backend that did not run (pg without a server).
+pub const SKIPPED: &str = "SKIPPED (no server)";
+
+/// Runs every case on the four backends (pg only with a server); one
+/// finding per case, old tests first. Reports progress on stderr.
+pub fn run(listing: &Listing, warnings: &mut Vec<String>, bases: &Bases) -> Vec<Finding> {
     let names: Vec<&'static str> = conformance::cases::<MemBackend>()
         .iter()
         .map(|case| case.name)
@@ -141,22 +145,36 @@ pub fn run(listing: &Listing, warnings: &mut Vec<String>) -> Vec<Finding> {
         warnings.push("the conformance suite has no cases yet".to_string());
     }
     let started = Instant::now();
-    let bases = Bases::default();
+    let bases = bases.fresh();
     let for_last = bases.clone();
     let mut last = run_all_cases(move || for_last.last(), "last", names.len());
     retry_listed_races_on_last(&names, listing, &mut last, &bases);
     let for_fs = bases.clone();
     let fs = run_all_cases(move || for_fs.fs(), "fs", names.len());
     let mem = run_all_cases(backends::mem, "mem", names.len());
+    let pg: Vec<Option<Outcome>> = if bases.has_pg() {
+        let for_pg = bases.clone();
+        let pg = run_all_cases(move || for_pg.pg(), "pg", names.len());
+        pg.into_iter().map(Some).collect()
+    } else {
+        eprintln!("  conformance on pg  : SKIPPED, no PostgreSQL server");
+        vec![None; names.len()]
+    };
     eprintln!(
-        "  conformance: {} cases x 3 backends in {:.1} s",
+        "  conformance: {} cases x {} backends in {:.1} s",
         names.len(),
+        if bases.has_pg() { 4 } else { 3 },
         started.elapsed().as_secs_f64()
     );
     let mut old_findings = Vec::new();
     let mut other_findings = Vec::new();
     for (index, name) in names.iter().enumerate() {
-        let outcomes = [&last[index], &fs[index], &mem[index]];
+        let outcomes = [
+            Some(&last[index]),
+            Some(&fs[index]),
+            Some(&mem[index]),
+            pg[index].as_ref(),
+        ];
         let old_name = OLD_TESTS
             .iter()
             .find(|(case, _)| case == name)
@@ -257,15 +275,21 @@ where
     }
 }
 
-fn finding_for(name: &str, old_name: Option<&str>, outcomes: [&Outcome; 3]) -> Finding {
+/// A case's finding from its outcome on each backend (`None`: not run).
+fn finding_for(
+    name: &str,
+    old_name: Option<&str>,
+    outcomes: [Option<&Outcome>; BACKENDS],
+) -> Finding {
     let cells = outcomes.map(|outcome| match outcome {
-        Ok(()) => "pass".to_string(),
-        Err(message) => format!("FAIL: {}", brief(message, CELL_WIDTH)),
+        None => SKIPPED.to_string(),
+        Some(Ok(())) => "pass".to_string(),
+        Some(Err(message)) => format!("FAIL: {}", brief(message, CELL_WIDTH)),
     });
     let mut failing = BackendSet::EMPTY;
     let mut detail = String::new();
     for (backend, outcome) in Backend::ALL.into_iter().zip(outcomes) {
-        if let Err(message) = outcome {
+        if let Some(Err(message)) = outcome {
             failing.insert(backend);
             detail.push_str(&format!("  {}: {}\n", backend.name(), message.trim_end()));
         }

@@ -2,7 +2,9 @@
 //! On-disk and cross-process compatibility between the old module and the
 //! fs backend, in both directions: each reads the queue entries the other
 //! wrote, and a lock held by either in a child process excludes the other
-//! in this process.
+//! in this process. With a server, queue entries copied between the file
+//! queues and the pg backend's queue table ([`super::pg_entries`])
+//! read the same on either side.
 
 use std::path::Path;
 use std::thread;
@@ -14,87 +16,123 @@ use reedbase_last::concurrent as last;
 use reedbase_last::error::ReedError as LastError;
 
 use super::backends::{Bases, quietly};
-use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
+use super::conformance_runs::SKIPPED;
+use super::findings::{BACKENDS, Backend, BackendSet, Divergence, Finding, Group, brief};
+use super::pg_entries;
 use crate::child_process::ChildProcess;
 
-const TABLE: &str = "users";
+/// The table every check uses.
+pub const TABLE: &str = "users";
 
 /// How long the side that should be excluded tries to take the lock.
 const EXCLUDED_FOR: Duration = Duration::from_millis(300);
 
-/// The checks, in order: scenario name, what the old module does, what fs
-/// does, why mem has no part, and the check itself.
-type Check = fn(&Path) -> Result<(), String>;
+/// A check, on a fresh temporary directory (and, with a server, fresh pg
+/// namespaces from the bases).
+type CheckFn = fn(&Path, &Bases) -> Result<(), String>;
+
+/// One check: its scenario name, what each backend does in it (last, fs,
+/// mem, pg), the two backends it involves, and the check itself.
+struct Check {
+    scenario: &'static str,
+    cells: [&'static str; BACKENDS],
+    involves: [Backend; 2],
+    check: CheckFn,
+}
+
 const NO_DISK: &str = "n/a (no disk)";
 const IN_PROCESS: &str = "n/a (in-process only)";
-const CHECKS: [(&str, &str, &str, &str, Check); 4] = [
-    (
-        "cross:last-entries-read-by-fs",
-        "queues 2 entries",
-        "reads them first, in order",
-        NO_DISK,
-        last_entries_read_by_fs,
-    ),
-    (
-        "cross:fs-entries-read-by-last",
-        "reads 3 entries, in order",
-        "queues 3 entries (JSON)",
-        NO_DISK,
-        fs_entries_read_by_last,
-    ),
-    (
-        "cross:last-lock-excludes-fs",
-        "holds the lock in a child",
-        "excluded, then free",
-        IN_PROCESS,
-        last_lock_excludes_fs,
-    ),
-    (
-        "cross:fs-lock-excludes-last",
-        "excluded, then free",
-        "holds the lock in a child",
-        IN_PROCESS,
-        fs_lock_excludes_last,
-    ),
+const OWN_LOCK: &str = "n/a (a lock on the server)";
+const NOT_HERE: &str = "n/a";
+
+const CHECKS: [Check; 7] = [
+    Check {
+        scenario: "cross:last-entries-read-by-fs",
+        cells: [
+            "queues 2 entries",
+            "reads them first, in order",
+            NO_DISK,
+            NOT_HERE,
+        ],
+        involves: [Backend::Last, Backend::Fs],
+        check: last_entries_read_by_fs,
+    },
+    Check {
+        scenario: "cross:fs-entries-read-by-last",
+        cells: [
+            "reads 3 entries, in order",
+            "queues 3 entries (JSON)",
+            NO_DISK,
+            NOT_HERE,
+        ],
+        involves: [Backend::Last, Backend::Fs],
+        check: fs_entries_read_by_last,
+    },
+    Check {
+        scenario: "cross:last-lock-excludes-fs",
+        cells: [
+            "holds the lock in a child",
+            "excluded, then free",
+            IN_PROCESS,
+            OWN_LOCK,
+        ],
+        involves: [Backend::Last, Backend::Fs],
+        check: last_lock_excludes_fs,
+    },
+    Check {
+        scenario: "cross:fs-lock-excludes-last",
+        cells: [
+            "excluded, then free",
+            "holds the lock in a child",
+            IN_PROCESS,
+            OWN_LOCK,
+        ],
+        involves: [Backend::Last, Backend::Fs],
+        check: fs_lock_excludes_last,
+    },
+    Check {
+        scenario: "cross:fs-entries-read-by-pg",
+        cells: [
+            NOT_HERE,
+            "queues 3 entries (JSON)",
+            NO_DISK,
+            "reads the copies, in order",
+        ],
+        involves: [Backend::Fs, Backend::Pg],
+        check: pg_entries::fs_entries_read_by_pg,
+    },
+    Check {
+        scenario: "cross:pg-entries-read-by-fs",
+        cells: [
+            NOT_HERE,
+            "reads the copies, in order",
+            NO_DISK,
+            "queues 3 entries",
+        ],
+        involves: [Backend::Fs, Backend::Pg],
+        check: pg_entries::pg_entries_read_by_fs,
+    },
+    Check {
+        scenario: "cross:last-entries-read-by-pg",
+        cells: [
+            "queues 2 entries",
+            NOT_HERE,
+            NO_DISK,
+            "reads the copies, in order",
+        ],
+        involves: [Backend::Last, Backend::Pg],
+        check: pg_entries::last_entries_read_by_pg,
+    },
 ];
 
-/// Runs every check on a fresh temporary directory; one finding each.
-pub fn run() -> Vec<Finding> {
+/// Runs every check on a fresh temporary directory; one finding each. A
+/// check that involves pg is skipped without a server.
+pub fn run(bases: &Bases) -> Vec<Finding> {
     let started = Instant::now();
-    let bases = Bases::default();
+    let bases = bases.fresh();
     let findings: Vec<Finding> = CHECKS
         .iter()
-        .map(|(scenario, last_cell, fs_cell, mem_cell, check)| {
-            let dir = bases.temp_dir();
-            let outcome = quietly(|| check(&dir)).and_then(|inner| inner);
-            let (cells, divergence) = match outcome {
-                Ok(()) => (
-                    [
-                        last_cell.to_string(),
-                        fs_cell.to_string(),
-                        mem_cell.to_string(),
-                    ],
-                    None,
-                ),
-                Err(message) => (
-                    [
-                        "see details".to_string(),
-                        format!("FAIL: {}", brief(&message, 40)),
-                        mem_cell.to_string(),
-                    ],
-                    Some(Divergence {
-                        differs_on: BackendSet::of(&[Backend::Last, Backend::Fs]),
-                        detail: format!("{scenario}: {message}\n"),
-                    }),
-                ),
-            };
-            Finding {
-                group: Group::CrossCompat,
-                scenario: (*scenario).to_string(),
-                cells,
-                divergence,
-            }
-        })
+        .map(|check| run_check(check, &bases))
         .collect();
     eprintln!(
         "  cross-compatibility: {} checks, {:.1} s",
@@ -102,6 +140,33 @@ pub fn run() -> Vec<Finding> {
         started.elapsed().as_secs_f64()
     );
     findings
+}
+
+fn run_check(check: &Check, bases: &Bases) -> Finding {
+    let mut cells = check.cells.map(str::to_string);
+    let skipped = check.involves.contains(&Backend::Pg) && !bases.has_pg();
+    let outcome = if skipped {
+        cells[Backend::Pg.index()] = SKIPPED.to_string();
+        Ok(())
+    } else {
+        let dir = bases.temp_dir();
+        quietly(|| (check.check)(&dir, bases)).and_then(|inner| inner)
+    };
+    let divergence = outcome.err().map(|message| {
+        let [first, second] = check.involves;
+        cells[first.index()] = "see details".to_string();
+        cells[second.index()] = format!("FAIL: {}", brief(&message, 40));
+        Divergence {
+            differs_on: BackendSet::of(&check.involves),
+            detail: format!("{}: {message}\n", check.scenario),
+        }
+    });
+    Finding {
+        group: Group::CrossCompat,
+        scenario: check.scenario.to_string(),
+        cells,
+        divergence,
+    }
 }
 
 /// A child process holding `TABLE`'s lock under `base` with `kind` (`last`
@@ -126,7 +191,7 @@ fn release(mut holder: ChildProcess) -> Result<(), String> {
 }
 
 /// The n-th sample write, as core and as the old module type it.
-fn sample(n: u64) -> (PendingWrite, last::PendingWrite) {
+pub fn sample(n: u64) -> (PendingWrite, last::PendingWrite) {
     let key = format!("user:{n}");
     let name = format!("Name {n}");
     let core = PendingWrite {
@@ -148,13 +213,14 @@ fn sample(n: u64) -> (PendingWrite, last::PendingWrite) {
     (core, old)
 }
 
-fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+/// Names `what` failed in an error message.
+pub fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
 /// The old module queues two entries; fs queues one after them; fs then
 /// drains all three in that order, the old ones first under their ids.
-fn last_entries_read_by_fs(base: &Path) -> Result<(), String> {
+fn last_entries_read_by_fs(base: &Path, _bases: &Bases) -> Result<(), String> {
     let mut expected = Vec::new();
     for n in 1..=2 {
         let (core, old) = sample(n);
@@ -192,7 +258,7 @@ fn last_entries_read_by_fs(base: &Path) -> Result<(), String> {
 
 /// fs queues three entries; the old module counts them and drains them in
 /// order, with the same content.
-fn fs_entries_read_by_last(base: &Path) -> Result<(), String> {
+fn fs_entries_read_by_last(base: &Path, _bases: &Bases) -> Result<(), String> {
     let fs = FsBackend::new(base);
     let mut expected = Vec::new();
     for n in 1..=3 {
@@ -227,7 +293,7 @@ fn fs_entries_read_by_last(base: &Path) -> Result<(), String> {
 /// A child holds the old module's lock: fs cannot take it (try, and a
 /// 300 ms acquire that times out), sees it held, and takes it once the
 /// child has let go.
-fn last_lock_excludes_fs(base: &Path) -> Result<(), String> {
+fn last_lock_excludes_fs(base: &Path, _bases: &Bases) -> Result<(), String> {
     let holder = hold("last", base)?;
     let fs = FsBackend::new(base);
     if fs
@@ -258,7 +324,7 @@ fn last_lock_excludes_fs(base: &Path) -> Result<(), String> {
 
 /// A child holds fs's lock: the old module's 300 ms acquire times out, its
 /// `is_locked` says held, and it takes the lock once the child has let go.
-fn fs_lock_excludes_last(base: &Path) -> Result<(), String> {
+fn fs_lock_excludes_last(base: &Path, _bases: &Bases) -> Result<(), String> {
     let holder = hold("fs", base)?;
     if !last::is_locked(base, TABLE).map_err(err("old is_locked"))? {
         return Err("old is_locked: false while fs holds the lock".to_string());

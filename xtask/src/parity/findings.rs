@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-/// One of the three implementations compared.
+/// One of the four implementations compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// `reedbase_last::LastBackend`, the old module.
@@ -13,11 +13,19 @@ pub enum Backend {
     Fs,
     /// `reedbase_concurrent_mem::MemBackend`.
     Mem,
+    /// `reedbase_concurrent_pg::PgBackend`, on a real server.
+    Pg,
 }
 
+/// How many backends are compared: the columns of the table.
+pub const BACKENDS: usize = 4;
+
 impl Backend {
-    /// The three, in table order.
-    pub const ALL: [Backend; 3] = [Backend::Last, Backend::Fs, Backend::Mem];
+    /// The four, in table order.
+    pub const ALL: [Backend; BACKENDS] = [Backend::Last, Backend::Fs, Backend::Mem, Backend::Pg];
+
+    /// The new backends, which must agree with each other.
+    pub const NEW: [Backend; 3] = [Backend::Fs, Backend::Mem, Backend::Pg];
 
     /// The name used in the table and in PARITY.md.
     pub fn name(self) -> &'static str {
@@ -25,6 +33,17 @@ impl Backend {
             Backend::Last => "last",
             Backend::Fs => "fs",
             Backend::Mem => "mem",
+            Backend::Pg => "pg",
+        }
+    }
+
+    /// Its column in the table (and in every `[_; BACKENDS]`).
+    pub fn index(self) -> usize {
+        match self {
+            Backend::Last => 0,
+            Backend::Fs => 1,
+            Backend::Mem => 2,
+            Backend::Pg => 3,
         }
     }
 
@@ -33,6 +52,7 @@ impl Backend {
             Backend::Last => 1,
             Backend::Fs => 2,
             Backend::Mem => 4,
+            Backend::Pg => 8,
         }
     }
 }
@@ -73,17 +93,17 @@ impl BackendSet {
     /// Whether the set holds anything but the old module, that is, whether
     /// the new backends disagree with each other (a bug, never intended).
     pub fn involves_new_backend(self) -> bool {
-        self.contains(Backend::Fs) || self.contains(Backend::Mem)
+        Backend::NEW.iter().any(|backend| self.contains(*backend))
     }
 
-    /// Parses `last`, `fs, mem`, ... as PARITY.md writes it.
+    /// Parses `last`, `fs, mem`, `pg`, ... as PARITY.md writes it.
     pub fn parse(text: &str) -> Result<BackendSet, String> {
         let mut set = BackendSet::EMPTY;
         for word in text.split([',', ' ', '+']).filter(|w| !w.is_empty()) {
             let backend = Backend::ALL
                 .into_iter()
                 .find(|b| b.name() == word)
-                .ok_or_else(|| format!("{word:?} is not a backend (last, fs or mem)"))?;
+                .ok_or_else(|| format!("{word:?} is not a backend (last, fs, mem or pg)"))?;
             set.insert(backend);
         }
         if set.is_empty() {
@@ -147,9 +167,9 @@ pub struct Finding {
     pub group: Group,
     /// The scenario's name, which is also its key in PARITY.md.
     pub scenario: String,
-    /// What the old module, fs and mem showed, briefly.
-    pub cells: [String; 3],
-    /// `None` when all three agree.
+    /// What the old module, fs, mem and pg showed, briefly.
+    pub cells: [String; BACKENDS],
+    /// `None` when all agree.
     pub divergence: Option<Divergence>,
 }
 

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `cargo xtask parity`: the same scenarios on the old module
-//! (`reedbase-last`), the fs backend and the mem backend, compared, with
-//! every difference checked against the listing in `PARITY.md`.
+//! (`reedbase-last`), the fs backend, the mem backend and the pg backend,
+//! compared, with every difference checked against the listing in
+//! `PARITY.md`.
+//!
+//! The pg column needs a PostgreSQL server, found as the pg crate's tests
+//! find it ([`crate::pg_server`]); without one it reads SKIPPED, loudly,
+//! and the other columns are compared alone; with
+//! `REEDBASE_PG_REQUIRED=1` a missing server fails the command.
 //!
 //! Four groups of scenarios, each a group of rows in the printed table:
 //! 1. the old module's own tests: its type tests on the old and core types
@@ -11,7 +17,8 @@
 //! 3. proptest-generated sequential traces, compared step by step, one row
 //!    per class of step ([`traces`]);
 //! 4. cross-compatibility on a shared directory and across processes
-//!    ([`cross_compat`], with the lock-holding child of [`crate::held_lock`]).
+//!    ([`cross_compat`], with the lock-holding child of [`crate::held_lock`]),
+//!    and queue entries copied to and from the pg queue ([`pg_entries`]).
 //!
 //! The command fails when a divergence is not listed, or a listed one did
 //! not happen.
@@ -22,13 +29,18 @@ mod cross_compat;
 mod findings;
 mod last_reliability;
 mod listing;
+mod pg_entries;
 mod report;
 mod trace_compare;
 mod traces;
 mod type_checks;
 
+pub use backends::panic_message;
+
 use std::path::PathBuf;
 use std::time::Instant;
+
+use backends::Bases;
 
 /// The options of `cargo xtask parity`.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,29 +85,44 @@ pub fn run(options: &Options) -> Result<(), String> {
         return last_reliability::run(rounds as usize, &listing);
     }
     let started = Instant::now();
-    println!("ReedBase parity: the old module (reedbase-last) beside the new fs and mem backends.");
+    let server = crate::pg_server::find("cargo xtask parity, the pg column")?;
+    let bases = Bases::new(server.map(|server| server.run("xtask_parity")));
     println!(
-        "Each scenario runs on all three: the old module's tests and the rest of the conformance\n\
+        "ReedBase parity: the old module (reedbase-last) beside the new fs, mem and pg backends."
+    );
+    println!(
+        "Each scenario runs on all four: the old module's tests and the rest of the conformance\n\
          suite, {} random operation traces (seed {:#x}) plus a fixed coverage trace, and\n\
-         cross-compatibility checks on a shared directory across processes. Absolute table\n\
-         names go to fs and mem only: the old module would write wherever they point.\n\
+         cross-compatibility checks on a shared directory across processes and between the\n\
+         file queues and pg's queue table. Absolute table names go to the new backends only:\n\
+         the old module would write wherever they point.\n\
          A difference is accepted only if {} lists it with its reason.\n",
         options.cases,
         options.seed,
         file_name(&listing_path)
     );
+    match bases.pg_server() {
+        Some(server) => println!("pg: the server at {}\n", server.url()),
+        None => println!(
+            "pg: SKIPPED, no PostgreSQL server answers: the pg column is not compared. Set {} or start\n\
+             the local server; {}=1 makes this a failure.\n",
+            reedbase_concurrent_pg::testing::URL_ENV,
+            reedbase_concurrent_pg::testing::REQUIRED_ENV
+        ),
+    }
 
     let mut warnings = Vec::new();
     eprintln!(
-        "[1/3] the old module's tests and the conformance suite, every case on last, fs and mem"
+        "[1/3] the old module's tests and the conformance suite, every case on last, fs, mem and pg"
     );
     let mut findings = type_checks::run();
-    findings.extend(conformance_runs::run(&listing, &mut warnings));
+    findings.extend(conformance_runs::run(&listing, &mut warnings, &bases));
     eprintln!("[2/3] random sequential traces");
-    let (trace_findings, trace_detail) = traces::run(options.cases, options.seed, &listing)?;
+    let (trace_findings, trace_detail) =
+        traces::run(options.cases, options.seed, &listing, &bases)?;
     findings.extend(trace_findings);
-    eprintln!("[3/3] cross-compatibility between the old module and fs");
-    findings.extend(cross_compat::run());
+    eprintln!("[3/3] cross-compatibility between the old module, fs and pg");
+    findings.extend(cross_compat::run(&bases));
     eprintln!();
 
     let orphans = report::orphan_listings(&findings, &listing);

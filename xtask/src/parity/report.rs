@@ -10,7 +10,7 @@ use super::listing::Listing;
 /// How a scenario stands against PARITY.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// All three backends agree, and nothing is listed.
+    /// All backends agree, and nothing is listed.
     Same,
     /// The backends differ exactly as PARITY.md lists.
     Listed,
@@ -19,7 +19,7 @@ pub enum Verdict {
     Unlisted,
     /// PARITY.md lists a difference that did not happen.
     Stale,
-    /// All three agreed this time, and PARITY.md lists the difference as
+    /// All agreed this time, and PARITY.md lists the difference as
     /// happening only sometimes.
     SameSometimes,
 }
@@ -62,8 +62,8 @@ pub fn orphan_listings<'a>(findings: &[Finding], listing: &'a Listing) -> Vec<&'
 /// The table: one heading per group, one row per finding, then one row per
 /// orphan listing.
 pub fn table(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> String {
-    let header = ["scenario", "last", "fs", "mem", "verdict"];
-    let mut rows: Vec<[String; 5]> = findings
+    let header = ["scenario", "last", "fs", "mem", "pg", "verdict"];
+    let mut rows: Vec<[String; 6]> = findings
         .iter()
         .map(|f| {
             [
@@ -71,6 +71,7 @@ pub fn table(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Strin
                 f.cells[0].clone(),
                 f.cells[1].clone(),
                 f.cells[2].clone(),
+                f.cells[3].clone(),
                 verdict(f, listing).text().to_string(),
             ]
         })
@@ -78,6 +79,7 @@ pub fn table(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Strin
     rows.extend(orphans.iter().map(|name| {
         [
             format!("  {name}"),
+            "not run".to_string(),
             "not run".to_string(),
             "not run".to_string(),
             "not run".to_string(),
@@ -90,7 +92,7 @@ pub fn table(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Strin
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String; 5]| -> String {
+    let line = |cells: &[String; 6]| -> String {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
@@ -134,7 +136,7 @@ pub fn details(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Str
                 if divergence.differs_on.involves_new_backend() {
                     let _ = writeln!(
                         out,
-                        "  fs or mem is involved: a new backend breaks its contract or the two disagree. Fix it; do not list it."
+                        "  fs, mem or pg is involved: a new backend breaks its contract or the new backends disagree. Fix it; do not list it."
                     );
                 }
                 if let Some(listed) = listing.entries.get(&finding.scenario) {
@@ -150,7 +152,7 @@ pub fn details(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Str
                 if let Some(listed) = listing.entries.get(&finding.scenario) {
                     let _ = writeln!(
                         out,
-                        "STALE LISTING {}: PARITY.md line {} says it differs on {} ({}), but all three agreed in this run.\n",
+                        "STALE LISTING {}: PARITY.md line {} says it differs on {} ({}), but all agreed in this run.\n",
                         finding.scenario, listed.line, listed.differs_on, listed.reason
                     );
                 }

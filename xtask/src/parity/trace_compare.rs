@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Running one trace of core's operation model on the three backends (each
-//! made fresh by its factory) and comparing it step by step: each step gets
-//! a class (the scenario name of its table row) and, when the backends
-//! disagree, the set of backends that differ.
+//! Running one trace of core's operation model on the four backends (each
+//! made fresh by its factory; pg only with a server) and comparing it step
+//! by step: each step gets a class (the scenario name of its table row)
+//! and, when the backends disagree, the set of backends that differ.
 
 use reedbase_concurrent_core::conformance::model::{
     self, Call, Fault, IdArg, Obs, Observe, Op, Outcome, TableArg, WriteFault, is_refused,
@@ -11,7 +11,7 @@ use reedbase_concurrent_core::{PendingWrite, validate_write};
 use reedbase_concurrent_mem::MemBackend;
 
 use super::backends::{Bases, quietly};
-use super::findings::{Backend, BackendSet};
+use super::findings::{BACKENDS, Backend, BackendSet};
 use super::listing::Listing;
 
 /// Every class of step, in table order: first the steps on valid input,
@@ -69,7 +69,7 @@ const STATE_PRESERVING: [&str; 6] = [
 
 /// Whether a divergence on the old module at this step leaves the queues
 /// comparable.
-fn preserves_state(op: &Op, class: &str, obs: &[Obs; 3]) -> bool {
+fn preserves_state(op: &Op, class: &str, obs: &[Obs; BACKENDS]) -> bool {
     let reads_only = matches!(
         op,
         Op::GetNext(_)
@@ -99,54 +99,69 @@ pub struct Step {
     pub class: &'static str,
     /// The backends that differ; empty when all agree.
     pub differs_on: BackendSet,
-    /// What the old module, fs and mem showed.
-    pub obs: [Obs; 3],
+    /// What the old module, fs, mem and pg showed (pg: skipped without a
+    /// server).
+    pub obs: [Obs; BACKENDS],
 }
 
 /// One trace, compared.
 #[derive(Debug, Clone)]
 pub struct Compared {
     /// The steps compared, from the first: all of them, or up to and
-    /// including the first step on which fs and mem disagree.
+    /// including the first step on which the new backends disagree.
     pub steps: Vec<Step>,
     /// How many steps after that were run but not compared.
     pub not_compared: usize,
 }
 
+/// What a backend that did not run shows at every step.
+const NO_SERVER: Obs = Obs::Skipped("no PostgreSQL server");
+
 /// Runs `ops` on each backend through `model::observe`, a fresh backend
 /// from its factory each time: the old module on `<tmp>/a/b/c` without the
-/// absolute names, fs on a temporary directory, mem. A new backend joins
-/// here with its own factory.
-fn observe_all(ops: &[Op]) -> [Vec<Obs>; 3] {
-    let bases = Bases::default();
+/// absolute names, fs on a temporary directory, mem, pg in a fresh
+/// namespace (or [`NO_SERVER`] at every step). A new backend joins here
+/// with its own factory.
+fn observe_all(ops: &[Op], bases: &Bases) -> [Vec<Obs>; BACKENDS] {
+    let bases = bases.fresh();
     let on = |observe: &dyn Fn() -> Vec<Obs>| {
         quietly(observe).unwrap_or_else(|message| vec![Obs::Panicked(message); ops.len()])
+    };
+    let pg = if bases.has_pg() {
+        on(&|| model::observe(|| bases.pg(), ops, Observe::default()))
+    } else {
+        vec![NO_SERVER; ops.len()]
     };
     [
         on(&|| model::observe(|| bases.last(), ops, Observe::skipping_absolute_names())),
         on(&|| model::observe(|| bases.fs(), ops, Observe::default())),
         on(&|| model::observe(MemBackend::new, ops, Observe::default())),
+        pg,
     ]
 }
 
-/// Runs `ops` on the three backends and compares the steps. Once the old
+/// Runs `ops` on the four backends and compares the steps. Once the old
 /// module diverges in a way that can leave its state apart, its later
-/// steps are not compared (fs and mem still are); once fs and mem
-/// disagree, which is a bug, nothing more is compared.
-pub fn run_and_compare(ops: &[Op]) -> Compared {
-    let [on_last, on_fs, on_mem] = observe_all(ops);
+/// steps are not compared (the new backends still are); once the new
+/// backends disagree, which is a bug, nothing more is compared.
+pub fn run_and_compare(ops: &[Op], bases: &Bases) -> Compared {
+    let [on_last, on_fs, on_mem, on_pg] = observe_all(ops, bases);
     let mut steps = Vec::new();
     let mut last_apart = None;
-    for (index, (op, (l, (f, m)))) in ops
+    for (index, (op, (l, (f, (m, p))))) in ops
         .iter()
-        .zip(on_last.into_iter().zip(on_fs.into_iter().zip(on_mem)))
+        .zip(
+            on_last
+                .into_iter()
+                .zip(on_fs.into_iter().zip(on_mem.into_iter().zip(on_pg))),
+        )
         .enumerate()
     {
         let l = match last_apart {
             Some(_) => Obs::Skipped("its state differs since an earlier step"),
             None => l,
         };
-        let obs = [l, f, m];
+        let obs = [l, f, m, p];
         let differs_on = differing(&obs);
         let class = class_of(op, &obs, !differs_on.is_empty());
         let bug = differs_on.involves_new_backend();
@@ -230,7 +245,7 @@ fn applied(calls: &[Call]) -> Vec<&PendingWrite> {
         .collect()
 }
 
-fn class_of(op: &Op, obs: &[Obs; 3], differ: bool) -> &'static str {
+fn class_of(op: &Op, obs: &[Obs; BACKENDS], differ: bool) -> &'static str {
     if let Some(TableArg::Bad(_)) = op.table() {
         let absolute = op.table().is_some_and(TableArg::is_absolute);
         return if absolute {
@@ -290,14 +305,14 @@ fn class_of(op: &Op, obs: &[Obs; 3], differ: bool) -> &'static str {
 
 /// Each backend returned an entry (or skipped the step), but not the same
 /// one: the order of the queue differs.
-fn other_entry(obs: &[Obs; 3]) -> bool {
+fn other_entry(obs: &[Obs; BACKENDS]) -> bool {
     obs.iter()
         .all(|o| matches!(o, Obs::Next(Some(_)) | Obs::Removed(_) | Obs::Skipped(_)))
 }
 
 /// Every batch returned is a prefix of the longest (a shorter batch, not
 /// another order).
-fn prefixes(obs: &[Obs; 3]) -> bool {
+fn prefixes(obs: &[Obs; BACKENDS]) -> bool {
     let batches: Vec<&Vec<_>> = obs
         .iter()
         .filter_map(|o| match o {
@@ -314,7 +329,7 @@ fn prefixes(obs: &[Obs; 3]) -> bool {
 
 /// The coordinator applied the same writes on every backend, in another
 /// order on some.
-fn reordered(obs: &[Obs; 3]) -> bool {
+fn reordered(obs: &[Obs; BACKENDS]) -> bool {
     let mut orders = obs.iter().filter_map(|o| match o {
         Obs::Coordinated(_, calls) => Some(applied(calls)),
         _ => None,
@@ -326,7 +341,7 @@ fn reordered(obs: &[Obs; 3]) -> bool {
 }
 
 /// Some backend's `apply` refused a write in the step.
-fn refused(obs: &[Obs; 3]) -> bool {
+fn refused(obs: &[Obs; BACKENDS]) -> bool {
     obs.iter().any(|o| match o {
         Obs::Coordinated(_, calls) => calls
             .iter()
@@ -335,22 +350,43 @@ fn refused(obs: &[Obs; 3]) -> bool {
     })
 }
 
-/// The backends whose result differs from the others'. With the old module
-/// skipped, fs and mem are compared alone.
-fn differing(obs: &[Obs; 3]) -> BackendSet {
-    let [l, f, m] = obs;
-    if matches!(l, Obs::Skipped(_)) {
-        return if f == m {
-            BackendSet::EMPTY
+/// The backends whose result differs from the others'. A backend that
+/// skipped the step (the old module on an absolute name or after its state
+/// went apart, pg without a server) is left out. When the new backends
+/// agree, only the old module can differ; when they do not (a bug), those
+/// that differ from the one result most backends showed do, or all of them
+/// when no result has the most.
+fn differing(obs: &[Obs; BACKENDS]) -> BackendSet {
+    let ran = |backend: &Backend| !matches!(obs[backend.index()], Obs::Skipped(_));
+    let new: Vec<Backend> = Backend::NEW.into_iter().filter(ran).collect();
+    let Some(first) = new.first() else {
+        return BackendSet::EMPTY;
+    };
+    let agreed = &obs[first.index()];
+    if new.iter().all(|b| obs[b.index()] == *agreed) {
+        let last_differs = ran(&Backend::Last) && obs[Backend::Last.index()] != *agreed;
+        return if last_differs {
+            BackendSet::of(&[Backend::Last])
         } else {
-            BackendSet::of(&[Backend::Fs, Backend::Mem])
+            BackendSet::EMPTY
         };
     }
-    match (l == f, f == m, l == m) {
-        (true, true, _) => BackendSet::EMPTY,
-        (_, true, _) => BackendSet::of(&[Backend::Last]),
-        (true, _, _) => BackendSet::of(&[Backend::Mem]),
-        (_, _, true) => BackendSet::of(&[Backend::Fs]),
-        _ => BackendSet::of(&Backend::ALL),
-    }
+    let ran_all: Vec<Backend> = Backend::ALL.into_iter().filter(ran).collect();
+    let votes = |value: &Obs| ran_all.iter().filter(|b| obs[b.index()] == *value).count();
+    let most = ran_all
+        .iter()
+        .map(|b| votes(&obs[b.index()]))
+        .max()
+        .unwrap_or(0);
+    let leaders: Vec<&Obs> = ran_all
+        .iter()
+        .map(|b| &obs[b.index()])
+        .filter(|value| votes(value) == most)
+        .collect();
+    let unique = leaders.iter().all(|value| *value == leaders[0]);
+    let differ: Vec<Backend> = ran_all
+        .into_iter()
+        .filter(|b| !unique || obs[b.index()] != *leaders[0])
+        .collect();
+    BackendSet::of(&differ)
 }

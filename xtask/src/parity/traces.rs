@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! proptest-generated sequential traces, run on the three backends and
+//! proptest-generated sequential traces, run on the four backends and
 //! compared step by step; one table row per class of step.
 //!
 //! Trace 0 is a fixed coverage trace (every class at least once); traces 1
@@ -15,7 +15,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use reedbase_concurrent_core::conformance::model::{self, Obs, Op};
 
-use super::findings::{Backend, BackendSet, Divergence, Finding, Group, brief};
+use super::backends::Bases;
+use super::conformance_runs::SKIPPED;
+use super::findings::{BACKENDS, Backend, BackendSet, Divergence, Finding, Group, brief};
 use super::listing::Listing;
 use super::trace_compare::{CLASSES, Step, is_listed, run_and_compare, scenario_of};
 
@@ -38,7 +40,8 @@ struct Example {
 #[derive(Debug, Default)]
 struct ClassStats {
     steps: usize,
-    skipped_on_last: usize,
+    /// Steps each backend skipped.
+    skipped: [usize; BACKENDS],
     /// For each set of differing backends: how many steps, and the first.
     divergences: BTreeMap<BackendSet, (usize, Example)>,
 }
@@ -55,6 +58,7 @@ pub fn run(
     cases: usize,
     seed: u64,
     listing: &Listing,
+    bases: &Bases,
 ) -> Result<(Vec<Finding>, Option<String>), String> {
     let started = Instant::now();
     let strategy = model::ops(40);
@@ -77,7 +81,7 @@ pub fn run(
                 .map_err(|e| format!("proptest could not generate trace {trace}: {e}"))?;
             (tree.current(), Some(tree))
         };
-        let compared = run_and_compare(&ops);
+        let compared = run_and_compare(&ops, bases);
         let steps = compared.steps;
         steps_total += steps.len();
         not_compared += compared.not_compared;
@@ -102,11 +106,11 @@ pub fn run(
     let detail = first_unlisted.map(|(trace, ops, tree)| {
         let started = Instant::now();
         let shrunk = match tree {
-            Some(tree) => shrink(tree, listing, started),
+            Some(tree) => shrink(tree, listing, bases, started),
             None => ops.clone(),
         };
-        let minimal = drop_steps(shrunk, listing, started);
-        describe_trace(trace, seed, ops.len(), &minimal, listing)
+        let minimal = drop_steps(shrunk, listing, bases, started);
+        describe_trace(trace, seed, ops.len(), &minimal, listing, bases)
     });
     Ok((findings, detail))
 }
@@ -130,8 +134,10 @@ fn record(
     for (index, (op, step)) in ops.iter().zip(steps).enumerate() {
         let class = stats.entry(step.class).or_default();
         class.steps += 1;
-        if matches!(step.obs[0], Obs::Skipped(_)) {
-            class.skipped_on_last += 1;
+        for (skipped, obs) in class.skipped.iter_mut().zip(&step.obs) {
+            if matches!(obs, Obs::Skipped(_)) {
+                *skipped += 1;
+            }
         }
         if step.differs_on.is_empty() {
             continue;
@@ -162,16 +168,15 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
         };
     };
     let Some((_, (_, first))) = stats.divergences.iter().next() else {
-        let agree = format!("agree, {} steps", stats.steps);
-        let last = if stats.skipped_on_last == stats.steps {
-            format!("skipped, {} steps", stats.steps)
-        } else {
-            agree.clone()
-        };
+        let cells = std::array::from_fn(|i| match Backend::ALL[i] {
+            Backend::Pg if stats.skipped[i] == stats.steps => SKIPPED.to_string(),
+            _ if stats.skipped[i] == stats.steps => format!("skipped, {} steps", stats.steps),
+            _ => format!("agree, {} steps", stats.steps),
+        });
         return Finding {
             group: Group::Traces,
             scenario,
-            cells: [last, agree.clone(), agree],
+            cells,
             divergence: None,
         };
     };
@@ -192,7 +197,9 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
     let total: usize = stats.divergences.values().map(|(count, _)| count).sum();
     let cells = std::array::from_fn(|i| {
         let shown = brief(&first.step.obs[i].short(), CELL_WIDTH);
-        if differs_on.contains(Backend::ALL[i]) {
+        if Backend::ALL[i] == Backend::Pg && stats.skipped[i] == stats.steps {
+            SKIPPED.to_string()
+        } else if differs_on.contains(Backend::ALL[i]) {
             format!("{shown} ({total}/{})", stats.steps)
         } else {
             shown
@@ -221,8 +228,8 @@ fn describe_step(example: &Example) -> String {
 }
 
 /// Whether a trace shows a divergence PARITY.md does not list.
-fn has_unlisted(ops: &[Op], listing: &Listing) -> bool {
-    run_and_compare(ops)
+fn has_unlisted(ops: &[Op], listing: &Listing, bases: &Bases) -> bool {
+    run_and_compare(ops, bases)
         .steps
         .iter()
         .any(|s| !is_listed(listing, s))
@@ -233,9 +240,10 @@ fn has_unlisted(ops: &[Op], listing: &Listing) -> bool {
 fn shrink(
     mut tree: impl ValueTree<Value = Vec<Op>>,
     listing: &Listing,
+    bases: &Bases,
     started: Instant,
 ) -> Vec<Op> {
-    let fails = |ops: &[Op]| has_unlisted(ops, listing);
+    let fails = |ops: &[Op]| has_unlisted(ops, listing, bases);
     let mut smallest = tree.current();
     let mut runs = 0;
     if !tree.simplify() {
@@ -259,12 +267,12 @@ fn shrink(
 /// Removes steps one at a time while the trace still has an unlisted
 /// divergence (this also minimises the fixed coverage trace, which has no
 /// value tree), within [`SHRINK_BUDGET`].
-fn drop_steps(mut ops: Vec<Op>, listing: &Listing, started: Instant) -> Vec<Op> {
+fn drop_steps(mut ops: Vec<Op>, listing: &Listing, bases: &Bases, started: Instant) -> Vec<Op> {
     let mut index = 0;
     while index < ops.len() && started.elapsed() < SHRINK_BUDGET.0 {
         let mut candidate = ops.clone();
         candidate.remove(index);
-        if !candidate.is_empty() && has_unlisted(&candidate, listing) {
+        if !candidate.is_empty() && has_unlisted(&candidate, listing, bases) {
             ops = candidate;
         } else {
             index += 1;
@@ -279,8 +287,9 @@ fn describe_trace(
     original_len: usize,
     ops: &[Op],
     listing: &Listing,
+    bases: &Bases,
 ) -> String {
-    let compared = run_and_compare(ops);
+    let compared = run_and_compare(ops, bases);
     let steps = compared.steps;
     let origin = if trace == 0 {
         "the fixed coverage trace".to_string()

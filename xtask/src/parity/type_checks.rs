@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The old module's three type tests (`types.rs`), run on the old types
-//! and on core's (which fs and mem share), plus JSON read across the two:
+//! and on core's (which fs, mem and pg share), plus JSON read across the two:
 //! the old `u64` timestamp and core's `u128` must read as each other.
 
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
@@ -53,8 +53,7 @@ pub fn run() -> Vec<Finding> {
                 failing.insert(Backend::Last);
             }
             if outcomes[1].is_err() {
-                failing.insert(Backend::Fs);
-                failing.insert(Backend::Mem);
+                Backend::NEW.into_iter().for_each(|b| failing.insert(b));
             }
             let detail: Vec<String> = outcomes
                 .iter()
@@ -66,6 +65,7 @@ pub fn run() -> Vec<Finding> {
                 scenario: (*scenario).to_string(),
                 cells: [
                     cell(&outcomes[0], "old types"),
+                    core_cell.clone(),
                     core_cell.clone(),
                     core_cell,
                 ],

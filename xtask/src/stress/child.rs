@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use clap::Args;
 use reedbase_concurrent_core::{
-    ApplyKey, BatchItem, CsvRow, PendingWrite, WriteCoordinator, WriteOperation, now_nanos,
+    ApplyKey, Backend, BatchItem, CsvRow, PendingWrite, WriteCoordinator, WriteOperation, now_nanos,
 };
-use reedbase_concurrent_fs::{FsBackend, FsOptions};
 
 use super::TABLE;
+use super::backend::{StressBackend, with_backend};
 use crate::child_process::say;
+use crate::pg_site::PgSite;
 
 /// The table file, outside the base.
 pub fn table_path(dir: &Path) -> PathBuf {
@@ -27,12 +28,6 @@ pub fn table_path(dir: &Path) -> PathBuf {
 /// The event log, outside the base.
 pub fn events_path(dir: &Path) -> PathBuf {
     dir.join("events.log")
-}
-
-/// The fs backend on the run's base directory.
-pub fn backend(dir: &Path, capacity: u64) -> FsBackend {
-    let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
-    FsBackend::with_options(dir.join("base"), FsOptions::new().capacity(capacity))
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -94,11 +89,23 @@ pub struct WriterArgs {
     /// Retry a write after any failure (the base is under attack).
     #[arg(long)]
     chaos: bool,
+    /// The pg backend to write through (none: fs on the base).
+    #[command(flatten)]
+    pg: PgSite,
 }
 
 /// Runs role `stress-writer`.
 pub fn run(args: &WriterArgs) -> Result<(), String> {
-    let coordinator = WriteCoordinator::new(backend(&args.dir, args.capacity));
+    with_backend!(StressBackend::open(&args.dir, args.capacity, &args.pg)?, backend => {
+        write_until(WriteCoordinator::new(backend), args)
+    })
+}
+
+/// Submits numbered writes through `coordinator` until the deadline.
+fn write_until<B: Backend>(
+    coordinator: WriteCoordinator<B>,
+    args: &WriterArgs,
+) -> Result<(), String> {
     let dir = args.dir.as_path();
     let mut seq: u64 = 0;
     while now_nanos() < args.until {
@@ -117,7 +124,7 @@ pub fn run(args: &WriterArgs) -> Result<(), String> {
             };
             match outcome {
                 Ok(_) => break,
-                Err(error) if error.is_queue_full() || args.chaos => {
+                Err(error) if error.is_queue_full() || error.is_queue_busy() || args.chaos => {
                     write = error.into_write().ok_or("a refused write is handed back")?;
                     if now_nanos() >= args.until {
                         return Ok(());

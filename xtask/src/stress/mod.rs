@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `cargo xtask stress`: many processes submit writes through the
-//! [`WriteCoordinator`] on the fs backend, while the supervisor (with
-//! `--kill`) SIGKILLs random writers and starts new ones, and (with
-//! `--chaos`) attacks the base directory ([`chaos`]). At the end the
-//! supervisor drains the queue and checks the table, the event log, the
-//! queue and (with `--chaos`) everything outside the base; any violation
-//! exits non-zero.
+//! [`WriteCoordinator`] on the fs backend (or, with `--backend pg`, on the
+//! pg backend, each writer connecting to the server over TCP as a process
+//! on another host would), while the supervisor (with `--kill`) SIGKILLs
+//! random writers and starts new ones, and (with `--chaos`, fs only)
+//! attacks the base directory ([`chaos`]). At the end the supervisor drains
+//! the queue and checks the table, the event log, the queue and (with
+//! `--chaos`) everything outside the base; any violation exits non-zero.
+//!
+//! With pg the run uses a namespace of its own on the server found as the
+//! pg crate's tests find it (`REEDBASE_PG_URL`, else the local server),
+//! removed at the end; without a server the run fails.
 //!
 //! Layout of the run's directory: `base/` is the ReedBase base directory
 //! (a small tmpfs with `--chaos` as root); the writers' table and event
@@ -22,6 +27,7 @@
 //!
 //! [`WriteCoordinator`]: reedbase_concurrent_core::WriteCoordinator
 
+pub mod backend;
 mod chaos;
 pub mod child;
 mod supervisor;
@@ -29,14 +35,30 @@ mod verify;
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+use crate::pg_server;
+use crate::pg_site::PgSite;
+use backend::StressBackend;
 
 /// The table every writer writes.
 const TABLE: &str = "stress";
 
+/// The backends a stress run can write through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendName {
+    /// The file-system backend, on the run's base directory
+    Fs,
+    /// The PostgreSQL backend, in a namespace of the run's own
+    Pg,
+}
+
 /// The options of `cargo xtask stress`.
 #[derive(Debug, Clone, Args)]
 pub struct Options {
+    /// The backend the writers write through
+    #[arg(long, value_enum, default_value_t = BackendName::Fs)]
+    pub backend: BackendName,
     /// Writer processes running at once
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     pub processes: u64,
@@ -58,13 +80,32 @@ pub struct Options {
     /// Also delete and rename the lock file and the corrupt directory, drop
     /// junk files and links (to files outside the base, to FIFOs) into the
     /// queue, and, as root, put the base on a small tmpfs and fill it;
-    /// checks that nothing outside the base was written
+    /// checks that nothing outside the base was written (fs only)
     #[arg(long)]
     pub chaos: bool,
 }
 
 /// Runs the stress test; `Err` when it could not run or found a violation.
 pub fn run(options: &Options) -> Result<(), String> {
+    if options.chaos && options.backend == BackendName::Pg {
+        return Err(
+            "--chaos attacks the fs backend's base directory; it does not apply to --backend pg"
+                .to_string(),
+        );
+    }
+    let server = match options.backend {
+        BackendName::Fs => None,
+        BackendName::Pg => Some(
+            pg_server::find("cargo xtask stress --backend pg")?
+                .ok_or("--backend pg needs a PostgreSQL server")?,
+        ),
+    };
+    // Removes the run's namespace when dropped, at the end.
+    let pg_run = server.as_ref().map(|server| server.run("xtask_stress"));
+    let site = match (&server, &pg_run) {
+        (Some(server), Some(pg_run)) => PgSite::new(server, pg_run.namespace()),
+        _ => PgSite::default(),
+    };
     let temporary;
     let dir = match &options.dir {
         Some(dir) => {
@@ -83,8 +124,9 @@ pub fn run(options: &Options) -> Result<(), String> {
     } else {
         None
     };
-    let run = supervisor::supervise(&dir, options, chaos.as_mut())?;
-    let report = verify::verify(&dir, options, &run, chaos.as_mut())?;
+    let queue = StressBackend::open(&dir, options.capacity, &site)?;
+    let run = supervisor::supervise(&dir, options, (&site, &queue), chaos.as_mut())?;
+    let report = verify::verify(&dir, options, &queue, &run, chaos.as_mut())?;
     drop(chaos);
     report.print();
     if report.violations() == 0 {

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{QueueBackend, now_nanos};
 
+use super::backend::{StressBackend, with_backend};
 use super::chaos::Chaos;
-use super::child::backend;
 use super::{Options, TABLE};
 use crate::child_process::ChildProcess;
+use crate::pg_site::PgSite;
 
 /// A SIGKILL the supervisor sent: to whom, and the wall clock just before.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +62,13 @@ fn parse_ack(line: &str) -> Option<(u64, u64)> {
     Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
 }
 
-fn spawn(dir: &Path, writer: u64, options: &Options, until: u128) -> Result<Running, String> {
+fn spawn(
+    dir: &Path,
+    writer: u64,
+    options: &Options,
+    site: &PgSite,
+    until: u128,
+) -> Result<Running, String> {
     let mut args = vec![
         "stress-writer".to_string(),
         format!("--dir={}", dir.display()),
@@ -71,6 +78,7 @@ fn spawn(dir: &Path, writer: u64, options: &Options, until: u128) -> Result<Runn
     ];
     args.extend(options.batch.then(|| "--batch".to_string()));
     args.extend(options.chaos.then(|| "--chaos".to_string()));
+    args.extend(site.args());
     let mut child = ChildProcess::spawn(&args)?;
     let acks = child.collect_lines(parse_ack)?;
     Ok(Running {
@@ -103,10 +111,13 @@ fn collect(running: Running, record: &mut RunRecord, killed: bool) -> Result<(),
     Ok(())
 }
 
-/// Runs the writers for the configured time and returns what was seen.
+/// Runs the writers for the configured time, through the pg backend of
+/// `site` if it names one (else fs; `queue` is the same backend, for the
+/// depth samples), and returns what was seen.
 pub fn supervise(
     dir: &Path,
     options: &Options,
+    (site, queue): (&PgSite, &StressBackend),
     mut chaos: Option<&mut Chaos>,
 ) -> Result<RunRecord, String> {
     let mut record = RunRecord::default();
@@ -114,10 +125,9 @@ pub fn supervise(
     let duration = Duration::from_secs(options.seconds);
     let until = now_nanos() + duration.as_nanos();
     let deadline = Instant::now() + duration;
-    let queue = backend(dir, options.capacity);
     let mut running = Vec::new();
     for _ in 0..options.processes {
-        running.push(spawn(dir, record.writers, options, until)?);
+        running.push(spawn(dir, record.writers, options, site, until)?);
         record.writers += 1;
     }
     let modes: Vec<&str> = [
@@ -130,8 +140,9 @@ pub fn supervise(
     .map(|(_, what)| *what)
     .collect();
     eprintln!(
-        "stress: {} processes for {duration:?} [{}], capacity {}, in {}",
+        "stress: {} processes through {} for {duration:?} [{}], capacity {}, in {}",
         options.processes,
+        queue.name(),
         modes.join(", "),
         options.capacity,
         dir.display()
@@ -143,8 +154,7 @@ pub fn supervise(
         let depth = if options.chaos {
             writers_entries(dir)
         } else {
-            queue
-                .count_pending(TABLE)
+            with_backend!(queue, b => b.count_pending(TABLE))
                 .map_err(|error| format!("count_pending: {error}"))
         };
         match depth {
@@ -162,7 +172,7 @@ pub fn supervise(
             victim.child.kill()?;
             record.kills.push(Kill { pid, at });
             collect(victim, &mut record, true)?;
-            running.push(spawn(dir, record.writers, options, until)?);
+            running.push(spawn(dir, record.writers, options, site, until)?);
             record.writers += 1;
             next_kill = Instant::now() + Duration::from_millis(100 + rng.below(300));
         }
