@@ -123,8 +123,10 @@
 //! The tests run against a real server, found as [`testing`] describes
 //! (`REEDBASE_PG_URL`, else the local Unix socket; `REEDBASE_PG_REQUIRED=1`
 //! turns a missing server from a skip into a failure). Besides unit tests
-//! and the conformance suite, `tests/multiprocess.rs` runs processes that
-//! connect over TCP and stand for hosts.
+//! and the conformance suite, `tests/multiprocess_lock.rs` and
+//! `tests/multiprocess_queue.rs` run processes that connect over TCP and
+//! stand for hosts, and the table crate's multi-process tests SIGKILL table
+//! writers on this backend.
 //!
 //! # Measured
 //!
