@@ -8,6 +8,7 @@
 //! `REEDBASE_PG_REQUIRED=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::TableWriter;
-use support::Child;
+use support::ChildProcess;
 
 /// No wait here is longer; a hang is a failure, not a stall.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -31,8 +32,8 @@ fn run_example(extra: &[&str]) -> (tempfile::TempDir, TableWriter) {
         .args(["--writers", "3", "--rows", "30", "--dir"])
         .arg(dir.path())
         .args(extra);
-    let lines = Child::start("table_writers", command)
-        .finish(PATIENCE)
+    let lines = ChildProcess::start("table_writers", command)
+        .and_then(|child| child.finish(PATIENCE))
         .unwrap();
     let output = lines.join("\n");
     assert!(

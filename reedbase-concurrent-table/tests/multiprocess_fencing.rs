@@ -22,6 +22,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod coordination;
+#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
 mod support;
 mod table_rows;
 
@@ -35,14 +36,14 @@ use reedbase_concurrent_core::{ApplyError, QueueBackend, SubmitOutcome, WriteCoo
 use reedbase_concurrent_pg::PgBackend;
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::{TableError, TableWriter};
-use support::{Child, Runner, base_dir, role, tell_parent};
+use support::{ChildProcess, Runner, base_dir, child_role, tell_parent};
 use table_rows::{Claims, WriteId, check_table};
 
 /// The file whose existence lets the stopped child go on.
 const GO_FILE: &str = "go";
 
 fn main() -> ExitCode {
-    if let Some(role) = role() {
+    if let Some(role) = child_role() {
         match role.as_str() {
             "stop_inside_apply" => child_stop_inside_apply(&base_dir()),
             other => panic!("unknown child role {other}"),
@@ -147,7 +148,7 @@ fn terminated_holder_cannot_write_after_the_next(mode: Mode, namespace: &str) ->
         backend.queue_write(TABLE, &write_of(seq)).unwrap();
     }
     let params = format!("mode={mode},{}", Store::Pg(namespace.to_string()).params());
-    let child = Child::spawn("stop_inside_apply", base, &params);
+    let child = ChildProcess::spawn("stop_inside_apply", base, &params)?;
     let inside = child.wait_for_line(PATIENCE, |line| line.starts_with("INSIDE "))?;
     let stale_token: u64 = inside["INSIDE ".len()..].parse().unwrap();
     assert!(stale_token > 0, "the pg backend hands out fencing tokens");
@@ -155,7 +156,7 @@ fn terminated_holder_cannot_write_after_the_next(mode: Mode, namespace: &str) ->
     // The child's sessions end; its lock goes with them. The parent is
     // the next holder: it applies what is still queued and its own write.
     assert!(
-        terminate_sessions_of(child.id()) > 0,
+        terminate_sessions_of(child.pid()) > 0,
         "the child had no session"
     );
     let writer = TableWriter::new(base, TABLE).unwrap();

@@ -18,6 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod coordination;
+#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
 mod support;
 mod table_rows;
 
@@ -31,14 +32,14 @@ use coordination::{Mode, Outcome, PATIENCE, Store, TABLE, with_backend};
 use reedbase_concurrent_core::{Backend, CoordinatorOptions, SubmitOutcome, WriteCoordinator};
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::TableWriter;
-use support::{Child, Rng, Runner, base_dir, param, role, tell_parent};
+use support::{ChildProcess, Rng, Runner, base_dir, child_role, param_as, tell_parent};
 use table_rows::{Claims, WriteId, check_table};
 
 /// The file whose existence tells submitters to stop.
 const STOP_FILE: &str = "stop";
 
 fn main() -> ExitCode {
-    if let Some(role) = role() {
+    if let Some(role) = child_role() {
         let base = base_dir();
         match role.as_str() {
             "submitter" => child_submitter(&base),
@@ -87,8 +88,11 @@ fn child_submitter(base: &Path) {
 }
 
 fn submit_until_stopped<B: Backend>(base: &Path, backend: B) {
-    let (writer_no, incarnation, mode) =
-        (param("writer"), param("incarnation"), Mode::from_param());
+    let (writer_no, incarnation, mode) = (
+        param_as("writer"),
+        param_as("incarnation"),
+        Mode::from_param(),
+    );
     let coordinator = WriteCoordinator::new(backend);
     let writer = TableWriter::new(base, TABLE).unwrap();
     for seq in 0.. {
@@ -120,12 +124,12 @@ fn submit_until_stopped<B: Backend>(base: &Path, backend: B) {
     }
 }
 
-fn spawn_submitter(base: &Path, writer: u32, incarnation: u32, (store, mode): &On) -> Child {
+fn spawn_submitter(base: &Path, writer: u32, incarnation: u32, (store, mode): &On) -> ChildProcess {
     let params = format!(
         "writer={writer},incarnation={incarnation},mode={mode},{}",
         store.params()
     );
-    Child::spawn("submitter", base, &params)
+    ChildProcess::spawn("submitter", base, &params).expect("start a submitter")
 }
 
 /// A scenario's store and path.
@@ -192,7 +196,7 @@ fn random_sigkills_lose_nothing(on: On) -> Outcome {
             .count();
         claims.add_lines(&lines);
     };
-    let mut slots: Vec<(u32, Option<Child>)> = (0..writers)
+    let mut slots: Vec<(u32, Option<ChildProcess>)> = (0..writers)
         .map(|writer| (0, Some(spawn_submitter(base, writer, 0, &on))))
         .collect();
     for _ in 0..kills {
@@ -200,7 +204,7 @@ fn random_sigkills_lose_nothing(on: On) -> Outcome {
         let writer = rng.below(0, u64::from(writers)) as u32;
         let slot = &mut slots[writer as usize];
         let child = slot.1.take().unwrap();
-        take_in(&mut claims, child.kill());
+        take_in(&mut claims, child.kill_and_collect(PATIENCE)?);
         slot.0 += 1;
         slot.1 = Some(spawn_submitter(base, writer, slot.0, &on));
     }
@@ -261,11 +265,11 @@ fn rows_before_record<B: Backend>(base: &Path, backend: B, (store, mode): On) ->
             ids.push(id);
         }
         let params = format!("mode={mode},{}", store.params());
-        let mut child = Child::spawn("drainer", base, &params);
+        let mut child = ChildProcess::spawn("drainer", base, &params)?;
         while watcher.status().unwrap().uncommitted_len() == 0 && !child.has_exited() {
             thread::yield_now();
         }
-        child.kill();
+        child.kill()?;
         if watcher.status().unwrap().uncommitted_len() > 0 {
             caught = true;
             break;
@@ -350,9 +354,9 @@ fn apply_and_remove<B: Backend>(base: &Path, backend: B, (store, mode): On) -> O
         backend.queue_write(TABLE, &id.write(0)).unwrap();
     }
     let params = format!("mode={mode},{}", store.params());
-    let child = Child::spawn("apply_then_stall", base, &params);
+    let mut child = ChildProcess::spawn("apply_then_stall", base, &params)?;
     child.wait_for_line(PATIENCE, |line| line == "APPLIED")?;
-    child.kill();
+    child.kill()?;
     assert_eq!(
         backend.count_pending(TABLE).unwrap(),
         3,

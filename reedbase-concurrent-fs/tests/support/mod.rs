@@ -53,6 +53,25 @@ pub fn param(key: &str, default: &str) -> String {
         .map_or_else(|| default.to_string(), |(_, v)| v.to_string())
 }
 
+/// In a child: parameter `key` parsed as `T`.
+///
+/// # Panics
+///
+/// If the parent did not give it or it does not parse: a child started
+/// wrongly is a bug in the test.
+pub fn param_as<T: std::str::FromStr>(key: &str) -> T {
+    let value = std::env::var(PARAMS_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| panic!("parameter {key} missing from {PARAMS_ENV}"));
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("parameter {key}={value} does not parse"))
+}
+
 /// In a child: prints one line to the parent and flushes it at once. A
 /// parent that has gone away is not an error: there is no one to tell.
 pub fn tell_parent(line: &str) {
@@ -189,6 +208,48 @@ impl ChildProcess {
     /// still running or not.
     pub fn lines_so_far(&self) -> Vec<String> {
         lock(&self.printed).clone()
+    }
+
+    /// Waits at most `patience` until a line printed so far (read or not)
+    /// satisfies `found`, and returns it.
+    pub fn wait_for_line(
+        &self,
+        patience: Duration,
+        found: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        let mut seen = None;
+        wait_until(patience, || {
+            seen = lock(&self.printed).iter().find(|line| found(line)).cloned();
+            seen.is_some()
+        });
+        seen.ok_or_else(|| {
+            format!(
+                "child {} printed no awaited line in {patience:?}",
+                self.label
+            )
+        })
+    }
+
+    /// True once the child has exited (it is reaped then).
+    pub fn has_exited(&mut self) -> bool {
+        let exited = matches!(self.child.try_wait(), Ok(Some(_)));
+        self.reaped |= exited;
+        exited
+    }
+
+    /// Kills the child with SIGKILL, reaps it, and returns every line it
+    /// printed before it died (waiting at most `timeout` for its stdout to
+    /// end, so that no line it printed is missed).
+    pub fn kill_and_collect(mut self, timeout: Duration) -> Result<Vec<String>, String> {
+        self.kill()?;
+        if self.join_reader(timeout) {
+            Ok(self.lines_so_far())
+        } else {
+            Err(format!(
+                "child {} was killed but its stdout stayed open for {timeout:?}",
+                self.label
+            ))
+        }
     }
 
     /// How many lines the child has printed so far.
@@ -381,5 +442,35 @@ impl Runner {
         } else {
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A small xorshift generator for random schedules (kill times) without a
+/// dependency. The seed is printed so that a failing run can be repeated
+/// with `REEDBASE_TEST_SEED`.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `REEDBASE_TEST_SEED`, or from the clock.
+    pub fn from_env_or_clock() -> Rng {
+        let seed = std::env::var("REEDBASE_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.subsec_nanos());
+                u64::from(nanos) | 1
+            });
+        println!("random seed {seed} (set REEDBASE_TEST_SEED to repeat)");
+        Rng(seed)
+    }
+
+    /// A number in `low..high`.
+    pub fn below(&mut self, low: u64, high: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        low + self.0 % (high - low).max(1)
     }
 }

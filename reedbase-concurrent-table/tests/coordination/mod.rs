@@ -24,7 +24,7 @@ use reedbase_concurrent_pg::PgBackend;
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::TableWriter;
 
-use crate::support::{param, role};
+use crate::support::{child_role, param_as};
 
 /// The table the scenarios write.
 pub const TABLE: &str = "orders";
@@ -57,7 +57,7 @@ impl fmt::Display for Mode {
 impl Mode {
     /// In a child: the mode its parameters name (`mode=...`).
     pub fn from_param() -> Mode {
-        match param::<String>("mode").as_str() {
+        match param_as::<String>("mode").as_str() {
             "batch" => Mode::Batch,
             _ => Mode::PerWrite,
         }
@@ -126,8 +126,8 @@ impl Store {
 
     /// In a child: the store its parameters name.
     pub fn from_params() -> Store {
-        match param::<String>("store").as_str() {
-            "pg" => Store::Pg(param("ns")),
+        match param_as::<String>("store").as_str() {
+            "pg" => Store::Pg(param_as("ns")),
             _ => Store::Fs,
         }
     }
@@ -141,7 +141,7 @@ impl Store {
     /// or when the backend cannot connect.
     pub fn pg_backend(namespace: &str) -> PgBackend {
         let server = TestServer::find("a pg store").expect("the parent found a server");
-        let url = if role().is_some() {
+        let url = if child_role().is_some() {
             server.tcp_url()
         } else {
             server.url()
