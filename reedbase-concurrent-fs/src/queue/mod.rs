@@ -19,14 +19,25 @@
 //! # Writing, durability and capacity
 //!
 //! A producer takes the queue's producers' lock (an exclusive `flock` on the
-//! queue directory itself), then: lists the directory (counting entries,
-//! finding the highest sequence number and deleting temporaries), refuses
-//! with [`ReedError::QueueFull`] at capacity, writes the entry to
-//! `.incoming-<id>.tmp`, fsyncs it, renames it to `<id>.pending`, fsyncs the
-//! directory, and releases the lock. [`Durability::Relaxed`] skips the two
-//! fsyncs (an acknowledged entry then survives a process crash, not a power
-//! cut); the bytes and names are the same.
+//! queue directory itself), then learns how many entries are pending and
+//! the highest sequence number, refuses with [`ReedError::QueueFull`] at
+//! capacity, writes the entry to `.incoming-<id>.tmp`, fsyncs it, renames it
+//! to `<id>.pending`, fsyncs the directory, and releases the lock.
+//! [`Durability::Relaxed`] skips the two fsyncs (an acknowledged entry then
+//! survives a process crash, not a power cut); the bytes and names are the
+//! same.
 //!
+//! The count and the highest sequence come from the process's watch of the
+//! directory (module `queue::watch`, whose docs say how): a listing taken while nothing changed in the
+//! directory, then every name created, renamed or deleted since, as the
+//! kernel reports it whichever process made the change. Where the watch
+//! cannot say (the first write of the process to the queue, a lost event, a
+//! file system that is not local, a leftover temporary, or a count at
+//! capacity, which a rename over an entry can overstate), the producer lists
+//! the directory as before: it counts the entries, finds the highest
+//! sequence, deletes abandoned temporaries and moves aside entries numbered
+//! beyond producers. Either way the count is taken under the lock after
+//! every earlier producer's rename, so it is exact.
 //! A reader only ever sees an entry under its final name, after the rename,
 //! so never a partial entry. A temporary seen by a lock holder belongs to a
 //! producer that died before its write returned, so the next producer
@@ -75,6 +86,12 @@
 //! Old-module entries (hyphenated UUIDs) are delivered first, by creation
 //! time as the old module ordered them; only they are stat'ed, so a pop
 //! from a queue written here costs one listing and one file read.
+//!
+//! An [`FsBackend`](crate::FsBackend) keeps its ordered listing between
+//! pops and lists again only when it runs out or may no longer hold every
+//! entry before its tail in order (module `queue::cache`): a pop from a deep queue
+//! then costs one file read, not a listing and a sort. The free functions
+//! keep nothing and list on every call.
 //!
 //! # Corruption, hostile files and bounded memory
 //!
@@ -137,6 +154,7 @@
 //! [`validate_write`]: reedbase_concurrent_core::validate_write
 
 mod attempts;
+pub(crate) mod cache;
 pub(crate) mod codec;
 pub(crate) mod consumer;
 pub(crate) mod corrupt;
@@ -144,6 +162,7 @@ pub(crate) mod entry_id;
 pub(crate) mod listing;
 pub(crate) mod producer;
 pub(crate) mod table_queue;
+pub(crate) mod watch;
 
 #[cfg(test)]
 mod test_support;
