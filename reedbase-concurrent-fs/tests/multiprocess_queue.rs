@@ -9,7 +9,11 @@
 //!   no acknowledged entry, and their temporaries are swept;
 //! - entries cross between this crate and the old module both ways;
 //! - an old-module producer (writing in place) racing a consumer here never
-//!   gets an entry moved aside or delivered twice.
+//!   gets an entry moved aside or delivered twice;
+//! - a consumer that keeps its listing (`FsBackend`) delivers old-module
+//!   entries written by another process first, shares the queue with a
+//!   consumer process (each in order, together every entry once), and
+//!   drains in enqueue order while four producer processes write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod queue_producers;

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The write path: one entry into the queue under the producers' lock.
 //!
-//! Under the lock: list the directory (count the entries, find the highest
-//! sequence number, sweep abandoned temporaries, set aside entries whose
-//! sequence no producer writes), check the capacity, write the entry to a
-//! temporary name, fsync it, rename it to `<id>.pending`, fsync the
-//! directory. Every producer of this crate holds the lock from creating its
-//! temporary until renaming (or deleting) it, so a temporary seen by a lock
-//! holder belongs to a producer that died.
+//! Under the lock: learn the count and the highest sequence, from the
+//! process's watch of the directory when it knows them (see `watch`), else
+//! from a listing (count the entries, find the highest sequence number,
+//! sweep abandoned temporaries, set aside entries whose sequence no
+//! producer writes; a listing during which nothing changed gives the watch
+//! its counts); check the capacity, write the entry to a temporary name,
+//! fsync it, rename it to `<id>.pending`, fsync the directory. Every
+//! producer of this crate holds the lock from creating its temporary until
+//! renaming (or deleting) it, so a temporary seen by a lock holder belongs
+//! to a producer that died (and a temporary the watch counts makes the next
+//! producer list and sweep).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -47,7 +47,7 @@ use std::sync::{Mutex, PoisonError};
 use super::entry_id::{is_beyond_producers, is_temporary, parse_sequence, pending_stem};
 
 /// How many arrivals each watched directory remembers.
-pub(crate) const LOG_LEN: usize = 4096;
+pub(crate) const LOG_LEN: usize = 1024;
 
 /// A queue directory by device and inode.
 pub(crate) type DirKey = (u64, u64);
