@@ -115,8 +115,15 @@
 //! | drain 10,000 entries          | 84.6 s           | 0.78 s               |
 //! | drain 100,000 entries         | (over an hour)   | 6.7-7.6 s            |
 //! | get_next_pending, depth 100   | 128 us           | 20 us                |
-//! | queue_write 1 row, 99 pending | 246 us (last 313)| 98 us (last 161)     |
-//! | queue_write 1 row, empty      | 144 us (last 115)| 54 us (last 58)      |
+//! | queue_write 1 row, 99 pending | 246 us (last 313)| 98 / 300 / 155 us    |
+//! |   (last in the same run)      |                  | 161 / 303 / 216 us   |
+//! | queue_write 1 row, empty      | 144 us (last 115)| 54 / 171 / 78 us     |
+//! |   (last in the same run)      |                  | 58 / 116 / 66 us     |
+//!
+//! (Three runs after the change; the machine's load moved every number
+//! two- to threefold between runs. A write to an empty queue is not
+//! reliably as fast as the old module's, which writes in place with no
+//! lock and no rename.)
 //!
 //! A write at depth 100 and 1,000 in the `deep` group varies from 0.2 to
 //! 1.7 ms from run to run: `strace -T` shows the time in the kernel's
