@@ -17,6 +17,7 @@ use reedbase_concurrent_core::{
 use crate::lock::TableLock;
 use crate::lock::table_lock;
 use crate::options::FsOptions;
+use crate::queue::cache::Listings;
 use crate::queue::table_queue;
 use crate::tables_dir::BaseDir;
 
@@ -52,6 +53,8 @@ use crate::tables_dir::BaseDir;
 pub struct FsBackend {
     base: Arc<BaseDir>,
     options: FsOptions,
+    /// The consumers' kept listings, shared by clones.
+    listings: Arc<Listings>,
 }
 
 impl FsBackend {
@@ -66,6 +69,7 @@ impl FsBackend {
         FsBackend {
             base: Arc::new(BaseDir::new(base_path.into())),
             options,
+            listings: Arc::default(),
         }
     }
 
@@ -159,12 +163,20 @@ impl QueueBackend for FsBackend {
     }
 
     fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
-        let batch = table_queue::pending_batch(&self.base, table_name, 1, &self.options)?;
+        let batch = table_queue::pending_batch_kept(
+            &self.base,
+            &self.listings,
+            table_name,
+            1,
+            &self.options,
+        )?;
         Ok(batch.into_iter().next())
     }
 
     fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
-        table_queue::remove(&self.base, table_name, queue_id)
+        table_queue::remove(&self.base, table_name, queue_id)?;
+        self.listings.removed(table_name, &[queue_id]);
+        Ok(())
     }
 
     fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
@@ -180,11 +192,18 @@ impl QueueBackend for FsBackend {
         table_name: &str,
         max: usize,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
-        table_queue::pending_batch(&self.base, table_name, max, &self.options)
+        table_queue::pending_batch_kept(&self.base, &self.listings, table_name, max, &self.options)
     }
 
     fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
-        table_queue::remove_batch(&self.base, table_name, queue_ids, self.options.durability)
+        let removed =
+            table_queue::remove_batch(&self.base, table_name, queue_ids, self.options.durability);
+        match &removed {
+            Ok(()) => self.listings.removed(table_name, queue_ids),
+            // Which were removed is not said: list again.
+            Err(_) => self.listings.forget(table_name),
+        }
+        removed
     }
 
     fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {

@@ -2,7 +2,7 @@
 //! The read path: the head of the queue, judging each entry on its open
 //! descriptor, moving corrupt entries aside, and removal by id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::io::{self, Read as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -64,35 +64,79 @@ pub(crate) fn pending_batch(
     max: usize,
     max_entry_bytes: u64,
 ) -> ReedResult<Vec<(String, PendingWrite)>> {
-    let mut found = Vec::new();
     let Some(queue) = queue.filter(|_| max > 0) else {
-        return Ok(found);
+        return Ok(Vec::new());
     };
-    for candidate in ordered_entries(queue.as_fd(), &paths.queue_dir)? {
-        match inspect(queue.as_fd(), paths, &candidate, max_entry_bytes)? {
+    let mut entries = VecDeque::from(ordered_entries(queue.as_fd(), &paths.queue_dir)?);
+    Ok(take_ready(queue.as_fd(), paths, &mut entries, max, max_entry_bytes)?.found)
+}
+
+/// What [`take_ready`] found.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    /// The ready entries, oldest first.
+    pub(crate) found: Vec<(String, PendingWrite)>,
+    /// False if an entry was skipped and left in place (an old-module
+    /// entry still being written, or one that could not be moved aside).
+    pub(crate) settled: bool,
+    /// True if `max` entries were found before the candidates ran out.
+    pub(crate) complete: bool,
+}
+
+/// Inspects `entries` from the front until `max` are ready: the ready ones
+/// stay in `entries` (at its front, in order, unless one was skipped), the
+/// gone and the moved-aside ones are taken out of it.
+///
+/// # Errors
+///
+/// As [`pending_batch`].
+pub(crate) fn take_ready(
+    queue: BorrowedFd<'_>,
+    paths: &TablePaths,
+    entries: &mut VecDeque<Candidate>,
+    max: usize,
+    max_entry_bytes: u64,
+) -> ReedResult<Taken> {
+    let mut taken = Taken {
+        found: Vec::new(),
+        settled: true,
+        complete: false,
+    };
+    let mut at = 0;
+    while taken.found.len() < max {
+        let Some(candidate) = entries.get(at) else {
+            return Ok(taken);
+        };
+        match inspect(queue, paths, candidate, max_entry_bytes)? {
             Inspected::Ready(write) => {
-                found.push((candidate.id, write));
-                if found.len() == max {
-                    break;
-                }
+                taken.found.push((candidate.id.clone(), write));
+                at += 1;
             }
-            Inspected::Gone | Inspected::InProgress => {}
+            Inspected::Gone => {
+                entries.remove(at);
+            }
+            Inspected::InProgress => {
+                taken.settled = false;
+                at += 1;
+            }
             Inspected::Corrupt(reason) => {
                 let path = paths.queue_dir.join(&candidate.name);
-                match move_aside(
-                    queue.as_fd(),
-                    paths,
-                    &candidate.name,
-                    &candidate.id,
-                    &reason,
-                ) {
-                    Ok(_) => forget_stuck(&path),
-                    Err(error) => note_stuck(path, &candidate.id, &reason, &error),
+                match move_aside(queue, paths, &candidate.name, &candidate.id, &reason) {
+                    Ok(_) => {
+                        forget_stuck(&path);
+                        entries.remove(at);
+                    }
+                    Err(error) => {
+                        note_stuck(path, &candidate.id, &reason, &error);
+                        taken.settled = false;
+                        at += 1;
+                    }
                 }
             }
         }
     }
-    Ok(found)
+    taken.complete = true;
+    Ok(taken)
 }
 
 pub(crate) fn inspect(

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The write path: one entry into the queue under the producers' lock.
 //!
-//! Under the lock: list the directory (count the entries, find the highest
-//! sequence number, sweep abandoned temporaries, set aside entries whose
-//! sequence no producer writes), check the capacity, write the entry to a
-//! temporary name, fsync it, rename it to `<id>.pending`, fsync the
-//! directory. Every producer of this crate holds the lock from creating its
-//! temporary until renaming (or deleting) it, so a temporary seen by a lock
-//! holder belongs to a producer that died.
+//! Under the lock: learn the count and the highest sequence, from the
+//! process's watch of the directory when it knows them (see `watch`), else
+//! from a listing (count the entries, find the highest sequence number,
+//! sweep abandoned temporaries, set aside entries whose sequence no
+//! producer writes; a listing during which nothing changed gives the watch
+//! its counts); check the capacity, write the entry to a temporary name,
+//! fsync it, rename it to `<id>.pending`, fsync the directory. Every
+//! producer of this crate holds the lock from creating its temporary until
+//! renaming (or deleting) it, so a temporary seen by a lock holder belongs
+//! to a producer that died (and a temporary the watch counts makes the next
+//! producer list and sweep).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -27,6 +31,7 @@ use super::entry_id::{
     self, MAX_WRITTEN_SEQUENCE, QUEUE_LOCK_FILE, is_beyond_producers, is_temporary, parse_sequence,
     pending_file_name, pending_stem, temporary_file_name,
 };
+use super::watch::{self, Counts};
 use crate::lock::flock::{self, Backoff, LockFile, TryLock};
 use crate::no_follow::for_each_name;
 use crate::no_follow::{create_new, facts_of};
@@ -73,7 +78,69 @@ pub(crate) fn enqueue(
                 );
             }
         })?;
-    let mut scan = scan_and_sweep(&queue, paths)?;
+    let sequence = match known_state(&queue, options.capacity) {
+        Some(sequence) => sequence,
+        None => listed_state(&queue, paths, table_name, options.capacity)?,
+    };
+    let id = entry_id::sequenced_id(sequence);
+    write_entry(&queue, paths, &id, bytes, options.durability)?;
+    Ok(id)
+}
+
+/// The sequence of the next entry from what the process's watcher knows of
+/// the queue (see [`watch`]), without a listing; `None` when the counts are
+/// not known, when a temporary is left over (to be swept), when they say
+/// the queue is full (they may overcount: the listing decides), or when
+/// the numbering is at its end.
+fn known_state(queue: &File, capacity: usize) -> Option<u128> {
+    let facts = facts_of(queue).ok()?;
+    let (counts, top) =
+        watch::with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| (w.counts, w.top))?;
+    let counts = counts.filter(|c| c.temporaries == 0 && c.pending < capacity)?;
+    match top {
+        _ if counts.pending == 0 => Some(0),
+        None => Some(0),
+        Some(top) if top < MAX_WRITTEN_SEQUENCE => Some(top + 1),
+        Some(_) => None,
+    }
+}
+
+/// The sequence of the next entry from a listing (counting the entries,
+/// sweeping abandoned temporaries, moving aside entries numbered beyond
+/// producers), and the watcher's counts taken from it when nothing changed
+/// in the directory while it was read.
+///
+/// # Errors
+///
+/// `QueueFull` at capacity, `InvalidQueueFile` when the numbering is used
+/// up, and the I/O errors of the listing and the sweep.
+fn listed_state(
+    queue: &File,
+    paths: &TablePaths,
+    table_name: &str,
+    capacity: usize,
+) -> ReedResult<u128> {
+    let key = facts_of(queue).ok().map(|facts| (facts.dev, facts.ino));
+    let before =
+        key.and_then(|key| watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes)));
+    let mut scan = scan_names(queue, paths)?;
+    if let (Some(key), Some(before)) = (key, before) {
+        watch::with_dir(queue.as_fd(), key, |w| {
+            if (w.incarnation, w.changes) == before {
+                w.counts = Some(Counts {
+                    pending: scan.pending,
+                    temporaries: scan.temporaries.len(),
+                });
+                // Exact: no entry arrived or left while the listing was
+                // read. Lowering it is safe for a consumer's kept listing:
+                // its entries above the highest pending are all gone.
+                w.top = scan.highest_sequence;
+            } else {
+                w.raise_top(scan.highest_sequence);
+            }
+        });
+    }
+    sweep(queue, paths, &scan.temporaries)?;
     for (name, id, sequence) in std::mem::take(&mut scan.beyond) {
         let reason = beyond_producers(sequence);
         match move_aside(queue.as_fd(), paths, &name, &id, &reason) {
@@ -81,32 +148,27 @@ pub(crate) fn enqueue(
             Err(error) => note_stuck(paths.queue_dir.join(&name), &id, &reason, &error),
         }
     }
-    if scan.pending >= options.capacity {
+    if scan.pending >= capacity {
         tracing::warn!(
             event = events::QUEUE_FULL,
             table = table_name,
             pending = scan.pending,
-            capacity = options.capacity,
+            capacity = capacity,
             "queue full: write refused"
         );
         return Err(ReedError::queue_full(table_name, scan.pending));
     }
-    let sequence = match scan.highest_sequence {
-        None => 0,
-        Some(highest) if highest < MAX_WRITTEN_SEQUENCE => highest + 1,
-        Some(_) => {
-            return Err(ReedError::InvalidQueueFile {
-                path: paths.queue_dir.clone(),
-                reason: format!(
-                    "an entry holds sequence number {MAX_WRITTEN_SEQUENCE}, the highest a producer \
-                     writes; numbering starts again at 0 once the queue is empty"
-                ),
-            });
-        }
-    };
-    let id = entry_id::sequenced_id(sequence);
-    write_entry(&queue, paths, &id, bytes, options.durability)?;
-    Ok(id)
+    match scan.highest_sequence {
+        None => Ok(0),
+        Some(highest) if highest < MAX_WRITTEN_SEQUENCE => Ok(highest + 1),
+        Some(_) => Err(ReedError::InvalidQueueFile {
+            path: paths.queue_dir.clone(),
+            reason: format!(
+                "an entry holds sequence number {MAX_WRITTEN_SEQUENCE}, the highest a producer \
+                 writes; numbering starts again at 0 once the queue is empty"
+            ),
+        }),
+    }
 }
 
 /// The producers' lock of one queue: an exclusive `flock` on the queue
@@ -298,8 +360,8 @@ impl Drop for TurnTaken {
 
 /// Lists the queue directory under the producers' lock: counts the entries,
 /// finds the highest sequence number a producer wrote, notes the entries
-/// beyond it, and deletes abandoned temporaries.
-fn scan_and_sweep(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
+/// beyond it and the abandoned temporaries.
+fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
     let mut scan = Scan::default();
     for_each_name(queue.as_fd(), |name| {
         if let Some(stem) = pending_stem(name) {
@@ -318,7 +380,12 @@ fn scan_and_sweep(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
         }
     })
     .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e))?;
-    for name in &scan.temporaries {
+    Ok(scan)
+}
+
+/// Deletes the abandoned temporaries found by [`scan_names`].
+fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) -> ReedResult<()> {
+    for name in temporaries {
         match rustix::fs::unlinkat(queue.as_fd(), name, AtFlags::empty()) {
             Ok(()) => {
                 let path = paths.queue_dir.join(name);
@@ -335,7 +402,7 @@ fn scan_and_sweep(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
             }
         }
     }
-    Ok(scan)
+    Ok(())
 }
 
 /// Writes the entry under a temporary name and renames it into place, with

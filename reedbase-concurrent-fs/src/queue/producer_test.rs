@@ -192,3 +192,27 @@ fn reading_a_queue_that_was_never_used_creates_nothing() {
     );
     assert!(file_names(dir.path()).is_empty());
 }
+
+#[test]
+fn capacity_follows_entries_added_and_deleted_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let options = relaxed().capacity(3);
+    let write = |tag: &str| queue_write_with(dir.path(), "t", &sample_write(tag, 1), &options);
+    let ids: Vec<String> = (0..3).map(|n| write(&n.to_string()).unwrap()).collect();
+    assert!(write("x").unwrap_err().is_queue_full());
+    fs::remove_file(queue.join(format!("{}.pending", ids[1]))).unwrap();
+    let fourth = write("y").unwrap();
+    assert!(fourth > ids[2], "numbered after every pending entry");
+    assert!(write("z").unwrap_err().is_queue_full());
+    fs::remove_file(queue.join(format!("{}.pending", ids[0]))).unwrap();
+    let legacy = queue.join("0b5c1e8f-9d0a-4c6e-8e7f-1a2b3c4d5e6f.pending");
+    fs::write(&legacy, b"{}").unwrap();
+    assert!(
+        write("w").unwrap_err().is_queue_full(),
+        "an old-module entry counts"
+    );
+    fs::remove_file(&legacy).unwrap();
+    write("v").unwrap();
+    assert_eq!(count_pending(dir.path(), "t").unwrap(), 3);
+}

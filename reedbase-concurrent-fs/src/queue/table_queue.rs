@@ -11,6 +11,7 @@ use reedbase_concurrent_core::{
 };
 
 use super::attempts;
+use super::cache::Listings;
 use super::codec;
 use super::consumer;
 use super::corrupt::{self, Moved};
@@ -50,6 +51,20 @@ pub(crate) fn pending_batch(
     let paths = TablePaths::new(base.path(), table_name)?;
     let queue = open_queue(base, &paths)?;
     consumer::pending_batch(queue, &paths, max, options.max_entry_bytes)
+}
+
+/// `get_pending_batch` through a backend's kept listings (see
+/// [`cache`](super::cache)).
+pub(crate) fn pending_batch_kept(
+    base: &BaseDir,
+    listings: &Listings,
+    table_name: &str,
+    max: usize,
+    options: &FsOptions,
+) -> ReedResult<Vec<(String, PendingWrite)>> {
+    let paths = TablePaths::new(base.path(), table_name)?;
+    let queue = open_queue(base, &paths)?;
+    listings.pending_batch(queue, &paths, table_name, max, options.max_entry_bytes)
 }
 
 /// `remove_from_queue`.

@@ -69,6 +69,9 @@ pub fn run_child(role: &str) -> ExitCode {
     }
     let started = Instant::now();
     let options = child_options();
+    if role == "consumer" {
+        return consume_until_empty(&base, started);
+    }
     for n in 0..count {
         if started.elapsed() > PATIENCE {
             break;
@@ -90,6 +93,30 @@ pub fn run_child(role: &str) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// A consumer child: gets and removes entries until the queue is empty,
+/// saying `took <id>` for each entry it removed (an entry another consumer
+/// removed first is not its own).
+fn consume_until_empty(base: &Path, started: Instant) -> ExitCode {
+    while started.elapsed() < PATIENCE {
+        match get_next_pending(base, TABLE) {
+            Ok(Some((id, _))) => match remove_from_queue(base, TABLE, &id) {
+                Ok(()) => tell_parent(&format!("took {id}")),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    tell_parent(&format!("err {e}"));
+                    return ExitCode::FAILURE;
+                }
+            },
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => {
+                tell_parent(&format!("err {e}"));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::FAILURE
 }
 
 /// The old module's `queue_write`, retried while its queue is full.

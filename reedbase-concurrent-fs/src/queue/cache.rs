@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+//! A consumer's ordered listing, kept between pops by one
+//! [`FsBackend`](crate::FsBackend) (and its clones), so that a pop from a
+//! deep queue costs one entry read instead of a listing and a sort.
+//!
+//! A listing stays usable while it is known to hold, in order, every entry
+//! that sorts before its tail:
+//!
+//! - An entry a producer writes is numbered above every pending entry, so
+//!   it sorts after every entry of the listing that is still pending; the
+//!   listed entries that are gone (removed by another consumer or an
+//!   operator) are skipped when met. So producers never spoil a listing:
+//!   when it runs out, the consumer lists again and finds what they wrote.
+//! - What may sort before the tail is an entry of the old module (legacy
+//!   entries come first), or a sequenced entry at or below the highest
+//!   sequence seen (put back from `corrupt/`, crafted, or numbered by a
+//!   process that did not see the whole queue). The `watch`
+//!   module bumps the directory's `order` on each such arrival, and on any
+//!   lost event; a listing taken at one `order` is dropped once it moved.
+//! - An arrival while the listing was being read (a listing is not a
+//!   snapshot) is checked against it: one that the listing missed and that
+//!   sorts before its tail means the listing is not kept.
+//! - An entry skipped and left in place (an old-module entry still being
+//!   written, one that could not be moved aside) must be looked at again
+//!   on the next call, as before: a listing with one is not kept.
+//! - The listing is of one directory by device and inode, and of one
+//!   watch of it: a queue directory replaced or made anew is listed anew.
+//!
+//! Where directories cannot be watched (see the `watch` module),
+//! nothing is kept and every call lists, as before.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use reedbase_concurrent_core::{PendingWrite, ReedResult};
+
+use super::consumer::take_ready;
+use super::entry_id::is_beyond_producers;
+use super::listing::{Candidate, ordered_entries};
+use super::watch::{self, DirKey};
+use crate::no_follow::facts_of;
+use crate::tables_dir::TablePaths;
+
+/// The kept listings of one backend, per table.
+#[derive(Debug, Default)]
+pub(crate) struct Listings {
+    tables: Mutex<HashMap<String, Arc<Mutex<Option<Listing>>>>>,
+}
+
+/// One kept listing.
+#[derive(Debug)]
+struct Listing {
+    key: DirKey,
+    incarnation: u64,
+    order: u64,
+    entries: VecDeque<Candidate>,
+}
+
+impl Listings {
+    fn slot(&self, table: &str) -> Arc<Mutex<Option<Listing>>> {
+        let mut tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(tables.entry(table.to_string()).or_default())
+    }
+
+    /// `get_pending_batch` through the kept listing of `table`, listing
+    /// the directory only when there is none or it cannot be trusted.
+    ///
+    /// # Errors
+    ///
+    /// As [`super::consumer::pending_batch`].
+    pub(crate) fn pending_batch(
+        &self,
+        queue: Option<OwnedFd>,
+        paths: &TablePaths,
+        table: &str,
+        max: usize,
+        max_entry_bytes: u64,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        let slot = self.slot(table);
+        let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(listing) = kept.take() else {
+            return self.list(&mut kept, queue, paths, max, max_entry_bytes);
+        };
+        let Some(queue) = queue.filter(|_| max > 0) else {
+            return Ok(Vec::new());
+        };
+        let Ok(facts) = facts_of(&queue) else {
+            return super::consumer::pending_batch(Some(queue), paths, max, max_entry_bytes);
+        };
+        let key = (facts.dev, facts.ino);
+        let current = watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.order));
+        if listing.key != key || current != Some((listing.incarnation, listing.order)) {
+            return self.list(&mut kept, Some(queue), paths, max, max_entry_bytes);
+        }
+        let mut listing = listing;
+        let taken = take_ready(
+            queue.as_fd(),
+            paths,
+            &mut listing.entries,
+            max,
+            max_entry_bytes,
+        )?;
+        if !taken.complete {
+            return self.list(&mut kept, Some(queue), paths, max, max_entry_bytes);
+        }
+        if taken.settled {
+            *kept = Some(listing);
+        }
+        Ok(taken.found)
+    }
+
+    /// Lists the directory, takes the batch from the listing and keeps the
+    /// listing in `kept` if it may be trusted.
+    fn list(
+        &self,
+        kept: &mut Option<Listing>,
+        queue: Option<OwnedFd>,
+        paths: &TablePaths,
+        max: usize,
+        max_entry_bytes: u64,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        let Some(queue) = queue.filter(|_| max > 0) else {
+            return Ok(Vec::new());
+        };
+        let Ok(facts) = facts_of(&queue) else {
+            return super::consumer::pending_batch(Some(queue), paths, max, max_entry_bytes);
+        };
+        let key = (facts.dev, facts.ino);
+        let before = watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.arrivals_seen));
+        let mut entries = VecDeque::from(ordered_entries(queue.as_fd(), &paths.queue_dir)?);
+        let trusted = before.and_then(|before| trust(&queue, key, before, &entries));
+        let taken = take_ready(queue.as_fd(), paths, &mut entries, max, max_entry_bytes)?;
+        if let Some((incarnation, order)) = trusted.filter(|_| taken.settled) {
+            *kept = Some(Listing {
+                key,
+                incarnation,
+                order,
+                entries,
+            });
+        }
+        Ok(taken.found)
+    }
+}
+
+impl Listings {
+    /// Drops the kept listing of `table`.
+    pub(crate) fn forget(&self, table: &str) {
+        *self
+            .slot(table)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Forgets entries of `table` removed through this backend, when they
+    /// are at the front of its listing (others are skipped when met).
+    pub(crate) fn removed<S: AsRef<str>>(&self, table: &str, ids: &[S]) {
+        let slot = self.slot(table);
+        let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(listing) = kept.as_mut() {
+            let removed: HashSet<&str> = ids.iter().map(AsRef::as_ref).collect();
+            while listing
+                .entries
+                .front()
+                .is_some_and(|front| removed.contains(front.id.as_str()))
+            {
+                listing.entries.pop_front();
+            }
+        }
+    }
+}
+
+/// After a listing of the directory `key`, begun when the watch was at
+/// `before` (its incarnation and arrivals): the `(incarnation, order)` to
+/// keep the listing under, or `None` if it cannot be trusted (an arrival
+/// during the listing that it missed and that sorts before its tail, or
+/// one no longer remembered). Raises the watch's `top` to the listing's
+/// highest sequence first, so that a later arrival at or below it moves
+/// `order`.
+fn trust(
+    queue: &OwnedFd,
+    key: DirKey,
+    before: (u64, u64),
+    entries: &VecDeque<Candidate>,
+) -> Option<(u64, u64)> {
+    let tail = entries
+        .iter()
+        .filter_map(|candidate| candidate.sequence)
+        .filter(|sequence| !is_beyond_producers(*sequence))
+        .max();
+    watch::with_dir(queue.as_fd(), key, |w| {
+        if w.incarnation != before.0 {
+            return None;
+        }
+        w.raise_top(tail);
+        let mut arrivals = w.arrivals_since(before.1)?.peekable();
+        if arrivals.peek().is_some() {
+            let listed: HashSet<&OsStr> = entries.iter().map(|c| c.name.as_os_str()).collect();
+            let fine = arrivals.all(|arrival| {
+                listed.contains(arrival.name.as_os_str())
+                    || arrival
+                        .sequence
+                        .is_some_and(|sequence| tail.is_none_or(|tail| sequence > tail))
+            });
+            if !fine {
+                return None;
+            }
+        }
+        Some((w.incarnation, w.order))
+    })
+    .flatten()
+}
+
+#[cfg(test)]
+#[path = "cache_test.rs"]
+mod tests;

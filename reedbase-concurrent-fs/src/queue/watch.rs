@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: Apache-2.0
+//! What changed in the queue directories this process uses, from the
+//! kernel's own record (`inotify`), so that a producer need not list a deep
+//! queue to count it and a consumer may keep its ordered listing.
+//!
+//! One `inotify` instance per process watches every queue directory the
+//! process has written or read (a watch per directory, never a file per
+//! table). Each change of a name in a watched directory (created, renamed
+//! in or out, deleted) is queued by the kernel inside the system call that
+//! made it, whichever process made it; so whoever reads the instance after
+//! another process's `rename` returned sees that rename. From the events
+//! this module keeps, per directory:
+//!
+//! - `counts`: the entries (`*.pending`) and the producers' temporaries,
+//!   exact from a listing with no change during it (a *baseline*) plus
+//!   every change since. A lost event (`IN_Q_OVERFLOW`, a read error) or a
+//!   count that would go below zero forgets them, and the next producer
+//!   lists again. The only way to miss a departure is a rename over an
+//!   existing entry, which overcounts: a producer that finds the queue full
+//!   by the counts lists before it refuses.
+//! - `top`: the highest sequence number seen listed or arriving (never
+//!   below any pending sequenced entry).
+//! - `order`: a generation, bumped whenever an entry arrives that may sort
+//!   before entries already listed: a legacy (old-module) entry, which
+//!   sorts first, or a sequenced entry at or below `top` (an entry put back
+//!   from `corrupt/`, a crafted name, a producer of another process that
+//!   numbered from a listing). An entry a producer writes is numbered above
+//!   every pending one and does not bump it.
+//! - the last [`LOG_LEN`] arrivals, numbered, so that a consumer can tell
+//!   what arrived while it listed (a listing is not a snapshot: it may show
+//!   an entry and miss an older one created during it).
+//!
+//! Only local file systems whose every change passes through this kernel
+//! are watched (ext2/3/4, XFS, Btrfs, tmpfs, F2FS, ZFS, bcachefs): on NFS,
+//! SMB, FUSE and the like a change made on another machine makes no event,
+//! so there (and where `inotify` or `/proc` is unavailable, or the watch
+//! limit is reached) every caller lists, as before. A child forked without
+//! `exec` starts a watcher of its own.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use super::entry_id::{is_beyond_producers, is_temporary, parse_sequence, pending_stem};
+
+/// How many arrivals each watched directory remembers.
+pub(crate) const LOG_LEN: usize = 1024;
+
+/// A queue directory by device and inode.
+pub(crate) type DirKey = (u64, u64);
+
+/// The counts of a watched directory since its baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) pending: usize,
+    pub(crate) temporaries: usize,
+}
+
+/// One arrival of an entry file.
+#[derive(Debug, Clone)]
+pub(crate) struct Arrival {
+    pub(crate) name: OsString,
+    /// `None` for a legacy entry.
+    pub(crate) sequence: Option<u128>,
+}
+
+/// The next [`Watched::incarnation`].
+static INCARNATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// What is known of one watched directory.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    key: DirKey,
+    /// Unique to this watch in the life of the process: a directory
+    /// watched again (deleted and made anew, or after a fork) is another.
+    pub(crate) incarnation: u64,
+    pub(crate) counts: Option<Counts>,
+    pub(crate) top: Option<u128>,
+    pub(crate) order: u64,
+    /// Name events (entries and temporaries) seen: a baseline is taken only
+    /// from a listing during which this did not move.
+    pub(crate) changes: u64,
+    /// Arrivals numbered from `arrivals_seen - log.len()`.
+    log: VecDeque<Arrival>,
+    pub(crate) arrivals_seen: u64,
+}
+
+impl Watched {
+    fn new(key: DirKey) -> Self {
+        Watched {
+            key,
+            incarnation: INCARNATIONS.fetch_add(1, Ordering::Relaxed),
+            counts: None,
+            top: None,
+            order: 0,
+            changes: 0,
+            log: VecDeque::new(),
+            arrivals_seen: 0,
+        }
+    }
+
+    /// The arrivals numbered `since` and later, or `None` if some of them
+    /// are no longer remembered.
+    pub(crate) fn arrivals_since(&self, since: u64) -> Option<impl Iterator<Item = &Arrival>> {
+        let first = self.arrivals_seen - self.log.len() as u64;
+        let skip = since.checked_sub(first)?;
+        Some(self.log.iter().skip(usize::try_from(skip).ok()?))
+    }
+
+    /// Raises `top` to `sequence` (a listing's highest).
+    pub(crate) fn raise_top(&mut self, sequence: Option<u128>) {
+        self.top = self.top.max(sequence);
+    }
+
+    fn forget_counts(&mut self) {
+        self.counts = None;
+        self.order += 1;
+    }
+
+    fn arrive(&mut self, name: &OsStr) {
+        if let Some(stem) = pending_stem(name) {
+            self.changes += 1;
+            if let Some(counts) = &mut self.counts {
+                counts.pending += 1;
+            }
+            let sequence = parse_sequence(&stem.to_string_lossy());
+            match sequence {
+                Some(s) if !is_beyond_producers(s) => {
+                    if self.top.is_some_and(|top| s <= top) {
+                        self.order += 1;
+                    }
+                    self.top = self.top.max(Some(s));
+                }
+                _ => self.order += 1,
+            }
+            if self.log.len() == LOG_LEN {
+                self.log.pop_front();
+            }
+            self.log.push_back(Arrival {
+                name: name.to_os_string(),
+                sequence,
+            });
+            self.arrivals_seen += 1;
+        } else if is_temporary(name) {
+            self.changes += 1;
+            if let Some(counts) = &mut self.counts {
+                counts.temporaries += 1;
+            }
+        }
+    }
+
+    fn depart(&mut self, name: &OsStr) {
+        let entry = pending_stem(name).is_some();
+        if !entry && !is_temporary(name) {
+            return;
+        }
+        self.changes += 1;
+        if let Some(counts) = &mut self.counts {
+            let field = if entry {
+                &mut counts.pending
+            } else {
+                &mut counts.temporaries
+            };
+            match field.checked_sub(1) {
+                Some(left) => *field = left,
+                None => self.forget_counts(),
+            }
+        }
+    }
+}
+
+/// The process's watcher.
+#[derive(Debug)]
+struct Watcher {
+    pid: u32,
+    fd: OwnedFd,
+    by_wd: HashMap<i32, Watched>,
+    by_key: HashMap<DirKey, i32>,
+}
+
+/// The watcher; `Err(pid)` once it could not be made in process `pid`.
+static WATCHER: Mutex<Option<Result<Watcher, u32>>> = Mutex::new(None);
+
+/// Calls `f` with what is known of the queue directory `dir` (whose device
+/// and inode are `key`), after reading every event queued so far; starts
+/// watching it if it is not watched yet. `None` where directories cannot
+/// be watched (see the [module docs](self)): the caller lists.
+pub(crate) fn with_dir<R>(
+    dir: BorrowedFd<'_>,
+    key: DirKey,
+    f: impl FnOnce(&mut Watched) -> R,
+) -> Option<R> {
+    let mut slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    let pid = std::process::id();
+    let usable = match &*slot {
+        Some(Ok(watcher)) => watcher.pid == pid,
+        Some(Err(failed_in)) => {
+            if *failed_in == pid {
+                return None;
+            }
+            false
+        }
+        None => false,
+    };
+    if !usable {
+        *slot = Some(Watcher::new(pid).ok_or(pid));
+    }
+    let Some(Ok(watcher)) = slot.as_mut() else {
+        return None;
+    };
+    watcher.drain();
+    let wd = match watcher.by_key.get(&key) {
+        Some(&wd) => wd,
+        None => watcher.watch(dir, key)?,
+    };
+    watcher.by_wd.get_mut(&wd).map(f)
+}
+
+impl Watcher {
+    #[cfg(target_os = "linux")]
+    fn new(pid: u32) -> Option<Watcher> {
+        use rustix::fs::inotify;
+        let fd =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).ok()?;
+        Some(Watcher {
+            pid,
+            fd,
+            by_wd: HashMap::new(),
+            by_key: HashMap::new(),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new(_pid: u32) -> Option<Watcher> {
+        None
+    }
+
+    /// Starts watching `dir`; `None` if it cannot be watched.
+    #[cfg(target_os = "linux")]
+    fn watch(&mut self, dir: BorrowedFd<'_>, key: DirKey) -> Option<i32> {
+        use rustix::fs::inotify::{self, WatchFlags};
+        if !is_local(dir) {
+            return None;
+        }
+        let flags = WatchFlags::CREATE
+            | WatchFlags::MOVED_TO
+            | WatchFlags::MOVED_FROM
+            | WatchFlags::DELETE
+            | WatchFlags::DELETE_SELF
+            | WatchFlags::ONLYDIR;
+        // The descriptor's own directory, whatever its path now is: the
+        // magic link names the open file, never a path looked up again.
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
+        let wd = inotify::add_watch(&self.fd, path, flags).ok()?;
+        // The path was resolved anew; make sure it is the directory meant.
+        let facts = crate::no_follow::facts_of(dir).ok()?;
+        if (facts.dev, facts.ino) != key {
+            return None;
+        }
+        if let Some(stale) = self.by_wd.insert(wd, Watched::new(key)) {
+            self.by_key.remove(&stale.key);
+        }
+        self.by_key.insert(key, wd);
+        Some(wd)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn watch(&mut self, _dir: BorrowedFd<'_>, _key: DirKey) -> Option<i32> {
+        None
+    }
+
+    /// Reads every event queued so far: reads until a read leaves room for
+    /// one more event of the longest name (the kernel returns as many whole
+    /// events as fit), or finds none.
+    #[cfg(target_os = "linux")]
+    fn drain(&mut self) {
+        use rustix::io::Errno;
+        const HEADER: usize = 16;
+        const LONGEST: usize = HEADER + 256;
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let read = match rustix::io::read(&self.fd, &mut buffer) {
+                Ok(read) => read,
+                Err(Errno::AGAIN) => return,
+                Err(Errno::INTR) => continue,
+                Err(_) => {
+                    self.by_wd.values_mut().for_each(Watched::forget_counts);
+                    return;
+                }
+            };
+            let mut at = 0;
+            while at + HEADER <= read {
+                let word = |i: usize| {
+                    let mut bytes = [0u8; 4];
+                    bytes.copy_from_slice(&buffer[at + 4 * i..at + 4 * i + 4]);
+                    u32::from_ne_bytes(bytes)
+                };
+                let wd = i32::from_ne_bytes(word(0).to_ne_bytes());
+                let mask = word(1);
+                let len = word(3) as usize;
+                let end = (at + HEADER + len).min(read);
+                let raw = &buffer[at + HEADER..end];
+                let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+                self.event(wd, mask, name);
+                at = end;
+            }
+            if read + LONGEST <= buffer.len() {
+                return;
+            }
+        }
+    }
+
+    /// One event: `mask` of `IN_*` bits on watch `wd`, about `name`.
+    #[cfg(target_os = "linux")]
+    fn event(&mut self, wd: i32, mask: u32, name: &[u8]) {
+        use rustix::fs::inotify::ReadFlags;
+        let flags = ReadFlags::from_bits_retain(mask);
+        if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+            self.by_wd.values_mut().for_each(Watched::forget_counts);
+            return;
+        }
+        if flags.intersects(ReadFlags::IGNORED | ReadFlags::DELETE_SELF | ReadFlags::UNMOUNT) {
+            if let Some(gone) = self.by_wd.remove(&wd) {
+                self.by_key.remove(&gone.key);
+            }
+            return;
+        }
+        let Some(watched) = self.by_wd.get_mut(&wd).filter(|_| !name.is_empty()) else {
+            return;
+        };
+        let name = OsStr::from_bytes(name);
+        if flags.intersects(ReadFlags::CREATE | ReadFlags::MOVED_TO) {
+            watched.arrive(name);
+        } else if flags.intersects(ReadFlags::DELETE | ReadFlags::MOVED_FROM) {
+            watched.depart(name);
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn drain(&mut self) {}
+}
+
+/// True on a local file system whose every change makes an event here.
+#[cfg(target_os = "linux")]
+fn is_local(dir: BorrowedFd<'_>) -> bool {
+    const LOCAL: [u64; 8] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // XFS
+        0x9123_683E, // Btrfs
+        0x0102_1994, // tmpfs
+        0xF2F5_2010, // F2FS
+        0x2FC1_2FC2, // ZFS
+        0xCA45_1A4E, // bcachefs
+        0x8584_58F6, // ramfs
+    ];
+    rustix::fs::fstatfs(dir).is_ok_and(|stats| {
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        let kind = stats.f_type as u64;
+        LOCAL.contains(&kind)
+    })
+}
+
+#[cfg(test)]
+#[path = "watch_test.rs"]
+mod tests;

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+use std::ffi::OsStr;
+use std::fs;
+use std::os::fd::AsFd;
+
+use super::{Counts, Watched, with_dir};
+use crate::no_follow::facts_of;
+use crate::queue::entry_id::temporary_file_name;
+
+const LEGACY: &str = "0b5c1e8f-9d0a-4c6e-8e7f-1a2b3c4d5e6f.pending";
+
+fn sequenced(sequence: u128) -> String {
+    format!("{sequence:020}-0123456789abcdef0123456789abcdef.pending")
+}
+
+fn counted() -> Watched {
+    let mut watched = Watched::new((1, 2));
+    watched.counts = Some(Counts {
+        pending: 0,
+        temporaries: 0,
+    });
+    watched
+}
+
+#[test]
+fn arrivals_and_departures_keep_the_counts() {
+    let mut w = counted();
+    let temporary = temporary_file_name("00000000000000000000-0123456789abcdef0123456789abcdef");
+    w.arrive(OsStr::new(&temporary));
+    w.arrive(OsStr::new(&sequenced(0)));
+    w.depart(OsStr::new(&temporary));
+    w.arrive(OsStr::new(LEGACY));
+    w.arrive(OsStr::new("notes.txt"));
+    assert_eq!(
+        w.counts,
+        Some(Counts {
+            pending: 2,
+            temporaries: 0
+        })
+    );
+    w.depart(OsStr::new(&sequenced(0)));
+    assert_eq!(w.counts.map(|c| c.pending), Some(1));
+    assert_eq!(w.top, Some(0));
+    assert_eq!(w.changes, 5, "the unrelated name is no change");
+}
+
+#[test]
+fn a_departure_below_zero_forgets_the_counts_and_moves_the_order() {
+    let mut w = counted();
+    w.depart(OsStr::new(&sequenced(3)));
+    assert_eq!(w.counts, None);
+    assert_eq!(w.order, 1);
+}
+
+#[test]
+fn only_arrivals_that_may_sort_before_a_listing_move_the_order() {
+    let mut w = counted();
+    w.raise_top(Some(10));
+    w.arrive(OsStr::new(&sequenced(11)));
+    w.arrive(OsStr::new(&sequenced(12)));
+    assert_eq!(w.order, 0, "producers' entries sort last");
+    w.arrive(OsStr::new(&sequenced(5)));
+    assert_eq!(w.order, 1, "an entry put back below the top");
+    w.arrive(OsStr::new(LEGACY));
+    assert_eq!(w.order, 2, "an old-module entry sorts first");
+    w.arrive(OsStr::new(
+        "10000000000000000000-0123456789abcdef0123456789abcdef.pending",
+    ));
+    assert_eq!(w.order, 3, "a crafted entry beyond producers");
+    assert_eq!(w.top, Some(12));
+}
+
+#[test]
+fn arrivals_are_remembered_in_a_bounded_log() {
+    let mut w = counted();
+    for n in 0..super::LOG_LEN as u128 + 10 {
+        w.arrive(OsStr::new(&sequenced(n)));
+    }
+    assert!(w.arrivals_since(0).is_none(), "the first ten are forgotten");
+    let since: Vec<_> = w.arrivals_since(w.arrivals_seen - 2).unwrap().collect();
+    assert_eq!(since.len(), 2);
+    assert_eq!(
+        since[1].name.to_str(),
+        Some(sequenced(super::LOG_LEN as u128 + 9).as_str())
+    );
+}
+
+#[test]
+fn changes_made_by_another_hand_are_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = fs::File::open(dir.path()).unwrap();
+    let facts = facts_of(&queue).unwrap();
+    let key = (facts.dev, facts.ino);
+    let Some(first) = with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes)) else {
+        // A file system that is not watched: nothing to see here.
+        return;
+    };
+    fs::write(dir.path().join(LEGACY), b"{}").unwrap();
+    fs::write(dir.path().join("other.txt"), b"").unwrap();
+    let (incarnation, changes, order) =
+        with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes, w.order)).unwrap();
+    assert_eq!(incarnation, first.0);
+    assert_eq!(changes, first.1 + 1);
+    assert_eq!(order, 1);
+}
+
+#[test]
+fn a_directory_made_anew_is_another_incarnation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q");
+    fs::create_dir(&path).unwrap();
+    let queue = fs::File::open(&path).unwrap();
+    let facts = facts_of(&queue).unwrap();
+    let key = (facts.dev, facts.ino);
+    let Some(first) = with_dir(queue.as_fd(), key, |w| w.incarnation) else {
+        return;
+    };
+    drop(queue);
+    fs::remove_dir(&path).unwrap();
+    fs::create_dir(&path).unwrap();
+    let queue = fs::File::open(&path).unwrap();
+    let facts = facts_of(&queue).unwrap();
+    let again = with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| w.incarnation).unwrap();
+    assert_ne!(first, again);
+}
