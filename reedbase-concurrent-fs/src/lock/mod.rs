@@ -142,6 +142,7 @@
 
 pub(crate) mod flock;
 mod holder;
+mod notify;
 pub(crate) mod table_lock;
 
 use std::path::Path;
