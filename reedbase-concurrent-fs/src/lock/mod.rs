@@ -154,7 +154,27 @@
 //! it, two `flock`s, two `fstatat` checks and the record's `pwrite`; then
 //! the blanking `pwrite`, two unlocking `flock`s and two `close`s. The old
 //! module made 6 (`mkdir`, `statx`, `open`, `flock`, `flock`, `close`); the
-//! difference buys the checks above.
+//! difference buys the checks above. A waiter's inotify watch is made only
+//! after a failed first attempt, so it costs the uncontended path nothing.
+//!
+//! The bare cost of each call, on the 2-core virtual machine under another
+//! build's load (medians of 7 x 20,000 calls in a loop, from a throwaway
+//! Rust program on `rustix`), beside what it buys:
+//!
+//! | calls | bare cost | buys |
+//! | --- | --- | --- |
+//! | `openat2` + `close` of the table directory | 4.4-4.8 us | no link followed, and the directory's `flock` |
+//! | (the old module's plain `open` + `close` of it, for comparison) | 4.4-5.2 us | - |
+//! | `openat` + `close` of `write.lock` | 3.9-4.2 us | both modules need it |
+//! | `fstat` of `write.lock` | 0.5 us | a regular file with one name |
+//! | `flock` + unlock of the directory | 1.2 us | no second holder when `write.lock` is deleted |
+//! | `fstatat` in the directory, `fstatat` from the base | 1.4 us + 1.7 us | the locked file is still in place |
+//! | two 256-byte `pwrite`s | 2 x 1.1 us | the holder record (`lock_holder`) |
+//! | (the old module's `mkdir` of an existing directory) | 2.0 us | - |
+//!
+//! `is_locked` of a table never locked is one `openat2` that fails (1.4-1.8
+//! us bare; the old module's `open` of the absolute path that fails: 2.1-2.3
+//! us); what it costs beyond is building the table's paths.
 //!
 //! # Network file systems
 //!
