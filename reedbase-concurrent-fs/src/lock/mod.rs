@@ -75,9 +75,11 @@
 //! deadline, and one last attempt is made there. A waiter keeps its
 //! descriptors open across attempts, so waiters never wake each other;
 //! events on other names (`table.csv`, the queue directory) are read and
-//! ignored. The inotify instance is kept per thread between waits: closing
-//! one costs an SRCU grace period in the kernel (3-15 ms measured here),
-//! which would otherwise sit between taking the lock and returning it.
+//! ignored. Up to 4 idle inotify instances are kept per process between
+//! waits: closing one costs an SRCU grace period in the kernel (3-15 ms
+//! measured here), which would otherwise sit between taking the lock and
+//! returning it; more are not kept, as instances count against a per-user
+//! limit (128 by default) shared with other programs.
 //!
 //! Measured with `cargo xtask bench --only handoff` (release build; 40
 //! hand-offs between two processes, the waiter waiting 20-120 ms first; the

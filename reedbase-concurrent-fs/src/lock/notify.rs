@@ -41,6 +41,7 @@
 use std::fs::File;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -148,17 +149,21 @@ enum Woke {
     Quiet,
 }
 
-thread_local! {
-    /// This thread's inotify instance between two waits, with the pid that
-    /// created it (a forked child makes its own instead of sharing it).
-    ///
-    /// Closing an instance is slow (Linux waits for an SRCU grace period:
-    /// 3-15 ms measured on the 2-core test machine), and it would come
-    /// between the lock being taken and `acquire_lock` returning. So a wait
-    /// removes its watch (cheap) and keeps the instance for the thread's
-    /// next wait; it is closed when the thread ends.
-    static SPARE: std::cell::RefCell<Option<(u32, OwnedFd)>> = const { std::cell::RefCell::new(None) };
-}
+/// How many idle inotify instances a process keeps for its next waits.
+///
+/// Closing an instance is slow (Linux waits for an SRCU grace period:
+/// 3-15 ms measured on the 2-core test machine), and it would come between
+/// the lock being taken and `acquire_lock` returning. So a wait removes its
+/// watch (cheap) and puts the instance back here for the next wait, of any
+/// thread. Instances count against a per-user limit
+/// (`fs.inotify.max_user_instances`, 128 by default) shared with other
+/// programs, so only a few are kept: beyond this many waiting at once in
+/// one process, a wait closes its instance when it ends.
+const SPARE_INSTANCES: usize = 4;
+
+/// The idle instances, each with the pid that created it (a forked child
+/// makes its own rather than share its parent's).
+static SPARE: Mutex<Vec<(u32, OwnedFd)>> = Mutex::new(Vec::new());
 
 /// An inotify instance watching one table directory.
 #[derive(Debug)]
@@ -177,11 +182,11 @@ impl Drop for Watch {
         // Fails harmlessly when the watch has ended already.
         let _ = inotify::remove_watch(&inotify, self.wd);
         let pid = std::process::id();
-        SPARE.with(|spare| {
-            if let Ok(mut spare) = spare.try_borrow_mut() {
-                spare.get_or_insert((pid, inotify));
-            }
-        });
+        if let Ok(mut spare) = SPARE.lock()
+            && spare.len() < SPARE_INSTANCES
+        {
+            spare.push((pid, inotify));
+        }
     }
 }
 
@@ -194,9 +199,11 @@ impl Watch {
             return None;
         }
         let pid = std::process::id();
-        let spare = SPARE
-            .with(|spare| spare.try_borrow_mut().ok()?.take())
-            .filter(|(owner, _)| *owner == pid);
+        let spare = SPARE.lock().ok().and_then(|mut spare| {
+            // Inherited from a parent process: shared with it, not ours.
+            spare.retain(|(owner, _)| *owner == pid);
+            spare.pop()
+        });
         let inotify = match spare {
             Some((_, inotify)) => inotify,
             None => inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok()?,
