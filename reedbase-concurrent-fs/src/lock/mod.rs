@@ -92,7 +92,7 @@
 //! | back-off poll, 1 ms cap (before) | 0.97 ms | 1.28 ms | 2.05% | 0.099 / 0.76 ms |
 //! | watch, 25 ms fallback, instance closed per wait | 13.07 ms | 17.14 ms | 0.29% | 0.14 / 0.90 ms |
 //! | watch, 25 ms fallback, instance kept | 1.04 ms | 1.26 ms | 0.31% | 0.96 / 1.23 ms |
-//! | watch, 50 ms fallback, instance kept (chosen), 3 runs | 0.26-0.58 ms | 1.11-1.30 ms | 0.15-0.19% | 0.056-0.77 / 0.64-1.19 ms |
+//! | watch, 50 ms fallback, instance kept (chosen), 4 runs | 0.26-0.58 ms | 1.11-1.30 ms | 0.15-0.19% | 0.056-0.77 / 0.64-1.19 ms |
 //!
 //! The second row is the closing of the inotify instance (the waiter wakes
 //! at once, then spends 3-15 ms in `close`); the third and fourth differ
