@@ -10,7 +10,12 @@
 //! - the old module (`reedbase-last`) and this crate exclude each other;
 //! - `lock_holder` names the holding process, and forgets it once killed;
 //! - `write.lock` deleted or renamed while a child holds the lock gives no
-//!   second holder, and `is_locked` still tells the truth.
+//!   second holder, and `is_locked` still tells the truth; deleted while
+//!   another child waits (waking it) neither;
+//! - a child waiting for another child's lock gets it when released, and
+//!   times out while it is kept;
+//! - a release by an old-module child, or its death, is noticed by waiting
+//!   children of this crate.
 //!
 //! The hand-off latency and waiter CPU are measured by `cargo xtask bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -68,6 +73,24 @@ fn main() -> ExitCode {
         "write_lock_renamed_while_a_child_holds_it_gives_no_second_holder",
         || write_lock_tampered_while_held(|lock| fs::rename(lock, lock.with_extension("old"))),
     );
+    runner.run(
+        "a_waiting_child_gets_the_lock_another_child_releases",
+        waiting_child_gets_released_lock,
+    );
+    runner.run(
+        "a_waiting_child_times_out_while_another_child_holds",
+        waiting_child_times_out,
+    );
+    runner.run("a_release_by_an_old_module_child_is_noticed", || {
+        old_release_is_noticed(false)
+    });
+    runner.run("an_old_module_child_killed_holding_is_noticed", || {
+        old_release_is_noticed(true)
+    });
+    runner.run(
+        "write_lock_deleted_while_a_child_waits_gives_no_second_holder",
+        write_lock_deleted_while_waiting,
+    );
     runner.finish()
 }
 
@@ -87,6 +110,15 @@ fn run_child(role: &str) {
             tell_parent("waiting");
             let _guard = acquire_lock(&base, TABLE, PATIENCE).unwrap();
             tell_parent("acquired");
+        }
+        "acquire_within" => {
+            let timeout = Duration::from_millis(param("timeout_ms", "").parse().unwrap());
+            tell_parent("waiting");
+            match acquire_lock(&base, TABLE, timeout) {
+                Ok(_guard) => tell_parent("acquired"),
+                Err(err) if err.is_lock_timeout() => tell_parent("timed out"),
+                Err(err) => panic!("{err}"),
+            }
         }
         "wait_for_unlock" => {
             tell_parent("waiting");
@@ -319,4 +351,109 @@ fn write_lock_tampered_while_held(tamper: fn(&Path) -> std::io::Result<()>) -> O
     holder.wait_success(PATIENCE)?;
     let _guard = acquire_lock(dir.path(), TABLE, PATIENCE).map_err(|e| e.to_string())?;
     check(lock.is_file(), "write.lock is there again")
+}
+
+/// A child waits in `acquire_lock` while another child holds the lock; the
+/// holder releases and the waiter gets the lock (with a watch on the table
+/// directory in both, no process of the parent's in between).
+fn waiting_child_gets_released_lock() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    let mut waiter = spawn("acquire", dir.path())?;
+    waiter.expect_line("waiting", PATIENCE)?;
+    check(
+        waiter.stays_quiet(Duration::from_millis(200)),
+        "the waiter waits while the holder holds",
+    )?;
+    holder.send_line("release")?;
+    holder.expect_line("released", PATIENCE)?;
+    waiter.expect_line("acquired", PATIENCE)?;
+    waiter.wait_success(PATIENCE)?;
+    holder.wait_success(PATIENCE)
+}
+
+/// A child waits with a timeout while another child keeps the lock: it
+/// gets a `LockTimeout`, not the lock, and returns (it does not sleep on
+/// its watch past the deadline until something happens).
+fn waiting_child_times_out() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    let mut waiter = ChildProcess::spawn("acquire_within", dir.path(), "timeout_ms=300")?;
+    waiter.expect_line("waiting", PATIENCE)?;
+    waiter.expect_line("timed out", PATIENCE)?;
+    waiter.wait_success(PATIENCE)?;
+    check(
+        is_locked(dir.path(), TABLE).unwrap(),
+        "the holder still holds",
+    )?;
+    holder.send_line("release")?;
+    holder.expect_line("released", PATIENCE)?;
+    holder.wait_success(PATIENCE)
+}
+
+/// An old-module child holds the lock; a child of this crate waits for it.
+/// The old module's release (an unlock, then the close), or its death
+/// (the close comes before the kernel drops the lock), is noticed.
+fn old_release_is_noticed(kill: bool) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = spawn("hold_old", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    let mut waiter = spawn("acquire", dir.path())?;
+    let mut watcher = spawn("wait_for_unlock", dir.path())?;
+    waiter.expect_line("waiting", PATIENCE)?;
+    watcher.expect_line("waiting", PATIENCE)?;
+    check(
+        waiter.stays_quiet(Duration::from_millis(200)),
+        "the waiter waits while the old module holds",
+    )?;
+    check(
+        watcher.stays_quiet(Duration::ZERO),
+        "the watcher waits while the old module holds",
+    )?;
+    if kill {
+        holder.kill()?;
+    } else {
+        holder.send_line("release")?;
+        holder.expect_line("released", PATIENCE)?;
+    }
+    waiter.expect_line("acquired", PATIENCE)?;
+    watcher.expect_line("free", PATIENCE)?;
+    waiter.wait_success(PATIENCE)?;
+    watcher.wait_success(PATIENCE)?;
+    if !kill {
+        holder.wait_success(PATIENCE)?;
+    }
+    Ok(())
+}
+
+/// A child waits for the lock another child holds; `write.lock` is deleted
+/// meanwhile (an event the waiter wakes on). The waiter must not get the
+/// lock while the holder holds it, and gets it once the holder releases.
+fn write_lock_deleted_while_waiting() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("tables").join(TABLE).join("write.lock");
+    let mut holder = spawn("hold", dir.path())?;
+    holder.expect_line("held", PATIENCE)?;
+    let mut waiter = spawn("acquire", dir.path())?;
+    waiter.expect_line("waiting", PATIENCE)?;
+    check(
+        waiter.stays_quiet(Duration::from_millis(100)),
+        "the waiter waits",
+    )?;
+    fs::remove_file(&lock).map_err(|e| format!("deleting {}: {e}", lock.display()))?;
+    check(
+        waiter.stays_quiet(Duration::from_millis(300)),
+        "no second holder after write.lock was deleted",
+    )?;
+    check(
+        try_acquire_lock(dir.path(), TABLE).unwrap().is_none(),
+        "the holder still excludes this process",
+    )?;
+    holder.send_line("release")?;
+    holder.expect_line("released", PATIENCE)?;
+    waiter.expect_line("acquired", PATIENCE)?;
+    waiter.wait_success(PATIENCE)?;
+    holder.wait_success(PATIENCE)
 }

@@ -113,14 +113,28 @@ struct HolderRecord {
 /// Everything but the time is formatted once per process, so the acquire
 /// path only formats one number and hashes one short line.
 fn own_record(now: SystemTime) -> [u8; RECORD_LEN] {
-    static PREFIX: OnceLock<(u32, String)> = OnceLock::new();
     let pid = process::id();
-    let (cached_pid, cached) = PREFIX.get_or_init(|| (pid, own_prefix(pid)));
+    let (cached_pid, cached) = cached_prefix(pid);
     if *cached_pid == pid {
         encode(cached, now)
     } else {
         encode(&own_prefix(pid), now)
     }
+}
+
+/// The prefix of this process's records, formatted on first use, with the
+/// pid it was formatted for.
+fn cached_prefix(pid: u32) -> &'static (u32, String) {
+    static PREFIX: OnceLock<(u32, String)> = OnceLock::new();
+    PREFIX.get_or_init(|| (pid, own_prefix(pid)))
+}
+
+/// Reads who this process is (`/proc` and the host name, a few system
+/// calls) now, if not done yet: a waiter calls it before it starts waiting,
+/// so that its first record costs nothing between the release and the
+/// acquisition.
+pub(crate) fn prepare() {
+    let _ = cached_prefix(process::id());
 }
 
 /// The record of any holder; [`own_record`] is this with this process's

@@ -48,40 +48,76 @@
 //!
 //! # How a waiter waits
 //!
-//! A waiter polls with non-blocking `flock` attempts and sleeps between
-//! them, the pause doubling from 20 us to a cap of 1 ms. A release is
-//! noticed at most about 1 ms (plus the timer slack and the scheduler's
-//! wake-up delay) after it happens, half that on average; a short wait
-//! polls faster, and a long one costs one wake-up and a few system calls
-//! per millisecond.
+//! A waiter sleeps until the holder releases: after a failed first attempt
+//! it watches the table directory with inotify (through the descriptor it
+//! holds open, `/proc/self/fd/<n>`, so no path below the base directory is
+//! looked up), tries again, and then sleeps in `poll(2)` on the inotify
+//! descriptor until an event on `write.lock` or the directory itself, its
+//! deadline, or a fallback interval of 50 ms passes; then it tries again
+//! (the events it wakes on are listed in `src/lock/notify.rs`). A release
+//! is noticed:
 //!
-//! The cap was chosen by measurement, on a 2-core virtual machine (ext4),
-//! between two processes, the waiter waiting 20-40 ms before each release
-//! (41 trials per run), and with a waiter kept waiting 1 s; the hand-off and
-//! waiter measurements now live in `cargo xtask bench`:
+//! - by this crate's guard, and by an old-module guard: at once. Both unlock
+//!   explicitly and then close `write.lock`, and the close is the event
+//!   (Linux emits it before removing the `flock`s of a plain close, so the
+//!   explicit unlock before the close matters);
+//! - by a process that dies holding the lock, of either module: its close
+//!   comes a few microseconds before the kernel drops its lock; a waiter
+//!   whose attempt after a close event fails tries again after 50, 100, 200
+//!   and 400 us, and otherwise within the fallback interval (50 ms);
+//! - where no event comes (a holder on another NFS client, a holder whose
+//!   `write.lock` was deleted while held, a file system without inotify
+//!   events) or no watch can be made (no inotify, too many instances or
+//!   watches, no `/proc`): within 50 ms, respectively with the old back-off
+//!   poll (pauses doubling from 20 us to 1 ms, so about 1 ms).
 //!
-//! | cap | hand-off median | hand-off p90 | waiter CPU |
-//! | --- | --- | --- | --- |
-//! | 250 us | 0.11-0.14 ms | 0.32-0.36 ms | 5.3-7.1% |
-//! | 500 us | 0.22-0.37 ms | 0.49-0.55 ms | 3.2-4.6% |
-//! | 750 us | 0.34-0.50 ms | 0.74-0.83 ms | 2.6-3.8% |
-//! | 1 ms (chosen) | 0.33-0.62 ms | 0.87-1.09 ms | 1.6-2.5% |
+//! Timeouts are honoured as before: the sleep never reaches past the
+//! deadline, and one last attempt is made there. A waiter keeps its
+//! descriptors open across attempts, so waiters never wake each other;
+//! events on other names (`table.csv`, the queue directory) are read and
+//! ignored. Up to 4 idle inotify instances are kept per process between
+//! waits: closing one costs an SRCU grace period in the kernel (3-15 ms
+//! measured here), which would otherwise sit between taking the lock and
+//! returning it; more are not kept, as instances count against a per-user
+//! limit (128 by default) shared with other programs.
 //!
-//! A wake-up cost 15-25 us of CPU there (the `flock` call itself under
-//! 1 us), so the waiting cost is set by the number of wake-ups. The old
-//! module slept 100 ms between attempts (hand-off median about 50 ms).
+//! Measured with `cargo xtask bench --only handoff` (release build; 40
+//! hand-offs between two processes, the waiter waiting 20-120 ms first; the
+//! CPU of a waiter kept waiting 1 s, 3 trials), on the 2-core virtual
+//! machine (ext4) while another build was running on it, so the blocking
+//! `flock` floor of the same run is shown beside each:
+//!
+//! | waiter | hand-off median | hand-off p90 | waiter CPU | `flock` floor median / p90 |
+//! | --- | --- | --- | --- | --- |
+//! | back-off poll, 1 ms cap (before) | 0.97 ms | 1.28 ms | 2.05% | 0.099 / 0.76 ms |
+//! | watch, 25 ms fallback, instance closed per wait | 13.07 ms | 17.14 ms | 0.29% | 0.14 / 0.90 ms |
+//! | watch, 25 ms fallback, instance kept | 1.04 ms | 1.26 ms | 0.31% | 0.96 / 1.23 ms |
+//! | watch, 50 ms fallback, instance kept (chosen), 4 runs | 0.26-0.58 ms | 1.11-1.30 ms | 0.15-0.19% | 0.056-0.77 / 0.64-1.19 ms |
+//!
+//! The second row is the closing of the inotify instance (the waiter wakes
+//! at once, then spends 3-15 ms in `close`); the third and fourth differ
+//! mostly in the machine's load, as the floor shows: the p90 is at the
+//! floor's (ratio 0.9), the median within 0.2-0.25 ms of it. A hand-off
+//! takes, beyond the floor's wake-up, the holder's blanking `pwrite`, two
+//! unlocks and a close, and the waiter's `read` of the events, two `flock`s,
+//! two `fstatat` checks and its record's `pwrite`. With a 25 ms fallback the
+//! waiter's CPU was at the 0.3% target (a wake-up costs a `ppoll` and a
+//! `flock`, 25-70 us of CPU under that load); 50 ms halves it. The old
+//! module sleeps 100 ms between attempts (hand-off median about 50 ms).
 //!
 //! Rejected alternatives:
+//! - the back-off poll alone (the previous design): a 1 ms cap costs 2% of
+//!   a core per waiter and still notices a release 0.3-1 ms late; a shorter
+//!   cap costs more (250 us: 5-7% of a core, 0.11-0.14 ms median);
+//! - watching `write.lock` itself instead of the directory: a waiter whose
+//!   `write.lock` was replaced would not hear the holder of the new one;
 //! - a blocking `flock` in a helper thread: `flock` has no timeout, and
 //!   without signals a blocked call cannot be cancelled, so every timed-out
 //!   acquire would leave a thread blocked in the kernel that later takes the
 //!   lock (only to drop it) and piles up under repeated timeouts;
 //! - interrupting a blocking `flock` with a signal (`SIGALRM`): signal
 //!   handlers need `unsafe` code, which this workspace forbids, and a
-//!   process-wide signal is no business of a library;
-//! - a fixed short poll: a 100 us poll notices releases a little sooner but
-//!   costs 8% of a core while waiting; the back-off keeps short waits short
-//!   and long waits cheap.
+//!   process-wide signal is no business of a library.
 //!
 //! There is no fairness: a waiter may be overtaken by a later one, or by
 //! the releasing process taking the lock again.
@@ -89,8 +125,8 @@
 //! [`is_locked`] and [`wait_for_unlock`] probe both `flock`s with *shared*
 //! locks, which conflict only with a writer's exclusive lock: probes never
 //! see each other as holders. A probe holds its shared lock for two system
-//! calls; an acquire attempt that meets it simply tries again after its
-//! next pause.
+//! calls; an acquire attempt that meets it tries again after 50-400 us (a
+//! probe's close of `write.lock` wakes it too).
 //!
 //! # Holder diagnostics
 //!
@@ -120,7 +156,27 @@
 //! it, two `flock`s, two `fstatat` checks and the record's `pwrite`; then
 //! the blanking `pwrite`, two unlocking `flock`s and two `close`s. The old
 //! module made 6 (`mkdir`, `statx`, `open`, `flock`, `flock`, `close`); the
-//! difference buys the checks above.
+//! difference buys the checks above. A waiter's inotify watch is made only
+//! after a failed first attempt, so it costs the uncontended path nothing.
+//!
+//! The bare cost of each call, on the 2-core virtual machine under another
+//! build's load (medians of 7 x 20,000 calls in a loop, from a throwaway
+//! Rust program on `rustix`), beside what it buys:
+//!
+//! | calls | bare cost | buys |
+//! | --- | --- | --- |
+//! | `openat2` + `close` of the table directory | 4.4-4.8 us | no link followed, and the directory's `flock` |
+//! | (the old module's plain `open` + `close` of it, for comparison) | 4.4-5.2 us | - |
+//! | `openat` + `close` of `write.lock` | 3.9-4.2 us | both modules need it |
+//! | `fstat` of `write.lock` | 0.5 us | a regular file with one name |
+//! | `flock` + unlock of the directory | 1.2 us | no second holder when `write.lock` is deleted |
+//! | `fstatat` in the directory, `fstatat` from the base | 1.4 us + 1.7 us | the locked file is still in place |
+//! | two 256-byte `pwrite`s | 2 x 1.1 us | the holder record (`lock_holder`) |
+//! | (the old module's `mkdir` of an existing directory) | 2.0 us | - |
+//!
+//! `is_locked` of a table never locked is one `openat2` that fails (1.4-1.8
+//! us bare; the old module's `open` of the absolute path that fails: 2.1-2.3
+//! us); what it costs beyond is building the table's paths.
 //!
 //! # Network file systems
 //!
@@ -142,6 +198,7 @@
 
 pub(crate) mod flock;
 mod holder;
+mod notify;
 pub(crate) mod table_lock;
 
 use std::path::Path;
@@ -159,9 +216,10 @@ use crate::tables_dir::BaseDir;
 /// `timeout` for another holder (thread or process) to release it.
 ///
 /// Creates `<base>/tables/<table>/write.lock` (and its directories) if it
-/// does not exist. While the lock is held elsewhere, tries again after
-/// pauses that grow from 20 us to 1 ms, so a release is noticed within
-/// about a millisecond (see [how a waiter waits](self#how-a-waiter-waits)); one last attempt is
+/// does not exist. While the lock is held elsewhere, sleeps on an inotify
+/// watch of the table directory and tries again when the holder releases
+/// (or at the latest every 50 ms, and with a back-off poll where inotify is
+/// unavailable; see [how a waiter waits](self#how-a-waiter-waits)); one last attempt is
 /// made at the deadline, and a zero timeout means one attempt. The lock is
 /// not reentrant: a second acquire of the same table in the same process
 /// waits for the first guard like any other holder.
@@ -277,7 +335,7 @@ pub fn is_locked(base_path: &Path, table_name: &str) -> ReedResult<bool> {
 ///
 /// Returns at once when the lock is free (or the table was never locked).
 /// Otherwise it probes as [`is_locked`] does, through descriptors opened
-/// once, with the same back-off as [`acquire_lock`]. The lock may be taken
+/// once, waking as [`acquire_lock`] does. The lock may be taken
 /// again by someone else before the caller acts.
 ///
 /// # Errors

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult, events};
 
-use super::flock::{self, LockFile, Polled, TryLock, poll_until};
+use super::flock::{self, LockFile, Polled, TryLock};
 use super::holder;
+use super::notify::wait_until;
 use crate::no_follow::stat_at;
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
@@ -130,27 +131,27 @@ impl Held {
         })
     }
 
-    /// One non-blocking attempt at both locks: `Some` when both are taken,
-    /// `None` on contention (holding neither).
-    fn try_lock(&mut self, paths: &TablePaths) -> ReedResult<Option<()>> {
+    /// One non-blocking attempt at both locks: `Some` when both are taken
+    /// (`Some(false)` where the file system cannot lock a directory), `None`
+    /// on contention (holding neither).
+    fn try_lock(&self, paths: &TablePaths) -> ReedResult<Option<bool>> {
         let locked = flock::try_lock_exclusive(&self.lock.file)
             .map_err(|e| ReedError::io("lock_file", &paths.lock_file, &e))?;
         if locked == TryLock::Contended {
             return Ok(None);
         }
         match flock::try_lock_exclusive(&self.dir) {
-            Ok(TryLock::Acquired) => self.dir_locked = true,
+            Ok(TryLock::Acquired) => Ok(Some(true)),
             Ok(TryLock::Contended) => {
                 let _ = flock::unlock(&self.lock.file);
-                return Ok(None);
+                Ok(None)
             }
-            Err(e) if flock::cannot_lock_directories(&e) => self.dir_locked = false,
+            Err(e) if flock::cannot_lock_directories(&e) => Ok(Some(false)),
             Err(e) => {
                 let _ = flock::unlock(&self.lock.file);
-                return Err(ReedError::io("lock_table_dir", &paths.table_dir, &e));
+                Err(ReedError::io("lock_table_dir", &paths.table_dir, &e))
             }
         }
-        Ok(Some(()))
     }
 
     /// Whether the locked file is still `write.lock` in the locked
@@ -193,8 +194,22 @@ fn take(
     let mut late_reopens = 0;
     loop {
         let mut held = Held::open(&base, &paths)?;
-        match poll_until(start, timeout, || held.try_lock(&paths))? {
-            Polled::Ready(()) if held.in_place(&base, table_name, &paths.lock_file)? => {
+        let mut prepared = false;
+        let polled = wait_until(start, timeout, &held.dir, || {
+            let locked = held.try_lock(&paths)?;
+            if locked.is_none() && !prepared {
+                // Contended: read who we are while the lock is held
+                // elsewhere, not after it was handed to us.
+                holder::prepare();
+                prepared = true;
+            }
+            Ok(locked)
+        })?;
+        if let Polled::Ready(dir_locked) = polled {
+            held.dir_locked = dir_locked;
+        }
+        match polled {
+            Polled::Ready(_) if held.in_place(&base, table_name, &paths.lock_file)? => {
                 holder::write_own_record(&held.lock.file);
                 return Ok(Ok(TableLock {
                     held,
@@ -205,7 +220,7 @@ fn take(
             }
             // Replaced, deleted or moved between opening and locking: what
             // we locked no longer excludes anyone; start again.
-            Polled::Ready(()) => {
+            Polled::Ready(_) => {
                 held.release();
                 if start.elapsed() >= timeout {
                     late_reopens += 1;
@@ -311,7 +326,7 @@ pub(crate) fn wait_for_unlock(
         return Ok(());
     };
     let free = || Ok((probe(&dir, lock.as_ref(), &paths)? == Probed::Free).then_some(()));
-    match poll_until(start, timeout, free)? {
+    match wait_until(start, timeout, &dir, free)? {
         Polled::Ready(()) => Ok(()),
         Polled::TimedOut(waited) => {
             let holder = lock.and_then(|lock| holder::holder_in(&lock.file).ok());
