@@ -56,7 +56,10 @@
 //!   through or waited on; the holder record is written only into a regular
 //!   file with one name that was just locked.
 //! - **No call waits past its bound, whatever another process does.** Lock
-//!   waits poll with non-blocking `flock`s until the caller's timeout; every
+//!   waits make non-blocking `flock` attempts, sleeping between them on an
+//!   inotify watch of the table directory (a release wakes them) or, where
+//!   there is none, on a short back-off, never past the caller's timeout
+//!   (see [how a waiter waits](lock#how-a-waiter-waits)); every
 //!   file is opened without blocking (a FIFO in place of a file cannot hang
 //!   a caller); a producer stopped while holding the producers' lock makes
 //!   other producers fail with [`ReedError::QueueBusy`] after
