@@ -83,6 +83,17 @@ pub struct FsOptions {
     /// The largest queue entry read, in bytes; a larger one is moved aside
     /// without being read. Default [`DEFAULT_MAX_ENTRY_BYTES`].
     pub max_entry_bytes: u64,
+    /// Whether the queue may be followed through the process's inotify
+    /// watch of its directory (default `true`): producers then take the
+    /// count and the next sequence from it instead of listing the
+    /// directory, and the backend keeps its ordered listing between pops,
+    /// so a write and a pop cost the same at any depth (see the
+    /// [queue module](crate::queue#deep-queues-the-measurements-behind-the-watch-and-the-kept-listing)).
+    /// The watch is used only on local file systems and falls back to
+    /// listing by itself where it cannot be had; `false` lists on every
+    /// call as the free functions do (for a file system that reports itself
+    /// local but is changed from elsewhere, or to compare).
+    pub watch_queues: bool,
 }
 
 impl Default for FsOptions {
@@ -93,12 +104,14 @@ impl Default for FsOptions {
             codec: Codec::default(),
             queue_lock_timeout: DEFAULT_QUEUE_LOCK_TIMEOUT,
             max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
+            watch_queues: true,
         }
     }
 }
 
 impl FsOptions {
-    /// The defaults: durable, capacity 100, JSON, 250 ms, 16 MiB.
+    /// The defaults: durable, capacity 100, JSON, 250 ms, 16 MiB, queues
+    /// watched.
     pub fn new() -> Self {
         FsOptions::default()
     }
@@ -131,6 +144,13 @@ impl FsOptions {
     /// Sets the largest queue entry read, in bytes.
     pub fn max_entry_bytes(mut self, bytes: u64) -> Self {
         self.max_entry_bytes = bytes;
+        self
+    }
+
+    /// Sets whether the queue is followed through an inotify watch
+    /// ([`FsOptions::watch_queues`]).
+    pub fn watch_queues(mut self, watch: bool) -> Self {
+        self.watch_queues = watch;
         self
     }
 }

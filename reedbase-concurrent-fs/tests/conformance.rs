@@ -2,9 +2,10 @@
 //! Runs the backend conformance suite of `reedbase-concurrent-core` against
 //! [`FsBackend`], unchanged, each case on a fresh base directory under one
 //! temporary directory: with the default options (durable, JSON, capacity
-//! 100), and with relaxed durability, postcard and the smallest capacity the
+//! 100), with relaxed durability, postcard and the smallest capacity the
 //! suite accepts, so that the capacity edges and the other codec are checked
-//! as well.
+//! as well, and without the queue watch (every call lists, as where inotify
+//! cannot be had).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +35,15 @@ fn fs_backend_relaxed_postcard_small_capacity_passes_conformance_suite() {
         FsOptions::new()
             .durability(Durability::Relaxed)
             .codec(Codec::Postcard)
+            .capacity(conformance::MIN_CAPACITY),
+    );
+}
+
+#[test]
+fn fs_backend_without_the_queue_watch_passes_conformance_suite() {
+    run_suite(
+        FsOptions::new()
+            .watch_queues(false)
             .capacity(conformance::MIN_CAPACITY),
     );
 }

@@ -107,4 +107,15 @@ proptest! {
         let postcard = FsBackend::with_options(dir.path(), options.codec(Codec::Postcard));
         model::check_with(&json, &mut FsOps { postcard }, &ops)?;
     }
+
+    /// The same without the queue watch: every call lists, as where
+    /// inotify cannot be had.
+    #[test]
+    fn fs_backend_without_the_queue_watch_agrees_with_the_model(ops in model::ops_with(fs_op(), 12, 40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FsOptions::new().durability(Durability::Relaxed).capacity(3).watch_queues(false);
+        let json = FsBackend::with_options(dir.path(), options);
+        let postcard = FsBackend::with_options(dir.path(), options.codec(Codec::Postcard));
+        model::check_with(&json, &mut FsOps { postcard }, &ops)?;
+    }
 }

@@ -78,9 +78,13 @@ pub(crate) fn enqueue(
                 );
             }
         })?;
-    let sequence = match known_state(&queue, options.capacity) {
+    let known = options
+        .watch_queues
+        .then(|| known_state(&queue, options.capacity))
+        .flatten();
+    let sequence = match known {
         Some(sequence) => sequence,
-        None => listed_state(&queue, paths, table_name, options.capacity)?,
+        None => listed_state(&queue, paths, table_name, options)?,
     };
     let id = entry_id::sequenced_id(sequence);
     write_entry(&queue, paths, &id, bytes, options.durability)?;
@@ -118,9 +122,13 @@ fn listed_state(
     queue: &File,
     paths: &TablePaths,
     table_name: &str,
-    capacity: usize,
+    options: &FsOptions,
 ) -> ReedResult<u128> {
-    let key = facts_of(queue).ok().map(|facts| (facts.dev, facts.ino));
+    let capacity = options.capacity;
+    let key = facts_of(queue)
+        .ok()
+        .filter(|_| options.watch_queues)
+        .map(|facts| (facts.dev, facts.ino));
     let before =
         key.and_then(|key| watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes)));
     let mut scan = scan_names(queue, paths)?;

@@ -64,6 +64,9 @@ pub(crate) fn pending_batch_kept(
 ) -> ReedResult<Vec<(String, PendingWrite)>> {
     let paths = TablePaths::new(base.path(), table_name)?;
     let queue = open_queue(base, &paths)?;
+    if !options.watch_queues {
+        return super::consumer::pending_batch(queue, &paths, max, options.max_entry_bytes);
+    }
     listings.pending_batch(queue, &paths, table_name, max, options.max_entry_bytes)
 }
 

@@ -93,3 +93,34 @@ fn a_dead_letter_is_moved_aside_once_and_then_reported_as_such() {
             .exists()
     );
 }
+
+/// The queue directory's device and inode.
+fn dir_key(base: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = fs::metadata(queue_dir(base, "t")).unwrap();
+    (meta.dev(), meta.ino())
+}
+
+#[test]
+fn watch_queues_false_leaves_the_queue_unwatched_and_still_delivers() {
+    use reedbase_concurrent_core::QueueBackend as _;
+    for watch in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = FsOptions::new()
+            .durability(Durability::Relaxed)
+            .watch_queues(watch);
+        let backend = crate::FsBackend::with_options(dir.path(), options);
+        let first = backend.queue_write("t", &sample_write("a", 1)).unwrap();
+        let second = backend.queue_write("t", &sample_write("b", 1)).unwrap();
+        let batch = backend.get_pending_batch("t", 10).unwrap();
+        let got: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(got, [first.as_str(), second.as_str()], "watch {watch}");
+        let watched = super::super::watch::is_watched(dir_key(dir.path()));
+        // Where inotify cannot be had (not local, no instance left) even
+        // the default lists: only "never watched when told not to" is
+        // certain everywhere.
+        if !watch {
+            assert!(!watched, "watch_queues(false) must not watch the queue");
+        }
+    }
+}

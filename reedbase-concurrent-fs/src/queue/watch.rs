@@ -363,6 +363,13 @@ fn is_local(dir: BorrowedFd<'_>) -> bool {
     })
 }
 
+/// Whether the process's watcher watches the directory `key` (for tests).
+#[cfg(test)]
+pub(crate) fn is_watched(key: DirKey) -> bool {
+    let slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    matches!(&*slot, Some(Ok(watcher)) if watcher.by_key.contains_key(&key))
+}
+
 #[cfg(test)]
 #[path = "watch_test.rs"]
 mod tests;
