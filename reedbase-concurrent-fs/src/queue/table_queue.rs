@@ -62,11 +62,11 @@ pub(crate) fn pending_batch_kept(
     max: usize,
     options: &FsOptions,
 ) -> ReedResult<Vec<(String, PendingWrite)>> {
+    if !options.watch_queues {
+        return pending_batch(base, table_name, max, options);
+    }
     let paths = TablePaths::new(base.path(), table_name)?;
     let queue = open_queue(base, &paths)?;
-    if !options.watch_queues {
-        return super::consumer::pending_batch(queue, &paths, max, options.max_entry_bytes);
-    }
     listings.pending_batch(queue, &paths, table_name, max, options.max_entry_bytes)
 }
 
