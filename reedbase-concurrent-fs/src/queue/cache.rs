@@ -80,9 +80,8 @@ impl Listings {
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
         let slot = self.slot(table);
         let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(listing) = kept.take() else {
-            return self.list(&mut kept, queue, paths, max, max_entry_bytes);
-        };
+        // Taken out whatever follows: only a listing checked below goes back.
+        let listing = kept.take();
         let Some(queue) = queue.filter(|_| max > 0) else {
             return Ok(Vec::new());
         };
@@ -90,9 +89,12 @@ impl Listings {
             return super::consumer::pending_batch(Some(queue), paths, max, max_entry_bytes);
         };
         let key = (facts.dev, facts.ino);
+        let Some(listing) = listing else {
+            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
+        };
         let current = watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.order));
         if listing.key != key || current != Some((listing.incarnation, listing.order)) {
-            return self.list(&mut kept, Some(queue), paths, max, max_entry_bytes);
+            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
         }
         let mut listing = listing;
         let taken = take_ready(
@@ -103,7 +105,7 @@ impl Listings {
             max_entry_bytes,
         )?;
         if !taken.complete {
-            return self.list(&mut kept, Some(queue), paths, max, max_entry_bytes);
+            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
         }
         if taken.settled {
             *kept = Some(listing);
@@ -111,23 +113,18 @@ impl Listings {
         Ok(taken.found)
     }
 
-    /// Lists the directory, takes the batch from the listing and keeps the
-    /// listing in `kept` if it may be trusted.
+    /// Lists the directory `queue` (device and inode `key`, `max` above 0),
+    /// takes the batch from the listing and keeps the listing in `kept` if
+    /// it may be trusted.
     fn list(
         &self,
         kept: &mut Option<Listing>,
-        queue: Option<OwnedFd>,
+        queue: OwnedFd,
+        key: DirKey,
         paths: &TablePaths,
         max: usize,
         max_entry_bytes: u64,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
-        let Some(queue) = queue.filter(|_| max > 0) else {
-            return Ok(Vec::new());
-        };
-        let Ok(facts) = facts_of(&queue) else {
-            return super::consumer::pending_batch(Some(queue), paths, max, max_entry_bytes);
-        };
-        let key = (facts.dev, facts.ino);
         let before = watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.arrivals_seen));
         let mut entries = VecDeque::from(ordered_entries(queue.as_fd(), &paths.queue_dir)?);
         let trusted = before.and_then(|before| trust(&queue, key, before, &entries));
