@@ -34,6 +34,7 @@
 //! | [`ENTRY_MOVED_ASIDE`] | warn | fs, pg | a queue entry could not be read, decoded or trusted, or is a dead letter, and was moved out of the queue (`id`, `reason`, `destination`); the queue went on | inspect it (`reedbase-concurrent corrupt list`); repair and `corrupt restore` it, or delete it |
 //! | [`ENTRY_NOT_MOVED`] | warn | fs | a bad entry could not be moved aside (full or read-only disk) and is skipped where it lies (`id`, `reason`, `path`, `error`) | free space or fix the mount; the next reader moves it |
 //! | [`TEMPORARY_SWEPT`] | info | fs | a producer found the temporary file of a producer that died before its write returned, and deleted it (`path`); nothing acknowledged was lost | nothing, unless it is frequent: then producers are being killed mid-write |
+//! | [`TEMPORARY_NOT_SWEPT`] | warn | fs | a file with the name of a producer's temporary could not be swept: it could not be opened, locked or deleted, or it is a directory (`path`, `error`); it was left, and no write waits for it | remove it by hand once no producer runs, or fix the permissions or mount |
 //! | [`LOCK_WAIT_TIMED_OUT`] | info | fs, pg | a lock wait ended at its timeout (`waited_ms`, `holder`); `submit` then queues the write | nothing if rare; if a table's lock is held for long, see who holds it (`reedbase-concurrent lock holder`) |
 //! | [`QUEUE_FULL`] | warn | fs, pg | a write was refused because the table's queue held its capacity (`pending`, `capacity`) | drain the table (a writer or a `Drainer` must hold the lock), or raise the capacity option |
 //! | [`QUEUE_BUSY`] | warn | fs, pg | a producer gave up waiting for another producer that held the queue's producers' lock (`waited_ms`); nothing was written | look for a stopped or hung process (SIGSTOP, a debugger, a stalled disk) |
@@ -55,6 +56,8 @@ pub const ENTRY_MOVED_ASIDE: &str = "entry_moved_aside";
 pub const ENTRY_NOT_MOVED: &str = "entry_not_moved";
 /// A dead producer's temporary file was deleted (info).
 pub const TEMPORARY_SWEPT: &str = "temporary_swept";
+/// A file named like a producer's temporary could not be swept (warn).
+pub const TEMPORARY_NOT_SWEPT: &str = "temporary_not_swept";
 /// A lock wait timed out (info).
 pub const LOCK_WAIT_TIMED_OUT: &str = "lock_wait_timed_out";
 /// A write was refused because the queue was full (warn).

@@ -19,8 +19,8 @@
 //! moved aside rather than numbered after.
 //!
 //! Files: `<id>.pending` for an entry (the only extension the old module
-//! reads), `.incoming-<id>.tmp` for an entry being written (a name the old
-//! module ignores), `<id>.attempts` for the count of failed applies of an
+//! reads), `.incoming-<uuid>.tmp` for an entry being written (a name the
+//! old module ignores; the id is chosen only when it is renamed), `<id>.attempts` for the count of failed applies of an
 //! entry (written through `.<id>.attempts.tmp`), in `corrupt/` the entry
 //! moved aside with `<id>.reason` beside it (`<id>.copy-2.pending` and so on
 //! for later copies of the same id), and `.queue.lock`, the producers' lock
@@ -147,10 +147,10 @@ pub(crate) fn attempts_temporary_name(id: &str) -> String {
     format!(".{id}.attempts.tmp")
 }
 
-/// `.incoming-<id>.tmp`, the name an entry is written under before it is
-/// renamed into place.
-pub(crate) fn temporary_file_name(id: &str) -> String {
-    format!("{TEMPORARY_PREFIX}{id}{TEMPORARY_SUFFIX}")
+/// `.incoming-<unique>.tmp`, the name an entry is written under before it
+/// is numbered and renamed into place (`unique` is a fresh UUID).
+pub(crate) fn temporary_file_name(unique: &str) -> String {
+    format!("{TEMPORARY_PREFIX}{unique}{TEMPORARY_SUFFIX}")
 }
 
 /// True for a name made by [`temporary_file_name`].

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! <base>/tables/<table>/queue/<id>.pending             one entry per file
-//! <base>/tables/<table>/queue/.incoming-<id>.tmp       an entry being written
+//! <base>/tables/<table>/queue/.incoming-<uuid>.tmp     an entry being written
 //! <base>/tables/<table>/queue/<id>.attempts            failed applies of an entry
 //! <base>/tables/<table>/queue/corrupt/<id>.pending     an entry moved aside
 //! <base>/tables/<table>/queue/corrupt/<id>.reason      why, in plain text
@@ -18,32 +18,43 @@
 //!
 //! # Writing, durability and capacity
 //!
-//! A producer takes the queue's producers' lock (an exclusive `flock` on the
-//! queue directory itself), then learns how many entries are pending and
-//! the highest sequence number, refuses with [`ReedError::QueueFull`] at
-//! capacity, writes the entry to `.incoming-<id>.tmp`, fsyncs it, renames it
-//! to `<id>.pending`, fsyncs the directory, and releases the lock.
-//! [`Durability::Relaxed`] skips the two fsyncs (an acknowledged entry then
-//! survives a process crash, not a power cut); the bytes and names are the
-//! same.
+//! A producer first writes the entry to a temporary of its own,
+//! `.incoming-<uuid>.tmp` (created exclusively, its descriptor under an
+//! exclusive `flock` for as long as it exists), and fsyncs it. Then it takes
+//! the queue's producers' lock (an exclusive `flock` on the queue directory
+//! itself), learns how many entries are pending and the highest sequence
+//! number, refuses with [`ReedError::QueueFull`] at capacity (deleting its
+//! temporary), renames the temporary to `<id>.pending`, and releases the
+//! lock; then it fsyncs the directory and returns. The lock is held for a
+//! rename, never for a write or an fsync, so producers' fsyncs run side by
+//! side and a slow disk does not make other producers wait for the slowest
+//! one. [`Durability::Relaxed`] skips the two fsyncs (an acknowledged entry
+//! then survives a process crash, not a power cut); the bytes and names are
+//! the same. A durable write is acknowledged only after the directory
+//! fsync; if that fails, the entry is deleted again and the error returned,
+//! so an error means "not queued".
 //!
 //! The count and the highest sequence come from the process's watch of the
 //! directory (module `queue::watch`, whose docs say how): a listing taken
 //! while nothing changed in the directory, then every name created, renamed
 //! or deleted since, as the kernel reports it whichever process made the
 //! change. Where the watch cannot say (the first write of the process to
-//! the queue, a lost event, a file system that is not local, a leftover
-//! temporary, or a count at capacity, which a rename over an entry can
-//! overstate), the producer lists the directory as before: it counts the
-//! entries, finds the highest sequence, deletes abandoned temporaries and
-//! moves aside entries numbered beyond producers. Either way the count is
+//! the queue, a lost event, a file system that is not local, temporaries
+//! counted for a second or more, or a count at capacity, which a rename
+//! over an entry can overstate), the producer lists the directory as
+//! before: it counts the entries, finds the highest sequence, deletes
+//! abandoned temporaries and moves aside entries numbered beyond producers. Either way the count is
 //! taken under the lock after every earlier producer's rename, so it is
 //! exact.
 //!
 //! A reader only ever sees an entry under its final name, after the rename,
-//! so never a partial entry. A temporary seen by a lock holder belongs to a
-//! producer that died before its write returned, so the next producer
-//! sweeps it: nothing acknowledged is lost. Counting and writing happen
+//! so never a partial entry. A temporary whose `flock` can be taken belongs
+//! to a producer that died before its write returned (the kernel dropped
+//! its lock), so a producer that lists sweeps it, holding its lock while it
+//! deletes it: nothing acknowledged is lost, and a live producer's
+//! temporary is never touched. A producer whose temporary disappears anyway
+//! (deleted by hand, or by a producer of an earlier release, which swept
+//! every temporary it saw) finds it gone at the rename and writes it again. Counting and writing happen
 //! under one lock, so capacity is exact across any number of threads and
 //! processes of this crate (old-module producers take no lock: with them in
 //! the mix the capacity can be exceeded, as before).
@@ -54,8 +65,8 @@
 //!
 //! # Waiting for other producers
 //!
-//! The section under the lock is a listing and one small file, tens of
-//! microseconds (about a millisecond with the two fsyncs), so a producer
+//! The section under the lock is a rename (and a listing when the watch
+//! cannot say), microseconds whatever the durability, so a producer
 //! polls for the lock with non-blocking attempts and a short back-off. It
 //! gives up with [`ReedError::QueueBusy`], having written nothing, once the
 //! queue directory has not changed for [`FsOptions::queue_lock_timeout`]

@@ -1,18 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The write path: one entry into the queue under the producers' lock.
+//! The write path: one entry into the queue.
 //!
-//! Under the lock: learn the count and the highest sequence, from the
-//! process's watch of the directory when it knows them (see `watch`), else
-//! from a listing (count the entries, find the highest sequence number,
-//! sweep abandoned temporaries, set aside entries whose sequence no
-//! producer writes; a listing during which nothing changed gives the watch
-//! its counts); check the capacity, write the entry to a temporary name,
-//! fsync it, rename it to `<id>.pending`, fsync the directory. Every
-//! producer of this crate holds the lock from creating its temporary until
-//! renaming (or deleting) it, so a temporary seen by a lock holder belongs
-//! to a producer that died (and a temporary the watch counts makes the next
-//! producer list and sweep).
-
+//! First, without any lock, the entry is written to a temporary of its own
+//! (`.incoming-<uuid>.tmp`, created exclusively, held under an exclusive
+//! `flock` of its descriptor while it exists) and, when durable, fsynced.
+//! Then, under the producers' lock: learn the count and the highest
+//! sequence, from the process's watch of the directory when it knows them
+//! (see `watch`), else from a listing (count the entries, find the highest
+//! sequence number, sweep abandoned temporaries, set aside entries whose
+//! sequence no producer writes; a listing during which nothing changed
+//! gives the watch its counts); check the capacity and rename the temporary
+//! to `<id>.pending`. After the lock is released, when durable, the
+//! directory is fsynced and only then is the write acknowledged.
+//!
+//! So the lock is held for a rename (and a listing when the watch cannot
+//! say), never for writing or fsyncing: a slow disk makes each producer
+//! slower, not every producer wait for the slowest, and producers' fsyncs
+//! run side by side. A temporary's `flock` tells a live producer's from an
+//! abandoned one: the kernel drops it when its producer dies, and a sweep
+//! deletes only temporaries whose lock it can take (while holding it, so
+//! their producer cannot be between creating and locking them unnoticed: a
+//! producer whose temporary was swept finds it gone at the rename and
+//! writes it again).
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
@@ -34,7 +43,7 @@ use super::entry_id::{
 use super::watch::{self, Counts};
 use crate::lock::flock::{self, Backoff, LockFile, TryLock};
 use crate::no_follow::for_each_name;
-use crate::no_follow::{create_new, facts_of};
+use crate::no_follow::{Found, Opened, create_new, facts_of, open_regular};
 use crate::options::{Durability, FsOptions};
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, sync_dir, tables_dir};
@@ -53,6 +62,22 @@ struct Scan {
     beyond: Vec<(OsString, String, u128)>,
 }
 
+/// How many times a producer writes its entry again when its temporary was
+/// deleted under it (by a producer of an older release, which sweeps
+/// every temporary it sees, or by hand) before it gives up.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// How long the watch may count temporaries before a producer lists the
+/// directory to sweep the abandoned ones among them. A live producer's
+/// temporary exists for the time of a write and an fsync; one that is
+/// older belongs to a producer that died, or to one whose disk is very
+/// slow, which the sweep leaves alone (its `flock` is still held).
+const STALE_TEMPORARY: Duration = if cfg!(test) {
+    Duration::from_millis(100)
+} else {
+    Duration::from_secs(1)
+};
+
 /// Writes `bytes` as a new entry of the table's queue and returns its id.
 ///
 /// # Errors
@@ -67,40 +92,66 @@ pub(crate) fn enqueue(
 ) -> ReedResult<String> {
     let queue =
         File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
-    let _lock = ProducersLock::take(&queue, paths, table_name, options.queue_lock_timeout)
-        .inspect_err(|error| {
-            if let ReedError::QueueBusy { waited, .. } = error {
-                tracing::warn!(
-                    event = events::QUEUE_BUSY,
-                    table = table_name,
-                    waited_ms = events::millis(*waited),
-                    "gave up waiting for the queue's producers' lock"
-                );
+    let mut attempt = 1;
+    loop {
+        let staged = Staged::write(&queue, paths, bytes, options.durability)?;
+        let lock = ProducersLock::take(&queue, paths, table_name, options.queue_lock_timeout)
+            .inspect_err(|error| {
+                if let ReedError::QueueBusy { waited, .. } = error {
+                    tracing::warn!(
+                        event = events::QUEUE_BUSY,
+                        table = table_name,
+                        waited_ms = events::millis(*waited),
+                        "gave up waiting for the queue's producers' lock"
+                    );
+                }
+            })?;
+        let known = options
+            .watch_queues
+            .then(|| known_state(&queue, options.capacity))
+            .flatten();
+        let sequence = match known {
+            Some(sequence) => sequence,
+            None => listed_state(&queue, paths, table_name, options)?,
+        };
+        let id = entry_id::sequenced_id(sequence);
+        let entry = pending_file_name(&id);
+        match staged.publish(&entry) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::NOENT) if attempt < WRITE_ATTEMPTS => {
+                attempt += 1;
+                continue;
             }
-        })?;
-    let known = options
-        .watch_queues
-        .then(|| known_state(&queue, options.capacity))
-        .flatten();
-    let sequence = match known {
-        Some(sequence) => sequence,
-        None => listed_state(&queue, paths, table_name, options)?,
-    };
-    let id = entry_id::sequenced_id(sequence);
-    write_entry(&queue, paths, &id, bytes, options.durability)?;
-    Ok(id)
+            Err(e) => {
+                let path = paths.queue_dir.join(&entry);
+                return Err(ReedError::io("rename_queue_file", &path, &e.into()));
+            }
+        }
+        drop(lock);
+        if options.durability == Durability::Durable
+            && let Err(e) = sync_dir(queue.as_fd())
+        {
+            // Not durable, so not acknowledged: take it back so that an error
+            // means "not queued" and a retry does not queue it twice.
+            let _ = rustix::fs::unlinkat(&queue, entry.as_str(), AtFlags::empty());
+            return Err(ReedError::io("sync_queue_dir", &paths.queue_dir, &e));
+        }
+        return Ok(id);
+    }
 }
 
 /// The sequence of the next entry from what the process's watcher knows of
 /// the queue (see [`watch`]), without a listing; `None` when the counts are
-/// not known, when a temporary is left over (to be swept), when they say
-/// the queue is full (they may overcount: the listing decides), or when
-/// the numbering is at its end.
+/// not known, when temporaries have been counted for [`STALE_TEMPORARY`]
+/// (one may be abandoned: the listing sweeps it), when they say the queue
+/// is full (they may overcount: the listing decides), or when the
+/// numbering is at its end.
 fn known_state(queue: &File, capacity: usize) -> Option<u128> {
     let facts = facts_of(queue).ok()?;
-    let (counts, top) =
-        watch::with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| (w.counts, w.top))?;
-    let counts = counts.filter(|c| c.temporaries == 0 && c.pending < capacity)?;
+    let (counts, top, stale) = watch::with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| {
+        (w.counts, w.top, w.temporaries_counted_for(STALE_TEMPORARY))
+    })?;
+    let counts = counts.filter(|c| !stale && c.pending < capacity)?;
     match top {
         _ if counts.pending == 0 => Some(0),
         None => Some(0),
@@ -148,7 +199,12 @@ fn listed_state(
             }
         });
     }
-    sweep(queue, paths, &scan.temporaries)?;
+    sweep(queue, paths, &scan.temporaries);
+    if let Some(key) = key {
+        // The temporaries left are live (or not ours to delete): count the
+        // time to the next sweep from now.
+        watch::with_dir(queue.as_fd(), key, |w| w.temporaries_checked());
+    }
     for (name, id, sequence) in std::mem::take(&mut scan.beyond) {
         let reason = beyond_producers(sequence);
         match move_aside(queue.as_fd(), paths, &name, &id, &reason) {
@@ -391,72 +447,122 @@ fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
     Ok(scan)
 }
 
-/// Deletes the abandoned temporaries found by [`scan_names`].
-fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) -> ReedResult<()> {
+/// Deletes the abandoned temporaries among those found by [`scan_names`]:
+/// each whose `flock` can be taken (its producer died: the kernel dropped
+/// its lock), deleted while the lock is held; and any other file by such a
+/// name that is not a regular file or a directory (a link is deleted, never
+/// followed). A live producer's temporary (locked), a directory, or a
+/// temporary that cannot be opened or deleted is left where it is, the
+/// latter two reported: a temporary is not an entry, so leaving one loses
+/// nothing and stops no write.
+fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
+    let table = paths.table_dir.file_name().unwrap_or_default();
     for name in temporaries {
+        let path = paths.queue_dir.join(name);
+        let held = match open_regular(queue.as_fd(), name) {
+            Ok(Opened::File(file, _)) => match flock::try_lock_exclusive(&file) {
+                Ok(TryLock::Acquired) => file,
+                Ok(TryLock::Contended) => continue,
+                Err(error) => {
+                    tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "could not tell whether a temporary file's producer is alive; left it");
+                    continue;
+                }
+            },
+            Ok(Opened::Missing) => continue,
+            Ok(Opened::NotRegular(Found::Directory)) => {
+                tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = "a directory", "a directory has the name of a producer's temporary file; left it");
+                continue;
+            }
+            Ok(Opened::NotRegular(_)) => {
+                // Unlinking a name never touches what a link points to.
+                let _ = rustix::fs::unlinkat(queue.as_fd(), name, AtFlags::empty());
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "could not open a temporary file to sweep it; left it");
+                continue;
+            }
+        };
         match rustix::fs::unlinkat(queue.as_fd(), name, AtFlags::empty()) {
             Ok(()) => {
-                let path = paths.queue_dir.join(name);
-                let table = paths.table_dir.file_name().unwrap_or_default();
                 tracing::info!(event = events::TEMPORARY_SWEPT, table = %table.to_string_lossy(), path = %path.display(), "swept the temporary file of a producer that died mid-write");
             }
             Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => {
-                return Err(ReedError::io(
-                    "sweep_temporary",
-                    &paths.queue_dir.join(name),
-                    &e.into(),
-                ));
+            Err(error) => {
+                tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "could not delete the temporary file of a producer that died mid-write; left it");
             }
         }
+        drop(held);
     }
-    Ok(())
 }
 
-/// Writes the entry under a temporary name and renames it into place, with
-/// the fsyncs when durable. On failure nothing is left under the entry's
-/// name (a temporary left by a failed delete is swept by the next producer).
-fn write_entry(
-    queue: &File,
-    paths: &TablePaths,
-    id: &str,
-    bytes: &[u8],
-    durability: Durability,
-) -> ReedResult<()> {
-    let temporary = temporary_file_name(id);
-    let entry = pending_file_name(id);
-    let temporary_path = paths.queue_dir.join(&temporary);
-    let written = (|| {
-        let write_error = |e: &io::Error| ReedError::io("write_queue_file", &temporary_path, e);
-        let mut file =
-            create_new(queue.as_fd(), temporary.as_ref()).map_err(|e| write_error(&e))?;
-        file.write_all(bytes).map_err(|e| write_error(&e))?;
-        if durability == Durability::Durable {
-            file.sync_data()
-                .map_err(|e| ReedError::io("sync_queue_file", &temporary_path, &e))?;
+/// An entry written under a temporary name of its own, its `flock` held,
+/// not yet in the queue. Dropped unpublished, the temporary is deleted.
+#[derive(Debug)]
+struct Staged<'a> {
+    /// Open (and locked) until published or dropped.
+    file: Option<File>,
+    name: String,
+    queue: &'a File,
+}
+
+impl<'a> Staged<'a> {
+    /// Creates a temporary, takes its `flock`, writes `bytes` into it and
+    /// fsyncs it when durable. A temporary whose lock a sweeper holds (it
+    /// deletes it) is made again under another name; one swept between its
+    /// creation and its lock is found gone at [`publish`](Self::publish).
+    fn write(
+        queue: &'a File,
+        paths: &TablePaths,
+        bytes: &[u8],
+        durability: Durability,
+    ) -> ReedResult<Staged<'a>> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let name = temporary_file_name(&uuid::Uuid::new_v4().simple().to_string());
+            let path = paths.queue_dir.join(&name);
+            let write_error = |e: &io::Error| ReedError::io("write_queue_file", &path, e);
+            let file = create_new(queue.as_fd(), name.as_ref()).map_err(|e| write_error(&e))?;
+            let mut staged = Staged {
+                file: Some(file),
+                name,
+                queue,
+            };
+            let file = staged.file.as_mut().expect("open until published");
+            if flock::try_lock_exclusive(file).map_err(|e| write_error(&e))? == TryLock::Contended {
+                continue;
+            }
+            file.write_all(bytes).map_err(|e| write_error(&e))?;
+            if durability == Durability::Durable {
+                file.sync_data()
+                    .map_err(|e| ReedError::io("sync_queue_file", &path, &e))?;
+            }
+            return Ok(staged);
         }
-        drop(file);
-        rustix::fs::renameat(queue, temporary.as_str(), queue, entry.as_str()).map_err(|e| {
-            ReedError::io(
-                "rename_queue_file",
-                &paths.queue_dir.join(&entry),
-                &e.into(),
-            )
-        })?;
-        if durability == Durability::Durable
-            && let Err(e) = sync_dir(queue.as_fd())
-        {
-            // Not durable, so not acknowledged: take it back so that an error
-            // means "not queued" and a retry does not queue it twice.
-            let _ = rustix::fs::unlinkat(queue, entry.as_str(), AtFlags::empty());
-            return Err(ReedError::io("sync_queue_dir", &paths.queue_dir, &e));
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = rustix::fs::unlinkat(queue, temporary.as_str(), AtFlags::empty());
+        Err(ReedError::io(
+            "write_queue_file",
+            &paths.queue_dir,
+            &io::Error::other(format!(
+                "the temporary of a new entry was deleted as it was made, {WRITE_ATTEMPTS} times"
+            )),
+        ))
     }
-    written
+
+    /// Renames the temporary to `entry` (a new name: nothing is replaced)
+    /// and closes it, which releases its `flock`. `NOENT` when the
+    /// temporary was deleted meanwhile.
+    fn publish(mut self, entry: &str) -> Result<(), rustix::io::Errno> {
+        rustix::fs::renameat(self.queue, self.name.as_str(), self.queue, entry)?;
+        self.file = None;
+        Ok(())
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = rustix::fs::unlinkat(self.queue, self.name.as_str(), AtFlags::empty());
+        }
+    }
 }
 
 #[cfg(test)]

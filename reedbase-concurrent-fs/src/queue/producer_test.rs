@@ -69,14 +69,19 @@ fn the_first_write_after_a_drain_restarts_the_sequence_with_a_fresh_id() {
     assert_ne!(first, second, "ids are never reused");
 }
 
+/// A temporary with a name no producer would pick (so it cannot be the
+/// temporary of a live write in this test).
+fn planted_temporary(queue: &std::path::Path, tag: &str) -> std::path::PathBuf {
+    queue.join(temporary_file_name(&format!("planted{tag}")))
+}
+
 #[test]
-fn abandoned_temporaries_are_swept_by_the_next_producer() {
+fn abandoned_temporaries_are_swept_by_the_next_producer_that_lists() {
     let dir = tempfile::tempdir().unwrap();
     let queue = queue_dir(dir.path(), "t");
-    queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
-    let abandoned = queue.join(temporary_file_name(
-        "00000000000000000001-0123456789abcdef0123456789abcdef",
-    ));
+    let listing = relaxed().watch_queues(false);
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &listing).unwrap();
+    let abandoned = planted_temporary(&queue, "a");
     fs::write(&abandoned, b"{\"rows\":[{\"key\":").unwrap();
     let unrelated = queue.join("notes.txt");
     fs::write(&unrelated, b"kept").unwrap();
@@ -89,7 +94,7 @@ fn abandoned_temporaries_are_swept_by_the_next_producer() {
         get_next_pending(dir.path(), "t").unwrap().unwrap().1,
         sample_write("a", 1)
     );
-    queue_write_with(dir.path(), "t", &sample_write("b", 1), &relaxed()).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &listing).unwrap();
     assert!(!abandoned.exists());
     assert!(unrelated.exists());
     assert_eq!(count_pending(dir.path(), "t").unwrap(), 2);
@@ -98,6 +103,91 @@ fn abandoned_temporaries_are_swept_by_the_next_producer() {
             .iter()
             .all(|name| !name.ends_with(".tmp"))
     );
+}
+
+#[test]
+fn with_the_watch_a_temporary_is_swept_once_it_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let options = relaxed();
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap();
+    let abandoned = planted_temporary(&queue, "w");
+    fs::write(&abandoned, b"half").unwrap();
+    // Let the watch count it for longer than STALE_TEMPORARY (100 ms in
+    // tests): the next write lists and sweeps.
+    std::thread::sleep(super::STALE_TEMPORARY * 2);
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap();
+    if super::watch::is_watched(dir_key(&queue)) {
+        assert!(!abandoned.exists(), "a stale temporary is swept");
+    }
+    assert_eq!(drain(dir.path(), "t").len(), 2);
+}
+
+#[test]
+fn a_temporary_whose_producer_holds_its_lock_is_never_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let listing = relaxed().watch_queues(false);
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &listing).unwrap();
+    let live = planted_temporary(&queue, "live");
+    let file = fs::File::create(&live).unwrap();
+    fs2::FileExt::try_lock_exclusive(&file).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &listing).unwrap();
+    assert!(live.exists(), "a live producer's temporary was swept");
+    fs2::FileExt::unlock(&file).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("c", 1), &listing).unwrap();
+    assert!(!live.exists(), "unlocked, it is abandoned");
+    drop(file);
+    assert_eq!(drain(dir.path(), "t").len(), 3);
+}
+
+#[test]
+fn odd_files_named_like_temporaries_stop_no_write() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let listing = relaxed().watch_queues(false);
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &listing).unwrap();
+    let outside = dir.path().join("outside.txt");
+    fs::write(&outside, b"not ours").unwrap();
+    let link = planted_temporary(&queue, "link");
+    symlink(&outside, &link).unwrap();
+    let directory = planted_temporary(&queue, "dir");
+    fs::create_dir(&directory).unwrap();
+    fs::write(directory.join("inside"), b"x").unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &listing).unwrap();
+    assert!(fs::symlink_metadata(&link).is_err(), "the link is removed");
+    assert_eq!(
+        fs::read(&outside).unwrap(),
+        b"not ours",
+        "its target is not"
+    );
+    assert!(directory.join("inside").exists(), "a directory is left");
+    assert_eq!(drain(dir.path(), "t").len(), 2);
+}
+
+#[test]
+fn a_refused_write_leaves_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let options = relaxed().capacity(1);
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap();
+    let error = queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap_err();
+    assert!(error.is_queue_full(), "{error}");
+    assert!(
+        file_names(&queue)
+            .iter()
+            .all(|name| !name.ends_with(".tmp")),
+        "{:?}",
+        file_names(&queue)
+    );
+}
+
+/// The queue directory's device and inode.
+fn dir_key(queue: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = fs::metadata(queue).unwrap();
+    (meta.dev(), meta.ino())
 }
 
 #[test]

@@ -11,11 +11,13 @@
 //! another process's `rename` returned sees that rename. From the events
 //! this module keeps, per directory:
 //!
-//! - `counts`: the entries (`*.pending`) and the producers' temporaries,
-//!   exact from a listing with no change during it (a *baseline*) plus
-//!   every change since. A lost event (`IN_Q_OVERFLOW`, a read error) or a
-//!   count that would go below zero forgets them, and the next producer
-//!   lists again. The only way to miss a departure is a rename over an
+//! - `counts`: the entries (`*.pending`), exact from a listing during which
+//!   no entry arrived or left (a *baseline*) plus every change since, and
+//!   the producers' temporaries (counted the same way but allowed to be
+//!   off: producers create them without a lock, so they come and go during
+//!   a listing; they only tell when to list for a sweep). A lost event
+//!   (`IN_Q_OVERFLOW`, a read error) or an entry count that would go below
+//!   zero forgets them, and the next producer lists again. The only way to miss a departure is a rename over an
 //!   existing entry, which overcounts: a producer that finds the queue full
 //!   by the counts lists before it refuses.
 //! - `top`: the highest sequence number seen listed or arriving (never
@@ -43,6 +45,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::entry_id::{is_beyond_producers, is_temporary, parse_sequence, pending_stem};
 
@@ -80,9 +83,12 @@ pub(crate) struct Watched {
     pub(crate) counts: Option<Counts>,
     pub(crate) top: Option<u128>,
     pub(crate) order: u64,
-    /// Name events (entries and temporaries) seen: a baseline is taken only
-    /// from a listing during which this did not move.
+    /// Entry name events seen: a baseline is taken only from a listing
+    /// during which this did not move.
     pub(crate) changes: u64,
+    /// Since when `counts` has held temporaries without a break (or since
+    /// the last sweep), `None` while it holds none or is unknown.
+    temporaries_since: Option<Instant>,
     /// Arrivals numbered from `arrivals_seen - log.len()`.
     log: VecDeque<Arrival>,
     pub(crate) arrivals_seen: u64,
@@ -97,6 +103,7 @@ impl Watched {
             top: None,
             order: 0,
             changes: 0,
+            temporaries_since: None,
             log: VecDeque::new(),
             arrivals_seen: 0,
         }
@@ -115,8 +122,30 @@ impl Watched {
         self.top = self.top.max(sequence);
     }
 
+    /// True when the counts have held temporaries for `age` or longer
+    /// (since the last [`temporaries_checked`](Self::temporaries_checked)):
+    /// one may belong to a producer that died.
+    pub(crate) fn temporaries_counted_for(&self, age: Duration) -> bool {
+        match self.counts {
+            Some(counts) if counts.temporaries > 0 => self
+                .temporaries_since
+                .is_none_or(|since| since.elapsed() >= age),
+            _ => false,
+        }
+    }
+
+    /// Notes that the temporaries now counted were just looked at (and the
+    /// abandoned ones swept).
+    pub(crate) fn temporaries_checked(&mut self) {
+        self.temporaries_since = self
+            .counts
+            .filter(|counts| counts.temporaries > 0)
+            .map(|_| Instant::now());
+    }
+
     fn forget_counts(&mut self) {
         self.counts = None;
+        self.temporaries_since = None;
         self.order += 1;
     }
 
@@ -145,28 +174,30 @@ impl Watched {
             });
             self.arrivals_seen += 1;
         } else if is_temporary(name) {
-            self.changes += 1;
             if let Some(counts) = &mut self.counts {
+                if counts.temporaries == 0 {
+                    self.temporaries_since = Some(Instant::now());
+                }
                 counts.temporaries += 1;
             }
         }
     }
 
     fn depart(&mut self, name: &OsStr) {
-        let entry = pending_stem(name).is_some();
-        if !entry && !is_temporary(name) {
-            return;
-        }
-        self.changes += 1;
-        if let Some(counts) = &mut self.counts {
-            let field = if entry {
-                &mut counts.pending
-            } else {
-                &mut counts.temporaries
-            };
-            match field.checked_sub(1) {
-                Some(left) => *field = left,
-                None => self.forget_counts(),
+        if pending_stem(name).is_some() {
+            self.changes += 1;
+            if let Some(counts) = &mut self.counts {
+                match counts.pending.checked_sub(1) {
+                    Some(left) => counts.pending = left,
+                    None => self.forget_counts(),
+                }
+            }
+        } else if is_temporary(name)
+            && let Some(counts) = &mut self.counts
+        {
+            counts.temporaries = counts.temporaries.saturating_sub(1);
+            if counts.temporaries == 0 {
+                self.temporaries_since = None;
             }
         }
     }
@@ -366,8 +397,14 @@ fn is_local(dir: BorrowedFd<'_>) -> bool {
 /// Whether the process's watcher watches the directory `key` (for tests).
 #[cfg(test)]
 pub(crate) fn is_watched(key: DirKey) -> bool {
-    let slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
-    matches!(&*slot, Some(Ok(watcher)) if watcher.by_key.contains_key(&key))
+    let mut slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(Ok(watcher)) = slot.as_mut() else {
+        return false;
+    };
+    // A directory of another test, deleted, may have had the same inode:
+    // read its removal first.
+    watcher.drain();
+    watcher.by_key.contains_key(&key)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 use super::{Counts, Watched, with_dir};
 use crate::no_follow::facts_of;
@@ -41,7 +42,30 @@ fn arrivals_and_departures_keep_the_counts() {
     w.depart(OsStr::new(&sequenced(0)));
     assert_eq!(w.counts.map(|c| c.pending), Some(1));
     assert_eq!(w.top, Some(0));
-    assert_eq!(w.changes, 5, "the unrelated name is no change");
+    assert_eq!(
+        w.changes, 3,
+        "entries change it; a temporary or an unrelated name does not"
+    );
+}
+
+#[test]
+fn temporaries_are_counted_loosely_and_timed() {
+    let mut w = counted();
+    let temporary = temporary_file_name("0123456789abcdef0123456789abcdef");
+    w.depart(OsStr::new(&temporary));
+    assert!(w.counts.is_some(), "a temporary below zero forgets nothing");
+    assert!(!w.temporaries_counted_for(Duration::ZERO));
+    w.arrive(OsStr::new(&temporary));
+    assert!(w.temporaries_counted_for(Duration::ZERO));
+    assert!(!w.temporaries_counted_for(Duration::from_secs(3600)));
+    w.temporaries_checked();
+    assert!(!w.temporaries_counted_for(Duration::from_secs(3600)));
+    w.depart(OsStr::new(&temporary));
+    assert!(
+        !w.temporaries_counted_for(Duration::ZERO),
+        "none counted, none stale"
+    );
+    assert_eq!(w.changes, 0);
 }
 
 #[test]
