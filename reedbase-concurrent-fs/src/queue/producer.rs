@@ -500,10 +500,11 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
 /// not yet in the queue. Dropped unpublished, the temporary is deleted.
 #[derive(Debug)]
 struct Staged<'a> {
-    /// Open (and locked) until published or dropped.
-    file: Option<File>,
+    /// Open (and locked) until dropped.
+    file: File,
     name: String,
     queue: &'a File,
+    published: bool,
 }
 
 impl<'a> Staged<'a> {
@@ -523,11 +524,12 @@ impl<'a> Staged<'a> {
             let write_error = |e: &io::Error| ReedError::io("write_queue_file", &path, e);
             let file = create_new(queue.as_fd(), name.as_ref()).map_err(|e| write_error(&e))?;
             let mut staged = Staged {
-                file: Some(file),
+                file,
                 name,
                 queue,
+                published: false,
             };
-            let file = staged.file.as_mut().expect("open until published");
+            let file = &mut staged.file;
             if flock::try_lock_exclusive(file).map_err(|e| write_error(&e))? == TryLock::Contended {
                 continue;
             }
@@ -552,14 +554,14 @@ impl<'a> Staged<'a> {
     /// temporary was deleted meanwhile.
     fn publish(mut self, entry: &str) -> Result<(), rustix::io::Errno> {
         rustix::fs::renameat(self.queue, self.name.as_str(), self.queue, entry)?;
-        self.file = None;
+        self.published = true;
         Ok(())
     }
 }
 
 impl Drop for Staged<'_> {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if !self.published {
             let _ = rustix::fs::unlinkat(self.queue, self.name.as_str(), AtFlags::empty());
         }
     }

@@ -173,13 +173,13 @@ impl Watched {
                 sequence,
             });
             self.arrivals_seen += 1;
-        } else if is_temporary(name) {
-            if let Some(counts) = &mut self.counts {
-                if counts.temporaries == 0 {
-                    self.temporaries_since = Some(Instant::now());
-                }
-                counts.temporaries += 1;
+        } else if is_temporary(name)
+            && let Some(counts) = &mut self.counts
+        {
+            if counts.temporaries == 0 {
+                self.temporaries_since = Some(Instant::now());
             }
+            counts.temporaries += 1;
         }
     }
 
