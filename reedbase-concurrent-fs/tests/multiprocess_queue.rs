@@ -13,7 +13,10 @@
 //! - a consumer that keeps its listing (`FsBackend`) delivers old-module
 //!   entries written by another process first, shares the queue with a
 //!   consumer process (each in order, together every entry once), and
-//!   drains in enqueue order while four producer processes write.
+//!   drains in enqueue order while four producer processes write;
+//! - a temporary whose producer process is alive (its `flock` held) is never
+//!   swept by another process's producer, and is swept once that process
+//!   is killed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod queue_producers;
@@ -40,6 +43,9 @@ type Outcome = Result<(), String>;
 
 fn main() -> ExitCode {
     if let Some(role) = child_role() {
+        if role == "hold_temporary" {
+            return hold_temporary();
+        }
         return run_child(&role);
     }
     let mut runner = Runner::from_args();
@@ -72,7 +78,57 @@ fn main() -> ExitCode {
         "a_kept_listing_while_producer_processes_write",
         kept_listing_while_producers_write,
     );
+    runner.run(
+        "a_live_producers_temporary_is_left_to_it_and_swept_once_it_dies",
+        live_temporary_across_processes,
+    );
     runner.finish()
+}
+
+/// The temporary the `hold_temporary` child makes: a name no producer picks.
+const HELD_TEMPORARY: &str = ".incoming-heldbyachild.tmp";
+
+/// A child standing for a producer in the middle of a write: creates a
+/// temporary in the queue, holds its `flock` as a producer does, says
+/// `held`, and waits until it is killed or its input ends.
+fn hold_temporary() -> ExitCode {
+    let queue = support::base_dir().join("tables").join(TABLE).join("queue");
+    let file = std::fs::File::create_new(queue.join(HELD_TEMPORARY)).unwrap();
+    fs2::FileExt::try_lock_exclusive(&file).unwrap();
+    support::tell_parent("held");
+    let _ = support::line_from_parent();
+    ExitCode::SUCCESS
+}
+
+fn live_temporary_across_processes() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    // Listing on every write, so that every write looks for temporaries.
+    let options = FsOptions::new().watch_queues(false);
+    let write = |n| queue_write_with(base, TABLE, &numbered_write("w", n, 1), &options);
+    write(0).map_err(|e| e.to_string())?;
+    let temporary = base
+        .join("tables")
+        .join(TABLE)
+        .join("queue")
+        .join(HELD_TEMPORARY);
+    let mut child = ChildProcess::spawn("hold_temporary", base, "")?;
+    child.expect_line("held", PATIENCE)?;
+    write(1).map_err(|e| e.to_string())?;
+    if !temporary.exists() {
+        return Err("a live producer's temporary was swept by another process".to_string());
+    }
+    child.kill()?;
+    write(2).map_err(|e| e.to_string())?;
+    if temporary.exists() {
+        return Err("the temporary of a killed producer was not swept".to_string());
+    }
+    let drained = drain(base)?;
+    let numbers: Vec<usize> = drained.iter().map(|(_, w)| numbers_of(w).1).collect();
+    if numbers != [0, 1, 2] {
+        return Err(format!("drained {numbers:?}, expected [0, 1, 2]"));
+    }
+    Ok(())
 }
 
 fn capacity_is_exact() -> Outcome {
