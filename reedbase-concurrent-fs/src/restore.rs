@@ -97,7 +97,7 @@ pub fn restore_moved_aside(
         return Err(not_found());
     };
     let queue = File::from(queue);
-    let _lock = ProducersLock::take(&queue, &paths, table_name, options.queue_lock_timeout)?;
+    let _lock = ProducersLock::take(&queue, &paths, table_name, options)?;
     let corrupt = child_dir(
         queue.as_fd(),
         "corrupt",

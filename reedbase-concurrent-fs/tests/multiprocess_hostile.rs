@@ -123,14 +123,15 @@ fn signal(pid: u32, signal: &str) -> Outcome {
 
 /// True when `pid` holds an exclusive `flock` (`/proc/locks`): the child
 /// producer holds nothing else, so that is the producers' lock.
-fn holds_exclusive_flock(pid: u32) -> bool {
+fn holds_exclusive_flock(pid: u32, inode: u64) -> bool {
     let locks = fs::read_to_string("/proc/locks").unwrap_or_default();
     locks.lines().any(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.len() > 4
+        fields.len() > 5
             && fields[1] == "FLOCK"
             && fields[3] == "WRITE"
             && fields[4] == pid.to_string()
+            && fields[5].rsplit(':').next() == Some(inode.to_string().as_str())
     })
 }
 
@@ -157,11 +158,21 @@ fn stopped_producer() -> Outcome {
     let mut child = ChildProcess::spawn("produce_forever", &base, "")?;
     child.expect_line("started", PATIENCE)?;
     let pid = child.pid();
+    // The producers' lock is the queue directory's flock (a producer also
+    // holds one on its own temporary while it writes it, outside the lock).
+    let queue_dir = base.join("tables").join(TABLE).join("queue");
+    support::wait_until(PATIENCE, || queue_dir.is_dir());
+    let inode = {
+        use std::os::unix::fs::MetadataExt as _;
+        fs::metadata(&queue_dir)
+            .map_err(|e| format!("{}: {e}", queue_dir.display()))?
+            .ino()
+    };
     let mut caught = false;
     for _ in 0..2_000 {
         signal(pid, "STOP")?;
         thread::sleep(Duration::from_millis(2));
-        if holds_exclusive_flock(pid) {
+        if holds_exclusive_flock(pid, inode) {
             caught = true;
             break;
         }

@@ -68,12 +68,16 @@
 //! The section under the lock is a rename (and a listing when the watch
 //! cannot say), microseconds whatever the durability, so a producer
 //! polls for the lock with non-blocking attempts and a short back-off. It
-//! gives up with [`ReedError::QueueBusy`], having written nothing, once the
-//! queue directory has not changed for [`FsOptions::queue_lock_timeout`]
+//! gives up with [`ReedError::QueueBusy`], having written nothing, once no
+//! entry has arrived in the queue for [`FsOptions::queue_lock_timeout`]
 //! (default 250 ms) while the lock stayed held: a holder that is stopped
-//! (SIGSTOP) or hung makes no change, while producers that complete their
-//! writes change the directory each time, so heavy but healthy contention
-//! does not end in `QueueBusy`. Whatever others do, a producer waits at most
+//! (SIGSTOP) or hung completes no write, while producers that complete
+//! their writes each make an entry arrive, so heavy but healthy contention
+//! does not end in `QueueBusy`. Arrivals are counted by the process's watch
+//! of the directory; where there is none (see above) the directory's
+//! modification time stands in, which producers' temporaries and
+//! consumers' removals also move, so there a stopped holder may keep other
+//! producers waiting up to the cap below. Whatever others do, a producer waits at most
 //! eight times `queue_lock_timeout` in all. Consumers never take the lock.
 //!
 //! # Order

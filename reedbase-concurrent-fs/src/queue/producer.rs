@@ -95,8 +95,8 @@ pub(crate) fn enqueue(
     let mut attempt = 1;
     loop {
         let staged = Staged::write(&queue, paths, bytes, options.durability)?;
-        let lock = ProducersLock::take(&queue, paths, table_name, options.queue_lock_timeout)
-            .inspect_err(|error| {
+        let lock =
+            ProducersLock::take(&queue, paths, table_name, options).inspect_err(|error| {
                 if let ReedError::QueueBusy { waited, .. } = error {
                     tracing::warn!(
                         event = events::QUEUE_BUSY,
@@ -250,17 +250,17 @@ pub(crate) struct ProducersLock<'a> {
 
 impl<'a> ProducersLock<'a> {
     /// Takes the lock, waiting while it is held elsewhere; gives up with
-    /// `QueueBusy` once the queue directory has not changed for `patience`
-    /// (its holder is stopped or hung: a producer that completes a write
-    /// changes the directory), or after [`PATIENCE_WHILE_OTHERS_WRITE`]
-    /// times `patience` in all.
+    /// `QueueBusy` once no [`Progress`] has been seen for
+    /// `options.queue_lock_timeout` (the holder is stopped or hung: a
+    /// producer that completes a write makes an entry arrive), or after
+    /// [`PATIENCE_WHILE_OTHERS_WRITE`] times that in all.
     pub(crate) fn take(
         dir: &'a File,
         paths: &TablePaths,
         table: &str,
-        patience: Duration,
+        options: &FsOptions,
     ) -> ReedResult<Self> {
-        let mut wait = Wait::new(dir, patience);
+        let mut wait = Wait::new(dir, options.queue_lock_timeout, options.watch_queues);
         let turn = Turn::take(&paths.queue_dir, &mut wait)
             .map_err(|waited| ReedError::queue_busy(table, waited))?;
         let lock_error = |e: &io::Error| ReedError::io("lock_queue", &paths.queue_dir, e);
@@ -317,17 +317,20 @@ impl Drop for ProducersLock<'_> {
 struct Wait<'a> {
     dir: &'a File,
     patience: Duration,
+    /// Whether [`Progress`] may come from the process's watch.
+    watch: bool,
     start: Instant,
-    /// When the directory was last seen to change, and its modification
-    /// time then; `None` before the first check.
-    last: Option<(Instant, Option<SystemTime>)>,
+    /// When progress was last seen, and what it was then; `None` before
+    /// the first check.
+    last: Option<(Instant, Progress)>,
 }
 
 impl<'a> Wait<'a> {
-    fn new(dir: &'a File, patience: Duration) -> Self {
+    fn new(dir: &'a File, patience: Duration, watch: bool) -> Self {
         Wait {
             dir,
             patience,
+            watch,
             start: Instant::now(),
             last: None,
         }
@@ -337,7 +340,7 @@ impl<'a> Wait<'a> {
     /// or `Err` with the time waited when the producer must give up.
     fn check(&mut self) -> Result<Duration, Duration> {
         let now = Instant::now();
-        let seen = changed_at(self.dir);
+        let seen = Progress::of(self.dir, self.watch);
         let last_change = match self.last {
             Some((at, before)) if before == seen => at,
             Some(_) => now,
@@ -354,9 +357,32 @@ impl<'a> Wait<'a> {
     }
 }
 
-/// When the directory last changed (a new, renamed or removed entry).
-fn changed_at(dir: &File) -> Option<SystemTime> {
-    facts_of(dir).ok().map(|facts| facts.modified)
+/// What shows that producers get on with their writes: the entries that
+/// arrived in the directory as the process's watch counts them (an
+/// arrival is a producer's completed write), or where there is no watch
+/// the directory's modification time (which a temporary made or deleted
+/// and a consumer's removal also move).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// The watch's incarnation and its count of arrivals.
+    Arrivals(u64, u64),
+    Modified(Option<SystemTime>),
+}
+
+impl Progress {
+    fn of(dir: &File, watch: bool) -> Progress {
+        let facts = facts_of(dir).ok();
+        if watch
+            && let Some(facts) = &facts
+            && let Some((incarnation, arrivals)) =
+                watch::with_dir(dir.as_fd(), (facts.dev, facts.ino), |w| {
+                    (w.incarnation, w.arrivals_seen)
+                })
+        {
+            return Progress::Arrivals(incarnation, arrivals);
+        }
+        Progress::Modified(facts.map(|facts| facts.modified))
+    }
 }
 
 /// The producers of this process on one queue directory, taking turns.
