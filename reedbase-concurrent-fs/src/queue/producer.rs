@@ -90,10 +90,13 @@ pub(crate) fn enqueue(
     bytes: &[u8],
     options: &FsOptions,
 ) -> ReedResult<String> {
-    let queue =
-        File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
     let mut attempt = 1;
     loop {
+        // Opened anew for each attempt: a listing reads the directory from
+        // the descriptor's position, so a descriptor listed once would list
+        // nothing the second time (and count an empty queue).
+        let queue =
+            File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
         let staged = Staged::write(&queue, paths, bytes, options.durability)?;
         let lock =
             ProducersLock::take(&queue, paths, table_name, options).inspect_err(|error| {
@@ -522,6 +525,13 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by tests: how many of this thread's next publishes find their
+    /// temporary deleted (as by a sweep between its creation and its lock).
+    static SWEEP_BEFORE_PUBLISH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// An entry written under a temporary name of its own, its `flock` held,
 /// not yet in the queue. Dropped unpublished, the temporary is deleted.
 #[derive(Debug)]
@@ -579,6 +589,10 @@ impl<'a> Staged<'a> {
     /// and closes it, which releases its `flock`. `NOENT` when the
     /// temporary was deleted meanwhile.
     fn publish(mut self, entry: &str) -> Result<(), rustix::io::Errno> {
+        #[cfg(test)]
+        if SWEEP_BEFORE_PUBLISH.with(|left| left.replace(left.get().saturating_sub(1)) > 0) {
+            rustix::fs::unlinkat(self.queue, self.name.as_str(), AtFlags::empty())?;
+        }
         rustix::fs::renameat(self.queue, self.name.as_str(), self.queue, entry)?;
         self.published = true;
         Ok(())

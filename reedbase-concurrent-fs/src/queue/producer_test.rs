@@ -306,3 +306,40 @@ fn capacity_follows_entries_added_and_deleted_by_hand() {
     write("v").unwrap();
     assert_eq!(count_pending(dir.path(), "t").unwrap(), 3);
 }
+
+#[test]
+fn a_write_whose_temporary_was_swept_is_written_again_numbered_after_the_queue() {
+    for watch in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = relaxed().capacity(4).watch_queues(watch);
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            ids.push(
+                queue_write_with(dir.path(), "t", &sample_write("a", n + 1), &options).unwrap(),
+            );
+        }
+        super::SWEEP_BEFORE_PUBLISH.with(|left| left.set(1));
+        let again = queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap();
+        assert_eq!(super::SWEEP_BEFORE_PUBLISH.with(std::cell::Cell::get), 0);
+        assert_eq!(
+            parse_sequence(&again),
+            Some(3),
+            "watch {watch}: numbered after the queue"
+        );
+        super::SWEEP_BEFORE_PUBLISH.with(|left| left.set(1));
+        let full = queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap_err();
+        assert!(full.is_queue_full(), "watch {watch}: {full}");
+        super::SWEEP_BEFORE_PUBLISH.with(|left| left.set(0));
+        ids.push(again);
+        let drained: Vec<String> = drain(dir.path(), "t")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(drained, ids, "watch {watch}");
+        assert!(
+            file_names(&queue_dir(dir.path(), "t"))
+                .iter()
+                .all(|name| !name.ends_with(".tmp"))
+        );
+    }
+}
