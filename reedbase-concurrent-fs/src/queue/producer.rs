@@ -91,24 +91,24 @@ pub(crate) fn enqueue(
     options: &FsOptions,
 ) -> ReedResult<String> {
     let mut attempt = 1;
+    let mut check_full_first = options.watch_queues;
     loop {
         // Opened anew for each attempt: a listing reads the directory from
         // the descriptor's position, so a descriptor listed once would list
         // nothing the second time (and count an empty queue).
         let queue =
             File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
+        if std::mem::take(&mut check_full_first) && looks_full(&queue, options.capacity) {
+            // Decided under the lock by a listing before anything is written,
+            // so that a refused write costs no temporary and no fsync. Not
+            // full after all (the counts overstated): write, through a
+            // descriptor that was not listed.
+            let _lock = take_producers_lock(&queue, paths, table_name, options)?;
+            listed_state(&queue, paths, table_name, options)?;
+            continue;
+        }
         let staged = Staged::write(&queue, paths, bytes, options.durability)?;
-        let lock =
-            ProducersLock::take(&queue, paths, table_name, options).inspect_err(|error| {
-                if let ReedError::QueueBusy { waited, .. } = error {
-                    tracing::warn!(
-                        event = events::QUEUE_BUSY,
-                        table = table_name,
-                        waited_ms = events::millis(*waited),
-                        "gave up waiting for the queue's producers' lock"
-                    );
-                }
-            })?;
+        let lock = take_producers_lock(&queue, paths, table_name, options)?;
         let known = options
             .watch_queues
             .then(|| known_state(&queue, options.capacity))
@@ -141,6 +141,36 @@ pub(crate) fn enqueue(
         }
         return Ok(id);
     }
+}
+
+/// [`ProducersLock::take`], with the event of a producer that gave up.
+fn take_producers_lock<'a>(
+    queue: &'a File,
+    paths: &TablePaths,
+    table_name: &str,
+    options: &FsOptions,
+) -> ReedResult<ProducersLock<'a>> {
+    ProducersLock::take(queue, paths, table_name, options).inspect_err(|error| {
+        if let ReedError::QueueBusy { waited, .. } = error {
+            tracing::warn!(
+                event = events::QUEUE_BUSY,
+                table = table_name,
+                waited_ms = events::millis(*waited),
+                "gave up waiting for the queue's producers' lock"
+            );
+        }
+    })
+}
+
+/// True when the process's watch counts the queue full (it may overcount;
+/// false when it does not know).
+fn looks_full(queue: &File, capacity: usize) -> bool {
+    facts_of(queue).ok().is_some_and(|facts| {
+        watch::with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| {
+            w.counts.is_some_and(|counts| counts.pending >= capacity)
+        })
+        .unwrap_or(false)
+    })
 }
 
 /// The sequence of the next entry from what the process's watcher knows of
@@ -530,6 +560,8 @@ thread_local! {
     /// Set by tests: how many of this thread's next publishes find their
     /// temporary deleted (as by a sweep between its creation and its lock).
     static SWEEP_BEFORE_PUBLISH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// How many temporaries this thread created, for tests.
+    static STAGED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// An entry written under a temporary name of its own, its `flock` held,
@@ -559,6 +591,8 @@ impl<'a> Staged<'a> {
             let path = paths.queue_dir.join(&name);
             let write_error = |e: &io::Error| ReedError::io("write_queue_file", &path, e);
             let file = create_new(queue.as_fd(), name.as_ref()).map_err(|e| write_error(&e))?;
+            #[cfg(test)]
+            STAGED.with(|staged| staged.set(staged.get() + 1));
             let mut staged = Staged {
                 file,
                 name,

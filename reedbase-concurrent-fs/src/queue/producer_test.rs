@@ -343,3 +343,28 @@ fn a_write_whose_temporary_was_swept_is_written_again_numbered_after_the_queue()
         );
     }
 }
+
+#[test]
+fn a_write_to_a_queue_the_watch_counts_full_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = relaxed().capacity(2);
+    queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap();
+    let key = dir_key(&queue_dir(dir.path(), "t"));
+    if !super::watch::is_watched(key) {
+        return; // no inotify here: every write lists, as tested elsewhere
+    }
+    let before = super::STAGED.with(std::cell::Cell::get);
+    let full = queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap_err();
+    assert!(full.is_queue_full(), "{full}");
+    assert_eq!(
+        super::STAGED.with(std::cell::Cell::get),
+        before,
+        "a refused write made a temporary"
+    );
+    // Room again: the next write goes through.
+    let first = get_next_pending(dir.path(), "t").unwrap().unwrap().0;
+    remove_from_queue(dir.path(), "t", &first).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap();
+    assert_eq!(count_pending(dir.path(), "t").unwrap(), 2);
+}
