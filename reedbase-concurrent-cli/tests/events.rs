@@ -133,6 +133,17 @@ fn fs_full_queue_swept_temporary_and_timed_out_wait_are_reported() {
     assert_eq!(swept[0].field("table"), "users");
     assert_eq!(swept[0].field("path"), temporary.display().to_string());
 
+    let odd = dir.path().join("tables/items/queue/.incoming-dir.tmp");
+    fs::create_dir_all(&odd).unwrap();
+    let not_swept = caught(events::TEMPORARY_NOT_SWEPT, || {
+        backend.queue_write("items", &write("a")).unwrap();
+    });
+    assert_eq!(not_swept.len(), 1, "{not_swept:?}");
+    assert_eq!(not_swept[0].level, tracing::Level::WARN);
+    assert_eq!(not_swept[0].field("table"), "items");
+    assert_eq!(not_swept[0].field("path"), odd.display().to_string());
+    assert!(odd.is_dir(), "a directory is left where it is");
+
     let _held = backend
         .acquire_lock("orders", Duration::from_secs(1))
         .unwrap();
