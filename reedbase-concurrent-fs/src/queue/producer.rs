@@ -213,23 +213,15 @@ fn listed_state(
         .ok()
         .filter(|_| options.watch_queues)
         .map(|facts| (facts.dev, facts.ino));
-    let before =
-        key.and_then(|key| watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes)));
+    let before = key.and_then(|key| watch::with_dir(queue.as_fd(), key, |w| w.listing_mark()));
     let mut scan = scan_names(queue, paths)?;
     if let (Some(key), Some(before)) = (key, before) {
+        let counts = Counts {
+            pending: scan.pending,
+            temporaries: scan.temporaries.len(),
+        };
         watch::with_dir(queue.as_fd(), key, |w| {
-            if (w.incarnation, w.changes) == before {
-                w.counts = Some(Counts {
-                    pending: scan.pending,
-                    temporaries: scan.temporaries.len(),
-                });
-                // Exact: no entry arrived or left while the listing was
-                // read. Lowering it is safe for a consumer's kept listing:
-                // its entries above the highest pending are all gone.
-                w.top = scan.highest_sequence;
-            } else {
-                w.raise_top(scan.highest_sequence);
-            }
+            w.take_listing(before, counts, scan.highest_sequence);
         });
     }
     sweep(queue, paths, &scan.temporaries);

@@ -11,8 +11,10 @@
 //! another process's `rename` returned sees that rename. From the events
 //! this module keeps, per directory:
 //!
-//! - `counts`: the entries (`*.pending`), exact from a listing during which
-//!   no entry arrived or left (a *baseline*) plus every change since, and
+//! - `counts`: the entries (`*.pending`), from a producer's listing during
+//!   which no entry arrived and no event was lost (a *baseline*; an entry
+//!   that left during the listing may still be counted, so the count is
+//!   never below the truth) plus every change since, and
 //!   the producers' temporaries (counted the same way but allowed to be
 //!   off: producers create them without a lock, so they come and go during
 //!   a listing; they only tell when to list for a sweep). A lost event
@@ -55,6 +57,10 @@ pub(crate) const LOG_LEN: usize = 1024;
 /// A queue directory by device and inode.
 pub(crate) type DirKey = (u64, u64);
 
+/// See [`Watched::listing_mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ListingMark(u64, u64, u64);
+
 /// The counts of a watched directory since its baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Counts {
@@ -83,9 +89,6 @@ pub(crate) struct Watched {
     pub(crate) counts: Option<Counts>,
     pub(crate) top: Option<u128>,
     pub(crate) order: u64,
-    /// Entry name events seen: a baseline is taken only from a listing
-    /// during which this did not move.
-    pub(crate) changes: u64,
     /// Since when `counts` has held temporaries without a break (or since
     /// the last sweep), `None` while it holds none or is unknown.
     temporaries_since: Option<Instant>,
@@ -102,7 +105,6 @@ impl Watched {
             counts: None,
             top: None,
             order: 0,
-            changes: 0,
             temporaries_since: None,
             log: VecDeque::new(),
             arrivals_seen: 0,
@@ -115,6 +117,36 @@ impl Watched {
         let first = self.arrivals_seen - self.log.len() as u64;
         let skip = since.checked_sub(first)?;
         Some(self.log.iter().skip(usize::try_from(skip).ok()?))
+    }
+
+    /// What must stay the same while a producer lists the directory for
+    /// its listing to become the baseline (see [`take_listing`](Self::take_listing)).
+    pub(crate) fn listing_mark(&self) -> ListingMark {
+        ListingMark(self.incarnation, self.arrivals_seen, self.order)
+    }
+
+    /// Takes a listing a producer made under the producers' lock since
+    /// `mark` as the baseline, when no entry arrived and no event was lost
+    /// meanwhile (entries only left, or nothing changed): every entry
+    /// pending now was pending all along, so the listing saw each of them;
+    /// it may also have counted some that left during it, so `pending` is
+    /// never below the truth (a count at capacity makes producers list, so
+    /// an overcount refuses nothing) and `top` never below the highest
+    /// pending sequence. Otherwise only raises `top`.
+    pub(crate) fn take_listing(
+        &mut self,
+        mark: ListingMark,
+        counts: Counts,
+        highest: Option<u128>,
+    ) {
+        if self.listing_mark() == mark {
+            self.counts = Some(counts);
+            // Lowering it is safe for a consumer's kept listing: its
+            // entries above the highest pending are all gone.
+            self.top = highest;
+        } else {
+            self.raise_top(highest);
+        }
     }
 
     /// Raises `top` to `sequence` (a listing's highest).
@@ -151,7 +183,6 @@ impl Watched {
 
     fn arrive(&mut self, name: &OsStr) {
         if let Some(stem) = pending_stem(name) {
-            self.changes += 1;
             if let Some(counts) = &mut self.counts {
                 counts.pending += 1;
             }
@@ -185,7 +216,6 @@ impl Watched {
 
     fn depart(&mut self, name: &OsStr) {
         if pending_stem(name).is_some() {
-            self.changes += 1;
             if let Some(counts) = &mut self.counts {
                 match counts.pending.checked_sub(1) {
                     Some(left) => counts.pending = left,

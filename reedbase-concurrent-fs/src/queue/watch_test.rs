@@ -43,8 +43,8 @@ fn arrivals_and_departures_keep_the_counts() {
     assert_eq!(w.counts.map(|c| c.pending), Some(1));
     assert_eq!(w.top, Some(0));
     assert_eq!(
-        w.changes, 3,
-        "entries change it; a temporary or an unrelated name does not"
+        w.arrivals_seen, 2,
+        "entries arrive; a temporary or an unrelated name does not"
     );
 }
 
@@ -65,7 +65,7 @@ fn temporaries_are_counted_loosely_and_timed() {
         !w.temporaries_counted_for(Duration::ZERO),
         "none counted, none stale"
     );
-    assert_eq!(w.changes, 0);
+    assert_eq!(w.arrivals_seen, 0);
 }
 
 #[test]
@@ -115,16 +115,18 @@ fn changes_made_by_another_hand_are_seen() {
     let queue = fs::File::open(dir.path()).unwrap();
     let facts = facts_of(&queue).unwrap();
     let key = (facts.dev, facts.ino);
-    let Some(first) = with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes)) else {
+    let Some(first) = with_dir(queue.as_fd(), key, |w| (w.incarnation, w.arrivals_seen)) else {
         // A file system that is not watched: nothing to see here.
         return;
     };
     fs::write(dir.path().join(LEGACY), b"{}").unwrap();
     fs::write(dir.path().join("other.txt"), b"").unwrap();
-    let (incarnation, changes, order) =
-        with_dir(queue.as_fd(), key, |w| (w.incarnation, w.changes, w.order)).unwrap();
+    let (incarnation, arrivals, order) = with_dir(queue.as_fd(), key, |w| {
+        (w.incarnation, w.arrivals_seen, w.order)
+    })
+    .unwrap();
     assert_eq!(incarnation, first.0);
-    assert_eq!(changes, first.1 + 1);
+    assert_eq!(arrivals, first.1 + 1);
     assert_eq!(order, 1);
 }
 
@@ -146,4 +148,40 @@ fn a_directory_made_anew_is_another_incarnation() {
     let facts = facts_of(&queue).unwrap();
     let again = with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| w.incarnation).unwrap();
     assert_ne!(first, again);
+}
+
+fn counts(pending: usize) -> Counts {
+    Counts {
+        pending,
+        temporaries: 0,
+    }
+}
+
+#[test]
+fn a_listing_during_which_entries_only_left_becomes_the_baseline() {
+    let mut w = Watched::new((1, 2));
+    let mark = w.listing_mark();
+    // A consumer removes two entries while the producer lists (the events
+    // are read before the listing is taken).
+    w.depart(OsStr::new(&sequenced(0)));
+    w.depart(OsStr::new(&sequenced(1)));
+    w.take_listing(mark, counts(5), Some(7));
+    assert_eq!(w.counts, Some(counts(5)));
+    assert_eq!(w.top, Some(7));
+}
+
+#[test]
+fn a_listing_during_which_an_entry_arrived_or_events_were_lost_is_not_taken() {
+    let mut w = Watched::new((1, 2));
+    let mark = w.listing_mark();
+    w.arrive(OsStr::new(&sequenced(9)));
+    w.take_listing(mark, counts(5), Some(7));
+    assert_eq!(w.counts, None);
+    assert_eq!(w.top, Some(9), "only raised");
+
+    let mut w = counted();
+    let mark = w.listing_mark();
+    w.forget_counts();
+    w.take_listing(mark, counts(5), Some(7));
+    assert_eq!(w.counts, None, "a lost event");
 }
