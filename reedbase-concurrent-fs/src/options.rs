@@ -7,13 +7,14 @@ use reedbase_concurrent_core::DEFAULT_QUEUE_CAPACITY;
 
 /// The default [`FsOptions::queue_lock_timeout`]: 250 ms.
 ///
-/// A producer holds the producers' lock for one listing and one small file:
-/// tens of microseconds, about a millisecond with the two fsyncs of a
-/// durable write, tens of milliseconds on a slow disk. A quarter of a
-/// second without any change in the queue directory is far beyond that, so
-/// it means a stopped or hung holder, and short enough that a caller whose
-/// own timeout has already passed (the coordinator queues after the lock
-/// timed out) hears about it promptly.
+/// A producer holds the producers' lock for a rename, and a listing when
+/// its watch of the queue cannot say: microseconds to a few milliseconds,
+/// whatever the durability (it writes and fsyncs its entry before it takes
+/// the lock, and fsyncs the directory after). A quarter of a second in
+/// which no entry arrives in the queue is far beyond that, so it means a
+/// stopped or hung holder, and short enough that a caller whose own timeout
+/// has already passed (the coordinator queues after the lock timed out)
+/// hears about it promptly.
 pub const DEFAULT_QUEUE_LOCK_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The default [`FsOptions::max_entry_bytes`]: 16 MiB.
@@ -75,7 +76,7 @@ pub struct FsOptions {
     /// See [`Codec`]; default JSON.
     pub codec: Codec,
     /// How long a producer waits for another producer that holds the
-    /// queue's producers' lock without the queue directory changing, before
+    /// queue's producers' lock while no entry arrives in the queue, before
     /// `queue_write` fails with `QueueBusy` having written nothing; default
     /// [`DEFAULT_QUEUE_LOCK_TIMEOUT`]. See the
     /// [queue module](crate::queue#waiting-for-other-producers).

@@ -43,9 +43,11 @@
 //! counted for a second or more, or a count at capacity, which a rename
 //! over an entry can overstate), the producer lists the directory as
 //! before: it counts the entries, finds the highest sequence, deletes
-//! abandoned temporaries and moves aside entries numbered beyond producers. Either way the count is
-//! taken under the lock after every earlier producer's rename, so it is
-//! exact.
+//! abandoned temporaries and moves aside entries numbered beyond producers.
+//! Either way the count is taken under the lock after every earlier
+//! producer's rename, so it is never below the truth (a consumer's removal
+//! during a listing may still be counted), and a write is refused only by a
+//! listing, so capacity is exact.
 //!
 //! A reader only ever sees an entry under its final name, after the rename,
 //! so never a partial entry. A temporary whose `flock` can be taken belongs

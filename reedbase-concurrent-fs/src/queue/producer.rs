@@ -49,8 +49,8 @@ use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, sync_dir, tables_dir};
 
 /// How much longer than [`FsOptions::queue_lock_timeout`] a producer waits
-/// in all while other producers keep writing (the queue directory keeps
-/// changing) before it gives up.
+/// in all while other producers keep writing (entries keep arriving, see
+/// [`Progress`]) before it gives up.
 const PATIENCE_WHILE_OTHERS_WRITE: u32 = 8;
 
 /// What a producer learns from one listing of the queue directory.
@@ -336,8 +336,8 @@ impl Drop for ProducersLock<'_> {
     }
 }
 
-/// A producer's wait for the lock: how long, and whether the queue
-/// directory changed meanwhile. Nothing is looked at until the first check,
+/// A producer's wait for the lock: how long, and whether producers made
+/// [`Progress`] meanwhile. Nothing is looked at until the first check,
 /// so an uncontended producer pays nothing for it.
 struct Wait<'a> {
     dir: &'a File,
