@@ -499,8 +499,8 @@ fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
 }
 
 /// Deletes the abandoned temporaries among those found by [`scan_names`]:
-/// each whose `flock` can be taken (its producer died: the kernel dropped
-/// its lock), deleted while the lock is held; and any other file by such a
+/// each on which a shared `flock` can be taken (its producer died: the
+/// kernel dropped its exclusive lock), deleted while that lock is held; and any other file by such a
 /// name that is not a regular file or a directory (a link is deleted, never
 /// followed). A live producer's temporary (locked), a directory, or a
 /// temporary that cannot be opened or deleted is left where it is, the
@@ -511,7 +511,10 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
     for name in temporaries {
         let path = paths.queue_dir.join(name);
         let held = match open_regular(queue.as_fd(), name) {
-            Ok(Opened::File(file, _)) => match flock::try_lock_exclusive(&file) {
+            // Shared: it conflicts with the producer's exclusive lock just
+            // the same, and where `flock` is emulated with POSIX locks (NFS)
+            // it can be taken through this read-only descriptor.
+            Ok(Opened::File(file, _)) => match flock::try_lock_shared(&file) {
                 Ok(TryLock::Acquired) => file,
                 Ok(TryLock::Contended) => continue,
                 Err(error) => {
