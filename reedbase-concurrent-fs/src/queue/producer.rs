@@ -8,7 +8,7 @@
 //! sequence, from the process's watch of the directory when it knows them
 //! (see `watch`), else from a listing (count the entries, find the highest
 //! sequence number, sweep abandoned temporaries, set aside entries whose
-//! sequence no producer writes; a listing during which nothing changed
+//! sequence no producer writes; a listing during which no entry arrived
 //! gives the watch its counts); check the capacity and rename the temporary
 //! to `<id>.pending`. After the lock is released, when durable, the
 //! directory is fsynced and only then is the write acknowledged.
@@ -18,7 +18,7 @@
 //! slower, not every producer wait for the slowest, and producers' fsyncs
 //! run side by side. A temporary's `flock` tells a live producer's from an
 //! abandoned one: the kernel drops it when its producer dies, and a sweep
-//! deletes only temporaries whose lock it can take (while holding it, so
+//! deletes only temporaries it can lock itself (while holding that lock, so
 //! their producer cannot be between creating and locking them unnoticed: a
 //! producer whose temporary was swept finds it gone at the rename and
 //! writes it again).
@@ -40,7 +40,7 @@ use super::entry_id::{
     self, MAX_WRITTEN_SEQUENCE, QUEUE_LOCK_FILE, is_beyond_producers, is_temporary, parse_sequence,
     pending_file_name, pending_stem, temporary_file_name,
 };
-use super::watch::{self, Counts};
+use super::watch::{self, Counts, DirKey};
 use crate::lock::flock::{self, Backoff, LockFile, TryLock};
 use crate::no_follow::for_each_name;
 use crate::no_follow::{Found, Opened, create_new, facts_of, open_regular};
@@ -98,24 +98,21 @@ pub(crate) fn enqueue(
         // nothing the second time (and count an empty queue).
         let queue =
             File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
-        if std::mem::take(&mut check_full_first) && looks_full(&queue, options.capacity) {
+        let key = watch_key(&queue, options);
+        if std::mem::take(&mut check_full_first) && looks_full(&queue, key, options.capacity) {
             // Decided under the lock by a listing before anything is written,
             // so that a refused write costs no temporary and no fsync. Not
             // full after all (the counts overstated): write, through a
             // descriptor that was not listed.
             let _lock = take_producers_lock(&queue, paths, table_name, options)?;
-            listed_state(&queue, paths, table_name, options)?;
+            listed_state(&queue, key, paths, table_name, options)?;
             continue;
         }
         let staged = Staged::write(&queue, paths, bytes, options.durability)?;
         let lock = take_producers_lock(&queue, paths, table_name, options)?;
-        let known = options
-            .watch_queues
-            .then(|| known_state(&queue, options.capacity))
-            .flatten();
-        let sequence = match known {
+        let sequence = match known_state(&queue, key, options.capacity) {
             Some(sequence) => sequence,
-            None => listed_state(&queue, paths, table_name, options)?,
+            None => listed_state(&queue, key, paths, table_name, options)?,
         };
         let id = entry_id::sequenced_id(sequence);
         let entry = pending_file_name(&id);
@@ -162,15 +159,25 @@ fn take_producers_lock<'a>(
     })
 }
 
+/// The queue directory's device and inode, by which the process's watch
+/// knows it; `None` when the options turn the watch off.
+fn watch_key(queue: &File, options: &FsOptions) -> Option<DirKey> {
+    options
+        .watch_queues
+        .then(|| facts_of(queue).ok())
+        .flatten()
+        .map(|facts| (facts.dev, facts.ino))
+}
+
 /// True when the process's watch counts the queue full (it may overcount;
 /// false when it does not know).
-fn looks_full(queue: &File, capacity: usize) -> bool {
-    facts_of(queue).ok().is_some_and(|facts| {
-        watch::with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| {
+fn looks_full(queue: &File, key: Option<DirKey>, capacity: usize) -> bool {
+    key.and_then(|key| {
+        watch::with_dir(queue.as_fd(), key, |w| {
             w.counts.is_some_and(|counts| counts.pending >= capacity)
         })
-        .unwrap_or(false)
     })
+    .unwrap_or(false)
 }
 
 /// The sequence of the next entry from what the process's watcher knows of
@@ -179,9 +186,8 @@ fn looks_full(queue: &File, capacity: usize) -> bool {
 /// (one may be abandoned: the listing sweeps it), when they say the queue
 /// is full (they may overcount: the listing decides), or when the
 /// numbering is at its end.
-fn known_state(queue: &File, capacity: usize) -> Option<u128> {
-    let facts = facts_of(queue).ok()?;
-    let (counts, top, stale) = watch::with_dir(queue.as_fd(), (facts.dev, facts.ino), |w| {
+fn known_state(queue: &File, key: Option<DirKey>, capacity: usize) -> Option<u128> {
+    let (counts, top, stale) = watch::with_dir(queue.as_fd(), key?, |w| {
         (w.counts, w.top, w.temporaries_counted_for(STALE_TEMPORARY))
     })?;
     let counts = counts.filter(|c| !stale && c.pending < capacity)?;
@@ -195,8 +201,8 @@ fn known_state(queue: &File, capacity: usize) -> Option<u128> {
 
 /// The sequence of the next entry from a listing (counting the entries,
 /// sweeping abandoned temporaries, moving aside entries numbered beyond
-/// producers), and the watcher's counts taken from it when nothing changed
-/// in the directory while it was read.
+/// producers), and the watcher's counts taken from it when no entry arrived
+/// while it was read (see [`Watched::take_listing`](watch::Watched::take_listing)).
 ///
 /// # Errors
 ///
@@ -204,15 +210,12 @@ fn known_state(queue: &File, capacity: usize) -> Option<u128> {
 /// up, and the I/O errors of the listing and the sweep.
 fn listed_state(
     queue: &File,
+    key: Option<DirKey>,
     paths: &TablePaths,
     table_name: &str,
     options: &FsOptions,
 ) -> ReedResult<u128> {
     let capacity = options.capacity;
-    let key = facts_of(queue)
-        .ok()
-        .filter(|_| options.watch_queues)
-        .map(|facts| (facts.dev, facts.ino));
     let before = key.and_then(|key| watch::with_dir(queue.as_fd(), key, |w| w.listing_mark()));
     let mut scan = scan_names(queue, paths)?;
     if let (Some(key), Some(before)) = (key, before) {
@@ -510,6 +513,9 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
     let table = paths.table_dir.file_name().unwrap_or_default();
     for name in temporaries {
         let path = paths.queue_dir.join(name);
+        let left = |error: &dyn std::fmt::Display, why: &str| {
+            tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "{why}; left it");
+        };
         let held = match open_regular(queue.as_fd(), name) {
             // Shared: it conflicts with the producer's exclusive lock just
             // the same, and where `flock` is emulated with POSIX locks (NFS)
@@ -518,13 +524,19 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
                 Ok(TryLock::Acquired) => file,
                 Ok(TryLock::Contended) => continue,
                 Err(error) => {
-                    tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "could not tell whether a temporary file's producer is alive; left it");
+                    left(
+                        &error,
+                        "could not tell whether a temporary file's producer is alive",
+                    );
                     continue;
                 }
             },
             Ok(Opened::Missing) => continue,
             Ok(Opened::NotRegular(Found::Directory)) => {
-                tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = "a directory", "a directory has the name of a producer's temporary file; left it");
+                left(
+                    &"a directory",
+                    "a directory has the name of a producer's temporary file",
+                );
                 continue;
             }
             Ok(Opened::NotRegular(_)) => {
@@ -533,7 +545,7 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
                 continue;
             }
             Err(error) => {
-                tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "could not open a temporary file to sweep it; left it");
+                left(&error, "could not open a temporary file to sweep it");
                 continue;
             }
         };
@@ -542,9 +554,10 @@ fn sweep(queue: &File, paths: &TablePaths, temporaries: &[OsString]) {
                 tracing::info!(event = events::TEMPORARY_SWEPT, table = %table.to_string_lossy(), path = %path.display(), "swept the temporary file of a producer that died mid-write");
             }
             Err(rustix::io::Errno::NOENT) => {}
-            Err(error) => {
-                tracing::warn!(event = events::TEMPORARY_NOT_SWEPT, table = %table.to_string_lossy(), path = %path.display(), error = %error, "could not delete the temporary file of a producer that died mid-write; left it");
-            }
+            Err(error) => left(
+                &error,
+                "could not delete the temporary file of a producer that died mid-write",
+            ),
         }
         drop(held);
     }
