@@ -171,7 +171,9 @@ impl QueueBackend for PgBackend {
                 .try_get::<_, i32>(0)
                 .map(|count| u32::try_from(count).unwrap_or(0))
                 .map_err(|error| self.server_error(OPERATION, &error)),
-            None => Err(self.not_pending(&mut conn, table_name, table_no, queue_id, OPERATION)),
+            // Not pending, whether removed, moved aside or never queued: the
+            // trait's contract is `QueueEntryNotFound` for all three.
+            None => Err(ReedError::entry_not_found(table_name, queue_id)),
         }
     }
 

@@ -154,10 +154,10 @@ pub fn move_aside_takes_an_entry_out_of_the_queue<B: Backend>(backend: &B) {
 }
 
 /// `record_failed_apply` counts the failures of each pending entry on its
-/// own, from 1; an entry that is not pending (never queued, or removed) is
-/// `QueueEntryNotFound`.
+/// own, from 1; an entry that is not pending (never queued, removed, or
+/// moved aside) is `QueueEntryNotFound`.
 pub fn record_failed_apply_counts_per_entry<B: Backend>(backend: &B) {
-    let entries = queue_tagged(backend, TABLE, 2);
+    let entries = queue_tagged(backend, TABLE, 3);
     let (a, b) = (&entries[0].0, &entries[1].0);
     let record = |id: &str| {
         backend
@@ -186,6 +186,14 @@ pub fn record_failed_apply_counts_per_entry<B: Backend>(backend: &B) {
         "counting changes nothing in the queue"
     );
     assert_remove_not_found(backend, TABLE, a, "remove_from_queue after removal");
+    let moved = &entries[2].0;
+    backend
+        .move_aside(TABLE, moved, "a dead letter")
+        .expect("move_aside");
+    match backend.record_failed_apply(TABLE, moved) {
+        Err(error) if error.is_not_found() => {}
+        other => panic!("a moved-aside entry: expected QueueEntryNotFound, got {other:?}"),
+    }
 }
 
 /// `tables_with_pending` lists, sorted by name, exactly the tables with a
