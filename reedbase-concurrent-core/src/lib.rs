@@ -30,7 +30,7 @@ pub use coordinator::{
 };
 pub use diagnostics::{LockHolder, MovedAside, QueuedEntry};
 pub use error::{ReedError, ReedResult};
-pub use types::{CsvRow, PendingWrite, WriteOperation, now_nanos};
+pub use types::{CsvRow, PendingWrite, RowValues, WriteOperation, now_nanos};
 pub use validation::{
     MAX_NAME_BYTES, NameRule, RowField, RowRule, validate_queue_id, validate_row,
     validate_table_name, validate_write,

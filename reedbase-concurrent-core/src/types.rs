@@ -29,11 +29,12 @@ pub struct CsvRow {
 }
 
 impl CsvRow {
-    /// Builds a row from a key and its values.
+    /// Builds a row from a key and its values, with the old module's
+    /// signature: a `Vec` of the key's own type (so `vec![]` needs no type
+    /// annotation), or an array or slice of any string-like type.
     ///
-    /// The key and the values may be of different string-like types (a
-    /// `String` key with `&str` values, say), and the values any iterable:
-    /// a `Vec`, an array, an iterator.
+    /// For values of another type than the key's in a `Vec`, or from an
+    /// iterator, use [`with_values`](Self::with_values).
     ///
     /// ```
     /// use reedbase_concurrent_core::CsvRow;
@@ -44,10 +45,31 @@ impl CsvRow {
     /// let n = 7;
     /// let row = CsvRow::new(format!("user:{n}"), ["Alice", "alice@example.com"]);
     /// assert_eq!(row.to_csv(), "user:7|Alice|alice@example.com");
-    /// let empty = CsvRow::new("k", Vec::<String>::new());
+    /// let empty = CsvRow::new("k", vec![]);
     /// assert!(empty.values.is_empty());
     /// ```
-    pub fn new<K, I>(key: K, values: I) -> CsvRow
+    pub fn new<K, V>(key: K, values: V) -> CsvRow
+    where
+        K: Into<String>,
+        V: RowValues<K>,
+    {
+        CsvRow {
+            key: key.into(),
+            values: values.into_values(),
+        }
+    }
+
+    /// Builds a row from a key and any iterable of string-like values.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::CsvRow;
+    ///
+    /// let row = CsvRow::with_values("user:9", (1..=3).map(|n| n.to_string()));
+    /// assert_eq!(row.to_csv(), "user:9|1|2|3");
+    /// let row = CsvRow::with_values("user:8", vec![String::from("Bob")]);
+    /// assert_eq!(row.values, ["Bob"]);
+    /// ```
+    pub fn with_values<K, I>(key: K, values: I) -> CsvRow
     where
         K: Into<String>,
         I: IntoIterator,
@@ -69,10 +91,36 @@ impl CsvRow {
     /// ```
     /// use reedbase_concurrent_core::CsvRow;
     ///
-    /// assert_eq!(CsvRow::new("k", Vec::<&str>::new()).to_csv(), "k|");
+    /// assert_eq!(CsvRow::new("k", vec![]).to_csv(), "k|");
     /// ```
     pub fn to_csv(&self) -> String {
         format!("{}|{}", self.key, self.values.join("|"))
+    }
+}
+
+/// The values [`CsvRow::new`] accepts for a key of type `K`: a `Vec<K>`
+/// (the old module's signature, which lets `vec![]` infer its type from the
+/// key), or an array or slice of any string-like type.
+pub trait RowValues<K> {
+    /// The values as owned strings.
+    fn into_values(self) -> Vec<String>;
+}
+
+impl<K: Into<String>> RowValues<K> for Vec<K> {
+    fn into_values(self) -> Vec<String> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<K, T: Into<String>, const N: usize> RowValues<K> for [T; N] {
+    fn into_values(self) -> Vec<String> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<K, T: Into<String> + Clone> RowValues<K> for &[T] {
+    fn into_values(self) -> Vec<String> {
+        self.iter().cloned().map(Into::into).collect()
     }
 }
 

@@ -59,7 +59,7 @@ fn to_csv_joins_key_and_values_with_pipes() {
 
 #[test]
 fn to_csv_of_row_without_values_ends_in_pipe() {
-    assert_eq!(CsvRow::new("key", Vec::<&str>::new()).to_csv(), "key|");
+    assert_eq!(CsvRow::new("key", vec![]).to_csv(), "key|");
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn pending_write_survives_json_round_trip() {
     let write = PendingWrite {
         rows: vec![
             CsvRow::new("user:1", vec!["Alice", "alice@example.com"]),
-            CsvRow::new("user:2", Vec::<&str>::new()),
+            CsvRow::new("user:2", vec![]),
             CsvRow::new("grüße", vec!["世界", "\"quoted\"", "back\\slash"]),
         ],
         timestamp: 1_732_600_000_123_456_789,
@@ -136,10 +136,7 @@ fn pending_write_json_has_the_old_shape() {
 #[test]
 fn pending_write_json_reads_as_old_module_type_while_timestamp_fits_u64() {
     let write = PendingWrite {
-        rows: vec![
-            CsvRow::new("k", vec!["a", "b"]),
-            CsvRow::new("e", Vec::<&str>::new()),
-        ],
+        rows: vec![CsvRow::new("k", vec!["a", "b"]), CsvRow::new("e", vec![])],
         timestamp: u128::from(u64::MAX),
         operation: WriteOperation::Update,
     };

@@ -180,7 +180,7 @@ fn rule_messages_say_what_is_wrong() {
 fn good_rows_are_accepted() {
     for row in [
         CsvRow::new("user:1", vec!["Alice", "alice@example.com"]),
-        CsvRow::new("k", Vec::<&str>::new()),
+        CsvRow::new("k", vec![]),
         CsvRow::new("k", vec!["", ""]),
         CsvRow::new("k k", vec!["tab\tis fine", "grüße", "comma,and\"quote"]),
         CsvRow::new("k", vec!["Â\u{a0}non-breaking", "\u{2028}", "€ and 日本"]),
@@ -282,7 +282,7 @@ fn validate_write_reports_the_first_bad_row() {
         vec![
             CsvRow::new("good", vec!["v"]),
             CsvRow::new("bad1", vec!["|"]),
-            CsvRow::new("", Vec::<String>::new()),
+            CsvRow::new("", vec![]),
         ],
     );
     match validate_write(&write) {

@@ -25,10 +25,25 @@ fn csv_row_takes_key_and_values_of_different_string_types() {
     let n = 7;
     let formatted = CsvRow::new(format!("user:{n}"), ["Alice", "alice@example.com"]);
     assert_eq!(formatted.to_csv(), "user:7|Alice|alice@example.com");
-    let owned_values = CsvRow::new("user:8", vec![String::from("Bob")]);
+    let owned_values = CsvRow::with_values("user:8", vec![String::from("Bob")]);
     assert_eq!(owned_values.to_csv(), "user:8|Bob");
-    let from_iterator = CsvRow::new(String::from("user:9"), (1..=3).map(|v| v.to_string()));
+    let owned_array = CsvRow::new("user:8", [String::from("Bob")]);
+    assert_eq!(owned_array, owned_values);
+    let from_iterator = CsvRow::with_values(String::from("user:9"), (1..=3).map(|v| v.to_string()));
     assert_eq!(from_iterator.to_csv(), "user:9|1|2|3");
+}
+
+/// The old module's signature still compiles: `vec![]` takes its element
+/// type from the key, as it did when the values were `Vec<S>` of the key's
+/// type `S`.
+#[test]
+fn csv_row_new_takes_an_empty_vec_as_the_old_module_did() {
+    let bare = CsvRow::new("user:1", vec![]);
+    assert_eq!(bare.to_csv(), "user:1|");
+    let owned = CsvRow::new(String::from("user:2"), vec![]);
+    assert!(owned.values.is_empty());
+    let same_type = CsvRow::new("user:3", vec!["Alice"]);
+    assert_eq!(same_type.values, ["Alice"]);
 }
 
 /// Locks, queues and moved-aside entries, all through the one bound.

@@ -58,7 +58,7 @@ fn an_entry_copied_from_the_file_queue_is_read_unchanged() {
         copied.rows,
         vec![
             CsvRow::new("user:1", ["Alice", "alice@example.com"]),
-            CsvRow::new("user:2", Vec::<String>::new())
+            CsvRow::new("user:2", vec![])
         ]
     );
     // And what this backend writes is the same JSON the file queue holds.

@@ -135,7 +135,7 @@ pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
         PendingWrite {
             rows: vec![
                 CsvRow::new("z-last", ["1"]),
-                CsvRow::new("a-first", Vec::<&str>::new()),
+                CsvRow::new("a-first", vec![]),
                 CsvRow::new("m-middle", ["", "", ""]),
             ],
             timestamp: 0,

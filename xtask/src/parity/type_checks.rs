@@ -103,7 +103,7 @@ fn core_csv_row_new() -> Result<(), String> {
 
 fn last_to_csv() -> Result<(), String> {
     let row = last::CsvRow::new("user:1", vec!["Alice", "alice@example.com"]);
-    let bare = last::CsvRow::new("k", Vec::<&str>::new());
+    let bare = last::CsvRow::new("k", vec![]);
     check(
         row.to_csv() == "user:1|Alice|alice@example.com" && bare.to_csv() == "k|",
         "to_csv gives key|v1|v2 and key| for no values",
@@ -112,7 +112,7 @@ fn last_to_csv() -> Result<(), String> {
 
 fn core_to_csv() -> Result<(), String> {
     let row = CsvRow::new("user:1", vec!["Alice", "alice@example.com"]);
-    let bare = CsvRow::new("k", Vec::<&str>::new());
+    let bare = CsvRow::new("k", vec![]);
     check(
         row.to_csv() == "user:1|Alice|alice@example.com" && bare.to_csv() == "k|",
         "to_csv gives key|v1|v2 and key| for no values",
