@@ -106,6 +106,7 @@ mod concurrency_cases;
 mod coordinator_cases;
 mod coordinator_concurrency_cases;
 mod dead_letter_cases;
+mod drain_count_cases;
 mod inputs;
 mod journal;
 mod lock_cases;
@@ -127,6 +128,7 @@ pub use concurrency_cases::*;
 pub use coordinator_cases::*;
 pub use coordinator_concurrency_cases::*;
 pub use dead_letter_cases::*;
+pub use drain_count_cases::*;
 pub use inputs::{BadName, UNKNOWN_IDS, bad_queue_ids, bad_table_names};
 pub use lock_cases::*;
 pub use lost_lock::{LosingGuard, LosingLocks};
@@ -261,6 +263,9 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(wait_applied_times_out_while_pending),
         case!(drain_all_drains_every_table_and_reports_the_blocked),
         case!(drainer_drains_in_the_background),
+        case!(drain_counts_writes_applied_before_a_failing_entry),
+        case!(a_busy_table_is_not_a_failure),
+        case!(a_full_queue_waits_for_room_when_asked),
     ]
 }
 

@@ -20,8 +20,10 @@ pub struct DrainerStats {
     pub rounds: u64,
     /// Queued writes applied and removed.
     pub drained: u64,
-    /// Table drains that failed (lock busy past the timeout, a blocking
-    /// entry, I/O).
+    /// Table drains skipped because another holder kept the table's lock
+    /// past the round's timeout (that holder drains it); not failures.
+    pub busy: u64,
+    /// Table drains that failed (a blocking entry, a lost lock, I/O).
     pub failures: u64,
     /// The message of the most recent failure, if any.
     pub last_error: Option<String>,
@@ -42,8 +44,8 @@ struct Shared {
 ///
 /// Each round lists the tables with pending writes and drains each with a
 /// lock timeout of at most `every` (a table whose lock is busy is being
-/// drained by its holder anyway). Failures are counted in
-/// [`DrainerStats`] and the thread goes on.
+/// drained by its holder anyway, and is counted as busy, not as failed).
+/// Failures are counted in [`DrainerStats`] and the thread goes on.
 ///
 /// # Examples
 ///
@@ -117,6 +119,7 @@ impl Drainer {
                     match round {
                         Ok(report) => {
                             stats.drained += report.drained as u64;
+                            stats.busy += report.busy.len() as u64;
                             stats.failures += report.failed.len() as u64;
                             if let Some(error) = report.failed.last() {
                                 stats.last_error = Some(error.to_string());

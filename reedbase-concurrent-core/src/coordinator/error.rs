@@ -75,6 +75,7 @@ struct Inner {
     table: String,
     failure: WriteFailure,
     write: Option<PendingWrite>,
+    drained: usize,
 }
 
 impl WriteError {
@@ -84,8 +85,23 @@ impl WriteError {
                 table: table.to_string(),
                 failure,
                 write,
+                drained: 0,
             }),
         }
+    }
+
+    /// The same error, recording that `drained` queued writes were applied
+    /// and removed before the call stopped.
+    pub(crate) fn after_draining(mut self, drained: usize) -> Self {
+        self.inner.drained = drained;
+        self
+    }
+
+    /// How many queued writes the call applied and removed before it
+    /// stopped; they stay applied. A drain that stopped at a failing entry
+    /// reports here the writes before it.
+    pub fn drained(&self) -> usize {
+        self.inner.drained
     }
 
     /// The table the call was about.
@@ -184,6 +200,7 @@ impl fmt::Debug for WriteError {
             .field("table", &self.inner.table)
             .field("failure", &self.inner.failure)
             .field("write", &self.inner.write)
+            .field("drained", &self.inner.drained)
             .finish()
     }
 }

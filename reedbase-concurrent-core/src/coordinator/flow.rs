@@ -30,6 +30,13 @@ impl SinkStop {
     }
 }
 
+/// Why [`Run::apply_queued`] stopped, and how many queued writes it had
+/// applied and removed by then.
+pub(super) struct Stopped {
+    pub(super) drained: usize,
+    pub(super) failure: WriteFailure,
+}
+
 /// How the caller's `apply` takes writes: one at a time or a batch at once.
 pub(super) trait Sink {
     /// Applies `items` of `table`; `held` checks the lock before every item
@@ -168,26 +175,34 @@ impl<'a, B: Backend> Run<'a, B> {
     }
 
     /// [`apply_queued_held`](Self::apply_queued_held), reporting a lost
-    /// lock once per call (it may be noticed at several checks).
+    /// lock once per call (it may be noticed at several checks). Returns how
+    /// many queued writes were applied and removed, also when the call
+    /// stopped early.
     pub(super) fn apply_queued<S: Sink>(
         &self,
         direct: Option<&PendingWrite>,
         sink: &mut S,
-    ) -> Result<usize, WriteFailure> {
-        self.apply_queued_held(direct, sink).inspect_err(|failure| {
-            if let WriteFailure::Backend(ReedError::LockLost { reason, .. }) = failure {
-                tracing::warn!(
-                    event = events::LOCK_LOST,
-                    table = self.table,
-                    reason = %reason,
-                    "lock lost while held; nothing more applied or removed"
-                );
+    ) -> Result<usize, Stopped> {
+        let mut drained = 0;
+        match self.apply_queued_held(direct, sink, &mut drained) {
+            Ok(()) => Ok(drained),
+            Err(failure) => {
+                if let WriteFailure::Backend(ReedError::LockLost { reason, .. }) = &failure {
+                    tracing::warn!(
+                        event = events::LOCK_LOST,
+                        table = self.table,
+                        reason = %reason,
+                        "lock lost while held; nothing more applied or removed"
+                    );
+                }
+                Err(Stopped { drained, failure })
             }
-        })
+        }
     }
 
     /// Applies and removes queued writes in FIFO order, then `direct` (if
-    /// any) in the last pass; returns how many queued writes were applied.
+    /// any) in the last pass; counts the queued writes applied and removed
+    /// in `drained` as it goes, so that the count survives a failure.
     ///
     /// A drain (`direct` is `None`) goes on until the queue is empty. A
     /// submit applies at most as many queued writes as the queue can hold
@@ -198,14 +213,14 @@ impl<'a, B: Backend> Run<'a, B> {
         &self,
         direct: Option<&PendingWrite>,
         sink: &mut S,
-    ) -> Result<usize, WriteFailure> {
+        drained: &mut usize,
+    ) -> Result<(), WriteFailure> {
         let max = self.options.max_batch.max(1);
         let bound = direct.map(|_| self.backend.capacity().max(max));
         let fence = self.guard.fencing_token();
-        let mut drained = 0;
         loop {
             self.ensure_held().map_err(WriteFailure::Backend)?;
-            let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(drained)));
+            let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(*drained)));
             let entries = match want {
                 0 => Vec::new(),
                 _ => self
@@ -215,7 +230,7 @@ impl<'a, B: Backend> Run<'a, B> {
             };
             let last = match bound {
                 Some(bound) => {
-                    drained + entries.len() >= bound
+                    *drained + entries.len() >= bound
                         || self
                             .exhausted(&entries, want)
                             .map_err(WriteFailure::Backend)?
@@ -240,7 +255,7 @@ impl<'a, B: Backend> Run<'a, B> {
                 _ => false,
             };
             if items.is_empty() {
-                return Ok(drained);
+                return Ok(());
             }
             let outcome = sink.apply(self.table, &items, &mut || self.ensure_held());
             let applied = outcome
@@ -250,17 +265,20 @@ impl<'a, B: Backend> Run<'a, B> {
             let direct_applied = with_direct && applied == items.len();
             if applied_queued > 0 {
                 match self.remove(&entries[..applied_queued]) {
-                    Ok(()) => drained += applied_queued,
+                    Ok(()) => *drained += applied_queued,
                     // The caller's write is applied, so it must not be handed
                     // back (a retry would apply it twice); the entries that
                     // could not be removed are applied again by the next
                     // holder, under the same keys.
-                    Err(_) if direct_applied => return Ok(drained + applied_queued),
+                    Err(_) if direct_applied => {
+                        *drained += applied_queued;
+                        return Ok(());
+                    }
                     Err(error) => return Err(WriteFailure::Backend(error)),
                 }
             }
             match outcome {
-                Ok(()) if with_direct => return Ok(drained),
+                Ok(()) if with_direct => return Ok(()),
                 Ok(()) => {}
                 Err(SinkStop::Lost { error, .. }) => return Err(WriteFailure::Backend(error)),
                 Err(SinkStop::Apply { index, source }) => {
@@ -271,7 +289,7 @@ impl<'a, B: Backend> Run<'a, B> {
                             source,
                         });
                     };
-                    drained += self.after_failed_apply(id, write, source, sink)?;
+                    *drained += self.after_failed_apply(id, write, source, sink)?;
                 }
             }
         }

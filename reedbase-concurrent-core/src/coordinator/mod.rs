@@ -78,7 +78,7 @@ mod flow;
 mod options;
 mod service;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use apply::{ApplyKey, BatchItem, apply_batch, apply_each};
 pub use drainer::{Drainer, DrainerStats};
@@ -92,6 +92,18 @@ use crate::types::PendingWrite;
 use crate::validation::validate_table_name;
 
 use flow::{EachWrite, WholeBatch};
+
+/// How long a write waiting for room waits for the lock before it tries to
+/// queue again.
+const ROOM_RETRY: Duration = Duration::from_millis(50);
+
+/// What a write whose lock timed out got in the end.
+enum Room<G> {
+    /// It was queued under this id.
+    Queued(String),
+    /// The queue was full, and then the lock came free.
+    Locked(G),
+}
 
 /// What [`WriteCoordinator::submit`] did with a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,13 +175,16 @@ impl<B: Backend> WriteCoordinator<B> {
     /// to reuse one closure across calls.
     ///
     /// The call takes at most `timeout` for the lock, plus the backend's
-    /// bound on waiting for other producers when it queues.
+    /// bound on waiting for other producers when it queues, plus
+    /// [`CoordinatorOptions::wait_for_room`] when the queue is full.
     ///
     /// # Errors
     ///
-    /// A [`WriteError`] that hands `write` back, unapplied and unqueued:
+    /// A [`WriteError`] that hands `write` back, unapplied and unqueued
+    /// ([`WriteError::drained`] counts older queued writes it applied first):
     /// - invalid table name or rows, checked before anything is touched;
-    /// - the lock timed out and the queue is full or busy;
+    /// - the lock timed out and the queue stayed full or busy (for
+    ///   [`CoordinatorOptions::wait_for_room`], zero by default);
     /// - the lock was lost, or the backend failed;
     /// - `apply` failed for an older queued write (which stays queued unless
     ///   the [`DeadLetterPolicy`] moves it aside; this write is not applied,
@@ -305,18 +320,45 @@ impl<B: Backend> WriteCoordinator<B> {
         }
         let guard = match self.backend.acquire_lock(table_name, timeout) {
             Ok(guard) => guard,
-            Err(ReedError::LockTimeout { .. }) => {
-                return match self.backend.queue_write(table_name, &write) {
-                    Ok(id) => Ok(SubmitOutcome::Queued(id)),
-                    Err(error) => Err(reject(write, error)),
-                };
-            }
+            Err(ReedError::LockTimeout { .. }) => match self.queue_or_wait(table_name, &write) {
+                Ok(Room::Queued(id)) => return Ok(SubmitOutcome::Queued(id)),
+                Ok(Room::Locked(guard)) => guard,
+                Err(error) => return Err(reject(write, error)),
+            },
             Err(error) => return Err(reject(write, error)),
         };
         let run = flow::Run::new(&self.backend, &self.options, &guard, table_name);
         match run.apply_queued(Some(&write), sink) {
             Ok(drained) => Ok(SubmitOutcome::Applied { drained }),
-            Err(failure) => Err(WriteError::new(table_name, failure, Some(write))),
+            Err(stopped) => Err(WriteError::new(table_name, stopped.failure, Some(write))
+                .after_draining(stopped.drained)),
+        }
+    }
+
+    /// After the lock timed out: queues `write`, or, while the queue is full
+    /// or busy, waits for the lock (whose holder drains the queue) and tries
+    /// to queue again, for at most [`CoordinatorOptions::wait_for_room`].
+    fn queue_or_wait(
+        &self,
+        table_name: &str,
+        write: &PendingWrite,
+    ) -> Result<Room<B::Guard>, ReedError> {
+        let start = Instant::now();
+        loop {
+            let refused = match self.backend.queue_write(table_name, write) {
+                Ok(id) => return Ok(Room::Queued(id)),
+                Err(error) if error.is_queue_full() || error.is_queue_busy() => error,
+                Err(error) => return Err(error),
+            };
+            let left = self.options.wait_for_room.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(refused);
+            }
+            match self.backend.acquire_lock(table_name, left.min(ROOM_RETRY)) {
+                Ok(guard) => return Ok(Room::Locked(guard)),
+                Err(ReedError::LockTimeout { .. }) => {}
+                Err(error) => return Err(error),
+            }
         }
     }
 
@@ -335,6 +377,8 @@ impl<B: Backend> WriteCoordinator<B> {
         debug_assert_eq!(guard.table_name(), table_name);
         flow::Run::new(&self.backend, &self.options, &guard, table_name)
             .apply_queued(None, sink)
-            .map_err(|failure| WriteError::new(table_name, failure, None))
+            .map_err(|stopped| {
+                WriteError::new(table_name, stopped.failure, None).after_draining(stopped.drained)
+            })
     }
 }

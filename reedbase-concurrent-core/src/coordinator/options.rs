@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`CoordinatorOptions`]: the largest batch and the [`DeadLetterPolicy`].
+//! [`CoordinatorOptions`]: the largest batch, the [`DeadLetterPolicy`], and
+//! how long a write waits for room when the queue is full.
+
+use std::time::Duration;
 
 /// What happens to a queued write whose `apply` keeps failing; see the
 /// [coordinator docs](super#a-queued-write-that-cannot-be-applied).
@@ -17,9 +20,16 @@ pub enum DeadLetterPolicy {
 /// ```
 /// use reedbase_concurrent_core::{CoordinatorOptions, DeadLetterPolicy};
 ///
-/// let options = CoordinatorOptions::new().max_batch(32).dead_letters(DeadLetterPolicy::MoveAsideAfter(5));
+/// use std::time::Duration;
+///
+/// let options = CoordinatorOptions::new()
+///     .max_batch(32)
+///     .dead_letters(DeadLetterPolicy::MoveAsideAfter(5))
+///     .wait_for_room(Duration::from_secs(5));
 /// assert_eq!(options.max_batch, 32);
+/// assert_eq!(options.wait_for_room, Duration::from_secs(5));
 /// assert_eq!(CoordinatorOptions::default().dead_letters, DeadLetterPolicy::Block);
+/// assert_eq!(CoordinatorOptions::default().wait_for_room, Duration::ZERO);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -29,6 +39,10 @@ pub struct CoordinatorOptions {
     pub max_batch: usize,
     /// What to do with a queued write whose apply keeps failing.
     pub dead_letters: DeadLetterPolicy,
+    /// How long `submit` goes on trying when the lock is busy and the queue
+    /// is full or busy, before it hands the write back; default zero (hand
+    /// it back at once). See [`wait_for_room`](Self::wait_for_room).
+    pub wait_for_room: Duration,
 }
 
 impl Default for CoordinatorOptions {
@@ -36,12 +50,14 @@ impl Default for CoordinatorOptions {
         CoordinatorOptions {
             max_batch: 100,
             dead_letters: DeadLetterPolicy::Block,
+            wait_for_room: Duration::ZERO,
         }
     }
 }
 
 impl CoordinatorOptions {
-    /// The defaults: batches of up to 100, [`DeadLetterPolicy::Block`].
+    /// The defaults: batches of up to 100, [`DeadLetterPolicy::Block`], no
+    /// wait for room.
     pub fn new() -> Self {
         CoordinatorOptions::default()
     }
@@ -58,6 +74,18 @@ impl CoordinatorOptions {
             DeadLetterPolicy::MoveAsideAfter(0) => DeadLetterPolicy::MoveAsideAfter(1),
             other => other,
         };
+        self
+    }
+
+    /// Sets how long a write whose lock is busy and whose queue is full (or
+    /// kept busy by other producers) keeps trying before `submit` hands it
+    /// back: it waits for the lock, whose holder drains the queue, and tries
+    /// to queue again in between, until one of them succeeds or `wait` has
+    /// passed. A `submit` then takes at most its lock timeout plus `wait`
+    /// (plus the backend's bound on one attempt to queue). Zero, the
+    /// default, hands the write back at once.
+    pub fn wait_for_room(mut self, wait: Duration) -> Self {
+        self.wait_for_room = wait;
         self
     }
 }

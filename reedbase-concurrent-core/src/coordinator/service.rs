@@ -14,15 +14,22 @@ use crate::types::PendingWrite;
 use crate::validation::{validate_queue_id, validate_table_name};
 
 /// What [`WriteCoordinator::drain_all`] did: how many writes it applied, in
-/// how many tables, and the tables it could not drain.
+/// how many tables, the tables another lock holder was busy with, and the
+/// tables it could not drain.
 #[derive(Debug, Default)]
 pub struct DrainReport {
-    /// Queued writes applied and removed.
+    /// Queued writes applied and removed, in every table, including those
+    /// applied in a table whose drain then stopped at a failing entry.
     pub drained: usize,
     /// Tables that had pending writes when the drain began.
     pub tables: usize,
-    /// One error per table that could not be drained (lock busy, a blocking
-    /// entry, I/O).
+    /// Tables whose lock another holder kept past the timeout. Not a
+    /// failure: that holder applies the table's queued writes before its
+    /// own, and the next round tries again.
+    pub busy: Vec<String>,
+    /// One error per table whose drain failed (a blocking entry, a lost
+    /// lock, I/O); [`WriteError::drained`] says how many of its writes were
+    /// applied before it stopped (they are counted in `drained` too).
     pub failed: Vec<WriteError>,
 }
 
@@ -31,8 +38,9 @@ impl<B: Backend> WriteCoordinator<B> {
     /// ([`QueueBackend::tables_with_pending`](crate::QueueBackend::tables_with_pending)), one `apply` call per write
     /// with the table's name: the start-up drain of a service.
     ///
-    /// A table whose lock is busy past `timeout` or whose drain fails is
-    /// reported in [`DrainReport::failed`] and the others are still drained.
+    /// A table whose lock is busy past `timeout` is reported in
+    /// [`DrainReport::busy`], one whose drain fails in
+    /// [`DrainReport::failed`], and the others are still drained.
     ///
     /// # Errors
     ///
@@ -112,7 +120,11 @@ impl<B: Backend> WriteCoordinator<B> {
         for table in &tables {
             match self.drain_through(table, timeout, sink) {
                 Ok(drained) => report.drained += drained,
-                Err(error) => report.failed.push(error),
+                Err(error) if error.is_lock_timeout() => report.busy.push(table.clone()),
+                Err(error) => {
+                    report.drained += error.drained();
+                    report.failed.push(error);
+                }
             }
         }
         Ok(report)
