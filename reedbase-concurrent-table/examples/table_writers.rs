@@ -20,7 +20,8 @@
 //! 2. keep a background [`Drainer`] running, so that writes queued by
 //!    processes that then exit are applied without waiting for the next
 //!    writer of their table;
-//! 3. submit each write with a short lock timeout: whoever holds the lock
+//! 3. submit each write with a short lock timeout (`--lock-timeout-ms`,
+//!    default 1), waiting for room when the queue is full: whoever holds the lock
 //!    applies every queued write before its own, so many writes are queued
 //!    and applied, in order, by the next lock holder. With `--batch` the
 //!    holder applies them in one durable step (one fsync of the table and
@@ -48,11 +49,11 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{
-    Backend, CsvRow, Drainer, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
+    Backend, CoordinatorOptions, CsvRow, Drainer, PendingWrite, SubmitOutcome, WriteCoordinator,
+    WriteOperation,
 };
 use reedbase_concurrent_fs::FsBackend;
 use reedbase_concurrent_pg::PgBackend;
@@ -60,7 +61,7 @@ use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_table::TableWriter;
 
 const TABLE: &str = "users";
-const LOCK_TIMEOUT: Duration = Duration::from_millis(1);
+const WAIT_FOR_ROOM: Duration = Duration::from_secs(60);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 type AnyResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -87,6 +88,7 @@ enum Site {
 struct Options {
     writers: usize,
     rows: usize,
+    lock_timeout_ms: u64,
     batch: bool,
     drainer: bool,
     dir: Option<PathBuf>,
@@ -100,6 +102,7 @@ fn parse_options() -> AnyResult<Options> {
     let mut options = Options {
         writers: 4,
         rows: 50,
+        lock_timeout_ms: 1,
         drainer: true,
         ..Options::default()
     };
@@ -114,6 +117,7 @@ fn parse_options() -> AnyResult<Options> {
         match flag.as_str() {
             "--writers" => options.writers = value.parse()?,
             "--rows" => options.rows = value.parse()?,
+            "--lock-timeout-ms" => options.lock_timeout_ms = value.parse()?,
             "--dir" => options.dir = Some(PathBuf::from(value)),
             "--writer" => options.writer = Some(value.parse()?),
             "--backend" if value == "fs" || value == "pg" => options.pg = value == "pg",
@@ -190,7 +194,11 @@ fn run_writer<B: Backend>(
     writer_no: usize,
     options: &Options,
 ) -> AnyResult<()> {
-    let coordinator = WriteCoordinator::new(backend);
+    // A write whose queue is full waits for the lock (whose holder drains
+    // the queue) instead of coming back at once.
+    let patient = CoordinatorOptions::new().wait_for_room(WAIT_FOR_ROOM);
+    let coordinator = WriteCoordinator::with_options(backend, patient);
+    let lock_timeout = Duration::from_millis(options.lock_timeout_ms);
     let writer = TableWriter::new(base, TABLE)?;
     let (mut applied, mut queued) = (0, 0);
     for seq in 0..options.rows {
@@ -198,31 +206,26 @@ fn run_writer<B: Backend>(
             format!("w{writer_no}-{seq:05}"),
             [writer_no.to_string(), seq.to_string()],
         );
-        let mut write = PendingWrite::new(WriteOperation::Insert, vec![row]);
+        let write = PendingWrite::new(WriteOperation::Insert, vec![row]);
         // Refuse here what the writer could not apply, before it is queued.
         writer.check_write(&write)?;
-        loop {
-            let outcome = if options.batch {
-                coordinator.submit_batch(TABLE, write, LOCK_TIMEOUT, |batch| {
-                    writer.apply_batch(batch)
-                })
-            } else {
-                coordinator.submit(TABLE, write, LOCK_TIMEOUT, |key, write| {
-                    writer.apply(key, write)
-                })
-            };
-            match outcome {
-                Ok(SubmitOutcome::Applied { .. }) => applied += 1,
-                Ok(SubmitOutcome::Queued(_)) => queued += 1,
-                // The queue is full: the write is handed back; try again.
-                Err(error) if error.is_queue_full() || error.is_queue_busy() => {
-                    write = error.into_write().ok_or("a refused write is handed back")?;
-                    thread::sleep(Duration::from_millis(2));
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
-            }
-            break;
+        let outcome = if options.batch {
+            coordinator.submit_batch(TABLE, write, lock_timeout, |batch| {
+                writer.apply_batch(batch)
+            })
+        } else {
+            coordinator.submit(TABLE, write, lock_timeout, |key, write| {
+                writer.apply(key, write)
+            })
+        };
+        match outcome {
+            Ok(SubmitOutcome::Applied { .. }) => applied += 1,
+            Ok(SubmitOutcome::Queued(_)) => queued += 1,
+            // Not applied and not queued, even after waiting for room: the
+            // write comes back in the error. A service keeps it (or fails
+            // the request that made it); here, where every row is checked,
+            // it ends the run.
+            Err(error) => return Err(format!("write {seq} handed back: {error}").into()),
         }
     }
     // Rows this process applied (its own and other processes' queued
@@ -248,6 +251,7 @@ fn writer_command(
     command
         .args(["--writer", &writer.to_string()])
         .args(["--rows", &options.rows.to_string()])
+        .args(["--lock-timeout-ms", &options.lock_timeout_ms.to_string()])
         .arg("--dir")
         .arg(base);
     if options.batch {

@@ -54,6 +54,29 @@ fn table_writers_example_verifies_its_table_on_both_paths() {
     }
 }
 
+/// Four writer processes with 0 ms lock timeouts push far more writes than
+/// the queue holds (capacity 100): with `wait_for_room` none is handed back
+/// (the example fails on any hand-back) and every row lands once, in order.
+#[test]
+fn table_writers_with_zero_lock_timeouts_lose_no_write_in_the_caller() {
+    for extra in [&[][..], &["--batch"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(example());
+        command
+            .args(["--writers", "4", "--rows", "150", "--lock-timeout-ms", "0"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra);
+        let lines = ChildProcess::start("table_writers", command)
+            .and_then(|child| child.finish(PATIENCE))
+            .unwrap();
+        let output = lines.join("\n");
+        assert!(output.contains("verified:"), "{extra:?}: {output}");
+        let writer = TableWriter::new(dir.path(), "users").unwrap();
+        assert_eq!(writer.committed_lines().unwrap().len(), 600, "{output}");
+    }
+}
+
 #[test]
 fn table_writers_example_verifies_its_table_on_pg() {
     let Some(server) = TestServer::find("table_writers_example_verifies_its_table_on_pg") else {
