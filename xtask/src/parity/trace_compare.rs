@@ -227,9 +227,10 @@ fn without_counts(outcome: &Outcome) -> Outcome {
     };
     match outcome {
         Outcome::Failed(fault, back) => Outcome::Failed(erase(fault), *back),
-        Outcome::DrainedAll(drained, tables, failed) => Outcome::DrainedAll(
+        Outcome::DrainedAll(drained, tables, busy, failed) => Outcome::DrainedAll(
             *drained,
             *tables,
+            busy.clone(),
             failed.iter().map(|(t, f)| (t.clone(), erase(f))).collect(),
         ),
         other => other.clone(),

@@ -164,8 +164,9 @@ pub enum Outcome {
     Queued(Slot),
     /// `drain`: this many applied.
     Drained(usize),
-    /// `drain_all`: applied, tables, and the tables that failed.
-    DrainedAll(usize, usize, Vec<(String, WriteFault)>),
+    /// `drain_all`: applied (also in tables that then failed), tables, the
+    /// tables whose lock was busy, and the tables that failed.
+    DrainedAll(usize, usize, Vec<String>, Vec<(String, WriteFault)>),
     /// The call failed; for `submit`, whether the write came back unchanged.
     Failed(WriteFault, bool),
     /// `drain_all` could not list the tables.
@@ -178,11 +179,12 @@ impl fmt::Display for Outcome {
             Outcome::Applied(drained) => write!(f, "Applied(after {drained})"),
             Outcome::Queued(slot) => write!(f, "Queued({slot})"),
             Outcome::Drained(n) => write!(f, "Drained({n})"),
-            Outcome::DrainedAll(drained, tables, failed) => {
+            Outcome::DrainedAll(drained, tables, busy, failed) => {
                 let failed: Vec<String> = failed.iter().map(|(t, e)| format!("{t}: {e}")).collect();
                 write!(
                     f,
-                    "DrainedAll({drained} in {tables}, failed [{}])",
+                    "DrainedAll({drained} in {tables}, busy [{}], failed [{}])",
+                    busy.join(", "),
                     failed.join(", ")
                 )
             }

@@ -26,9 +26,9 @@ impl Model {
                 Err(fault) => back(fault),
             };
         }
-        let mut calls = Vec::new();
-        let outcome = match self.run(i, Some(write), mode, &mut calls) {
-            Ok(drained) => Outcome::Applied(drained),
+        let (mut calls, mut drained) = (Vec::new(), 0);
+        let outcome = match self.run(i, Some(write), mode, &mut calls, &mut drained) {
+            Ok(()) => Outcome::Applied(drained),
             Err(fault) => Outcome::Failed(fault, true),
         };
         Obs::Coordinated(outcome, calls)
@@ -42,9 +42,9 @@ impl Model {
                 return Obs::Coordinated(Outcome::Failed(fault, false), vec![]);
             }
         };
-        let mut calls = Vec::new();
-        let outcome = match self.drain_table(i, mode, &mut calls) {
-            Ok(drained) => Outcome::Drained(drained),
+        let (mut calls, mut drained) = (Vec::new(), 0);
+        let outcome = match self.drain_table(i, mode, &mut calls, &mut drained) {
+            Ok(()) => Outcome::Drained(drained),
             Err(fault) => Outcome::Failed(fault, false),
         };
         Obs::Coordinated(outcome, calls)
@@ -53,17 +53,19 @@ impl Model {
     pub(super) fn drain_all(&mut self, mode: &Mode) -> Obs {
         let names = self.tables_with_pending();
         let mut calls = Vec::new();
-        let (mut drained, mut failed) = (0, Vec::new());
+        let (mut drained, mut busy, mut failed) = (0, Vec::new(), Vec::new());
         for name in &names {
             let Some(i) = TABLES.iter().position(|table| table == name) else {
                 continue;
             };
-            match self.drain_table(i, mode, &mut calls) {
-                Ok(n) => drained += n,
+            match self.drain_table(i, mode, &mut calls, &mut drained) {
+                Ok(()) => {}
+                Err(WriteFault::Backend(Fault::LockTimeout(_))) => busy.push(name.clone()),
                 Err(fault) => failed.push((name.clone(), fault)),
             }
         }
-        Obs::Coordinated(Outcome::DrainedAll(drained, names.len(), failed), calls)
+        let outcome = Outcome::DrainedAll(drained, names.len(), busy, failed);
+        Obs::Coordinated(outcome, calls)
     }
 
     fn drain_table(
@@ -71,13 +73,14 @@ impl Model {
         i: usize,
         mode: &Mode,
         calls: &mut Vec<Call>,
-    ) -> Result<usize, WriteFault> {
+        drained: &mut usize,
+    ) -> Result<(), WriteFault> {
         if self.tables[i].locked {
             return Err(WriteFault::Backend(Fault::LockTimeout(
                 TABLES[i].to_string(),
             )));
         }
-        self.run(i, None, mode, calls)
+        self.run(i, None, mode, calls, drained)
     }
 
     /// The coordinator's loop under the lock of table `i`: queued writes in
@@ -91,15 +94,15 @@ impl Model {
         direct: Option<&PendingWrite>,
         mode: &Mode,
         calls: &mut Vec<Call>,
-    ) -> Result<usize, WriteFault> {
+        drained: &mut usize,
+    ) -> Result<(), WriteFault> {
         let max = mode.max_batch.max(1);
         let bound = direct.map(|_| self.capacity.max(max));
-        let mut drained = 0;
         loop {
-            let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(drained)));
+            let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(*drained)));
             let entries = self.read_batch(i, want);
             let last = match bound {
-                Some(bound) => drained + entries.len() >= bound || entries.len() < want,
+                Some(bound) => *drained + entries.len() >= bound || entries.len() < want,
                 None => entries.is_empty(),
             };
             let mut items: Vec<(Key, PendingWrite)> = entries
@@ -114,7 +117,7 @@ impl Model {
                 _ => false,
             };
             if items.is_empty() {
-                return Ok(drained);
+                return Ok(());
             }
             let failed_at = self.apply(i, &items, mode.batch, calls);
             let applied = failed_at.unwrap_or(items.len()).min(entries.len());
@@ -123,10 +126,10 @@ impl Model {
                     self.remove_slot(i, *slot);
                 }
             }
-            drained += applied;
+            *drained += applied;
             let Some(index) = failed_at else {
                 if with_direct {
-                    return Ok(drained);
+                    return Ok(());
                 }
                 continue;
             };
@@ -149,7 +152,7 @@ impl Model {
                 let alone = [(Key::Queued(Slot::Issued(*slot)), write.clone())];
                 if self.apply(i, &alone, true, calls).is_none() {
                     self.remove_slot(i, *slot);
-                    drained += 1;
+                    *drained += 1;
                     continue;
                 }
             }

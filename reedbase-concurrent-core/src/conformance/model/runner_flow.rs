@@ -108,7 +108,7 @@ impl<B: Backend> Runner<'_, B> {
                     .iter()
                     .map(|error| (error.table().to_string(), self.write_fault(error)))
                     .collect();
-                Outcome::DrainedAll(report.drained, report.tables, failed)
+                Outcome::DrainedAll(report.drained, report.tables, report.busy, failed)
             }
             Err(error) => Outcome::NotListed(self.fault(&error)),
         };
