@@ -238,3 +238,7 @@ fn unix_secs(at: SystemTime) -> f64 {
 fn age_secs(now: SystemTime, at: SystemTime) -> f64 {
     now.duration_since(at).map_or(0.0, |age| age.as_secs_f64())
 }
+
+#[cfg(test)]
+#[path = "report_test.rs"]
+mod tests;
