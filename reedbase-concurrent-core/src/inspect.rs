@@ -75,7 +75,9 @@ impl TableSummary {
 /// A backend implements the required methods; the lock holder, waiting
 /// for a lock and the moved-aside entries come from [`LockBackend`] and
 /// [`QueueBackend`], the summaries are provided. Every method is read-only
-/// (see the [module docs](self)).
+/// (no lock taken, no entry moved, nothing created) and returns a snapshot
+/// that may be stale when it is read; a place that is not there is an
+/// error, never an empty list.
 ///
 /// [`LockBackend`]: crate::LockBackend
 /// [`QueueBackend`]: crate::QueueBackend
