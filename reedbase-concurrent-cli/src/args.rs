@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done (lock free, queue empty where asked)
-  1  error (the message says what failed)
-  2  bad usage (unknown command, missing argument, invalid table name or id)
+  1  error (the message says what failed, also a base directory, namespace,
+     table or queue entry that does not exist)
+  2  bad usage (unknown command, missing argument, invalid table name,
+     namespace or queue id)
   3  lock held (lock holder: the lock is held; lock wait: still held at the timeout)
   4  queue not empty (status and queue list with --exit-code)
 
@@ -52,6 +54,9 @@ pub struct Cli {
 pub enum Command {
     /// One line per table: lock, queue depth, oldest pending write, entries
     /// moved aside.
+    #[command(
+        override_usage = "reedbase-concurrent status [OPTIONS] <BASE>\n       reedbase-concurrent status [OPTIONS] --pg <URL> --namespace <NS>"
+    )]
     Status {
         /// The base directory (left out with --pg).
         base: Option<String>,
@@ -74,6 +79,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
     /// The pending entries in FIFO order.
+    #[command(
+        override_usage = "reedbase-concurrent queue list [OPTIONS] <BASE> <TABLE>\n       reedbase-concurrent queue list [OPTIONS] --pg <URL> --namespace <NS> <TABLE>"
+    )]
     List {
         #[command(flatten)]
         place: BaseTable,
@@ -82,6 +90,9 @@ pub enum QueueCommand {
         exit_code: bool,
     },
     /// One pending entry with its rows.
+    #[command(
+        override_usage = "reedbase-concurrent queue show [OPTIONS] <BASE> <TABLE> <ID>\n       reedbase-concurrent queue show [OPTIONS] --pg <URL> --namespace <NS> <TABLE> <ID>"
+    )]
     Show {
         #[command(flatten)]
         place: BaseTableId,
@@ -92,6 +103,9 @@ pub enum QueueCommand {
 #[derive(Debug, Subcommand)]
 pub enum CorruptCommand {
     /// Entries moved aside, with each reason (every table, or one).
+    #[command(
+        override_usage = "reedbase-concurrent corrupt list [OPTIONS] <BASE> [TABLE]\n       reedbase-concurrent corrupt list [OPTIONS] --pg <URL> --namespace <NS> [TABLE]"
+    )]
     List {
         /// The base directory (left out with --pg), then optionally a table.
         #[arg(value_name = "BASE|TABLE", num_args = 0..=2)]
@@ -102,6 +116,9 @@ pub enum CorruptCommand {
     /// that still does not parse. Repair it first where it lies:
     /// `<base>/tables/<table>/queue/corrupt/<id>.pending`, or the `body`
     /// of its row in `<schema>.moved_aside`.
+    #[command(
+        override_usage = "reedbase-concurrent corrupt restore [OPTIONS] <BASE> <TABLE> <ID>\n       reedbase-concurrent corrupt restore [OPTIONS] --pg <URL> --namespace <NS> <TABLE> <ID>"
+    )]
     Restore {
         #[command(flatten)]
         place: BaseTableId,
@@ -112,12 +129,18 @@ pub enum CorruptCommand {
 #[derive(Debug, Subcommand)]
 pub enum LockCommand {
     /// Who holds the table's lock (exit 3 when held, 0 when free).
+    #[command(
+        override_usage = "reedbase-concurrent lock holder [OPTIONS] <BASE> <TABLE>\n       reedbase-concurrent lock holder [OPTIONS] --pg <URL> --namespace <NS> <TABLE>"
+    )]
     Holder {
         #[command(flatten)]
         place: BaseTable,
     },
     /// Wait until the table's lock is free, without taking it (exit 3 when
     /// still held at the timeout).
+    #[command(
+        override_usage = "reedbase-concurrent lock wait [OPTIONS] <BASE> <TABLE> --timeout <DURATION>\n       reedbase-concurrent lock wait [OPTIONS] --pg <URL> --namespace <NS> <TABLE> --timeout <DURATION>"
+    )]
     Wait {
         #[command(flatten)]
         place: BaseTable,
@@ -127,11 +150,12 @@ pub enum LockCommand {
     },
 }
 
-/// `[BASE] TABLE`
+/// `[BASE] TABLE`: how many are needed depends on `--pg`, so the count is
+/// checked after parsing, with the subcommand's usage.
 #[derive(Debug, Args)]
 pub struct BaseTable {
     /// The base directory (left out with --pg), then the table.
-    #[arg(value_name = "BASE|TABLE", num_args = 1..=2, required = true)]
+    #[arg(value_name = "BASE|TABLE", num_args = 0..=2)]
     pub args: Vec<String>,
 }
 
@@ -140,7 +164,7 @@ pub struct BaseTable {
 pub struct BaseTableId {
     /// The base directory (left out with --pg), the table, then the
     /// entry's queue id.
-    #[arg(value_name = "BASE|TABLE|ID", num_args = 2..=3, required = true)]
+    #[arg(value_name = "BASE|TABLE|ID", num_args = 0..=3)]
     pub args: Vec<String>,
 }
 

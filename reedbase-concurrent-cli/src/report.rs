@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-//! What each command reports, gathered from a [`Store`] read-only; printed
-//! as JSON as it is (serde) or as text by [`render`](crate::render).
+//! What each command reports, gathered read-only from any backend that
+//! implements core's [`InspectBackend`]; printed as JSON as it is (serde)
+//! or as text by [`render`](crate::render).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use reedbase_concurrent_core::{LockHolder, MovedAside, QueuedEntry, ReedResult};
+use reedbase_concurrent_core::{
+    InspectBackend, LockHolder, MovedAside, QueuedEntry, ReedResult, TableSummary,
+};
 use serde::Serialize;
-
-use crate::store::Store;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,43 +98,52 @@ pub struct EntryReport {
 }
 
 /// The status of every table, or of none when there are none.
-pub fn status(store: &Store) -> ReedResult<Vec<TableStatus>> {
-    store
-        .tables()?
+pub fn status(store: &impl InspectBackend) -> ReedResult<Vec<TableStatus>> {
+    let summaries = store.table_summaries()?;
+    let now = SystemTime::now();
+    Ok(summaries
         .into_iter()
-        .map(|table| table_status(store, table))
-        .collect()
+        .map(|summary| table_status(store, summary, now))
+        .collect())
 }
 
-fn table_status(store: &Store, table: String) -> ReedResult<TableStatus> {
-    let lock = lock(store, &table)?;
-    let entries = store.queued_entries(&table)?;
-    let now = SystemTime::now();
-    let oldest = entries.iter().filter_map(|entry| entry.queued_at).min();
-    Ok(TableStatus {
-        lock,
-        pending: entries.len(),
-        unreadable: entries.iter().filter(|entry| entry.write.is_err()).count(),
-        failing: entries.iter().filter(|entry| entry.attempts > 0).count(),
-        oldest_age_secs: oldest.map(|at| age_secs(now, at)),
-        moved_aside: moved(store, &table)?,
+fn table_status(
+    store: &impl InspectBackend,
+    summary: TableSummary,
+    now: SystemTime,
+) -> TableStatus {
+    let table = summary.table;
+    TableStatus {
+        lock: lock_report(store, &table, summary.holder),
+        pending: summary.pending,
+        unreadable: summary.unreadable,
+        failing: summary.failing,
+        oldest_age_secs: summary.oldest_queued_at.map(|at| age_secs(now, at)),
+        moved_aside: summary
+            .moved_aside
+            .into_iter()
+            .map(|moved| moved_report(&table, moved))
+            .collect(),
         table,
-    })
+    }
 }
 
 /// The table's lock.
-pub fn lock(store: &Store, table: &str) -> ReedResult<LockReport> {
-    let holder = store.lock_holder(table)?;
-    Ok(LockReport {
+pub fn lock(store: &impl InspectBackend, table: &str) -> ReedResult<LockReport> {
+    Ok(lock_report(store, table, store.lock_holder(table)?))
+}
+
+fn lock_report(store: &impl InspectBackend, table: &str, holder: Option<LockHolder>) -> LockReport {
+    LockReport {
         table: table.to_string(),
         held: holder.is_some(),
         holder: holder.map(|holder| holder_report(store, &holder)),
-    })
+    }
 }
 
 /// The holder in words and fields.
-pub fn holder_report(store: &Store, holder: &LockHolder) -> HolderReport {
-    let alive = store.alive(holder);
+pub fn holder_report(store: &impl InspectBackend, holder: &LockHolder) -> HolderReport {
+    let alive = store.holder_alive(holder);
     let text = match (holder.is_unknown(), alive) {
         (true, _) => "an unknown holder (no readable record: an old-module process, or a \
                       process that inherited the lock from one that is gone)"
@@ -154,7 +164,7 @@ pub fn holder_report(store: &Store, holder: &LockHolder) -> HolderReport {
 }
 
 /// The table's moved-aside entries.
-pub fn moved(store: &Store, table: &str) -> ReedResult<Vec<MovedReport>> {
+pub fn moved(store: &impl InspectBackend, table: &str) -> ReedResult<Vec<MovedReport>> {
     Ok(store
         .moved_aside(table)?
         .into_iter()
@@ -174,7 +184,7 @@ fn moved_report(table: &str, moved: MovedAside) -> MovedReport {
 }
 
 /// The table's pending entries in FIFO order.
-pub fn entries(store: &Store, table: &str) -> ReedResult<Vec<EntryReport>> {
+pub fn entries(store: &impl InspectBackend, table: &str) -> ReedResult<Vec<EntryReport>> {
     let now = SystemTime::now();
     Ok(store
         .queued_entries(table)?
@@ -185,7 +195,7 @@ pub fn entries(store: &Store, table: &str) -> ReedResult<Vec<EntryReport>> {
 }
 
 /// One pending entry, with its place in the queue.
-pub fn entry(store: &Store, table: &str, id: &str) -> ReedResult<EntryReport> {
+pub fn entry(store: &impl InspectBackend, table: &str, id: &str) -> ReedResult<EntryReport> {
     let entry = store.queued_entry(table, id)?;
     let position = store
         .queued_entries(table)?
@@ -228,3 +238,7 @@ fn unix_secs(at: SystemTime) -> f64 {
 fn age_secs(now: SystemTime, at: SystemTime) -> f64 {
     now.duration_since(at).map_or(0.0, |age| age.as_secs_f64())
 }
+
+#[cfg(test)]
+#[path = "report_test.rs"]
+mod tests;

@@ -1,140 +1,138 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Where the locks and queues live: a base directory (fs) or a PostgreSQL
-//! namespace (pg). Every query here is read-only except
-//! [`Store::restore`].
+//! Where the commands work: the positional arguments split into BASE and
+//! the rest, and the backend built from them: a base directory (fs) or a
+//! PostgreSQL namespace (pg). The only place that names a backend; every
+//! command is generic over core's `RestoreBackend`.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use reedbase_concurrent_core::{
-    LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, QueuedEntry, ReedResult,
-};
-use reedbase_concurrent_fs::{FsBackend, FsOptions, inspect};
+use clap::CommandFactory as _;
+use clap::error::ErrorKind;
+use reedbase_concurrent_core::{ReedError, validate_table_name};
+use reedbase_concurrent_fs::FsBackend;
 use reedbase_concurrent_pg::PgBackend;
 
-/// The backend the commands work on.
-pub enum Store {
-    /// A base directory.
-    Fs(FsBackend),
-    /// A namespace on a PostgreSQL server.
-    Pg(PgBackend),
+use crate::Failure;
+use crate::args::{Cli, Command, CorruptCommand, LockCommand, QueueCommand};
+
+/// A command's positional arguments and what they must be.
+pub struct Place {
+    /// The subcommand's path, for its usage (`["queue", "list"]`).
+    path: [&'static str; 2],
+    /// The arguments after BASE, by name (`TABLE`, `ID`).
+    names: &'static [&'static str],
+    /// How many of the last `names` may be left out.
+    optional: usize,
+    /// The arguments as given.
+    args: Vec<String>,
 }
 
-impl Store {
-    /// The file-system backend on `base` (nothing is opened yet).
-    pub fn fs(base: PathBuf) -> Store {
-        Store::Fs(FsBackend::new(base))
-    }
-
-    /// Connects to PostgreSQL (which creates the backend's schema if the
-    /// server has none yet, as every process of the backend does).
-    pub fn pg(url: &str, namespace: &str) -> ReedResult<Store> {
-        PgBackend::connect(url, namespace).map(Store::Pg)
-    }
-
-    /// Where this is, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Store::Fs(fs) => format!("base directory {}", fs.base_path().display()),
-            Store::Pg(pg) => format!("PostgreSQL namespace '{}'", pg.namespace()),
-        }
-    }
-
-    /// Every table, sorted.
-    pub fn tables(&self) -> ReedResult<Vec<String>> {
-        match self {
-            Store::Fs(fs) => inspect::tables(fs.base_path()),
-            Store::Pg(pg) => pg.tables(),
-        }
-    }
-
-    /// The table's pending entries in FIFO order, none moved.
-    pub fn queued_entries(&self, table: &str) -> ReedResult<Vec<QueuedEntry>> {
-        match self {
-            Store::Fs(fs) => inspect::queued_entries(fs.base_path(), table),
-            Store::Pg(pg) => pg.queued_entries(table),
-        }
-    }
-
-    /// One pending entry.
-    pub fn queued_entry(&self, table: &str, id: &str) -> ReedResult<QueuedEntry> {
-        match self {
-            Store::Fs(fs) => inspect::queued_entry(fs.base_path(), table, id),
-            Store::Pg(pg) => pg.queued_entry(table, id),
-        }
-    }
-
-    /// The table's moved-aside entries.
-    pub fn moved_aside(&self, table: &str) -> ReedResult<Vec<MovedAside>> {
-        match self {
-            Store::Fs(fs) => fs.moved_aside(table),
-            Store::Pg(pg) => QueueBackend::moved_aside(pg, table),
-        }
-    }
-
-    /// Who holds the table's lock.
-    pub fn lock_holder(&self, table: &str) -> ReedResult<Option<LockHolder>> {
-        match self {
-            Store::Fs(fs) => LockBackend::lock_holder(fs, table),
-            Store::Pg(pg) => pg.lock_holder(table),
-        }
-    }
-
-    /// Waits until the table's lock is free, without taking it.
-    pub fn wait_for_unlock(&self, table: &str, timeout: Duration) -> ReedResult<()> {
-        match self {
-            Store::Fs(fs) => fs.wait_for_unlock(table, timeout),
-            Store::Pg(pg) => pg.wait_for_unlock(table, timeout),
-        }
-    }
-
-    /// Puts a moved-aside entry back into its queue (the one command that
-    /// changes anything).
-    pub fn restore(&self, table: &str, id: &str) -> ReedResult<PendingWrite> {
-        match self {
-            Store::Fs(fs) => reedbase_concurrent_fs::restore_moved_aside(
-                fs.base_path(),
-                table,
-                id,
-                &FsOptions::default(),
-            ),
-            Store::Pg(pg) => pg.restore_moved_aside(table, id),
-        }
-    }
-
-    /// Whether the holder's process is alive: `Some(true)` for a lock the
-    /// PostgreSQL server sees held by a live session, or an fs holder of
-    /// this host whose process exists; `Some(false)` for an fs holder of
-    /// this host whose process is gone (its lock was inherited by another
-    /// process); `None` when it cannot be told (another host, no record).
-    pub fn alive(&self, holder: &LockHolder) -> Option<bool> {
-        match self {
-            Store::Pg(_) => (!holder.is_unknown()).then_some(true),
-            Store::Fs(_) => {
-                let pid = holder.pid?;
-                let host = holder.host.as_deref()?;
-                (host == this_host()?).then(|| Path::new(&format!("/proc/{pid}")).exists())
+impl Place {
+    /// The positional arguments of `command`.
+    pub fn of(command: &Command) -> Place {
+        let (path, names, optional, args): (
+            [&'static str; 2],
+            &'static [&'static str],
+            usize,
+            &[String],
+        ) = match command {
+            Command::Status { base, .. } => (["status", ""], &[], 0, base.as_slice()),
+            Command::Queue(QueueCommand::List { place, .. }) => {
+                (["queue", "list"], &["TABLE"], 0, &place.args)
             }
+            Command::Queue(QueueCommand::Show { place }) => {
+                (["queue", "show"], &["TABLE", "ID"], 0, &place.args)
+            }
+            Command::Corrupt(CorruptCommand::List { args }) => {
+                (["corrupt", "list"], &["TABLE"], 1, args)
+            }
+            Command::Corrupt(CorruptCommand::Restore { place }) => {
+                (["corrupt", "restore"], &["TABLE", "ID"], 0, &place.args)
+            }
+            Command::Lock(LockCommand::Holder { place }) => {
+                (["lock", "holder"], &["TABLE"], 0, &place.args)
+            }
+            Command::Lock(LockCommand::Wait { place, .. }) => {
+                (["lock", "wait"], &["TABLE"], 0, &place.args)
+            }
+        };
+        Place {
+            path,
+            names,
+            optional,
+            args: args.to_vec(),
         }
     }
-}
 
-/// This machine's host name, as the fs backend writes it into a holder
-/// record (every byte outside `[A-Za-z0-9._-]` replaced by `_`).
-fn this_host() -> Option<String> {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()?;
-    let host: String = raw
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
+    /// With `--pg`: the arguments, which hold no BASE.
+    pub fn without_base(&self) -> Result<Vec<String>, Failure> {
+        self.check(&self.args, self.names, "with --pg, leave BASE out")?;
+        Ok(self.args.clone())
+    }
+
+    /// Without `--pg`: BASE and the arguments after it.
+    pub fn with_base(&self) -> Result<(String, Vec<String>), Failure> {
+        let mut names = vec!["BASE"];
+        names.extend_from_slice(self.names);
+        self.check(&self.args, &names, "")?;
+        let mut rest = self.args.clone();
+        let base = rest.remove(0);
+        Ok((base, rest))
+    }
+
+    /// Refuses too few or too many arguments for `names`, as clap would.
+    fn check(&self, args: &[String], names: &[&str], hint: &str) -> Result<(), Failure> {
+        let least = names.len() - self.optional;
+        if args.len() < least {
+            let missing: Vec<String> = names[args.len()..least]
+                .iter()
+                .map(|name| format!("  <{name}>"))
+                .collect();
+            return Err(self.usage(
+                ErrorKind::MissingRequiredArgument,
+                format!(
+                    "the following required arguments were not provided:\n{}",
+                    missing.join("\n")
+                ),
+            ));
+        }
+        if let Some(extra) = args.get(names.len()) {
+            let hint = if hint.is_empty() {
+                String::new()
             } else {
-                '_'
-            }
-        })
-        .collect();
-    (!host.is_empty()).then_some(host)
+                format!(" ({hint})")
+            };
+            return Err(self.usage(
+                ErrorKind::UnknownArgument,
+                format!("unexpected argument '{extra}' found{hint}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A usage error with the subcommand's usage.
+    fn usage(&self, kind: ErrorKind, message: String) -> Failure {
+        let mut command = Cli::command();
+        command.build();
+        for name in self.path.iter().filter(|name| !name.is_empty()) {
+            command = command.find_subcommand(name).cloned().unwrap_or(command);
+        }
+        Failure::Usage(command.error(kind, message))
+    }
+}
+
+/// The file-system backend on `base` (nothing is opened yet).
+pub fn fs(base: String) -> FsBackend {
+    FsBackend::new(base)
+}
+
+/// Connects to PostgreSQL (which creates the backend's schema if the
+/// server has none yet, as every process of the backend does), after
+/// checking the namespace's spelling without contacting the server.
+pub fn pg(url: &str, namespace: &str) -> Result<PgBackend, Failure> {
+    validate_table_name(namespace).map_err(|error| match error {
+        ReedError::InvalidTableName { name, rule } => {
+            Failure::Invalid(format!("invalid namespace {name:?}: {rule}"))
+        }
+        other => Failure::Backend(other),
+    })?;
+    Ok(PgBackend::connect(url, namespace)?)
 }

@@ -40,6 +40,27 @@ fn main() -> ExitCode {
     );
     runner.run("bad_usage_exits_with_2", cli_run::bad_usage);
     runner.run(
+        "fs_missing_base_is_an_error",
+        cli_run::fs_missing_base_is_an_error,
+    );
+    runner.run(
+        "fs_missing_table_is_an_error",
+        cli_run::fs_missing_table_is_an_error,
+    );
+    runner.run("malformed_ids_exit_2", cli_run::malformed_ids_exit_2);
+    runner.run(
+        "short_command_lines_get_a_usage_message",
+        cli_run::short_command_lines_get_a_usage_message,
+    );
+    runner.run(
+        "a_bad_namespace_is_an_invalid_namespace",
+        cli_run::a_bad_namespace_is_an_invalid_namespace,
+    );
+    runner.run(
+        "pg_unknown_namespace_or_table_is_an_error",
+        cli_run::pg_unknown_namespace_or_table_is_an_error,
+    );
+    runner.run(
         "pg_commands_report_the_same_over_postgresql",
         cli_run::pg_commands,
     );

@@ -19,6 +19,7 @@ pub mod coordinator;
 mod diagnostics;
 mod error;
 pub mod events;
+mod inspect;
 mod types;
 pub mod validation;
 
@@ -30,6 +31,7 @@ pub use coordinator::{
 };
 pub use diagnostics::{LockHolder, MovedAside, QueuedEntry};
 pub use error::{ReedError, ReedResult};
+pub use inspect::{InspectBackend, RestoreBackend, TableSummary};
 pub use types::{CsvRow, PendingWrite, RowValues, WriteOperation, now_nanos};
 pub use validation::{
     MAX_NAME_BYTES, NameRule, RowField, RowRule, validate_queue_id, validate_row,

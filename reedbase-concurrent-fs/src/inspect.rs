@@ -10,7 +10,9 @@
 //! report what a reader would do. Entries moved aside already are listed by
 //! [`moved_aside`](crate::moved_aside), which is read-only too; who holds a
 //! lock by [`lock_holder`](crate::lock_holder). Everything is a snapshot
-//! that may be stale by the time it is read.
+//! that may be stale by the time it is read. A base directory that does not
+//! exist is an error, never a base without tables. [`FsBackend`] offers the
+//! same through core's `InspectBackend` and `RestoreBackend`.
 //!
 //! ```
 //! use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
@@ -27,14 +29,18 @@
 //! ```
 
 use std::ffi::OsStr;
-use std::io::Read as _;
+use std::io::{self, Read as _};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use reedbase_concurrent_core::{ReedError, ReedResult, validate_queue_id, validate_table_name};
+use reedbase_concurrent_core::{
+    InspectBackend, LockHolder, PendingWrite, ReedError, ReedResult, RestoreBackend,
+    validate_queue_id, validate_table_name,
+};
 
 pub use reedbase_concurrent_core::QueuedEntry;
 
+use crate::FsBackend;
 use crate::no_follow::{Opened, for_each_name, open_regular, stat_at};
 use crate::options::DEFAULT_MAX_ENTRY_BYTES;
 use crate::queue::consumer::{Inspected, inspect};
@@ -44,15 +50,18 @@ use crate::tables_dir::{BaseDir, Level, TablePaths};
 
 /// The tables of the base directory: every directory below `<base>/tables`
 /// whose name is a valid table name, sorted by name. Links and files there
-/// are left out; nothing is created.
+/// are left out; nothing is created. A base directory without `tables`
+/// has no tables yet.
 ///
 /// # Errors
 ///
-/// [`ReedError::IoError`] `read_tables_dir` naming the path (a base path
-/// that is a file, a link in place of `tables`).
+/// [`ReedError::IoError`] `read_tables_dir` naming the path: a base path
+/// that does not exist (kind `NotFound`) or is not a directory
+/// (`NotADirectory`), a link in place of `tables`.
 ///
 /// [`ReedError::IoError`]: reedbase_concurrent_core::ReedError::IoError
 pub fn tables(base_path: &Path) -> ReedResult<Vec<String>> {
+    check_base_dir(base_path)?;
     let base = BaseDir::new(base_path.to_path_buf());
     let Some(tables) = base.open_tables("read_tables_dir")? else {
         return Ok(Vec::new());
@@ -188,6 +197,97 @@ fn failed_applies(queue: BorrowedFd<'_>, queue_id: &str) -> u32 {
         Ok(_) => text.trim().parse().unwrap_or(0),
         Err(_) => 0,
     }
+}
+
+/// Refuses a base path that does not exist or is not a directory (a link
+/// to a directory is followed, as every call on the base does).
+fn check_base_dir(base_path: &Path) -> ReedResult<()> {
+    let missing = |kind: io::ErrorKind, what: &str| {
+        ReedError::io("read_tables_dir", base_path, &io::Error::new(kind, what))
+    };
+    match std::fs::metadata(base_path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(missing(
+            io::ErrorKind::NotADirectory,
+            "the base directory is not a directory",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(missing(
+            io::ErrorKind::NotFound,
+            "the base directory does not exist",
+        )),
+        Err(e) => Err(ReedError::io("read_tables_dir", base_path, &e)),
+    }
+}
+
+/// The operators' view of a base directory: the functions above, on the
+/// backend's base, with the backend's options for a restore.
+///
+/// ```
+/// use reedbase_concurrent_core::{CsvRow, InspectBackend, PendingWrite, QueueBackend, WriteOperation};
+/// use reedbase_concurrent_fs::FsBackend;
+///
+/// let dir = tempfile::tempdir()?;
+/// let backend = FsBackend::new(dir.path());
+/// assert!(backend.tables()?.is_empty());
+/// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("user:1", ["Alice"])]);
+/// backend.queue_write("users", &write)?;
+/// let summary = &backend.table_summaries()?[0];
+/// assert_eq!((summary.table.as_str(), summary.pending, summary.holder.is_none()), ("users", 1, true));
+/// assert!(FsBackend::new(dir.path().join("missing")).tables().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl InspectBackend for FsBackend {
+    fn location(&self) -> String {
+        format!("base directory {}", self.base_path().display())
+    }
+
+    fn tables(&self) -> ReedResult<Vec<String>> {
+        tables(self.base_path())
+    }
+
+    fn queued_entries(&self, table_name: &str) -> ReedResult<Vec<QueuedEntry>> {
+        queued_entries(self.base_path(), table_name)
+    }
+
+    fn queued_entry(&self, table_name: &str, queue_id: &str) -> ReedResult<QueuedEntry> {
+        queued_entry(self.base_path(), table_name, queue_id)
+    }
+
+    /// For a holder on this host, whether its process exists (`Some(false)`:
+    /// it is gone and another process inherited the lock); `None` for
+    /// another host or a holder that left no record.
+    fn holder_alive(&self, holder: &LockHolder) -> Option<bool> {
+        let pid = holder.pid?;
+        let host = holder.host.as_deref()?;
+        (host == this_host()?).then(|| Path::new(&format!("/proc/{pid}")).exists())
+    }
+}
+
+impl RestoreBackend for FsBackend {
+    fn restore_moved_aside(&self, table_name: &str, queue_id: &str) -> ReedResult<PendingWrite> {
+        crate::restore_moved_aside(self.base_path(), table_name, queue_id, self.options())
+    }
+}
+
+/// This machine's host name as a holder record carries it (every byte
+/// outside `[A-Za-z0-9._-]` replaced by `_`).
+fn this_host() -> Option<String> {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()?;
+    let host: String = raw
+        .trim()
+        .bytes()
+        .take(64)
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+                char::from(b)
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
+use reedbase_concurrent_core::{
+    CsvRow, InspectBackend, LockBackend, LockHolder, PendingWrite, QueueBackend, RestoreBackend,
+    WriteOperation,
+};
 
 use super::*;
 use crate::FsBackend;
@@ -101,9 +105,19 @@ fn one_entry_by_id_and_errors_for_others() {
 fn tables_are_the_directories_with_valid_names_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-base");
-    assert_eq!(tables(&missing).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        tables(&missing).unwrap_err().io_kind(),
+        Some(io::ErrorKind::NotFound)
+    );
     assert!(queued_entries(&missing, "t").unwrap().is_empty());
     assert!(!missing.exists());
+    let file = dir.path().join("a-file");
+    fs::write(&file, b"x").unwrap();
+    assert_eq!(
+        tables(&file).unwrap_err().io_kind(),
+        Some(io::ErrorKind::NotADirectory)
+    );
+    assert_eq!(tables(dir.path()).unwrap(), Vec::<String>::new());
     let tables_dir = dir.path().join("tables");
     for name in ["orders", "users"] {
         fs::create_dir_all(tables_dir.join(name)).unwrap();
@@ -112,4 +126,39 @@ fn tables_are_the_directories_with_valid_names_and_nothing_is_created() {
     fs::create_dir_all(tables_dir.join(".hidden")).unwrap();
     std::os::unix::fs::symlink(tables_dir.join("users"), tables_dir.join("link")).unwrap();
     assert_eq!(tables(dir.path()).unwrap(), ["orders", "users"]);
+}
+
+#[test]
+fn the_backend_inspects_its_base_and_tells_whether_a_holder_on_this_host_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = FsBackend::new(dir.path());
+    assert!(InspectBackend::tables(&backend).unwrap().is_empty());
+    let id = backend.queue_write("t", &write("a")).unwrap();
+    backend.move_aside("t", &id, "broken").unwrap();
+    let guard = backend
+        .acquire_lock("t", std::time::Duration::from_secs(1))
+        .unwrap();
+    let summary = backend.table_summary("t").unwrap();
+    let holder = summary.holder.clone().unwrap();
+    assert_eq!((summary.pending, summary.moved_aside.len()), (0, 1));
+    assert_eq!(backend.holder_alive(&holder), Some(true));
+    drop(guard);
+    let gone = LockHolder::new(Some(u32::MAX - 1), holder.host.clone(), None);
+    assert_eq!(backend.holder_alive(&gone), Some(false));
+    let elsewhere = LockHolder::new(Some(1), Some("another-host.invalid".into()), None);
+    assert_eq!(backend.holder_alive(&elsewhere), None);
+    assert_eq!(backend.holder_alive(&LockHolder::unknown()), None);
+    assert_eq!(
+        backend.restore_moved_aside("t", &id).unwrap().rows[0].key,
+        "a"
+    );
+    assert_eq!(backend.queued_entry("t", &id).unwrap().id, id);
+    assert!(
+        backend
+            .location()
+            .contains(&dir.path().display().to_string())
+    );
+    let missing = FsBackend::new(dir.path().join("missing"));
+    assert!(InspectBackend::tables(&missing).is_err());
+    assert!(missing.table_summaries().is_err());
 }

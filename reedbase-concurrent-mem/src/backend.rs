@@ -15,6 +15,7 @@ use reedbase_concurrent_core::{
 
 use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
+mod inspect;
 mod lock;
 mod queue;
 

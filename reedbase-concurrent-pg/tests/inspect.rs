@@ -8,7 +8,8 @@ mod pg_support;
 
 use pg_support::{insert_raw_entry, lock_keys};
 use reedbase_concurrent_core::{
-    CsvRow, MovedAside, PendingWrite, QueueBackend, ReedError, WriteOperation,
+    CsvRow, InspectBackend, MovedAside, PendingWrite, QueueBackend, ReedError, RestoreBackend,
+    WriteOperation,
 };
 use reedbase_concurrent_pg::PgOptions;
 use reedbase_concurrent_pg::testing::TestServer;
@@ -45,6 +46,9 @@ fn reading_the_queue_reports_an_unreadable_entry_without_moving_it() {
     };
     let run = server.run("inspect_read");
     let backend = run.backend(PgOptions::new()).unwrap();
+    let unknown = backend.tables().unwrap_err().to_string();
+    assert!(unknown.contains("unknown namespace"), "{unknown}");
+    assert!(backend.location().contains(backend.namespace()));
     let first = backend.queue_write(TABLE, &write("a")).unwrap();
     let mut client = server.client().unwrap();
     let keys = lock_keys(&mut client, backend.namespace(), TABLE);
@@ -52,6 +56,7 @@ fn reading_the_queue_reports_an_unreadable_entry_without_moving_it() {
     insert_raw_entry(&mut client, &keys, bad, b"{\"rows\":[");
     let third = backend.queue_write(TABLE, &write("c")).unwrap();
     backend.record_failed_apply(TABLE, &first).unwrap();
+    assert!(backend.is_queue_id_form(&first));
     let before = rows(&mut client, backend.namespace());
 
     let entries = backend.queued_entries(TABLE).unwrap();

@@ -2,6 +2,7 @@
 //! The scenarios of `cli_end_to_end`: running the binary and checking what
 //! it prints and how it exits.
 
+mod missing;
 mod pg;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,11 @@ use serde_json::Value;
 
 use crate::support::ChildProcess;
 
+pub use missing::{
+    a_bad_namespace_is_an_invalid_namespace, fs_missing_base_is_an_error,
+    fs_missing_table_is_an_error, malformed_ids_exit_2, pg_unknown_namespace_or_table_is_an_error,
+    short_command_lines_get_a_usage_message,
+};
 pub use pg::pg_commands;
 
 /// What a scenario returns: `Err` says what failed.
@@ -201,7 +207,13 @@ pub fn fs_read_only() -> Outcome {
         "JSON show",
     )?;
     expect(
-        &["queue", "show", base, "orders", "00000000000000000009-ab"],
+        &[
+            "queue",
+            "show",
+            base,
+            "orders",
+            "00000000000000000009-0123456789abcdef0123456789abcdef",
+        ],
         1,
     )?;
 

@@ -3,7 +3,7 @@
 //! the test server of the pg crate's `testing` module: a SKIPPED line when
 //! there is none, a failure when `REEDBASE_PG_REQUIRED=1`.
 
-use reedbase_concurrent_core::{MovedAside, QueueBackend};
+use reedbase_concurrent_core::{InspectBackend, MovedAside, QueueBackend};
 use reedbase_concurrent_pg::PgOptions;
 use reedbase_concurrent_pg::testing::TestServer;
 
