@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Exhaustive breadth-first search of every state reachable from the
+//! initial one, each state identified by a 128-bit fingerprint of its
+//! canonical form (sorted names, inodes named by origin), with the first
+//! violation found reported as the shortest trace that leads to it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+use super::properties::{Violation, check_state};
+use super::protocol::{Config, Model, Step};
+use super::state::State;
+use super::{consumer, faults, producer};
+
+/// A step from a state, the state it leads to, and what it broke.
+pub(crate) struct Successor {
+    pub(crate) step: Step,
+    pub(crate) state: State,
+    pub(crate) violation: Option<Violation>,
+}
+
+/// What a search found.
+pub(crate) struct Report {
+    pub(crate) states: usize,
+    pub(crate) transitions: usize,
+    pub(crate) counterexample: Option<Counterexample>,
+}
+
+pub(crate) struct Counterexample {
+    pub(crate) violation: Violation,
+    /// Each step with the state it led to, from the initial state.
+    pub(crate) trace: Vec<String>,
+}
+
+impl Report {
+    /// The report in a few lines, with the trace if there is one.
+    pub(crate) fn describe(&self, name: &str) -> String {
+        let mut text = format!(
+            "{name}: {} states, {} transitions explored",
+            self.states, self.transitions
+        );
+        if let Some(found) = &self.counterexample {
+            text.push_str(&format!("\n  counter-example: {}", found.violation));
+            for line in &found.trace {
+                text.push_str(&format!("\n    {line}"));
+            }
+        }
+        text
+    }
+}
+
+/// A search bigger than this is a mistake in a configuration.
+const MAX_STATES: usize = 20_000_000;
+
+fn fingerprint(state: &State) -> u128 {
+    let half = |salt: u8| {
+        let mut hasher = DefaultHasher::new();
+        salt.hash(&mut hasher);
+        state.hash(&mut hasher);
+        hasher.finish()
+    };
+    u128::from(half(0)) << 64 | u128::from(half(1))
+}
+
+pub(crate) fn successors(model: &Model, state: &State) -> Vec<Successor> {
+    let mut out = Vec::new();
+    for p in 0..state.producers.len() {
+        producer::successors(model, state, p, &mut out);
+    }
+    consumer::successors(model, state, &mut out);
+    faults::successors(model, state, &mut out);
+    out
+}
+
+/// Explores every state reachable under `config`; stops at the first
+/// violation.
+pub(crate) fn check(config: Config) -> Report {
+    let model = Model::new(config);
+    let initial = State::initial(&model.config);
+    // For each state by index: its parent's index and the step from it.
+    let mut parents: Vec<(u32, Option<Step>)> = vec![(0, None)];
+    let mut seen: HashMap<u128, u32> = HashMap::from([(fingerprint(&initial), 0)]);
+    let mut frontier = VecDeque::from([(initial.clone(), 0u32)]);
+    let mut transitions = 0;
+    let mut found = check_state(&model, &initial).map(|v| (v, 0u32));
+    while let Some((state, index)) = frontier.pop_front() {
+        if found.is_some() {
+            break;
+        }
+        for successor in successors(&model, &state) {
+            transitions += 1;
+            let violation = successor
+                .violation
+                .or_else(|| check_state(&model, &successor.state));
+            let key = fingerprint(&successor.state);
+            let known = seen.get(&key).copied();
+            let at = known.unwrap_or(parents.len() as u32);
+            if let Some(violation) = violation {
+                parents.push((index, Some(successor.step)));
+                found = Some((violation, parents.len() as u32 - 1));
+                break;
+            }
+            if known.is_none() {
+                seen.insert(key, at);
+                parents.push((index, Some(successor.step)));
+                frontier.push_back((successor.state, at));
+                assert!(parents.len() <= MAX_STATES, "the search is too large");
+            }
+        }
+    }
+    Report {
+        states: seen.len(),
+        transitions,
+        counterexample: found.map(|(violation, at)| Counterexample {
+            violation,
+            trace: trace(&model, &initial, &parents, at),
+        }),
+    }
+}
+
+/// The steps from the initial state to state `at`, replayed to show each
+/// state on the way.
+fn trace(model: &Model, initial: &State, parents: &[(u32, Option<Step>)], at: u32) -> Vec<String> {
+    let mut steps = Vec::new();
+    let mut at = at as usize;
+    while let (parent, Some(step)) = parents[at] {
+        steps.push(step);
+        at = parent as usize;
+    }
+    steps.reverse();
+    let mut state = initial.clone();
+    let mut lines = vec![format!("start: {}", state.describe())];
+    for step in steps {
+        let Some(next) = successors(model, &state)
+            .into_iter()
+            .find(|s| s.step == step)
+        else {
+            lines.push(format!("{step}: (cannot replay)"));
+            break;
+        };
+        state = next.state;
+        lines.push(format!("{step}: {}", state.describe()));
+    }
+    lines
+}

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The consumer's steps: the coordinator's drain under the table lock
+//! (`acquire_lock`, `get_next_pending`, `apply`, `remove_batch_from_queue`
+//! with its directory fsync when durable) and `corrupt::move_aside` for an
+//! entry that cannot be read. A restarted process starts here again: the
+//! start-up recipe is a drain.
+
+use super::checker::Successor;
+use super::fs::{Content, Dir, Ino, Name};
+use super::properties::{Violation, check_apply};
+use super::protocol::{Action, Actor, Model, Step};
+use super::state::{ConsumerPc, State, bit};
+
+/// The most copies `move_aside` makes under one id in the model (the code
+/// allows 1000).
+const MAX_COPIES: u8 = 3;
+
+/// Every step the consumer can take from `state`.
+pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>) {
+    let consumer = &state.consumer;
+    let (seq, write) = consumer.entry;
+    let entry = Name::Pending { seq, write };
+    let mut next = state.clone();
+    let mut violation = None;
+    let action = match consumer.pc {
+        ConsumerPc::Idle => {
+            next.consumer.pc = ConsumerPc::Head;
+            Action::AcquireLock
+        }
+        ConsumerPc::Head => return get_next_pending(model, state, out),
+        ConsumerPc::Drain(at) => {
+            let action = model.drain[usize::from(at)];
+            match action {
+                Action::Apply => {
+                    if state.applied & bit(write) == 0 {
+                        violation = check_apply(state, write);
+                        next.applied |= bit(write);
+                    }
+                }
+                Action::RemoveFromQueue => {
+                    if !next.fs.unlink(entry) {
+                        // `QueueEntryNotFound`: the call ends with an error.
+                        next.consumer.pc = ConsumerPc::Idle;
+                        return push(model, out, action, 0, next, None);
+                    }
+                }
+                Action::FsyncQueueDir => next.fs.fsync_dir(Dir::Queue),
+                other => unreachable!("not a drain step: {other}"),
+            }
+            next.consumer.pc = match usize::from(at) + 1 {
+                end if end == model.drain.len() => ConsumerPc::Head,
+                at => ConsumerPc::Drain(at as u8),
+            };
+            action
+        }
+        ConsumerPc::Aside(at) => {
+            let action = model.aside[usize::from(at)];
+            let copy = consumer.copy;
+            let reason = Name::Reason { seq, write, copy };
+            let reason_ino = Ino::Reason {
+                write,
+                copy,
+                cut: state.power_cuts,
+            };
+            match action {
+                Action::CreateReason => {
+                    // `create_new` of the reason file, the first copy free.
+                    let free = (copy.max(1)..=MAX_COPIES).find(|c| {
+                        !state.fs.exists(Name::Reason {
+                            seq,
+                            write,
+                            copy: *c,
+                        })
+                    });
+                    let Some(copy) = free else {
+                        // Cannot be moved: skipped, left in place.
+                        next.consumer.pc = ConsumerPc::Idle;
+                        return push(model, out, action, 1, next, None);
+                    };
+                    next.consumer.copy = copy;
+                    let ino = Ino::Reason {
+                        write,
+                        copy,
+                        cut: state.power_cuts,
+                    };
+                    next.fs.create(Name::Reason { seq, write, copy }, ino);
+                }
+                Action::WriteReason => next.fs.write(reason_ino),
+                Action::FsyncReason => next.fs.fsync_file(reason_ino),
+                Action::FsyncCorruptDir => next.fs.fsync_dir(Dir::Corrupt),
+                Action::FsyncQueueDir => next.fs.fsync_dir(Dir::Queue),
+                Action::RenameAside => {
+                    let aside = Name::Aside { seq, write, copy };
+                    if state.fs.exists(aside) {
+                        // `RENAME_NOREPLACE` refused: take the reason back,
+                        // try the next copy.
+                        next.fs.unlink(reason);
+                        next.consumer.copy = copy + 1;
+                        next.consumer.pc = ConsumerPc::Aside(0);
+                        return push(model, out, action, 1, next, None);
+                    }
+                    if !next.fs.rename(entry, aside) {
+                        // Gone meanwhile: take the reason back.
+                        next.fs.unlink(reason);
+                        next.consumer.pc = ConsumerPc::Head;
+                        return push(model, out, action, 2, next, None);
+                    }
+                }
+                other => unreachable!("not a move_aside step: {other}"),
+            }
+            next.consumer.pc = match usize::from(at) + 1 {
+                end if end == model.aside.len() => ConsumerPc::Head,
+                at => ConsumerPc::Aside(at as u8),
+            };
+            action
+        }
+    };
+    push(model, out, action, 0, next, violation);
+}
+
+/// The oldest entry by sequence (any of those that tie: their UUIDs order
+/// them, in an order the model does not fix); none ends the drain and
+/// releases the lock. An entry that cannot be read is moved aside.
+fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
+    let Some(lowest) = state.fs.pending().map(|(seq, _, _)| seq).min() else {
+        let mut next = state.clone();
+        next.consumer.pc = ConsumerPc::Idle;
+        return push(model, out, Action::GetNextPending, 0, next, None);
+    };
+    let heads = state.fs.pending().filter(|(seq, _, _)| *seq == lowest);
+    for (choice, (seq, write, _)) in heads.enumerate() {
+        let mut next = state.clone();
+        next.consumer.entry = (seq, write);
+        next.consumer.copy = 0;
+        let readable = state.fs.content(Name::Pending { seq, write }) == Some(Content::Written);
+        next.consumer.pc = if readable {
+            ConsumerPc::Drain(0)
+        } else {
+            ConsumerPc::Aside(0)
+        };
+        push(model, out, Action::GetNextPending, choice as u8, next, None);
+    }
+}
+
+fn push(
+    model: &Model,
+    out: &mut Vec<Successor>,
+    action: Action,
+    choice: u8,
+    mut state: State,
+    violation: Option<Violation>,
+) {
+    state.tidy(model);
+    out.push(Successor {
+        step: Step {
+            actor: Actor::Consumer,
+            action,
+            choice,
+        },
+        state,
+        violation,
+    });
+}

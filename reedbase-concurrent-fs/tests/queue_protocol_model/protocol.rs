@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+//! What is checked: the configuration (processes, writes, capacity, faults),
+//! the protocol's variant (faithful, or a deliberately broken mutation),
+//! and the steps each process takes, in order, named after the functions
+//! of the fs backend and the coordinator that take them.
+
+use std::fmt;
+
+/// `FsOptions::durability`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Durability {
+    Durable,
+    Relaxed,
+}
+
+/// How `move_aside` writes the reason and moves the entry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum MoveAside {
+    /// As in `queue/corrupt.rs` today: reason written, entry renamed, no
+    /// fsync of either.
+    Unsynced,
+    /// Reason fsynced and its name made durable before the rename, then
+    /// `corrupt/` and the queue directory fsynced.
+    Synced,
+}
+
+/// A deliberately broken protocol, which the checker must refute.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mutation {
+    /// The write is acknowledged before the directory fsync.
+    AcknowledgeBeforeDirFsync,
+    /// Count and number before taking the producers' lock.
+    NumberOutsideLock,
+    /// The temporary is renamed without its fsync.
+    NoTemporaryFsync,
+    /// The consumer removes an entry before applying it.
+    RemoveBeforeApply,
+    /// The sequence is the number of pending entries, not the highest + 1.
+    NumberByCount,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// One list of writes per producer; writes are numbered 0, 1, ... in
+    /// the order listed.
+    pub(crate) producers: Vec<u8>,
+    pub(crate) capacity: usize,
+    pub(crate) durability: Durability,
+    /// A damaged entry (sequence 0) lies in the queue from the start.
+    pub(crate) damaged_entry: bool,
+    pub(crate) move_aside: MoveAside,
+    /// A directory fsync of a producer may fail (EIO).
+    pub(crate) dir_fsync_errors: bool,
+    pub(crate) max_crashes: u8,
+    pub(crate) max_power_cuts: u8,
+    pub(crate) mutation: Option<Mutation>,
+}
+
+impl Config {
+    /// Two producers (two writes and one), one consumer, capacity 2,
+    /// durable, one SIGKILL and one power cut.
+    pub(crate) fn small() -> Config {
+        Config {
+            producers: vec![2, 1],
+            capacity: 2,
+            durability: Durability::Durable,
+            damaged_entry: false,
+            move_aside: MoveAside::Synced,
+            dir_fsync_errors: false,
+            max_crashes: 1,
+            max_power_cuts: 1,
+            mutation: None,
+        }
+    }
+
+    /// The writes of producer `p`.
+    pub(crate) fn writes_of(&self, p: usize) -> std::ops::Range<u8> {
+        let first: u8 = self.producers[..p].iter().sum();
+        first..first + self.producers[p]
+    }
+
+    pub(crate) fn write_count(&self) -> u8 {
+        self.producers.iter().sum()
+    }
+}
+
+/// A step of a process, named after the function that takes it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Action {
+    // Producer: `producer::enqueue` and `Staged`.
+    CreateTemporary,
+    LockTemporary,
+    WriteTemporary,
+    FsyncTemporary,
+    LockProducers,
+    CountAndNumber,
+    SweepTemporaries,
+    RenameIntoQueue,
+    RefuseQueueFull,
+    UnlockProducers,
+    FsyncQueueDir,
+    TakeBack,
+    Acknowledge,
+    // Consumer: the coordinator's drain over `FsBackend`.
+    AcquireLock,
+    GetNextPending,
+    Apply,
+    RemoveFromQueue,
+    CreateReason,
+    WriteReason,
+    FsyncReason,
+    FsyncCorruptDir,
+    RenameAside,
+    // Faults.
+    Crash,
+    PowerCut,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Action::CreateTemporary => "create_temporary",
+            Action::LockTemporary => "lock_temporary",
+            Action::WriteTemporary => "write_temporary",
+            Action::FsyncTemporary => "fsync_temporary",
+            Action::LockProducers => "lock_producers",
+            Action::CountAndNumber => "count_and_number",
+            Action::SweepTemporaries => "sweep_temporaries",
+            Action::RenameIntoQueue => "rename_into_queue",
+            Action::RefuseQueueFull => "refuse_queue_full",
+            Action::UnlockProducers => "unlock_producers",
+            Action::FsyncQueueDir => "fsync_queue_dir",
+            Action::TakeBack => "take_back",
+            Action::Acknowledge => "acknowledge",
+            Action::AcquireLock => "acquire_lock",
+            Action::GetNextPending => "get_next_pending",
+            Action::Apply => "apply",
+            Action::RemoveFromQueue => "remove_from_queue",
+            Action::CreateReason => "move_aside: create_reason",
+            Action::WriteReason => "move_aside: write_reason",
+            Action::FsyncReason => "move_aside: fsync_reason",
+            Action::FsyncCorruptDir => "move_aside: fsync_corrupt_dir",
+            Action::RenameAside => "move_aside: rename_aside",
+            Action::Crash => "crash",
+            Action::PowerCut => "power_cut",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Who takes a step.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Actor {
+    Producer(u8),
+    Consumer,
+    Power,
+}
+
+/// One transition: who, what, and which of the step's outcomes (a power
+/// cut's combination, an entry among ties, a failed fsync).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Step {
+    pub(crate) actor: Actor,
+    pub(crate) action: Action,
+    pub(crate) choice: u8,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.actor {
+            Actor::Producer(p) => write!(f, "producer {p}: {}", self.action)?,
+            Actor::Consumer => write!(f, "consumer: {}", self.action)?,
+            Actor::Power => write!(f, "{}", self.action)?,
+        }
+        if self.choice > 0 {
+            write!(f, " (outcome {})", self.choice)?;
+        }
+        Ok(())
+    }
+}
+
+/// The configuration with each process's program.
+#[derive(Debug)]
+pub(crate) struct Model {
+    pub(crate) config: Config,
+    /// One write of `producer::enqueue`, in order.
+    pub(crate) producer: Vec<Action>,
+    /// The coordinator's handling of one readable entry.
+    pub(crate) drain: Vec<Action>,
+    /// `move_aside` of one unreadable entry.
+    pub(crate) aside: Vec<Action>,
+}
+
+impl Model {
+    pub(crate) fn new(config: Config) -> Model {
+        use Action::*;
+        let durable = config.durability == Durability::Durable;
+        let mut producer = vec![CreateTemporary, LockTemporary, WriteTemporary];
+        if durable && config.mutation != Some(Mutation::NoTemporaryFsync) {
+            producer.push(FsyncTemporary);
+        }
+        if config.mutation == Some(Mutation::NumberOutsideLock) {
+            producer.extend([CountAndNumber, LockProducers]);
+        } else {
+            producer.extend([LockProducers, CountAndNumber]);
+        }
+        producer.extend([SweepTemporaries, RenameIntoQueue, UnlockProducers]);
+        match (durable, config.mutation) {
+            (false, _) => producer.push(Acknowledge),
+            (true, Some(Mutation::AcknowledgeBeforeDirFsync)) => {
+                producer.extend([Acknowledge, FsyncQueueDir]);
+            }
+            (true, _) => producer.extend([FsyncQueueDir, Acknowledge]),
+        }
+        let mut drain = match config.mutation {
+            Some(Mutation::RemoveBeforeApply) => vec![RemoveFromQueue, Apply],
+            _ => vec![Apply, RemoveFromQueue],
+        };
+        if durable {
+            // `remove_batch_from_queue` of a durable backend.
+            let at = drain
+                .iter()
+                .position(|a| *a == RemoveFromQueue)
+                .unwrap_or(0);
+            drain.insert(at + 1, FsyncQueueDir);
+        }
+        let aside = match config.move_aside {
+            MoveAside::Unsynced => vec![CreateReason, WriteReason, RenameAside],
+            MoveAside::Synced => vec![
+                CreateReason,
+                WriteReason,
+                FsyncReason,
+                FsyncCorruptDir,
+                RenameAside,
+                FsyncCorruptDir,
+                FsyncQueueDir,
+            ],
+        };
+        Model {
+            config,
+            producer,
+            drain,
+            aside,
+        }
+    }
+
+    /// Where in the producer's program the temporary is renamed.
+    pub(crate) fn rename_at(&self) -> usize {
+        self.producer
+            .iter()
+            .position(|a| *a == Action::RenameIntoQueue)
+            .unwrap_or(0)
+    }
+}
