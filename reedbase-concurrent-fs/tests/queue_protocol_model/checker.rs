@@ -4,9 +4,8 @@
 //! canonical form (sorted names, inodes named by origin), with the first
 //! violation found reported as the shortest trace that leads to it.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::properties::{Violation, check_state};
 use super::protocol::{Config, Model, Step};
@@ -53,15 +52,82 @@ impl Report {
 /// A search bigger than this is a mistake in a configuration.
 const MAX_STATES: usize = 20_000_000;
 
-fn fingerprint(state: &State) -> u128 {
-    let half = |salt: u8| {
-        let mut hasher = DefaultHasher::new();
-        salt.hash(&mut hasher);
-        state.hash(&mut hasher);
-        hasher.finish()
-    };
-    u128::from(half(0)) << 64 | u128::from(half(1))
+/// Two 64-bit multiply-rotate lanes over everything a state hashes, each
+/// finished with an avalanche; faster than SipHash in a debug build, and
+/// no key is needed since nothing here is adversarial.
+#[derive(Default)]
+struct Fingerprint {
+    lanes: [u64; 2],
 }
+
+impl Fingerprint {
+    fn mix(&mut self, word: u64) {
+        let [a, b] = &mut self.lanes;
+        *a = (*a ^ word)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(27);
+        *b = (b.rotate_left(31) ^ word ^ 0x5851_f42d_4c95_7f2d).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    }
+
+    fn finish128(&self) -> u128 {
+        let avalanche = |mut x: u64| {
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+            x ^ (x >> 33)
+        };
+        u128::from(avalanche(self.lanes[0])) << 64 | u128::from(avalanche(self.lanes[1]))
+    }
+}
+
+impl Hasher for Fingerprint {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word) ^ (chunk.len() as u64) << 56);
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        // A key of the seen set, already a fingerprint: taken as it is.
+        self.lanes[0] = n as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.lanes[0]
+    }
+}
+
+fn fingerprint(state: &State) -> u128 {
+    let mut hasher = Fingerprint::default();
+    state.hash(&mut hasher);
+    hasher.finish128()
+}
+
+/// The seen set, keyed by fingerprints, which need no hashing again.
+type Seen = HashMap<u128, u32, BuildHasherDefault<Fingerprint>>;
 
 pub(crate) fn successors(model: &Model, state: &State) -> Vec<Successor> {
     let mut out = Vec::new();
@@ -80,7 +146,8 @@ pub(crate) fn check(config: Config) -> Report {
     let initial = State::initial(&model.config);
     // For each state by index: its parent's index and the step from it.
     let mut parents: Vec<(u32, Option<Step>)> = vec![(0, None)];
-    let mut seen: HashMap<u128, u32> = HashMap::from([(fingerprint(&initial), 0)]);
+    let mut seen = Seen::default();
+    seen.insert(fingerprint(&initial), 0);
     let mut frontier = VecDeque::from([(initial.clone(), 0u32)]);
     let mut transitions = 0;
     let mut found = check_state(&model, &initial).map(|v| (v, 0u32));

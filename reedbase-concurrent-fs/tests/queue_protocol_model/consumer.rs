@@ -23,11 +23,9 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
     let mut next = state.clone();
     let mut violation = None;
     let action = match consumer.pc {
-        ConsumerPc::Idle => {
-            next.consumer.pc = ConsumerPc::Head;
-            Action::AcquireLock
-        }
-        ConsumerPc::Head => return get_next_pending(model, state, out),
+        // `acquire_lock` is eager (see `is_eager`): the lock of the only
+        // consumer is taken and the head read in one step.
+        ConsumerPc::Idle | ConsumerPc::Head => return get_next_pending(model, state, out),
         ConsumerPc::Drain(at) => {
             let action = model.drain[usize::from(at)];
             match action {
@@ -122,10 +120,17 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
 /// them, in an order the model does not fix); none ends the drain and
 /// releases the lock. An entry that cannot be read is moved aside.
 fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
+    let action = match state.consumer.pc {
+        ConsumerPc::Idle => Action::AcquireLock,
+        _ => Action::GetNextPending,
+    };
     let Some(lowest) = state.fs.pending().map(|(seq, _, _)| seq).min() else {
-        let mut next = state.clone();
-        next.consumer.pc = ConsumerPc::Idle;
-        return push(model, out, Action::GetNextPending, 0, next, None);
+        if state.consumer.pc != ConsumerPc::Idle {
+            let mut next = state.clone();
+            next.consumer.pc = ConsumerPc::Idle;
+            push(model, out, action, 0, next, None);
+        }
+        return;
     };
     let heads = state.fs.pending().filter(|(seq, _, _)| *seq == lowest);
     for (choice, (seq, write, _)) in heads.enumerate() {
@@ -138,7 +143,7 @@ fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
         } else {
             ConsumerPc::Aside(0)
         };
-        push(model, out, Action::GetNextPending, choice as u8, next, None);
+        push(model, out, action, choice as u8, next, None);
     }
 }
 
@@ -151,12 +156,12 @@ fn push(
     violation: Option<Violation>,
 ) {
     state.tidy(model);
+    let mut step = Step::new(Actor::Consumer, action, choice);
+    if action == Action::AcquireLock {
+        step.followed_by(Action::GetNextPending);
+    }
     out.push(Successor {
-        step: Step {
-            actor: Actor::Consumer,
-            action,
-            choice,
-        },
+        step,
         state,
         violation,
     });

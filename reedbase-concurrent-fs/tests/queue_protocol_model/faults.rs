@@ -84,11 +84,7 @@ fn push(
 ) {
     state.tidy(model);
     out.push(Successor {
-        step: Step {
-            actor,
-            action,
-            choice,
-        },
+        step: Step::new(actor, action, choice),
         state,
         violation: None,
     });

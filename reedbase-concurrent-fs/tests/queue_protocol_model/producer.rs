@@ -7,7 +7,7 @@
 use super::checker::Successor;
 use super::fs::{Dir, Ino, Name};
 use super::properties::{check_refusal, check_rename};
-use super::protocol::{Action, Actor, Model, Mutation, Step};
+use super::protocol::{Action, Actor, Model, Mutation, Step, is_eager};
 use super::state::{State, bit};
 
 /// How many times `enqueue` writes an entry whose temporary was swept
@@ -21,11 +21,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
     };
     let me = &state.producers[p];
     let actor = Actor::Producer(p as u8);
-    let step = |action, choice| Step {
-        actor,
-        action,
-        choice,
-    };
+    let step = |action, choice| Step::new(actor, action, choice);
     let temporary = Name::Temporary {
         write,
         attempt: me.attempt,
@@ -41,7 +37,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
         next.fs.unlink(entry);
         next.failed |= bit(write);
         finish_write(&mut next, p);
-        return push(model, out, step(Action::TakeBack, 0), next, None);
+        return push(model, out, p, step(Action::TakeBack, 0), next, None);
     }
     let action = model.producer[usize::from(me.pc)];
     match action {
@@ -78,7 +74,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
                 }
             }
             if !next.producers[p].to_sweep.is_empty() {
-                return push(model, out, step(action, 0), next, None);
+                return push(model, out, p, step(action, 0), next, None);
             }
         }
         Action::RenameIntoQueue if me.full => {
@@ -87,7 +83,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
             release_producers_lock(&mut next, p);
             next.failed |= bit(write);
             finish_write(&mut next, p);
-            return push(model, out, step(Action::RefuseQueueFull, 0), next, None);
+            return push(model, out, p, step(Action::RefuseQueueFull, 0), next, None);
         }
         Action::RenameIntoQueue => {
             let violation = check_rename(model, state);
@@ -103,21 +99,21 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
                     next.failed |= bit(write);
                     finish_write(&mut next, p);
                 }
-                return push(model, out, step(action, 1), next, violation);
+                return push(model, out, p, step(action, 1), next, violation);
             }
             // The temporary's descriptor is closed: its `flock` goes.
             if let Some(inode) = next.fs.inode_mut(ino) {
                 inode.locked_by = None;
             }
             advance(model, &mut next, p);
-            return push(model, out, step(action, 0), next, violation);
+            return push(model, out, p, step(action, 0), next, violation);
         }
         Action::UnlockProducers => release_producers_lock(&mut next, p),
         Action::FsyncQueueDir => {
             if model.config.dir_fsync_errors {
                 let mut failing = state.clone();
                 failing.producers[p].failing = true;
-                push(model, out, step(action, 1), failing, None);
+                push(model, out, p, step(action, 1), failing, None);
             }
             next.fs.fsync_dir(Dir::Queue);
         }
@@ -125,7 +121,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
         other => unreachable!("not a producer step: {other}"),
     }
     advance(model, &mut next, p);
-    push(model, out, step(action, 0), next, None);
+    push(model, out, p, step(action, 0), next, None);
 }
 
 /// Under the producers' lock: the number of entries and the highest
@@ -133,11 +129,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
 /// or from the process's watch (which sweeps nothing and never refuses: a
 /// count at capacity is listed).
 fn count_and_number(model: &Model, state: &State, p: usize, out: &mut Vec<Successor>) {
-    let step = |choice| Step {
-        actor: Actor::Producer(p as u8),
-        action: Action::CountAndNumber,
-        choice,
-    };
+    let step = |choice| Step::new(Actor::Producer(p as u8), Action::CountAndNumber, choice);
     let count = state.pending_count();
     let highest = state.fs.pending().map(|(seq, _, _)| seq).max();
     let seq = match (model.config.mutation, highest) {
@@ -168,12 +160,37 @@ fn count_and_number(model: &Model, state: &State, p: usize, out: &mut Vec<Succes
     producer.full = full;
     producer.to_sweep = temporaries.clone();
     advance(model, &mut listed, p);
-    push(model, out, step(0), listed, violation);
+    push(model, out, p, step(0), listed, violation);
     if !full && !temporaries.is_empty() {
         let mut watched = state.clone();
         watched.producers[p].seq = seq;
         advance(model, &mut watched, p);
-        push(model, out, step(1), watched, None);
+        push(model, out, p, step(1), watched, None);
+    }
+}
+
+/// Takes the producer's next steps while they are eager (see
+/// [`is_eager`]), noting them in `step`.
+fn take_eager_steps(model: &Model, state: &mut State, p: usize, step: &mut Step) {
+    while let Some(write) = state.current_write(model, p) {
+        let me = &state.producers[p];
+        let action = model.producer[usize::from(me.pc)];
+        if me.failing || !is_eager(action) {
+            return;
+        }
+        let ino = Ino::Temporary {
+            write,
+            attempt: me.attempt,
+        };
+        match action {
+            Action::WriteTemporary => state.fs.write(ino),
+            Action::FsyncTemporary => state.fs.fsync_file(ino),
+            Action::UnlockProducers => release_producers_lock(state, p),
+            Action::Acknowledge => state.acked |= bit(write),
+            other => unreachable!("not an eager producer step: {other}"),
+        }
+        step.followed_by(action);
+        advance(model, state, p);
     }
 }
 
@@ -213,10 +230,12 @@ fn release_producers_lock(state: &mut State, p: usize) {
 fn push(
     model: &Model,
     out: &mut Vec<Successor>,
-    step: Step,
+    p: usize,
+    mut step: Step,
     mut state: State,
     violation: Option<super::properties::Violation>,
 ) {
+    take_eager_steps(model, &mut state, p, &mut step);
     state.tidy(model);
     out.push(Successor {
         step,
