@@ -7,8 +7,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use super::properties::{Violation, check_state};
-use super::protocol::{Config, Model, Step};
+use super::properties::{Violation, check_drain, check_state};
+use super::protocol::{Action, Config, Model, Step};
 use super::state::State;
 use super::{consumer, faults, producer};
 
@@ -23,6 +23,8 @@ pub(crate) struct Successor {
 pub(crate) struct Report {
     pub(crate) states: usize,
     pub(crate) transitions: usize,
+    /// Every step taken somewhere in the search, with its outcome.
+    pub(crate) covered: Vec<(Action, u8)>,
     pub(crate) counterexample: Option<Counterexample>,
 }
 
@@ -150,6 +152,7 @@ pub(crate) fn check(config: Config) -> Report {
     seen.insert(fingerprint(&initial), 0);
     let mut frontier = VecDeque::from([(initial.clone(), 0u32)]);
     let mut transitions = 0;
+    let mut covered = Vec::new();
     let mut found = check_state(&model, &initial).map(|v| (v, 0u32));
     while let Some((state, index)) = frontier.pop_front() {
         if found.is_some() {
@@ -157,11 +160,16 @@ pub(crate) fn check(config: Config) -> Report {
         }
         for successor in successors(&model, &state) {
             transitions += 1;
-            let violation = successor
-                .violation
-                .or_else(|| check_state(&model, &successor.state));
+            note_covered(&mut covered, successor.step);
             let key = fingerprint(&successor.state);
             let known = seen.get(&key).copied();
+            // A state seen before was checked then.
+            let violation = successor.violation.or_else(|| {
+                known.is_none().then(|| {
+                    check_state(&model, &successor.state)
+                        .or_else(|| check_drain(&model, &successor.state))
+                })?
+            });
             let at = known.unwrap_or(parents.len() as u32);
             if let Some(violation) = violation {
                 parents.push((index, Some(successor.step)));
@@ -179,10 +187,21 @@ pub(crate) fn check(config: Config) -> Report {
     Report {
         states: seen.len(),
         transitions,
+        covered,
         counterexample: found.map(|(violation, at)| Counterexample {
             violation,
             trace: trace(&model, &initial, &parents, at),
         }),
+    }
+}
+
+fn note_covered(covered: &mut Vec<(Action, u8)>, step: Step) {
+    let outcome = (step.action, step.choice.min(2));
+    let then = step.then.iter().flatten().map(|action| (*action, 0));
+    for taken in std::iter::once(outcome).chain(then) {
+        if !covered.contains(&taken) {
+            covered.push(taken);
+        }
     }
 }
 

@@ -9,9 +9,13 @@
 
 use std::fmt;
 
+use super::consumer;
 use super::fs::{Content, Name};
 use super::protocol::Model;
-use super::state::{State, Writes, bit};
+use super::state::{ConsumerPc, State, Writes, bit};
+
+/// More consumer steps than a drain of the model's queue can take.
+const DRAIN_STEPS: usize = 200;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Violation {
@@ -32,6 +36,10 @@ pub(crate) enum Violation {
     FailedWriteApplied { write: u8 },
     /// A moved-aside entry has no readable reason beside it.
     ReasonLost { name: Name },
+    /// With no producer inside a call, a drain by the consumer alone (the
+    /// start-up recipe) ended with `write` acknowledged but not applied, or
+    /// with `left` entries still in the queue.
+    DrainIncomplete { write: Option<u8>, left: usize },
 }
 
 impl Violation {
@@ -45,6 +53,7 @@ impl Violation {
             Violation::AcknowledgedWriteLost { .. } => "acknowledged write lost",
             Violation::FailedWriteApplied { .. } => "failed write applied",
             Violation::ReasonLost { .. } => "reason lost",
+            Violation::DrainIncomplete { .. } => "drain incomplete",
         }
     }
 }
@@ -82,7 +91,8 @@ pub(crate) fn check_apply(state: &State, write: u8) -> Option<Violation> {
 /// Checked in every reachable state.
 pub(crate) fn check_state(model: &Model, state: &State) -> Option<Violation> {
     let pending = state.pending_count();
-    if state.power_cuts == 0 && pending > model.config.capacity {
+    let after_power_cut = state.power_cuts > 0 && !model.config.capacity_after_power_cut;
+    if !after_power_cut && pending > model.config.capacity {
         return Some(Violation::TooManyPending { pending });
     }
     for write in 0..model.config.write_count() {
@@ -111,4 +121,29 @@ pub(crate) fn check_state(model: &Model, state: &State) -> Option<Violation> {
         }
     }
     None
+}
+
+/// Checked in every state where no producer is inside a call: the
+/// consumer alone, without faults, drains the queue empty and every
+/// acknowledged write is then applied (what the start-up recipe promises).
+pub(crate) fn check_drain(model: &Model, state: &State) -> Option<Violation> {
+    if (0..state.producers.len()).any(|p| state.current_write(model, p).is_some()) {
+        return None;
+    }
+    let mut drained = state.clone();
+    for _ in 0..DRAIN_STEPS {
+        let mut next = Vec::new();
+        consumer::successors(model, &drained, &mut next);
+        let Some(first) = next.into_iter().next() else {
+            break;
+        };
+        drained = first.state;
+    }
+    let left = drained.pending_count();
+    let unapplied = drained.acked & !drained.applied;
+    let stopped = drained.consumer.pc == ConsumerPc::Idle;
+    (unapplied != 0 || left > 0 || !stopped).then(|| Violation::DrainIncomplete {
+        write: (unapplied != 0).then(|| unapplied.trailing_zeros() as u8),
+        left,
+    })
 }

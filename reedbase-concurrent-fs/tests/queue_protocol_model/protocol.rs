@@ -52,6 +52,9 @@ pub(crate) struct Config {
     /// A directory fsync of a producer may fail (EIO).
     pub(crate) dir_fsync_errors: bool,
     pub(crate) max_crashes: u8,
+    /// Hold the queue to its capacity after a power cut too (which may
+    /// bring back entries whose removal or move was not yet durable).
+    pub(crate) capacity_after_power_cut: bool,
     pub(crate) max_power_cuts: u8,
     pub(crate) mutation: Option<Mutation>,
 }
@@ -68,6 +71,7 @@ impl Config {
             move_aside: MoveAside::Synced,
             dir_fsync_errors: false,
             max_crashes: 1,
+            capacity_after_power_cut: false,
             max_power_cuts: 1,
             mutation: None,
         }
