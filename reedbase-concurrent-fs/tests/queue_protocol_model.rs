@@ -29,7 +29,7 @@ mod queue_protocol_model {
 }
 
 use queue_protocol_model::checker::{Report, check};
-use queue_protocol_model::protocol::{Action, Config, Durability, MoveAside, Mutation};
+use queue_protocol_model::protocol::{Action, Config, Durability, Listing, MoveAside, Mutation};
 
 fn run(name: &str, config: Config) -> Report {
     let report = check(config);
@@ -284,4 +284,18 @@ fn numbering_by_count_is_refuted() {
         ..mutated(Mutation::NumberByCount)
     };
     refuted("mutation: sequence = count", config, "FIFO broken");
+}
+
+/// A consumer's listing that is not a snapshot (POSIX `readdir` of a
+/// directory changing under it) can miss an entry renamed in during the
+/// listing and see one renamed in after it, and deliver the later first.
+#[test]
+fn a_listing_that_is_not_a_snapshot_can_break_fifo() {
+    let config = Config {
+        listing: Listing::Posix,
+        max_crashes: 0,
+        max_power_cuts: 0,
+        ..Config::small()
+    };
+    refuted("durable, POSIX readdir listing", config, "FIFO broken");
 }

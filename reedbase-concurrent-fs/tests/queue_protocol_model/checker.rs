@@ -138,6 +138,10 @@ pub(crate) fn successors(model: &Model, state: &State) -> Vec<Successor> {
     }
     consumer::successors(model, state, &mut out);
     faults::successors(model, state, &mut out);
+    for successor in &mut out {
+        let fs = &successor.state.fs;
+        successor.state.consumer.observe(fs);
+    }
     out
 }
 

@@ -8,7 +8,7 @@
 use super::checker::Successor;
 use super::fs::{Content, Dir, Ino, Name};
 use super::properties::{Violation, check_apply};
-use super::protocol::{Action, Actor, Model, Step};
+use super::protocol::{Action, Actor, Listing, Model, Step};
 use super::state::{ConsumerPc, State, bit};
 
 /// The most copies `move_aside` makes under one id in the model (the code
@@ -25,7 +25,9 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
     let action = match consumer.pc {
         // `acquire_lock` is eager (see `is_eager`): the lock of the only
         // consumer is taken and the head read in one step.
-        ConsumerPc::Idle | ConsumerPc::Head => return get_next_pending(model, state, out),
+        ConsumerPc::Idle | ConsumerPc::Head | ConsumerPc::Listing => {
+            return get_next_pending(model, state, out);
+        }
         ConsumerPc::Drain(at) => {
             let action = model.drain[usize::from(at)];
             match action {
@@ -118,32 +120,92 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
 
 /// The oldest entry by sequence (any of those that tie: their UUIDs order
 /// them, in an order the model does not fix); none ends the drain and
-/// releases the lock. An entry that cannot be read is moved aside.
+/// releases the lock. An entry that cannot be read is moved aside. With a
+/// listing that is not a snapshot, this is two steps: the listing begins,
+/// other processes may step, and it ends having seen every entry present
+/// throughout and any subset of those that came or went meanwhile.
 fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
     let action = match state.consumer.pc {
         ConsumerPc::Idle => Action::AcquireLock,
         _ => Action::GetNextPending,
     };
-    let Some(lowest) = state.fs.pending().map(|(seq, _, _)| seq).min() else {
-        if state.consumer.pc != ConsumerPc::Idle {
+    let now: Vec<(u8, u8)> = state
+        .fs
+        .pending()
+        .map(|(seq, write, _)| (seq, write))
+        .collect();
+    match (model.config.listing, state.consumer.pc) {
+        (Listing::Snapshot, _) => deliver(model, state, &now, action, 0, out),
+        (Listing::Posix, ConsumerPc::Listing) => {
+            let consumer = &state.consumer;
+            let maybe: Vec<(u8, u8)> = consumer
+                .ever
+                .iter()
+                .filter(|entry| !consumer.throughout.contains(entry))
+                .copied()
+                .collect();
+            for subset in 0u8..(1 << maybe.len()) {
+                let mut seen = consumer.throughout.clone();
+                seen.extend(
+                    maybe
+                        .iter()
+                        .enumerate()
+                        .filter(|(at, _)| subset & (1 << at) != 0)
+                        .map(|(_, entry)| *entry),
+                );
+                // An entry seen but gone since is met as gone and skipped.
+                seen.retain(|entry| now.contains(entry));
+                deliver(model, state, &seen, action, subset * 4, out);
+            }
+        }
+        (Listing::Posix, _) => {
             let mut next = state.clone();
-            next.consumer.pc = ConsumerPc::Idle;
+            next.consumer.pc = ConsumerPc::Listing;
+            next.consumer.throughout = now.clone();
+            next.consumer.ever = now;
+            let action = match state.consumer.pc {
+                ConsumerPc::Idle => Action::AcquireLock,
+                _ => Action::ListQueue,
+            };
             push(model, out, action, 0, next, None);
+        }
+    }
+}
+
+/// The head of `seen`, or the end of the drain if it is empty.
+fn deliver(
+    model: &Model,
+    state: &State,
+    seen: &[(u8, u8)],
+    action: Action,
+    choice: u8,
+    out: &mut Vec<Successor>,
+) {
+    let mut next = state.clone();
+    next.consumer.throughout.clear();
+    next.consumer.ever.clear();
+    let Some(lowest) = seen.iter().map(|(seq, _)| *seq).min() else {
+        if state.consumer.pc != ConsumerPc::Idle {
+            next.consumer.pc = ConsumerPc::Idle;
+            push(model, out, action, choice, next, None);
         }
         return;
     };
-    let heads = state.fs.pending().filter(|(seq, _, _)| *seq == lowest);
-    for (choice, (seq, write, _)) in heads.enumerate() {
-        let mut next = state.clone();
-        next.consumer.entry = (seq, write);
+    let heads = seen.iter().filter(|(seq, _)| *seq == lowest);
+    for (tie, (seq, write)) in heads.enumerate() {
+        let mut next = next.clone();
+        next.consumer.entry = (*seq, *write);
         next.consumer.copy = 0;
-        let readable = state.fs.content(Name::Pending { seq, write }) == Some(Content::Written);
-        next.consumer.pc = if readable {
+        let name = Name::Pending {
+            seq: *seq,
+            write: *write,
+        };
+        next.consumer.pc = if state.fs.content(name) == Some(Content::Written) {
             ConsumerPc::Drain(0)
         } else {
             ConsumerPc::Aside(0)
         };
-        push(model, out, action, choice as u8, next, None);
+        push(model, out, action, choice + tie as u8, next, None);
     }
 }
 
@@ -158,7 +220,11 @@ fn push(
     state.tidy(model);
     let mut step = Step::new(Actor::Consumer, action, choice);
     if action == Action::AcquireLock {
-        step.followed_by(Action::GetNextPending);
+        let listed = match state.consumer.pc {
+            ConsumerPc::Listing => Action::ListQueue,
+            _ => Action::GetNextPending,
+        };
+        step.followed_by(listed);
     }
     out.push(Successor {
         step,

@@ -8,7 +8,7 @@
 
 use super::checker::Successor;
 use super::protocol::{Action, Actor, Model, Step};
-use super::state::{ConsumerPc, State};
+use super::state::{Consumer, ConsumerPc, State};
 
 pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>) {
     if state.crashes < model.config.max_crashes {
@@ -27,9 +27,7 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
         if state.consumer.pc != ConsumerPc::Idle {
             let mut next = state.clone();
             next.crashes += 1;
-            next.consumer.pc = ConsumerPc::Idle;
-            next.consumer.entry = (0, 0);
-            next.consumer.copy = 0;
+            next.consumer = Consumer::idle();
             push(model, out, Actor::Consumer, Action::Crash, 0, next);
         }
     }

@@ -24,6 +24,17 @@ pub(crate) enum MoveAside {
     Synced,
 }
 
+/// What a consumer's listing of the queue directory returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Listing {
+    /// The directory as it is at one moment (one `getdents64` call of a
+    /// small directory, under the directory's lock).
+    Snapshot,
+    /// As POSIX specifies `readdir`: every entry present throughout the
+    /// listing, and any of those created or deleted during it.
+    Posix,
+}
+
 /// A deliberately broken protocol, which the checker must refute.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Mutation {
@@ -49,6 +60,7 @@ pub(crate) struct Config {
     /// A damaged entry (sequence 0) lies in the queue from the start.
     pub(crate) damaged_entry: bool,
     pub(crate) move_aside: MoveAside,
+    pub(crate) listing: Listing,
     /// A directory fsync of a producer may fail (EIO).
     pub(crate) dir_fsync_errors: bool,
     pub(crate) max_crashes: u8,
@@ -69,6 +81,7 @@ impl Config {
             durability: Durability::Durable,
             damaged_entry: false,
             move_aside: MoveAside::Synced,
+            listing: Listing::Snapshot,
             dir_fsync_errors: false,
             max_crashes: 1,
             capacity_after_power_cut: false,
@@ -107,6 +120,7 @@ pub(crate) enum Action {
     Acknowledge,
     // Consumer: the coordinator's drain over `FsBackend`.
     AcquireLock,
+    ListQueue,
     GetNextPending,
     Apply,
     RemoveFromQueue,
@@ -137,6 +151,7 @@ impl fmt::Display for Action {
             Action::TakeBack => "take_back",
             Action::Acknowledge => "acknowledge",
             Action::AcquireLock => "acquire_lock",
+            Action::ListQueue => "get_next_pending: list_begin",
             Action::GetNextPending => "get_next_pending",
             Action::Apply => "apply",
             Action::RemoveFromQueue => "remove_from_queue",

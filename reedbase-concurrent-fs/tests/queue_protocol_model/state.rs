@@ -51,6 +51,9 @@ pub(crate) enum ConsumerPc {
     Drain(u8),
     /// At this index of [`Model::aside`].
     Aside(u8),
+    /// Between the start and the end of a listing that is not a snapshot
+    /// (see [`Listing::Posix`](super::protocol::Listing::Posix)).
+    Listing,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -60,6 +63,38 @@ pub(crate) struct Consumer {
     pub(crate) entry: (u8, u8),
     /// The copy number `move_aside` is at.
     pub(crate) copy: u8,
+    /// During a listing: the entries present since it began, and every
+    /// entry present at some moment of it, `(sequence, write)`.
+    pub(crate) throughout: Vec<(u8, u8)>,
+    pub(crate) ever: Vec<(u8, u8)>,
+}
+
+impl Consumer {
+    /// A consumer not holding the lock, as a restarted process begins.
+    pub(crate) fn idle() -> Consumer {
+        Consumer {
+            pc: ConsumerPc::Idle,
+            entry: (0, 0),
+            copy: 0,
+            throughout: Vec::new(),
+            ever: Vec::new(),
+        }
+    }
+
+    /// Notes what a listing in progress may see of `fs`.
+    pub(crate) fn observe(&mut self, fs: &Fs) {
+        if self.pc != ConsumerPc::Listing {
+            return;
+        }
+        let now: Vec<(u8, u8)> = fs.pending().map(|(seq, write, _)| (seq, write)).collect();
+        self.throughout.retain(|entry| now.contains(entry));
+        for entry in now {
+            if !self.ever.contains(&entry) {
+                self.ever.push(entry);
+            }
+        }
+        self.ever.sort_unstable();
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -105,11 +140,7 @@ impl State {
         State {
             fs,
             producers: vec![producer; config.producers.len()],
-            consumer: Consumer {
-                pc: ConsumerPc::Idle,
-                entry: (0, 0),
-                copy: 0,
-            },
+            consumer: Consumer::idle(),
             producers_lock: None,
             acked: 0,
             failed: 0,
