@@ -68,10 +68,9 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
             // (its producer died), left if a live producer holds it.
             let producer = &mut next.producers[p];
             let swept = producer.to_sweep.remove(0);
-            if let Some(found) = next.fs.lookup(swept) {
-                if next.fs.inode(found).is_some_and(|i| i.locked_by.is_none()) {
-                    next.fs.unlink(swept);
-                }
+            let unlocked = next.fs.lookup(swept).and_then(|found| next.fs.inode(found));
+            if unlocked.is_some_and(|inode| inode.locked_by.is_none()) {
+                next.fs.unlink(swept);
             }
             if !next.producers[p].to_sweep.is_empty() {
                 return push(model, out, p, step(action, 0), next, None);

@@ -78,9 +78,7 @@ pub(crate) fn check_refusal(model: &Model, state: &State) -> Option<Violation> {
 
 /// Checked on the first `apply` of `write`.
 pub(crate) fn check_apply(state: &State, write: u8) -> Option<Violation> {
-    let Some(preceded_by) = state.preceded_by.get(usize::from(write)) else {
-        return None;
-    };
+    let preceded_by = state.preceded_by.get(usize::from(write))?;
     let missing: Writes = preceded_by & !state.applied;
     (missing != 0).then(|| Violation::FifoBroken {
         earlier: missing.trailing_zeros() as u8,
