@@ -12,8 +12,12 @@ use super::protocol::{Action, Actor, Listing, Model, Step};
 use super::state::{ConsumerPc, State, bit};
 
 /// The most copies `move_aside` makes under one id in the model (the code
-/// allows 1000).
-const MAX_COPIES: u8 = 3;
+/// allows 1000): one more than a move interrupted by each fault (an orphan
+/// reason file) and undone by each power cut (a copy already aside) can
+/// use up, so the model never runs out where the code would not.
+fn max_copies(model: &Model) -> u8 {
+    2 + model.config.max_crashes + 2 * model.config.max_power_cuts
+}
 
 /// Every step the consumer can take from `state`.
 pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>) {
@@ -65,7 +69,7 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
             match action {
                 Action::CreateReason => {
                     // `create_new` of the reason file, the first copy free.
-                    let free = (copy.max(1)..=MAX_COPIES).find(|c| {
+                    let free = (copy.max(1)..=max_copies(model)).find(|c| {
                         !state.fs.exists(Name::Reason {
                             seq,
                             write,
