@@ -160,6 +160,41 @@ fn relaxed_durability_survives_crashes() {
     holds("relaxed, two crashes, no power cut", config, &reached);
 }
 
+/// The coordinator's `submit`: the lock holder applies at most capacity
+/// queued writes, then its own; no write acknowledged before the call
+/// began is overtaken by it.
+#[test]
+fn a_submit_applies_its_own_write_after_the_queued_ones() {
+    let config = Config {
+        producers: vec![1, 1],
+        capacity: 1,
+        submit: true,
+        ..Config::small()
+    };
+    let mut reached = DURABLE_STEPS.to_vec();
+    reached.push((Action::ApplyOwn, 0));
+    holds(
+        "durable, 1+1 writes and a submit, capacity 1",
+        config,
+        &reached,
+    );
+}
+
+#[test]
+fn a_submit_applying_its_own_write_first_is_refuted() {
+    let config = Config {
+        submit: true,
+        max_crashes: 0,
+        max_power_cuts: 0,
+        ..mutated(Mutation::OwnWriteFirst)
+    };
+    refuted(
+        "mutation: submit applies its own write first",
+        config,
+        "FIFO broken",
+    );
+}
+
 /// The weakest persistence lets a power cut keep a new entry's rename and
 /// forget an earlier removal, so the queue holds one more entry than its
 /// capacity (an applied entry, delivered again and skipped by its key).

@@ -8,8 +8,8 @@
 use super::checker::Successor;
 use super::fs::{Content, Dir, Ino, Name};
 use super::properties::{Violation, check_apply};
-use super::protocol::{Action, Actor, Listing, Model, Step};
-use super::state::{ConsumerPc, State, bit};
+use super::protocol::{Action, Actor, Listing, Model, Mutation, Step};
+use super::state::{ConsumerPc, State, Submit, bit};
 
 /// The most copies `move_aside` makes under one id in the model (the code
 /// allows 1000): one more than a move interrupted by each fault (an orphan
@@ -45,17 +45,32 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
                     if !next.fs.unlink(entry) {
                         // `QueueEntryNotFound`: the call ends with an error.
                         next.consumer.pc = ConsumerPc::Idle;
+                        next.consumer.submit = Submit::No;
                         return push(model, out, action, 0, next, None);
                     }
                 }
                 Action::FsyncQueueDir => next.fs.fsync_dir(Dir::Queue),
                 other => unreachable!("not a drain step: {other}"),
             }
-            next.consumer.pc = match usize::from(at) + 1 {
-                end if end == model.drain.len() => ConsumerPc::Head,
-                at => ConsumerPc::Drain(at as u8),
-            };
+            let resume = usize::from(at) + 1;
+            next.consumer.pc = ConsumerPc::Drain(resume as u8);
+            if action == Action::Apply && consumer.submit == Submit::LastPass {
+                next.consumer.pc = ConsumerPc::ApplyOwn(resume as u8);
+            } else if resume == model.drain.len() {
+                end_of_pass(&mut next);
+            }
             action
+        }
+        ConsumerPc::ApplyOwn(resume) => {
+            let own = model.config.write_count();
+            violation = check_apply(state, own);
+            next.applied |= bit(own);
+            next.consumer.submit = Submit::Done;
+            next.consumer.pc = ConsumerPc::Drain(resume);
+            if usize::from(resume) == model.drain.len() {
+                end_of_pass(&mut next);
+            }
+            Action::ApplyOwn
         }
         ConsumerPc::Aside(at) => {
             let action = model.aside[usize::from(at)];
@@ -167,6 +182,10 @@ fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
             next.consumer.pc = ConsumerPc::Listing;
             next.consumer.throughout = now.clone();
             next.consumer.ever = now;
+            let begins = state.consumer.pc == ConsumerPc::Idle;
+            if begins && matches!(state.consumer.submit, Submit::Before { .. }) {
+                next.preceded_by[usize::from(model.config.write_count())] = state.acked;
+            }
             let action = match state.consumer.pc {
                 ConsumerPc::Idle => Action::AcquireLock,
                 _ => Action::ListQueue,
@@ -188,6 +207,17 @@ fn deliver(
     let mut next = state.clone();
     next.consumer.throughout.clear();
     next.consumer.ever.clear();
+    let own_first = model.config.mutation == Some(Mutation::OwnWriteFirst);
+    if let Submit::Before { .. } = state.consumer.submit {
+        if state.consumer.pc == ConsumerPc::Idle {
+            // The call begins.
+            next.preceded_by[usize::from(model.config.write_count())] = state.acked;
+        }
+        if seen.is_empty() || own_first {
+            next.consumer.pc = ConsumerPc::ApplyOwn(model.drain.len() as u8);
+            return push(model, out, action, choice, next, None);
+        }
+    }
     let Some(lowest) = seen.iter().map(|(seq, _)| *seq).min() else {
         if state.consumer.pc != ConsumerPc::Idle {
             next.consumer.pc = ConsumerPc::Idle;
@@ -209,7 +239,33 @@ fn deliver(
         } else {
             ConsumerPc::Aside(0)
         };
+        let readable = matches!(next.consumer.pc, ConsumerPc::Drain(_));
+        if let Submit::Before { drained } = state.consumer.submit
+            && readable
+            && usize::from(drained) + 1 >= model.config.capacity
+        {
+            next.consumer.submit = Submit::LastPass;
+        }
         push(model, out, action, choice + tie as u8, next, None);
+    }
+}
+
+/// The end of one entry's pass: the next head, or the end of a `submit`
+/// whose own write was applied in it.
+fn end_of_pass(state: &mut State) {
+    let consumer = &mut state.consumer;
+    consumer.pc = ConsumerPc::Head;
+    match consumer.submit {
+        Submit::Before { drained } => {
+            consumer.submit = Submit::Before {
+                drained: drained + 1,
+            }
+        }
+        Submit::Done => {
+            consumer.submit = Submit::No;
+            consumer.pc = ConsumerPc::Idle;
+        }
+        Submit::No | Submit::LastPass => {}
     }
 }
 

@@ -42,9 +42,7 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
                 }
             }
             next.producers_lock = None;
-            next.consumer.pc = ConsumerPc::Idle;
-            next.consumer.entry = (0, 0);
-            next.consumer.copy = 0;
+            next.consumer = Consumer::idle();
             push(
                 model,
                 out,

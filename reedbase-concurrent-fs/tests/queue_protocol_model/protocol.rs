@@ -48,6 +48,8 @@ pub(crate) enum Mutation {
     RemoveBeforeApply,
     /// The sequence is the number of pending entries, not the highest + 1.
     NumberByCount,
+    /// `submit` applies its own write before the queued ones.
+    OwnWriteFirst,
 }
 
 #[derive(Clone, Debug)]
@@ -61,6 +63,9 @@ pub(crate) struct Config {
     pub(crate) damaged_entry: bool,
     pub(crate) move_aside: MoveAside,
     pub(crate) listing: Listing,
+    /// The consumer's first call is a `submit` of a write of its own
+    /// (numbered after the producers' writes), then it drains.
+    pub(crate) submit: bool,
     /// A directory fsync of a producer may fail (EIO).
     pub(crate) dir_fsync_errors: bool,
     pub(crate) max_crashes: u8,
@@ -82,6 +87,7 @@ impl Config {
             damaged_entry: false,
             move_aside: MoveAside::Synced,
             listing: Listing::Snapshot,
+            submit: false,
             dir_fsync_errors: false,
             max_crashes: 1,
             capacity_after_power_cut: false,
@@ -96,6 +102,7 @@ impl Config {
         first..first + self.producers[p]
     }
 
+    /// The producers' writes (the consumer's own write comes after them).
     pub(crate) fn write_count(&self) -> u8 {
         self.producers.iter().sum()
     }
@@ -123,6 +130,7 @@ pub(crate) enum Action {
     ListQueue,
     GetNextPending,
     Apply,
+    ApplyOwn,
     RemoveFromQueue,
     CreateReason,
     WriteReason,
@@ -154,6 +162,7 @@ impl fmt::Display for Action {
             Action::ListQueue => "get_next_pending: list_begin",
             Action::GetNextPending => "get_next_pending",
             Action::Apply => "apply",
+            Action::ApplyOwn => "apply (submit's own write)",
             Action::RemoveFromQueue => "remove_from_queue",
             Action::CreateReason => "move_aside: create_reason",
             Action::WriteReason => "move_aside: write_reason",

@@ -54,6 +54,25 @@ pub(crate) enum ConsumerPc {
     /// Between the start and the end of a listing that is not a snapshot
     /// (see [`Listing::Posix`](super::protocol::Listing::Posix)).
     Listing,
+    /// `submit` applies its own write, then goes on at this index of
+    /// [`Model::drain`] (its end: the call returns).
+    ApplyOwn(u8),
+}
+
+/// Where the consumer's `submit` of its own write is (the coordinator
+/// with `max_batch` 1: at most `capacity` queued writes first, its own
+/// write applied in the pass of the last of them, or alone once the queue
+/// is empty).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Submit {
+    /// No `submit` running: a drain.
+    No,
+    /// Its own write not applied yet, after `drained` queued writes.
+    Before { drained: u8 },
+    /// The entry at hand is the last before its own write.
+    LastPass,
+    /// Its own write applied; the call returns at the end of this pass.
+    Done,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -67,6 +86,7 @@ pub(crate) struct Consumer {
     /// entry present at some moment of it, `(sequence, write)`.
     pub(crate) throughout: Vec<(u8, u8)>,
     pub(crate) ever: Vec<(u8, u8)>,
+    pub(crate) submit: Submit,
 }
 
 impl Consumer {
@@ -78,6 +98,7 @@ impl Consumer {
             copy: 0,
             throughout: Vec::new(),
             ever: Vec::new(),
+            submit: Submit::No,
         }
     }
 
@@ -140,12 +161,18 @@ impl State {
         State {
             fs,
             producers: vec![producer; config.producers.len()],
-            consumer: Consumer::idle(),
+            consumer: Consumer {
+                submit: match config.submit {
+                    true => Submit::Before { drained: 0 },
+                    false => Submit::No,
+                },
+                ..Consumer::idle()
+            },
             producers_lock: None,
             acked: 0,
             failed: 0,
             applied: 0,
-            preceded_by: vec![0; usize::from(config.write_count())],
+            preceded_by: vec![0; usize::from(config.write_count()) + 1],
             crashes: 0,
             power_cuts: 0,
         }
