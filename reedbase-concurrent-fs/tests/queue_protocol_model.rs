@@ -4,8 +4,9 @@
 //! it, numbering and renaming it under the producers' lock and fsyncing the
 //! directory before they acknowledge; a consumer draining under the table
 //! lock (get the head, apply, remove, fsync) and moving unreadable entries
-//! aside; a SIGKILL of any process and a power cut at any step, after
-//! which the consumer runs the start-up drain.
+//! aside, or first a `submit` of its own write; a SIGKILL of any process
+//! and a power cut at any step, after which the consumer runs the start-up
+//! drain.
 //!
 //! Every reachable state is visited; the properties (exact capacity, FIFO,
 //! no acknowledged write lost, no failed write applied, a moved-aside
