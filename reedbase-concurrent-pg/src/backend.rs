@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 
-use crate::connection::{self, Connection, Identity, Pool, Server};
+use crate::connection::{self, Connection, Identity, NoSession, OpenError, Pool, Server, Session};
 use crate::options::{Durability, PgOptions};
 use crate::schema::{self, LockClasses, SchemaError};
 
@@ -47,7 +48,12 @@ pub struct PgBackend {
 
 /// What every clone shares.
 pub(crate) struct Shared {
-    pub(crate) pool: Pool,
+    /// The sessions of the calls.
+    pub(crate) work: Pool,
+    /// The sessions that hold or wait for table locks.
+    pub(crate) locks: Pool,
+    /// Whether the server knows `idle_session_timeout` (14 or newer).
+    pub(crate) idle_timeout: bool,
     pub(crate) server: Server,
     pub(crate) namespace: String,
     pub(crate) options: PgOptions,
@@ -129,9 +135,14 @@ impl PgBackend {
             .map_err(|error| server.failure("connect", format!("invalid namespace: {error}")))?;
         schema::check_schema_name(&options.schema)
             .map_err(|reason| server.failure("connect", reason))?;
-        let mut client =
-            connection::open(&config).map_err(|error| server.error("connect", &error))?;
-        let classes = schema::ensure_schema(&mut client, &options.schema).map_err(|error| {
+        let deadline = Instant::now() + options.connect_timeout;
+        let mut session =
+            Session::open(&config, options.connect_timeout).map_err(|error| match error {
+                OpenError::Client(error) => server.error("connect", &error),
+                other => server.failure("connect", other.to_string()),
+            })?;
+        session.set_deadline(Some(deadline));
+        let classes = schema::ensure_schema(&mut session, &options.schema).map_err(|error| {
             match error {
                 SchemaError::Server(operation, error) => server.error(operation, &error),
                 SchemaError::TooNew(version) => server.failure(
@@ -145,11 +156,17 @@ impl PgBackend {
                 ),
             }
         })?;
-        drop(client);
-        let pool = connection::build_pool(config, &options);
+        let idle_timeout = schema::server_version(&mut session)
+            .map_err(|error| server.error("check_schema", &error))?
+            >= 140_000;
+        drop(session);
+        let work = connection::build_pool(config.clone(), &options);
+        let locks = connection::build_pool(config, &options);
         Ok(PgBackend {
             shared: Arc::new(Shared {
-                pool,
+                work,
+                locks,
+                idle_timeout,
                 server,
                 namespace: namespace.to_string(),
                 schema: schema::quoted(&options.schema),
@@ -198,24 +215,49 @@ impl PgBackend {
         self.shared.options.durability == Durability::Durable
     }
 
-    /// A connection from the pool for `operation`.
+    /// The deadline of a call without a timeout of its own that starts now.
+    pub(crate) fn call_deadline(&self) -> Instant {
+        Instant::now() + self.shared.options.call_timeout
+    }
+
+    /// A session for `operation`, bounded by the call bound.
     pub(crate) fn connection(&self, operation: &'static str) -> ReedResult<Connection> {
-        connection::checkout(&self.shared.pool, &self.shared.server, operation)
+        self.connection_by(operation, self.call_deadline())
+    }
+
+    /// A session for `operation`, bounded by `deadline`.
+    pub(crate) fn connection_by(
+        &self,
+        operation: &'static str,
+        deadline: Instant,
+    ) -> ReedResult<Connection> {
+        connection::checkout(&self.shared.work, deadline)
+            .map_err(|NoSession::Deadline(reason)| self.shared.server.failure(operation, reason))
+    }
+
+    /// A session of the lock pool, bounded by `deadline`.
+    pub(crate) fn lock_connection(&self, deadline: Instant) -> Result<Connection, NoSession> {
+        connection::checkout(&self.shared.locks, deadline)
     }
 
     /// A [`ReedError::ServerError`] for `operation`.
     pub(crate) fn server_error(
         &self,
         operation: &'static str,
-        error: &postgres::Error,
+        error: &tokio_postgres::Error,
     ) -> ReedError {
         self.shared.server.error(operation, error)
     }
 
     /// The table's number in the registry, registering the table if it is
     /// new.
-    pub(crate) fn register_table(&self, table: &str, operation: &'static str) -> ReedResult<i32> {
-        self.table_number(table, Lookup::Register, operation)?
+    pub(crate) fn register_table(
+        &self,
+        table: &str,
+        operation: &'static str,
+        deadline: Instant,
+    ) -> ReedResult<i32> {
+        self.table_number_by(table, Lookup::Register, operation, deadline)?
             .ok_or_else(|| {
                 self.shared.server.failure(
                     operation,
@@ -224,43 +266,65 @@ impl PgBackend {
             })
     }
 
-    /// The table's number in the registry; `None` for a table that is not
-    /// registered when `lookup` is [`Lookup::Existing`].
+    /// The table's number in the registry, within the call bound; `None`
+    /// for a table that is not registered when `lookup` is
+    /// [`Lookup::Existing`].
     pub(crate) fn table_number(
         &self,
         table: &str,
         lookup: Lookup,
         operation: &'static str,
     ) -> ReedResult<Option<i32>> {
+        self.table_number_by(table, lookup, operation, self.call_deadline())
+    }
+
+    /// As [`table_number`](Self::table_number), by `deadline`.
+    ///
+    /// Registering takes no row lock on an existing row (a plain insert that
+    /// does nothing on a conflict), so that it never waits for another
+    /// producer's open transaction, whose queue insert holds a key-share
+    /// lock on the table's registry row.
+    pub(crate) fn table_number_by(
+        &self,
+        table: &str,
+        lookup: Lookup,
+        operation: &'static str,
+        deadline: Instant,
+    ) -> ReedResult<Option<i32>> {
         if let Some(number) = self.cached_numbers().get(table) {
             return Ok(Some(*number));
         }
         let shared = &self.shared;
-        let sql = match lookup {
-            // The no-op update makes RETURNING give the number of a row that
-            // exists already, also when another process inserts it at the
-            // same moment.
-            Lookup::Register => format!(
-                "INSERT INTO {}.tables (namespace, table_name) VALUES ($1, $2) \
-                 ON CONFLICT (namespace, table_name) DO UPDATE SET namespace = EXCLUDED.namespace \
-                 RETURNING table_no",
-                shared.schema
-            ),
-            Lookup::Existing => format!(
-                "SELECT table_no FROM {}.tables WHERE namespace = $1 AND table_name = $2",
-                shared.schema
-            ),
-        };
-        let mut conn = self.connection(operation)?;
-        let row = conn
-            .query_opt(&sql, &[&shared.namespace, &table])
-            .map_err(|error| self.server_error(operation, &error))?;
+        let select = format!(
+            "SELECT table_no FROM {}.tables WHERE namespace = $1 AND table_name = $2",
+            shared.schema
+        );
+        let insert = format!(
+            "INSERT INTO {}.tables (namespace, table_name) VALUES ($1, $2) \
+             ON CONFLICT (namespace, table_name) DO NOTHING RETURNING table_no",
+            shared.schema
+        );
+        let mut conn = self.connection_by(operation, deadline)?;
+        let failed = |error: tokio_postgres::Error| self.server_error(operation, &error);
+        let mut row = conn
+            .query_opt(&select, &[&shared.namespace, &table])
+            .map_err(failed)?;
+        if row.is_none() && lookup == Lookup::Register {
+            row = conn
+                .query_opt(&insert, &[&shared.namespace, &table])
+                .map_err(failed)?;
+            if row.is_none() {
+                // Another process inserted it since the first look, and
+                // committed (the insert waited for it otherwise).
+                row = conn
+                    .query_opt(&select, &[&shared.namespace, &table])
+                    .map_err(failed)?;
+            }
+        }
         let Some(row) = row else {
             return Ok(None);
         };
-        let number: i32 = row
-            .try_get(0)
-            .map_err(|error| self.server_error(operation, &error))?;
+        let number: i32 = row.try_get(0).map_err(failed)?;
         self.cached_numbers().insert(table.to_string(), number);
         Ok(Some(number))
     }

@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`PgLockGuard`]: a held table lock, the connection that holds it, and
-//! its fencing token.
+//! [`PgLockGuard`]: a held table lock, the session that holds it, its
+//! fencing token, and the heartbeat that keeps the lease.
+//!
+//! Contract: while the guard lives, a heartbeat asks the session for an
+//! answer every quarter of the lease; one that does not come within a
+//! quarter of the lease closes the connection and marks the lock lost, so
+//! the holder learns of a partition within half the lease, before the
+//! server (which ends a lock session idle for the whole lease) lets another
+//! holder in. `is_held` and the release are bounded by a quarter of the
+//! lease too; a release that gets no answer closes the connection, which
+//! releases the lock as the session ends.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use postgres::Client;
 use reedbase_concurrent_core::{LockGuard, ReedResult};
+use tokio::task::AbortHandle;
 
-use crate::connection::{self, Connection, Server};
+use crate::connection::{self, Connection, Server, Session};
 
 /// Proof of holding a table's lock on the server: a session-level advisory
 /// lock held by a connection that this guard owns. Dropping the guard
@@ -16,8 +27,8 @@ use crate::connection::{self, Connection, Server};
 ///
 /// The lock lives as long as the connection's session. If the session ends
 /// while the guard is alive (the server restarted, an administrator ran
-/// `pg_terminate_backend`, the network cut it), the server releases the
-/// lock and another holder can take it; [`is_held`](LockGuard::is_held)
+/// `pg_terminate_backend`, the network cut it, the lease ran out), the
+/// server releases the lock and another holder can take it; [`is_held`](LockGuard::is_held)
 /// then answers `false`, and the
 /// [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator) stops
 /// before it applies or removes anything more.
@@ -43,12 +54,23 @@ use crate::connection::{self, Connection, Server};
 /// # Ok::<(), reedbase_concurrent_core::ReedError>(())
 /// ```
 pub struct PgLockGuard {
-    table: String,
-    key: LockKey,
-    fence: u64,
-    server_pid: i32,
-    server: Server,
+    held: Held,
+    lost: Arc<AtomicBool>,
+    heartbeat: AbortHandle,
     connection: Mutex<Option<Connection>>,
+}
+
+/// What an acquisition hands the guard besides the session.
+pub(crate) struct Held {
+    pub(crate) table: String,
+    pub(crate) key: LockKey,
+    pub(crate) fence: u64,
+    pub(crate) server_pid: i32,
+    pub(crate) server: Server,
+    /// A quarter of the lease.
+    pub(crate) heartbeat: Duration,
+    /// Whether the release resets the session's `idle_session_timeout`.
+    pub(crate) reset_idle_timeout: bool,
 }
 
 /// The two keys of a table's advisory lock: the lock class (an oid of the
@@ -77,20 +99,13 @@ pub(crate) const GRANTED_LOCK: &str = "l.locktype = 'advisory' \
      AND l.mode = 'ExclusiveLock' AND l.granted";
 
 impl PgLockGuard {
-    pub(crate) fn new(
-        table: &str,
-        key: LockKey,
-        fence: u64,
-        server_pid: i32,
-        server: Server,
-        connection: Connection,
-    ) -> PgLockGuard {
+    pub(crate) fn new(held: Held, connection: Connection) -> PgLockGuard {
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = start_heartbeat(&connection, held.heartbeat, Arc::clone(&lost));
         PgLockGuard {
-            table: table.to_string(),
-            key,
-            fence,
-            server_pid,
-            server,
+            held,
+            lost,
+            heartbeat,
             connection: Mutex::new(Some(connection)),
         }
     }
@@ -99,20 +114,41 @@ impl PgLockGuard {
     /// `pg_locks.pid` and `pg_stat_activity.pid` show it (what an operator
     /// passes to `pg_terminate_backend`).
     pub fn server_pid(&self) -> i32 {
-        self.server_pid
+        self.held.server_pid
     }
+}
+
+/// Starts the heartbeat of a lock session: an empty query every `every`,
+/// each answered within `every`, or the connection is closed and `lost` set.
+fn start_heartbeat(session: &Session, every: Duration, lost: Arc<AtomicBool>) -> AbortHandle {
+    let (client, driver, handle) = session.share();
+    handle
+        .spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let answered = tokio::time::timeout(every, client.simple_query("")).await;
+                if !matches!(answered, Ok(Ok(_))) {
+                    lost.store(true, Ordering::SeqCst);
+                    driver.abort();
+                    return;
+                }
+            }
+        })
+        .abort_handle()
 }
 
 impl LockGuard for PgLockGuard {
     fn table_name(&self) -> &str {
-        &self.table
+        &self.held.table
     }
 
-    /// Asks the server, on the guard's own connection, whether that
-    /// session is still alive: one round trip of an empty query. A
-    /// session-level advisory lock is released only by its own session (the
-    /// guard's drop) or by the end of the session, so a live session still
-    /// holds it. A session that has ended answers `Ok(false)`.
+    /// Asks the server, on the guard's own session, whether that session is
+    /// still alive: one round trip of an empty query, answered within a
+    /// quarter of the lease. A session-level advisory lock is released only
+    /// by its own session (the guard's drop) or by the end of the session,
+    /// so a live session still holds it. A session that has ended, does not
+    /// answer in time (its connection is then closed), or whose heartbeat
+    /// went unanswered answers `Ok(false)`.
     ///
     /// # Errors
     ///
@@ -126,54 +162,83 @@ impl LockGuard for PgLockGuard {
         let Some(client) = slot.as_mut() else {
             return Ok(false);
         };
-        match client.simple_query("") {
+        if self.lost.load(Ordering::SeqCst) || client.is_closed() {
+            return Ok(false);
+        }
+        client.set_deadline(Some(Instant::now() + self.held.heartbeat));
+        let mut answer = client.simple_query("");
+        if answer.as_ref().is_err_and(|error| {
+            error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+        }) {
+            // A statement timeout that fired as the previous statement
+            // ended can be delivered to the next one; ask again.
+            answer = client.simple_query("");
+        }
+        match answer {
             Ok(_) => Ok(true),
-            Err(error) if connection::session_ended(&error) => Ok(false),
-            Err(error) => Err(self.server.error("is_held", &error)),
+            Err(error) if connection::session_ended(&error) => {
+                self.lost.store(true, Ordering::SeqCst);
+                client.close();
+                Ok(false)
+            }
+            Err(error) => Err(self.held.server.error("is_held", &error)),
         }
     }
 
     fn fencing_token(&self) -> Option<u64> {
-        Some(self.fence)
+        Some(self.held.fence)
     }
 }
 
 impl Drop for PgLockGuard {
     fn drop(&mut self) {
+        self.heartbeat.abort();
         let slot = self
             .connection
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(mut client) = slot.take() {
-            let sql = format!("SELECT pg_advisory_unlock({})", self.key.arguments());
-            if client.batch_execute(&sql).is_err() {
-                release_everything(&mut client);
-            }
+        let Some(mut client) = slot.take() else {
+            return;
+        };
+        if self.lost.load(Ordering::SeqCst) || client.is_closed() {
+            client.close();
+            return;
+        }
+        client.set_deadline(Some(Instant::now() + self.held.heartbeat));
+        let reset = if self.held.reset_idle_timeout {
+            "; RESET idle_session_timeout"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT pg_advisory_unlock({}){reset}",
+            self.held.key.arguments()
+        );
+        if client.batch_execute(&sql).is_err() {
+            release_everything(&mut client);
         }
     }
 }
 
-/// Makes sure a connection that goes back to the pool holds no session
-/// lock: unlocks all, and if even that fails on a connection that is not
-/// closed, ends the connection's own session (the pool then discards the
-/// closed connection, and the server releases whatever it held).
-pub(crate) fn release_everything(client: &mut Client) {
+/// Makes sure a session that goes back to the pool holds no session lock:
+/// unlocks all, and if even that fails, closes the connection (the pool
+/// then discards it, and the server releases whatever it held when it sees
+/// the session end).
+pub(crate) fn release_everything(client: &mut Session) {
     if client
         .batch_execute("SELECT pg_advisory_unlock_all()")
-        .is_ok()
-        || client.is_closed()
+        .is_err()
     {
-        return;
+        client.close();
     }
-    let _ = client.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
 }
 
 impl fmt::Debug for PgLockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgLockGuard")
-            .field("table", &self.table)
-            .field("fencing_token", &self.fence)
-            .field("server_pid", &self.server_pid)
+            .field("table", &self.held.table)
+            .field("fencing_token", &self.held.fence)
+            .field("server_pid", &self.held.server_pid)
             .finish_non_exhaustive()
     }
 }

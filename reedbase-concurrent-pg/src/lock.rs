@@ -10,11 +10,11 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use postgres::SimpleQueryMessage;
-use postgres::types::Type;
 use reedbase_concurrent_core::{
     LockBackend, LockHolder, ReedError, ReedResult, events, validate_table_name,
 };
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::types::Type;
 
 use crate::backend::{Lookup, PgBackend};
 use crate::connection::{self, Connection};
@@ -28,6 +28,12 @@ use crate::options::server_millis;
 /// tokens start above every token handed out before the crash, as long as
 /// fewer acquisitions happened than microseconds passed and its clock did
 /// not step back across the restart.
+/// How much longer than its timeout a call that waits (for a lock, for the
+/// producers' turn) may take: for the round trips around the wait (the
+/// registry, a new connection, the server's answer, the holder of a busy
+/// lock). Past it the client closes the connection and gives up.
+pub(crate) const MARGIN: Duration = Duration::from_millis(100);
+
 const FENCE_FLOOR: &str = "(extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint";
 
 impl PgBackend {
@@ -92,11 +98,15 @@ impl PgBackend {
         });
         match parsed {
             Some((fence, pid)) => Ok(PgLockGuard::new(
-                table,
-                key,
-                fence,
-                pid,
-                self.shared().server.clone(),
+                crate::guard::Held {
+                    table: table.to_string(),
+                    key,
+                    fence,
+                    server_pid: pid,
+                    server: self.shared().server.clone(),
+                    heartbeat: self.shared().options.heartbeat(),
+                    reset_idle_timeout: self.shared().idle_timeout,
+                },
                 conn,
             )),
             None => {
@@ -113,11 +123,17 @@ impl PgBackend {
         table: &str,
         table_no: i32,
         start: Instant,
+        deadline: Instant,
         operation: &'static str,
     ) -> ReedError {
         match failed {
-            Failed::Server(error) if connection::lock_wait_expired(&error) => {
+            Failed::Server(error) if connection::timed_out(&error) => {
                 self.lock_timeout(table, table_no, start.elapsed())
+            }
+            Failed::Server(error) if error.is_closed() && Instant::now() >= deadline => {
+                // No answer by the deadline: the connection was closed,
+                // which ends the wait (and any lock it got) on the server.
+                self.lock_timeout_unnamed(table, start.elapsed())
             }
             Failed::Server(error) => self.server_error(operation, &error),
             Failed::NoRegistryRow => self.shared().server.failure(
@@ -132,14 +148,19 @@ impl PgBackend {
     /// Who holds the table's lock according to the registry row, trusted
     /// only when the session that holds the lock in `pg_locks` is the one
     /// the row names.
-    fn holder_of(&self, table_no: i32, operation: &'static str) -> ReedResult<Option<LockHolder>> {
+    fn holder_of(
+        &self,
+        table_no: i32,
+        operation: &'static str,
+        deadline: Instant,
+    ) -> ReedResult<Option<LockHolder>> {
         let shared = self.shared();
         let sql = format!(
             "SELECT l.pid, t.holder_backend, t.holder_pid, t.holder_host, t.holder_since_micros \
              FROM pg_locks l JOIN {}.tables t ON t.table_no = $3 WHERE {GRANTED_LOCK}",
             shared.schema
         );
-        let mut conn = self.connection(operation)?;
+        let mut conn = self.connection_by(operation, deadline)?;
         let rows = conn
             .query_typed(
                 &sql,
@@ -153,7 +174,7 @@ impl PgBackend {
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let read = |row: &postgres::Row| -> Result<LockHolder, postgres::Error> {
+        let read = |row: &tokio_postgres::Row| -> Result<LockHolder, tokio_postgres::Error> {
             let lock_pid: i32 = row.try_get(0)?;
             let recorded: Option<i32> = row.try_get(1)?;
             if recorded != Some(lock_pid) {
@@ -178,16 +199,42 @@ impl PgBackend {
     /// A [`ReedError::LockTimeout`] after `waited`, naming the holder when
     /// it can be read.
     fn lock_timeout(&self, table: &str, table_no: i32, waited: Duration) -> ReedError {
-        let holder = self.holder_of(table_no, "lock_holder").ok().flatten();
+        let deadline = Instant::now() + MARGIN / 2;
+        let holder = self
+            .holder_of(table_no, "lock_holder", deadline)
+            .ok()
+            .flatten();
         tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "lock wait timed out");
         ReedError::lock_timeout(table, waited).with_holder(holder)
+    }
+
+    /// A [`ReedError::LockTimeout`] after `waited` when the wait ran out
+    /// before the server answered (a slow or stalled network, a paused
+    /// server, every lock connection in use): the holder is not looked up.
+    fn lock_timeout_unnamed(&self, table: &str, waited: Duration) -> ReedError {
+        tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table, waited_ms = events::millis(waited), holder = %events::holder_field(None), "lock wait timed out");
+        ReedError::lock_timeout(table, waited)
+    }
+
+    /// The statements that make a lock session end when the server stops
+    /// hearing from it for the lease (see [`PgOptions::lease`](crate::PgOptions::lease)).
+    fn lease_setting(&self) -> String {
+        let shared = self.shared();
+        if shared.idle_timeout {
+            format!(
+                "SET idle_session_timeout = {};",
+                server_millis(shared.options.lease)
+            )
+        } else {
+            String::new()
+        }
     }
 }
 
 /// Why an acquisition failed.
 enum Failed {
     /// The server failed, or the wait timed out.
-    Server(postgres::Error),
+    Server(tokio_postgres::Error),
     /// The lock was taken but the registry row to raise the token in is
     /// gone; the lock was released again.
     NoRegistryRow,
@@ -211,36 +258,68 @@ impl LockBackend for PgBackend {
                 }
             };
         }
-        let table_no = self.register_table(table_name, OPERATION)?;
+        let wait_until = start + timeout;
+        let deadline = wait_until + MARGIN;
+        let table_no = match self.register_table(table_name, OPERATION, deadline) {
+            Ok(table_no) => table_no,
+            Err(_) if Instant::now() >= deadline => {
+                return Err(self.lock_timeout_unnamed(table_name, start.elapsed()));
+            }
+            Err(error) => return Err(error),
+        };
         let key = self.lock_key(table_no);
-        let conn = self.connection(OPERATION)?;
+        let Ok(conn) = self.lock_connection(deadline) else {
+            return Err(self.lock_timeout_unnamed(table_name, start.elapsed()));
+        };
         // The lock and the token in one implicit transaction (one round
-        // trip); the session-level lock outlives it.
-        let left = timeout.saturating_sub(start.elapsed());
+        // trip); the session-level lock outlives it. The server waits
+        // until the timeout; the client up to the margin longer.
+        let left = wait_until.saturating_duration_since(Instant::now());
+        // The statement bound only keeps a smaller `statement_timeout` of
+        // the server from ending the wait early.
+        let statement = server_millis(left + MARGIN);
+        let left = server_millis(left);
         let sql = format!(
-            "SET LOCAL lock_timeout = {}; SELECT pg_advisory_lock({}); {}",
-            server_millis(left),
+            "SET LOCAL lock_timeout = {left}; SET LOCAL statement_timeout = {statement}; {lease} \
+             SELECT pg_advisory_lock({}); {}",
             key.arguments(),
-            self.record_acquisition_sql(table_no)
+            self.record_acquisition_sql(table_no),
+            lease = self.lease_setting(),
         );
         self.finish_acquisition(table_name, key, conn, &sql)
             .map_err(|failed| {
-                self.acquisition_error(failed, table_name, table_no, start, OPERATION)
+                self.acquisition_error(failed, table_name, table_no, start, deadline, OPERATION)
             })
     }
 
+    /// Within the call bound; `Ok(None)` also when every lock connection
+    /// of this backend is in use.
     fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<PgLockGuard>> {
         const OPERATION: &str = "try_acquire_lock";
         validate_table_name(table_name)?;
-        let table_no = self.register_table(table_name, OPERATION)?;
+        let deadline = self.call_deadline();
+        let table_no = self.register_table(table_name, OPERATION, deadline)?;
         let key = self.lock_key(table_no);
-        let mut conn = self.connection(OPERATION)?;
-        let sql = format!("SELECT pg_try_advisory_lock({})", key.arguments());
+        let Ok(mut conn) = self.lock_connection(deadline) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "{} SELECT pg_try_advisory_lock({})",
+            self.lease_setting(),
+            key.arguments()
+        );
         let got = conn
-            .query_one(&sql, &[])
-            .and_then(|row| row.try_get::<_, bool>(0))
+            .simple_query(&sql)
+            .map(|messages| {
+                messages.iter().any(|message| {
+                    matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+                })
+            })
             .map_err(|error| self.server_error(OPERATION, &error))?;
         if !got {
+            if self.shared().idle_timeout {
+                let _ = conn.batch_execute("RESET idle_session_timeout");
+            }
             return Ok(None);
         }
         let record = self.record_acquisition_sql(table_no);
@@ -248,7 +327,7 @@ impl LockBackend for PgBackend {
         self.finish_acquisition(table_name, key, conn, &record)
             .map(Some)
             .map_err(|failed| {
-                self.acquisition_error(failed, table_name, table_no, start, OPERATION)
+                self.acquisition_error(failed, table_name, table_no, start, deadline, OPERATION)
             })
     }
 
@@ -289,12 +368,19 @@ impl LockBackend for PgBackend {
             };
         }
         let key = self.lock_key(table_no);
-        let mut conn = self.connection(OPERATION)?;
-        let left = timeout.saturating_sub(start.elapsed());
+        let wait_until = start + timeout;
+        let deadline = wait_until + MARGIN;
+        let Ok(mut conn) = self.lock_connection(deadline) else {
+            return Err(self.lock_timeout_unnamed(table_name, start.elapsed()));
+        };
+        let left = wait_until.saturating_duration_since(Instant::now());
+        // The statement bound only keeps a smaller `statement_timeout` of
+        // the server from ending the wait early.
+        let statement = server_millis(left + MARGIN);
+        let left = server_millis(left);
         let sql = format!(
-            "SET LOCAL lock_timeout = {}; SELECT pg_advisory_lock_shared({args}); \
-             SELECT pg_advisory_unlock_shared({args})",
-            server_millis(left),
+            "SET LOCAL lock_timeout = {left}; SET LOCAL statement_timeout = {statement}; \
+             SELECT pg_advisory_lock_shared({args}); SELECT pg_advisory_unlock_shared({args})",
             args = key.arguments()
         );
         match conn.batch_execute(&sql) {
@@ -302,8 +388,10 @@ impl LockBackend for PgBackend {
             Err(error) => {
                 release_everything(&mut conn);
                 drop(conn);
-                if connection::lock_wait_expired(&error) {
+                if connection::timed_out(&error) {
                     Err(self.lock_timeout(table_name, table_no, start.elapsed()))
+                } else if error.is_closed() && Instant::now() >= deadline {
+                    Err(self.lock_timeout_unnamed(table_name, start.elapsed()))
                 } else {
                     Err(self.server_error(OPERATION, &error))
                 }
@@ -320,7 +408,7 @@ impl LockBackend for PgBackend {
         const OPERATION: &str = "lock_holder";
         validate_table_name(table_name)?;
         match self.table_number(table_name, Lookup::Existing, OPERATION)? {
-            Some(table_no) => self.holder_of(table_no, OPERATION),
+            Some(table_no) => self.holder_of(table_no, OPERATION, self.call_deadline()),
             None => Ok(None),
         }
     }

@@ -20,16 +20,30 @@
 //! for at most the queue bound, after which they fail with `QueueBusy`,
 //! having written nothing; a producer that dies releases the lock at once.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use postgres::types::Type;
 use reedbase_concurrent_core::{PendingWrite, ReedError, ReedResult, events};
+use tokio_postgres::types::Type;
 
 use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
+use crate::lock::MARGIN;
 use crate::options::server_millis;
 
 const OPERATION: &str = "queue_write";
+
+/// The SQLSTATE of an unknown commit outcome (`transaction_resolution_unknown`).
+pub(crate) const OUTCOME_UNKNOWN: &str = "08007";
+
+/// The most time spent settling a commit whose answer was lost.
+const SETTLE_BUDGET: Duration = Duration::from_secs(1);
+
+/// What a producer knows of its transaction before it commits.
+struct Pending {
+    id: String,
+    xid: i64,
+    backend_pid: i32,
+}
 
 impl PgBackend {
     /// Queues `write` (already validated) to `table`; see the module docs.
@@ -37,12 +51,38 @@ impl PgBackend {
         let body = serde_json::to_vec(write).map_err(|error| ReedError::SerializationError {
             reason: error.to_string(),
         })?;
-        let table_no = self.register_table(table, OPERATION)?;
+        let start = Instant::now();
         let shared = self.shared();
+        let wait_until = start + shared.options.queue_timeout;
+        let deadline = wait_until + MARGIN;
+        let busy = || {
+            let waited = start.elapsed();
+            tracing::warn!(
+                event = events::QUEUE_BUSY,
+                table,
+                waited_ms = events::millis(waited),
+                "gave up waiting for the queue's producers' lock"
+            );
+            ReedError::queue_busy(table, waited)
+        };
+        let table_no = match self.register_table(table, OPERATION, deadline) {
+            Ok(table_no) => table_no,
+            Err(_) if Instant::now() >= deadline => return Err(busy()),
+            Err(error) => return Err(error),
+        };
+        let mut conn = match self.connection_by(OPERATION, deadline) {
+            Ok(conn) => conn,
+            Err(_) if Instant::now() >= deadline => return Err(busy()),
+            Err(error) => return Err(error),
+        };
         let capacity = i64::try_from(shared.options.capacity).unwrap_or(i64::MAX);
-        let bound = server_millis(shared.options.queue_timeout);
+        let left = wait_until.saturating_duration_since(Instant::now());
+        // The statement bound only keeps a smaller `statement_timeout` of
+        // the server from ending the wait early.
+        let statement = server_millis(left + MARGIN);
+        let left = server_millis(left);
         let setup = format!(
-            "SET LOCAL lock_timeout = {bound}; SET LOCAL statement_timeout = {bound}; {commit} \
+            "SET LOCAL lock_timeout = {left}; SET LOCAL statement_timeout = {statement}; {commit} \
              SELECT pg_advisory_xact_lock({class}, {table_no})",
             commit = connection::commit_setting(self.durable()),
             class = shared.classes.queue_lock as i32,
@@ -56,21 +96,12 @@ impl PgBackend {
                FROM pending, LATERAL (SELECT nextval('{s}.queue_seq') AS seq) next \
                WHERE pending.n < $3 \
                RETURNING id) \
-             SELECT pending.n, (SELECT id FROM entry) FROM pending",
+             SELECT pending.n, (SELECT id FROM entry), txid_current(), pg_backend_pid() FROM pending",
             s = shared.schema
         );
-        let mut conn = self.connection(OPERATION)?;
-        let start = Instant::now();
-        let failed = |error: postgres::Error| {
-            if connection::timed_out(&error) {
-                let waited = start.elapsed();
-                tracing::warn!(
-                    event = events::QUEUE_BUSY,
-                    table,
-                    waited_ms = events::millis(waited),
-                    "gave up waiting for the queue's producers' lock"
-                );
-                ReedError::queue_busy(table, waited)
+        let failed = |error: tokio_postgres::Error| {
+            if connection::timed_out(&error) || (error.is_closed() && Instant::now() >= deadline) {
+                busy()
             } else {
                 self.server_error(OPERATION, &error)
             }
@@ -103,7 +134,68 @@ impl PgBackend {
                 usize::try_from(pending).unwrap_or(usize::MAX),
             ));
         };
-        transaction.commit().map_err(failed)?;
-        Ok(id)
+        let entry = Pending {
+            id,
+            xid: row.try_get(2).map_err(failed)?,
+            backend_pid: row.try_get(3).map_err(failed)?,
+        };
+        match transaction.commit() {
+            Ok(()) => Ok(entry.id),
+            Err(error) if connection::session_ended(&error) => {
+                drop(conn);
+                self.settle(table, entry, &error)
+            }
+            // The server answered the commit with an error: rolled back.
+            Err(error) => Err(failed(error)),
+        }
+    }
+
+    /// Finds out whether a transaction whose commit got no answer committed:
+    /// asks the server for its status on another session, ending the old
+    /// session first if it is still open (so that a commit still on its way
+    /// cannot land later). Returns the id when it committed, the commit's
+    /// error when it did not, and an error with SQLSTATE [`OUTCOME_UNKNOWN`]
+    /// when the server cannot tell within [`SETTLE_BUDGET`].
+    fn settle(
+        &self,
+        table: &str,
+        entry: Pending,
+        error: &tokio_postgres::Error,
+    ) -> ReedResult<String> {
+        let deadline = Instant::now() + SETTLE_BUDGET.min(self.shared().options.call_timeout);
+        let unknown = || ReedError::ServerError {
+            operation: OPERATION,
+            server: self.shared().server.to_string(),
+            code: Some(OUTCOME_UNKNOWN.to_string()),
+            reason: format!(
+                "the commit's outcome is unknown: the write may be queued to table '{table}' \
+                 as entry {id}; do not write it again before `is_pending` (or the table, once \
+                 drained) shows it is not there",
+                id = entry.id
+            ),
+        };
+        let Ok(mut conn) = self.connection_by(OPERATION, deadline) else {
+            return Err(unknown());
+        };
+        let mut terminated = false;
+        while Instant::now() < deadline {
+            let status = conn
+                .query_typed_one("SELECT txid_status($1)", &[(&entry.xid, Type::INT8)])
+                .and_then(|row| row.try_get::<_, Option<String>>(0));
+            match status.as_ref().map(Option::as_deref) {
+                Ok(Some("committed")) => return Ok(entry.id),
+                Ok(Some("aborted")) => return Err(self.server_error(OPERATION, error)),
+                Ok(Some(_)) if !terminated => {
+                    terminated = true;
+                    let _ = conn.query_typed(
+                        "SELECT pg_terminate_backend($1)",
+                        &[(&entry.backend_pid, Type::INT4)],
+                    );
+                }
+                Ok(Some(_)) => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Err(unknown())
     }
 }

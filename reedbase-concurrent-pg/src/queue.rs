@@ -3,11 +3,11 @@
 //! table, holding the same JSON bytes as a file of the file-system queue.
 //! Writing is in `producer`, reading and removing in `consumer`.
 
-use postgres::types::Type;
 use reedbase_concurrent_core::{
     MovedAside, PendingWrite, QueueBackend, ReedError, ReedResult, validate_queue_id,
     validate_table_name, validate_write,
 };
+use tokio_postgres::types::Type;
 
 use crate::backend::{Lookup, PgBackend};
 use crate::connection;
@@ -142,7 +142,7 @@ impl QueueBackend for PgBackend {
                 let reason: String = row.try_get(1)?;
                 Ok(self.moved_entry(table_name, &id, reason))
             })
-            .collect::<Result<_, postgres::Error>>()
+            .collect::<Result<_, tokio_postgres::Error>>()
             .map_err(|error| self.server_error(OPERATION, &error))
     }
 
