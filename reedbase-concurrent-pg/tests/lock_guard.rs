@@ -232,3 +232,42 @@ fn a_dropped_guard_returns_a_connection_that_holds_no_lock() {
         assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
     }
 }
+
+#[test]
+fn a_holder_that_lost_its_lock_counts_no_failed_apply() {
+    let Some(server) = TestServer::find("a_holder_that_lost_its_lock_counts_no_failed_apply")
+    else {
+        return;
+    };
+    let run = server.run("stale_count");
+    let backend = run.backend(PgOptions::new()).unwrap();
+    backend
+        .queue_write(TABLE, &pg_support::sequenced_write(0, 0))
+        .unwrap();
+    let mut admin = server.client().unwrap();
+    let keys = lock_keys(&mut admin, backend.namespace(), TABLE);
+    let coordinator = reedbase_concurrent_core::WriteCoordinator::new(backend.clone());
+    // The apply of the queued write fails after the holder's session was
+    // ended: the holder must not count the failure.
+    let error = coordinator
+        .drain(TABLE, PATIENCE, |_, _| {
+            let pid: i32 = admin
+                .query_one(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid \
+                     AND objid = $2::int::oid AND objsubid = 2 AND granted",
+                    &[&keys.table_class, &keys.table_no],
+                )
+                .unwrap()
+                .get(0);
+            terminate(&mut admin, pid);
+            Err("the table's file is full".into())
+        })
+        .unwrap_err();
+    assert!(error.is_lock_lost(), "{error:?}");
+    let entries = backend.queued_entries(TABLE).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].attempts, 0,
+        "no failure counted by a stale holder"
+    );
+}
