@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`PgBackend`]: the connection pool, the schema, the namespace, and the
-//! registry that numbers the namespace's tables.
+//! [`PgBackend`]: its pools, schema and namespace, and its implementations
+//! of [`LockBackend`] (in `lock`) and [`QueueBackend`] (in `queue`).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use std::time::Instant;
 
-use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
+use reedbase_concurrent_core::{
+    LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, ReedError, ReedResult,
+    validate_queue_id, validate_table_name, validate_write,
+};
 
 use crate::connection::{self, Connection, Identity, NoSession, OpenError, Pool, Server, Session};
+use crate::lock::PgLockGuard;
 use crate::options::{Durability, PgOptions};
 use crate::schema::{self, LockClasses, SchemaError};
 
@@ -63,17 +68,7 @@ pub(crate) struct Shared {
     pub(crate) identity: Identity,
     /// Table numbers already looked up. A number never changes while its
     /// registry row exists (rows go only with [`PgBackend::drop_namespace`]).
-    table_numbers: Mutex<HashMap<String, i32>>,
-}
-
-/// Whether a registry look-up may register a table it does not find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lookup {
-    /// Register the table if it is new (locking, queueing).
-    Register,
-    /// Only look: a table nobody locked or queued to is not registered
-    /// (queries must never create anything).
-    Existing,
+    pub(crate) table_numbers: Mutex<HashMap<String, i32>>,
 }
 
 impl PgBackend {
@@ -160,6 +155,16 @@ impl PgBackend {
             .map_err(|error| server.error("check_schema", &error))?
             >= 140_000;
         drop(session);
+        let mut config = config;
+        if idle_timeout {
+            // The pools close idle sessions themselves; a server that ended
+            // one just as it was taken from the pool would fail the call.
+            let all = format!(
+                "{} -c idle_session_timeout=0",
+                config.get_options().unwrap_or_default()
+            );
+            config.options(all);
+        }
         let work = connection::build_pool(config.clone(), &options);
         let locks = connection::build_pool(config, &options);
         Ok(PgBackend {
@@ -248,93 +253,6 @@ impl PgBackend {
     ) -> ReedError {
         self.shared.server.error(operation, error)
     }
-
-    /// The table's number in the registry, registering the table if it is
-    /// new.
-    pub(crate) fn register_table(
-        &self,
-        table: &str,
-        operation: &'static str,
-        deadline: Instant,
-    ) -> ReedResult<i32> {
-        self.table_number_by(table, Lookup::Register, operation, deadline)?
-            .ok_or_else(|| {
-                self.shared.server.failure(
-                    operation,
-                    format!("table '{table}' could not be registered"),
-                )
-            })
-    }
-
-    /// The table's number in the registry, within the call bound; `None`
-    /// for a table that is not registered when `lookup` is
-    /// [`Lookup::Existing`].
-    pub(crate) fn table_number(
-        &self,
-        table: &str,
-        lookup: Lookup,
-        operation: &'static str,
-    ) -> ReedResult<Option<i32>> {
-        self.table_number_by(table, lookup, operation, self.call_deadline())
-    }
-
-    /// As [`table_number`](Self::table_number), by `deadline`.
-    ///
-    /// Registering takes no row lock on an existing row (a plain insert that
-    /// does nothing on a conflict), so that it never waits for another
-    /// producer's open transaction, whose queue insert holds a key-share
-    /// lock on the table's registry row.
-    pub(crate) fn table_number_by(
-        &self,
-        table: &str,
-        lookup: Lookup,
-        operation: &'static str,
-        deadline: Instant,
-    ) -> ReedResult<Option<i32>> {
-        if let Some(number) = self.cached_numbers().get(table) {
-            return Ok(Some(*number));
-        }
-        let shared = &self.shared;
-        let select = format!(
-            "SELECT table_no FROM {}.tables WHERE namespace = $1 AND table_name = $2",
-            shared.schema
-        );
-        let insert = format!(
-            "INSERT INTO {}.tables (namespace, table_name) VALUES ($1, $2) \
-             ON CONFLICT (namespace, table_name) DO NOTHING RETURNING table_no",
-            shared.schema
-        );
-        let mut conn = self.connection_by(operation, deadline)?;
-        let failed = |error: tokio_postgres::Error| self.server_error(operation, &error);
-        let mut row = conn
-            .query_opt(&select, &[&shared.namespace, &table])
-            .map_err(failed)?;
-        if row.is_none() && lookup == Lookup::Register {
-            row = conn
-                .query_opt(&insert, &[&shared.namespace, &table])
-                .map_err(failed)?;
-            if row.is_none() {
-                // Another process inserted it since the first look, and
-                // committed (the insert waited for it otherwise).
-                row = conn
-                    .query_opt(&select, &[&shared.namespace, &table])
-                    .map_err(failed)?;
-            }
-        }
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let number: i32 = row.try_get(0).map_err(failed)?;
-        self.cached_numbers().insert(table.to_string(), number);
-        Ok(Some(number))
-    }
-
-    fn cached_numbers(&self) -> std::sync::MutexGuard<'_, HashMap<String, i32>> {
-        self.shared
-            .table_numbers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl fmt::Debug for PgBackend {
@@ -344,5 +262,122 @@ impl fmt::Debug for PgBackend {
             .field("namespace", &self.shared.namespace)
             .field("options", &self.shared.options)
             .finish_non_exhaustive()
+    }
+}
+
+impl LockBackend for PgBackend {
+    type Guard = PgLockGuard;
+
+    /// Waits inside the server; returns within `timeout` plus the margin of
+    /// the [`lock`](crate::lock) module, `LockTimeout` past it.
+    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<PgLockGuard> {
+        self.acquire(table_name, timeout)
+    }
+
+    /// Within [`PgOptions::call_timeout`]; `Ok(None)` also when every lock
+    /// connection of this backend is in use.
+    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<PgLockGuard>> {
+        self.try_acquire(table_name)
+    }
+
+    fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
+        self.locked(table_name)
+    }
+
+    /// Waits inside the server for a shared lock on the table's key, which
+    /// it gets once no exclusive holder (nor an earlier exclusive waiter) is
+    /// left, and releases it at once. For that instant a `try_acquire_lock`
+    /// elsewhere finds the table busy.
+    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
+        self.await_unlock(table_name, timeout)
+    }
+
+    /// The holder as recorded by its acquisition (its pid, host and the
+    /// time it took the lock, by its own clock), when `pg_locks` shows that
+    /// same session holding the lock; [`LockHolder::unknown`] for a lock
+    /// held by a session that left no record (in the instant between taking
+    /// the lock and committing the record).
+    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+        self.holder(table_name)
+    }
+}
+
+impl QueueBackend for PgBackend {
+    /// Queues `write`; see the [`queue`](crate::queue) module.
+    ///
+    /// # Errors
+    ///
+    /// Besides the trait's: [`ReedError::QueueBusy`] past
+    /// [`PgOptions::queue_timeout`], having written nothing;
+    /// [`ReedError::ServerError`] (`queue_write`), having written nothing,
+    /// except with SQLSTATE [`OUTCOME_UNKNOWN`](crate::OUTCOME_UNKNOWN):
+    /// the answer to the commit was lost and the server could not be asked
+    /// in time, so the write may be queued under the id the reason names.
+    fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
+        validate_table_name(table_name)?;
+        validate_write(write)?;
+        self.write_entry(table_name, write)
+    }
+
+    fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
+        validate_table_name(table_name)?;
+        Ok(self
+            .pending_batch(table_name, 1, "get_next_pending")?
+            .into_iter()
+            .next())
+    }
+
+    fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
+        validate_table_name(table_name)?;
+        validate_queue_id(queue_id)?;
+        self.remove_entries(table_name, &[queue_id.to_string()], "remove_from_queue")
+    }
+
+    fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
+        self.count(table_name)
+    }
+
+    fn capacity(&self) -> usize {
+        self.shared.options.capacity
+    }
+
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        validate_table_name(table_name)?;
+        self.pending_batch(table_name, max, "get_pending_batch")
+    }
+
+    /// Removes the entries in one transaction; when one of them is not
+    /// pending, exactly the entries before it are removed (as the trait
+    /// asks), also in one transaction.
+    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        validate_table_name(table_name)?;
+        for id in queue_ids {
+            validate_queue_id(id)?;
+        }
+        self.remove_entries(table_name, queue_ids, "remove_batch_from_queue")
+    }
+
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+        self.pending(table_name, queue_id)
+    }
+
+    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+        self.move_entry_aside(table_name, queue_id, reason)
+    }
+
+    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+        self.moved_entries(table_name)
+    }
+
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+        self.count_failed_apply(table_name, queue_id)
+    }
+
+    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+        self.tables_pending()
     }
 }

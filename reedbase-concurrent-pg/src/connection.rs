@@ -211,6 +211,10 @@ pub(crate) fn keepalive_idle(lease: Duration) -> Duration {
     Duration::from_secs((lease.as_secs() / 3).max(1))
 }
 
+/// How long a session may sit idle in a pool before the pool closes it
+/// (the sessions ask the server not to end them when idle).
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
 /// Builds a pool of at most `size` sessions. Sessions are opened on demand
 /// and are fit for use while their connection is open (the background
 /// driver notices a session the server ended while it sat in the pool).
@@ -222,6 +226,7 @@ pub(crate) fn build_pool(config: Config, options: &PgOptions) -> Pool {
     r2d2::Pool::builder()
         .max_size(options.pool_size)
         .min_idle(Some(0))
+        .idle_timeout(Some(POOL_IDLE))
         .connection_timeout(options.connect_timeout)
         .test_on_check_out(true)
         .error_handler(Box::new(r2d2::NopErrorHandler))

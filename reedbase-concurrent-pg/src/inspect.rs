@@ -12,10 +12,11 @@ use reedbase_concurrent_core::{
 };
 use tokio_postgres::types::Type;
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
-use crate::consumer::decode;
 use crate::options::server_millis;
+use crate::queue::decode;
+use crate::schema::Lookup;
 
 impl PgBackend {
     /// The tables of this namespace: every table that was ever locked or

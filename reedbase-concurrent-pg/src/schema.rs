@@ -18,7 +18,11 @@
 //! rather than used. A later release appends a step (an `ALTER TABLE`, say)
 //! and every process migrates the schema on its next connect.
 
+mod registry;
+
 use crate::connection::Session as Client;
+
+pub(crate) use registry::Lookup;
 
 /// The version this release creates and understands.
 pub(crate) const SCHEMA_VERSION: i32 = 1;

@@ -33,7 +33,7 @@ use crate::options::server_millis;
 const OPERATION: &str = "queue_write";
 
 /// The SQLSTATE of an unknown commit outcome (`transaction_resolution_unknown`).
-pub(crate) const OUTCOME_UNKNOWN: &str = "08007";
+pub const OUTCOME_UNKNOWN: &str = "08007";
 
 /// The most time spent settling a commit whose answer was lost.
 const SETTLE_BUDGET: Duration = Duration::from_secs(1);

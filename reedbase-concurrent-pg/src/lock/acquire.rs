@@ -1,25 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`LockBackend`] for [`PgBackend`]: session-level advisory locks keyed by
-//! the registry's table numbers.
-//!
-//! A waiting `acquire_lock` waits inside the server (`pg_advisory_lock`
-//! under a `lock_timeout` of the caller's timeout), so the server grants the
-//! lock to the next waiter the moment it is released, in the order the
-//! waiters asked. In the same round trip the acquirer raises the table's
-//! fencing token and records itself as the holder, in one transaction.
+//! Taking a table's lock: `pg_advisory_lock` under a `lock_timeout` of the
+//! caller's timeout, the fencing token raised and the holder recorded in the
+//! same round trip, and waiting for a release.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reedbase_concurrent_core::{
-    LockBackend, LockHolder, ReedError, ReedResult, events, validate_table_name,
-};
+use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 use tokio_postgres::SimpleQueryMessage;
-use tokio_postgres::types::Type;
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection::{self, Connection};
-use crate::guard::{GRANTED_LOCK, LockKey, PgLockGuard, release_everything};
+use crate::lock::MARGIN;
+use crate::lock::guard::{Held, LockKey, PgLockGuard, release_everything};
 use crate::options::server_millis;
+use crate::schema::Lookup;
 
 /// The least fencing token a server hands out: its start time in
 /// microseconds. A server that restarts after a crash may have lost the
@@ -28,12 +22,6 @@ use crate::options::server_millis;
 /// tokens start above every token handed out before the crash, as long as
 /// fewer acquisitions happened than microseconds passed and its clock did
 /// not step back across the restart.
-/// How much longer than its timeout a call that waits (for a lock, for the
-/// producers' turn) may take: for the round trips around the wait (the
-/// registry, a new connection, the server's answer, the holder of a busy
-/// lock). Past it the client closes the connection and gives up.
-pub(crate) const MARGIN: Duration = Duration::from_millis(100);
-
 const FENCE_FLOOR: &str = "(extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint";
 
 impl PgBackend {
@@ -98,7 +86,7 @@ impl PgBackend {
         });
         match parsed {
             Some((fence, pid)) => Ok(PgLockGuard::new(
-                crate::guard::Held {
+                Held {
                     table: table.to_string(),
                     key,
                     fence,
@@ -145,77 +133,6 @@ impl PgBackend {
         }
     }
 
-    /// Who holds the table's lock according to the registry row, trusted
-    /// only when the session that holds the lock in `pg_locks` is the one
-    /// the row names.
-    fn holder_of(
-        &self,
-        table_no: i32,
-        operation: &'static str,
-        deadline: Instant,
-    ) -> ReedResult<Option<LockHolder>> {
-        let shared = self.shared();
-        let sql = format!(
-            "SELECT l.pid, t.holder_backend, t.holder_pid, t.holder_host, t.holder_since_micros \
-             FROM pg_locks l JOIN {}.tables t ON t.table_no = $3 WHERE {GRANTED_LOCK}",
-            shared.schema
-        );
-        let mut conn = self.connection_by(operation, deadline)?;
-        let rows = conn
-            .query_typed(
-                &sql,
-                &[
-                    (&shared.classes.table_lock, Type::OID),
-                    (&(table_no as u32), Type::OID),
-                    (&table_no, Type::INT4),
-                ],
-            )
-            .map_err(|error| self.server_error(operation, &error))?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let read = |row: &tokio_postgres::Row| -> Result<LockHolder, tokio_postgres::Error> {
-            let lock_pid: i32 = row.try_get(0)?;
-            let recorded: Option<i32> = row.try_get(1)?;
-            if recorded != Some(lock_pid) {
-                return Ok(LockHolder::unknown());
-            }
-            let pid: Option<i64> = row.try_get(2)?;
-            let host: Option<String> = row.try_get(3)?;
-            let since: Option<i64> = row.try_get(4)?;
-            Ok(LockHolder::new(
-                pid.and_then(|pid| u32::try_from(pid).ok()),
-                host,
-                since
-                    .and_then(|micros| u64::try_from(micros).ok())
-                    .map(|micros| UNIX_EPOCH + Duration::from_micros(micros)),
-            ))
-        };
-        read(row)
-            .map(Some)
-            .map_err(|error| self.server_error(operation, &error))
-    }
-
-    /// A [`ReedError::LockTimeout`] after `waited`, naming the holder when
-    /// it can be read.
-    fn lock_timeout(&self, table: &str, table_no: i32, waited: Duration) -> ReedError {
-        let deadline = Instant::now() + MARGIN / 2;
-        let holder = self
-            .holder_of(table_no, "lock_holder", deadline)
-            .ok()
-            .flatten();
-        tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "lock wait timed out");
-        ReedError::lock_timeout(table, waited).with_holder(holder)
-    }
-
-    /// A [`ReedError::LockTimeout`] after `waited` when the wait ran out
-    /// before the server answered (a slow or stalled network, a paused
-    /// server, every lock connection in use): the holder is not looked up.
-    fn lock_timeout_unnamed(&self, table: &str, waited: Duration) -> ReedError {
-        tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table, waited_ms = events::millis(waited), holder = %events::holder_field(None), "lock wait timed out");
-        ReedError::lock_timeout(table, waited)
-    }
-
     /// The statements that make a lock session end when the server stops
     /// hearing from it for the lease (see [`PgOptions::lease`](crate::PgOptions::lease)).
     fn lease_setting(&self) -> String {
@@ -240,15 +157,14 @@ enum Failed {
     NoRegistryRow,
 }
 
-impl LockBackend for PgBackend {
-    type Guard = PgLockGuard;
-
-    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<PgLockGuard> {
+impl PgBackend {
+    /// [`LockBackend::acquire_lock`](reedbase_concurrent_core::LockBackend::acquire_lock).
+    pub(crate) fn acquire(&self, table_name: &str, timeout: Duration) -> ReedResult<PgLockGuard> {
         const OPERATION: &str = "acquire_lock";
         validate_table_name(table_name)?;
         let start = Instant::now();
         if timeout.is_zero() {
-            return match self.try_acquire_lock(table_name)? {
+            return match self.try_acquire(table_name)? {
                 Some(guard) => Ok(guard),
                 None => {
                     let table_no = self
@@ -292,9 +208,8 @@ impl LockBackend for PgBackend {
             })
     }
 
-    /// Within the call bound; `Ok(None)` also when every lock connection
-    /// of this backend is in use.
-    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<PgLockGuard>> {
+    /// [`LockBackend::try_acquire_lock`](reedbase_concurrent_core::LockBackend::try_acquire_lock).
+    pub(crate) fn try_acquire(&self, table_name: &str) -> ReedResult<Option<PgLockGuard>> {
         const OPERATION: &str = "try_acquire_lock";
         validate_table_name(table_name)?;
         let deadline = self.call_deadline();
@@ -331,30 +246,11 @@ impl LockBackend for PgBackend {
             })
     }
 
-    fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
-        const OPERATION: &str = "is_locked";
-        validate_table_name(table_name)?;
-        let Some(table_no) = self.table_number(table_name, Lookup::Existing, OPERATION)? else {
-            return Ok(false);
-        };
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE {GRANTED_LOCK})");
-        let mut conn = self.connection(OPERATION)?;
-        conn.query_typed_one(
-            &sql,
-            &[
-                (&self.shared().classes.table_lock, Type::OID),
-                (&(table_no as u32), Type::OID),
-            ],
-        )
-        .and_then(|row| row.try_get(0))
-        .map_err(|error| self.server_error(OPERATION, &error))
-    }
-
     /// Waits inside the server for a shared lock on the table's key, which
     /// it gets once no exclusive holder (nor an earlier exclusive waiter) is
     /// left, and releases it at once. For that instant a `try_acquire_lock`
     /// elsewhere finds the table busy.
-    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
+    pub(crate) fn await_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
         const OPERATION: &str = "wait_for_unlock";
         validate_table_name(table_name)?;
         let start = Instant::now();
@@ -362,7 +258,7 @@ impl LockBackend for PgBackend {
             return Ok(());
         };
         if timeout.is_zero() {
-            return match self.is_locked(table_name)? {
+            return match self.locked(table_name)? {
                 true => Err(self.lock_timeout(table_name, table_no, start.elapsed())),
                 false => Ok(()),
             };
@@ -396,20 +292,6 @@ impl LockBackend for PgBackend {
                     Err(self.server_error(OPERATION, &error))
                 }
             }
-        }
-    }
-
-    /// The holder as recorded by its acquisition (its pid, host and the
-    /// time it took the lock, by its own clock), when `pg_locks` shows that
-    /// same session holding the lock; [`LockHolder::unknown`] for a lock
-    /// held by a session that left no record (in the instant between taking
-    /// the lock and committing the record).
-    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        const OPERATION: &str = "lock_holder";
-        validate_table_name(table_name)?;
-        match self.table_number(table_name, Lookup::Existing, OPERATION)? {
-            Some(table_no) => self.holder_of(table_no, OPERATION, self.call_deadline()),
-            None => Ok(None),
         }
     }
 }

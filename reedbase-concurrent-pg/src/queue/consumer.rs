@@ -23,8 +23,9 @@ use reedbase_concurrent_core::{
     MovedAside, PendingWrite, ReedError, ReedResult, events, validate_queue_id, validate_write,
 };
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
+use crate::schema::Lookup;
 
 impl PgBackend {
     /// The oldest `max` readable entries of `table`, moving unreadable ones
