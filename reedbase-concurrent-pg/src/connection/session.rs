@@ -63,6 +63,8 @@ pub(crate) enum OpenError {
     Timeout(Duration),
     /// The process could not start its connection thread.
     Runtime(String),
+    /// The session's connection is closed (the pool then opens another).
+    Closed,
 }
 
 impl std::fmt::Display for OpenError {
@@ -76,6 +78,7 @@ impl std::fmt::Display for OpenError {
                 )
             }
             OpenError::Runtime(reason) => f.write_str(reason),
+            OpenError::Closed => f.write_str("the connection is closed"),
         }
     }
 }
@@ -286,7 +289,7 @@ impl r2d2::ManageConnection for SessionManager {
     fn is_valid(&self, session: &mut Session) -> Result<(), OpenError> {
         session.set_deadline(None);
         if session.is_closed() {
-            Err(OpenError::Timeout(Duration::ZERO))
+            Err(OpenError::Closed)
         } else {
             Ok(())
         }

@@ -3,22 +3,29 @@
 //! counts, and inserts.
 //!
 //! ```text
-//! BEGIN; SET LOCAL lock_timeout, statement_timeout (the queue bound)
+//! BEGIN; SET LOCAL lock_timeout (what is left of the queue bound),
+//!                  statement_timeout (that plus the margin)
 //!        [SET LOCAL synchronous_commit = off   under relaxed durability]
 //!        SELECT pg_advisory_xact_lock(<queue table oid>, <table_no>)
-//! count the table's entries; below capacity: insert with seq = nextval(...)
+//! count the table's entries; below capacity: insert with seq = nextval(...),
+//!        returning the id, the transaction id and the session's pid
 //! COMMIT                                   (the lock goes with the commit)
+//! no answer to COMMIT: txid_status(xid) on another session, after ending
+//!        the old session if its transaction is still in progress
 //! ```
 //!
-//! Capacity is exact: a producer counts only after it holds the lock, in a
-//! statement that sees every entry committed by the producers before it,
-//! because they committed before they let the lock go. Order is strict: a
-//! sequence number taken under the lock is larger than every number
-//! committed before and smaller than every number committed after, so
-//! ordering by it is ordering by commit. A producer that stops (or is
+//! Contracts: capacity is exact, because a producer counts only after it
+//! holds the lock, in a statement that sees every entry committed by the
+//! producers before it, which committed before they let the lock go. Order
+//! is strict: a sequence number taken under the lock is larger than every
+//! number committed before and smaller than every number committed after,
+//! so ordering by it is ordering by commit. A producer that stops (or is
 //! stopped) while it holds the lock holds up the table's other producers
 //! for at most the queue bound, after which they fail with `QueueBusy`,
 //! having written nothing; a producer that dies releases the lock at once.
+//! A write returns its id only when committed, an error without
+//! [`OUTCOME_UNKNOWN`] only when not, and [`OUTCOME_UNKNOWN`] only when the
+//! server could not say within the settling budget.
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +39,23 @@ use crate::options::server_millis;
 
 const OPERATION: &str = "queue_write";
 
-/// The SQLSTATE of an unknown commit outcome (`transaction_resolution_unknown`).
+/// The SQLSTATE (`transaction_resolution_unknown`) of the
+/// [`ReedError::ServerError`] of a `queue_write` whose commit outcome could
+/// not be found out: the write may be queued, under the entry id that the
+/// error's reason names. Do not write it again; `is_pending(table, id)`
+/// (or the table, once the entry is drained) tells whether it landed.
+///
+/// # Examples
+///
+/// ```
+/// use reedbase_concurrent_core::ReedError;
+/// use reedbase_concurrent_pg::OUTCOME_UNKNOWN;
+///
+/// fn may_be_queued(error: &ReedError) -> bool {
+///     matches!(error, ReedError::ServerError { code: Some(code), .. } if code == OUTCOME_UNKNOWN)
+/// }
+/// # assert!(!may_be_queued(&ReedError::queue_busy("t", std::time::Duration::ZERO)));
+/// ```
 pub const OUTCOME_UNKNOWN: &str = "08007";
 
 /// The most time spent settling a commit whose answer was lost.
