@@ -95,7 +95,15 @@ fn stalled_link(server: &TestServer, namespace: &str) -> Result<(), String> {
     let guard = backend
         .acquire_lock("held", Duration::from_secs(1))
         .unwrap();
+    let unnoticed = backend
+        .acquire_lock("other", Duration::from_secs(1))
+        .unwrap();
     proxy.set(Mode::Stall);
+    bounded(
+        "stalled guard drop, stall not yet noticed",
+        PATIENCE,
+        move || drop(unnoticed),
+    );
 
     let b = backend.clone();
     let (held, _) = bounded("stalled is_held (lease 1 s)", PATIENCE, move || {
@@ -158,6 +166,11 @@ fn stalled_link(server: &TestServer, namespace: &str) -> Result<(), String> {
     drop(
         backend
             .acquire_lock("held", Duration::from_secs(5))
+            .unwrap(),
+    );
+    drop(
+        backend
+            .acquire_lock("other", Duration::from_secs(5))
             .unwrap(),
     );
     Ok(())
