@@ -80,9 +80,11 @@ pub struct PgOptions {
     /// keepalives set from it), which releases the lock.
     pub lease: Duration,
     /// The bound on a `queue_write`: how long it waits for the other
-    /// producers of the table (the server's `lock_timeout`), and how long
-    /// each of its statements may run (`statement_timeout`); default 5 s.
-    /// Past it the call fails with `QueueBusy`, having written nothing.
+    /// producers of the table (the server's `lock_timeout`); default 5 s.
+    /// The call returns within it plus [`MARGIN`](crate::lock::MARGIN),
+    /// failing with `QueueBusy` past it, having written nothing (when the
+    /// answer to its commit is lost, it takes up to a second more to find
+    /// out whether the write landed).
     pub queue_timeout: Duration,
     /// The PostgreSQL schema of the backend's tables; default
     /// [`DEFAULT_SCHEMA`]. Lower-case ASCII letters, digits and `_`, not
