@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`PgBackend`]: the connection pool, the schema, the namespace, and the
-//! registry that numbers the namespace's tables.
+//! [`PgBackend`]: its pools, schema and namespace, and its implementations
+//! of [`LockBackend`] (in `lock`) and [`QueueBackend`] (in `queue`).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use std::time::Instant;
 
-use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
+use reedbase_concurrent_core::{
+    LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, ReedError, ReedResult,
+    validate_queue_id, validate_table_name, validate_write,
+};
 
-use crate::connection::{self, Connection, Identity, Pool, Server};
+use crate::connection::{self, Connection, Identity, NoSession, OpenError, Pool, Server, Session};
+use crate::lock::PgLockGuard;
 use crate::options::{Durability, PgOptions};
 use crate::schema::{self, LockClasses, SchemaError};
 
@@ -47,7 +53,12 @@ pub struct PgBackend {
 
 /// What every clone shares.
 pub(crate) struct Shared {
-    pub(crate) pool: Pool,
+    /// The sessions of the calls.
+    pub(crate) work: Pool,
+    /// The sessions that hold or wait for table locks.
+    pub(crate) locks: Pool,
+    /// Whether the server knows `idle_session_timeout` (14 or newer).
+    pub(crate) idle_timeout: bool,
     pub(crate) server: Server,
     pub(crate) namespace: String,
     pub(crate) options: PgOptions,
@@ -57,17 +68,7 @@ pub(crate) struct Shared {
     pub(crate) identity: Identity,
     /// Table numbers already looked up. A number never changes while its
     /// registry row exists (rows go only with [`PgBackend::drop_namespace`]).
-    table_numbers: Mutex<HashMap<String, i32>>,
-}
-
-/// Whether a registry look-up may register a table it does not find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lookup {
-    /// Register the table if it is new (locking, queueing).
-    Register,
-    /// Only look: a table nobody locked or queued to is not registered
-    /// (queries must never create anything).
-    Existing,
+    pub(crate) table_numbers: Mutex<HashMap<String, i32>>,
 }
 
 impl PgBackend {
@@ -129,9 +130,14 @@ impl PgBackend {
             .map_err(|error| server.failure("connect", format!("invalid namespace: {error}")))?;
         schema::check_schema_name(&options.schema)
             .map_err(|reason| server.failure("connect", reason))?;
-        let mut client =
-            connection::open(&config).map_err(|error| server.error("connect", &error))?;
-        let classes = schema::ensure_schema(&mut client, &options.schema).map_err(|error| {
+        let deadline = Instant::now() + options.connect_timeout;
+        let mut session =
+            Session::open(&config, options.connect_timeout).map_err(|error| match error {
+                OpenError::Client(error) => server.error("connect", &error),
+                other => server.failure("connect", other.to_string()),
+            })?;
+        session.set_deadline(Some(deadline));
+        let classes = schema::ensure_schema(&mut session, &options.schema).map_err(|error| {
             match error {
                 SchemaError::Server(operation, error) => server.error(operation, &error),
                 SchemaError::TooNew(version) => server.failure(
@@ -145,11 +151,27 @@ impl PgBackend {
                 ),
             }
         })?;
-        drop(client);
-        let pool = connection::build_pool(config, &options);
+        let idle_timeout = schema::server_version(&mut session)
+            .map_err(|error| server.error("check_schema", &error))?
+            >= 140_000;
+        drop(session);
+        let mut config = config;
+        if idle_timeout {
+            // The pools close idle sessions themselves; a server that ended
+            // one just as it was taken from the pool would fail the call.
+            let all = format!(
+                "{} -c idle_session_timeout=0",
+                config.get_options().unwrap_or_default()
+            );
+            config.options(all);
+        }
+        let work = connection::build_pool(config.clone(), &options);
+        let locks = connection::build_pool(config, &options);
         Ok(PgBackend {
             shared: Arc::new(Shared {
-                pool,
+                work,
+                locks,
+                idle_timeout,
                 server,
                 namespace: namespace.to_string(),
                 schema: schema::quoted(&options.schema),
@@ -198,78 +220,38 @@ impl PgBackend {
         self.shared.options.durability == Durability::Durable
     }
 
-    /// A connection from the pool for `operation`.
+    /// The deadline of a call without a timeout of its own that starts now.
+    pub(crate) fn call_deadline(&self) -> Instant {
+        Instant::now() + self.shared.options.call_timeout
+    }
+
+    /// A session for `operation`, bounded by the call bound.
     pub(crate) fn connection(&self, operation: &'static str) -> ReedResult<Connection> {
-        connection::checkout(&self.shared.pool, &self.shared.server, operation)
+        self.connection_by(operation, self.call_deadline())
+    }
+
+    /// A session for `operation`, bounded by `deadline`.
+    pub(crate) fn connection_by(
+        &self,
+        operation: &'static str,
+        deadline: Instant,
+    ) -> ReedResult<Connection> {
+        connection::checkout(&self.shared.work, deadline)
+            .map_err(|NoSession::Deadline(reason)| self.shared.server.failure(operation, reason))
+    }
+
+    /// A session of the lock pool, bounded by `deadline`.
+    pub(crate) fn lock_connection(&self, deadline: Instant) -> Result<Connection, NoSession> {
+        connection::checkout(&self.shared.locks, deadline)
     }
 
     /// A [`ReedError::ServerError`] for `operation`.
     pub(crate) fn server_error(
         &self,
         operation: &'static str,
-        error: &postgres::Error,
+        error: &tokio_postgres::Error,
     ) -> ReedError {
         self.shared.server.error(operation, error)
-    }
-
-    /// The table's number in the registry, registering the table if it is
-    /// new.
-    pub(crate) fn register_table(&self, table: &str, operation: &'static str) -> ReedResult<i32> {
-        self.table_number(table, Lookup::Register, operation)?
-            .ok_or_else(|| {
-                self.shared.server.failure(
-                    operation,
-                    format!("table '{table}' could not be registered"),
-                )
-            })
-    }
-
-    /// The table's number in the registry; `None` for a table that is not
-    /// registered when `lookup` is [`Lookup::Existing`].
-    pub(crate) fn table_number(
-        &self,
-        table: &str,
-        lookup: Lookup,
-        operation: &'static str,
-    ) -> ReedResult<Option<i32>> {
-        if let Some(number) = self.cached_numbers().get(table) {
-            return Ok(Some(*number));
-        }
-        let shared = &self.shared;
-        let sql = match lookup {
-            // The no-op update makes RETURNING give the number of a row that
-            // exists already, also when another process inserts it at the
-            // same moment.
-            Lookup::Register => format!(
-                "INSERT INTO {}.tables (namespace, table_name) VALUES ($1, $2) \
-                 ON CONFLICT (namespace, table_name) DO UPDATE SET namespace = EXCLUDED.namespace \
-                 RETURNING table_no",
-                shared.schema
-            ),
-            Lookup::Existing => format!(
-                "SELECT table_no FROM {}.tables WHERE namespace = $1 AND table_name = $2",
-                shared.schema
-            ),
-        };
-        let mut conn = self.connection(operation)?;
-        let row = conn
-            .query_opt(&sql, &[&shared.namespace, &table])
-            .map_err(|error| self.server_error(operation, &error))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let number: i32 = row
-            .try_get(0)
-            .map_err(|error| self.server_error(operation, &error))?;
-        self.cached_numbers().insert(table.to_string(), number);
-        Ok(Some(number))
-    }
-
-    fn cached_numbers(&self) -> std::sync::MutexGuard<'_, HashMap<String, i32>> {
-        self.shared
-            .table_numbers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -280,5 +262,122 @@ impl fmt::Debug for PgBackend {
             .field("namespace", &self.shared.namespace)
             .field("options", &self.shared.options)
             .finish_non_exhaustive()
+    }
+}
+
+impl LockBackend for PgBackend {
+    type Guard = PgLockGuard;
+
+    /// Waits inside the server; returns within `timeout` plus the margin of
+    /// the [`lock`](crate::lock) module, `LockTimeout` past it.
+    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<PgLockGuard> {
+        self.acquire(table_name, timeout)
+    }
+
+    /// Within [`PgOptions::call_timeout`]; `Ok(None)` also when every lock
+    /// connection of this backend is in use.
+    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<PgLockGuard>> {
+        self.try_acquire(table_name)
+    }
+
+    fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
+        self.locked(table_name)
+    }
+
+    /// Waits inside the server for a shared lock on the table's key, which
+    /// it gets once no exclusive holder (nor an earlier exclusive waiter) is
+    /// left, and releases it at once. For that instant a `try_acquire_lock`
+    /// elsewhere finds the table busy.
+    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
+        self.await_unlock(table_name, timeout)
+    }
+
+    /// The holder as recorded by its acquisition (its pid, host and the
+    /// time it took the lock, by its own clock), when `pg_locks` shows that
+    /// same session holding the lock; [`LockHolder::unknown`] for a lock
+    /// held by a session that left no record (in the instant between taking
+    /// the lock and committing the record).
+    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+        self.holder(table_name)
+    }
+}
+
+impl QueueBackend for PgBackend {
+    /// Queues `write`; see the [`queue`](crate::queue) module.
+    ///
+    /// # Errors
+    ///
+    /// Besides the trait's: [`ReedError::QueueBusy`] past
+    /// [`PgOptions::queue_timeout`], having written nothing;
+    /// [`ReedError::ServerError`] (`queue_write`), having written nothing,
+    /// except with SQLSTATE [`OUTCOME_UNKNOWN`](crate::OUTCOME_UNKNOWN):
+    /// the answer to the commit was lost and the server could not be asked
+    /// in time, so the write may be queued under the id the reason names.
+    fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
+        validate_table_name(table_name)?;
+        validate_write(write)?;
+        self.write_entry(table_name, write)
+    }
+
+    fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
+        validate_table_name(table_name)?;
+        Ok(self
+            .pending_batch(table_name, 1, "get_next_pending")?
+            .into_iter()
+            .next())
+    }
+
+    fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
+        validate_table_name(table_name)?;
+        validate_queue_id(queue_id)?;
+        self.remove_entries(table_name, &[queue_id.to_string()], "remove_from_queue")
+    }
+
+    fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
+        self.count(table_name)
+    }
+
+    fn capacity(&self) -> usize {
+        self.shared.options.capacity
+    }
+
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        validate_table_name(table_name)?;
+        self.pending_batch(table_name, max, "get_pending_batch")
+    }
+
+    /// Removes the entries in one transaction; when one of them is not
+    /// pending, exactly the entries before it are removed (as the trait
+    /// asks), also in one transaction.
+    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        validate_table_name(table_name)?;
+        for id in queue_ids {
+            validate_queue_id(id)?;
+        }
+        self.remove_entries(table_name, queue_ids, "remove_batch_from_queue")
+    }
+
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+        self.pending(table_name, queue_id)
+    }
+
+    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+        self.move_entry_aside(table_name, queue_id, reason)
+    }
+
+    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+        self.moved_entries(table_name)
+    }
+
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+        self.count_failed_apply(table_name, queue_id)
+    }
+
+    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+        self.tables_pending()
     }
 }

@@ -1,25 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Connections to the server: parsing the URL, naming the server in errors
-//! without its password, the pool, this process's identity, and turning
-//! client errors into [`ReedError::ServerError`].
+//! Connections to the server: parsing the URL and the settings every
+//! session gets, naming the server in errors without its password, the
+//! pools, this process's identity, and turning client errors into
+//! [`ReedError::ServerError`].
+//!
+//! Contract: every round trip runs on a [`Session`] under the deadline of
+//! the call it serves, and a checkout waits for a connection no longer than
+//! that deadline either, so no call outlives its bound. Every session asks
+//! the server for a `statement_timeout` and a `lock_timeout` of the call
+//! bound (the statements that wait longer, for a lock or the producers'
+//! turn, set their own), and for TCP keepalives and a `tcp_user_timeout`
+//! derived from the lease, on both ends of the connection.
+
+mod session;
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
-use postgres::config::Host;
-use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
-use postgres::{Client, Config, NoTls, Row};
-use r2d2_postgres::PostgresConnectionManager;
-use r2d2_postgres::r2d2;
 use reedbase_concurrent_core::ReedError;
+use tokio_postgres::config::Host;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Config, Row};
 
-use crate::options::PgOptions;
+use crate::options::{PgOptions, server_millis};
 
-/// The pool of connections.
-pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-/// A connection checked out of the pool; dropping it returns it (or
-/// discards it, if it is closed).
-pub(crate) type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+pub(crate) use session::{OpenError, Session, SessionManager};
+
+/// A pool of sessions.
+pub(crate) type Pool = r2d2::Pool<SessionManager>;
+/// A session checked out of a pool; dropping it returns it (or discards
+/// it, if it is closed).
+pub(crate) type Connection = r2d2::PooledConnection<SessionManager>;
 
 /// The server as errors name it: `host:port/database`, never the user's
 /// password.
@@ -61,7 +73,11 @@ impl Server {
 
     /// A [`ReedError::ServerError`] for `operation` from a client error,
     /// keeping the SQLSTATE.
-    pub(crate) fn error(&self, operation: &'static str, error: &postgres::Error) -> ReedError {
+    pub(crate) fn error(
+        &self,
+        operation: &'static str,
+        error: &tokio_postgres::Error,
+    ) -> ReedError {
         ReedError::ServerError {
             operation,
             server: self.0.clone(),
@@ -90,7 +106,7 @@ impl fmt::Display for Server {
 /// The message of a client error: the server's own message (with its
 /// severity, detail and hint) when the server sent one, else the client's
 /// error and its cause.
-fn describe(error: &postgres::Error) -> String {
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         let mut text = format!("{}: {}", db.severity(), db.message());
         if let Some(detail) = db.detail() {
@@ -100,6 +116,11 @@ fn describe(error: &postgres::Error) -> String {
             text.push_str(&format!("; hint: {hint}"));
         }
         return text;
+    }
+    if error.is_closed() {
+        return "connection closed: the server ended the session, the network failed, \
+                or no answer came within the call's bound"
+            .to_string();
     }
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -116,7 +137,7 @@ fn describe(error: &postgres::Error) -> String {
 /// True when the error says that the session is gone: the connection is
 /// closed, broken, or the server ended the session (an administrator's
 /// `pg_terminate_backend`, a shutdown, a crash).
-pub(crate) fn session_ended(error: &postgres::Error) -> bool {
+pub(crate) fn session_ended(error: &tokio_postgres::Error) -> bool {
     if error.is_closed() {
         return true;
     }
@@ -132,25 +153,25 @@ pub(crate) fn session_ended(error: &postgres::Error) -> bool {
 }
 
 /// True when a wait for a lock ran past the session's `lock_timeout`.
-pub(crate) fn lock_wait_expired(error: &postgres::Error) -> bool {
+pub(crate) fn lock_wait_expired(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
 }
 
 /// True for the server's "this waited too long" errors: a `lock_timeout`
 /// or a `statement_timeout` that expired.
-pub(crate) fn timed_out(error: &postgres::Error) -> bool {
+pub(crate) fn timed_out(error: &tokio_postgres::Error) -> bool {
     lock_wait_expired(error) || error.code() == Some(&SqlState::QUERY_CANCELED)
 }
 
 /// Parses a URL (`postgresql://user@host:port/database`) or a key-value
-/// string (`host=/var/run/postgresql dbname=test`), and names the
-/// connections after this process.
+/// string (`host=/var/run/postgresql dbname=test`), names the connections
+/// after this process, and adds the settings of the module docs.
 pub(crate) fn parse_config(
     url: &str,
     options: &PgOptions,
     identity: &Identity,
 ) -> Result<Config, String> {
-    let mut config: Config = url.parse().map_err(|error: postgres::Error| {
+    let mut config: Config = url.parse().map_err(|error: tokio_postgres::Error| {
         // The parser's message never quotes the password, but it can quote
         // the option it stumbled on; keep only the message.
         format!("the connection URL does not parse: {error}")
@@ -159,49 +180,85 @@ pub(crate) fn parse_config(
         config.connect_timeout(options.connect_timeout);
     }
     if config.get_application_name().is_none() {
-        config.application_name(&identity.application_name());
+        config.application_name(identity.application_name());
     }
+    let probe = keepalive_idle(options.lease);
+    config
+        .keepalives(true)
+        .keepalives_idle(probe)
+        .keepalives_interval(Duration::from_secs(1))
+        .keepalives_retries(2)
+        .tcp_user_timeout(options.lease);
+    let server_side = format!(
+        "-c statement_timeout={call} -c lock_timeout={call} -c tcp_keepalives_idle={idle} \
+         -c tcp_keepalives_interval=1 -c tcp_keepalives_count=2 -c tcp_user_timeout={user}",
+        call = server_millis(options.call_timeout),
+        idle = probe.as_secs(),
+        user = server_millis(options.lease),
+    );
+    let all = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} {server_side}"),
+        _ => server_side,
+    };
+    config.options(all);
     Ok(config)
 }
 
-/// Builds the pool. Connections are opened on demand (one was already
-/// opened and checked by the caller), and checked with an empty query when
-/// they are taken from the pool, so that a connection the server ended
-/// while it was idle is replaced instead of failing the next call.
+/// How long a connection is idle before keepalive probes start: a third of
+/// the lease in whole seconds, at least 1, so that a dead peer is found
+/// (idle, then two probes a second apart) within the lease.
+pub(crate) fn keepalive_idle(lease: Duration) -> Duration {
+    Duration::from_secs((lease.as_secs() / 3).max(1))
+}
+
+/// How long a session may sit idle in a pool before the pool closes it
+/// (the sessions ask the server not to end them when idle).
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Builds a pool of at most `size` sessions. Sessions are opened on demand
+/// and are fit for use while their connection is open (the background
+/// driver notices a session the server ended while it sat in the pool).
 pub(crate) fn build_pool(config: Config, options: &PgOptions) -> Pool {
-    let manager = PostgresConnectionManager::new(config, NoTls);
+    let manager = SessionManager {
+        config,
+        connect_timeout: options.connect_timeout,
+    };
     r2d2::Pool::builder()
         .max_size(options.pool_size)
         .min_idle(Some(0))
+        .idle_timeout(Some(POOL_IDLE))
         .connection_timeout(options.connect_timeout)
         .test_on_check_out(true)
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .build_unchecked(manager)
 }
 
-/// Takes a connection from the pool for `operation`.
-pub(crate) fn checkout(
-    pool: &Pool,
-    server: &Server,
-    operation: &'static str,
-) -> Result<Connection, ReedError> {
-    pool.get().map_err(|error| {
-        server.failure(
-            operation,
-            format!(
-                "no connection within {:?} (the pool holds at most {}): {error}",
-                pool.connection_timeout(),
-                pool.max_size()
-            ),
-        )
-    })
+/// Why a checkout failed.
+#[derive(Debug)]
+pub(crate) enum NoSession {
+    /// The deadline passed while every session was in use or none could be
+    /// opened.
+    Deadline(String),
 }
 
-/// Opens one connection outside the pool, for the checks and the schema
-/// work of `connect`, so that its error (an authentication failure, an
-/// unknown database) keeps its SQLSTATE.
-pub(crate) fn open(config: &Config) -> Result<Client, postgres::Error> {
-    config.connect(NoTls)
+/// Takes a session from `pool` by `deadline`, with that deadline set on it.
+pub(crate) fn checkout(pool: &Pool, deadline: Instant) -> Result<Connection, NoSession> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(NoSession::Deadline(
+            "the call's bound passed before a connection was free".to_string(),
+        ));
+    }
+    match pool.get_timeout(left) {
+        Ok(mut conn) => {
+            conn.set_deadline(Some(deadline));
+            Ok(conn)
+        }
+        Err(error) => Err(NoSession::Deadline(format!(
+            "no connection within {left:?} (the pool holds at most {}): {error}",
+            pool.max_size()
+        ))),
+    }
 }
 
 /// This process as lock holders name it: its pid and its host name.
@@ -251,14 +308,17 @@ pub(crate) fn sanitise_host(name: &str) -> String {
 /// unless it was committed, so that no error path leaves a connection in a
 /// transaction when it goes back to the pool.
 pub(crate) struct OpenTransaction<'c> {
-    client: &'c mut Client,
+    client: &'c mut Session,
     open: bool,
 }
 
 impl<'c> OpenTransaction<'c> {
     /// Runs `BEGIN` followed by `setup` (settings, a lock) in one round
     /// trip. On failure the transaction is rolled back.
-    pub(crate) fn begin(client: &'c mut Client, setup: &str) -> Result<Self, postgres::Error> {
+    pub(crate) fn begin(
+        client: &'c mut Session,
+        setup: &str,
+    ) -> Result<Self, tokio_postgres::Error> {
         let transaction = OpenTransaction { client, open: true };
         transaction
             .client
@@ -267,12 +327,12 @@ impl<'c> OpenTransaction<'c> {
     }
 
     /// The connection, to run statements in the transaction.
-    pub(crate) fn client(&mut self) -> &mut Client {
+    pub(crate) fn client(&mut self) -> &mut Session {
         self.client
     }
 
     /// Commits.
-    pub(crate) fn commit(mut self) -> Result<(), postgres::Error> {
+    pub(crate) fn commit(mut self) -> Result<(), tokio_postgres::Error> {
         self.open = false;
         self.client.batch_execute("COMMIT")
     }
@@ -302,11 +362,11 @@ pub(crate) fn commit_setting(durable: bool) -> &'static str {
 /// server's `synchronous_commit` applies), else in a transaction whose
 /// commit does not wait for the flush.
 pub(crate) fn write_statement(
-    client: &mut Client,
+    client: &mut Session,
     durable: bool,
     sql: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
-) -> Result<Vec<Row>, postgres::Error> {
+) -> Result<Vec<Row>, tokio_postgres::Error> {
     if durable {
         return client.query_typed(sql, params);
     }

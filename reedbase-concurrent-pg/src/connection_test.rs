@@ -97,3 +97,37 @@ fn commit_setting_relaxes_only_when_asked() {
     assert_eq!(commit_setting(true), "");
     assert!(commit_setting(false).contains("synchronous_commit = off"));
 }
+
+#[test]
+fn parse_config_asks_for_keepalives_and_the_call_bound_on_both_ends() {
+    let identity = Identity { pid: 1, host: None };
+    let options = PgOptions::new()
+        .lease(Duration::from_secs(9))
+        .call_timeout(Duration::from_millis(1500));
+    let config = parse_config("host=h options='-c search_path=x'", &options, &identity).unwrap();
+    assert!(config.get_keepalives());
+    assert_eq!(config.get_keepalives_idle(), Duration::from_secs(3));
+    assert_eq!(config.get_tcp_user_timeout(), Some(&Duration::from_secs(9)));
+    let given = config.get_options().unwrap();
+    assert!(given.starts_with("-c search_path=x "), "{given}");
+    for setting in [
+        "statement_timeout=1500",
+        "lock_timeout=1500",
+        "tcp_keepalives_idle=3",
+        "tcp_user_timeout=9000",
+    ] {
+        assert!(given.contains(setting), "{setting} in {given}");
+    }
+}
+
+#[test]
+fn keepalives_start_within_a_third_of_the_lease_and_after_a_second() {
+    assert_eq!(
+        keepalive_idle(Duration::from_secs(1)),
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        keepalive_idle(Duration::from_secs(6)),
+        Duration::from_secs(2)
+    );
+}

@@ -9,16 +9,17 @@
 
 use std::time::{Instant, SystemTime};
 
-use postgres::types::Type;
 use reedbase_concurrent_core::{
     InspectBackend, LockHolder, PendingWrite, QueuedEntry, ReedError, ReedResult, RestoreBackend,
     events, validate_queue_id, validate_table_name,
 };
+use tokio_postgres::types::Type;
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
-use crate::consumer::decode;
 use crate::options::server_millis;
+use crate::queue::decode;
+use crate::schema::Lookup;
 
 /// The namespace as an operator sees it. Nothing is moved, locked or
 /// registered; a table nobody locked or queued to has no entries.
@@ -175,7 +176,7 @@ impl RestoreBackend for PgBackend {
         );
         let mut conn = self.connection(OPERATION)?;
         let start = Instant::now();
-        let failed = |error: postgres::Error| {
+        let failed = |error: tokio_postgres::Error| {
             if connection::timed_out(&error) {
                 ReedError::queue_busy(table_name, start.elapsed())
             } else {
@@ -246,7 +247,7 @@ impl PgBackend {
         let rows = conn
             .query_typed(&sql, &[(&table_no, Type::INT4), (&only, Type::TEXT)])
             .map_err(|error| self.server_error(operation, &error))?;
-        let entry = |row: &postgres::Row| -> Result<QueuedEntry, postgres::Error> {
+        let entry = |row: &tokio_postgres::Row| -> Result<QueuedEntry, tokio_postgres::Error> {
             let id: String = row.try_get(0)?;
             let body: Vec<u8> = row.try_get(1)?;
             let attempts: i32 = row.try_get(2)?;

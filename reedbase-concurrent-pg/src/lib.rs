@@ -2,151 +2,91 @@
 //! The PostgreSQL backend of ReedBase's concurrent write layer, for several
 //! hosts that share one base directory: the table locks and the write
 //! queue live in one PostgreSQL server (13 or newer) that every host
-//! reaches, because `flock` on shared storage (NFS and the like) is not
-//! dependable. [`PgBackend`] implements core's
-//! [`LockBackend`](reedbase_concurrent_core::LockBackend) and
-//! [`QueueBackend`](reedbase_concurrent_core::QueueBackend) and passes the
-//! conformance suite unchanged; the crate's README says when to choose it.
+//! reaches, because `flock` on shared storage is not dependable.
+//! [`PgBackend`] implements core's `LockBackend` and `QueueBackend` and
+//! passes the conformance suite unchanged.
 //!
 //! ```text
-//! PgBackend::connect(url, namespace)  -- or connect_with(url, namespace, PgOptions)
-//!   a pool of connections (r2d2); one connection per held or awaited lock
-//!   <schema>.tables       (namespace, table) -> table_no, fencing token, holder
-//!   <schema>.queue        one row per pending entry, the file queue's JSON bytes
-//!   <schema>.moved_aside  entries moved out of the queue, with their reasons
+//! lib.rs          this page
+//! backend.rs      PgBackend: connect, pools, namespace; the trait impls
+//! lock/           acquire (advisory lock, fencing token), holder, guard (lease, heartbeat)
+//! queue/          producer (queue_write), consumer (read, remove), entries (count, move, failures)
+//! inspect.rs      what the operators' tool reads, and restoring moved entries
+//! connection.rs   settings, pools, errors; connection/session.rs: bounded round trips
+//! schema.rs       tables, versions and migration; schema/registry.rs: table numbers
+//! options.rs      PgOptions
+//! testing.rs      finding the test server
 //! ```
 //!
-//! # Design
+//! # Contracts
 //!
-//! **Client.** The synchronous `postgres` crate, because the traits are
-//! synchronous, with a small `r2d2` pool ([`PgOptions::pool_size`],
-//! default 8): a connection is checked with an empty query when it is
-//! taken from the pool, so that one the server ended while it was idle is
-//! replaced rather than failing a call. Waiting for a free connection is
-//! bounded by [`PgOptions::connect_timeout`]. Connections are named
-//! `reedbase pid <pid> on <host>` in `pg_stat_activity`. There is no TLS:
-//! reach a remote server through a private network, a tunnel or a Unix
-//! socket. Do not route it through a proxy that pools transactions (such as
-//! PgBouncer in transaction mode): the locks belong to sessions.
+//! - **Exclusion.** A table's lock is a session-level advisory lock keyed by
+//!   the schema's oid and the table's registry number; it dies with its
+//!   session (a crash, a kill, a terminated or partitioned session), so
+//!   there are no stale locks. Waiters wait inside the server and get a
+//!   released lock in the order they asked.
+//! - **Leases and lost locks.** A held lock is a lease (`PgOptions::lease`):
+//!   the guard's heartbeat keeps it; a holder the server does not hear from
+//!   for the lease loses it, and the holder knows within half the lease
+//!   (`is_held` answers `false`). The `WriteCoordinator` asks `is_held`
+//!   before every apply, removal and failure count.
+//! - **Fencing.** Each acquisition raises the table's fencing token, never
+//!   below the server's start time in microseconds, so a restart after a
+//!   crash does not hand one out twice. A writer that stores the highest
+//!   token with its rows and refuses a lower one never lets a stale holder
+//!   write after the new holder has; it cannot close the window between its
+//!   check and its write, nor survive a failover to a standby that missed
+//!   the last increments.
+//! - **Queue.** One row per entry with the file queue's JSON bytes; capacity
+//!   is exact and order is strict FIFO across hosts (a per-table
+//!   transaction-level lock orders producers by commit); ids are the
+//!   sequence number and a random UUID, never reused. Unreadable entries are
+//!   moved aside with their reason, never deleted.
+//! - **Time bounds.** Every call returns within its bound whatever the
+//!   network or the server does: lock waits within their timeout plus
+//!   `lock::MARGIN` (100 ms), `queue_write` within `queue_timeout` plus the
+//!   margin (plus at most 1 s when the answer to its commit was lost), other
+//!   calls within `call_timeout`, `is_held` and the guard's release within a
+//!   quarter of the lease, `connect` within `connect_timeout`. The server's
+//!   own `statement_timeout`, `lock_timeout` and `idle_session_timeout` do
+//!   not shorten a wait or end a lock session.
+//! - **Pools.** Locks and calls have pools of `pool_size` sessions each, so
+//!   the calls made under a held lock never wait for a lock connection.
+//! - **Durability.** `Durability::Durable` commits queue writes, moves,
+//!   failure counts and tokens with the server's `synchronous_commit`;
+//!   `Relaxed` turns it off for them (a server crash can lose the last
+//!   fraction of a second of them, never half of one). Removals never wait
+//!   for the flush: a removed entry can come back after a server crash and
+//!   be applied again under its id (at-least-once delivery).
+//! - **Errors.** Failures of the server, the network or the user's rights
+//!   are `ReedError::ServerError`s naming the operation, the server
+//!   (`host:port/database`, never the password) and the SQLSTATE; every
+//!   change of several statements is one transaction. A queue write whose
+//!   commit outcome could not be found out has SQLSTATE [`OUTCOME_UNKNOWN`]
+//!   and names its entry id; every other failed write wrote nothing.
+//! - **Connections.** No TLS: reach a remote server through a private
+//!   network, a tunnel or a Unix socket, never through a proxy that pools
+//!   transactions (the locks belong to sessions). Sessions are named
+//!   `reedbase pid <pid> on <host>` in `pg_stat_activity`.
 //!
-//! **Schema.** Created on first use, in one transaction, under an advisory
-//! lock that serialises processes doing it at the same moment, and
-//! versioned in `<schema>.schema_version`: a later release adds a step and
-//! every process migrates on its next connect; a schema newer than the
-//! release is refused. Several bases (or test runs) share one database
-//! through namespaces; [`PgBackend::drop_namespace`] removes one.
-//!
-//! **Locks.** A table's lock is a session-level advisory lock keyed by two
-//! numbers: the schema's oid and the table's number in the registry (so
-//! two table names never share a lock, as a hash could make them). The
-//! guard ([`PgLockGuard`]) owns the connection whose session holds it;
-//! dropping the guard unlocks and returns the connection. A lock dies with
-//! its session: a holder that crashes, is killed or loses its network
-//! releases it when the server sees the session end, so there are no stale
-//! locks to break. `acquire_lock` waits inside the server under a
-//! `lock_timeout` of the caller's timeout: the server grants a released
-//! lock to the next waiter at once, in the order the waiters asked; a
-//! timeout is `LockTimeout` with the time really waited and the holder
-//! (pid, host, time) read from the registry row the holder wrote in the
-//! same transaction as its token, trusted only if `pg_locks` shows that
-//! same session holding the lock. `is_locked` reads `pg_locks`;
-//! `wait_for_unlock` waits inside the server for a shared lock on the same
-//! key and releases it at once.
-//!
-//! **Lost locks and fencing.** If the session ends while its guard lives,
-//! the server releases the lock and another host can take it.
-//! [`is_held`](reedbase_concurrent_core::LockGuard::is_held) finds out with
-//! one round trip on the guard's own connection, and the
-//! [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator) asks it
-//! before every apply and every removal, so it stops before it applies or
-//! removes anything more. Each acquisition also raises the table's
-//! *fencing token* in the registry, handed to `apply` as
-//! [`ApplyKey::fencing_token`](reedbase_concurrent_core::ApplyKey::fencing_token).
-//! What it protects: a table writer that stores the highest token it has
-//! written under, in the same durable step as the rows, and refuses a lower
-//! one, never lets a holder whose lock was taken over write after the new
-//! holder has written. What it cannot do: close the window between a check
-//! and a write (a lock lost just after `is_held` answered, a stale holder
-//! that read the stored token just before the new holder wrote its own);
-//! only storage that checks the token atomically with the write (a
-//! database, a conditional write) closes that; protect a writer that does
-//! not check; or order writers across a failover to a standby that did not
-//! receive the last token increments (use synchronous replication).
-//! Tokens never fall below the server's start time in microseconds, so a
-//! restart after a crash does not hand one out twice even when the last
-//! increments were committed without waiting for the flush (as long as the
-//! server's clock does not step back across its downtime).
-//!
-//! **Queue.** One row per entry holding the same JSON bytes as a
-//! `<id>.pending` file of the file-system queue (an fs entry can be copied
-//! over unchanged, see the README). `queue_write` is one transaction: it
-//! takes a per-table transaction-level advisory lock (keyed by the queue
-//! table's oid and the table's number), counts, and inserts with the next
-//! number of `<schema>.queue_seq`, then commits, which releases the lock.
-//! So capacity is exact under any number of producers on any number of
-//! hosts, and ordering by that number is ordering by commit: strict FIFO.
-//! Ids are the number (20 digits) and a random UUID,
-//! `00000000000000000042-0b5c1e8f9d0a4c6e8e7f1a2b3c4d5e6f`: they pass
-//! [`validate_queue_id`](reedbase_concurrent_core::validate_queue_id), sort
-//! in queue order, and are never reused (the UUID keeps them unique even if
-//! the schema is recreated). The producers' wait and each statement are
-//! bounded by [`PgOptions::queue_timeout`] (the server's `lock_timeout` and
-//! `statement_timeout`); past it the write fails with `QueueBusy`, having
-//! written nothing. Readers take no lock; an entry that does not parse,
-//! holds a row that would corrupt the table, or has a bad id is moved to
-//! `moved_aside` with its reason (its bytes kept) and the reader goes on.
-//! Removing an unknown id is `QueueEntryNotFound`, a moved one
-//! `CorruptEntry`; a batch removal is one transaction. Failure counts of
-//! `record_failed_apply` are a column of the entry, shared by every host.
-//!
-//! **Durability.** [`Durability::Durable`] (the default) commits queue
-//! writes, moves, failure counts and fencing tokens with the server's
-//! `synchronous_commit` (on): on the server's disk when the call returns.
-//! [`Durability::Relaxed`] sets `synchronous_commit = off` for those
-//! transactions: a crash of the server can lose the last few hundred
-//! milliseconds of them, never half of one. Removals always commit without
-//! waiting for the flush (the file queue does not fsync a removal either):
-//! after a crash of the server a removed entry can come back and be
-//! applied again under its id, as at-least-once delivery allows.
-//!
-//! **Errors.** Every failure of the server, the network or the user's
-//! rights is a
-//! [`ReedError::ServerError`]
-//! naming the operation, the server as `host:port/database` (never the
-//! password) and the SQLSTATE; every change of several statements is one
-//! transaction, so nothing is half written. An error from a commit itself
-//! (the session ended at that moment) leaves it unknown whether the change
-//! landed.
-//!
-//! # Tests
-//!
-//! The tests run against a real server, found as [`testing`] describes
+//! The tests run against a real server found as `testing` describes
 //! (`REEDBASE_PG_URL`, else the local Unix socket; `REEDBASE_PG_REQUIRED=1`
-//! turns a missing server from a skip into a failure). Besides unit tests
-//! and the conformance suite, `tests/multiprocess_lock.rs` and
-//! `tests/multiprocess_queue.rs` run processes that connect over TCP and
-//! stand for hosts, and the table crate's multi-process tests SIGKILL table
-//! writers on this backend.
-//!
-//! # Measured
-//!
-//! See the README's table; `cargo xtask bench` measures it (its pg rows).
+//! turns a missing server into a failure). Design history and measurements
+//! are in `docs/design/2026-12-06-pg-backend.md` of the repository.
 
 mod backend;
 mod connection;
-mod consumer;
-mod guard;
 mod inspect;
-mod lock;
+pub mod lock;
 mod options;
-mod producer;
-mod queue;
+pub mod queue;
 mod schema;
 pub mod testing;
 
 pub use backend::PgBackend;
-pub use guard::PgLockGuard;
+pub use lock::PgLockGuard;
 pub use options::{DEFAULT_SCHEMA, Durability, PgOptions};
+pub use queue::OUTCOME_UNKNOWN;
 pub use reedbase_concurrent_core::{ReedError, ReedResult};
 
 /// The README's examples, compiled and run as doctests.

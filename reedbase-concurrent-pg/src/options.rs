@@ -52,18 +52,39 @@ pub struct PgOptions {
     pub capacity: usize,
     /// See [`Durability`]; default durable.
     pub durability: Durability,
-    /// The most connections the backend opens; default 8. Every held or
-    /// awaited lock keeps one connection for itself, so this bounds how many
-    /// locks one backend can hold or wait for at once, plus the queue calls
-    /// running meanwhile.
+    /// The most locks the backend holds or waits for at once, and the most
+    /// other calls it runs at once; default 8. Locks and calls have a pool
+    /// of this many connections each, so the calls made while a lock is
+    /// held never wait for the lock connections: up to twice this many
+    /// connections are open. A lock that finds every lock connection in use
+    /// waits for one within its own timeout (then `LockTimeout`); a call
+    /// waits within its own bound.
     pub pool_size: u32,
-    /// How long opening a connection, or waiting for a free one of the pool,
-    /// may take; default 5 s.
+    /// How long opening a connection (socket, start-up and authentication)
+    /// may take, and the bound on [`PgBackend::connect`](crate::PgBackend::connect)
+    /// as a whole; default 5 s.
     pub connect_timeout: Duration,
+    /// The bound on every call that takes no timeout of its own (reads,
+    /// removals, moves, `is_locked`, the registry, the operators' calls):
+    /// each returns within it, whatever the network or the server does;
+    /// default 5 s. The server's `statement_timeout` and `lock_timeout` of
+    /// the backend's sessions are set to it too.
+    pub call_timeout: Duration,
+    /// How long the server keeps a held lock whose holder it no longer
+    /// hears from; default 6 s (at least 1 s). The guard's session sends a
+    /// heartbeat every quarter of it; a heartbeat or an `is_held` that gets
+    /// no answer within a quarter of it gives the lock up (the connection is
+    /// closed, `is_held` answers `false`), so a partitioned holder knows
+    /// within half of it. The server ends a lock session idle for the whole
+    /// of it (`idle_session_timeout`, PostgreSQL 14 or newer; on 13 the TCP
+    /// keepalives set from it), which releases the lock.
+    pub lease: Duration,
     /// The bound on a `queue_write`: how long it waits for the other
-    /// producers of the table (the server's `lock_timeout`), and how long
-    /// each of its statements may run (`statement_timeout`); default 5 s.
-    /// Past it the call fails with `QueueBusy`, having written nothing.
+    /// producers of the table (the server's `lock_timeout`); default 5 s.
+    /// The call returns within it plus [`MARGIN`](crate::lock::MARGIN),
+    /// failing with `QueueBusy` past it, having written nothing (when the
+    /// answer to its commit is lost, it takes up to a second more to find
+    /// out whether the write landed).
     pub queue_timeout: Duration,
     /// The PostgreSQL schema of the backend's tables; default
     /// [`DEFAULT_SCHEMA`]. Lower-case ASCII letters, digits and `_`, not
@@ -78,6 +99,8 @@ impl Default for PgOptions {
             durability: Durability::default(),
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(5),
+            lease: Duration::from_secs(6),
             queue_timeout: Duration::from_secs(5),
             schema: DEFAULT_SCHEMA.to_string(),
         }
@@ -86,7 +109,8 @@ impl Default for PgOptions {
 
 impl PgOptions {
     /// The defaults: capacity 100, durable, 8 connections, 5 s to connect,
-    /// 5 s bound on queue writes, schema `reedbase`.
+    /// 5 s bound on queue writes and on other calls, a 6 s lease, schema
+    /// `reedbase`.
     pub fn new() -> Self {
         PgOptions::default()
     }
@@ -113,6 +137,25 @@ impl PgOptions {
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout.max(Duration::from_millis(1));
         self
+    }
+
+    /// Sets the bound on calls without a timeout of their own (at least
+    /// 1 ms).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets the lease of held locks (at least 1 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The bound on one heartbeat, on `is_held` and on the guard's
+    /// release: a quarter of the lease.
+    pub(crate) fn heartbeat(&self) -> Duration {
+        self.lease / 4
     }
 
     /// Sets the bound on queue writes (at least 1 ms).

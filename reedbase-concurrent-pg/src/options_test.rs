@@ -33,3 +33,13 @@ fn setters_keep_their_lower_bounds() {
     assert_eq!(options.connect_timeout, Duration::from_millis(1));
     assert_eq!(options.queue_timeout, Duration::from_millis(1));
 }
+
+#[test]
+fn call_timeout_and_lease_keep_their_lower_bounds() {
+    let options = PgOptions::new()
+        .call_timeout(Duration::ZERO)
+        .lease(Duration::from_millis(10));
+    assert_eq!(options.call_timeout, Duration::from_millis(1));
+    assert_eq!(options.lease, Duration::from_secs(1));
+    assert_eq!(options.heartbeat(), Duration::from_millis(250));
+}

@@ -18,7 +18,11 @@
 //! rather than used. A later release appends a step (an `ALTER TABLE`, say)
 //! and every process migrates the schema on its next connect.
 
-use postgres::Client;
+mod registry;
+
+use crate::connection::Session as Client;
+
+pub(crate) use registry::Lookup;
 
 /// The version this release creates and understands.
 pub(crate) const SCHEMA_VERSION: i32 = 1;
@@ -69,7 +73,7 @@ CREATE TABLE IF NOT EXISTS {s}.moved_aside (
 #[derive(Debug)]
 pub(crate) enum SchemaError {
     /// The server refused or failed.
-    Server(&'static str, postgres::Error),
+    Server(&'static str, tokio_postgres::Error),
     /// The schema is newer than this release.
     TooNew(i32),
 }
@@ -180,6 +184,12 @@ fn migrate_locked(client: &mut Client, schema: &str) -> Result<(), SchemaError> 
         transaction.client().batch_execute(&sql).map_err(fail)?;
     }
     transaction.commit().map_err(fail)
+}
+
+/// The server's version as a number (`150004` for 15.4).
+pub(crate) fn server_version(client: &mut Client) -> Result<i32, tokio_postgres::Error> {
+    let row = client.query_one("SELECT current_setting('server_version_num')::int", &[])?;
+    row.try_get(0)
 }
 
 fn lock_classes(client: &mut Client, schema: &str) -> Result<LockClasses, SchemaError> {

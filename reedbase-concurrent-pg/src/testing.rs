@@ -94,6 +94,37 @@ impl TestServer {
         &self.tcp_url
     }
 
+    /// The server's URL (for this process) as a key-value string with
+    /// another user, password or database: for tests of what the server
+    /// refuses. Only the hosts, ports, user, password and database are
+    /// kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reedbase_concurrent_pg::testing::TestServer;
+    /// # let Some(server) = TestServer::find("url_with doctest") else { return };
+    /// let url = server.url_with(Some("nobody"), None, Some("elsewhere"));
+    /// assert!(url.contains("user='nobody'") && url.contains("dbname='elsewhere'"));
+    /// ```
+    pub fn url_with(
+        &self,
+        user: Option<&str>,
+        password: Option<&str>,
+        dbname: Option<&str>,
+    ) -> String {
+        key_value_url(&self.url, user, password, dbname)
+    }
+
+    /// How errors name the server that `url` points at
+    /// (`host:port/database`), or the URL itself if it does not parse.
+    pub fn name_of(url: &str) -> String {
+        url.parse::<tokio_postgres::Config>().map_or_else(
+            |_| url.to_string(),
+            |config| Server::of(&config).to_string(),
+        )
+    }
+
     /// A namespace no other run uses: `{label}_{pid}_{time}_{n}`. Whoever
     /// uses it removes it ([`PgBackend::drop_namespace`]).
     pub fn fresh_namespace(&self, label: &str) -> String {
@@ -180,6 +211,49 @@ impl Drop for TestRun {
     }
 }
 
+/// `url` as a key-value string, with the given parts replaced.
+fn key_value_url(
+    url: &str,
+    user: Option<&str>,
+    password: Option<&str>,
+    dbname: Option<&str>,
+) -> String {
+    let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return url.to_string();
+    };
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !hosts.is_empty() {
+        parts.push(format!("host={}", quote(&hosts.join(","))));
+    }
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    if !ports.is_empty() {
+        parts.push(format!("port={}", quote(&ports.join(","))));
+    }
+    if let Some(user) = user.or(config.get_user()) {
+        parts.push(format!("user={}", quote(user)));
+    }
+    let given = config.get_password().map(String::from_utf8_lossy);
+    if let Some(password) = password
+        .map(str::to_string)
+        .or(given.map(|given| given.to_string()))
+    {
+        parts.push(format!("password={}", quote(&password)));
+    }
+    if let Some(dbname) = dbname.or(config.get_dbname()) {
+        parts.push(format!("dbname={}", quote(dbname)));
+    }
+    parts.join(" ")
+}
+
 fn required() -> bool {
     std::env::var(REQUIRED_ENV)
         .is_ok_and(|value| value.trim() == "1" || value.trim().eq_ignore_ascii_case("true"))
@@ -191,7 +265,10 @@ fn probe(url: &str) -> Result<(), String> {
         .parse()
         .map_err(|error| format!("{URL_ENV} does not parse ({error})"))?;
     config.connect_timeout(Duration::from_secs(3));
-    let server = Server::of(&config);
+    let server = Server::of(
+        &url.parse::<tokio_postgres::Config>()
+            .map_err(|error| format!("{URL_ENV} does not parse ({error})"))?,
+    );
     let mut client = config
         .connect(NoTls)
         .map_err(|error| server.error("connect", &error).to_string())?;

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use pg_support::{await_waiters, lock_keys, terminate};
-use reedbase_concurrent_core::{LockBackend, LockGuard, QueueBackend};
+use reedbase_concurrent_core::{InspectBackend, LockBackend, LockGuard, QueueBackend};
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_pg::{PgBackend, PgOptions};
 
@@ -216,13 +216,14 @@ fn a_dropped_guard_returns_a_connection_that_holds_no_lock() {
     let other = PgBackend::connect(server.url(), backend.namespace()).unwrap();
     for _ in 0..3 {
         let guard = backend.acquire_lock(TABLE, PATIENCE).unwrap();
-        // The guard keeps the only connection: other calls wait for it and
-        // then fail, naming the pool.
-        let error = backend.count_pending(TABLE).unwrap_err();
-        assert!(
-            error.to_string().contains("no connection within"),
-            "{error}"
-        );
+        // The guard keeps the only lock connection: calls made meanwhile
+        // have connections of their own, and a second lock waits for the
+        // lock connection within its timeout, then times out.
+        assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
+        let error = backend
+            .acquire_lock("other", Duration::from_millis(100))
+            .unwrap_err();
+        assert!(error.is_lock_timeout(), "{error:?}");
         drop(guard);
         assert!(
             !other.is_locked(TABLE).unwrap(),
@@ -230,4 +231,43 @@ fn a_dropped_guard_returns_a_connection_that_holds_no_lock() {
         );
         assert_eq!(backend.count_pending(TABLE).unwrap(), 0);
     }
+}
+
+#[test]
+fn a_holder_that_lost_its_lock_counts_no_failed_apply() {
+    let Some(server) = TestServer::find("a_holder_that_lost_its_lock_counts_no_failed_apply")
+    else {
+        return;
+    };
+    let run = server.run("stale_count");
+    let backend = run.backend(PgOptions::new()).unwrap();
+    backend
+        .queue_write(TABLE, &pg_support::sequenced_write(0, 0))
+        .unwrap();
+    let mut admin = server.client().unwrap();
+    let keys = lock_keys(&mut admin, backend.namespace(), TABLE);
+    let coordinator = reedbase_concurrent_core::WriteCoordinator::new(backend.clone());
+    // The apply of the queued write fails after the holder's session was
+    // ended: the holder must not count the failure.
+    let error = coordinator
+        .drain(TABLE, PATIENCE, |_, _| {
+            let pid: i32 = admin
+                .query_one(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid \
+                     AND objid = $2::int::oid AND objsubid = 2 AND granted",
+                    &[&keys.table_class, &keys.table_no],
+                )
+                .unwrap()
+                .get(0);
+            terminate(&mut admin, pid);
+            Err("the table's file is full".into())
+        })
+        .unwrap_err();
+    assert!(error.is_lock_lost(), "{error:?}");
+    let entries = backend.queued_entries(TABLE).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].attempts, 0,
+        "no failure counted by a stale holder"
+    );
 }

@@ -85,12 +85,12 @@ fn an_authentication_failure_keeps_its_sqlstate() {
     };
     // With the test server's trust authentication, an unknown role is what
     // fails authentication (SQLSTATE 28000, invalid authorisation).
-    let url = format!("postgresql://no_such_role_reedbase:{PASSWORD}@127.0.0.1:5432/test");
+    let url = server.url_with(Some("no_such_role_reedbase"), Some(PASSWORD), None);
     let error = PgBackend::connect(&url, "ns").unwrap_err();
     let (operation, name, code, reason) = server_error(&error);
     assert_eq!(
         (operation, name, code),
-        ("connect", "127.0.0.1:5432/test", Some("28000"))
+        ("connect", TestServer::name_of(&url).as_str(), Some("28000"))
     );
     assert!(reason.contains("no_such_role_reedbase"), "{reason}");
     assert_no_password(&error);
@@ -99,11 +99,11 @@ fn an_authentication_failure_keeps_its_sqlstate() {
 
 #[test]
 fn an_unknown_database_keeps_its_sqlstate() {
-    let Some(_server) = TestServer::find("an_unknown_database_keeps_its_sqlstate") else {
+    let Some(server) = TestServer::find("an_unknown_database_keeps_its_sqlstate") else {
         return;
     };
-    let error =
-        PgBackend::connect("host=127.0.0.1 dbname=no_such_database_reedbase", "ns").unwrap_err();
+    let url = server.url_with(None, None, Some("no_such_database_reedbase"));
+    let error = PgBackend::connect(&url, "ns").unwrap_err();
     let (operation, _, code, _) = server_error(&error);
     assert_eq!((operation, code), ("connect", Some("3D000")));
 }
@@ -127,7 +127,7 @@ impl<'a> Role<'a> {
     }
 
     fn url(&self) -> String {
-        format!("host=127.0.0.1 port=5432 dbname=test user={}", self.name)
+        self.server.url_with(Some(&self.name), None, None)
     }
 }
 
@@ -220,7 +220,10 @@ fn a_waiting_acquire_whose_session_ends_fails_and_the_pool_recovers() {
     let (operation, server_name, code, reason) = server_error(&error);
     assert_eq!(
         (operation, server_name),
-        ("acquire_lock", "127.0.0.1:5432/test")
+        (
+            "acquire_lock",
+            TestServer::name_of(server.tcp_url()).as_str()
+        )
     );
     assert_session_ended(code, reason);
     assert!(guard.is_held().unwrap(), "the holder is not affected");

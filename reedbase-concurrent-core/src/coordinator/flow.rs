@@ -306,6 +306,9 @@ impl<'a, B: Backend> Run<'a, B> {
         source: ApplyError,
         sink: &mut S,
     ) -> Result<usize, WriteFailure> {
+        // A holder that lost the lock counts nothing: the entry may be
+        // another holder's now.
+        self.ensure_held().map_err(WriteFailure::Backend)?;
         // A count that cannot be recorded (often for the same reason the
         // apply failed, such as a full disk) is unknown, and an unknown count
         // never moves an entry aside.

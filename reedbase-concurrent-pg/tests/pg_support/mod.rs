@@ -138,3 +138,26 @@ pub fn child_backend(namespace: &str, capacity: usize) -> PgBackend {
     let options = PgOptions::new().capacity(capacity);
     PgBackend::connect_with(server.tcp_url(), namespace, options).unwrap()
 }
+
+/// Runs `call` on a thread of its own and returns its result and how long
+/// it took; fails if it has not returned within `patience` (a call without
+/// a bound would hang as long as the fault lasts, which is longer).
+pub fn bounded<T: Send + 'static>(
+    what: &str,
+    patience: Duration,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> (T, Duration) {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let start = std::time::Instant::now();
+    std::thread::spawn(move || {
+        let _ = sender.send(call());
+    });
+    match receiver.recv_timeout(patience) {
+        Ok(result) => {
+            let took = start.elapsed();
+            eprintln!("MEASURED {what}: returned after {} ms", took.as_millis());
+            (result, took)
+        }
+        Err(_) => panic!("{what} did not return within {patience:?}"),
+    }
+}

@@ -1,48 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`QueueBackend`] for [`PgBackend`]: one row per entry in the queue
-//! table, holding the same JSON bytes as a file of the file-system queue.
-//! Writing is in `producer`, reading and removing in `consumer`.
+//! Counting, looking up and moving queue entries, and their failure
+//! counts.
 
-use postgres::types::Type;
 use reedbase_concurrent_core::{
-    MovedAside, PendingWrite, QueueBackend, ReedError, ReedResult, validate_queue_id,
-    validate_table_name, validate_write,
+    MovedAside, ReedError, ReedResult, validate_queue_id, validate_table_name,
 };
+use tokio_postgres::types::Type;
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection;
+use crate::schema::Lookup;
 
-impl QueueBackend for PgBackend {
-    /// Queues `write`; see the [crate docs](crate#the-queue).
-    ///
-    /// # Errors
-    ///
-    /// Besides the trait's: [`ReedError::QueueBusy`] past
-    /// [`PgOptions::queue_timeout`](crate::PgOptions::queue_timeout), and
-    /// [`ReedError::ServerError`] (`queue_write`). An error from the commit
-    /// itself (the session ended at that moment) leaves it unknown whether
-    /// the entry was queued; nothing is ever half written.
-    fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
-        validate_table_name(table_name)?;
-        validate_write(write)?;
-        self.write_entry(table_name, write)
-    }
-
-    fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
-        validate_table_name(table_name)?;
-        Ok(self
-            .pending_batch(table_name, 1, "get_next_pending")?
-            .into_iter()
-            .next())
-    }
-
-    fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
-        validate_table_name(table_name)?;
-        validate_queue_id(queue_id)?;
-        self.remove_entries(table_name, &[queue_id.to_string()], "remove_from_queue")
-    }
-
-    fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
+impl PgBackend {
+    /// [`QueueBackend::count_pending`](reedbase_concurrent_core::QueueBackend::count_pending).
+    pub(crate) fn count(&self, table_name: &str) -> ReedResult<usize> {
         const OPERATION: &str = "count_pending";
         validate_table_name(table_name)?;
         let Some(table_no) = self.table_number(table_name, Lookup::Existing, OPERATION)? else {
@@ -60,31 +31,8 @@ impl QueueBackend for PgBackend {
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
-    fn capacity(&self) -> usize {
-        self.shared().options.capacity
-    }
-
-    fn get_pending_batch(
-        &self,
-        table_name: &str,
-        max: usize,
-    ) -> ReedResult<Vec<(String, PendingWrite)>> {
-        validate_table_name(table_name)?;
-        self.pending_batch(table_name, max, "get_pending_batch")
-    }
-
-    /// Removes the entries in one transaction; when one of them is not
-    /// pending, exactly the entries before it are removed (as the trait
-    /// asks), also in one transaction.
-    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
-        validate_table_name(table_name)?;
-        for id in queue_ids {
-            validate_queue_id(id)?;
-        }
-        self.remove_entries(table_name, queue_ids, "remove_batch_from_queue")
-    }
-
-    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+    /// [`QueueBackend::is_pending`](reedbase_concurrent_core::QueueBackend::is_pending).
+    pub(crate) fn pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
         const OPERATION: &str = "is_pending";
         validate_table_name(table_name)?;
         validate_queue_id(queue_id)?;
@@ -101,7 +49,13 @@ impl QueueBackend for PgBackend {
             .map_err(|error| self.server_error(OPERATION, &error))
     }
 
-    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+    /// [`QueueBackend::move_aside`](reedbase_concurrent_core::QueueBackend::move_aside).
+    pub(crate) fn move_entry_aside(
+        &self,
+        table_name: &str,
+        queue_id: &str,
+        reason: &str,
+    ) -> ReedResult<MovedAside> {
         const OPERATION: &str = "move_aside";
         validate_table_name(table_name)?;
         validate_queue_id(queue_id)?;
@@ -122,7 +76,8 @@ impl QueueBackend for PgBackend {
         }
     }
 
-    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+    /// [`QueueBackend::moved_aside`](reedbase_concurrent_core::QueueBackend::moved_aside).
+    pub(crate) fn moved_entries(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
         const OPERATION: &str = "moved_aside";
         validate_table_name(table_name)?;
         let Some(table_no) = self.table_number(table_name, Lookup::Existing, OPERATION)? else {
@@ -142,11 +97,12 @@ impl QueueBackend for PgBackend {
                 let reason: String = row.try_get(1)?;
                 Ok(self.moved_entry(table_name, &id, reason))
             })
-            .collect::<Result<_, postgres::Error>>()
+            .collect::<Result<_, tokio_postgres::Error>>()
             .map_err(|error| self.server_error(OPERATION, &error))
     }
 
-    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+    /// [`QueueBackend::record_failed_apply`](reedbase_concurrent_core::QueueBackend::record_failed_apply).
+    pub(crate) fn count_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
         const OPERATION: &str = "record_failed_apply";
         validate_table_name(table_name)?;
         validate_queue_id(queue_id)?;
@@ -177,7 +133,8 @@ impl QueueBackend for PgBackend {
         }
     }
 
-    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+    /// [`QueueBackend::tables_with_pending`](reedbase_concurrent_core::QueueBackend::tables_with_pending).
+    pub(crate) fn tables_pending(&self) -> ReedResult<Vec<String>> {
         const OPERATION: &str = "tables_with_pending";
         let schema = &self.shared().schema;
         let sql = format!(

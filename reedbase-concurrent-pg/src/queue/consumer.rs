@@ -15,14 +15,17 @@
 //! and its idempotency key allow for. Moves and failure counts commit with
 //! the backend's durability.
 
-use postgres::types::Type;
-use postgres::{Client, Row};
+use tokio_postgres::Row;
+use tokio_postgres::types::Type;
+
+use crate::connection::Session as Client;
 use reedbase_concurrent_core::{
     MovedAside, PendingWrite, ReedError, ReedResult, events, validate_queue_id, validate_write,
 };
 
-use crate::backend::{Lookup, PgBackend};
+use crate::backend::PgBackend;
 use crate::connection::{self, OpenTransaction};
+use crate::schema::Lookup;
 
 impl PgBackend {
     /// The oldest `max` readable entries of `table`, moving unreadable ones
@@ -91,7 +94,7 @@ impl PgBackend {
         conn: &mut Client,
         (table, table_no): (&str, i32),
         column: &str,
-        value: &(dyn postgres::types::ToSql + Sync),
+        value: &(dyn tokio_postgres::types::ToSql + Sync),
         reason: &str,
         operation: &'static str,
     ) -> ReedResult<Option<String>> {
@@ -179,7 +182,7 @@ impl PgBackend {
         conn: &mut Client,
         table_no: i32,
         id: &str,
-    ) -> Result<bool, postgres::Error> {
+    ) -> Result<bool, tokio_postgres::Error> {
         debug_assert!(validate_queue_id(id).is_ok());
         let sql = format!(
             "{} DELETE FROM {}.queue WHERE table_no = {table_no} AND id = '{id}' RETURNING id",
@@ -189,7 +192,7 @@ impl PgBackend {
         let messages = conn.simple_query(&sql)?;
         Ok(messages
             .iter()
-            .any(|message| matches!(message, postgres::SimpleQueryMessage::Row(_))))
+            .any(|message| matches!(message, tokio_postgres::SimpleQueryMessage::Row(_))))
     }
 
     /// Deletes `ids` in one transaction if every one of them is pending
@@ -201,7 +204,7 @@ impl PgBackend {
         conn: &mut Client,
         table_no: i32,
         ids: &[String],
-    ) -> Result<Option<usize>, postgres::Error> {
+    ) -> Result<Option<usize>, tokio_postgres::Error> {
         if ids.is_empty() {
             return Ok(None);
         }
@@ -259,7 +262,7 @@ impl PgBackend {
     }
 }
 
-fn entry_columns(row: &Row) -> Result<(i64, String, Vec<u8>), postgres::Error> {
+fn entry_columns(row: &Row) -> Result<(i64, String, Vec<u8>), tokio_postgres::Error> {
     Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
 }
 
