@@ -181,6 +181,7 @@ mod journal;
 mod open_table;
 mod options;
 mod reader;
+mod recovery;
 mod step;
 mod table_dir;
 mod writer;
@@ -188,6 +189,7 @@ mod writer;
 pub use error::TableError;
 pub use options::{DEFAULT_REMEMBERED_IDS, WriterOptions};
 pub use reader::TableStatus;
+pub use recovery::{RecoveryReport, recover_all};
 pub use writer::{TableWriter, WriterStats};
 
 /// The crate's README examples, compiled and run as doctests.
