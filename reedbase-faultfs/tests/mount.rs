@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The mounted file system forgets what was not made durable, as seen by
 //! ordinary system calls.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::{self, File};
 use std::io::Write as _;

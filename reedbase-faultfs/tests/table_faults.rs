@@ -2,6 +2,7 @@
 //! The table writer under failed writes and fsyncs and power cuts: a step
 //! reported as failed leaves nothing that says "applied", a retry applies
 //! once, and what a step reported as applied survives a cut.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 
