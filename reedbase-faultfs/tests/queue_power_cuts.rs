@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{
-    ApplyKey, CsvRow, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
+    ApplyKey, CsvRow, LockBackend, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
 use reedbase_concurrent_table::{TableWriter, recover_all};
@@ -117,4 +117,24 @@ fn a_relaxed_entry_applied_but_not_removed_is_recognised_after_a_power_cut() {
     assert!(!entry.exists());
     let table = fs::read_to_string(fs.path().join("tables/t/table.csv")).unwrap();
     assert_eq!(table, "applied|v\n");
+}
+
+#[test]
+fn a_durable_entry_survives_a_power_cut_when_the_lock_created_its_table_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = mount_or_skip(
+        dir.path(),
+        "a_durable_entry_survives_when_the_lock_created_its_directory",
+    ) else {
+        return;
+    };
+    let backend = FsBackend::new(fs.path());
+    drop(backend.acquire_lock(TABLE, WAIT).unwrap());
+    let id = backend.queue_write(TABLE, &insert("queued")).unwrap();
+    fs.control().power_cut();
+    let backend = FsBackend::new(fs.path());
+    assert!(
+        backend.is_pending(TABLE, &id).unwrap(),
+        "an acknowledged durable entry is there"
+    );
 }
