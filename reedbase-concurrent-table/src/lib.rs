@@ -73,7 +73,10 @@
 //! A batch costs the same two fsyncs as a single write: that is the group
 //! commit of [`submit_batch`](reedbase_concurrent_core::WriteCoordinator::submit_batch).
 //! A batch is all or nothing. Creating the table's files (first use) also
-//! syncs the table directory and its parents.
+//! syncs the table directory and its parents, and so does the first step of
+//! each process on a table (and the next step after a failed sync), so
+//! that no name another process or a failed step left unsynced can be lost
+//! with an acknowledged write in a power cut.
 //!
 //! # Recovery at open
 //!

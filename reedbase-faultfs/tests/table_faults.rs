@@ -111,3 +111,36 @@ fn a_queued_write_retried_after_a_failed_journal_fsync_is_applied_once() {
     fs.control().power_cut();
     assert_eq!(plain_lines(&writer), ["q|v"]);
 }
+
+#[test]
+fn a_write_applied_after_a_failed_directory_sync_survives_a_power_cut() {
+    // Each of the first syncs of the table's directory, and of `tables`,
+    // fails once in turn; the write is then applied again.
+    for (name, nth) in [
+        ("t", 1),
+        ("t", 2),
+        ("t", 3),
+        ("tables", 1),
+        ("tables", 2),
+        ("tables", 3),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(fs) = mount_or_skip(dir.path(), "a_write_applied_after_a_failed_directory_sync")
+        else {
+            return;
+        };
+        let writer = TableWriter::new(fs.path(), "t").unwrap();
+        fs.control()
+            .fail(Fault::new(Op::Fsync, nth, FaultErrno::Eio).on(name));
+        if writer.apply(ApplyKey::direct(None), &insert("a")).is_ok() {
+            continue;
+        }
+        writer.apply(ApplyKey::direct(None), &insert("a")).unwrap();
+        fs.control().power_cut();
+        assert_eq!(
+            plain_lines(&writer),
+            ["a|v"],
+            "sync {nth} of {name} failed: the names were synced on the retry"
+        );
+    }
+}
