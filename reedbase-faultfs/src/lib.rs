@@ -209,6 +209,12 @@ impl Control {
         self.state().is_off()
     }
 
+    /// The call an armed cut came before (`Fsync table.journal`), once it
+    /// has happened; until the next reset.
+    pub fn cut_label(&self) -> Option<String> {
+        self.state().cut_label.clone()
+    }
+
     /// Arms a fault.
     pub fn fail(&self, fault: Fault) {
         self.state().arm(fault);

@@ -110,6 +110,8 @@ pub(crate) struct State {
     cut_image: Option<HashMap<u64, Node>>,
     /// Take a cut image when the durability-boundary count reaches this.
     cut_at_boundary: Option<u64>,
+    /// The call an armed cut came before, as `Fsync table.journal`.
+    pub(crate) cut_label: Option<String>,
 }
 
 /// A fault with the count of matching calls still to let through.
@@ -130,6 +132,7 @@ impl State {
             faults: Vec::new(),
             cut_image: None,
             cut_at_boundary: None,
+            cut_label: None,
         }
     }
 
@@ -206,6 +209,7 @@ impl State {
         if matches!(op, Op::Fsync | Op::Rename) {
             self.counts.boundaries += 1;
             if self.cut_at_boundary == Some(self.counts.boundaries) {
+                self.cut_label = Some(format!("{op:?} {}", name.to_string_lossy()));
                 self.cut_now();
             }
         }
