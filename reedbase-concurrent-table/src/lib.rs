@@ -8,13 +8,16 @@
 //! use std::time::Duration;
 //! use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
 //! use reedbase_concurrent_fs::FsBackend;
-//! use reedbase_concurrent_table::TableWriter;
+//! use reedbase_concurrent_table::{TableWriter, recover_all};
 //!
 //! let base = tempfile::tempdir()?;
 //! let coordinator = WriteCoordinator::new(FsBackend::new(base.path()));
 //! let users = TableWriter::new(base.path(), "users")?;
 //!
-//! // At start-up: apply what other processes queued and left.
+//! // At start-up: repair every table a crash or power cut left (rows that
+//! // never committed, queued writes applied but not removed) ...
+//! recover_all(base.path(), coordinator.backend(), Duration::from_secs(5))?;
+//! // ... then apply what other processes queued and left.
 //! coordinator.drain_all(Duration::from_secs(5), |table, key, write| {
 //!     TableWriter::new(base.path(), table)?.apply(key, write)
 //! })?;
@@ -93,7 +96,8 @@
 //! before the last ([`TableError::CorruptJournal`]), a table without a
 //! journal that ends mid-line ([`TableError::TornUnjournaled`]). A table
 //! written before this writer, ending with a line break, is adopted as it
-//! is. [`TableWriter::recover`] runs this on its own;
+//! is. [`TableWriter::recover`] runs this on its own, and [`recover_all`]
+//! on every table under a base (the start-up step before `drain_all`);
 //! [`TableWriter::committed_lines`] reads the committed rows without the
 //! lock.
 //!
