@@ -138,3 +138,50 @@ fn a_durable_entry_survives_a_power_cut_when_the_lock_created_its_table_director
         "an acknowledged durable entry is there"
     );
 }
+
+#[test]
+fn a_relaxed_entry_moved_aside_empty_is_told_applied_by_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = mount_or_skip(
+        dir.path(),
+        "a_relaxed_entry_moved_aside_empty_is_told_applied",
+    ) else {
+        return;
+    };
+    let relaxed =
+        || FsBackend::with_options(fs.path(), FsOptions::new().durability(Durability::Relaxed));
+    let backend = relaxed();
+    let applied = backend.queue_write(TABLE, &insert("applied")).unwrap();
+    let lost = backend.queue_write(TABLE, &insert("lost")).unwrap();
+    let (_, write) = backend.get_next_pending(TABLE).unwrap().unwrap();
+    let writer = TableWriter::new(fs.path(), TABLE).unwrap();
+    writer
+        .apply(ApplyKey::queued(&applied, None), &write)
+        .unwrap();
+    File::open(queue_dir(fs.path()))
+        .unwrap()
+        .sync_all()
+        .unwrap();
+    fs.control().power_cut();
+
+    // A drain without recover_all (a background drainer got there first)
+    // moves both empty entries aside; the journal tells them apart.
+    WriteCoordinator::new(relaxed())
+        .drain(TABLE, WAIT, |key, write| writer.apply(key, write))
+        .unwrap();
+    let moved: Vec<String> = relaxed()
+        .moved_aside(TABLE)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert!(
+        writer.is_applied(&applied).unwrap(),
+        "its rows are in the table"
+    );
+    assert!(
+        !writer.is_applied(&lost).unwrap(),
+        "lost in the relaxed window"
+    );
+}
