@@ -215,6 +215,12 @@ impl Control {
         self.state().cut_label.clone()
     }
 
+    /// Disarms every fault and armed cut not reached yet (a cut that
+    /// happened stays until [`power_cut`](Self::power_cut)).
+    pub fn disarm(&self) {
+        self.state().disarm();
+    }
+
     /// Arms a fault.
     pub fn fail(&self, fault: Fault) {
         self.state().arm(fault);

@@ -154,6 +154,11 @@ impl State {
         self.faults.push(Armed { fault, left });
     }
 
+    pub(crate) fn disarm(&mut self) {
+        self.faults.clear();
+        self.cut_at_boundary = None;
+    }
+
     pub(crate) fn arm_cut_at_boundary(&mut self, boundary: u64) {
         self.cut_at_boundary = Some(boundary);
     }

@@ -142,6 +142,8 @@ fn run_once(
         outcomes.push(parse_writer(&stdout));
     }
     let elapsed = start.elapsed();
+    // A fault or cut the writers did not reach must not hit the restart.
+    control.disarm();
     let cut_during = control.is_off();
     let label = control.cut_label();
     let counts = control.counts();
