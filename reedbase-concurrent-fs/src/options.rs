@@ -37,6 +37,17 @@ pub enum Durability {
     /// The same temporary file and rename (readers still never see a partial
     /// entry), without the two fsyncs: a returned id survives a process crash
     /// but not a power cut. For callers who choose speed.
+    ///
+    /// The loss window after a power cut: an entry acknowledged and not yet
+    /// applied survives only if the file system wrote its name and its data
+    /// back on its own before the cut (on Linux typically within 30 s,
+    /// `vm.dirty_expire_centisecs`); otherwise it is gone, or comes back
+    /// empty or partial and is moved aside as unreadable. Removals are not
+    /// synced either, so an entry applied and removed within that window can
+    /// come back, whole or empty: the start-up recipe's `recover_all` (of
+    /// `reedbase-concurrent-table`) removes it when the table's journal still
+    /// remembers its id (the newest 1024 ids by default); an older one is
+    /// applied again if whole, or moved aside if empty.
     Relaxed,
 }
 

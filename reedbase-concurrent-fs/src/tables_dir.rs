@@ -204,8 +204,8 @@ impl BaseDir {
 
     /// Opens the directory at `level` of a table, creating it and the
     /// directories above it as needed. With [`Durability::Durable`] the
-    /// parent of every directory created is synced, so that the new entry
-    /// survives a power cut.
+    /// parent of every directory on the way is synced when the directory at
+    /// `level` is missing, so that its name survives a power cut.
     ///
     /// # Errors
     ///
@@ -229,10 +229,19 @@ impl BaseDir {
             let at = parent.as_ref().map_or(base, AsFd::as_fd);
             let path = step.path(paths);
             let name = step.name(table);
+            // Durable: the parent is synced even when the directory was
+            // there (created relaxed, by the lock, or by a call whose sync
+            // failed); a directory created here whose sync fails is removed
+            // again, so that the next call creates and syncs it.
             match rustix::fs::mkdirat(at, name, Mode::from_bits_truncate(0o777)) {
-                Ok(()) if durability == Durability::Durable => {
+                created @ (Ok(()) | Err(Errno::EXIST)) if durability == Durability::Durable => {
                     let parent_path = path.parent().unwrap_or(&path);
-                    sync_dir(at).map_err(|e| ReedError::io("sync_dir", parent_path, &e))?;
+                    if let Err(e) = sync_dir(at) {
+                        if created.is_ok() {
+                            let _ = rustix::fs::unlinkat(at, name, rustix::fs::AtFlags::REMOVEDIR);
+                        }
+                        return Err(ReedError::io("sync_dir", parent_path, &e));
+                    }
                 }
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(ReedError::io(operation, &path, &e.into())),

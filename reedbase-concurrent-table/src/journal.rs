@@ -264,6 +264,14 @@ impl Journal {
         self.ids.contains(queue_id)
     }
 
+    /// The queue ids the journal remembers, newest first.
+    pub(crate) fn remembered_ids(&self) -> impl Iterator<Item = &str> {
+        self.records
+            .iter()
+            .rev()
+            .flat_map(|record| record.ids.iter().rev().map(String::as_str))
+    }
+
     /// How many queue ids the journal remembers.
     pub(crate) fn remembered_count(&self) -> usize {
         self.ids.len()

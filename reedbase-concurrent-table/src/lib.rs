@@ -8,13 +8,16 @@
 //! use std::time::Duration;
 //! use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
 //! use reedbase_concurrent_fs::FsBackend;
-//! use reedbase_concurrent_table::TableWriter;
+//! use reedbase_concurrent_table::{TableWriter, recover_all};
 //!
 //! let base = tempfile::tempdir()?;
 //! let coordinator = WriteCoordinator::new(FsBackend::new(base.path()));
 //! let users = TableWriter::new(base.path(), "users")?;
 //!
-//! // At start-up: apply what other processes queued and left.
+//! // At start-up: repair every table a crash or power cut left (rows that
+//! // never committed, queued writes applied but not removed) ...
+//! recover_all(base.path(), coordinator.backend(), Duration::from_secs(5))?;
+//! // ... then apply what other processes queued and left.
 //! coordinator.drain_all(Duration::from_secs(5), |table, key, write| {
 //!     TableWriter::new(base.path(), table)?.apply(key, write)
 //! })?;
@@ -73,7 +76,10 @@
 //! A batch costs the same two fsyncs as a single write: that is the group
 //! commit of [`submit_batch`](reedbase_concurrent_core::WriteCoordinator::submit_batch).
 //! A batch is all or nothing. Creating the table's files (first use) also
-//! syncs the table directory and its parents.
+//! syncs the table directory and its parents, and so does the first step of
+//! each process on a table (and the next step after a failed sync), so
+//! that no name another process or a failed step left unsynced can be lost
+//! with an acknowledged write in a power cut.
 //!
 //! # Recovery at open
 //!
@@ -90,7 +96,8 @@
 //! before the last ([`TableError::CorruptJournal`]), a table without a
 //! journal that ends mid-line ([`TableError::TornUnjournaled`]). A table
 //! written before this writer, ending with a line break, is adopted as it
-//! is. [`TableWriter::recover`] runs this on its own;
+//! is. [`TableWriter::recover`] runs this on its own, and [`recover_all`]
+//! on every table under a base (the start-up step before `drain_all`);
 //! [`TableWriter::committed_lines`] reads the committed rows without the
 //! lock.
 //!
@@ -181,6 +188,7 @@ mod journal;
 mod open_table;
 mod options;
 mod reader;
+mod recovery;
 mod step;
 mod table_dir;
 mod writer;
@@ -188,6 +196,7 @@ mod writer;
 pub use error::TableError;
 pub use options::{DEFAULT_REMEMBERED_IDS, WriterOptions};
 pub use reader::TableStatus;
+pub use recovery::{RecoveryReport, recover_all};
 pub use writer::{TableWriter, WriterStats};
 
 /// The crate's README examples, compiled and run as doctests.

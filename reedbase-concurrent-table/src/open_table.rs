@@ -202,7 +202,7 @@ impl OpenTable {
     }
 
     /// Appends `rows` to the table and makes them durable. On failure the
-    /// table is cut back to its committed length if possible (if not, the
+    /// table is cut back to its committed length (if that fails too, the
     /// next open rolls it back).
     pub(crate) fn append_rows(&mut self, rows: &[u8]) -> Result<(), TableError> {
         if rows.is_empty() {
@@ -213,20 +213,48 @@ impl OpenTable {
             .write_all(rows)
             .and_then(|()| self.table_file.sync_data());
         written.map_err(|error| {
-            let _ = self.table_file.set_len(self.journal.committed());
+            let _ = self.cut_back_table();
             self.fail("append_rows", TABLE_FILE, error)
         })
     }
 
     /// Appends `record` to the journal and makes it durable: the step
     /// commits here.
+    ///
+    /// If writing or syncing the record fails, the step is undone before
+    /// the error is returned, so that nothing says "applied" about rows the
+    /// caller is told were not: the journal is cut back to its last
+    /// committed record and the table to its committed length, each synced.
+    /// A failed fsync is never retried: after one, the kernel may have
+    /// dropped the dirty pages, and a second fsync could succeed without
+    /// them. The descriptors of this step are dropped with it, and the next
+    /// step opens and reads the files afresh. If the undo fails too, the
+    /// error is `undo_uncommitted_step` and the outcome is unknown.
     pub(crate) fn commit(&mut self, record: Record) -> Result<(), TableError> {
-        self.journal_file
+        let written = self
+            .journal_file
             .write_all(record.render().as_bytes())
-            .and_then(|()| self.journal_file.sync_data())
-            .map_err(|e| self.fail("append_journal_record", JOURNAL_FILE, e))?;
+            .and_then(|()| self.journal_file.sync_data());
+        if let Err(error) = written {
+            let undone = self
+                .journal_file
+                .set_len(self.journal.valid_len)
+                .and_then(|()| self.journal_file.sync_data());
+            if let Err(undo) = undone {
+                return Err(self.fail("undo_uncommitted_step", JOURNAL_FILE, undo));
+            }
+            let _ = self.cut_back_table();
+            return Err(self.fail("append_journal_record", JOURNAL_FILE, error));
+        }
         self.journal.push(record);
         Ok(())
+    }
+
+    /// Cuts the table back to its committed length and syncs it.
+    fn cut_back_table(&self) -> io::Result<()> {
+        self.table_file
+            .set_len(self.journal.committed())
+            .and_then(|()| self.table_file.sync_data())
     }
 
     /// Rewrites the journal with only what must be remembered (see

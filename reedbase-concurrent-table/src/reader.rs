@@ -130,6 +130,37 @@ impl TableWriter {
         })
     }
 
+    /// Whether the journal records the queued write `queue_id` as applied
+    /// (among the ids it still remembers: the newest
+    /// [`WriterOptions::remember_ids`](crate::WriterOptions::remember_ids)
+    /// at least). Tells an entry moved aside after a power cut (for example
+    /// one that came back empty in relaxed mode) whose rows are in the table
+    /// from one that was lost. Needs no lock.
+    ///
+    /// # Errors
+    ///
+    /// As [`status`](Self::status).
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::{ApplyKey, CsvRow, PendingWrite, WriteOperation};
+    /// use reedbase_concurrent_table::TableWriter;
+    ///
+    /// let base = tempfile::tempdir()?;
+    /// let writer = TableWriter::new(base.path(), "users")?;
+    /// let id = "00000000000000000001-0b5c1e8f9d0a4c6e8e7f1a2b3c4d5e6f";
+    /// assert!(!writer.is_applied(id)?);
+    /// let write = PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("user:1", ["Alice"])]);
+    /// writer.apply(ApplyKey::queued(id, None), &write)?;
+    /// assert!(writer.is_applied(id)?);
+    /// # Ok::<(), reedbase_concurrent_core::ApplyError>(())
+    /// ```
+    pub fn is_applied(&self, queue_id: &str) -> Result<bool, TableError> {
+        Ok(self
+            .snapshot()?
+            .journal
+            .is_some_and(|journal| journal.remembers(queue_id)))
+    }
+
     /// The table's committed rows, one line each without its line break, in
     /// the order they were appended. Needs no lock: rows of an apply step in
     /// progress (or of one a crash interrupted) are not included.

@@ -12,9 +12,12 @@
 //! FIFO planted under a file's name is refused instead of blocking the
 //! writer for ever.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -94,6 +97,18 @@ fn open_dir_at(parent: &File, name: &str) -> Result<Option<File>, OpenFailure> {
     open_at(parent, name, DIR_FLAGS)
 }
 
+/// The table directories (device, inode) whose chain of directories this
+/// process has synced since it opened them: the first open in a process
+/// syncs the table's directory and its parents once, so that names another
+/// process (or a step whose sync failed) left unsynced become durable
+/// before anything here is acknowledged. A failed sync takes the directory
+/// out again.
+static SYNCED: Mutex<BTreeSet<(u64, u64)>> = Mutex::new(BTreeSet::new());
+
+fn synced() -> std::sync::MutexGuard<'static, BTreeSet<(u64, u64)>> {
+    SYNCED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// An open table directory, with its parents kept open so that they can be
 /// synchronised when the table's files are first created.
 #[derive(Debug)]
@@ -101,6 +116,8 @@ pub(crate) struct TableDir {
     table: String,
     path: PathBuf,
     dir: File,
+    /// The directory's device and inode.
+    id: (u64, u64),
     parents: Vec<(PathBuf, File)>,
 }
 
@@ -118,12 +135,22 @@ impl TableDir {
         let path = tables_path.join(table);
         let dir = ensure_dir(&tables, table, &path)
             .map_err(|e| e.into_error(table, "open_table_dir", &path))?;
-        Ok(TableDir {
+        let id = dir
+            .metadata()
+            .map(|metadata| (metadata.dev(), metadata.ino()))
+            .map_err(|e| fail("stat", &path, e))?;
+        let opened = TableDir {
             table: table.to_string(),
             path,
             dir,
+            id,
             parents: vec![(tables_path, tables), (base.to_path_buf(), base_dir)],
-        })
+        };
+        if !synced().contains(&id) {
+            opened.sync_all_dirs()?;
+            synced().insert(id);
+        }
+        Ok(opened)
     }
 
     /// Opens the table's directory if it exists; never creates anything.
@@ -141,12 +168,20 @@ impl TableDir {
             return Ok(None);
         };
         let path = tables_path.join(table);
-        let dir = open_dir_at(&tables, table)
-            .map_err(|e| e.into_error(table, "open_table_dir", &path))?;
-        Ok(dir.map(|dir| TableDir {
+        let Some(dir) = open_dir_at(&tables, table)
+            .map_err(|e| e.into_error(table, "open_table_dir", &path))?
+        else {
+            return Ok(None);
+        };
+        let id = dir
+            .metadata()
+            .map(|metadata| (metadata.dev(), metadata.ino()))
+            .map_err(|e| fail("stat", &path, e))?;
+        Ok(Some(TableDir {
             table: table.to_string(),
             path,
             dir,
+            id,
             parents: Vec::new(),
         }))
     }
@@ -221,7 +256,10 @@ impl TableDir {
     /// even when the directories were created by someone who did not sync
     /// them.
     fn sync_all_dirs(&self) -> Result<(), TableError> {
-        let fail = |path: &Path, e| TableError::io(&self.table, "sync_dir", path, e);
+        let fail = |path: &Path, e| {
+            synced().remove(&self.id);
+            TableError::io(&self.table, "sync_dir", path, e)
+        };
         self.dir.sync_all().map_err(|e| fail(&self.path, e))?;
         for (path, dir) in &self.parents {
             dir.sync_all().map_err(|e| fail(path, e))?;

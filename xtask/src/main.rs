@@ -6,6 +6,7 @@
 
 mod bench;
 mod child_process;
+mod crash;
 mod held_lock;
 mod parity;
 mod pg_server;
@@ -36,6 +37,8 @@ enum Task {
     Bench(bench::Options),
     /// Many processes write through the coordinator; checks that nothing is lost
     Stress(stress::Options),
+    /// Power cuts at every durability boundary and I/O errors below the fs backend (root, FUSE)
+    Crash(crash::Options),
     /// A child process of bench, parity or stress
     #[command(name = "__child", hide = true)]
     Child {
@@ -59,6 +62,10 @@ enum Role {
     Micro(bench::MicroArgs),
     /// A stress writer
     StressWriter(stress::child::WriterArgs),
+    /// A crash-run writer
+    CrashWriter(crash::child::WriterArgs),
+    /// A crash-run restart: the start-up recipe, then what a reader finds
+    CrashRestart(crash::child::CommonArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +74,7 @@ fn main() -> ExitCode {
         Task::Parity(options) => parity::run(&options),
         Task::Bench(options) => bench::run(&options),
         Task::Stress(options) => stress::run(&options),
+        Task::Crash(options) => crash::run(&options),
         Task::Child { role } => match role {
             Role::Hold(args) => held_lock::hold(&args),
             Role::Wait(args) => held_lock::wait(&args),
@@ -74,6 +82,8 @@ fn main() -> ExitCode {
             Role::Write(args) => bench::load_child::write(&args),
             Role::Micro(args) => bench::micro_child(&args),
             Role::StressWriter(args) => stress::child::run(&args),
+            Role::CrashWriter(args) => crash::child::write(&args),
+            Role::CrashRestart(args) => crash::child::restart(&args),
         },
     };
     match result {

@@ -10,6 +10,10 @@
 //! the same id lands at `<id>.copy-2.pending` (with `<id>.copy-2.reason`),
 //! and both are listed under the id.
 //!
+//! The reason file is synced before the entry is renamed, and `corrupt/`
+//! and then the queue directory are synced after, so that a moved-aside
+//! entry survives a power cut with its reason.
+//!
 //! An entry that cannot be moved aside (a full or read-only disk, an
 //! unusable `corrupt/`) stays where it is: the caller skips it and this
 //! module remembers it, for this process, so that [`list_moved_aside`]
@@ -31,7 +35,7 @@ use super::entry_id::{id_of_moved_stem, moved_file_names, moved_stem, pending_st
 use crate::no_follow::child_dir;
 use crate::no_follow::{Opened, create_new, open_regular, stat_at};
 use crate::tables_dir::TablePaths;
-use crate::tables_dir::tables_dir;
+use crate::tables_dir::{sync_dir, tables_dir};
 
 /// The reason reported for an entry moved aside whose reason file is
 /// missing (a process died between the two steps, or it was deleted).
@@ -86,12 +90,21 @@ pub(crate) fn move_aside(
         let take_back = || {
             let _ = rustix::fs::unlinkat(corrupt.as_fd(), &reason_name, AtFlags::empty());
         };
-        if let Err(e) = reason_file.write_all(format!("{reason}\n").as_bytes()) {
+        let written = reason_file
+            .write_all(format!("{reason}\n").as_bytes())
+            .and_then(|()| reason_file.sync_data());
+        if let Err(e) = written {
             take_back();
             return Err(ReedError::io("write_reason_file", &reason_path, &e));
         }
         match rename_no_replace(queue, name, corrupt.as_fd(), &entry_name) {
             Ok(()) => {
+                // The new names first, then the old name's removal: a power
+                // cut in between leaves the entry in both places (judged
+                // again), never in neither. A failed sync is not an error
+                // of the move, which happened: the entry is at worst back in
+                // the queue after a power cut, to be judged again.
+                let _ = sync_dir(corrupt.as_fd()).and_then(|()| sync_dir(queue));
                 let location = paths.corrupt_dir.join(&entry_name).display().to_string();
                 let table = paths
                     .table_dir
