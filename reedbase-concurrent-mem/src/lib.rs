@@ -26,7 +26,7 @@
 //!
 //! # Verification
 //!
-//! Besides the conformance suite of `reedbase-concurrent-core`, the crate has
+//! Besides the conformance suite (`reedbase-concurrent-conformance`), the crate has
 //! a proptest model test (`tests/proptest_model.rs`) and loom models of its
 //! synchronisation (`tests/loom_*.rs`), run with
 //!

@@ -6,7 +6,7 @@
 //! queue with batches, ids pending or moved aside, counted failures, the
 //! tables with pending writes) and the coordinator's calls per write and in
 //! batches under both dead-letter policies, over three tables
-//! ([`TABLES`]), the shared [bad names and ids](super::bad_table_names)
+//! ([`TABLES`]), the shared [bad names and ids](crate::bad_table_names)
 //! and writes that are invalid or that the trace's `apply` refuses. What
 //! each step shows is normalised into an [`Obs`] (ids as the order the
 //! trace was given them, errors without paths or waits), so that the model
@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use proptest::prelude::*;
-//! use reedbase_concurrent_core::conformance::model;
+//! use reedbase_concurrent_conformance::model;
 //! use reedbase_concurrent_mem::MemBackend;
 //!
 //! proptest! {
@@ -46,7 +46,7 @@
 //! Comparing two backends on one trace:
 //!
 //! ```
-//! use reedbase_concurrent_core::conformance::model::{self, Observe};
+//! use reedbase_concurrent_conformance::model::{self, Observe};
 //! use reedbase_concurrent_mem::MemBackend;
 //!
 //! let trace = model::coverage_trace();
@@ -75,7 +75,7 @@ pub use reference::Model;
 pub use runner::Runner;
 pub use strategy::{coverage_trace, epilogue, ops, ops_with, table_arg, write_arg};
 
-use crate::backend::Backend;
+use reedbase_concurrent_core::Backend;
 
 /// A backend's own operations, run on the backend and predicted on the
 /// model; see [`check_with`].

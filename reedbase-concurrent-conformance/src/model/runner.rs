@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::WriteCoordinator;
+use reedbase_concurrent_core::validation::validate_queue_id;
+use reedbase_concurrent_core::{Backend, QueueBackend};
+use reedbase_concurrent_core::{ReedError, ReedResult};
+
 use super::obs::{Fault, MovedReason, Obs, Slot};
 use super::op::{APPLY_REFUSAL, IdArg, NOW, Op, TABLES, TRACE_REASON, TableArg, row_fault};
-use crate::backend::{Backend, QueueBackend};
-use crate::coordinator::WriteCoordinator;
-use crate::error::{ReedError, ReedResult};
-use crate::types::PendingWrite;
-use crate::validation::validate_queue_id;
 
 /// Runs operations on one backend, remembering the ids it was given (to
 /// number them) and the lock guards it holds.

@@ -3,11 +3,12 @@
 //! it stops with `LockLost` before applying the next write and removes
 //! nothing more.
 
-use super::Backend;
-use super::journal::{Journal, handed_back};
-use super::lost_lock::LosingLocks;
-use super::samples::{LONG, drain_all, queue_tagged, tagged_write};
-use crate::coordinator::{CoordinatorOptions, WriteCoordinator};
+use reedbase_concurrent_core::{CoordinatorOptions, WriteCoordinator};
+
+use crate::Backend;
+use crate::apply_journal::{Journal, handed_back};
+use crate::losing_locks::LosingLocks;
+use crate::samples::{LONG, drain_all, queue_tagged, tagged_write};
 
 const TABLE: &str = "test_table";
 

@@ -3,14 +3,15 @@
 //! backend, whose `apply` records every call and refuses the writes the
 //! trace marks as refused.
 
+use reedbase_concurrent_core::Backend;
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::{
+    ApplyError, ApplyKey, BatchItem, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
+};
+
 use super::obs::{Call, Key, Obs, Outcome, Slot, WriteFault};
 use super::op::{APPLY_REFUSAL, Mode, NOW, TableArg, is_refused};
 use super::runner::Runner;
-use crate::backend::Backend;
-use crate::coordinator::{
-    ApplyError, ApplyKey, BatchItem, SubmitOutcome, WriteCoordinator, WriteError, WriteFailure,
-};
-use crate::types::PendingWrite;
 
 /// An `apply` call as made: the table, and each write with its queue id
 /// (`None` for the caller's own).
@@ -124,6 +125,9 @@ impl<B: Backend> Runner<'_, B> {
                 entry: queue_id.as_deref().map(|id| self.slot_of(id)),
                 attempts: *attempts,
             },
+            // `WriteFailure` is non-exhaustive; a kind added to it must be
+            // added to the model before the model can compare it.
+            other => panic!("the model does not know this write failure: {other:?}"),
         }
     }
 

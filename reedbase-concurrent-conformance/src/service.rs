@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::Backend;
-use super::journal::{Journal, poisoned_write, queue_through};
-use super::samples::{ABSENT_ID, LONG, join, queue_tagged, tagged_write};
-use crate::coordinator::{Drainer, WriteCoordinator};
-use crate::error::ReedError;
+use reedbase_concurrent_core::ReedError;
+use reedbase_concurrent_core::{Drainer, WriteCoordinator};
+
+use crate::Backend;
+use crate::apply_journal::{Journal, poisoned_write, queue_through};
+use crate::samples::{ABSENT_ID, LONG, join, queue_tagged, tagged_write};
 
 const TABLE: &str = "test_table";
 

@@ -3,12 +3,12 @@
 //! shared by the cases and the operation model.
 //!
 //! Each bad name carries the rule it breaks, written out here by hand (not
-//! computed with [`validate_table_name`](crate::validate_table_name)), so
+//! computed with [`validate_table_name`](reedbase_concurrent_core::validate_table_name)), so
 //! that what checks the validation shares no code with it.
 
 use std::sync::LazyLock;
 
-use crate::validation::NameRule;
+use reedbase_concurrent_core::validation::NameRule;
 
 /// A table name or queue id that every backend must refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ static BAD_QUEUE_IDS: LazyLock<Vec<BadName>> = LazyLock::new(|| {
 });
 
 /// Table names every backend method refuses with
-/// [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName)
+/// [`ReedError::InvalidTableName`](reedbase_concurrent_core::ReedError::InvalidTableName)
 /// naming [`BadName::rule`], before it touches anything.
 ///
 /// None climbs more than two levels above `<base>/tables`, so that a
@@ -94,7 +94,7 @@ pub fn bad_table_names() -> &'static [BadName] {
 }
 
 /// Queue ids every backend method refuses with
-/// [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId) naming
+/// [`ReedError::InvalidQueueId`](reedbase_concurrent_core::ReedError::InvalidQueueId) naming
 /// [`BadName::rule`], before it touches anything (the table name is checked
 /// first). As with [`bad_table_names`], none climbs more than two levels
 /// above a queue directory, and one is absolute.

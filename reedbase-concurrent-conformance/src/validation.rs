@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use super::Backend;
-use super::inputs::{bad_queue_ids, bad_table_names};
-use super::samples::{ABSENT_ID, head, tagged_write};
-use crate::error::{ReedError, ReedResult};
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
-use crate::validation::{MAX_NAME_BYTES, NameRule, RowField};
+use reedbase_concurrent_core::validation::{MAX_NAME_BYTES, NameRule, RowField};
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+use reedbase_concurrent_core::{ReedError, ReedResult};
+
+use crate::Backend;
+use crate::bad_inputs::{bad_queue_ids, bad_table_names};
+use crate::samples::{ABSENT_ID, head, tagged_write};
 
 const TABLE: &str = "test_table";
 

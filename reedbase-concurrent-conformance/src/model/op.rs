@@ -6,10 +6,11 @@ use std::convert::Infallible;
 use std::fmt;
 use std::time::Duration;
 
-use super::super::inputs::{UNKNOWN_IDS, bad_queue_ids, bad_table_names};
-use crate::coordinator::{CoordinatorOptions, DeadLetterPolicy};
-use crate::types::PendingWrite;
-use crate::validation::{NameRule, RowField, RowRule};
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::validation::{NameRule, RowField, RowRule};
+use reedbase_concurrent_core::{CoordinatorOptions, DeadLetterPolicy};
+
+use crate::bad_inputs::{UNKNOWN_IDS, bad_queue_ids, bad_table_names};
 
 /// The valid tables the operations use.
 pub const TABLES: [&str; 3] = ["users", "orders", "audit_log"];
@@ -32,7 +33,7 @@ pub(super) const POISON: &str = "poison:";
 pub enum TableArg {
     /// `TABLES[i]`.
     Valid(usize),
-    /// The `i`-th of the shared [bad table names](super::super::bad_table_names).
+    /// The `i`-th of the shared [bad table names](crate::bad_table_names).
     Bad(usize),
 }
 
@@ -80,9 +81,9 @@ pub enum IdArg {
     Issued(u8),
     /// One of the table's pending entries, in queue order.
     Pending(u8),
-    /// The `i`-th of the shared [unknown ids](super::super::UNKNOWN_IDS).
+    /// The `i`-th of the shared [unknown ids](crate::UNKNOWN_IDS).
     Unknown(usize),
-    /// The `i`-th of the shared [bad queue ids](super::super::bad_queue_ids).
+    /// The `i`-th of the shared [bad queue ids](crate::bad_queue_ids).
     Malformed(usize),
 }
 

@@ -7,10 +7,10 @@ use std::fmt::Debug;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 
-use super::super::inputs::{UNKNOWN_IDS, bad_queue_ids, bad_table_names};
 use super::op::{IdArg, Mode, Op, POISON, TABLES, TableArg};
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use crate::bad_inputs::{UNKNOWN_IDS, bad_queue_ids, bad_table_names};
 
 /// A table: one of [`TABLES`] mostly, a bad name sometimes.
 pub fn table_arg() -> BoxedStrategy<TableArg> {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::backend::{LockBackend, LockGuard, QueueBackend};
-use crate::diagnostics::{LockHolder, MovedAside};
-use crate::error::ReedResult;
-use crate::types::PendingWrite;
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::ReedResult;
+use reedbase_concurrent_core::{LockBackend, LockGuard, QueueBackend};
+use reedbase_concurrent_core::{LockHolder, MovedAside};
 
 /// Wraps a backend and forwards every call to it; the guards it hands out
 /// report [`LockGuard::is_held`] `== Ok(false)` once
@@ -22,7 +22,7 @@ use crate::types::PendingWrite;
 /// use std::time::Duration;
 /// use reedbase_concurrent_core::LockGuard;
 /// use reedbase_concurrent_core::LockBackend;
-/// use reedbase_concurrent_core::conformance::LosingLocks;
+/// use reedbase_concurrent_conformance::LosingLocks;
 /// use reedbase_concurrent_mem::MemBackend;
 ///
 /// let backend = LosingLocks::new(MemBackend::new());

@@ -6,12 +6,13 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use super::Backend;
-use super::samples::LONG;
-use crate::coordinator::{
+use reedbase_concurrent_core::{
     ApplyError, ApplyKey, BatchItem, SubmitOutcome, WriteCoordinator, WriteError,
 };
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+
+use crate::Backend;
+use crate::samples::LONG;
 
 /// Short enough that a held lock makes `submit` queue at once.
 pub(crate) const SHORT: Duration = Duration::from_millis(1);

@@ -5,10 +5,11 @@
 //! per-write path; and the bound on what a submit drains before its own
 //! write, on both paths.
 
-use super::Backend;
-use super::journal::{Journal, Seen, handed_back, poisoned_write, queue_through, submitted};
-use super::samples::{LONG, fill_queue, head, tagged_write};
-use crate::coordinator::{CoordinatorOptions, SubmitOutcome, WriteCoordinator};
+use reedbase_concurrent_core::{CoordinatorOptions, SubmitOutcome, WriteCoordinator};
+
+use crate::Backend;
+use crate::apply_journal::{Journal, Seen, handed_back, poisoned_write, queue_through, submitted};
+use crate::samples::{LONG, fill_queue, head, tagged_write};
 
 const TABLE: &str = "test_table";
 

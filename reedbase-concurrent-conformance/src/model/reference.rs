@@ -5,9 +5,10 @@
 
 use std::collections::VecDeque;
 
+use reedbase_concurrent_core::PendingWrite;
+
 use super::obs::{Fault, MovedReason, Obs, Slot};
 use super::op::{IdArg, Op, TABLES, TableArg, row_fault};
-use crate::types::PendingWrite;
 
 /// A queued entry of the model.
 #[derive(Debug, Clone)]

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The [`Model`]'s coordinator calls: the write flow of the
-//! [`WriteCoordinator`](crate::WriteCoordinator) written out plainly over
+//! [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator) written out plainly over
 //! the model's queues, per write and in batches, with both dead-letter
 //! policies.
+
+use reedbase_concurrent_core::PendingWrite;
 
 use super::obs::{Call, Fault, Key, MovedReason, Obs, Outcome, Slot, WriteFault};
 use super::op::{Mode, TABLES, TableArg, is_refused};
 use super::reference::{Model, table_index};
-use crate::types::PendingWrite;
 
 impl Model {
     pub(super) fn submit(&mut self, t: TableArg, write: &PendingWrite, mode: &Mode) -> Obs {

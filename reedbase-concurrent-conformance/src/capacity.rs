@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Cases for the queue capacity under concurrent producers: exactly
+//! Cases for the queue capacity: a full queue refuses with `QueueFull`
+//! naming the table and the size, and under concurrent producers exactly
 //! `capacity()` writes succeed however many threads race for the places.
 
 use std::collections::HashSet;
 use std::sync::Barrier;
 use std::thread;
 
-use super::Backend;
-use super::samples::{head, join, sequenced_write};
-use crate::error::ReedError;
-use crate::types::PendingWrite;
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::ReedError;
 
+use crate::Backend;
+use crate::samples::{fill_queue, head, join, sequenced_write, tagged_write};
+
+const TABLE: &str = "test_table";
 const PRODUCERS: usize = 8;
 const ROUNDS: usize = 5;
 const BOUNDARY_ROUNDS: usize = 20;
@@ -139,5 +142,35 @@ pub fn capacity_holds_when_producers_race_for_last_places<B: Backend>(backend: &
         let what = format!("boundary round {round}");
         let race = race_producers(backend, table, 2, &what);
         assert_exactly(backend, table, race, free, 2 * PRODUCERS, &what);
+    }
+}
+
+/// Old `test_queue_full`: the queue takes `capacity()` writes (100 by
+/// default) and refuses the next one with `QueueFull`.
+pub fn queue_write_beyond_capacity_is_queue_full<B: Backend>(backend: &B) {
+    let capacity = backend.capacity();
+    fill_queue(backend, TABLE);
+    let error = backend
+        .queue_write(TABLE, &tagged_write("over"))
+        .expect_err("queue_write past capacity");
+    assert!(
+        error.is_queue_full(),
+        "past capacity: expected QueueFull, got {error:?}"
+    );
+    let count = backend.count_pending(TABLE).expect("count_pending");
+    assert_eq!(count, capacity, "count after the refused write");
+}
+
+/// `QueueFull` names the table and reports `size == capacity()`.
+pub fn queue_full_names_table_and_size<B: Backend>(backend: &B) {
+    let capacity = backend.capacity();
+    fill_queue(backend, TABLE);
+    let over = backend.queue_write(TABLE, &tagged_write("over"));
+    match over.expect_err("queue_write past capacity") {
+        ReedError::QueueFull { table, size } => {
+            assert_eq!(table, TABLE, "QueueFull names the table");
+            assert_eq!(size, capacity, "QueueFull reports size == capacity()");
+        }
+        other => panic!("queue_write past capacity: expected QueueFull, got {other:?}"),
     }
 }

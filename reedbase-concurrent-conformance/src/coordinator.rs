@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
-use super::Backend;
-use super::journal::{
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+use reedbase_concurrent_core::{SubmitOutcome, WriteCoordinator, WriteFailure};
+
+use crate::Backend;
+use crate::apply_journal::{
     Journal, Refused, SHORT, handed_back, never_apply, poisoned_write, queue_through, submitted,
 };
-use super::samples::{LONG, fill_queue, head, tagged_write};
-use crate::coordinator::{SubmitOutcome, WriteCoordinator, WriteFailure};
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use crate::samples::{LONG, fill_queue, head, tagged_write};
 
 const TABLE: &str = "test_table";
 

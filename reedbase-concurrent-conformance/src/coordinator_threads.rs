@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Barrier, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::Backend;
-use super::samples::{LONG, join, sequenced_write};
-use crate::coordinator::{ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator};
-use crate::types::PendingWrite;
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::{ApplyError, ApplyKey, SubmitOutcome, WriteCoordinator};
+
+use crate::Backend;
+use crate::samples::{LONG, join, sequenced_write};
 
 const TABLE: &str = "test_table";
 const THREADS: usize = 4;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Cases for [`LockBackend`](crate::LockBackend): the old module's ten lock
+//! Cases for [`LockBackend`](reedbase_concurrent_core::LockBackend): the old module's ten lock
 //! tests, written against the trait, and the new contracts (never-waiting
 //! `try_acquire_lock`, RAII release, timeouts that report the real wait,
 //! who holds a lock).
@@ -8,9 +8,10 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::Backend;
-use super::samples::{LONG, join};
-use crate::error::ReedError;
+use reedbase_concurrent_core::ReedError;
+
+use crate::Backend;
+use crate::samples::{LONG, join};
 
 const TABLE: &str = "test_table";
 

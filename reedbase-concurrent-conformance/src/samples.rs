@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ScopedJoinHandle;
 use std::time::Duration;
 
-use super::Backend;
-use super::inputs::UNKNOWN_IDS;
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
+use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
+
+use crate::Backend;
+use crate::bad_inputs::UNKNOWN_IDS;
 
 /// A timeout long enough never to expire in a passing run.
 pub(crate) const LONG: Duration = Duration::from_secs(5);

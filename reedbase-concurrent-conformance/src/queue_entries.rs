@@ -1,17 +1,123 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Cases for the queue contracts that the new design adds to the old
-//! module's behaviour: exact errors, non-destructive reads, exact round
-//! trips, strict FIFO without sleeps, unique ids and independent tables.
+//! Cases for the entries of [`QueueBackend`](reedbase_concurrent_core::QueueBackend):
+//! a queued write comes back exactly, reads do not remove, removal of a
+//! missing or removed id is `QueueEntryNotFound`, counts follow the queue,
+//! and ids are distinct and valid.
 
 use std::collections::HashSet;
 
-use super::Backend;
-use super::samples::{ABSENT_ID, LONG, drain_all, fill_queue, head, queue_tagged, tagged_write};
-use crate::error::ReedError;
-use crate::types::{CsvRow, PendingWrite, WriteOperation};
-use crate::validation::validate_queue_id;
+use reedbase_concurrent_core::validate_queue_id;
+use reedbase_concurrent_core::{CsvRow, PendingWrite, ReedError, WriteOperation};
+
+use crate::Backend;
+use crate::samples::{ABSENT_ID, drain_all, head, operation_write, queue_tagged, tagged_write};
 
 const TABLE: &str = "test_table";
+
+/// Old `test_queue_write_and_get`: the entry queued comes back from
+/// `get_next_pending` under the same id with the same content.
+pub fn queue_write_then_get_returns_it<B: Backend>(backend: &B) {
+    let write = tagged_write("one");
+    let id = backend.queue_write(TABLE, &write).expect("queue_write");
+    assert_eq!(
+        head(backend, TABLE),
+        (id, write),
+        "the entry comes back as queued"
+    );
+}
+
+/// Old `test_remove_from_queue`: removing the one entry brings the count
+/// from 1 to 0.
+pub fn remove_from_queue_removes_entry<B: Backend>(backend: &B) {
+    let id = backend
+        .queue_write(TABLE, &tagged_write("one"))
+        .expect("queue_write");
+    assert_eq!(
+        backend.count_pending(TABLE).expect("count_pending"),
+        1,
+        "before remove"
+    );
+    backend
+        .remove_from_queue(TABLE, &id)
+        .expect("remove_from_queue");
+    assert_eq!(
+        backend.count_pending(TABLE).expect("count_pending"),
+        0,
+        "after remove"
+    );
+}
+
+/// Old `test_count_pending_empty`: a never used queue counts 0.
+pub fn count_pending_empty_is_zero<B: Backend>(backend: &B) {
+    assert_eq!(
+        backend.count_pending(TABLE).expect("count_pending"),
+        0,
+        "never used"
+    );
+}
+
+/// Old `test_count_pending_multiple`: two writes count 2.
+pub fn count_pending_counts_writes<B: Backend>(backend: &B) {
+    backend
+        .queue_write(TABLE, &tagged_write("one"))
+        .expect("first queue_write");
+    backend
+        .queue_write(TABLE, &tagged_write("two"))
+        .expect("second queue_write");
+    assert_eq!(
+        backend.count_pending(TABLE).expect("count_pending"),
+        2,
+        "two writes"
+    );
+}
+
+/// Old `test_get_next_pending_empty`: an empty queue gives `None`.
+pub fn get_next_pending_empty_is_none<B: Backend>(backend: &B) {
+    let got = backend.get_next_pending(TABLE).expect("get_next_pending");
+    assert!(got.is_none(), "an empty queue gives None, got {got:?}");
+}
+
+/// Old `test_different_operations`: Insert, Update and Delete writes are all
+/// queued and counted, and come back with their operation.
+pub fn every_operation_is_queued<B: Backend>(backend: &B) {
+    for operation in [
+        WriteOperation::Insert,
+        WriteOperation::Update,
+        WriteOperation::Delete,
+    ] {
+        let write = operation_write(operation, &format!("{operation:?}"));
+        backend.queue_write(TABLE, &write).expect("queue_write");
+    }
+    assert_eq!(
+        backend.count_pending(TABLE).expect("count_pending"),
+        3,
+        "three writes"
+    );
+    // What is checked here is that each operation is kept; order has cases
+    // of its own (fifo_two_writes_apart, fifo_without_sleeps).
+    let mut kept: Vec<String> = drain_all(backend, TABLE)
+        .iter()
+        .map(|(_, write)| format!("{:?}", write.operation))
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        ["Delete", "Insert", "Update"],
+        "each operation kept once"
+    );
+}
+
+/// Old `test_remove_nonexistent`: removing an id that is not queued is an
+/// error.
+pub fn remove_missing_id_is_error<B: Backend>(backend: &B) {
+    let error = backend
+        .remove_from_queue(TABLE, ABSENT_ID)
+        .expect_err("remove_from_queue of an id that was never queued");
+    assert!(
+        !error.is_invalid_input(),
+        "a well-formed id that is not queued is no input error, got {error:?}"
+    );
+}
 
 /// Removes `id` from `table` and panics unless that is `QueueEntryNotFound`
 /// for `table` and `id`.
@@ -90,43 +196,6 @@ pub fn get_next_pending_does_not_remove<B: Backend>(backend: &B) {
     );
 }
 
-/// Removing an entry that is not the head works, and the others keep their
-/// order.
-pub fn remove_non_head_keeps_order<B: Backend>(backend: &B) {
-    let entries = queue_tagged(backend, TABLE, 4);
-    backend
-        .remove_from_queue(TABLE, &entries[2].0)
-        .expect("remove the third entry");
-    backend
-        .remove_from_queue(TABLE, &entries[1].0)
-        .expect("remove the second entry");
-    assert_eq!(
-        backend.count_pending(TABLE).expect("count_pending"),
-        2,
-        "two removed"
-    );
-    let rest: Vec<(String, PendingWrite)> = drain_all(backend, TABLE);
-    assert_eq!(
-        rest,
-        [entries[0].clone(), entries[3].clone()],
-        "the rest in order"
-    );
-}
-
-/// `QueueFull` names the table and reports `size == capacity()`.
-pub fn queue_full_names_table_and_size<B: Backend>(backend: &B) {
-    let capacity = backend.capacity();
-    fill_queue(backend, TABLE);
-    let over = backend.queue_write(TABLE, &tagged_write("over"));
-    match over.expect_err("queue_write past capacity") {
-        ReedError::QueueFull { table, size } => {
-            assert_eq!(table, TABLE, "QueueFull names the table");
-            assert_eq!(size, capacity, "QueueFull reports size == capacity()");
-        }
-        other => panic!("queue_write past capacity: expected QueueFull, got {other:?}"),
-    }
-}
-
 /// Writes come back exactly as queued: every operation, row order, rows
 /// with no values and with empty values, Unicode, characters JSON escapes,
 /// no rows at all, and timestamps from 0 to `u64::MAX`.
@@ -182,23 +251,6 @@ pub fn pending_write_survives_exactly<B: Backend>(backend: &B) {
     }
 }
 
-/// Fifty writes back to back, with no sleep between them, come out in the
-/// order written (fewer if `capacity()` is smaller).
-pub fn fifo_without_sleeps<B: Backend>(backend: &B) {
-    let count = backend.capacity().min(50);
-    let written = queue_tagged(backend, TABLE, count);
-    for (position, expected) in written.iter().enumerate() {
-        let got = head(backend, TABLE);
-        assert_eq!(
-            &got, expected,
-            "entry {position} of {count} written back to back came out of order"
-        );
-        backend
-            .remove_from_queue(TABLE, &got.0)
-            .expect("remove_from_queue");
-    }
-}
-
 /// Ids from `queue_write` are distinct, pass `validate_queue_id`, and are
 /// not reused after their entries are removed.
 pub fn queue_ids_are_distinct_and_valid<B: Backend>(backend: &B) {
@@ -221,51 +273,4 @@ pub fn queue_ids_are_distinct_and_valid<B: Backend>(backend: &B) {
                 .expect("remove_from_queue");
         }
     }
-}
-
-/// Two tables' locks and queues do not affect each other: a held lock, a
-/// full queue, a removal, and an id of the other table.
-pub fn tables_are_independent<B: Backend>(backend: &B) {
-    let held = backend
-        .acquire_lock("alpha", LONG)
-        .expect("acquire_lock alpha");
-    assert!(
-        !backend.is_locked("beta").expect("is_locked beta"),
-        "beta not locked"
-    );
-    let beta_guard = backend
-        .try_acquire_lock("beta")
-        .expect("try_acquire_lock beta");
-    assert!(
-        beta_guard.is_some(),
-        "beta's lock is free while alpha's is held"
-    );
-    drop(beta_guard);
-    drop(held);
-
-    let capacity = backend.capacity();
-    let alpha_ids = fill_queue(backend, "alpha");
-    let beta_id = backend
-        .queue_write("beta", &tagged_write("beta"))
-        .expect("queue_write beta while alpha is full");
-    let what = "remove_from_queue on beta of an id queued on alpha";
-    assert_remove_not_found(backend, "beta", &alpha_ids[0], what);
-    assert_eq!(
-        backend.count_pending("alpha").expect("count alpha"),
-        capacity,
-        "alpha"
-    );
-    backend
-        .remove_from_queue("beta", &beta_id)
-        .expect("remove_from_queue beta");
-    assert_eq!(
-        backend.count_pending("alpha").expect("count alpha"),
-        capacity,
-        "alpha"
-    );
-    assert_eq!(
-        backend.count_pending("beta").expect("count beta"),
-        0,
-        "beta"
-    );
 }

@@ -4,10 +4,11 @@
 //! `move_aside` / `moved_aside`, `record_failed_apply` and
 //! `tables_with_pending`.
 
-use super::Backend;
-use super::queue_contract_cases::assert_remove_not_found;
-use super::samples::{ABSENT_ID, LONG, drain_all, head, queue_tagged};
-use crate::error::ReedError;
+use reedbase_concurrent_core::ReedError;
+
+use crate::Backend;
+use crate::queue_entries::assert_remove_not_found;
+use crate::samples::{ABSENT_ID, LONG, drain_all, head, queue_tagged};
 
 const TABLE: &str = "test_table";
 

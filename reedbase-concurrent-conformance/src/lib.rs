@@ -2,9 +2,9 @@
 //! What every backend is checked with, in two parts:
 //!
 //! - the conformance suite: plain functions, each taking a backend, that
-//!   check the contracts of [`LockBackend`](crate::LockBackend) and
-//!   [`QueueBackend`](crate::QueueBackend) and the
-//!   [`WriteCoordinator`](crate::WriteCoordinator) flow over them;
+//!   check the contracts of [`LockBackend`](reedbase_concurrent_core::LockBackend) and
+//!   [`QueueBackend`](reedbase_concurrent_core::QueueBackend) and the
+//!   [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator) flow over them;
 //! - the one operation model ([`model`]): random sequences of operations run
 //!   on a backend and on a plain reference, compared step by step (a
 //!   backend's proptest, and `cargo xtask parity` across backends).
@@ -26,7 +26,7 @@
 //! of at least [`MIN_CAPACITY`].
 //!
 //! ```
-//! use reedbase_concurrent_core::conformance;
+//! use reedbase_concurrent_conformance as conformance;
 //! use reedbase_concurrent_mem::MemBackend;
 //!
 //! // A backend crate's test runs the whole suite: conformance::run_all(MemBackend::new).
@@ -70,7 +70,7 @@
 //!   [`lock_excludes_other_threads`], [`acquire_lock_wakes_promptly`],
 //!   [`wait_for_unlock_wakes_promptly`], [`reader_racing_writer_sees_whole_entries`],
 //!   [`reader_draining_while_writer_queues_sees_whole_entries`].
-//! - The [`WriteCoordinator`](crate::WriteCoordinator), per write:
+//! - The [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator), per write:
 //!   [`coordinator_applies_when_free`], [`coordinator_queues_on_lock_timeout`],
 //!   [`coordinator_hands_back_write_when_queue_full`],
 //!   [`coordinator_queued_write_not_overtaken`], [`coordinator_apply_failure_keeps_entry`],
@@ -100,42 +100,44 @@
 //!   [`drainer_drains_in_the_background`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod batch_cases;
-mod capacity_cases;
-mod concurrency_cases;
-mod coordinator_cases;
-mod coordinator_concurrency_cases;
-mod dead_letter_cases;
-mod inputs;
-mod journal;
-mod lock_cases;
+mod apply_journal;
+mod bad_inputs;
+mod batch;
+mod capacity;
+mod coordinator;
+mod coordinator_threads;
+mod dead_letters;
+mod lock;
+mod lock_across_threads;
+mod losing_locks;
 mod lost_lock;
-mod lost_lock_cases;
 pub mod model;
-mod queue_batch_cases;
-mod queue_cases;
-mod queue_contract_cases;
+mod queue_batch;
+mod queue_entries;
+mod queue_order;
+mod queue_races;
 mod samples;
-mod service_cases;
-mod validation_cases;
+mod service;
+mod validation;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-pub use batch_cases::*;
-pub use capacity_cases::*;
-pub use concurrency_cases::*;
-pub use coordinator_cases::*;
-pub use coordinator_concurrency_cases::*;
-pub use dead_letter_cases::*;
-pub use inputs::{BadName, UNKNOWN_IDS, bad_queue_ids, bad_table_names};
-pub use lock_cases::*;
-pub use lost_lock::{LosingGuard, LosingLocks};
-pub use lost_lock_cases::*;
-pub use queue_batch_cases::*;
-pub use queue_cases::*;
-pub use queue_contract_cases::*;
-pub use service_cases::*;
-pub use validation_cases::*;
+pub use bad_inputs::{BadName, UNKNOWN_IDS, bad_queue_ids, bad_table_names};
+pub use batch::*;
+pub use capacity::*;
+pub use coordinator::*;
+pub use coordinator_threads::*;
+pub use dead_letters::*;
+pub use lock::*;
+pub use lock_across_threads::*;
+pub use losing_locks::{LosingGuard, LosingLocks};
+pub use lost_lock::*;
+pub use queue_batch::*;
+pub use queue_entries::*;
+pub use queue_order::*;
+pub use queue_races::*;
+pub use service::*;
+pub use validation::*;
 
 /// The smallest queue capacity the suite can check: some cases need five
 /// entries in one queue.
@@ -143,10 +145,10 @@ pub const MIN_CAPACITY: usize = 5;
 
 /// The bounds a backend needs to be run through the suite: shared between
 /// threads, and cloned (a clone shares the state: the same locks and
-/// queues) for a [`Drainer`](crate::Drainer) on a thread of its own.
-pub trait Backend: crate::Backend + Clone + Send + Sync + 'static {}
+/// queues) for a [`Drainer`](reedbase_concurrent_core::Drainer) on a thread of its own.
+pub trait Backend: reedbase_concurrent_core::Backend + Clone + Send + Sync + 'static {}
 
-impl<T: crate::Backend + Clone + Send + Sync + 'static> Backend for T {}
+impl<T: reedbase_concurrent_core::Backend + Clone + Send + Sync + 'static> Backend for T {}
 
 /// One named case of the suite.
 pub struct Case<B> {

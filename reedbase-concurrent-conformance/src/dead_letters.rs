@@ -4,13 +4,16 @@
 //! [`DeadLetterPolicy::MoveAsideAfter`] it is moved aside after that many
 //! failures and the table goes on, per write and in batches.
 
-use super::Backend;
-use super::journal::{
+use reedbase_concurrent_core::ReedError;
+use reedbase_concurrent_core::{
+    CoordinatorOptions, DeadLetterPolicy, SubmitOutcome, WriteCoordinator,
+};
+
+use crate::Backend;
+use crate::apply_journal::{
     Journal, REFUSED, Seen, handed_back, poisoned_write, queue_through, submitted,
 };
-use super::samples::{LONG, head, tagged_write};
-use crate::coordinator::{CoordinatorOptions, DeadLetterPolicy, SubmitOutcome, WriteCoordinator};
-use crate::error::ReedError;
+use crate::samples::{LONG, head, tagged_write};
 
 const TABLE: &str = "test_table";
 

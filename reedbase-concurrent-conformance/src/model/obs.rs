@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use crate::types::PendingWrite;
-use crate::validation::{NameRule, RowField, RowRule};
+use reedbase_concurrent_core::PendingWrite;
+use reedbase_concurrent_core::validation::{NameRule, RowField, RowRule};
 
 use super::op::show_write;
 
@@ -93,7 +93,7 @@ impl fmt::Display for Fault {
     }
 }
 
-/// A coordinator error ([`WriteError`](crate::WriteError)), normalised.
+/// A coordinator error ([`WriteError`](reedbase_concurrent_core::WriteError)), normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteFault {
     /// The backend failed.
