@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `cargo xtask bench`: the old module (`reedbase-last`), the new backends
 //! (fs, mem, pg), SQLite and the bare kernel and disk, measured in one run
-//! and shown side by side with ratios, then the targets of issues 11 and
-//! 12.
+//! and shown side by side with ratios, then the performance
+//! targets.
 //!
 //! The pg rows need a PostgreSQL server, found as the pg crate's tests find
 //! it ([`crate::pg_server`]); each pg subject and column works in a

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `--chaos`: what an operator, a sync tool or another account with write
-//! access to `<base>/tables/` may do while writers run (issue 9's
-//! attacker): delete and rename the lock file, rename the corrupt
+//! access to `<base>/tables/` may do while writers run (the threat
+//! model's attacker): delete and rename the lock file, rename the corrupt
 //! directory, drop junk files and symbolic links (to a file outside the
 //! base, to a FIFO outside it, named like an entry or like a producer's
 //! temporary) into the queue directory, and, when run as root, put the base
