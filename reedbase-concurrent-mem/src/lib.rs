@@ -24,6 +24,10 @@
 //! `mem-00000000000000000042`; they are unique across the backend's tables and
 //! never reused.
 //!
+//! The crate follows the backends' layout: `backend.rs` implements both
+//! traits, the lock lives in `lock/`, the queue in `queue/`, and `sync.rs`
+//! is the shim that swaps std's synchronisation for loom's.
+//!
 //! # Verification
 //!
 //! Besides the conformance suite (`reedbase-concurrent-conformance`), the crate has
@@ -55,6 +59,9 @@
 //! ```
 
 mod backend;
+mod lock;
+mod queue;
 mod sync;
 
-pub use backend::{MemBackend, MemGuard};
+pub use backend::MemBackend;
+pub use lock::MemGuard;

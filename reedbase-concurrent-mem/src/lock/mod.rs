@@ -1,20 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The lock side of [`MemBackend`]: the guard, waiting for a release, and
-//! [`LockBackend`].
+//! A table's lock in memory: a flag in the table's slot, taken under the
+//! slot's mutex, released by dropping [`MemGuard`], which wakes every
+//! sleeper on the slot's condvar.
+//!
+//! Invariants: `locked` is true exactly while one `MemGuard` of the table
+//! lives; a sleeper counts itself in `waiters` under the mutex before it
+//! sleeps, and a release notifies whenever that count is not zero, so no
+//! wake-up is lost.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use reedbase_concurrent_core::{LockBackend, LockGuard, LockHolder, ReedError, ReedResult};
+use reedbase_concurrent_core::{LockGuard, LockHolder, ReedResult};
 
-use super::{MemBackend, TableSlot, TableState, lock_ignoring_poison};
+use crate::backend::{TableSlot, TableState, lock_ignoring_poison};
 use crate::sync::{Arc, Instant, MutexGuard};
 
-/// Holds a table's lock in a [`MemBackend`]; dropping it releases the lock
-/// and wakes the waiters.
+/// Holds a table's lock in a [`MemBackend`](crate::MemBackend); dropping it
+/// releases the lock and wakes the waiters.
 ///
-/// Returned by [`acquire_lock`](LockBackend::acquire_lock) and
-/// [`try_acquire_lock`](LockBackend::try_acquire_lock). A panic that unwinds
+/// Returned by [`acquire_lock`](reedbase_concurrent_core::LockBackend::acquire_lock) and
+/// [`try_acquire_lock`](reedbase_concurrent_core::LockBackend::try_acquire_lock). A panic that unwinds
 /// past the guard drops it, so a panicking holder releases the lock too.
 ///
 /// # Examples
@@ -104,68 +110,54 @@ impl Drop for MemGuard {
     }
 }
 
-impl LockBackend for MemBackend {
-    type Guard = MemGuard;
+/// Takes the lock of `slot`, waiting up to `timeout` for a release; the
+/// time waited if it stays held.
+pub(crate) fn acquire(
+    slot: Arc<TableSlot>,
+    table_name: &str,
+    timeout: Duration,
+) -> Result<MemGuard, Duration> {
+    let mut state = wait_until(&slot, timeout, |state| !state.locked)?;
+    state.locked = true;
+    state.held_since = Some(SystemTime::now());
+    drop(state);
+    Ok(MemGuard {
+        slot,
+        table_name: table_name.to_string(),
+    })
+}
 
-    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<MemGuard> {
-        let slot = self.slot(table_name)?;
-        self.check_process("acquire_lock", table_name)?;
-        let waited = match wait_until(&slot, timeout, |state| !state.locked) {
-            Ok(mut state) => {
-                state.locked = true;
-                state.held_since = Some(SystemTime::now());
-                None
-            }
-            Err(waited) => Some(waited),
-        };
-        match waited {
-            None => Ok(MemGuard {
-                slot,
-                table_name: table_name.to_string(),
-            }),
-            Some(waited) => Err(ReedError::lock_timeout(table_name, waited)
-                .with_holder(self.lock_holder(table_name)?)),
-        }
+/// Takes the lock of `slot` if it is free, without waiting.
+pub(crate) fn try_acquire(slot: Arc<TableSlot>, table_name: &str) -> Option<MemGuard> {
+    let mut state = lock_ignoring_poison(&slot.state);
+    if state.locked {
+        return None;
     }
+    state.locked = true;
+    state.held_since = Some(SystemTime::now());
+    drop(state);
+    Some(MemGuard {
+        slot,
+        table_name: table_name.to_string(),
+    })
+}
 
-    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<MemGuard>> {
-        let slot = self.slot(table_name)?;
-        self.check_process("try_acquire_lock", table_name)?;
-        let mut state = lock_ignoring_poison(&slot.state);
-        if state.locked {
-            return Ok(None);
-        }
-        state.locked = true;
-        state.held_since = Some(SystemTime::now());
-        drop(state);
-        Ok(Some(MemGuard {
-            slot,
-            table_name: table_name.to_string(),
-        }))
-    }
+/// Whether the lock of `slot` is held.
+pub(crate) fn is_locked(slot: &TableSlot) -> bool {
+    lock_ignoring_poison(&slot.state).locked
+}
 
-    fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
-        let slot = self.slot(table_name)?;
-        let locked = lock_ignoring_poison(&slot.state).locked;
-        Ok(locked)
-    }
+/// Waits up to `timeout` until the lock of `slot` is free; the time waited
+/// if it stays held.
+pub(crate) fn wait_for_release(slot: &TableSlot, timeout: Duration) -> Result<(), Duration> {
+    wait_until(slot, timeout, |state| !state.locked).map(drop)
+}
 
-    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
-        let slot = self.slot(table_name)?;
-        match wait_until(&slot, timeout, |state| !state.locked) {
-            Ok(_) => Ok(()),
-            Err(waited) => Err(ReedError::lock_timeout(table_name, waited)
-                .with_holder(self.lock_holder(table_name)?)),
-        }
-    }
-
-    /// The holder is always this process: its pid and the time the lock was
-    /// taken (no host: the lock never leaves the process).
-    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        let slot = self.slot(table_name)?;
-        let state = lock_ignoring_poison(&slot.state);
-        Ok(state
-            .locked
-            .then(|| LockHolder::new(Some(std::process::id()), None, state.held_since)))
-    }
+/// Who holds the lock of `slot`: always this process, with its pid and the
+/// time the lock was taken (no host: the lock never leaves the process).
+pub(crate) fn holder(slot: &TableSlot) -> Option<LockHolder> {
+    let state = lock_ignoring_poison(&slot.state);
+    state
+        .locked
+        .then(|| LockHolder::new(Some(std::process::id()), None, state.held_since))
 }
