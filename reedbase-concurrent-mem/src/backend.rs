@@ -4,11 +4,11 @@
 //! inputs and the process here and leave the lock to `lock/` and the queue
 //! to `queue/`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reedbase_concurrent_core::{
     DEFAULT_QUEUE_CAPACITY, LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend,
@@ -17,7 +17,8 @@ use reedbase_concurrent_core::{
 
 use crate::lock::{self, MemGuard};
 use crate::queue;
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::slot::{TableSlot, lock_ignoring_poison};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
 /// The in-memory backend: an exclusive lock and a FIFO queue per table,
 /// within one process; see the [crate docs](crate).
@@ -50,32 +51,6 @@ struct Shared {
     next_id: AtomicU64,
     /// The process that made the backend; see [`MemBackend::check_process`].
     owner: u32,
-}
-
-/// A table's lock and queue, under one mutex.
-#[derive(Default)]
-pub(crate) struct TableSlot {
-    pub(crate) state: Mutex<TableState>,
-    /// Notified when the lock is released.
-    pub(crate) released: Condvar,
-}
-
-/// What a table's mutex guards: the lock's side (`locked`, `waiters`,
-/// `held_since`) and the queue's (`queue`, `moved`, `failures`).
-#[derive(Default)]
-pub(crate) struct TableState {
-    pub(crate) locked: bool,
-    /// Threads asleep on `released` (acquirers and `wait_for_unlock`
-    /// callers), so that a release with nobody waiting skips the notify,
-    /// which on Linux is a system call.
-    pub(crate) waiters: usize,
-    pub(crate) queue: VecDeque<(String, PendingWrite)>,
-    /// When the current holder took the lock.
-    pub(crate) held_since: Option<SystemTime>,
-    /// Entries moved aside, in the order they were moved.
-    pub(crate) moved: Vec<MovedAside>,
-    /// Failed applies per pending entry.
-    pub(crate) failures: HashMap<String, u32>,
 }
 
 impl fmt::Debug for MemBackend {
@@ -313,15 +288,6 @@ impl QueueBackend for MemBackend {
         tables.sort();
         Ok(tables)
     }
-}
-
-/// A poisoned mutex only means another thread panicked while holding it;
-/// the state it guards (a flag and a queue) is never left half-changed, so
-/// carrying on is sound and keeps a release in `Drop` from panicking.
-pub(crate) fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(all(test, not(loom)))]

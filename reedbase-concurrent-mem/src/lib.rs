@@ -25,8 +25,9 @@
 //! never reused.
 //!
 //! The crate follows the backends' layout: `backend.rs` implements both
-//! traits, the lock lives in `lock/`, the queue in `queue/`, and `sync.rs`
-//! is the shim that swaps std's synchronisation for loom's.
+//! traits, the lock lives in `lock/`, the queue in `queue/`, the table's
+//! slot that both change in `slot.rs`, and `sync.rs` is the shim that swaps
+//! std's synchronisation for loom's.
 //!
 //! # Verification
 //!
@@ -61,6 +62,7 @@
 mod backend;
 mod lock;
 mod queue;
+mod slot;
 mod sync;
 
 pub use backend::MemBackend;

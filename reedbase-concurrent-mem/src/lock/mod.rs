@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use reedbase_concurrent_core::{LockGuard, LockHolder, ReedResult};
 
-use crate::backend::{TableSlot, TableState, lock_ignoring_poison};
+use crate::slot::{TableSlot, TableState, lock_ignoring_poison};
 use crate::sync::{Arc, Instant, MutexGuard};
 
 /// Holds a table's lock in a [`MemBackend`](crate::MemBackend); dropping it

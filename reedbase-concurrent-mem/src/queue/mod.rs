@@ -10,7 +10,7 @@
 
 use reedbase_concurrent_core::{MovedAside, PendingWrite, ReedError, ReedResult};
 
-use crate::backend::TableState;
+use crate::slot::TableState;
 
 /// Appends `write` under the id `next_id` makes, unless the queue already
 /// holds `capacity` entries (`QueueFull`; no id is taken then).
