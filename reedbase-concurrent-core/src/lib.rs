@@ -17,6 +17,7 @@ pub mod coordinator;
 mod diagnostics;
 mod error;
 pub mod events;
+mod rules;
 mod types;
 pub mod validation;
 
