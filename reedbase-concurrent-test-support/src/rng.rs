@@ -22,6 +22,11 @@ impl Rng {
         Rng(seed)
     }
 
+    /// Seeded with `seed`; 0, which xorshift never leaves, is taken as 1.
+    pub fn with_seed(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
     /// A number in `low..high`.
     pub fn below(&mut self, low: u64, high: u64) -> u64 {
         self.0 ^= self.0 << 13;

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod child_process;
 pub mod held_lock;
+pub mod panics;
 pub mod parity;
 pub mod pg_server;
 pub mod pg_site;

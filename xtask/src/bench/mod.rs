@@ -26,6 +26,7 @@ mod deep;
 mod handoff;
 mod load;
 pub mod load_child;
+mod load_mode;
 mod measure;
 pub mod micro;
 mod report;

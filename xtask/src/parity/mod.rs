@@ -24,6 +24,7 @@
 //! not happen.
 
 mod backends;
+mod compat_samples;
 mod conformance_runs;
 mod cross_compat;
 mod findings;
@@ -34,8 +35,6 @@ mod report;
 mod trace_compare;
 mod traces;
 mod type_checks;
-
-pub use backends::panic_message;
 
 use std::path::PathBuf;
 use std::time::Instant;
