@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -21,6 +22,8 @@ pub struct ChildProcess {
     stdin: Option<ChildStdin>,
     unread: Receiver<String>,
     printed: Arc<Mutex<Vec<String>>>,
+    /// Whether the reader still keeps every line in `printed`.
+    keep: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
     reaped: bool,
 }
@@ -54,10 +57,14 @@ impl ChildProcess {
         let (sender, unread) = mpsc::channel();
         let printed = Arc::new(Mutex::new(Vec::new()));
         let collected = Arc::clone(&printed);
+        let keep = Arc::new(AtomicBool::new(true));
+        let keeping = Arc::clone(&keep);
         let reader = thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                lock(&collected).push(line.clone());
+                if keeping.load(Ordering::Relaxed) {
+                    lock(&collected).push(line.clone());
+                }
                 // Nobody reading them one by one is fine: they are kept.
                 let _ = sender.send(line);
             }
@@ -68,6 +75,7 @@ impl ChildProcess {
             child,
             unread,
             printed,
+            keep,
             reader: Some(reader),
             reaped: false,
         })
@@ -103,6 +111,21 @@ impl ChildProcess {
                 self.label
             ))
         }
+    }
+
+    /// Hands the lines not read yet, and every later one, to a thread that
+    /// collects `parse`'s result for each line it accepts, until the child
+    /// closes its stdout. [`read_line`](Self::read_line) reads nothing after
+    /// this, and [`lines_so_far`](Self::lines_so_far) stops growing (a
+    /// long-lived child's lines are not kept twice).
+    pub fn collect_lines<T: Send + 'static>(
+        &mut self,
+        parse: impl Fn(&str) -> Option<T> + Send + 'static,
+    ) -> JoinHandle<Vec<T>> {
+        self.keep.store(false, Ordering::Relaxed);
+        let (_, nothing) = mpsc::channel();
+        let unread = std::mem::replace(&mut self.unread, nothing);
+        thread::spawn(move || unread.into_iter().filter_map(|line| parse(&line)).collect())
     }
 
     /// True if the child prints nothing for `quiet` (used to check that a
@@ -279,3 +302,7 @@ impl Drop for ChildProcess {
 fn lock(lines: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
     lines.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+#[path = "child_test.rs"]
+mod tests;

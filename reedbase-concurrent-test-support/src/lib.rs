@@ -81,17 +81,36 @@ pub fn param_as<T: std::str::FromStr>(key: &str) -> T {
 /// In a child: prints one line to the parent and flushes it at once. A
 /// parent that has gone away is not an error: there is no one to tell.
 pub fn tell_parent(line: &str) {
+    let _ = try_tell_parent(line);
+}
+
+/// In a child: as [`tell_parent`], but reports a failed write (the parent
+/// has gone away), for a child that should stop then.
+///
+/// # Errors
+///
+/// The write or the flush of stdout failed.
+pub fn try_tell_parent(line: &str) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
-    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    writeln!(stdout, "{line}").and_then(|()| stdout.flush())
 }
 
 /// In a child: the next line from the parent, or `None` at end of input
 /// (the parent closed stdin or died).
 pub fn line_from_parent() -> Option<String> {
+    try_line_from_parent().ok().flatten()
+}
+
+/// In a child: as [`line_from_parent`], but reports a failed read.
+///
+/// # Errors
+///
+/// Reading stdin failed.
+pub fn try_line_from_parent() -> io::Result<Option<String>> {
     let mut line = String::new();
-    match io::stdin().lock().read_line(&mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim_end().to_string()),
+    match io::stdin().lock().read_line(&mut line)? {
+        0 => Ok(None),
+        _ => Ok(Some(line.trim_end().to_string())),
     }
 }
 

@@ -35,3 +35,7 @@ impl Rng {
         low + self.0 % (high - low).max(1)
     }
 }
+
+#[cfg(test)]
+#[path = "rng_test.rs"]
+mod tests;
