@@ -10,6 +10,9 @@
 //! never waited for forever, and a child still running when its
 //! [`ChildProcess`] is dropped is killed and reaped.
 //!
+//! xtask's child processes speak the same protocol through [`ChildProcess`]
+//! (`xtask/src/child_process.rs`), and draw from the same [`Rng`].
+//!
 //! Not published: the backend crates name it as a path-only dev-dependency,
 //! which `cargo package` drops from their packaged manifests.
 

@@ -14,7 +14,7 @@
 //! criterion benchmarks ([`micro`]: groups `lock`, `disk`, `queue`,
 //! `drain`), run in a child process whose results (criterion's JSON) are
 //! read into the table. The multi-process measurements and the deep queues
-//! are measured here ([`handoff`], [`load`], [`deep`]).
+//! are measured here (`handoff.rs`, `load.rs`, `deep.rs`).
 //!
 //! Progress goes to stderr; the tables and the targets to stdout; every
 //! number also to `<target dir>/xtask-bench.json`. Timings only mean
