@@ -38,64 +38,84 @@
 //!
 //! # The cases
 //!
-//! Each case's own docs say what it checks; here they are by group.
+//! Each case's own docs say what it checks; here they are by subject, one
+//! file each. [`cases`] lists them in a stable order: the old module's own
+//! lock and queue tests first (the ones `cargo xtask parity` labels as
+//! such), then the rest.
 //!
-//! - The old module's lock tests, against the trait:
+//! - Lock (`lock.rs`):
 //!   [`acquire_lock_succeeds`], [`acquire_lock_times_out_against_held_lock`],
 //!   [`is_locked_false_without_lock`], [`is_locked_true_while_held`],
 //!   [`wait_for_unlock_returns_after_release`],
 //!   [`wait_for_unlock_times_out_while_held`],
-//!   [`different_tables_lock_independently`], [`lock_released_at_end_of_scope`],
-//!   [`second_thread_times_out_while_held`], [`is_locked_false_for_unknown_table`].
-//! - The old module's queue tests, against the trait:
+//!   [`different_tables_lock_independently`],
+//!   [`lock_released_at_end_of_scope`], [`second_thread_times_out_while_held`],
+//!   [`is_locked_false_for_unknown_table`], [`try_acquire_lock_never_waits`],
+//!   [`zero_timeout_tries_once`], [`acquire_lock_timeout_reports_real_wait`],
+//!   [`wait_for_unlock_timeout_reports_real_wait`],
+//!   [`lock_holder_tells_held_from_free`].
+//! - Lock across threads (`lock_across_threads.rs`):
+//!   [`lock_excludes_other_threads`], [`acquire_lock_wakes_promptly`],
+//!   [`wait_for_unlock_wakes_promptly`].
+//! - Queue entries (`queue_entries.rs`):
 //!   [`queue_write_then_get_returns_it`], [`remove_from_queue_removes_entry`],
 //!   [`count_pending_empty_is_zero`], [`count_pending_counts_writes`],
-//!   [`queue_write_beyond_capacity_is_queue_full`], [`fifo_two_writes_apart`],
 //!   [`get_next_pending_empty_is_none`], [`every_operation_is_queued`],
-//!   [`rows_keep_their_order`], [`tables_have_separate_queues`],
-//!   [`remove_missing_id_is_error`], [`drain_follows_timestamp_order`].
-//! - Lock contracts: [`try_acquire_lock_never_waits`], [`zero_timeout_tries_once`],
-//!   [`acquire_lock_timeout_reports_real_wait`],
-//!   [`wait_for_unlock_timeout_reports_real_wait`], [`lock_holder_tells_held_from_free`].
-//! - Queue contracts: [`remove_missing_id_is_not_found`], [`remove_twice_is_not_found`],
-//!   [`get_next_pending_does_not_remove`], [`remove_non_head_keeps_order`],
-//!   [`queue_full_names_table_and_size`], [`pending_write_survives_exactly`],
-//!   [`fifo_without_sleeps`], [`queue_ids_are_distinct_and_valid`],
+//!   [`remove_missing_id_is_error`], [`remove_missing_id_is_not_found`],
+//!   [`remove_twice_is_not_found`], [`get_next_pending_does_not_remove`],
+//!   [`pending_write_survives_exactly`], [`queue_ids_are_distinct_and_valid`].
+//! - Queue order (`queue_order.rs`):
+//!   [`fifo_two_writes_apart`], [`rows_keep_their_order`],
+//!   [`tables_have_separate_queues`], [`drain_follows_timestamp_order`],
+//!   [`remove_non_head_keeps_order`], [`fifo_without_sleeps`],
 //!   [`tables_are_independent`].
-//! - Input validation: [`bad_table_names_are_rejected`], [`bad_queue_ids_are_rejected`],
+//! - Queue races (`queue_races.rs`):
+//!   [`reader_racing_writer_sees_whole_entries`],
+//!   [`reader_draining_while_writer_queues_sees_whole_entries`].
+//! - Capacity (`capacity.rs`):
+//!   [`capacity_holds_under_concurrent_producers`],
+//!   [`capacity_holds_when_producers_race_for_last_places`],
+//!   [`queue_write_beyond_capacity_is_queue_full`],
+//!   [`queue_full_names_table_and_size`].
+//! - Input validation (`validation.rs`):
+//!   [`bad_table_names_are_rejected`], [`bad_queue_ids_are_rejected`],
 //!   [`invalid_rows_are_rejected`], [`table_name_is_checked_first`],
 //!   [`unusual_valid_names_work`].
-//! - Several threads: [`capacity_holds_under_concurrent_producers`],
-//!   [`capacity_holds_when_producers_race_for_last_places`],
-//!   [`lock_excludes_other_threads`], [`acquire_lock_wakes_promptly`],
-//!   [`wait_for_unlock_wakes_promptly`], [`reader_racing_writer_sees_whole_entries`],
-//!   [`reader_draining_while_writer_queues_sees_whole_entries`].
-//! - The [`WriteCoordinator`](reedbase_concurrent_core::WriteCoordinator), per write:
-//!   [`coordinator_applies_when_free`], [`coordinator_queues_on_lock_timeout`],
-//!   [`coordinator_hands_back_write_when_queue_full`],
-//!   [`coordinator_queued_write_not_overtaken`], [`coordinator_apply_failure_keeps_entry`],
-//!   [`coordinator_submit_stops_at_failed_queued_write`],
-//!   [`coordinator_direct_apply_failure_hands_write_back`],
-//!   [`coordinator_rejects_invalid_input`], [`coordinator_drain_waits_for_lock`],
-//!   [`coordinator_threads_apply_each_write_once_in_order`].
-//! - The queue methods behind batches, dead letters and start-up:
+//! - Queue methods behind batches, dead letters and start-up (`queue_batch.rs`):
 //!   [`get_pending_batch_returns_the_oldest_without_removing`],
 //!   [`remove_batch_from_queue_stops_at_the_first_failure`],
-//!   [`is_pending_follows_the_entry`], [`move_aside_takes_an_entry_out_of_the_queue`],
+//!   [`is_pending_follows_the_entry`],
+//!   [`move_aside_takes_an_entry_out_of_the_queue`],
 //!   [`record_failed_apply_counts_per_entry`],
 //!   [`tables_with_pending_lists_tables_with_entries`].
-//! - The coordinator in batches: [`batch_submit_applies_queued_writes_then_its_own`],
-//!   [`batch_holds_at_most_max_batch`], [`failed_batch_removes_nothing_and_hands_write_back`],
+//! - The coordinator, per write (`coordinator.rs`):
+//!   [`coordinator_applies_when_free`], [`coordinator_queues_on_lock_timeout`],
+//!   [`coordinator_hands_back_write_when_queue_full`],
+//!   [`coordinator_queued_write_not_overtaken`],
+//!   [`coordinator_apply_failure_keeps_entry`],
+//!   [`coordinator_submit_stops_at_failed_queued_write`],
+//!   [`coordinator_direct_apply_failure_hands_write_back`],
+//!   [`coordinator_rejects_invalid_input`],
+//!   [`coordinator_drain_waits_for_lock`].
+//! - The coordinator across threads (`coordinator_threads.rs`):
+//!   [`coordinator_threads_apply_each_write_once_in_order`].
+//! - The coordinator in batches (`batch.rs`):
+//!   [`batch_submit_applies_queued_writes_then_its_own`],
+//!   [`batch_holds_at_most_max_batch`],
+//!   [`failed_batch_removes_nothing_and_hands_write_back`],
 //!   [`batch_and_per_write_paths_agree`],
 //!   [`submit_applies_at_most_capacity_queued_writes_first`].
-//! - Dead letters: [`dead_letters_block_the_table_by_default`],
+//! - Dead letters (`dead_letters.rs`):
+//!   [`dead_letters_block_the_table_by_default`],
 //!   [`dead_letters_move_aside_after_n_failures`],
 //!   [`dead_letters_in_batches_are_tried_alone_first`].
-//! - A lost lock (through [`LosingLocks`]):
+//! - A lost lock, through [`LosingLocks`] (`lost_lock.rs`):
 //!   [`lost_lock_stops_a_drain_before_the_next_write`],
 //!   [`lost_lock_stops_a_submit_and_hands_the_write_back`].
-//! - What a service needs: [`wait_applied_returns_once_applied`],
-//!   [`wait_applied_reports_a_write_moved_aside`], [`wait_applied_times_out_while_pending`],
+//! - What a service needs (`service.rs`):
+//!   [`wait_applied_returns_once_applied`],
+//!   [`wait_applied_reports_a_write_moved_aside`],
+//!   [`wait_applied_times_out_while_pending`],
 //!   [`drain_all_drains_every_table_and_reports_the_blocked`],
 //!   [`drainer_drains_in_the_background`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -168,8 +188,9 @@ macro_rules! case {
     };
 }
 
-/// Every case of the suite, in a stable order (the order of the groups in
-/// the [module docs](self)).
+/// Every case of the suite, in a stable order: the old module's own lock
+/// and queue tests first, then the rest (the [module docs](self) list them
+/// by subject).
 pub fn cases<B: Backend>() -> Vec<Case<B>> {
     vec![
         // The old module's lock tests.
