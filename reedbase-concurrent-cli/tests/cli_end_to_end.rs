@@ -6,12 +6,11 @@
 //! nothing, and `corrupt restore`.
 //!
 //! Its own main (no libtest harness): the binary re-runs itself as the
-//! child that holds the lock, with the fs crate's multi-process test
-//! support (one child-process helper for the workspace).
+//! child that holds the lock, with the workspace's test-support crate
+//! (`reedbase-concurrent-test-support`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
-mod support;
+use reedbase_concurrent_test_support as support;
 
 mod cli_run;
 

@@ -10,9 +10,8 @@
 //! [`ReedError::InvalidTableName`](crate::ReedError::InvalidTableName) or
 //! [`ReedError::InvalidQueueId`](crate::ReedError::InvalidQueueId).
 //!
-//! The suite in [`conformance`](crate::conformance) (cargo feature
-//! `conformance`) checks all of this against a backend; a backend is done
-//! when it passes the suite unchanged.
+//! The crate `reedbase-concurrent-conformance` checks all of this against a
+//! backend; a backend is done when it passes its suite unchanged.
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::diagnostics::{LockHolder, MovedAside};
-use crate::validation::{NameRule, RowField, RowRule};
+use crate::rules::{NameRule, RowField, RowRule};
 
 /// Result alias used throughout the workspace.
 pub type ReedResult<T> = Result<T, ReedError>;

@@ -7,19 +7,18 @@
 //!
 //! Backends live in their own crates: `reedbase-concurrent-fs` (one host,
 //! across processes), `reedbase-concurrent-pg` (several hosts, through
-//! PostgreSQL) and `reedbase-concurrent-mem` (one process, for tests). With
-//! the `conformance` feature, `conformance` holds the suite and the
-//! operation model that every backend passes unchanged. The [`events`]
-//! module lists the `tracing` events they all emit.
+//! PostgreSQL) and `reedbase-concurrent-mem` (one process, for tests);
+//! `reedbase-concurrent-conformance` holds the suite and the operation model
+//! that every backend passes unchanged. The [`events`] module lists the
+//! `tracing` events they all emit.
 
 pub mod backend;
-#[cfg(feature = "conformance")]
-pub mod conformance;
 pub mod coordinator;
 mod diagnostics;
 mod error;
 pub mod events;
 mod inspect;
+mod rules;
 mod types;
 pub mod validation;
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::{CsvRow, PendingWrite, WriteOperation, now_nanos};
 
-/// The old module's `PendingWrite`, as LAST-BEHAVIOUR.md describes it: the
+/// The old module's `PendingWrite`, as `docs/old-module.md` describes it: the
 /// same field names, but a `u64` timestamp.
 #[derive(Debug, Deserialize, PartialEq)]
 struct OldPendingWrite {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The API shapes that issue 15 asked for, each shown working from outside
+//! The API shapes the crate promises, each shown working from outside
 //! the crate, as a ReedBase engineer writes it: rows from any string types,
 //! one `Backend` bound, moved-aside entries from generic code, one small
 //! error with predicates, `apply` closures without annotations and reused

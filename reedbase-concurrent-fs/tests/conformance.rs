@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Runs the backend conformance suite of `reedbase-concurrent-core` against
+//! Runs the backend conformance suite (`reedbase-concurrent-conformance`) against
 //! [`FsBackend`], unchanged, each case on a fresh base directory under one
 //! temporary directory: with the default options (durable, JSON, capacity
 //! 100), with relaxed durability, postcard and the smallest capacity the
@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use reedbase_concurrent_core::conformance;
+use reedbase_concurrent_conformance as conformance;
 use reedbase_concurrent_fs::{Codec, Durability, FsBackend, FsOptions};
 
 /// Runs the whole suite, each case on its own fresh base directory.

@@ -14,7 +14,7 @@
 //! `table_writers`, run by that crate's tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use reedbase_concurrent_test_support as support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, OpenOptions};

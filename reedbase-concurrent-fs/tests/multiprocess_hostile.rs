@@ -14,7 +14,7 @@
 //!   the dead-letter policy of another process acts on it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use reedbase_concurrent_test_support as support;
 
 use std::fs;
 use std::process::{Command, ExitCode};

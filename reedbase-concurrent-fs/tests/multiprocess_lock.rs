@@ -20,7 +20,7 @@
 //! The hand-off latency and waiter CPU are measured by `cargo xtask bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use reedbase_concurrent_test_support as support;
 
 use std::fs;
 use std::path::Path;

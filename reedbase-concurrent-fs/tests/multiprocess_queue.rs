@@ -20,7 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod queue_producers;
-mod support;
+use reedbase_concurrent_test_support as support;
 
 use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;

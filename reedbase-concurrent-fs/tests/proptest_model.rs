@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Model test: random sequences of every operation run against
 //! [`FsBackend`] (each sequence on its own temporary base directory, relaxed
-//! durability, capacity 3) and against core's reference model, which must
+//! durability, capacity 3) and against the conformance crate's reference model, which must
 //! agree at every step. The operations, their strategy and the model live
-//! in `reedbase_concurrent_core::conformance::model`, shared by every
+//! in `reedbase_concurrent_conformance::model`, shared by every
 //! backend.
 //!
 //! The fs backend adds two operations of its own ([`FsOp`]): a write through
@@ -16,10 +16,10 @@
 use std::fmt;
 
 use proptest::prelude::*;
-use reedbase_concurrent_core::PendingWrite;
-use reedbase_concurrent_core::conformance::model::{
+use reedbase_concurrent_conformance::model::{
     self, Model, Obs, OwnOps, Runner, Slot, TABLES, TableArg,
 };
+use reedbase_concurrent_core::PendingWrite;
 use reedbase_concurrent_fs::{Codec, Durability, FsBackend, FsOptions};
 
 /// The fs backend's own operations.

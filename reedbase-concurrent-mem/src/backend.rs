@@ -1,25 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-//! [`MemBackend`]: per-table lock flag and queue under a `Mutex`, with a
-//! `Condvar` for release. The lock side is in `lock.rs`, the queue side in
-//! `queue.rs`.
+//! [`MemBackend`]: a slot per table (lock flag and queue under one `Mutex`,
+//! with a `Condvar` for release), and the two traits, which check their
+//! inputs and the process here and leave the lock to `lock/` and the queue
+//! to `queue/`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::Duration;
 
 use reedbase_concurrent_core::{
-    DEFAULT_QUEUE_CAPACITY, MovedAside, PendingWrite, ReedError, ReedResult, validate_table_name,
+    DEFAULT_QUEUE_CAPACITY, LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend,
+    ReedError, ReedResult, validate_queue_id, validate_table_name, validate_write,
 };
 
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
-
-mod inspect;
-mod lock;
-mod queue;
-
-pub use lock::MemGuard;
+use crate::lock::{self, MemGuard};
+use crate::queue;
+use crate::slot::{TableSlot, lock_ignoring_poison};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 
 /// The in-memory backend: an exclusive lock and a FIFO queue per table,
 /// within one process; see the [crate docs](crate).
@@ -43,37 +42,15 @@ pub use lock::MemGuard;
 /// ```
 #[derive(Clone)]
 pub struct MemBackend {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     capacity: usize,
-    tables: Mutex<HashMap<String, Arc<TableSlot>>>,
+    pub(crate) tables: Mutex<HashMap<String, Arc<TableSlot>>>,
     next_id: AtomicU64,
     /// The process that made the backend; see [`MemBackend::check_process`].
-    owner: u32,
-}
-
-#[derive(Default)]
-struct TableSlot {
-    state: Mutex<TableState>,
-    released: Condvar,
-}
-
-#[derive(Default)]
-struct TableState {
-    locked: bool,
-    /// Threads asleep on `released` (acquirers and `wait_for_unlock`
-    /// callers), so that a release with nobody waiting skips the notify,
-    /// which on Linux is a system call.
-    waiters: usize,
-    queue: VecDeque<(String, PendingWrite)>,
-    /// When the current holder took the lock.
-    held_since: Option<SystemTime>,
-    /// Entries moved aside, in the order they were moved.
-    moved: Vec<MovedAside>,
-    /// Failed applies per pending entry.
-    failures: HashMap<String, u32>,
+    pub(crate) owner: u32,
 }
 
 impl fmt::Debug for MemBackend {
@@ -178,13 +155,139 @@ impl MemBackend {
     }
 }
 
-/// A poisoned mutex only means another thread panicked while holding it;
-/// the state it guards (a flag and a queue) is never left half-changed, so
-/// carrying on is sound and keeps a release in `Drop` from panicking.
-fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl LockBackend for MemBackend {
+    type Guard = MemGuard;
+
+    fn acquire_lock(&self, table_name: &str, timeout: Duration) -> ReedResult<MemGuard> {
+        let slot = self.slot(table_name)?;
+        self.check_process("acquire_lock", table_name)?;
+        lock::acquire(slot, table_name, timeout).or_else(|waited| {
+            Err(ReedError::lock_timeout(table_name, waited)
+                .with_holder(self.lock_holder(table_name)?))
+        })
+    }
+
+    fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<MemGuard>> {
+        let slot = self.slot(table_name)?;
+        self.check_process("try_acquire_lock", table_name)?;
+        Ok(lock::try_acquire(slot, table_name))
+    }
+
+    fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
+        let slot = self.slot(table_name)?;
+        Ok(lock::is_locked(&slot))
+    }
+
+    fn wait_for_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
+        let slot = self.slot(table_name)?;
+        lock::wait_for_release(&slot, timeout).or_else(|waited| {
+            Err(ReedError::lock_timeout(table_name, waited)
+                .with_holder(self.lock_holder(table_name)?))
+        })
+    }
+
+    /// The holder is always this process: its pid and the time the lock was
+    /// taken (no host: the lock never leaves the process).
+    fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
+        let slot = self.slot(table_name)?;
+        Ok(lock::holder(&slot))
+    }
+}
+
+impl QueueBackend for MemBackend {
+    fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
+        // The table name (in `slot`) first, then the rest: every backend
+        // reports the same error for a call with more than one bad input.
+        let slot = self.slot(table_name)?;
+        validate_write(write)?;
+        self.check_process("queue_write", table_name)?;
+        let mut state = lock_ignoring_poison(&slot.state);
+        queue::push(&mut state, table_name, self.shared.capacity, write, || {
+            self.next_queue_id()
+        })
+    }
+
+    fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {
+        let slot = self.slot(table_name)?;
+        let state = lock_ignoring_poison(&slot.state);
+        Ok(queue::oldest(&state, 1).pop())
+    }
+
+    fn remove_from_queue(&self, table_name: &str, queue_id: &str) -> ReedResult<()> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        queue::remove(&mut lock_ignoring_poison(&slot.state), table_name, queue_id)
+    }
+
+    fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
+        let slot = self.slot(table_name)?;
+        let count = lock_ignoring_poison(&slot.state).queue.len();
+        Ok(count)
+    }
+
+    fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        let slot = self.slot(table_name)?;
+        let state = lock_ignoring_poison(&slot.state);
+        Ok(queue::oldest(&state, max))
+    }
+
+    fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
+        let slot = self.slot(table_name)?;
+        queue_ids.iter().try_for_each(|id| validate_queue_id(id))?;
+        queue::remove_each(
+            &mut lock_ignoring_poison(&slot.state),
+            table_name,
+            queue_ids,
+        )
+    }
+
+    fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        let pending = queue::contains(&lock_ignoring_poison(&slot.state), queue_id);
+        Ok(pending)
+    }
+
+    fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        let mut state = lock_ignoring_poison(&slot.state);
+        queue::move_aside(&mut state, table_name, queue_id, reason)
+    }
+
+    fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
+        let slot = self.slot(table_name)?;
+        let moved = queue::moved_aside(&lock_ignoring_poison(&slot.state));
+        Ok(moved)
+    }
+
+    fn record_failed_apply(&self, table_name: &str, queue_id: &str) -> ReedResult<u32> {
+        let slot = self.slot(table_name)?;
+        validate_queue_id(queue_id)?;
+        queue::record_failure(&mut lock_ignoring_poison(&slot.state), table_name, queue_id)
+    }
+
+    fn tables_with_pending(&self) -> ReedResult<Vec<String>> {
+        let slots: Vec<(String, Arc<TableSlot>)> = lock_ignoring_poison(&self.shared.tables)
+            .iter()
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+            .collect();
+        let mut tables: Vec<String> = slots
+            .into_iter()
+            .filter(|(_, slot)| !lock_ignoring_poison(&slot.state).queue.is_empty())
+            .map(|(name, _)| name)
+            .collect();
+        tables.sort();
+        Ok(tables)
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -13,7 +13,8 @@ use reedbase_concurrent_core::{
     WriteOperation, validate_queue_id,
 };
 
-use super::{Arc, MemBackend, lock_ignoring_poison};
+use super::{Arc, MemBackend};
+use crate::slot::lock_ignoring_poison;
 
 /// A timeout no waiter in these tests should ever reach.
 const LONG: Duration = Duration::from_secs(60);

@@ -24,9 +24,14 @@
 //! `mem-00000000000000000042`; they are unique across the backend's tables and
 //! never reused.
 //!
+//! The crate follows the backends' layout: `backend.rs` implements both
+//! traits, the lock lives in `lock/`, the queue in `queue/`, the table's
+//! slot that both change in `slot.rs`, and `sync.rs` is the shim that swaps
+//! std's synchronisation for loom's.
+//!
 //! # Verification
 //!
-//! Besides the conformance suite of `reedbase-concurrent-core`, the crate has
+//! Besides the conformance suite (`reedbase-concurrent-conformance`), the crate has
 //! a proptest model test (`tests/proptest_model.rs`) and loom models of its
 //! synchronisation (`tests/loom_*.rs`), run with
 //!
@@ -55,6 +60,11 @@
 //! ```
 
 mod backend;
+mod inspect;
+mod lock;
+mod queue;
+mod slot;
 mod sync;
 
-pub use backend::{MemBackend, MemGuard};
+pub use backend::MemBackend;
+pub use lock::MemGuard;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Runs the backend conformance suite of `reedbase-concurrent-core` against
+//! Runs the backend conformance suite (`reedbase-concurrent-conformance`) against
 //! [`MemBackend`], unchanged: once with the default capacity and once with
 //! the smallest capacity the suite accepts, so that the capacity edges are
 //! checked as well.
 
-use reedbase_concurrent_core::conformance;
+use reedbase_concurrent_conformance as conformance;
 use reedbase_concurrent_mem::MemBackend;
 
 #[test]

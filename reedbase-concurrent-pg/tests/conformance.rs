@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Runs the backend conformance suite of `reedbase-concurrent-core` against
+//! Runs the backend conformance suite (`reedbase-concurrent-conformance`) against
 //! [`PgBackend`] on a real server, unchanged, each case in a fresh
 //! namespace of one test run (removed afterwards): with the default options
 //! (durable, capacity 100), and with relaxed durability and the smallest
 //! capacity the suite accepts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use reedbase_concurrent_core::conformance;
+use reedbase_concurrent_conformance as conformance;
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_pg::{Durability, PgOptions};
 

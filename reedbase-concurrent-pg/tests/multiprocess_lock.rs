@@ -17,8 +17,7 @@
 //! (`multiprocess_writer`, `multiprocess_fencing`, `table_writers`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
-mod support;
+use reedbase_concurrent_test_support as support;
 
 mod pg_children;
 mod pg_support;

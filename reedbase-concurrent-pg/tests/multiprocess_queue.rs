@@ -5,8 +5,7 @@
 //! another began is delivered first (FIFO across producers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
-mod support;
+use reedbase_concurrent_test_support as support;
 
 mod pg_children;
 mod pg_support;

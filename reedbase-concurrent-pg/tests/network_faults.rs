@@ -18,12 +18,8 @@
 //!   the server releases it to another host within the lease, and the new
 //!   holder's fencing token is higher.
 //!
-//! This binary re-runs itself as child processes (see the fs crate's test
-//! `support` module), so it has its own `main`.
+//! This binary re-runs itself as child processes (see the test-support crate), so it has its own `main`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
-mod support;
 
 mod net_proxy;
 mod pg_support;
@@ -38,6 +34,7 @@ use reedbase_concurrent_core::{
 };
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_pg::{PgBackend, PgOptions};
+use reedbase_concurrent_test_support as support;
 use support::{ChildProcess, Runner, child_role, line_from_parent, param, tell_parent};
 
 /// Far beyond every bound in this file; a call still running then hangs.

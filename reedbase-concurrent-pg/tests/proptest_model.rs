@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Model test: random sequences of every operation (locks, queue, batches,
 //! dead letters, the coordinator per write and in batches) run against a
-//! [`PgBackend`] on a real server and against core's reference model, which
+//! [`PgBackend`] on a real server and against the conformance crate's reference model, which
 //! must agree at every step. The operations, their strategy and the model
-//! live in `reedbase_concurrent_core::conformance::model`, shared by every
+//! live in `reedbase_concurrent_conformance::model`, shared by every
 //! backend.
 //!
 //! Each case runs in a fresh namespace (capacity 3, so that full queues
@@ -17,7 +17,7 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use reedbase_concurrent_core::conformance::model;
+use reedbase_concurrent_conformance::model;
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_pg::{Durability, PgBackend, PgOptions};
 

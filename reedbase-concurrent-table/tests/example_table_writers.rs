@@ -8,8 +8,7 @@
 //! `REEDBASE_PG_REQUIRED=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
-mod support;
+use reedbase_concurrent_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -18,8 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod coordination;
-#[path = "../../reedbase-concurrent-fs/tests/support/mod.rs"]
-mod support;
+use reedbase_concurrent_test_support as support;
 mod table_rows;
 
 use std::fs;

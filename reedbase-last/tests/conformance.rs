@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Core's conformance suite against the old behaviour, through
+//! The conformance suite against the old behaviour, through
 //! [`LastBackend`]: every case but the known failures must pass, and every
 //! case in [`EXPECTED_FAILURES`] must really fail.
 //!
@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use reedbase_concurrent_core::conformance::{Case, case_named, run_all_except, run_case};
+use reedbase_concurrent_conformance::{Case, case_named, run_all_except, run_case};
 use reedbase_last::{EXPECTED_FAILURES, INTERMITTENT_FAILURES, LastBackend};
 use tempfile::TempDir;
 

@@ -8,23 +8,13 @@
 //! cargo bench -p xtask --bench micro -- 'queue: queue_write 1 row'
 //! ```
 //!
-//! The benchmarks themselves live in `src/bench/micro.rs`, included here.
-//! The pg subjects run when a PostgreSQL server answers (as the pg crate's
-//! tests find it), in namespaces removed at the end.
-
-// Items of the included modules that only the xtask binary uses.
-#![allow(dead_code, missing_docs)]
-
-#[path = "../src/bench/micro.rs"]
-mod micro;
-#[path = "../src/pg_site.rs"]
-mod pg_site;
-#[path = "../src/bench/sqlite.rs"]
-mod sqlite;
-#[path = "../src/bench/subjects.rs"]
-mod subjects;
+//! The benchmarks themselves live in `src/bench/micro.rs`, in xtask's
+//! library target. The pg subjects run when a PostgreSQL server answers (as
+//! the pg crate's tests find it), in namespaces removed at the end.
 
 use reedbase_concurrent_pg::testing::TestServer;
+use xtask::bench::micro;
+use xtask::pg_site;
 
 fn main() {
     let mut criterion = micro::criterion(false).configure_from_args();

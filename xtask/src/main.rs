@@ -1,23 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Developer tasks for the ReedBase concurrency workspace, run as
 //! `cargo xtask <command>` (the alias is in `.cargo/config.toml`). Every
-//! command's flags are declared once, with clap, beside the command; this
-//! file only dispatches.
-
-mod bench;
-mod child_process;
-mod crash;
-mod held_lock;
-mod parity;
-mod pg_server;
-mod pg_site;
-mod stress;
-mod test_cmd;
-mod workspace;
+//! command's flags are declared once, with clap, beside the command, in the
+//! library target (`src/lib.rs`); this file only dispatches.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::{bench, crash, held_lock, parity, stress, test_cmd};
 
 /// Developer tasks of the ReedBase concurrency workspace.
 #[derive(Debug, Parser)]

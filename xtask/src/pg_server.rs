@@ -9,7 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use reedbase_concurrent_pg::testing::TestServer;
 
-use crate::parity::panic_message;
+use crate::panics::panic_message;
 
 /// The server, or `Ok(None)` when none answers (after one `SKIPPED: {what}`
 /// line on stderr saying what to set).

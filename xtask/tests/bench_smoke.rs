@@ -186,7 +186,7 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         "unexpected extra results"
     );
     let targets = json["targets"].as_array().expect("targets");
-    assert!(targets.len() >= 20, "a row per goal of issues 11 and 12");
+    assert!(targets.len() >= 20, "a row per performance goal");
     let measured = targets.iter().filter(|t| !t["met"].is_null()).count();
     assert!(measured >= 15, "most targets have numbers: {targets:?}");
 }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The queue tests the old module shipped, rewritten, and checks of
-//! behaviour that LAST-BEHAVIOUR.md states beyond them (marked as such).
+//! behaviour that `docs/old-module.md` states beyond them (marked as such).
 //!
 //! Rewrites, not copies: the shipped test files are not in this workspace.
 //! Each test here has the scenario and name of one the old module shipped
-//! (LAST-BEHAVIOUR.md lists them); its assertions were written here from
+//! (`docs/old-module.md` lists them); its assertions were written here from
 //! the behaviour that page states, so they may check more or less than the
 //! shipped test did.
 

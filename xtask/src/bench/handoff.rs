@@ -18,6 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use reedbase_concurrent_core::now_nanos;
+use reedbase_concurrent_test_support::Rng;
 
 use super::measure::{Recorder, Stats, Unit};
 use super::{Options, PgSites};
@@ -45,7 +46,7 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path, pg: &PgSites)
     } else {
         (3, Duration::from_secs(1))
     };
-    let mut random = now_nanos() as u64 | 1;
+    let mut random = Rng::with_seed(now_nanos() as u64 | 1);
     let backends: Vec<&str> = BACKENDS
         .into_iter()
         .filter(|backend| *backend != "pg" || pg.available())
@@ -59,10 +60,7 @@ pub fn run(recorder: &mut Recorder, options: &Options, dir: &Path, pg: &PgSites)
         recorder.measure_stats(GROUP, OP_LATENCY, backend, Unit::Nanos, || {
             let mut latencies = Vec::with_capacity(trials);
             for _ in 0..trials {
-                random ^= random << 13;
-                random ^= random >> 7;
-                random ^= random << 17;
-                let pause = Duration::from_millis(20 + random % 100);
+                let pause = Duration::from_millis(random.below(20, 120));
                 latencies.push(handoff_trial(backend, &place, pause)?);
             }
             Ok(Stats::from_values(latencies))

@@ -24,9 +24,8 @@ use std::time::Duration;
 
 use reedbase_concurrent_core::now_nanos;
 
-use serde::{Deserialize, Serialize};
-
-use super::load_child::{GROUP_COMMIT_TIMEOUT, TABLE_FILE, TIMEOUT, drain_rest, prepare};
+use super::load_child::{TABLE_FILE, drain_rest, prepare};
+use super::load_mode::{Counts, Mode};
 use super::measure::{Recorder, Stats, Unit};
 use super::subjects::is_pg;
 use super::{Options, PgSites};
@@ -66,93 +65,6 @@ pub const OP_ACKNOWLEDGED: &str = "writes/s acknowledged";
 pub const OP_APPLIED: &str = "writes/s applied in the run";
 /// Operation: 99th percentile of a write's time until acknowledged.
 pub const OP_P99: &str = "p99 latency of an acknowledged write";
-
-/// How a writer writes, from its column label.
-#[derive(Debug, Clone, Serialize)]
-pub struct Mode {
-    /// The column label (`last`, `fs durable`, `fs batch`, `sqlite relaxed`, ...).
-    pub label: String,
-    /// `last`, `fs`, `pg` or `sqlite`.
-    pub backend: &'static str,
-    /// Whether queue entries are durable.
-    pub durable_queue: bool,
-    /// Whether the apply fsyncs the table file.
-    pub durable_apply: bool,
-    /// Whether fs applies in batches (`submit_batch`).
-    pub batch: bool,
-    /// The lock timeout of each write.
-    pub timeout: Duration,
-}
-
-impl Mode {
-    /// The mode of a column; `durable_apply` for the group-commit group
-    /// (whose fs queue is durable).
-    pub fn parse(label: &str, durable_apply: bool) -> Result<Mode, String> {
-        let (backend, durable_queue, batch) = match label {
-            "last" => ("last", false, false),
-            "fs durable" | "fs per-write" => ("fs", true, false),
-            "fs relaxed" => ("fs", false, false),
-            "fs batch" => ("fs", true, true),
-            "fs per-write relaxed" => ("fs", false, false),
-            "fs batch relaxed" => ("fs", false, true),
-            "pg durable" | "pg per-write" => ("pg", true, false),
-            "pg relaxed" => ("pg", false, false),
-            "pg batch" => ("pg", true, true),
-            "sqlite durable" => ("sqlite", true, false),
-            "sqlite relaxed" => ("sqlite", false, false),
-            other => return Err(format!("no writing mode called {other:?}")),
-        };
-        Ok(Mode {
-            label: label.to_string(),
-            backend,
-            durable_queue,
-            durable_apply,
-            batch,
-            timeout: if durable_apply {
-                GROUP_COMMIT_TIMEOUT
-            } else {
-                TIMEOUT
-            },
-        })
-    }
-}
-
-/// What one writer did.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Counts {
-    /// Writes it submitted.
-    pub submitted: u64,
-    /// Its own writes applied under the lock.
-    pub applied_direct: u64,
-    /// Its own writes that went to the queue.
-    pub queued: u64,
-    /// Its own writes refused: queue full (or, for SQLite, still busy).
-    pub rejected: u64,
-    /// Its own writes that failed because the old module read a partly
-    /// written queue entry while draining.
-    pub failed: u64,
-    /// Queued writes (of any writer) it applied while holding the lock.
-    pub drained: u64,
-    /// When it stopped, nanoseconds since the Unix epoch.
-    pub ended_at: u128,
-    /// Nanoseconds from each acknowledged write's start to its
-    /// acknowledgement.
-    pub latencies: Vec<u64>,
-}
-
-impl Counts {
-    /// Adds `other`'s counts to these.
-    pub fn add(&mut self, other: &Counts) {
-        self.submitted += other.submitted;
-        self.applied_direct += other.applied_direct;
-        self.queued += other.queued;
-        self.rejected += other.rejected;
-        self.failed += other.failed;
-        self.drained += other.drained;
-        self.ended_at = self.ended_at.max(other.ended_at);
-        self.latencies.extend(&other.latencies);
-    }
-}
 
 /// Runs the throughput group with base directories under `dir` (and the
 /// pg columns in namespaces of `pg`'s).

@@ -17,7 +17,7 @@ use reedbase_concurrent_pg::{Durability as PgDurability, PgBackend, PgOptions};
 use reedbase_last::concurrent as last;
 use reedbase_last::error::ReedError as LastError;
 
-use super::load::{Counts, Mode};
+use super::load_mode::{Counts, Mode};
 use super::sqlite::SqliteTable;
 use crate::child_process::say;
 use crate::pg_site::PgSite;
@@ -26,12 +26,6 @@ use crate::pg_site::PgSite;
 const TABLE: &str = "load";
 /// The file the writers append rows to.
 pub const TABLE_FILE: &str = "table.csv";
-/// The lock timeout of every write of the throughput group.
-pub const TIMEOUT: Duration = Duration::from_millis(100);
-/// The lock timeout of the group-commit group: shorter than a durable
-/// apply, so that under contention most writers queue, and the next lock
-/// holder applies them.
-pub const GROUP_COMMIT_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// Child role `write`: writes from `start` (wall-clock nanoseconds) for
 /// `millis`, then says `counts <json>`.

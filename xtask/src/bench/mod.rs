@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `cargo xtask bench`: the old module (`reedbase-last`), the new backends
 //! (fs, mem, pg), SQLite and the bare kernel and disk, measured in one run
-//! and shown side by side with ratios, then the targets of issues 11 and
-//! 12.
+//! and shown side by side with ratios, then the performance
+//! targets.
 //!
 //! The pg rows need a PostgreSQL server, found as the pg crate's tests find
 //! it ([`crate::pg_server`]); each pg subject and column works in a
@@ -14,7 +14,7 @@
 //! criterion benchmarks ([`micro`]: groups `lock`, `disk`, `queue`,
 //! `drain`), run in a child process whose results (criterion's JSON) are
 //! read into the table. The multi-process measurements and the deep queues
-//! are measured here ([`handoff`], [`load`], [`deep`]).
+//! are measured here (`handoff.rs`, `load.rs`, `deep.rs`).
 //!
 //! Progress goes to stderr; the tables and the targets to stdout; every
 //! number also to `<target dir>/xtask-bench.json`. Timings only mean
@@ -26,6 +26,7 @@ mod deep;
 mod handoff;
 mod load;
 pub mod load_child;
+mod load_mode;
 mod measure;
 pub mod micro;
 mod report;

@@ -136,7 +136,7 @@ pub fn layouts() -> Vec<Layout> {
                     "fs, pg: WriteCoordinator::submit (pg: each process over TCP); last: acquire_lock, \
                      else queue_write, drain under the lock; sqlite: BEGIN IMMEDIATE, else insert into its \
                      queue table; lock timeout {} ms",
-                    super::load_child::TIMEOUT.as_millis()
+                    super::load_mode::TIMEOUT.as_millis()
                 ),
                 "acknowledged = applied or queued".into(),
                 RATIO.into(),
@@ -159,7 +159,7 @@ pub fn layouts() -> Vec<Layout> {
                 format!(
                     "per-write: submit, one fsync per write; batch: submit_batch, one fsync per \
                      batch; fs's queue durable, or relaxed; pg's durable; lock timeout {} ms, so that most writers queue",
-                    super::load_child::GROUP_COMMIT_TIMEOUT.as_millis()
+                    super::load_mode::GROUP_COMMIT_TIMEOUT.as_millis()
                 ),
                 RATIO.into(),
             ],

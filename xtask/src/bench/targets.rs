@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The goals of issues 11 and 12 (DESIGN.md's targets), one row each,
+//! The performance targets of the design, one row each,
 //! checked against this run's numbers.
 //!
 //! Informative only: a missed target is reported, never an error, because
@@ -255,7 +255,7 @@ pub fn check_all(measurements: &[Measurement]) -> Vec<TargetCheck> {
 
 /// The checks as a table.
 pub fn table(checks: &[TargetCheck]) -> String {
-    let headers = ["goal (issues 11, 12)", "target", "measured", "met"].map(String::from);
+    let headers = ["goal", "target", "measured", "met"].map(String::from);
     let rows: Vec<Vec<String>> = checks
         .iter()
         .map(|c| {

@@ -20,6 +20,8 @@ use reedbase_concurrent_pg::{PgBackend, PgOptions};
 use reedbase_last::LastBackend;
 use tempfile::TempDir;
 
+use crate::panics::panic_message;
+
 /// Makes backends on fresh temporary directories and keeps those
 /// directories until it is dropped (a case may still be using one when its
 /// factory returns); makes pg backends in fresh namespaces of one test run
@@ -151,13 +153,4 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
         panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload));
     QUIET.fetch_sub(1, Ordering::SeqCst);
     result
-}
-
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "panicked with a non-string payload".to_string())
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::conformance::{self, Backend as SuiteBackend, Case};
+use reedbase_concurrent_conformance::{self as conformance, Backend as SuiteBackend, Case};
 use reedbase_concurrent_mem::MemBackend;
 
 use super::backends::{self, Bases};

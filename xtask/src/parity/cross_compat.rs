@@ -10,19 +10,17 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::{CsvRow, LockBackend, PendingWrite, QueueBackend, WriteOperation};
+use reedbase_concurrent_core::{LockBackend, QueueBackend};
 use reedbase_concurrent_fs::FsBackend;
 use reedbase_last::concurrent as last;
 use reedbase_last::error::ReedError as LastError;
 
 use super::backends::{Bases, quietly};
+use super::compat_samples::{TABLE, err, sample};
 use super::conformance_runs::SKIPPED;
 use super::findings::{BACKENDS, Backend, BackendSet, Divergence, Finding, Group, brief};
 use super::pg_entries;
 use crate::child_process::ChildProcess;
-
-/// The table every check uses.
-pub const TABLE: &str = "users";
 
 /// How long the side that should be excluded tries to take the lock.
 const EXCLUDED_FOR: Duration = Duration::from_millis(300);
@@ -188,34 +186,6 @@ fn release(mut holder: ChildProcess) -> Result<(), String> {
     holder.send("release")?;
     holder.expect("released")?;
     holder.finish()
-}
-
-/// The n-th sample write, as core and as the old module type it.
-pub fn sample(n: u64) -> (PendingWrite, last::PendingWrite) {
-    let key = format!("user:{n}");
-    let name = format!("Name {n}");
-    let core = PendingWrite {
-        rows: vec![CsvRow::new(
-            key.as_str(),
-            vec![name.as_str(), "x@example.com"],
-        )],
-        timestamp: 1_700_000_000_000_000_000 + u128::from(n),
-        operation: WriteOperation::Insert,
-    };
-    let old = last::PendingWrite {
-        rows: vec![last::CsvRow::new(
-            key.as_str(),
-            vec![name.as_str(), "x@example.com"],
-        )],
-        timestamp: 1_700_000_000_000_000_000 + n,
-        operation: last::WriteOperation::Insert,
-    };
-    (core, old)
-}
-
-/// Names `what` failed in an error message.
-pub fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
-    move |e| format!("{what}: {e}")
 }
 
 /// The old module queues two entries; fs queues one after them; fs then

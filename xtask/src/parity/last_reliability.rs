@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use reedbase_concurrent_core::conformance::{self, run_case};
+use reedbase_concurrent_conformance::{self as conformance, run_case};
 use reedbase_last::LastBackend;
 
 use super::backends::{Bases, quietly};

@@ -11,19 +11,20 @@
 //!
 //! Four groups of scenarios, each a group of rows in the printed table:
 //! 1. the old module's own tests: its type tests on the old and core types
-//!    ([`type_checks`]), its lock and queue tests as conformance cases;
+//!    (`type_checks.rs`), its lock and queue tests as conformance cases;
 //! 2. the rest of the conformance suite; every case of both groups runs on
-//!    each backend ([`conformance_runs`]);
+//!    each backend (`conformance_runs.rs`);
 //! 3. proptest-generated sequential traces, compared step by step, one row
-//!    per class of step ([`traces`]);
+//!    per class of step (`traces.rs`);
 //! 4. cross-compatibility on a shared directory and across processes
-//!    ([`cross_compat`], with the lock-holding child of [`crate::held_lock`]),
-//!    and queue entries copied to and from the pg queue ([`pg_entries`]).
+//!    (`cross_compat.rs`, with the lock-holding child of [`crate::held_lock`]),
+//!    and queue entries copied to and from the pg queue (`pg_entries.rs`).
 //!
 //! The command fails when a divergence is not listed, or a listed one did
 //! not happen.
 
 mod backends;
+mod compat_samples;
 mod conformance_runs;
 mod cross_compat;
 mod findings;
@@ -34,8 +35,6 @@ mod report;
 mod trace_compare;
 mod traces;
 mod type_checks;
-
-pub use backends::panic_message;
 
 use std::path::PathBuf;
 use std::time::Instant;

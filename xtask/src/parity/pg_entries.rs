@@ -14,7 +14,7 @@ use reedbase_concurrent_pg::{DEFAULT_SCHEMA, PgBackend};
 use reedbase_last::concurrent as last;
 
 use super::backends::Bases;
-use super::cross_compat::{TABLE, err, sample};
+use super::compat_samples::{TABLE, err, sample};
 
 /// The queue directory of [`TABLE`] in a file queue under `base`.
 fn queue_dir(base: &Path) -> PathBuf {

@@ -4,7 +4,7 @@
 //! by step: each step gets a class (the scenario name of its table row)
 //! and, when the backends disagree, the set of backends that differ.
 
-use reedbase_concurrent_core::conformance::model::{
+use reedbase_concurrent_conformance::model::{
     self, Call, Fault, IdArg, Obs, Observe, Op, Outcome, TableArg, WriteFault, is_refused,
 };
 use reedbase_concurrent_core::{PendingWrite, validate_write};

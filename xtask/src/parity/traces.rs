@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use reedbase_concurrent_core::conformance::model::{self, Obs, Op};
+use reedbase_concurrent_conformance::model::{self, Obs, Op};
 
 use super::backends::Bases;
 use super::conformance_runs::SKIPPED;

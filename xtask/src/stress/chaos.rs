@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! `--chaos`: what an operator, a sync tool or another account with write
-//! access to `<base>/tables/` may do while writers run (issue 9's
-//! attacker): delete and rename the lock file, rename the corrupt
+//! access to `<base>/tables/` may do while writers run (the threat
+//! model's attacker): delete and rename the lock file, rename the corrupt
 //! directory, drop junk files and symbolic links (to a file outside the
 //! base, to a FIFO outside it, named like an entry or like a producer's
 //! temporary) into the queue directory, and, when run as root, put the base
@@ -18,8 +18,9 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use reedbase_concurrent_test_support::Rng;
+
 use super::TABLE;
-use super::supervisor::Rng;
 
 /// What the canary file holds, start to end.
 const CANARY: &str = "canary: nothing may write here\n";
@@ -120,7 +121,7 @@ impl Chaos {
         if self.filled.is_some_and(|since| since.elapsed() > FULL_FOR) {
             self.empty();
         }
-        if rng.below(5) != 0 {
+        if rng.below(0, 5) != 0 {
             return;
         }
         self.serial += 1;
@@ -128,7 +129,7 @@ impl Chaos {
         let queue = table.join("queue");
         let n = self.serial;
         let outside = &self.outside;
-        let (name, result) = match rng.below(9) {
+        let (name, result) = match rng.below(0, 9) {
             0 => (
                 "delete write.lock",
                 fs::remove_file(table.join("write.lock")),

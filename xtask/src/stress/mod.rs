@@ -4,7 +4,7 @@
 //! pg backend, each writer connecting to the server over TCP as a process
 //! on another host would), while the supervisor (with `--kill`) SIGKILLs
 //! random writers and starts new ones, and (with `--chaos`, fs only)
-//! attacks the base directory ([`chaos`]). At the end the supervisor drains
+//! attacks the base directory (`chaos.rs`). At the end the supervisor drains
 //! the queue and checks the table, the event log, the queue and (with
 //! `--chaos`) everything outside the base; any violation exits non-zero.
 //!

@@ -8,6 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{QueueBackend, now_nanos};
+use reedbase_concurrent_test_support::Rng;
 
 use super::backend::{StressBackend, with_backend};
 use super::chaos::Chaos;
@@ -41,19 +42,6 @@ struct Running {
     child: ChildProcess,
     writer: u64,
     acks: JoinHandle<Vec<(u64, u64)>>,
-}
-
-/// xorshift64: enough randomness to pick victims and intervals.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// A number in `0..bound`.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound.max(1)
-    }
 }
 
 /// An `ACK writer seq` line; a line cut short by a SIGKILL is not counted.
@@ -121,7 +109,7 @@ pub fn supervise(
     mut chaos: Option<&mut Chaos>,
 ) -> Result<RunRecord, String> {
     let mut record = RunRecord::default();
-    let mut rng = Rng(now_nanos() as u64 | 1);
+    let mut rng = Rng::with_seed(now_nanos() as u64 | 1);
     let duration = Duration::from_secs(options.seconds);
     let until = now_nanos() + duration.as_nanos();
     let deadline = Instant::now() + duration;
@@ -147,7 +135,7 @@ pub fn supervise(
         options.capacity,
         dir.display()
     );
-    let mut next_kill = Instant::now() + Duration::from_millis(100 + rng.below(300));
+    let mut next_kill = Instant::now() + Duration::from_millis(100 + rng.below(0, 300));
     let mut next_progress = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
@@ -166,7 +154,7 @@ pub fn supervise(
             chaos.act(&mut rng);
         }
         if options.kill && Instant::now() >= next_kill {
-            let mut victim = running.swap_remove(rng.below(running.len() as u64) as usize);
+            let mut victim = running.swap_remove(rng.below(0, running.len() as u64) as usize);
             let pid = victim.child.id();
             let at = now_nanos();
             victim.child.kill()?;
@@ -174,7 +162,7 @@ pub fn supervise(
             collect(victim, &mut record, true)?;
             running.push(spawn(dir, record.writers, options, site, until)?);
             record.writers += 1;
-            next_kill = Instant::now() + Duration::from_millis(100 + rng.below(300));
+            next_kill = Instant::now() + Duration::from_millis(100 + rng.below(0, 300));
         }
         if Instant::now() >= next_progress {
             eprintln!(
