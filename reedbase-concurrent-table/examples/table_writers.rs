@@ -35,15 +35,12 @@
 //! # On shared storage (`--backend pg`)
 //!
 //! The pg lock orders the writers across hosts; the table files stay on the
-//! shared storage, which (a network file system) promises close-to-open
-//! consistency and no more. So under the lock, at every apply step, the
-//! table writer opens the table and its journal afresh (never a handle kept
-//! from before), refuses a fencing token lower than one recorded (a holder
-//! whose lock was taken over), skips writes already applied (replays),
-//! appends, and fsyncs and closes before it returns, which is before the
-//! lock is released. The server is `--url`, else `REEDBASE_PG_URL`, else
-//! the local server over TCP; without `--namespace` the run uses a fresh
-//! namespace and removes it at the end.
+//! shared storage, which promises close-to-open consistency and no more, so
+//! the table writer opens the table afresh at every step under the lock,
+//! refuses a lower fencing token, skips replays, and fsyncs and closes
+//! before the lock is released. The server is `--url`, else
+//! `REEDBASE_PG_URL`, else the local server over TCP; without `--namespace`
+//! the run uses a fresh namespace and removes it at the end.
 
 use std::collections::BTreeMap;
 use std::error::Error;

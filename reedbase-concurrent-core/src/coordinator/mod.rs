@@ -77,6 +77,7 @@ mod error;
 mod flow;
 mod options;
 mod service;
+mod sink;
 
 use std::time::{Duration, Instant};
 
