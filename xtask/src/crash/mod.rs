@@ -12,7 +12,7 @@
 //! `--random` more times with the power cut at a random moment. After each
 //! cut the file system forgets what was not durable, a restart process
 //! runs the start-up recipe (`recover_all`, then `drain_all`) and reports
-//! what a reader finds, and [`verify`] checks it. The I/O-error runs fail
+//! what a reader finds, and `verify` checks it. The I/O-error runs fail
 //! the n-th write, fsync, rename, unlink or mkdir with `EIO` or `ENOSPC`
 //! instead, writers submitting a failed write again, and check that a call
 //! reported as failed never shows its rows, one reported as applied always
