@@ -82,55 +82,6 @@ impl FsBackend {
     pub fn options(&self) -> &FsOptions {
         &self.options
     }
-
-    /// Who holds the lock of `table_name`; the same as
-    /// [`LockBackend::lock_holder`], callable without importing the trait.
-    /// See [`lock_holder`](crate::lock_holder).
-    ///
-    /// # Errors
-    ///
-    /// As [`lock_holder`](crate::lock_holder).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use reedbase_concurrent_core::LockBackend;
-    /// use reedbase_concurrent_fs::FsBackend;
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let backend = FsBackend::new(dir.path());
-    /// let _guard = backend.acquire_lock("users", Duration::from_secs(1))?;
-    /// let holder = FsBackend::lock_holder(&backend, "users")?.expect("held");
-    /// assert_eq!(holder.pid, Some(std::process::id()));
-    /// assert!(holder.acquired_at.is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        table_lock::lock_holder(&self.base, table_name)
-    }
-
-    /// The entries of `table_name`'s queue that were moved aside; the same
-    /// as [`QueueBackend::moved_aside`], callable without importing the
-    /// trait. See [`moved_aside`](crate::moved_aside).
-    ///
-    /// # Errors
-    ///
-    /// As [`moved_aside`](crate::moved_aside).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use reedbase_concurrent_fs::FsBackend;
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let backend = FsBackend::new(dir.path());
-    /// assert!(backend.moved_aside("users")?.is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-        table_queue::moved_aside(&self.base, table_name)
-    }
 }
 
 impl LockBackend for FsBackend {

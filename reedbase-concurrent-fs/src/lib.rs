@@ -126,11 +126,11 @@
 //!
 //! # For operators
 //!
-//! - [`lock_holder`] (or [`FsBackend::lock_holder`]) tells who holds a
+//! - [`lock_holder`] (or `LockBackend::lock_holder` of [`FsBackend`]) tells who holds a
 //!   table: pid, host and acquisition time, read from a record the holder
 //!   writes into `write.lock`. The lock itself is the truth: a free lock has
 //!   no holder, and a record of a dead process is not believed.
-//! - [`moved_aside`] (or [`FsBackend::moved_aside`]) lists the entries that
+//! - [`moved_aside`] (or `QueueBackend::moved_aside` of [`FsBackend`]) lists the entries that
 //!   were moved to `queue/corrupt/`, each with its reason, and those that
 //!   could not be moved. Nothing is ever deleted; inspect them, then
 //!   restore or delete them.
@@ -159,6 +159,7 @@ mod backend;
 pub mod inspect;
 pub mod lock;
 mod no_follow;
+mod old_api;
 mod options;
 pub mod queue;
 mod restore;

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::{CLEARED_RECORD, RECORD_LEN, host_name, own_start_ticks, record_of};
 use crate::FsBackend;
 use crate::lock::{LockHolder, acquire_lock, lock_holder};
+use reedbase_concurrent_core::LockBackend as _;
 
 const SECOND: Duration = Duration::from_secs(1);
 /// A pid above Linux's largest `pid_max` (2^22): never a live process.
