@@ -74,8 +74,12 @@ pub(crate) mod corrupt;
 pub(crate) mod entry_id;
 pub(crate) mod listing;
 pub(crate) mod producer;
+pub(crate) mod producers_lock;
+mod staged;
+mod sweep;
 pub(crate) mod table_queue;
 pub(crate) mod watch;
+mod watched;
 
 #[cfg(test)]
 mod test_support;
