@@ -82,6 +82,35 @@ impl FsBackend {
     pub fn options(&self) -> &FsOptions {
         &self.options
     }
+
+    /// Closes the descriptors this backend (and its clones) keeps open
+    /// between calls for tables not in use now: each table's directory and
+    /// `write.lock`, kept after its first acquisition or probe so that the
+    /// next one skips opening and checking them. Locks held now keep
+    /// theirs; the next call opens them again.
+    ///
+    /// A kept descriptor keeps its file system busy: call this before
+    /// remounting it read-only or unmounting it (the base directory itself
+    /// stays open as long as the backend lives). The free functions'
+    /// descriptors are closed by [`close_idle`](crate::close_idle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reedbase_concurrent_core::LockBackend;
+    /// use reedbase_concurrent_fs::FsBackend;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let backend = FsBackend::new(dir.path());
+    /// drop(backend.acquire_lock("users", Duration::from_secs(1))?);
+    /// backend.close_idle();
+    /// assert!(!backend.is_locked("users")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_idle(&self) {
+        self.base.kept().close_idle();
+    }
 }
 
 impl LockBackend for FsBackend {

@@ -156,6 +156,7 @@ compile_error!(
 );
 
 mod backend;
+mod base_cache;
 pub mod inspect;
 pub mod lock;
 mod no_follow;
@@ -166,6 +167,7 @@ mod restore;
 mod tables_dir;
 
 pub use backend::FsBackend;
+pub use base_cache::close_idle;
 pub use lock::{
     LockHolder, TableLock, acquire_lock, is_locked, lock_holder, try_acquire_lock, wait_for_unlock,
 };

@@ -2,18 +2,20 @@
 //! The old module's free functions, with its names and signatures, over
 //! the same lock and queue code as [`FsBackend`](crate::FsBackend).
 //!
-//! What differs from the old module on purpose is listed in the crate's
+//! Each call finds the base directory's kept descriptors by its path (see
+//! [`close_idle`](crate::close_idle)), so a loop of free calls costs what
+//! the same calls through one `FsBackend` cost. What differs from the old
+//! module on purpose is listed in the crate's
 //! [porting notes](crate#porting-from-the-old-module).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{PendingWrite, ReedResult};
 
+use crate::base_cache::base_at;
 use crate::lock::TableLock;
 use crate::options::FsOptions;
-use crate::tables_dir::BaseDir;
 
 /// Takes the exclusive write lock of `table_name`, waiting at most
 /// `timeout` for another holder (thread or process) to release it.
@@ -61,11 +63,7 @@ pub fn acquire_lock(
     table_name: &str,
     timeout: Duration,
 ) -> ReedResult<TableLock> {
-    crate::lock::table_lock::acquire(
-        Arc::new(BaseDir::new(base_path.to_path_buf())),
-        table_name,
-        timeout,
-    )
+    crate::lock::table_lock::acquire(base_at(base_path), table_name, timeout)
 }
 
 /// Tells whether some holder, in this or another process, has the lock of
@@ -105,7 +103,7 @@ pub fn acquire_lock(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn is_locked(base_path: &Path, table_name: &str) -> ReedResult<bool> {
-    crate::lock::table_lock::is_locked(&BaseDir::new(base_path.to_path_buf()), table_name)
+    crate::lock::table_lock::is_locked(&base_at(base_path), table_name)
 }
 
 /// Waits until the lock of `table_name` is free, without taking it, for at
@@ -142,11 +140,7 @@ pub fn is_locked(base_path: &Path, table_name: &str) -> ReedResult<bool> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn wait_for_unlock(base_path: &Path, table_name: &str, timeout: Duration) -> ReedResult<()> {
-    crate::lock::table_lock::wait_for_unlock(
-        &BaseDir::new(base_path.to_path_buf()),
-        table_name,
-        timeout,
-    )
+    crate::lock::table_lock::wait_for_unlock(&base_at(base_path), table_name, timeout)
 }
 
 /// Queues a write with the default options (durable, capacity 100, JSON),
@@ -218,7 +212,7 @@ pub fn get_next_pending(
     base_path: &Path,
     table_name: &str,
 ) -> ReedResult<Option<(String, PendingWrite)>> {
-    let base = BaseDir::new(base_path.to_path_buf());
+    let base = base_at(base_path);
     let batch =
         crate::queue::table_queue::pending_batch(&base, table_name, 1, &FsOptions::default())?;
     Ok(batch.into_iter().next())
@@ -262,7 +256,7 @@ pub fn get_next_pending(
 /// [`ReedError::QueueEntryNotFound`]: crate::ReedError::QueueEntryNotFound
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn remove_from_queue(base_path: &Path, table_name: &str, queue_id: &str) -> ReedResult<()> {
-    crate::queue::table_queue::remove(&BaseDir::new(base_path.to_path_buf()), table_name, queue_id)
+    crate::queue::table_queue::remove(&base_at(base_path), table_name, queue_id)
 }
 
 /// The number of pending entries (`.pending` files) of the table's queue;
@@ -292,5 +286,5 @@ pub fn remove_from_queue(base_path: &Path, table_name: &str, queue_id: &str) -> 
 /// [`ReedError::InvalidTableName`]: crate::ReedError::InvalidTableName
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn count_pending(base_path: &Path, table_name: &str) -> ReedResult<usize> {
-    crate::queue::table_queue::count(&BaseDir::new(base_path.to_path_buf()), table_name)
+    crate::queue::table_queue::count(&base_at(base_path), table_name)
 }

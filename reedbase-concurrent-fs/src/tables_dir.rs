@@ -20,7 +20,10 @@ use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::no_follow::{DIR_FLAGS, Found, Refusal, explain_step, open_beneath, refused, stat_at};
+use crate::lock::held::KeptLocks;
+use crate::no_follow::{
+    DIR_FLAGS, Found, Refusal, explain_step, facts_of, open_beneath, refused, stat_at,
+};
 use crate::options::Durability;
 
 /// The paths of one table's lock and queue, built from a validated name.
@@ -125,7 +128,10 @@ pub(crate) fn tables_dir(paths: &TablePaths) -> &Path {
 #[derive(Debug)]
 pub(crate) struct BaseDir {
     path: PathBuf,
-    fd: OnceLock<OwnedFd>,
+    /// The descriptor, with its device and inode.
+    fd: OnceLock<(OwnedFd, (u64, u64))>,
+    /// The idle descriptors of the tables' locks.
+    kept: KeptLocks,
 }
 
 impl BaseDir {
@@ -134,6 +140,7 @@ impl BaseDir {
         BaseDir {
             path,
             fd: OnceLock::new(),
+            kept: KeptLocks::default(),
         }
     }
 
@@ -144,13 +151,32 @@ impl BaseDir {
 
     /// The base's descriptor, if it has been opened.
     pub(crate) fn opened(&self) -> Option<BorrowedFd<'_>> {
-        self.fd.get().map(AsFd::as_fd)
+        self.fd.get().map(|(fd, _)| fd.as_fd())
+    }
+
+    /// The idle descriptors of the tables' locks, kept for the next
+    /// acquisition or probe.
+    pub(crate) fn kept(&self) -> &KeptLocks {
+        &self.kept
+    }
+
+    /// Whether the path still leads to the directory opened (one `stat` of
+    /// the path, following links as any path of the caller's); true if
+    /// nothing was opened yet.
+    pub(crate) fn still_at_path(&self) -> bool {
+        let Some((_, opened)) = self.fd.get() else {
+            return true;
+        };
+        rustix::fs::stat(&self.path).is_ok_and(|stat| {
+            let facts = crate::no_follow::Facts::of(&stat);
+            (facts.dev, facts.ino) == *opened
+        })
     }
 
     /// The base's descriptor, `None` if the base does not exist (nothing is
     /// created).
     fn existing(&self, operation: &'static str) -> ReedResult<Option<BorrowedFd<'_>>> {
-        if let Some(fd) = self.fd.get() {
+        if let Some((fd, _)) = self.fd.get() {
             return Ok(Some(fd.as_fd()));
         }
         match rustix::fs::open(
@@ -158,7 +184,11 @@ impl BaseDir {
             DIR_FLAGS.difference(OFlags::NOFOLLOW),
             Mode::empty(),
         ) {
-            Ok(fd) => Ok(Some(self.fd.get_or_init(|| fd).as_fd())),
+            Ok(fd) => {
+                let facts = facts_of(&fd).map_err(|e| ReedError::io(operation, &self.path, &e))?;
+                let opened = self.fd.get_or_init(|| (fd, (facts.dev, facts.ino)));
+                Ok(Some(opened.0.as_fd()))
+            }
             Err(Errno::NOENT) => Ok(None),
             Err(e) => Err(ReedError::io(operation, &self.path, &e.into())),
         }

@@ -61,12 +61,12 @@
 //! `docs/design/2026-12-06-fs-lock-and-queue.md`.
 
 pub(crate) mod flock;
+pub(crate) mod held;
 mod holder;
 mod notify;
 pub(crate) mod table_lock;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use reedbase_concurrent_core::ReedResult;
 
@@ -74,8 +74,6 @@ pub use reedbase_concurrent_core::LockHolder;
 pub use table_lock::TableLock;
 
 pub use crate::old_api::{acquire_lock, is_locked, wait_for_unlock};
-
-use crate::tables_dir::BaseDir;
 
 /// Takes the exclusive write lock of `table_name` if it is free, never
 /// waiting; `Ok(None)` when another holder has it.
@@ -99,7 +97,7 @@ use crate::tables_dir::BaseDir;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn try_acquire_lock(base_path: &Path, table_name: &str) -> ReedResult<Option<TableLock>> {
-    table_lock::try_acquire(Arc::new(BaseDir::new(base_path.to_path_buf())), table_name)
+    table_lock::try_acquire(crate::base_cache::base_at(base_path), table_name)
 }
 
 /// Who holds the lock of `table_name`, or `None` if nobody does.
@@ -134,5 +132,5 @@ pub fn try_acquire_lock(base_path: &Path, table_name: &str) -> ReedResult<Option
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn lock_holder(base_path: &Path, table_name: &str) -> ReedResult<Option<LockHolder>> {
-    table_lock::lock_holder(&BaseDir::new(base_path.to_path_buf()), table_name)
+    table_lock::lock_holder(&crate::base_cache::base_at(base_path), table_name)
 }

@@ -93,7 +93,6 @@ pub use reedbase_concurrent_core::MovedAside;
 pub use crate::old_api::{count_pending, get_next_pending, queue_write, remove_from_queue};
 
 use crate::options::FsOptions;
-use crate::tables_dir::BaseDir;
 
 /// Queues a write with the given options and returns the entry's id.
 ///
@@ -150,7 +149,7 @@ pub fn queue_write_with(
     options: &FsOptions,
 ) -> ReedResult<String> {
     table_queue::queue_write(
-        &BaseDir::new(base_path.to_path_buf()),
+        &crate::base_cache::base_at(base_path),
         table_name,
         write,
         options,
@@ -188,5 +187,5 @@ pub fn queue_write_with(
 /// [`ReedError::InvalidTableName`]: crate::ReedError::InvalidTableName
 /// [`ReedError::IoError`]: crate::ReedError::IoError
 pub fn moved_aside(base_path: &Path, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-    table_queue::moved_aside(&BaseDir::new(base_path.to_path_buf()), table_name)
+    table_queue::moved_aside(&crate::base_cache::base_at(base_path), table_name)
 }
