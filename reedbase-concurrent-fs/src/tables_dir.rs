@@ -61,11 +61,24 @@ impl TablePaths {
     /// for a name that would leave `<base>/tables/`.
     pub fn new(base_path: &Path, table_name: &str) -> ReedResult<TablePaths> {
         validate_table_name(table_name)?;
-        let table_dir = base_path.join("tables").join(table_name);
-        let queue_dir = table_dir.join("queue");
+        // Sized once: these paths are built on every call of a queue
+        // operation, and growing them join by join cost more than the
+        // system calls of some.
+        let with = |parent: &Path, name: &str| {
+            let mut path = PathBuf::with_capacity(parent.as_os_str().len() + name.len() + 1);
+            path.push(parent);
+            path.push(name);
+            path
+        };
+        let mut table_dir =
+            PathBuf::with_capacity(base_path.as_os_str().len() + table_name.len() + 8);
+        table_dir.push(base_path);
+        table_dir.push("tables");
+        table_dir.push(table_name);
+        let queue_dir = with(&table_dir, "queue");
         Ok(TablePaths {
-            lock_file: table_dir.join("write.lock"),
-            corrupt_dir: queue_dir.join("corrupt"),
+            lock_file: with(&table_dir, "write.lock"),
+            corrupt_dir: with(&queue_dir, "corrupt"),
             queue_dir,
             table_dir,
         })

@@ -182,6 +182,17 @@ fn open_lock_file(
     }))
 }
 
+/// Asks, best effort, that reading `file` leave its access time alone
+/// (`O_NOATIME`, allowed to the file's owner): a kept lock file is read
+/// once per release to wake waiters, and an access time written each time
+/// would cost an inode update.
+pub(crate) fn skip_access_times(file: &File) {
+    #[cfg(target_os = "linux")]
+    if let Ok(flags) = rustix::fs::fcntl_getfl(file) {
+        let _ = rustix::fs::fcntl_setfl(file, flags | OFlags::NOATIME);
+    }
+}
+
 /// The first pause after a failed attempt.
 const FIRST_PAUSE: Duration = Duration::from_micros(20);
 

@@ -7,10 +7,11 @@
 //! the pool and puts it back when done, so two acquisitions in one process
 //! always lock two open file descriptions and exclude each other as two
 //! processes do. Before a kept pair is trusted again, [`Held::in_place`]
-//! checks with three `fstatat` calls that `tables` is a directory, that
-//! `tables/<table>` is the kept directory and that `write.lock` in it is
-//! the kept file with one name; a pair that fails is closed and the
-//! acquisition opens the files afresh, as the first one did.
+//! checks with two `fstatat` calls that `tables/<table>` is the kept
+//! directory (not a link) and that `write.lock` in it is the kept file with
+//! one name, and, at most [`TABLES_CHECK`] after the last look, that
+//! `tables` is a directory (not a link); a pair that fails is closed and
+//! the acquisition opens the files afresh, as the first one did.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -18,6 +19,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
 
@@ -27,6 +29,13 @@ use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
 
 /// The lock file's name in the table directory.
 pub(crate) const LOCK_FILE: &str = "write.lock";
+
+/// How long a look at `<base>/tables` (a directory, not a link) is
+/// trusted: a `tables` replaced by a link to where the kept directories
+/// were moved is noticed within this time. Exclusion does not depend on
+/// it (the lock file checked is the one every locker finds), only where a
+/// holder record may be written.
+const TABLES_CHECK: Duration = Duration::from_millis(50);
 
 /// How many idle pairs one base directory keeps (two descriptors each);
 /// beyond this the least recently used is closed.
@@ -40,12 +49,16 @@ pub(crate) struct Held {
     /// False where the file system cannot lock a directory (NFS): only the
     /// lock file is locked there.
     pub(crate) dir_locked: bool,
+    /// The table's paths (for errors and the next opening).
+    pub(crate) paths: TablePaths,
     /// What `fstat` said of the directory when it was opened.
     dir_facts: Facts,
+    /// The table's name.
+    table: String,
     /// `tables/<table>`, relative to the base directory.
     relative: PathBuf,
     /// The process that opened them (a forked child does not use them).
-    pid: u32,
+    pub(crate) pid: u32,
 }
 
 impl Held {
@@ -57,12 +70,15 @@ impl Held {
             facts_of(&dir).map_err(|e| ReedError::io("create_lock_dir", &paths.table_dir, &e))?;
         let lock =
             flock::create_lock_file(dir.as_fd(), LOCK_FILE, &paths.lock_file, tables_dir(paths))?;
+        flock::skip_access_times(&lock.file);
         let table = paths.table_dir.file_name().unwrap_or_default();
         Ok(Held {
             dir,
             lock,
             dir_locked: false,
+            paths: paths.clone(),
             dir_facts,
+            table: table.to_string_lossy().into_owned(),
             relative: Path::new("tables").join(table),
             pid: std::process::id(),
         })
@@ -104,9 +120,12 @@ impl Held {
         let Some(base_fd) = base.opened() else {
             return Ok(false);
         };
-        let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
-        if !tables.is_some_and(|found| found.found == Found::Directory) {
-            return Ok(false);
+        if base.kept().tables_check_due() {
+            let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
+            if !tables.is_some_and(|found| found.found == Found::Directory) {
+                return Ok(false);
+            }
+            base.kept().tables_checked();
         }
         let dir = stat_at(base_fd, &self.relative).map_err(stat_error)?;
         if !dir.is_some_and(|found| found.same_file(&self.dir_facts)) {
@@ -140,33 +159,49 @@ impl Held {
 #[derive(Debug, Default)]
 pub(crate) struct KeptLocks {
     idle: Mutex<VecDeque<Held>>,
+    /// When `tables` was last seen to be a directory.
+    tables_seen: Mutex<Option<Instant>>,
 }
 
 impl KeptLocks {
-    /// Takes the idle pair of `relative` (`tables/<table>`) out of the pool,
-    /// if there is one opened by this process.
-    pub(crate) fn take(&self, paths: &TablePaths) -> Option<Held> {
-        let pid = std::process::id();
-        let table = paths.table_dir.file_name()?;
+    /// Takes the idle pair of the (validated) table out of the pool, if
+    /// there is one opened by this process.
+    pub(crate) fn take(&self, table: &str) -> Option<Held> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.is_empty() {
+            return None;
+        }
+        let pid = std::process::id();
         // Inherited from a parent process: its locks, never ours to use.
         idle.retain(|held| held.pid == pid);
-        let at = idle
-            .iter()
-            .position(|held| held.relative.file_name() == Some(table))?;
+        let at = idle.iter().position(|held| held.table == table)?;
         idle.remove(at)
     }
 
-    /// Puts an unlocked pair back for the next acquisition or probe.
+    /// Puts an unlocked pair, taken or opened by this process, back for the
+    /// next acquisition or probe.
     pub(crate) fn put(&self, held: Held) {
-        if held.pid != std::process::id() {
-            return;
-        }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() >= MAX_IDLE {
             idle.pop_front();
         }
         idle.push_back(held);
+    }
+
+    /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).
+    fn tables_check_due(&self) -> bool {
+        let seen = self
+            .tables_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.is_none_or(|at| at.elapsed() >= TABLES_CHECK)
+    }
+
+    fn tables_checked(&self) {
+        *self
+            .tables_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }
 
     /// Closes every idle pair.

@@ -37,9 +37,10 @@
 //!   through or waited on.
 //! - The holder record (pid, start time, host, acquisition time; one
 //!   `pwrite` at offset 0 of `write.lock`) is written only under the lock
-//!   and blanked before release. The `flock` is the truth: a free lock has
-//!   no holder whatever the file says, and a record naming a dead process
-//!   of this host is not believed.
+//!   and left in place at release. The `flock` is the truth: a free lock
+//!   has no holder whatever the file says, and a record is believed only
+//!   while the process of this host it names holds that `flock`
+//!   (`/proc/locks`) and is the process that wrote it.
 //!
 //! # How a waiter waits
 //!
@@ -63,6 +64,7 @@
 pub(crate) mod flock;
 pub(crate) mod held;
 mod holder;
+mod holding;
 mod notify;
 pub(crate) mod table_lock;
 

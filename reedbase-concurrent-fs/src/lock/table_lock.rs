@@ -12,15 +12,18 @@
 //! starts again. See the [module docs](super) for what this protects.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult, events};
+use reedbase_concurrent_core::{
+    LockGuard, LockHolder, ReedError, ReedResult, events, validate_table_name,
+};
 
 use super::flock::{self, LockFile, Polled, TryLock};
 use super::held::{Held, LOCK_FILE};
 use super::holder;
+use super::holding;
 use super::notify::wait_until;
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
@@ -32,8 +35,8 @@ const MAX_LATE_REOPENS: u32 = 3;
 /// A held table lock: proof that this process, through this value, has the
 /// exclusive write lock of one table.
 ///
-/// Dropping it blanks the holder record and releases both `flock`s; the lock
-/// file itself is never deleted. If the process dies instead, the kernel
+/// Dropping it releases both `flock`s (the holder record stays behind, no
+/// one's once the lock is free); the lock file itself is never deleted. If the process dies instead, the kernel
 /// releases them (see the [module docs](super)).
 ///
 /// # Examples
@@ -60,14 +63,15 @@ pub struct TableLock {
     /// `None` only while it is dropped.
     held: Option<Held>,
     base: Arc<BaseDir>,
-    path: PathBuf,
     table_name: String,
 }
 
 impl TableLock {
     /// The lock file's path, `<base>/tables/<table>/write.lock`.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.held
+            .as_ref()
+            .map_or(Path::new(""), |held| &held.paths.lock_file)
     }
 
     /// The table's name.
@@ -90,7 +94,7 @@ impl LockGuard for TableLock {
     /// coordinator stops with `LockLost`.
     fn is_held(&self) -> ReedResult<bool> {
         match &self.held {
-            Some(held) => held.in_place(&self.base, &self.table_name, &self.path),
+            Some(held) => held.in_place(&self.base, &self.table_name, &held.paths.lock_file),
             None => Ok(false),
         }
     }
@@ -101,7 +105,7 @@ impl Drop for TableLock {
         let Some(held) = self.held.take() else {
             return;
         };
-        holder::clear_record(&held.lock.file);
+        holding::release((held.lock.facts.dev, held.lock.facts.ino));
         held.release();
         held.announce_release();
         self.base.kept().put(held);
@@ -116,16 +120,16 @@ fn take(
     timeout: Duration,
 ) -> ReedResult<Result<TableLock, (Duration, Held)>> {
     let start = Instant::now();
-    let paths = TablePaths::new(base.path(), table_name)?;
+    validate_table_name(table_name)?;
     let mut late_reopens = 0;
     loop {
-        let mut held = match base.kept().take(&paths) {
+        let mut held = match base.kept().take(table_name) {
             Some(held) => held,
-            None => Held::open(&base, &paths)?,
+            None => Held::open(&base, &TablePaths::new(base.path(), table_name)?)?,
         };
         let mut prepared = false;
         let polled = wait_until(start, timeout, &held.dir, || {
-            let locked = held.try_lock(&paths)?;
+            let locked = held.try_lock(&held.paths)?;
             if locked.is_none() && !prepared {
                 // Contended: read who we are while the lock is held
                 // elsewhere, not after it was handed to us.
@@ -138,12 +142,12 @@ fn take(
             held.dir_locked = dir_locked;
         }
         match polled {
-            Polled::Ready(_) if held.in_place(&base, table_name, &paths.lock_file)? => {
-                holder::write_own_record(&held.lock.file);
+            Polled::Ready(_) if held.in_place(&base, table_name, &held.paths.lock_file)? => {
+                holder::write_own_record(&held.lock.file, held.pid);
+                holding::hold((held.lock.facts.dev, held.lock.facts.ino));
                 return Ok(Ok(TableLock {
                     held: Some(held),
                     base,
-                    path: paths.lock_file,
                     table_name: table_name.to_string(),
                 }));
             }
@@ -205,22 +209,34 @@ enum Probed {
 /// (put back by [`Files::done`]), or files opened for this probe.
 enum Files {
     Kept(Held),
-    Opened(File, Option<LockFile>),
+    Opened(File, Option<LockFile>, TablePaths),
 }
 
 impl Files {
     fn dir(&self) -> &File {
         match self {
             Files::Kept(held) => &held.dir,
-            Files::Opened(dir, _) => dir,
+            Files::Opened(dir, _, _) => dir,
         }
     }
 
     fn lock(&self) -> Option<&LockFile> {
         match self {
             Files::Kept(held) => Some(&held.lock),
-            Files::Opened(_, lock) => lock.as_ref(),
+            Files::Opened(_, lock, _) => lock.as_ref(),
         }
+    }
+
+    fn paths(&self) -> &TablePaths {
+        match self {
+            Files::Kept(held) => &held.paths,
+            Files::Opened(_, _, paths) => paths,
+        }
+    }
+
+    /// Probes through these files (see [`probe`]).
+    fn probe(&self) -> ReedResult<Probed> {
+        probe(self.dir(), self.lock(), self.paths())
     }
 
     fn done(self, base: &BaseDir) {
@@ -232,13 +248,15 @@ impl Files {
 
 /// The descriptors a probe looks through; `None` for a table that was never
 /// locked (nothing is created). A kept pair is used only if still in place.
-fn open_for_probe(base: &BaseDir, paths: &TablePaths, table: &str) -> ReedResult<Option<Files>> {
-    if let Some(held) = base.kept().take(paths)
-        && held.in_place(base, table, &paths.lock_file)?
+fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
+    validate_table_name(table)?;
+    if let Some(held) = base.kept().take(table)
+        && held.in_place(base, table, &held.paths.lock_file)?
     {
         return Ok(Some(Files::Kept(held)));
     }
-    let Some(dir) = base.open(paths, Level::Table, "open_lock_file")? else {
+    let paths = TablePaths::new(base.path(), table)?;
+    let Some(dir) = base.open(&paths, Level::Table, "open_lock_file")? else {
         return Ok(None);
     };
     let dir = File::from(dir);
@@ -246,9 +264,9 @@ fn open_for_probe(base: &BaseDir, paths: &TablePaths, table: &str) -> ReedResult
         std::os::fd::AsFd::as_fd(&dir),
         LOCK_FILE,
         &paths.lock_file,
-        tables_dir(paths),
+        tables_dir(&paths),
     )?;
-    Ok(Some(Files::Opened(dir, lock)))
+    Ok(Some(Files::Opened(dir, lock, paths)))
 }
 
 /// Probes both locks with shared, non-blocking `flock`s released at once:
@@ -276,11 +294,10 @@ fn probe(dir: &File, lock: Option<&LockFile>, paths: &TablePaths) -> ReedResult<
 
 /// [`is_locked`](crate::is_locked) on an open base directory.
 pub(crate) fn is_locked(base: &BaseDir, table_name: &str) -> ReedResult<bool> {
-    let paths = TablePaths::new(base.path(), table_name)?;
-    let Some(files) = open_for_probe(base, &paths, table_name)? else {
+    let Some(files) = open_for_probe(base, table_name)? else {
         return Ok(false);
     };
-    let probed = probe(files.dir(), files.lock(), &paths);
+    let probed = files.probe();
     files.done(base);
     Ok(probed? != Probed::Free)
 }
@@ -292,11 +309,10 @@ pub(crate) fn wait_for_unlock(
     timeout: Duration,
 ) -> ReedResult<()> {
     let start = Instant::now();
-    let paths = TablePaths::new(base.path(), table_name)?;
-    let Some(files) = open_for_probe(base, &paths, table_name)? else {
+    let Some(files) = open_for_probe(base, table_name)? else {
         return Ok(());
     };
-    let free = || Ok((probe(files.dir(), files.lock(), &paths)? == Probed::Free).then_some(()));
+    let free = || Ok((files.probe()? == Probed::Free).then_some(()));
     let waited = wait_until(start, timeout, files.dir(), free);
     let outcome = match waited {
         Ok(Polled::Ready(())) => Ok(()),
@@ -315,18 +331,17 @@ pub(crate) fn wait_for_unlock(
 
 /// [`lock_holder`](crate::lock_holder) on an open base directory.
 pub(crate) fn lock_holder(base: &BaseDir, table_name: &str) -> ReedResult<Option<LockHolder>> {
-    let paths = TablePaths::new(base.path(), table_name)?;
-    let Some(files) = open_for_probe(base, &paths, table_name)? else {
+    let Some(files) = open_for_probe(base, table_name)? else {
         return Ok(None);
     };
     // Probe first, then read: a record read after seeing the lock held is
     // the current holder's or a later one's, never an earlier one's.
-    let found = match (probe(files.dir(), files.lock(), &paths), files.lock()) {
+    let found = match (files.probe(), files.lock()) {
         (Err(error), _) => Err(error),
         (Ok(Probed::Free), _) => Ok(None),
         (Ok(Probed::ByLockFile), Some(lock)) => holder::holder_in(&lock.file)
             .map(Some)
-            .map_err(|e| ReedError::io("read_lock_file", &paths.lock_file, &e)),
+            .map_err(|e| ReedError::io("read_lock_file", &files.paths().lock_file, &e)),
         _ => Ok(Some(LockHolder::unknown())),
     };
     files.done(base);

@@ -156,6 +156,18 @@ fn a_kept_lock_file_replaced_between_acquisitions_is_not_locked_again() {
 }
 
 #[test]
+fn a_kept_tables_directory_replaced_by_a_link_is_refused_within_its_check_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    let outside = tempfile::tempdir().unwrap();
+    fs::rename(dir.path().join("tables"), outside.path().join("tables")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("tables"), dir.path().join("tables")).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(acquire_lock(dir.path(), "users", SECOND).is_err());
+    assert!(is_locked(dir.path(), "users").is_err());
+}
+
+#[test]
 fn a_kept_table_directory_replaced_by_a_link_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
