@@ -70,7 +70,6 @@ impl Held {
             facts_of(&dir).map_err(|e| ReedError::io("create_lock_dir", &paths.table_dir, &e))?;
         let lock =
             flock::create_lock_file(dir.as_fd(), LOCK_FILE, &paths.lock_file, tables_dir(paths))?;
-        flock::skip_access_times(&lock.file);
         let table = paths.table_dir.file_name().unwrap_or_default();
         Ok(Held {
             dir,

@@ -58,6 +58,9 @@ struct Watcher {
     fd: OwnedFd,
     by_wd: HashMap<i32, Watched>,
     by_key: HashMap<DirKey, i32>,
+    /// The buffer events are read into, made once (zeroing 16 KiB on
+    /// every read cost more than the rest of a queue write).
+    buffer: Vec<u8>,
 }
 
 /// The watcher; `Err(pid)` once it could not be made in process `pid`.
@@ -109,6 +112,7 @@ impl Watcher {
             fd,
             by_wd: HashMap::new(),
             by_key: HashMap::new(),
+            buffer: vec![0; 16 * 1024],
         })
     }
 
@@ -156,12 +160,19 @@ impl Watcher {
     /// events as fit), or finds none.
     #[cfg(target_os = "linux")]
     fn drain(&mut self) {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        self.read_events(&mut buffer);
+        self.buffer = buffer;
+    }
+
+    /// [`drain`](Self::drain) through `buffer`.
+    #[cfg(target_os = "linux")]
+    fn read_events(&mut self, buffer: &mut [u8]) {
         use rustix::io::Errno;
         const HEADER: usize = 16;
         const LONGEST: usize = HEADER + 256;
-        let mut buffer = [0u8; 16 * 1024];
         loop {
-            let read = match rustix::io::read(&self.fd, &mut buffer) {
+            let read = match rustix::io::read(&self.fd, &mut *buffer) {
                 Ok(read) => read,
                 Err(Errno::AGAIN) => return,
                 Err(Errno::INTR) => continue,
