@@ -129,7 +129,8 @@
 //! - [`lock_holder`] (or `LockBackend::lock_holder` of [`FsBackend`]) tells who holds a
 //!   table: pid, host and acquisition time, read from a record the holder
 //!   writes into `write.lock`. The lock itself is the truth: a free lock has
-//!   no holder, and a record of a dead process is not believed.
+//!   no holder, and a record is believed only while the process it names
+//!   holds the lock.
 //! - [`moved_aside`] (or `QueueBackend::moved_aside` of [`FsBackend`]) lists the entries that
 //!   were moved to `queue/corrupt/`, each with its reason, and those that
 //!   could not be moved. Nothing is ever deleted; inspect them, then
@@ -144,6 +145,12 @@
 //! - A lock dies with its process: there are no stale locks to break. Do not
 //!   delete `write.lock` while processes may use it: processes of this crate
 //!   stay excluded, old-module processes do not.
+//! - A process keeps each table's directory and `write.lock` open after
+//!   its first use of the table (at most 16 tables per base directory), as
+//!   a database keeps its files open: a file system with a file open for
+//!   writing cannot be remounted read-only or unmounted. Call
+//!   [`FsBackend::close_idle`] on every backend (and [`close_idle`] for the
+//!   free functions) first, or stop the processes.
 //!
 //! [`LockBackend`]: reedbase_concurrent_core::LockBackend
 //! [`QueueBackend`]: reedbase_concurrent_core::QueueBackend

@@ -35,6 +35,12 @@
 //!   table directory's descriptor and must be a regular file with one name:
 //!   a link, FIFO, socket or directory there is refused, never written
 //!   through or waited on.
+//! - The two descriptors are opened and checked once per process and
+//!   table, then kept (idle, never shared between two acquisitions) for the
+//!   next acquisition or probe, which first checks with two `fstatat`
+//!   calls that they are still the table's; `<base>/tables` itself is
+//!   looked at every 50 ms. `FsBackend::close_idle` and `close_idle` close
+//!   idle ones.
 //! - The holder record (pid, start time, host, acquisition time; one
 //!   `pwrite` at offset 0 of `write.lock`) is written only under the lock
 //!   and left in place at release. The `flock` is the truth: a free lock
@@ -48,7 +54,11 @@
 //! inotify (through its open descriptor) and sleeps in `poll(2)` until a
 //! release event, its deadline or a fallback interval of 50 ms, then tries
 //! again; where no watch can be made it polls with a back-off of at most
-//! 1 ms. There is no fairness beyond what the kernel gives.
+//! 1 ms. A guard's release is the event: having unlocked, it reads one
+//! byte of its kept `write.lock` (`IN_ACCESS`); an old-module holder's
+//! close and a dying holder's are events too. There is no fairness beyond
+//! what the kernel gives: a releasing process that asks again at once
+//! usually gets the lock again before a woken waiter tries.
 //!
 //! # Network file systems
 //!
