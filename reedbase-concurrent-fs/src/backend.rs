@@ -83,13 +83,16 @@ impl FsBackend {
         &self.options
     }
 
-    /// Who holds the lock of `table_name`; the same as
-    /// [`LockBackend::lock_holder`], callable without importing the trait.
-    /// See [`lock_holder`](crate::lock_holder).
+    /// Closes the descriptors this backend (and its clones) keeps open
+    /// between calls for tables not in use now: each table's directory and
+    /// `write.lock`, kept after its first acquisition or probe so that the
+    /// next one skips opening and checking them. Locks held now keep
+    /// theirs; the next call opens them again.
     ///
-    /// # Errors
-    ///
-    /// As [`lock_holder`](crate::lock_holder).
+    /// A kept descriptor keeps its file system busy: call this before
+    /// remounting it read-only or unmounting it (the base directory itself
+    /// stays open as long as the backend lives). The free functions'
+    /// descriptors are closed by [`close_idle`](crate::close_idle).
     ///
     /// # Examples
     ///
@@ -100,36 +103,13 @@ impl FsBackend {
     ///
     /// let dir = tempfile::tempdir()?;
     /// let backend = FsBackend::new(dir.path());
-    /// let _guard = backend.acquire_lock("users", Duration::from_secs(1))?;
-    /// let holder = FsBackend::lock_holder(&backend, "users")?.expect("held");
-    /// assert_eq!(holder.pid, Some(std::process::id()));
-    /// assert!(holder.acquired_at.is_some());
+    /// drop(backend.acquire_lock("users", Duration::from_secs(1))?);
+    /// backend.close_idle();
+    /// assert!(!backend.is_locked("users")?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn lock_holder(&self, table_name: &str) -> ReedResult<Option<LockHolder>> {
-        table_lock::lock_holder(&self.base, table_name)
-    }
-
-    /// The entries of `table_name`'s queue that were moved aside; the same
-    /// as [`QueueBackend::moved_aside`], callable without importing the
-    /// trait. See [`moved_aside`](crate::moved_aside).
-    ///
-    /// # Errors
-    ///
-    /// As [`moved_aside`](crate::moved_aside).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use reedbase_concurrent_fs::FsBackend;
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let backend = FsBackend::new(dir.path());
-    /// assert!(backend.moved_aside("users")?.is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn moved_aside(&self, table_name: &str) -> ReedResult<Vec<MovedAside>> {
-        table_queue::moved_aside(&self.base, table_name)
+    pub fn close_idle(&self) {
+        self.base.kept().close_idle();
     }
 }
 

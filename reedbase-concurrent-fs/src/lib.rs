@@ -126,11 +126,12 @@
 //!
 //! # For operators
 //!
-//! - [`lock_holder`] (or [`FsBackend::lock_holder`]) tells who holds a
+//! - [`lock_holder`] (or `LockBackend::lock_holder` of [`FsBackend`]) tells who holds a
 //!   table: pid, host and acquisition time, read from a record the holder
 //!   writes into `write.lock`. The lock itself is the truth: a free lock has
-//!   no holder, and a record of a dead process is not believed.
-//! - [`moved_aside`] (or [`FsBackend::moved_aside`]) lists the entries that
+//!   no holder, and a record is believed only while the process it names
+//!   holds the lock.
+//! - [`moved_aside`] (or `QueueBackend::moved_aside` of [`FsBackend`]) lists the entries that
 //!   were moved to `queue/corrupt/`, each with its reason, and those that
 //!   could not be moved. Nothing is ever deleted; inspect them, then
 //!   restore or delete them.
@@ -144,6 +145,12 @@
 //! - A lock dies with its process: there are no stale locks to break. Do not
 //!   delete `write.lock` while processes may use it: processes of this crate
 //!   stay excluded, old-module processes do not.
+//! - A process keeps each table's directory and `write.lock` open after
+//!   its first use of the table (at most 16 tables per base directory), as
+//!   a database keeps its files open: a file system with a file open for
+//!   writing cannot be remounted read-only or unmounted. Call
+//!   [`FsBackend::close_idle`] on every backend (and [`close_idle`] for the
+//!   free functions) first, or stop the processes.
 //!
 //! [`LockBackend`]: reedbase_concurrent_core::LockBackend
 //! [`QueueBackend`]: reedbase_concurrent_core::QueueBackend
@@ -156,15 +163,18 @@ compile_error!(
 );
 
 mod backend;
+mod base_cache;
 pub mod inspect;
 pub mod lock;
 mod no_follow;
+mod old_api;
 mod options;
 pub mod queue;
 mod restore;
 mod tables_dir;
 
 pub use backend::FsBackend;
+pub use base_cache::close_idle;
 pub use lock::{
     LockHolder, TableLock, acquire_lock, is_locked, lock_holder, try_acquire_lock, wait_for_unlock,
 };

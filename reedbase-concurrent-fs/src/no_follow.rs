@@ -261,7 +261,7 @@ pub(crate) struct Facts {
 impl Facts {
     // The field types of `struct stat` differ between architectures.
     #[allow(clippy::unnecessary_cast)]
-    fn of(stat: &Stat) -> Facts {
+    pub(crate) fn of(stat: &Stat) -> Facts {
         let secs = stat.st_mtime as i64;
         let nanos = (stat.st_mtime_nsec as u32).min(999_999_999);
         let modified = if secs >= 0 {

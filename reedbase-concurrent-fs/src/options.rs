@@ -100,7 +100,7 @@ pub struct FsOptions {
     /// count and the next sequence from it instead of listing the
     /// directory, and the backend keeps its ordered listing between pops,
     /// so a write and a pop cost the same at any depth (see the
-    /// [queue module](crate::queue#deep-queues-the-measurements-behind-the-watch-and-the-kept-listing)).
+    /// [queue module](crate::queue)).
     /// The watch is used only on local file systems and falls back to
     /// listing by itself where it cannot be had; `false` lists on every
     /// call as the free functions do (for a file system that reports itself

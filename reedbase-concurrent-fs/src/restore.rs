@@ -23,7 +23,7 @@ use crate::queue::entry_id::{
     pending_stem,
 };
 use crate::queue::listing::count_entries;
-use crate::queue::producer::ProducersLock;
+use crate::queue::producers_lock::ProducersLock;
 use crate::tables_dir::{BaseDir, Level, TablePaths, sync_dir, tables_dir};
 
 /// Puts the entry `queue_id` that was moved aside to `queue/corrupt/` back

@@ -20,7 +20,10 @@ use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::no_follow::{DIR_FLAGS, Found, Refusal, explain_step, open_beneath, refused, stat_at};
+use crate::lock::held::KeptLocks;
+use crate::no_follow::{
+    DIR_FLAGS, Found, Refusal, explain_step, facts_of, open_beneath, refused, stat_at,
+};
 use crate::options::Durability;
 
 /// The paths of one table's lock and queue, built from a validated name.
@@ -58,11 +61,24 @@ impl TablePaths {
     /// for a name that would leave `<base>/tables/`.
     pub fn new(base_path: &Path, table_name: &str) -> ReedResult<TablePaths> {
         validate_table_name(table_name)?;
-        let table_dir = base_path.join("tables").join(table_name);
-        let queue_dir = table_dir.join("queue");
+        // Sized once: these paths are built on every call of a queue
+        // operation, and growing them join by join cost more than the
+        // system calls of some.
+        let with = |parent: &Path, name: &str| {
+            let mut path = PathBuf::with_capacity(parent.as_os_str().len() + name.len() + 1);
+            path.push(parent);
+            path.push(name);
+            path
+        };
+        let mut table_dir =
+            PathBuf::with_capacity(base_path.as_os_str().len() + table_name.len() + 8);
+        table_dir.push(base_path);
+        table_dir.push("tables");
+        table_dir.push(table_name);
+        let queue_dir = with(&table_dir, "queue");
         Ok(TablePaths {
-            lock_file: table_dir.join("write.lock"),
-            corrupt_dir: queue_dir.join("corrupt"),
+            lock_file: with(&table_dir, "write.lock"),
+            corrupt_dir: with(&queue_dir, "corrupt"),
             queue_dir,
             table_dir,
         })
@@ -125,7 +141,10 @@ pub(crate) fn tables_dir(paths: &TablePaths) -> &Path {
 #[derive(Debug)]
 pub(crate) struct BaseDir {
     path: PathBuf,
-    fd: OnceLock<OwnedFd>,
+    /// The descriptor, with its device and inode.
+    fd: OnceLock<(OwnedFd, (u64, u64))>,
+    /// The idle descriptors of the tables' locks.
+    kept: KeptLocks,
 }
 
 impl BaseDir {
@@ -134,6 +153,7 @@ impl BaseDir {
         BaseDir {
             path,
             fd: OnceLock::new(),
+            kept: KeptLocks::default(),
         }
     }
 
@@ -144,13 +164,32 @@ impl BaseDir {
 
     /// The base's descriptor, if it has been opened.
     pub(crate) fn opened(&self) -> Option<BorrowedFd<'_>> {
-        self.fd.get().map(AsFd::as_fd)
+        self.fd.get().map(|(fd, _)| fd.as_fd())
+    }
+
+    /// The idle descriptors of the tables' locks, kept for the next
+    /// acquisition or probe.
+    pub(crate) fn kept(&self) -> &KeptLocks {
+        &self.kept
+    }
+
+    /// Whether the path still leads to the directory opened (one `stat` of
+    /// the path, following links as any path of the caller's); true if
+    /// nothing was opened yet.
+    pub(crate) fn still_at_path(&self) -> bool {
+        let Some((_, opened)) = self.fd.get() else {
+            return true;
+        };
+        rustix::fs::stat(&self.path).is_ok_and(|stat| {
+            let facts = crate::no_follow::Facts::of(&stat);
+            (facts.dev, facts.ino) == *opened
+        })
     }
 
     /// The base's descriptor, `None` if the base does not exist (nothing is
     /// created).
     fn existing(&self, operation: &'static str) -> ReedResult<Option<BorrowedFd<'_>>> {
-        if let Some(fd) = self.fd.get() {
+        if let Some((fd, _)) = self.fd.get() {
             return Ok(Some(fd.as_fd()));
         }
         match rustix::fs::open(
@@ -158,7 +197,11 @@ impl BaseDir {
             DIR_FLAGS.difference(OFlags::NOFOLLOW),
             Mode::empty(),
         ) {
-            Ok(fd) => Ok(Some(self.fd.get_or_init(|| fd).as_fd())),
+            Ok(fd) => {
+                let facts = facts_of(&fd).map_err(|e| ReedError::io(operation, &self.path, &e))?;
+                let opened = self.fd.get_or_init(|| (fd, (facts.dev, facts.ino)));
+                Ok(Some(opened.0.as_fd()))
+            }
             Err(Errno::NOENT) => Ok(None),
             Err(e) => Err(ReedError::io(operation, &self.path, &e.into())),
         }

@@ -277,6 +277,10 @@ fn a_read_only_disk_leaves_readable_entries_readable() {
     let good = backend.queue_write(TABLE, &write("good")).unwrap();
     fs::write(queue_dir(&base).join(format!("{torn}.pending")), b"{ torn").unwrap();
     drop(backend.acquire_lock(TABLE, Duration::ZERO).unwrap());
+    // The backend keeps the lock's files open for its next acquisition (a
+    // file open for writing keeps a remount read-only busy): an operator
+    // closes them first.
+    backend.close_idle();
     mount.remount_read_only();
     let backend = FsBackend::new(&base);
     let next = backend.get_next_pending(TABLE).unwrap().map(|(id, _)| id);

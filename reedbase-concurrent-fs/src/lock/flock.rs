@@ -149,7 +149,13 @@ fn open_lock_file(
     access: OFlags,
 ) -> ReedResult<Option<LockFile>> {
     let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir, name, flags, Mode::from_bits_truncate(0o666)) {
+    let mode = Mode::from_bits_truncate(0o666);
+    let opened = match rustix::fs::openat(dir, name, flags | no_access_times(), mode) {
+        // O_NOATIME is for the file's owner only: open without it.
+        Err(Errno::PERM) => rustix::fs::openat(dir, name, flags, mode),
+        other => other,
+    };
+    let fd = match opened {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return Ok(None),
         Err(error) => {
@@ -180,6 +186,21 @@ fn open_lock_file(
         file: File::from(fd),
         facts,
     }))
+}
+
+/// `O_NOATIME` where there is one: a kept lock file is read once per
+/// release to wake waiters (see `held`), and an access time written each
+/// time would cost an inode update. The kernel allows it to the file's
+/// owner only; [`open_lock_file`] opens without it otherwise.
+#[cfg(target_os = "linux")]
+fn no_access_times() -> OFlags {
+    OFlags::NOATIME
+}
+
+/// No `O_NOATIME` here.
+#[cfg(not(target_os = "linux"))]
+fn no_access_times() -> OFlags {
+    OFlags::empty()
 }
 
 /// The first pause after a failed attempt.

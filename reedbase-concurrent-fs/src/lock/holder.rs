@@ -2,16 +2,17 @@
 //! The holder record: who holds a table's lock, written into `write.lock`.
 //!
 //! A holder writes its record at offset 0 of the lock file right after
-//! acquiring and blanks it right before releasing, one `pwrite` each. The
+//! acquiring, one `pwrite`, and leaves it there when it releases. The
 //! record is written only through the descriptor the lock was taken on,
 //! which the table lock has checked to be a regular file with one name in
 //! the table's directory, so it never lands in a file elsewhere. The
 //! `flock` is the truth, the record only a label on it: a reader asks the
 //! lock first and believes a record only under a held lock, and only if the
-//! process it names may still be alive.
+//! process it names holds that lock now (see `holding`) or, where that
+//! cannot be told, may still be alive.
 //!
 //! Nothing on the acquire path needs more of this file than
-//! [`write_own_record`] and [`clear_record`].
+//! [`write_own_record`].
 //!
 //! # The record
 //!
@@ -26,9 +27,9 @@
 //! last being `\n`, so that `cat write.lock` shows it and every write
 //! overwrites the whole previous one in place. `start` is the holder's start
 //! time in clock ticks since boot (`-` when unknown), used to tell a live
-//! holder from a dead one whose pid was reused. A released lock leaves
-//! [`CLEARED_RECORD`] (spaces and a newline); a lock file written by the old
-//! module is empty.
+//! holder from a dead one whose pid was reused. [`CLEARED_RECORD`] (spaces
+//! and a newline) is no one's; a lock file written by the old module is
+//! empty.
 //!
 //! # Who this process is
 //!
@@ -46,22 +47,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reedbase_concurrent_core::LockHolder;
 
+use crate::no_follow::facts_of;
+
 /// Writes this process's record into a lock file it has just locked.
 ///
 /// Best effort: the lock is held whether or not the record could be
 /// written, and a holder without a record is reported with unknown fields.
-pub(crate) fn write_own_record(file: &File) {
-    let _ = file.write_all_at(&own_record(SystemTime::now()), 0);
-}
-
-/// Blanks the record of a lock file about to be released (best effort).
-pub(crate) fn clear_record(file: &File) {
-    let _ = file.write_all_at(&CLEARED_RECORD, 0);
+pub(crate) fn write_own_record(file: &File, pid: u32) {
+    let _ = file.write_all_at(&own_record(pid, SystemTime::now()), 0);
 }
 
 /// Who the record in `file` names, for a lock known to be held: every field
-/// unknown when the record is missing, blank, torn or foreign, or names a
-/// process of this host that is certainly gone ([`is_certainly_gone`]).
+/// unknown when the record is missing, blank, torn or foreign, names a
+/// process of this host that is certainly gone ([`is_certainly_gone`]), or
+/// one that does not hold the lock now (a holder's record stays behind when
+/// it releases).
 ///
 /// # Errors
 ///
@@ -75,8 +75,13 @@ pub(crate) fn holder_in(file: &File) -> std::io::Result<LockHolder> {
             read => filled += read,
         }
     }
+    let key = facts_of(file).map(|facts| (facts.dev, facts.ino))?;
     let holder = match parse_record(&buffer[..filled]) {
-        Some(found) if !is_certainly_gone(found.pid, found.start_ticks, &found.host) => {
+        Some(found)
+            if !is_certainly_gone(found.pid, found.start_ticks, &found.host)
+                && (found.host != host_name()
+                    || super::holding::holds(found.pid, key) != Some(false)) =>
+        {
             LockHolder::new(Some(found.pid), Some(found.host), Some(found.acquired_at))
         }
         _ => LockHolder::unknown(),
@@ -108,12 +113,12 @@ struct HolderRecord {
     acquired_at: SystemTime,
 }
 
-/// The record of this process acquiring at `now`.
+/// The record of this process (`pid`, as read by the caller) acquiring at
+/// `now`.
 ///
 /// Everything but the time is formatted once per process, so the acquire
 /// path only formats one number and hashes one short line.
-fn own_record(now: SystemTime) -> [u8; RECORD_LEN] {
-    let pid = process::id();
+fn own_record(pid: u32, now: SystemTime) -> [u8; RECORD_LEN] {
     let (cached_pid, cached) = cached_prefix(pid);
     if *cached_pid == pid {
         encode(cached, now)

@@ -12,7 +12,7 @@ use super::{
 #[test]
 fn own_record_round_trips() {
     let now = SystemTime::now();
-    let record = own_record(now);
+    let record = own_record(std::process::id(), now);
     assert_eq!(record.len(), RECORD_LEN);
     assert_eq!(record[RECORD_LEN - 1], b'\n');
     let parsed = parse_record(&record).unwrap();
@@ -34,7 +34,7 @@ fn any_record_round_trips_including_an_unknown_start() {
 
 #[test]
 fn the_record_is_one_readable_line() {
-    let record = own_record(SystemTime::now());
+    let record = own_record(std::process::id(), SystemTime::now());
     let text = std::str::from_utf8(&record).unwrap();
     assert!(text.starts_with("reedbase-lock-holder v1 pid="));
     assert_eq!(text.lines().count(), 1);

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::{CLEARED_RECORD, RECORD_LEN, host_name, own_start_ticks, record_of};
 use crate::FsBackend;
 use crate::lock::{LockHolder, acquire_lock, lock_holder};
+use reedbase_concurrent_core::LockBackend as _;
 
 const SECOND: Duration = Duration::from_secs(1);
 /// A pid above Linux's largest `pid_max` (2^22): never a live process.
@@ -46,10 +47,28 @@ fn the_holder_is_this_process_while_held_and_none_after() {
 }
 
 #[test]
-fn release_blanks_the_record_and_keeps_the_file() {
+fn release_keeps_the_file_and_its_record_names_nobody_after() {
     let dir = tempfile::tempdir().unwrap();
     drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
-    assert_eq!(fs::read(lock_file(dir.path())).unwrap(), CLEARED_RECORD);
+    let left = fs::read(lock_file(dir.path())).unwrap();
+    assert_eq!(left.len(), RECORD_LEN);
+    assert_ne!(left, CLEARED_RECORD, "the record stays");
+    assert_eq!(lock_holder(dir.path(), "users").unwrap(), None);
+}
+
+#[test]
+fn a_record_left_by_a_released_holder_is_not_believed_under_another_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    // An old-module process (here in this one) takes the lock next and
+    // writes no record: the one left behind is not its holder's.
+    let _old = hold_as_old_module(dir.path());
+    assert!(
+        lock_holder(dir.path(), "users")
+            .unwrap()
+            .unwrap()
+            .is_unknown()
+    );
 }
 
 #[test]

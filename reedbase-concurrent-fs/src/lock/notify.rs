@@ -23,6 +23,9 @@
 //!   `fsnotify_close` before `locks_remove_file`), so after this event a
 //!   failed attempt is repeated [`BURST`] times over about 0.75 ms before
 //!   the waiter sleeps again;
+//! - `write.lock` read (`IN_ACCESS`): this crate's guard keeps its
+//!   descriptors for the next acquisition, so after unlocking it reads one
+//!   byte of `write.lock` to say so, in place of the close;
 //! - `write.lock` closed after being opened read-only (`IN_CLOSE_NOWRITE`):
 //!   a prober (`is_locked` of either module) that was briefly holding a
 //!   lock; one attempt;
@@ -212,6 +215,7 @@ impl Watch {
         // now; nothing below the base directory is looked up by name.
         let path = format!("/proc/self/fd/{}", dir.as_raw_fd());
         let mask = WatchFlags::ONLYDIR
+            | WatchFlags::ACCESS
             | WatchFlags::CLOSE_WRITE
             | WatchFlags::CLOSE_NOWRITE
             | WatchFlags::DELETE

@@ -52,6 +52,18 @@ fn closing_write_lock_opened_read_only_is_a_probe() {
 }
 
 #[test]
+fn reading_write_lock_is_a_release() {
+    let (dir, _handle, mut watch) = watched();
+    fs::write(dir.path().join("write.lock"), b"x").unwrap();
+    let kept = File::open(dir.path().join("write.lock")).unwrap();
+    assert_eq!(watch.wait(LONG).unwrap(), Woke::Release, "created");
+    assert_eq!(watch.wait(SHORT).unwrap(), Woke::Quiet, "all read");
+    // A guard keeps its descriptor open and reads a byte after unlocking.
+    std::os::unix::fs::FileExt::read_at(&kept, &mut [0; 1], 0).unwrap();
+    assert_eq!(watch.wait(LONG).unwrap(), Woke::Release);
+}
+
+#[test]
 fn other_names_do_not_wake() {
     let (dir, _handle, mut watch) = watched();
     fs::write(dir.path().join("table.csv"), b"a|b\n").unwrap();

@@ -12,21 +12,21 @@
 //! starts again. See the [module docs](super) for what this protects.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult, events};
+use reedbase_concurrent_core::{
+    LockGuard, LockHolder, ReedError, ReedResult, events, validate_table_name,
+};
 
 use super::flock::{self, LockFile, Polled, TryLock};
+use super::held::{Held, LOCK_FILE};
 use super::holder;
+use super::holding;
 use super::notify::wait_until;
-use crate::no_follow::stat_at;
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
-
-/// The lock file's name in the table directory.
-const LOCK_FILE: &str = "write.lock";
 
 /// How often an acquisition starts again, past its deadline, when the lock
 /// file keeps being replaced under it, before it gives up with a timeout.
@@ -35,8 +35,8 @@ const MAX_LATE_REOPENS: u32 = 3;
 /// A held table lock: proof that this process, through this value, has the
 /// exclusive write lock of one table.
 ///
-/// Dropping it blanks the holder record and releases both `flock`s; the lock
-/// file itself is never deleted. If the process dies instead, the kernel
+/// Dropping it releases both `flock`s (the holder record stays behind, no
+/// one's once the lock is free); the lock file itself is never deleted. If the process dies instead, the kernel
 /// releases them (see the [module docs](super)).
 ///
 /// # Examples
@@ -60,16 +60,18 @@ const MAX_LATE_REOPENS: u32 = 3;
 #[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct TableLock {
-    held: Held,
+    /// `None` only while it is dropped.
+    held: Option<Held>,
     base: Arc<BaseDir>,
-    path: PathBuf,
     table_name: String,
 }
 
 impl TableLock {
     /// The lock file's path, `<base>/tables/<table>/write.lock`.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.held
+            .as_ref()
+            .map_or(Path::new(""), |held| &held.paths.lock_file)
     }
 
     /// The table's name.
@@ -91,94 +93,22 @@ impl LockGuard for TableLock {
     /// (an old-module process locks whatever file has that name), so the
     /// coordinator stops with `LockLost`.
     fn is_held(&self) -> ReedResult<bool> {
-        self.held.in_place(&self.base, &self.table_name, &self.path)
+        match &self.held {
+            Some(held) => held.in_place(&self.base, &self.table_name, &held.paths.lock_file),
+            None => Ok(false),
+        }
     }
 }
 
 impl Drop for TableLock {
     fn drop(&mut self) {
-        holder::clear_record(&self.held.lock.file);
-        self.held.release();
-    }
-}
-
-/// The descriptors of one acquisition: the table directory and its lock
-/// file, opened but not necessarily locked.
-#[derive(Debug)]
-struct Held {
-    dir: File,
-    lock: LockFile,
-    /// False where the file system cannot lock a directory (NFS): only the
-    /// lock file is locked there.
-    dir_locked: bool,
-}
-
-impl Held {
-    /// Opens (creating them as needed) the table directory and `write.lock`.
-    fn open(base: &BaseDir, paths: &TablePaths) -> ReedResult<Held> {
-        let create = crate::options::Durability::Relaxed;
-        let dir = File::from(base.create(paths, Level::Table, create, "create_lock_dir")?);
-        let lock = flock::create_lock_file(
-            std::os::fd::AsFd::as_fd(&dir),
-            LOCK_FILE,
-            &paths.lock_file,
-            tables_dir(paths),
-        )?;
-        Ok(Held {
-            dir,
-            lock,
-            dir_locked: false,
-        })
-    }
-
-    /// One non-blocking attempt at both locks: `Some` when both are taken
-    /// (`Some(false)` where the file system cannot lock a directory), `None`
-    /// on contention (holding neither).
-    fn try_lock(&self, paths: &TablePaths) -> ReedResult<Option<bool>> {
-        let locked = flock::try_lock_exclusive(&self.lock.file)
-            .map_err(|e| ReedError::io("lock_file", &paths.lock_file, &e))?;
-        if locked == TryLock::Contended {
-            return Ok(None);
-        }
-        match flock::try_lock_exclusive(&self.dir) {
-            Ok(TryLock::Acquired) => Ok(Some(true)),
-            Ok(TryLock::Contended) => {
-                let _ = flock::unlock(&self.lock.file);
-                Ok(None)
-            }
-            Err(e) if flock::cannot_lock_directories(&e) => Ok(Some(false)),
-            Err(e) => {
-                let _ = flock::unlock(&self.lock.file);
-                Err(ReedError::io("lock_table_dir", &paths.table_dir, &e))
-            }
-        }
-    }
-
-    /// Whether the locked file is still `write.lock` in the locked
-    /// directory, and that directory still the one at the table's path:
-    /// the file has one name, it is in our directory, and the path leads
-    /// to it.
-    fn in_place(&self, base: &BaseDir, table: &str, lock_path: &Path) -> ReedResult<bool> {
-        let stat_error = |e| ReedError::io("stat_lock_file", lock_path, &e);
-        let in_dir = stat_at(&self.dir, LOCK_FILE).map_err(stat_error)?;
-        if !in_dir.is_some_and(|found| found.same_file(&self.lock.facts)) {
-            return Ok(false);
-        }
-        let Some(base_fd) = base.opened() else {
-            return Ok(false);
+        let Some(held) = self.held.take() else {
+            return;
         };
-        let relative = Path::new("tables").join(table).join(LOCK_FILE);
-        let at_path = stat_at(base_fd, relative).map_err(stat_error)?;
-        Ok(at_path.is_some_and(|found| found.same_file(&self.lock.facts) && found.links == 1))
-    }
-
-    fn release(&self) {
-        // A failed unlock still ends with the close that follows, which
-        // releases the flock unless a forked child holds a copy of it.
-        let _ = flock::unlock(&self.lock.file);
-        if self.dir_locked {
-            let _ = flock::unlock(&self.dir);
-        }
+        holding::release((held.lock.facts.dev, held.lock.facts.ino));
+        held.release();
+        held.announce_release();
+        self.base.kept().put(held);
     }
 }
 
@@ -190,13 +120,16 @@ fn take(
     timeout: Duration,
 ) -> ReedResult<Result<TableLock, (Duration, Held)>> {
     let start = Instant::now();
-    let paths = TablePaths::new(base.path(), table_name)?;
+    validate_table_name(table_name)?;
     let mut late_reopens = 0;
     loop {
-        let mut held = Held::open(&base, &paths)?;
+        let mut held = match base.kept().take(table_name) {
+            Some(held) => held,
+            None => Held::open(&base, &TablePaths::new(base.path(), table_name)?)?,
+        };
         let mut prepared = false;
         let polled = wait_until(start, timeout, &held.dir, || {
-            let locked = held.try_lock(&paths)?;
+            let locked = held.try_lock(&held.paths)?;
             if locked.is_none() && !prepared {
                 // Contended: read who we are while the lock is held
                 // elsewhere, not after it was handed to us.
@@ -209,12 +142,12 @@ fn take(
             held.dir_locked = dir_locked;
         }
         match polled {
-            Polled::Ready(_) if held.in_place(&base, table_name, &paths.lock_file)? => {
-                holder::write_own_record(&held.lock.file);
+            Polled::Ready(_) if held.in_place(&base, table_name, &held.paths.lock_file)? => {
+                holder::write_own_record(&held.lock.file, held.pid);
+                holding::hold((held.lock.facts.dev, held.lock.facts.ino));
                 return Ok(Ok(TableLock {
-                    held,
+                    held: Some(held),
                     base,
-                    path: paths.lock_file,
                     table_name: table_name.to_string(),
                 }));
             }
@@ -240,8 +173,10 @@ pub(crate) fn acquire(
     table_name: &str,
     timeout: Duration,
 ) -> ReedResult<TableLock> {
+    let kept = Arc::clone(&base);
     take(base, table_name, timeout)?.map_err(|(waited, held)| {
         let holder = holder::holder_in(&held.lock.file).ok();
+        kept.kept().put(held);
         tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table = table_name, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "lock wait timed out");
         ReedError::lock_timeout(table_name, waited).with_holder(holder)
     })
@@ -249,7 +184,14 @@ pub(crate) fn acquire(
 
 /// [`try_acquire_lock`](crate::lock::try_acquire_lock) on an open base directory.
 pub(crate) fn try_acquire(base: Arc<BaseDir>, table_name: &str) -> ReedResult<Option<TableLock>> {
-    Ok(take(base, table_name, Duration::ZERO)?.ok())
+    let kept = Arc::clone(&base);
+    Ok(match take(base, table_name, Duration::ZERO)? {
+        Ok(lock) => Some(lock),
+        Err((_, held)) => {
+            kept.kept().put(held);
+            None
+        }
+    })
 }
 
 /// Who holds the lock, as far as probing tells.
@@ -263,13 +205,58 @@ enum Probed {
     ByDirectoryOnly,
 }
 
+/// The descriptors a probe looks through: the kept pair of the table
+/// (put back by [`Files::done`]), or files opened for this probe.
+enum Files {
+    Kept(Held),
+    Opened(File, Option<LockFile>, TablePaths),
+}
+
+impl Files {
+    fn dir(&self) -> &File {
+        match self {
+            Files::Kept(held) => &held.dir,
+            Files::Opened(dir, _, _) => dir,
+        }
+    }
+
+    fn lock(&self) -> Option<&LockFile> {
+        match self {
+            Files::Kept(held) => Some(&held.lock),
+            Files::Opened(_, lock, _) => lock.as_ref(),
+        }
+    }
+
+    fn paths(&self) -> &TablePaths {
+        match self {
+            Files::Kept(held) => &held.paths,
+            Files::Opened(_, _, paths) => paths,
+        }
+    }
+
+    /// Probes through these files (see [`probe`]).
+    fn probe(&self) -> ReedResult<Probed> {
+        probe(self.dir(), self.lock(), self.paths())
+    }
+
+    fn done(self, base: &BaseDir) {
+        if let Files::Kept(held) = self {
+            base.kept().put(held);
+        }
+    }
+}
+
 /// The descriptors a probe looks through; `None` for a table that was never
-/// locked (nothing is created).
-fn open_for_probe(
-    base: &BaseDir,
-    paths: &TablePaths,
-) -> ReedResult<Option<(File, Option<LockFile>)>> {
-    let Some(dir) = base.open(paths, Level::Table, "open_lock_file")? else {
+/// locked (nothing is created). A kept pair is used only if still in place.
+fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
+    validate_table_name(table)?;
+    if let Some(held) = base.kept().take(table)
+        && held.in_place(base, table, &held.paths.lock_file)?
+    {
+        return Ok(Some(Files::Kept(held)));
+    }
+    let paths = TablePaths::new(base.path(), table)?;
+    let Some(dir) = base.open(&paths, Level::Table, "open_lock_file")? else {
         return Ok(None);
     };
     let dir = File::from(dir);
@@ -277,9 +264,9 @@ fn open_for_probe(
         std::os::fd::AsFd::as_fd(&dir),
         LOCK_FILE,
         &paths.lock_file,
-        tables_dir(paths),
+        tables_dir(&paths),
     )?;
-    Ok(Some((dir, lock)))
+    Ok(Some(Files::Opened(dir, lock, paths)))
 }
 
 /// Probes both locks with shared, non-blocking `flock`s released at once:
@@ -307,11 +294,12 @@ fn probe(dir: &File, lock: Option<&LockFile>, paths: &TablePaths) -> ReedResult<
 
 /// [`is_locked`](crate::is_locked) on an open base directory.
 pub(crate) fn is_locked(base: &BaseDir, table_name: &str) -> ReedResult<bool> {
-    let paths = TablePaths::new(base.path(), table_name)?;
-    match open_for_probe(base, &paths)? {
-        Some((dir, lock)) => Ok(probe(&dir, lock.as_ref(), &paths)? != Probed::Free),
-        None => Ok(false),
-    }
+    let Some(files) = open_for_probe(base, table_name)? else {
+        return Ok(false);
+    };
+    let probed = files.probe();
+    files.done(base);
+    Ok(probed? != Probed::Free)
 }
 
 /// [`wait_for_unlock`](crate::wait_for_unlock) on an open base directory.
@@ -321,36 +309,43 @@ pub(crate) fn wait_for_unlock(
     timeout: Duration,
 ) -> ReedResult<()> {
     let start = Instant::now();
-    let paths = TablePaths::new(base.path(), table_name)?;
-    let Some((dir, lock)) = open_for_probe(base, &paths)? else {
+    let Some(files) = open_for_probe(base, table_name)? else {
         return Ok(());
     };
-    let free = || Ok((probe(&dir, lock.as_ref(), &paths)? == Probed::Free).then_some(()));
-    match wait_until(start, timeout, &dir, free)? {
-        Polled::Ready(()) => Ok(()),
-        Polled::TimedOut(waited) => {
-            let holder = lock.and_then(|lock| holder::holder_in(&lock.file).ok());
+    let free = || Ok((files.probe()? == Probed::Free).then_some(()));
+    let waited = wait_until(start, timeout, files.dir(), free);
+    let outcome = match waited {
+        Ok(Polled::Ready(())) => Ok(()),
+        Ok(Polled::TimedOut(waited)) => {
+            let holder = files
+                .lock()
+                .and_then(|lock| holder::holder_in(&lock.file).ok());
             tracing::info!(event = events::LOCK_WAIT_TIMED_OUT, table = table_name, waited_ms = events::millis(waited), holder = %events::holder_field(holder.as_ref()), "wait for unlock timed out");
             Err(ReedError::lock_timeout(table_name, waited).with_holder(holder))
         }
-    }
+        Err(error) => Err(error),
+    };
+    files.done(base);
+    outcome
 }
 
 /// [`lock_holder`](crate::lock_holder) on an open base directory.
 pub(crate) fn lock_holder(base: &BaseDir, table_name: &str) -> ReedResult<Option<LockHolder>> {
-    let paths = TablePaths::new(base.path(), table_name)?;
-    let Some((dir, lock)) = open_for_probe(base, &paths)? else {
+    let Some(files) = open_for_probe(base, table_name)? else {
         return Ok(None);
     };
     // Probe first, then read: a record read after seeing the lock held is
     // the current holder's or a later one's, never an earlier one's.
-    match (probe(&dir, lock.as_ref(), &paths)?, lock) {
-        (Probed::Free, _) => Ok(None),
-        (Probed::ByLockFile, Some(lock)) => holder::holder_in(&lock.file)
+    let found = match (files.probe(), files.lock()) {
+        (Err(error), _) => Err(error),
+        (Ok(Probed::Free), _) => Ok(None),
+        (Ok(Probed::ByLockFile), Some(lock)) => holder::holder_in(&lock.file)
             .map(Some)
-            .map_err(|e| ReedError::io("read_lock_file", &paths.lock_file, &e)),
+            .map_err(|e| ReedError::io("read_lock_file", &files.paths().lock_file, &e)),
         _ => Ok(Some(LockHolder::unknown())),
-    }
+    };
+    files.done(base);
+    found
 }
 
 #[cfg(test)]

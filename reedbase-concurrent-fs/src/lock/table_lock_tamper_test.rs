@@ -138,3 +138,51 @@ fn a_lock_taken_on_a_file_no_longer_at_its_path_is_not_in_place() {
     .unwrap();
     assert!(taken.is_ok());
 }
+
+#[test]
+fn a_kept_lock_file_replaced_between_acquisitions_is_not_locked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    let replacement = dir.path().join("tables/users/new.lock");
+    fs::write(&replacement, b"").unwrap();
+    fs::rename(&replacement, lock_file(dir.path())).unwrap();
+    let guard = acquire_lock(dir.path(), "users", SECOND).unwrap();
+    assert!(
+        guard.is_held().unwrap(),
+        "the new write.lock is the one locked"
+    );
+    let old_module = reedbase_last::concurrent::acquire_lock(dir.path(), "users", Duration::ZERO);
+    assert!(old_module.is_err(), "the old module must meet the lock");
+}
+
+#[test]
+fn a_kept_tables_directory_replaced_by_a_link_is_refused_within_its_check_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    let outside = tempfile::tempdir().unwrap();
+    fs::rename(dir.path().join("tables"), outside.path().join("tables")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("tables"), dir.path().join("tables")).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(acquire_lock(dir.path(), "users", SECOND).is_err());
+    assert!(is_locked(dir.path(), "users").is_err());
+}
+
+#[test]
+fn a_kept_table_directory_replaced_by_a_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    let outside = tempfile::tempdir().unwrap();
+    fs::rename(
+        dir.path().join("tables/users"),
+        outside.path().join("users"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("users"),
+        dir.path().join("tables/users"),
+    )
+    .unwrap();
+    assert!(acquire_lock(dir.path(), "users", SECOND).is_err());
+    assert!(is_locked(dir.path(), "users").is_err());
+    assert!(lock_holder(dir.path(), "users").is_err());
+}

@@ -2,7 +2,9 @@
 use std::fs::{self, File};
 use std::time::{Duration, SystemTime};
 
-use reedbase_concurrent_core::{CsvRow, PendingWrite, ReedError, WriteOperation};
+use reedbase_concurrent_core::{
+    CsvRow, PendingWrite, QueueBackend as _, ReedError, WriteOperation,
+};
 
 use crate::backend::FsBackend;
 use crate::queue::test_support::{

@@ -318,18 +318,21 @@ fn a_write_whose_temporary_was_swept_is_written_again_numbered_after_the_queue()
                 queue_write_with(dir.path(), "t", &sample_write("a", n + 1), &options).unwrap(),
             );
         }
-        super::SWEEP_BEFORE_PUBLISH.with(|left| left.set(1));
+        crate::queue::staged::SWEEP_BEFORE_PUBLISH.with(|left| left.set(1));
         let again = queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap();
-        assert_eq!(super::SWEEP_BEFORE_PUBLISH.with(std::cell::Cell::get), 0);
+        assert_eq!(
+            crate::queue::staged::SWEEP_BEFORE_PUBLISH.with(std::cell::Cell::get),
+            0
+        );
         assert_eq!(
             parse_sequence(&again),
             Some(3),
             "watch {watch}: numbered after the queue"
         );
-        super::SWEEP_BEFORE_PUBLISH.with(|left| left.set(1));
+        crate::queue::staged::SWEEP_BEFORE_PUBLISH.with(|left| left.set(1));
         let full = queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap_err();
         assert!(full.is_queue_full(), "watch {watch}: {full}");
-        super::SWEEP_BEFORE_PUBLISH.with(|left| left.set(0));
+        crate::queue::staged::SWEEP_BEFORE_PUBLISH.with(|left| left.set(0));
         ids.push(again);
         let drained: Vec<String> = drain(dir.path(), "t")
             .into_iter()
@@ -354,11 +357,11 @@ fn a_write_to_a_queue_the_watch_counts_full_writes_nothing() {
     if !super::watch::is_watched(key) {
         return; // no inotify here: every write lists, as tested elsewhere
     }
-    let before = super::STAGED.with(std::cell::Cell::get);
+    let before = crate::queue::staged::STAGED.with(std::cell::Cell::get);
     let full = queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap_err();
     assert!(full.is_queue_full(), "{full}");
     assert_eq!(
-        super::STAGED.with(std::cell::Cell::get),
+        crate::queue::staged::STAGED.with(std::cell::Cell::get),
         before,
         "a refused write made a temporary"
     );

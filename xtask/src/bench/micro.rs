@@ -26,9 +26,10 @@ use crate::pg_site::PgSite;
 pub const GROUPS: [&str; 4] = ["lock", "disk", "queue", "drain"];
 
 /// Subjects of the lock group.
-const LOCKERS: [&str; 6] = [
+const LOCKERS: [&str; 7] = [
     "last",
     "fs",
+    "fs free",
     "mem",
     "sqlite relaxed",
     "pg durable",
@@ -37,22 +38,24 @@ const LOCKERS: [&str; 6] = [
 /// Subjects of the queue_write rows; the durable ones first, so that they
 /// run within seconds of the `disk` group's floor (on a shared machine an
 /// fsync's cost changes by several times from one minute to the next).
-const WRITERS: [&str; 10] = [
+const WRITERS: [&str; 11] = [
     "fs durable json",
     "fs durable postcard",
     "sqlite durable",
     "pg durable",
     "last",
     "fs relaxed json",
+    "fs free",
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
     "pg relaxed",
 ];
 /// Subjects of the reading rows (durability does not change a reader).
-const READERS: [&str; 6] = [
+const READERS: [&str; 7] = [
     "last",
     "fs relaxed json",
+    "fs free",
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
@@ -165,7 +168,7 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     })?;
     let counter = AtomicUsize::new(0);
     let fresh = || format!("t{}", counter.fetch_add(1, Ordering::Relaxed));
-    let new_table = ["last", "fs", "mem"];
+    let new_table = ["last", "fs", "fs free", "mem"];
     let name = "lock: acquire+release, new table";
     each_subject(c, place, name, &new_table, nothing, |b, s| {
         b.iter_batched(
@@ -174,7 +177,7 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
             BatchSize::SmallInput,
         );
     })?;
-    let tried = ["last", "fs", "mem"];
+    let tried = ["last", "fs", "fs free", "mem"];
     let name = "lock: try_acquire+release";
     each_subject(c, place, name, &tried, lock_once, |b, s| {
         b.iter(|| must(s.try_acquire_release("bench").unwrap_or(Ok(()))));
@@ -183,14 +186,39 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
         ("lock: is_locked, lock file exists", "bench"),
         ("lock: is_locked, lock file absent", "never_locked"),
     ] {
-        each_subject(c, place, name, &["last", "fs", "mem"], lock_once, |b, s| {
-            b.iter(|| assert!(!must(s.is_locked(table).unwrap_or(Ok(false)))));
-        })?;
+        each_subject(
+            c,
+            place,
+            name,
+            &["last", "fs", "fs free", "mem"],
+            lock_once,
+            |b, s| {
+                b.iter(|| assert!(!must(s.is_locked(table).unwrap_or(Ok(false)))));
+            },
+        )?;
     }
+    let name = "lock: wait_for_unlock, lock free";
+    each_subject(
+        c,
+        place,
+        name,
+        &["last", "fs", "fs free", "mem"],
+        lock_once,
+        |b, s| {
+            b.iter(|| must(s.wait_free("bench").unwrap_or(Ok(()))));
+        },
+    )?;
     let name = "lock: lock_holder, lock free";
-    each_subject(c, place, name, &["fs", "mem"], lock_once, |b, s| {
-        b.iter(|| assert!(!must(s.has_holder("bench").unwrap_or(Ok(false)))));
-    })
+    each_subject(
+        c,
+        place,
+        name,
+        &["fs", "fs free", "mem"],
+        lock_once,
+        |b, s| {
+            b.iter(|| assert!(!must(s.has_holder("bench").unwrap_or(Ok(false)))));
+        },
+    )
 }
 
 fn queue(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
@@ -225,6 +253,20 @@ fn queue(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     let fill = |s: &dyn Subject| s.fill("depth100", &filler, 100);
     each_subject(c, place, name, &READERS, fill, |b, s| {
         b.iter(|| assert!(must(s.next_id("depth100")).is_some()));
+    })?;
+    let name = "queue: remove_from_queue, depth 100";
+    let fill = |s: &dyn Subject| s.fill("remove100", &filler, 99);
+    each_subject(c, place, name, &READERS, fill, |b, s| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let (_, id) = must(s.queue_write_timed("remove100", &filler));
+                let start = Instant::now();
+                must(s.remove("remove100", &id));
+                total += start.elapsed();
+            }
+            total
+        });
     })?;
     let name = "queue: count_pending, depth 100";
     let fill = |s: &dyn Subject| s.fill("count100", &filler, 100);

@@ -39,11 +39,15 @@ pub fn layouts() -> Vec<Layout> {
             title: "Locking, uncontended, one process (criterion, median per operation)",
             notes: vec![
                 "sqlite: BEGIN IMMEDIATE + COMMIT; the old module's try is a 0 s acquire".into(),
+                "fs: through one FsBackend; fs free: the fs crate's free functions with the old module's signatures".into(),
                 RATIO.into(),
             ],
-            columns: vec!["last", "fs", "mem", "sqlite relaxed", "pg durable", "pg relaxed"],
+            columns: vec![
+                "last", "fs", "fs free", "mem", "sqlite relaxed", "pg durable", "pg relaxed",
+            ],
             ratios: vec![
                 ("fs", "last"),
+                ("fs free", "last"),
                 ("fs", "sqlite relaxed"),
                 ("pg durable", "fs"),
                 ("pg relaxed", "sqlite relaxed"),
@@ -83,18 +87,20 @@ pub fn layouts() -> Vec<Layout> {
             title: "The queue, one process (criterion, median per call)",
             notes: vec![
                 format!("1 row = {one} B of JSON, 100 rows = {hundred} B; each written entry is removed again (untimed)"),
+                "fs free: the free functions (queue_write_with, relaxed JSON; get_next_pending, ...)".into(),
                 "the old module never fsyncs: compare it with relaxed; durable fsyncs entry and directory; \
                  sqlite: WAL, synchronous=NORMAL (relaxed) or FULL (durable); \
                  pg: one transaction per call over TCP, synchronous_commit on (durable) or off (relaxed)".into(),
                 RATIO.into(),
             ],
             columns: vec![
-                "last", "fs relaxed json", "fs relaxed postcard", "fs durable json",
+                "last", "fs relaxed json", "fs free", "fs relaxed postcard", "fs durable json",
                 "fs durable postcard", "mem", "sqlite relaxed", "sqlite durable",
                 "pg relaxed", "pg durable",
             ],
             ratios: vec![
                 ("fs relaxed json", "last"),
+                ("fs free", "last"),
                 ("fs relaxed json", "sqlite relaxed"),
                 ("fs durable json", "sqlite durable"),
                 ("pg relaxed", "last"),
@@ -107,10 +113,12 @@ pub fn layouts() -> Vec<Layout> {
             title: "Draining 100 queued entries, get_next_pending + remove_from_queue each (criterion)",
             notes: vec![RATIO.into()],
             columns: vec![
-                "last", "fs relaxed json", "fs relaxed postcard", "mem", "sqlite relaxed", "pg relaxed",
+                "last", "fs relaxed json", "fs free", "fs relaxed postcard", "mem", "sqlite relaxed",
+                "pg relaxed",
             ],
             ratios: vec![
                 ("fs relaxed json", "last"),
+                ("fs free", "last"),
                 ("fs relaxed json", "sqlite relaxed"),
                 ("pg relaxed", "last"),
                 ("pg relaxed", "fs relaxed json"),

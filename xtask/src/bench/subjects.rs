@@ -104,6 +104,11 @@ pub trait Subject {
     /// The number of entries.
     fn count(&self, table: &str) -> Result<usize, String>;
 
+    /// Waits for a free lock (`wait_for_unlock`), which returns at once.
+    fn wait_free(&self, _table: &str) -> Option<Result<(), String>> {
+        None
+    }
+
     /// Queues `count` copies of `payload`, untimed.
     fn fill(&self, table: &str, payload: &Payload, count: usize) -> Result<(), String> {
         (0..count).try_for_each(|_| self.queue_write_timed(table, payload).map(drop))
@@ -124,7 +129,7 @@ pub fn is_pg(label: &str) -> bool {
 }
 
 /// The subject called `label`, with its files under `dir`: `last`, `fs`
-/// (default options), `fs relaxed json` and the other three fs modes,
+/// (default options), `fs free` (the free functions, relaxed), `fs relaxed json` and the other three fs modes,
 /// `mem`, `sqlite relaxed`, `sqlite durable`; and, on the server of `pg`
 /// in a namespace of its own beside `pg`'s, `pg durable` and `pg relaxed`.
 pub fn subject(dir: &Path, pg: &PgSite, label: &str) -> Result<Box<dyn Subject>, String> {
@@ -143,6 +148,12 @@ pub fn subject(dir: &Path, pg: &PgSite, label: &str) -> Result<Box<dyn Subject>,
     };
     Ok(match label {
         "last" => Box::new(Last(base)),
+        "fs free" => Box::new(Free(
+            base,
+            FsOptions::new()
+                .durability(Durability::Relaxed)
+                .capacity(CAPACITY),
+        )),
         "fs" => fs(Durability::Durable, Codec::Json),
         "fs relaxed json" => fs(Durability::Relaxed, Codec::Json),
         "fs relaxed postcard" => fs(Durability::Relaxed, Codec::Postcard),
@@ -211,6 +222,85 @@ impl Subject for Last {
     fn count(&self, table: &str) -> Result<usize, String> {
         last::count_pending(&self.0, table).map_err(|e| format!("last count_pending: {e}"))
     }
+
+    fn wait_free(&self, table: &str) -> Option<Result<(), String>> {
+        Some(
+            last::wait_for_unlock(&self.0, table, TIMEOUT)
+                .map_err(|e| format!("last wait_for_unlock: {e}")),
+        )
+    }
+}
+
+/// The fs crate's free functions with the old module's signatures (queue
+/// writes through `queue_write_with` and relaxed options, to compare with
+/// the old module, which never fsyncs).
+struct Free(PathBuf, FsOptions);
+
+impl Subject for Free {
+    fn acquire_release(&self, table: &str) -> Result<(), String> {
+        reedbase_concurrent_fs::acquire_lock(&self.0, table, TIMEOUT)
+            .map(drop)
+            .map_err(|e| format!("fs acquire_lock: {e}"))
+    }
+
+    fn try_acquire_release(&self, table: &str) -> Option<Result<(), String>> {
+        Some(
+            match reedbase_concurrent_fs::try_acquire_lock(&self.0, table) {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err("fs try_acquire_lock: a free lock was busy".to_string()),
+                Err(e) => Err(format!("fs try_acquire_lock: {e}")),
+            },
+        )
+    }
+
+    fn is_locked(&self, table: &str) -> Option<Result<bool, String>> {
+        Some(
+            reedbase_concurrent_fs::is_locked(&self.0, table)
+                .map_err(|e| format!("fs is_locked: {e}")),
+        )
+    }
+
+    fn has_holder(&self, table: &str) -> Option<Result<bool, String>> {
+        Some(
+            reedbase_concurrent_fs::lock_holder(&self.0, table)
+                .map(|holder| holder.is_some())
+                .map_err(|e| format!("fs lock_holder: {e}")),
+        )
+    }
+
+    fn queue_write_timed(
+        &self,
+        table: &str,
+        payload: &Payload,
+    ) -> Result<(Duration, String), String> {
+        let start = Instant::now();
+        let id = reedbase_concurrent_fs::queue_write_with(&self.0, table, &payload.core, &self.1);
+        let took = start.elapsed();
+        Ok((took, id.map_err(|e| format!("fs queue_write_with: {e}"))?))
+    }
+
+    fn next_id(&self, table: &str) -> Result<Option<String>, String> {
+        reedbase_concurrent_fs::get_next_pending(&self.0, table)
+            .map(|next| next.map(|(id, _)| id))
+            .map_err(|e| format!("fs get_next_pending: {e}"))
+    }
+
+    fn remove(&self, table: &str, id: &str) -> Result<(), String> {
+        reedbase_concurrent_fs::remove_from_queue(&self.0, table, id)
+            .map_err(|e| format!("fs remove_from_queue: {e}"))
+    }
+
+    fn count(&self, table: &str) -> Result<usize, String> {
+        reedbase_concurrent_fs::count_pending(&self.0, table)
+            .map_err(|e| format!("fs count_pending: {e}"))
+    }
+
+    fn wait_free(&self, table: &str) -> Option<Result<(), String>> {
+        Some(
+            reedbase_concurrent_fs::wait_for_unlock(&self.0, table, TIMEOUT)
+                .map_err(|e| format!("fs wait_for_unlock: {e}")),
+        )
+    }
 }
 
 /// Any backend of core's traits.
@@ -277,6 +367,14 @@ impl<B: Backend> Subject for Core<B> {
         self.0
             .count_pending(table)
             .map_err(|e| format!("count_pending: {e}"))
+    }
+
+    fn wait_free(&self, table: &str) -> Option<Result<(), String>> {
+        Some(
+            self.0
+                .wait_for_unlock(table, TIMEOUT)
+                .map_err(|e| format!("wait_for_unlock: {e}")),
+        )
     }
 }
 

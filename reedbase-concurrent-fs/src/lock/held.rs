@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The descriptors of a table's lock: the table directory and its
+//! `write.lock`, opened without following a link and checked once, then
+//! kept by the process between acquisitions ([`KeptLocks`]).
+//!
+//! A kept pair is never shared: an acquisition or a probe takes it out of
+//! the pool and puts it back when done, so two acquisitions in one process
+//! always lock two open file descriptions and exclude each other as two
+//! processes do. Before a kept pair is trusted again, [`Held::in_place`]
+//! checks with two `fstatat` calls that `tables/<table>` is the kept
+//! directory (not a link) and that `write.lock` in it is the kept file with
+//! one name, and, at most [`TABLES_CHECK`] after the last look, that
+//! `tables` is a directory (not a link); a pair that fails is closed and
+//! the acquisition opens the files afresh, as the first one did.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use reedbase_concurrent_core::{ReedError, ReedResult};
+
+use super::flock::{self, LockFile, TryLock};
+use crate::no_follow::{Facts, Found, facts_of, stat_at};
+use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
+
+/// The lock file's name in the table directory.
+pub(crate) const LOCK_FILE: &str = "write.lock";
+
+/// How long a look at `<base>/tables` (a directory, not a link) is
+/// trusted: a `tables` replaced by a link to where the kept directories
+/// were moved is noticed within this time. Exclusion does not depend on
+/// it (the lock file checked is the one every locker finds), only where a
+/// holder record may be written.
+const TABLES_CHECK: Duration = Duration::from_millis(50);
+
+/// How many idle pairs one base directory keeps (two descriptors each);
+/// beyond this the least recently used is closed.
+const MAX_IDLE: usize = 16;
+
+/// The descriptors of one table's lock, opened but not necessarily locked.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) dir: File,
+    pub(crate) lock: LockFile,
+    /// False where the file system cannot lock a directory (NFS): only the
+    /// lock file is locked there.
+    pub(crate) dir_locked: bool,
+    /// The table's paths (for errors and the next opening).
+    pub(crate) paths: TablePaths,
+    /// What `fstat` said of the directory when it was opened.
+    dir_facts: Facts,
+    /// The table's name.
+    table: String,
+    /// `tables/<table>`, relative to the base directory.
+    relative: PathBuf,
+    /// The process that opened them (a forked child does not use them).
+    pub(crate) pid: u32,
+}
+
+impl Held {
+    /// Opens (creating them as needed) the table directory and `write.lock`.
+    pub(crate) fn open(base: &BaseDir, paths: &TablePaths) -> ReedResult<Held> {
+        let create = crate::options::Durability::Relaxed;
+        let dir = File::from(base.create(paths, Level::Table, create, "create_lock_dir")?);
+        let dir_facts =
+            facts_of(&dir).map_err(|e| ReedError::io("create_lock_dir", &paths.table_dir, &e))?;
+        let lock =
+            flock::create_lock_file(dir.as_fd(), LOCK_FILE, &paths.lock_file, tables_dir(paths))?;
+        let table = paths.table_dir.file_name().unwrap_or_default();
+        Ok(Held {
+            dir,
+            lock,
+            dir_locked: false,
+            paths: paths.clone(),
+            dir_facts,
+            table: table.to_string_lossy().into_owned(),
+            relative: Path::new("tables").join(table),
+            pid: std::process::id(),
+        })
+    }
+
+    /// One non-blocking attempt at both locks: `Some` when both are taken
+    /// (`Some(false)` where the file system cannot lock a directory), `None`
+    /// on contention (holding neither).
+    pub(crate) fn try_lock(&self, paths: &TablePaths) -> ReedResult<Option<bool>> {
+        let locked = flock::try_lock_exclusive(&self.lock.file)
+            .map_err(|e| ReedError::io("lock_file", &paths.lock_file, &e))?;
+        if locked == TryLock::Contended {
+            return Ok(None);
+        }
+        match flock::try_lock_exclusive(&self.dir) {
+            Ok(TryLock::Acquired) => Ok(Some(true)),
+            Ok(TryLock::Contended) => {
+                let _ = flock::unlock(&self.lock.file);
+                Ok(None)
+            }
+            Err(e) if flock::cannot_lock_directories(&e) => Ok(Some(false)),
+            Err(e) => {
+                let _ = flock::unlock(&self.lock.file);
+                Err(ReedError::io("lock_table_dir", &paths.table_dir, &e))
+            }
+        }
+    }
+
+    /// Whether the kept files are still the table's: `tables` a directory
+    /// (not a link), `tables/<table>` the kept directory (not a link), and
+    /// `write.lock` in it the kept file, with one name.
+    pub(crate) fn in_place(
+        &self,
+        base: &BaseDir,
+        _table: &str,
+        lock_path: &Path,
+    ) -> ReedResult<bool> {
+        let stat_error = |e| ReedError::io("stat_lock_file", lock_path, &e);
+        let Some(base_fd) = base.opened() else {
+            return Ok(false);
+        };
+        if base.kept().tables_check_due() {
+            let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
+            if !tables.is_some_and(|found| found.found == Found::Directory) {
+                return Ok(false);
+            }
+            base.kept().tables_checked();
+        }
+        let dir = stat_at(base_fd, &self.relative).map_err(stat_error)?;
+        if !dir.is_some_and(|found| found.same_file(&self.dir_facts)) {
+            return Ok(false);
+        }
+        let lock = stat_at(&self.dir, LOCK_FILE).map_err(stat_error)?;
+        Ok(lock.is_some_and(|found| found.same_file(&self.lock.facts) && found.links == 1))
+    }
+
+    /// Releases both locks (what is not held is left as it is).
+    pub(crate) fn release(&self) {
+        // A failed unlock still ends with a close, which releases the flock
+        // unless a forked child holds a copy of it.
+        let _ = flock::unlock(&self.lock.file);
+        if self.dir_locked {
+            let _ = flock::unlock(&self.dir);
+        }
+    }
+
+    /// Tells waiters that the lock was released: kept open, `write.lock`
+    /// is not closed, so a one-byte read makes the `IN_ACCESS` event their
+    /// watches wake on (see `notify`). Best effort.
+    pub(crate) fn announce_release(&self) {
+        let mut byte = [0; 1];
+        let _ = self.lock.file.read_at(&mut byte, 0);
+    }
+}
+
+/// The idle lock descriptors of one base directory, at most [`MAX_IDLE`],
+/// least recently used first.
+#[derive(Debug, Default)]
+pub(crate) struct KeptLocks {
+    idle: Mutex<VecDeque<Held>>,
+    /// When `tables` was last seen to be a directory.
+    tables_seen: Mutex<Option<Instant>>,
+}
+
+impl KeptLocks {
+    /// Takes the idle pair of the (validated) table out of the pool, if
+    /// there is one opened by this process.
+    pub(crate) fn take(&self, table: &str) -> Option<Held> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.is_empty() {
+            return None;
+        }
+        let pid = std::process::id();
+        // Inherited from a parent process: its locks, never ours to use.
+        idle.retain(|held| held.pid == pid);
+        let at = idle.iter().position(|held| held.table == table)?;
+        idle.remove(at)
+    }
+
+    /// Puts an unlocked pair, taken or opened by this process, back for the
+    /// next acquisition or probe.
+    pub(crate) fn put(&self, held: Held) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() >= MAX_IDLE {
+            idle.pop_front();
+        }
+        idle.push_back(held);
+    }
+
+    /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).
+    fn tables_check_due(&self) -> bool {
+        let seen = self
+            .tables_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.is_none_or(|at| at.elapsed() >= TABLES_CHECK)
+    }
+
+    fn tables_checked(&self) {
+        *self
+            .tables_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// Closes every idle pair.
+    pub(crate) fn close_idle(&self) {
+        let closed = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(closed);
+    }
+
+    /// How many pairs are idle (for tests).
+    #[cfg(test)]
+    pub(crate) fn idle(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
