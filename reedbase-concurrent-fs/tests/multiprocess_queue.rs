@@ -23,10 +23,12 @@ mod queue_producers;
 use reedbase_concurrent_test_support as support;
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use queue_producers::{
     PATIENCE, TABLE, drain, numbered_write, numbers_of, parse_lines, random_u64, run_child,
@@ -107,11 +109,8 @@ fn live_temporary_across_processes() -> Outcome {
     let options = FsOptions::new().watch_queues(false);
     let write = |n| queue_write_with(base, TABLE, &numbered_write("w", n, 1), &options);
     write(0).map_err(|e| e.to_string())?;
-    let temporary = base
-        .join("tables")
-        .join(TABLE)
-        .join("queue")
-        .join(HELD_TEMPORARY);
+    let queue_dir = base.join("tables").join(TABLE).join("queue");
+    let temporary = queue_dir.join(HELD_TEMPORARY);
     let mut child = ChildProcess::spawn("hold_temporary", base, "")?;
     child.expect_line("held", PATIENCE)?;
     write(1).map_err(|e| e.to_string())?;
@@ -119,6 +118,7 @@ fn live_temporary_across_processes() -> Outcome {
         return Err("a live producer's temporary was swept by another process".to_string());
     }
     child.kill()?;
+    wait_until_settled(&queue_dir);
     write(2).map_err(|e| e.to_string())?;
     if temporary.exists() {
         return Err("the temporary of a killed producer was not swept".to_string());
@@ -129,6 +129,33 @@ fn live_temporary_across_processes() -> Outcome {
         return Err(format!("drained {numbers:?}, expected [0, 1, 2]"));
     }
     Ok(())
+}
+
+/// Longer than the sweep leaves an empty temporary nobody holds (two
+/// seconds: it may be a live producer's, created and not yet locked).
+const SETTLED: Duration = Duration::from_secs(3);
+
+/// Waits until every empty temporary in `queue_dir` (of a producer killed
+/// before it wrote into it) last changed more than [`SETTLED`] ago, so
+/// that the next sweep takes it.
+fn wait_until_settled(queue_dir: &Path) {
+    for name in temporaries(queue_dir) {
+        let Ok(facts) = std::fs::symlink_metadata(queue_dir.join(name)) else {
+            continue;
+        };
+        if facts.len() > 0 {
+            continue;
+        }
+        let changed = UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(facts.ctime()).unwrap_or(0),
+                u32::try_from(facts.ctime_nsec()).unwrap_or(0),
+            );
+        let age = SystemTime::now()
+            .duration_since(changed)
+            .unwrap_or_default();
+        thread::sleep(SETTLED.saturating_sub(age));
+    }
 }
 
 fn capacity_is_exact() -> Outcome {
@@ -235,6 +262,7 @@ fn sigkilled_producers() -> Outcome {
         let queue_dir = base.join("tables").join(TABLE).join("queue");
         temporaries_seen += temporaries(&queue_dir).len();
         let pending = count_pending(base, TABLE).map_err(|e| e.to_string())?;
+        wait_until_settled(&queue_dir);
 
         // The next enqueue (bounded: a dead producer must not hold the queue lock).
         let (sender, receiver) = mpsc::channel();
