@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Issue 9, links and odd files: nothing at or below `<base>/tables` is
-//! followed, written through or waited on. A symbolic link, hard link, FIFO,
+//! Links and odd files in the base directory: nothing at or below
+//! `<base>/tables` is followed, written through or waited on. A symbolic link, hard link, FIFO,
 //! socket or directory where a directory or a lock file is expected gives a
 //! clear `IoError` at once naming the path and what was found, and nothing
 //! outside the base directory is created, written or deleted.

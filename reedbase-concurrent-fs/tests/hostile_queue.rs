@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Issue 9, the queue and the input rules: an entry swapped for a FIFO
-//! after the listing cannot hang the reader; a legacy entry dated in the
-//! future is moved aside after a bounded grace; a crafted sequence number
-//! cannot make later writes fail; a full or read-only disk leaves readable
-//! entries readable and holds up nothing; bad names and rows touch nothing
-//! on disk. The cases that mount a file system need root (see `mounts`).
+//! The queue against a hostile directory and bad input: an entry swapped
+//! for a FIFO after the listing cannot hang the reader; a legacy entry
+//! dated in the future is moved aside after a bounded grace; a crafted
+//! sequence number cannot make later writes fail; a full or read-only disk
+//! leaves readable entries readable and holds up nothing; bad names and
+//! rows touch nothing on disk. The cases that mount a file system need root (see `mounts`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod mounts;

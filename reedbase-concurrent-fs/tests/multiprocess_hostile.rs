@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Issue 9 across real processes. This binary re-runs itself as child
-//! processes (role in `REEDBASE_TEST_CHILD`, see `support`), so it has its
-//! own `main` instead of libtest's.
+//! The fs backend against stopped, greedy and dying processes, across real
+//! processes. This binary re-runs itself as child processes (role in
+//! `REEDBASE_TEST_CHILD`, see `support`), so it has its own `main` instead
+//! of libtest's.
 //!
 //! - a producer stopped with SIGSTOP while it holds the producers' lock
 //!   makes another producer, and a coordinator's `submit` with a 100 ms

@@ -132,6 +132,9 @@ fn a_temporary_whose_producer_holds_its_lock_is_never_swept() {
     let live = planted_temporary(&queue, "live");
     let file = fs::File::create(&live).unwrap();
     fs2::FileExt::try_lock_exclusive(&file).unwrap();
+    // Written once locked, as a producer does: unlocked, it is abandoned
+    // at once (an empty one may be a producer's about to be locked).
+    io::Write::write_all(&mut &file, b"{\"rows\":[").unwrap();
     queue_write_with(dir.path(), "t", &sample_write("b", 1), &listing).unwrap();
     assert!(live.exists(), "a live producer's temporary was swept");
     fs2::FileExt::unlock(&file).unwrap();
