@@ -158,6 +158,15 @@ impl WriteError {
             .is_some_and(ReedError::is_invalid_input)
     }
 
+    /// True when the write was queued but the call failed after that (for
+    /// example the fsync that makes its entry durable): it may be applied
+    /// or still pending, and the write handed back must not be queued
+    /// again; [`backend_error`](Self::backend_error) names its queue id.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.backend_error()
+            .is_some_and(ReedError::is_outcome_unknown)
+    }
+
     /// True when an `apply` call failed.
     pub fn is_apply_failure(&self) -> bool {
         matches!(self.inner.failure, WriteFailure::Apply { .. })
@@ -208,7 +217,9 @@ impl fmt::Debug for WriteError {
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let table = &self.inner.table;
-        if self.inner.write.is_some() {
+        if self.inner.write.is_some() && self.is_outcome_unknown() {
+            write!(f, "write to table '{table}' is handed back to the caller: ")?;
+        } else if self.inner.write.is_some() {
             write!(
                 f,
                 "write to table '{table}' was not applied and is handed back to the caller: "
