@@ -76,3 +76,16 @@ fn tables_with_pending_leave_out_links_files_and_empty_queues() {
     let nothing = BaseDir::new(dir.path().join("never-used"));
     assert!(tables_with_pending(&nothing).unwrap().is_empty());
 }
+
+#[test]
+fn an_entry_missed_by_a_listing_is_still_delivered_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &relaxed()).unwrap();
+    // As `readdir` may miss an entry renamed in during it and see a later one.
+    super::MISS_ONCE.with(|missed| *missed.borrow_mut() = Some(format!("{first}.pending").into()));
+    let (head, _) = crate::queue::get_next_pending(dir.path(), "t")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head, first, "delivered a later entry before a missed one");
+}
