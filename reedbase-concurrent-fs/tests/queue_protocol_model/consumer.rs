@@ -179,7 +179,7 @@ fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
                 );
                 seen.sort_unstable();
                 let checking = consumer.pc == ConsumerPc::Recheck;
-                if !unchecked && !(checking && !misses_an_earlier_entry(&consumer.listed, &seen)) {
+                if !unchecked && (!checking || misses_an_earlier_entry(&consumer.listed, &seen)) {
                     // Checked by (another) listing.
                     let mut next = state.clone();
                     next.consumer.pc = ConsumerPc::Recheck;
