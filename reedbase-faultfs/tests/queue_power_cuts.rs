@@ -197,7 +197,7 @@ fn a_failed_queue_directory_fsync_leaves_the_entry_queued_under_its_id() {
         return;
     };
     let options = FsOptions::new().durability(Durability::Durable);
-    let backend = FsBackend::with_options(fs.path(), options.clone());
+    let backend = FsBackend::with_options(fs.path(), options);
     // The directories exist: the fault meets the fsync after the rename.
     backend.queue_write(TABLE, &insert("a")).unwrap();
     fs.control().fail(
