@@ -44,7 +44,8 @@ pub enum WriteFailure {
 
 /// Why a coordinator call did not finish, for which table, and (for
 /// `submit`) the caller's write handed back unapplied and unqueued, so that
-/// nothing is lost.
+/// nothing is lost; except after [`is_outcome_unknown`](Self::is_outcome_unknown),
+/// when it was queued and may be applied, so it must not be submitted again.
 ///
 /// Small (one pointer) so that wrappers returning it stay cheap; ask it with
 /// the predicates instead of matching through layers.

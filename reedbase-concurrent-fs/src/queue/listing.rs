@@ -82,9 +82,24 @@ pub(crate) fn ordered_entries(
     queue: BorrowedFd<'_>,
     queue_dir: &Path,
 ) -> ReedResult<Vec<Candidate>> {
+    ordered_entries_unless_quiet(queue, queue_dir, || false)
+}
+
+/// As [`ordered_entries`], without the second listing when `quiet`, asked
+/// after the first, says that no entry arrived while it was read (as a
+/// caller's watch of the directory can tell).
+///
+/// # Errors
+///
+/// [`ReedError::IoError`] `read_queue_dir` naming `queue_dir`.
+pub(crate) fn ordered_entries_unless_quiet(
+    queue: BorrowedFd<'_>,
+    queue_dir: &Path,
+    quiet: impl FnOnce() -> bool,
+) -> ReedResult<Vec<Candidate>> {
     let mut listed = ordered_once(queue, queue_dir)?;
     // An empty listing delivers nothing, so nothing out of order.
-    if listed.is_empty() {
+    if listed.is_empty() || quiet() {
         return Ok(listed);
     }
     for _ in 0..LISTING_CHECKS {
