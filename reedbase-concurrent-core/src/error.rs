@@ -163,6 +163,20 @@ pub enum ReedError {
         /// Why it was moved aside.
         reason: String,
     },
+    /// A write was put in the queue (visible to consumers, who may already
+    /// have applied it) but a later step of the call failed, such as the
+    /// fsync that makes the entry durable: whether it stays queued, is
+    /// applied, or (after a power cut) is lost is not known. Do not queue it
+    /// again; ask for `queue_id` (`is_pending`, `wait_applied`, or the
+    /// table's record of applied ids) instead.
+    QueueOutcomeUnknown {
+        /// The table.
+        table: String,
+        /// The id the write was queued under.
+        queue_id: String,
+        /// What failed after the write was queued.
+        reason: String,
+    },
 }
 
 impl ReedError {
@@ -266,6 +280,24 @@ impl ReedError {
         }
     }
 
+    /// A [`ReedError::QueueOutcomeUnknown`]: the write was queued as
+    /// `queue_id`, then `reason` failed.
+    ///
+    /// ```
+    /// use reedbase_concurrent_core::ReedError;
+    ///
+    /// let error = ReedError::outcome_unknown("users", "42", "fsync failed");
+    /// assert!(error.is_outcome_unknown());
+    /// assert!(error.to_string().contains("42"));
+    /// ```
+    pub fn outcome_unknown(table: &str, queue_id: &str, reason: impl Into<String>) -> ReedError {
+        ReedError::QueueOutcomeUnknown {
+            table: table.to_string(),
+            queue_id: queue_id.to_string(),
+            reason: reason.into(),
+        }
+    }
+
     /// The `io::ErrorKind` behind an [`ReedError::IoError`], if this is one.
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {
@@ -292,6 +324,12 @@ impl ReedError {
     /// True for [`ReedError::LockLost`].
     pub fn is_lock_lost(&self) -> bool {
         matches!(self, ReedError::LockLost { .. })
+    }
+
+    /// True for [`ReedError::QueueOutcomeUnknown`]: the write may be queued
+    /// or applied; do not queue it again.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, ReedError::QueueOutcomeUnknown { .. })
     }
 
     /// True for [`ReedError::QueueEntryNotFound`].

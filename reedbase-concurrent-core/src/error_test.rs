@@ -63,6 +63,7 @@ fn one_of_each() -> Vec<ReedError> {
             code: Some("28000".into()),
             reason: "role does not exist".into(),
         },
+        ReedError::outcome_unknown("users", "q-9", "the queue directory's fsync failed"),
     ]
 }
 
@@ -142,7 +143,7 @@ fn queue_full_message_says_what_to_do() {
 
 #[test]
 fn every_message_names_what_it_is_about() {
-    let expected: [&[&str]; 15] = [
+    let expected: [&[&str]; 16] = [
         &["create_lock_file", "/data/tables/users/write.lock"],
         &["users", "502.0 ms"],
         &["users", "100"],
@@ -163,6 +164,7 @@ fn every_message_names_what_it_is_about() {
         &["users", "write.lock was replaced", "lost"],
         &["users", "q-7", "3.00 s"],
         &["connect", "db-1:5432/reed", "28000", "role does not exist"],
+        &["users", "q-9", "fsync failed", "do not queue it again"],
     ];
     for (error, parts) in one_of_each().iter().zip(expected) {
         let message = error.to_string();
@@ -183,6 +185,7 @@ fn predicates_pick_their_variants() {
         let busy = matches!(error, ReedError::QueueBusy { .. });
         let lost = matches!(error, ReedError::LockLost { .. });
         let not_found = matches!(error, ReedError::QueueEntryNotFound { .. });
+        let unknown = matches!(error, ReedError::QueueOutcomeUnknown { .. });
         let input = matches!(
             error,
             ReedError::InvalidTableName { .. }
@@ -198,6 +201,11 @@ fn predicates_pick_their_variants() {
         assert_eq!(error.is_queue_busy(), busy, "is_queue_busy of {error:?}");
         assert_eq!(error.is_lock_lost(), lost, "is_lock_lost of {error:?}");
         assert_eq!(error.is_not_found(), not_found, "is_not_found of {error:?}");
+        assert_eq!(
+            error.is_outcome_unknown(),
+            unknown,
+            "is_outcome_unknown of {error:?}"
+        );
         assert_eq!(
             error.is_invalid_input(),
             input,

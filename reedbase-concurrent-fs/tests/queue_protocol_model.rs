@@ -224,9 +224,8 @@ fn relaxed_durability_loses_an_acknowledged_write_in_a_power_cut() {
     refuted("relaxed, power cut", config, "acknowledged write lost");
 }
 
-/// `move_aside` as the code has it: neither the reason nor the rename is
-/// fsynced, so a power cut can keep the entry in `corrupt/` and lose the
-/// text of its reason.
+/// `move_aside` without its fsyncs (as the code once had it): a power cut
+/// can keep the entry in `corrupt/` and lose the text of its reason.
 #[test]
 fn unsynced_move_aside_loses_its_reason_in_a_power_cut() {
     let config = Config {
@@ -242,20 +241,35 @@ fn unsynced_move_aside_loses_its_reason_in_a_power_cut() {
     );
 }
 
-/// A directory fsync that fails after the rename: the entry was already
-/// visible, so a consumer may apply it before the producer takes it back
-/// and reports an error.
+/// A directory fsync that fails after the rename reports the outcome as
+/// unknown and leaves the entry: no write reported as not queued is ever
+/// applied, and every promise holds through a crash and a power cut.
 #[test]
-fn a_failed_directory_fsync_can_report_an_error_for_an_applied_write() {
+fn a_failed_directory_fsync_reports_an_unknown_outcome_never_a_refusal() {
+    let config = Config {
+        producers: vec![1, 1],
+        dir_fsync_errors: true,
+        ..Config::small()
+    };
+    let mut reached = DURABLE_STEPS.to_vec();
+    reached.push((Action::FsyncQueueDir, 1));
+    holds("durable, failing directory fsync", config, &reached);
+}
+
+/// Taking the entry back after a failed directory fsync (as the code once
+/// did): a consumer may have applied it before the producer reports "not
+/// queued".
+#[test]
+fn taking_an_entry_back_after_a_failed_directory_fsync_is_refuted() {
     let config = Config {
         producers: vec![1],
         dir_fsync_errors: true,
         max_power_cuts: 0,
         max_crashes: 0,
-        ..Config::small()
+        ..mutated(Mutation::TakeBackOnDirFsyncError)
     };
     refuted(
-        "durable, failing directory fsync",
+        "mutation: take the entry back after a failed fsync",
         config,
         "failed write applied",
     );
@@ -323,15 +337,40 @@ fn numbering_by_count_is_refuted() {
 }
 
 /// A consumer's listing that is not a snapshot (POSIX `readdir` of a
-/// directory changing under it) can miss an entry renamed in during the
-/// listing and see one renamed in after it, and deliver the later first.
+/// directory changing under it), checked by a second listing: FIFO holds.
 #[test]
-fn a_listing_that_is_not_a_snapshot_can_break_fifo() {
+fn a_listing_checked_by_a_second_keeps_fifo() {
     let config = Config {
         listing: Listing::Posix,
         max_crashes: 0,
         max_power_cuts: 0,
         ..Config::small()
     };
-    refuted("durable, POSIX readdir listing", config, "FIFO broken");
+    let reached = [
+        (Action::ListQueue, 0),
+        (Action::ListQueueAgain, 0),
+        // A second listing that found an entry the first missed.
+        (Action::ListQueueAgain, 1),
+        (Action::GetNextPending, 0),
+        (Action::Apply, 0),
+    ];
+    holds("durable, POSIX readdir listing, checked", config, &reached);
+}
+
+/// The same listing unchecked (as the code once had it) can miss an entry
+/// renamed in during the listing and see one renamed in after it, and
+/// deliver the later first.
+#[test]
+fn an_unchecked_listing_that_is_not_a_snapshot_is_refuted() {
+    let config = Config {
+        listing: Listing::Posix,
+        max_crashes: 0,
+        max_power_cuts: 0,
+        ..mutated(Mutation::UncheckedListing)
+    };
+    refuted(
+        "mutation: POSIX readdir listing, unchecked",
+        config,
+        "FIFO broken",
+    );
 }

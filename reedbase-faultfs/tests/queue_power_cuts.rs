@@ -2,7 +2,8 @@
 //! The fs queue across power cuts: an entry moved aside keeps its reason,
 //! and in relaxed mode an entry applied and journaled whose removal was
 //! lost is recognised as applied by the start-up recipe, not moved aside
-//! as an empty file.
+//! as an empty file; a failed queue directory fsync after the rename
+//! reports an unknown outcome and leaves the entry queued.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::{self, File};
@@ -184,4 +185,37 @@ fn a_relaxed_entry_moved_aside_empty_is_told_applied_by_the_journal() {
         !writer.is_applied(&lost).unwrap(),
         "lost in the relaxed window"
     );
+}
+
+/// The queue directory's fsync fails after the rename: the call says the
+/// outcome is unknown and names the id, the entry stays queued, and one
+/// drain applies it once (the caller asks for the id, it does not resubmit).
+#[test]
+fn a_failed_queue_directory_fsync_leaves_the_entry_queued_under_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = mount_or_skip(dir.path(), "a_failed_queue_directory_fsync") else {
+        return;
+    };
+    let options = FsOptions::new().durability(Durability::Durable);
+    let backend = FsBackend::with_options(fs.path(), options);
+    // The directories exist: the fault meets the fsync after the rename.
+    backend.queue_write(TABLE, &insert("a")).unwrap();
+    fs.control().fail(
+        reedbase_faultfs::Fault::new(
+            reedbase_faultfs::Op::Fsync,
+            1,
+            reedbase_faultfs::FaultErrno::Eio,
+        )
+        .on("queue"),
+    );
+    let error = backend.queue_write(TABLE, &insert("b")).unwrap_err();
+    assert!(error.is_outcome_unknown(), "{error}");
+    let reedbase_concurrent_core::ReedError::QueueOutcomeUnknown { queue_id, .. } = &error else {
+        unreachable!()
+    };
+    assert!(backend.is_pending(TABLE, queue_id).unwrap(), "taken back");
+    start_up(fs.path(), FsBackend::with_options(fs.path(), options));
+    let table = fs::read_to_string(fs.path().join("tables/t/table.csv")).unwrap();
+    let lines: Vec<&str> = table.lines().filter(|l| l.starts_with("b|")).collect();
+    assert_eq!(lines.len(), 1, "applied once: {table:?}");
 }

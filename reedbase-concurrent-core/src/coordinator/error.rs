@@ -44,7 +44,8 @@ pub enum WriteFailure {
 
 /// Why a coordinator call did not finish, for which table, and (for
 /// `submit`) the caller's write handed back unapplied and unqueued, so that
-/// nothing is lost.
+/// nothing is lost; except after [`is_outcome_unknown`](Self::is_outcome_unknown),
+/// when it was queued and may be applied, so it must not be submitted again.
 ///
 /// Small (one pointer) so that wrappers returning it stay cheap; ask it with
 /// the predicates instead of matching through layers.
@@ -158,6 +159,15 @@ impl WriteError {
             .is_some_and(ReedError::is_invalid_input)
     }
 
+    /// True when the write was queued but the call failed after that (for
+    /// example the fsync that makes its entry durable): it may be applied
+    /// or still pending, and the write handed back must not be queued
+    /// again; [`backend_error`](Self::backend_error) names its queue id.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.backend_error()
+            .is_some_and(ReedError::is_outcome_unknown)
+    }
+
     /// True when an `apply` call failed.
     pub fn is_apply_failure(&self) -> bool {
         matches!(self.inner.failure, WriteFailure::Apply { .. })
@@ -208,7 +218,9 @@ impl fmt::Debug for WriteError {
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let table = &self.inner.table;
-        if self.inner.write.is_some() {
+        if self.inner.write.is_some() && self.is_outcome_unknown() {
+            write!(f, "write to table '{table}' is handed back to the caller: ")?;
+        } else if self.inner.write.is_some() {
             write!(
                 f,
                 "write to table '{table}' was not applied and is handed back to the caller: "

@@ -89,6 +89,14 @@ impl fmt::Display for ReedError {
                 f,
                 "queue entry '{queue_id}' of table '{table}' does not exist"
             ),
+            ReedError::QueueOutcomeUnknown {
+                table,
+                queue_id,
+                reason,
+            } => write!(
+                f,
+                "write '{queue_id}' to table '{table}' was queued, then {reason}: its outcome is unknown (applied, still pending, or lost in a power cut); do not queue it again, ask whether '{queue_id}' is pending or applied"
+            ),
             ReedError::CorruptEntry {
                 table,
                 queue_id,

@@ -12,7 +12,10 @@
 //!
 //! The reason file is synced before the entry is renamed, and `corrupt/`
 //! and then the queue directory are synced after, so that a moved-aside
-//! entry survives a power cut with its reason.
+//! entry survives a power cut with its reason. The mover holds an exclusive
+//! `flock` on its reason file until the entry is renamed; a reason file
+//! without its entry whose lock is free was left by a move that was
+//! interrupted, and the next move aside deletes it.
 //!
 //! An entry that cannot be moved aside (a full or read-only disk, an
 //! unusable `corrupt/`) stays where it is: the caller skips it and this
@@ -24,6 +27,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -32,8 +36,9 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::entry_id::{id_of_moved_stem, moved_file_names, moved_stem, pending_stem};
+use crate::lock::flock::{self, TryLock};
 use crate::no_follow::child_dir;
-use crate::no_follow::{Opened, create_new, open_regular, stat_at};
+use crate::no_follow::{Opened, create_new, facts_of, for_each_name, open_regular, stat_at};
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{sync_dir, tables_dir};
 
@@ -78,6 +83,7 @@ pub(crate) fn move_aside(
 ) -> ReedResult<Moved> {
     let corrupt = child_dir(queue, "corrupt", &paths.corrupt_dir, tables_dir(paths))
         .create("create_corrupt_dir")?;
+    tidy_orphan_reasons(corrupt.as_fd());
     let stem = pending_stem(name).unwrap_or(name);
     for copy in 1..=MAX_COPIES {
         let (entry_name, reason_name) = moved_file_names(&moved_stem(stem, copy));
@@ -90,6 +96,22 @@ pub(crate) fn move_aside(
         let take_back = || {
             let _ = rustix::fs::unlinkat(corrupt.as_fd(), &reason_name, AtFlags::empty());
         };
+        // Held until the entry is renamed: a tidy leaves the reason alone.
+        // Held by a tidy, or deleted by one before the lock was taken: try
+        // the next copy. Where `flock` fails, it fails for a tidy too,
+        // which then deletes nothing.
+        let contended = matches!(
+            flock::try_lock_exclusive(&reason_file),
+            Ok(TryLock::Contended)
+        );
+        let mine = !contended
+            && matches!(
+                (stat_at(corrupt.as_fd(), &reason_name), facts_of(&reason_file)),
+                (Ok(Some(named)), Ok(held)) if named.same_file(&held)
+            );
+        if !mine {
+            continue;
+        }
         let written = reason_file
             .write_all(format!("{reason}\n").as_bytes())
             .and_then(|()| reason_file.sync_data());
@@ -126,6 +148,37 @@ pub(crate) fn move_aside(
     }
     let full = io::Error::other(format!("{MAX_COPIES} copies of this id are already there"));
     Err(ReedError::io("move_aside", &paths.corrupt_dir, &full))
+}
+
+/// Deletes the reason files in `corrupt/` that have no entry beside them
+/// and whose `flock` is free: each was left by a move aside interrupted
+/// between writing the reason and renaming the entry (a live mover holds
+/// the lock). Errors leave the file where it is.
+fn tidy_orphan_reasons(corrupt: BorrowedFd<'_>) {
+    let mut stems = Vec::new();
+    let listed = for_each_name(corrupt, |name| {
+        if let Some(stem) = name.as_encoded_bytes().strip_suffix(b".reason") {
+            stems.push(OsStr::from_bytes(stem).to_os_string());
+        }
+    });
+    if listed.is_err() {
+        return;
+    }
+    let entry_missing = |entry: &OsStr| matches!(stat_at(corrupt, entry), Ok(None));
+    for stem in stems {
+        let (entry_name, reason_name) = moved_file_names(&stem);
+        if !entry_missing(&entry_name) {
+            continue;
+        }
+        let Ok(Opened::File(file, facts)) = open_regular(corrupt, &reason_name) else {
+            continue;
+        };
+        let free = flock::try_lock_exclusive(&file).is_ok_and(|l| l == TryLock::Acquired);
+        let same = matches!(stat_at(corrupt, &reason_name), Ok(Some(now)) if now.same_file(&facts));
+        if free && same && entry_missing(&entry_name) {
+            let _ = rustix::fs::unlinkat(corrupt, &reason_name, AtFlags::empty());
+        }
+    }
 }
 
 /// Renames `from` in `from_dir` to `to` in `to_dir`, failing with

@@ -203,3 +203,36 @@ fn a_directory_named_like_an_entry_is_moved_aside_not_read() {
         (odd, "it is a directory, not a regular file")
     );
 }
+
+#[test]
+fn the_next_move_aside_deletes_reasons_left_by_an_interrupted_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let first = queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    fs::write(queue.join(format!("{first}.pending")), b"\xFF").unwrap();
+    assert_eq!(get_next_pending(dir.path(), "t").unwrap(), None);
+    // Two moves that died after writing their reason, before the rename:
+    // one whose mover is gone, one whose live mover holds the reason's lock.
+    let corrupt = queue.join("corrupt");
+    fs::write(corrupt.join("gone.reason"), b"torn\n").unwrap();
+    fs::write(corrupt.join("live.reason"), b"torn\n").unwrap();
+    let live = File::open(corrupt.join("live.reason")).unwrap();
+    rustix::fs::flock(&live, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let second = queue_write_with(dir.path(), "t", &sample_write("b", 1), &relaxed()).unwrap();
+    fs::write(queue.join(format!("{second}.pending")), b"\xFF").unwrap();
+    assert_eq!(get_next_pending(dir.path(), "t").unwrap(), None);
+    let mut names = file_names(&corrupt);
+    names.sort();
+    let mut expected = vec![
+        format!("{first}.pending"),
+        format!("{first}.reason"),
+        format!("{second}.pending"),
+        format!("{second}.reason"),
+        "live.reason".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "the orphan reason stayed, or a kept one went"
+    );
+}

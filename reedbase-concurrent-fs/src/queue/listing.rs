@@ -8,6 +8,15 @@
 //! entries follow in sequence order. Only legacy entries are stat'ed, once
 //! each (without following a link), outside the sort, so a queue written by
 //! this crate alone is ordered from one directory listing.
+//!
+//! A listing of a directory that changes while it is read need not be a
+//! snapshot: POSIX `readdir` may miss an entry renamed in during it and
+//! return one renamed in after that, which would be delivered first. So a
+//! listing is checked by a second one: every entry that an entry of the
+//! first must follow was renamed in before the first ended, so the second
+//! returns it (unless it is gone). If the second holds an entry the first
+//! did not that sorts before the first's last, the check starts again from
+//! the second.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -48,7 +57,23 @@ impl Candidate {
     }
 }
 
-/// The queue's entries in delivery order.
+/// How many times a listing is checked by another before the last is
+/// taken as it is. A check fails only when an entry is renamed in below the
+/// highest one listed, which producers (numbering above the highest entry
+/// present) do not do while that entry is pending.
+const LISTING_CHECKS: usize = 8;
+
+#[cfg(test)]
+thread_local! {
+    /// Set by tests: a name the next listing of this thread misses, as
+    /// `readdir` may miss an entry renamed in while it runs.
+    pub(super) static MISS_ONCE: std::cell::RefCell<Option<OsString>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The queue's entries in delivery order, from a listing checked by a
+/// second one (see the [module docs](self)): no entry is missing that an
+/// entry returned must follow.
 ///
 /// # Errors
 ///
@@ -57,9 +82,68 @@ pub(crate) fn ordered_entries(
     queue: BorrowedFd<'_>,
     queue_dir: &Path,
 ) -> ReedResult<Vec<Candidate>> {
+    ordered_entries_unless_quiet(queue, queue_dir, || false)
+}
+
+/// As [`ordered_entries`], without the second listing when `quiet`, asked
+/// after the first, says that no entry arrived while it was read (as a
+/// caller's watch of the directory can tell).
+///
+/// # Errors
+///
+/// [`ReedError::IoError`] `read_queue_dir` naming `queue_dir`.
+pub(crate) fn ordered_entries_unless_quiet(
+    queue: BorrowedFd<'_>,
+    queue_dir: &Path,
+    quiet: impl FnOnce() -> bool,
+) -> ReedResult<Vec<Candidate>> {
+    let mut listed = ordered_once(queue, queue_dir)?;
+    // An empty listing delivers nothing, so nothing out of order.
+    if listed.is_empty() || quiet() {
+        return Ok(listed);
+    }
+    for _ in 0..LISTING_CHECKS {
+        // A listing reads from the descriptor's position: back to the start.
+        rustix::fs::seek(queue, rustix::fs::SeekFrom::Start(0))
+            .map_err(|e| ReedError::io("read_queue_dir", queue_dir, &e.into()))?;
+        let again = ordered_once(queue, queue_dir)?;
+        if !misses_an_earlier_entry(&listed, &again) {
+            break;
+        }
+        listed = again;
+    }
+    Ok(listed)
+}
+
+/// True when `again` holds an entry that `listed` does not and that sorts
+/// before `listed`'s last entry (a legacy entry, or a lower sequence).
+fn misses_an_earlier_entry(listed: &[Candidate], again: &[Candidate]) -> bool {
+    let Some(last) = listed.last() else {
+        return false;
+    };
+    let names: std::collections::HashSet<&OsStr> =
+        listed.iter().map(|c| c.name.as_os_str()).collect();
+    again.iter().any(|candidate| {
+        !names.contains(candidate.name.as_os_str())
+            && match (candidate.sequence, last.sequence) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(sequence), Some(highest)) => {
+                    (sequence, &candidate.name) < (highest, &last.name)
+                }
+            }
+    })
+}
+
+/// One listing of the queue, in delivery order.
+fn ordered_once(queue: BorrowedFd<'_>, queue_dir: &Path) -> ReedResult<Vec<Candidate>> {
+    #[cfg(test)]
+    let missed = MISS_ONCE.with(|missed| missed.borrow_mut().take());
     let mut legacy = Vec::new();
     let mut sequenced = Vec::new();
     for_each_name(queue, |name| match Candidate::of(name) {
+        #[cfg(test)]
+        Some(_) if missed.as_deref() == Some(name) => {}
         Some(candidate) if candidate.is_legacy() => legacy.push(candidate),
         Some(candidate) => sequenced.push(candidate),
         None => {}

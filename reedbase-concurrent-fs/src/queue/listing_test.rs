@@ -76,3 +76,29 @@ fn tables_with_pending_leave_out_links_files_and_empty_queues() {
     let nothing = BaseDir::new(dir.path().join("never-used"));
     assert!(tables_with_pending(&nothing).unwrap().is_empty());
 }
+
+#[test]
+fn an_entry_missed_by_a_listing_is_still_delivered_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &relaxed()).unwrap();
+    // As `readdir` may miss an entry renamed in during it and see a later one.
+    super::MISS_ONCE.with(|missed| *missed.borrow_mut() = Some(format!("{first}.pending").into()));
+    let (head, _) = crate::queue::get_next_pending(dir.path(), "t")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head, first, "delivered a later entry before a missed one");
+}
+
+#[test]
+fn a_listing_the_caller_knows_quiet_is_not_listed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = queue_write_with(dir.path(), "t", &sample_write("a", 1), &relaxed()).unwrap();
+    let second = queue_write_with(dir.path(), "t", &sample_write("b", 1), &relaxed()).unwrap();
+    let queue = File::open(queue_dir(dir.path(), "t")).unwrap();
+    let missed = format!("{first}.pending");
+    super::MISS_ONCE.with(|m| *m.borrow_mut() = Some(missed.clone().into()));
+    let quiet = super::ordered_entries_unless_quiet(queue.as_fd(), dir.path(), || true).unwrap();
+    assert_eq!(quiet.len(), 1, "a quiet listing was checked again");
+    assert_eq!(quiet[0].id, second);
+}

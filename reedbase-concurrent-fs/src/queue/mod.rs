@@ -19,7 +19,11 @@
 //!   is written to a temporary of its own, fsynced, renamed to its final
 //!   name and the directory fsynced before the write returns
 //!   (`Durability::Relaxed` skips the two fsyncs: it survives a process
-//!   crash, not a power cut). An error means "not queued".
+//!   crash, not a power cut). An error means "not queued", except
+//!   `QueueOutcomeUnknown`: the entry was renamed into the queue (so a
+//!   consumer may have applied it) and the directory's fsync then failed;
+//!   the entry stays, the error names its id, and the caller asks for that
+//!   id (`is_pending`, `wait_applied`) instead of queuing the write again.
 //! - **Exact capacity** among processes of this crate: the count and the
 //!   rename happen under the producers' lock (an exclusive `flock` on the
 //!   queue directory, or `queue/.queue.lock` where a directory cannot be
@@ -114,11 +118,15 @@ use crate::options::FsOptions;
 ///   numbering is used up (see [order](self#order));
 /// - [`ReedError::IoError`] naming the operation (`create_queue_dir`,
 ///   `lock_queue`, `read_queue_dir`, `sweep_temporary`, `write_queue_file`,
-///   `sync_queue_file`, `rename_queue_file`, `sync_queue_dir`) and the path,
+///   `sync_queue_file`, `rename_queue_file`) and the path,
 ///   at once: a base path that is a regular file, a symbolic link or a file
 ///   where a directory of the layout is expected (see the crate's
-///   [threat model](crate#threat-model)). After an error the entry is not
-///   queued.
+///   [threat model](crate#threat-model)). After these errors the entry is
+///   not queued;
+/// - [`ReedError::QueueOutcomeUnknown`] with the entry's id when the
+///   directory's fsync failed after the entry was renamed into the queue:
+///   it is visible, may be applied already, and is not taken back. Do not
+///   queue the write again: ask whether that id is pending or applied.
 ///
 /// # Examples
 ///
@@ -142,6 +150,7 @@ use crate::options::FsOptions;
 /// [`ReedError::InvalidQueueFile`]: crate::ReedError::InvalidQueueFile
 /// [`ReedError::SerializationError`]: crate::ReedError::SerializationError
 /// [`ReedError::IoError`]: crate::ReedError::IoError
+/// [`ReedError::QueueOutcomeUnknown`]: crate::ReedError::QueueOutcomeUnknown
 pub fn queue_write_with(
     base_path: &Path,
     table_name: &str,

@@ -11,7 +11,11 @@
 //! sequence no producer writes; a listing during which no entry arrived
 //! gives the watch its counts); check the capacity and rename the temporary
 //! to `<id>.pending`. After the lock is released, when durable, the
-//! directory is fsynced and only then is the write acknowledged.
+//! directory is fsynced and only then is the write acknowledged. A failure
+//! before the rename leaves nothing queued (the temporary is deleted); a
+//! failure of that fsync, after the rename, is `QueueOutcomeUnknown` with
+//! the id: the entry was visible and stays (a consumer may have applied it
+//! already), so the caller must not queue the write again.
 //!
 //! So the lock is held for a rename (and a listing when the watch cannot
 //! say), never for writing or fsyncing: a slow disk makes each producer
@@ -29,7 +33,6 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{ReedError, ReedResult, events};
-use rustix::fs::AtFlags;
 
 use super::consumer::beyond_producers;
 use super::corrupt::{move_aside, note_stuck};
@@ -117,15 +120,37 @@ pub(crate) fn enqueue(
         }
         drop(lock);
         if options.durability == Durability::Durable
-            && let Err(e) = sync_dir(queue.as_fd())
+            && let Err(e) = sync_queue_dir(&queue)
         {
-            // Not durable, so not acknowledged: take it back so that an error
-            // means "not queued" and a retry does not queue it twice.
-            let _ = rustix::fs::unlinkat(&queue, entry.as_str(), AtFlags::empty());
-            return Err(ReedError::io("sync_queue_dir", &paths.queue_dir, &e));
+            // The entry is visible from its rename on: a consumer may have
+            // applied it already, and another producer's fsync may have made
+            // it durable. Taking it back would not make the error mean "not
+            // queued", so the entry stays and the caller is told the id.
+            let reason = format!(
+                "the fsync of its queue directory {} failed ({e})",
+                paths.queue_dir.display()
+            );
+            return Err(ReedError::outcome_unknown(table_name, &id, reason));
         }
         return Ok(id);
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Set by tests: how many of this thread's next queue directory fsyncs
+    /// fail (as with an I/O error of the disk).
+    pub(super) static FAIL_SYNC_DIR: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The queue directory's fsync, which makes the rename of a new entry
+/// durable.
+fn sync_queue_dir(queue: &File) -> std::io::Result<()> {
+    #[cfg(test)]
+    if FAIL_SYNC_DIR.with(|left| left.replace(left.get().saturating_sub(1)) > 0) {
+        return Err(std::io::Error::from_raw_os_error(5));
+    }
+    sync_dir(queue.as_fd())
 }
 
 /// [`ProducersLock::take`], with the event of a producer that gave up.

@@ -374,3 +374,21 @@ fn a_write_to_a_queue_the_watch_counts_full_writes_nothing() {
     queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap();
     assert_eq!(count_pending(dir.path(), "t").unwrap(), 2);
 }
+
+#[test]
+fn a_failed_directory_fsync_after_the_rename_leaves_the_entry_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FsOptions::new().durability(Durability::Durable);
+    super::FAIL_SYNC_DIR.with(|left| left.set(1));
+    let error = queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap_err();
+    let ReedError::QueueOutcomeUnknown { queue_id, .. } = &error else {
+        panic!("a failed fsync after the rename reported {error:?}");
+    };
+    // Visible from the rename on (a consumer may have applied it): kept.
+    let (head, _) = get_next_pending(dir.path(), "t").unwrap().unwrap();
+    assert_eq!(&head, queue_id);
+    assert!(
+        error.to_string().contains("do not queue it again"),
+        "{error}"
+    );
+}

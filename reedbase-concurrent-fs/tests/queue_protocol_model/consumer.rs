@@ -29,7 +29,7 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
     let action = match consumer.pc {
         // `acquire_lock` is eager (see `is_eager`): the lock of the only
         // consumer is taken and the head read in one step.
-        ConsumerPc::Idle | ConsumerPc::Head | ConsumerPc::Listing => {
+        ConsumerPc::Idle | ConsumerPc::Head | ConsumerPc::Listing | ConsumerPc::Recheck => {
             return get_next_pending(model, state, out);
         }
         ConsumerPc::Drain(at) => {
@@ -142,7 +142,11 @@ pub(crate) fn successors(model: &Model, state: &State, out: &mut Vec<Successor>)
 /// releases the lock. An entry that cannot be read is moved aside. With a
 /// listing that is not a snapshot, this is two steps: the listing begins,
 /// other processes may step, and it ends having seen every entry present
-/// throughout and any subset of those that came or went meanwhile.
+/// throughout and any subset of those that came or went meanwhile. Then a
+/// second listing, in two steps too, checks it: if the second holds an
+/// entry the first did not that sorts before the first's last (a tie
+/// counts), the second is checked in turn; else the head is taken from
+/// the first (as `listing::ordered_entries`).
 fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
     let action = match state.consumer.pc {
         ConsumerPc::Idle => Action::AcquireLock,
@@ -155,8 +159,9 @@ fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
         .collect();
     match (model.config.listing, state.consumer.pc) {
         (Listing::Snapshot, _) => deliver(model, state, &now, action, 0, out),
-        (Listing::Posix, ConsumerPc::Listing) => {
+        (Listing::Posix, ConsumerPc::Listing | ConsumerPc::Recheck) => {
             let consumer = &state.consumer;
+            let unchecked = model.config.mutation == Some(Mutation::UncheckedListing);
             let maybe: Vec<(u8, u8)> = consumer
                 .ever
                 .iter()
@@ -172,6 +177,25 @@ fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
                         .filter(|(at, _)| subset & (1 << at) != 0)
                         .map(|(_, entry)| *entry),
                 );
+                seen.sort_unstable();
+                let checking = consumer.pc == ConsumerPc::Recheck;
+                if !unchecked && (!checking || misses_an_earlier_entry(&consumer.listed, &seen)) {
+                    // Checked by (another) listing.
+                    let mut next = state.clone();
+                    next.consumer.pc = ConsumerPc::Recheck;
+                    next.consumer.listed = seen;
+                    next.consumer.throughout = now.clone();
+                    next.consumer.ever = now.clone();
+                    // Outcome 1: a check found an entry missed before it.
+                    let again = u8::from(checking);
+                    push(model, out, Action::ListQueueAgain, again, next, None);
+                    continue;
+                }
+                let mut seen = if checking {
+                    consumer.listed.clone()
+                } else {
+                    seen
+                };
                 // An entry seen but gone since is met as gone and skipped.
                 seen.retain(|entry| now.contains(entry));
                 deliver(model, state, &seen, action, subset * 4, out);
@@ -195,6 +219,18 @@ fn get_next_pending(model: &Model, state: &State, out: &mut Vec<Successor>) {
     }
 }
 
+/// True when `again` holds an entry that `listed` does not and whose
+/// sequence is not above the highest in `listed` (entries that tie are
+/// ordered by UUIDs the model does not fix).
+fn misses_an_earlier_entry(listed: &[(u8, u8)], again: &[(u8, u8)]) -> bool {
+    let Some(highest) = listed.iter().map(|(seq, _)| *seq).max() else {
+        return false;
+    };
+    again
+        .iter()
+        .any(|entry| !listed.contains(entry) && entry.0 <= highest)
+}
+
 /// The head of `seen`, or the end of the drain if it is empty.
 fn deliver(
     model: &Model,
@@ -207,6 +243,7 @@ fn deliver(
     let mut next = state.clone();
     next.consumer.throughout.clear();
     next.consumer.ever.clear();
+    next.consumer.listed.clear();
     let own_first = model.config.mutation == Some(Mutation::OwnWriteFirst);
     if let Submit::Before { .. } = state.consumer.submit {
         if state.consumer.pc == ConsumerPc::Idle {
@@ -282,6 +319,7 @@ fn push(
     if action == Action::AcquireLock {
         let listed = match state.consumer.pc {
             ConsumerPc::Listing => Action::ListQueue,
+            ConsumerPc::Recheck => Action::ListQueueAgain,
             _ => Action::GetNextPending,
         };
         step.followed_by(listed);

@@ -33,7 +33,7 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
     let entry = Name::Pending { seq: me.seq, write };
     let mut next = state.clone();
     if me.failing {
-        // Not durable, so not acknowledged: delete it again, report an error.
+        // The broken variant: delete it again, report "not queued".
         next.fs.unlink(entry);
         next.failed |= bit(write);
         finish_write(&mut next, p);
@@ -111,7 +111,13 @@ pub(crate) fn successors(model: &Model, state: &State, p: usize, out: &mut Vec<S
         Action::FsyncQueueDir => {
             if model.config.dir_fsync_errors {
                 let mut failing = state.clone();
-                failing.producers[p].failing = true;
+                if model.config.mutation == Some(Mutation::TakeBackOnDirFsyncError) {
+                    failing.producers[p].failing = true;
+                } else {
+                    // `QueueOutcomeUnknown`: the entry stays, the call ends.
+                    failing.unknown |= bit(write);
+                    finish_write(&mut failing, p);
+                }
                 push(model, out, p, step(action, 1), failing, None);
             }
             next.fs.fsync_dir(Dir::Queue);

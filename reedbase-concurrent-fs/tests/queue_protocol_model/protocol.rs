@@ -16,8 +16,8 @@ pub(crate) enum Durability {
 /// How `move_aside` writes the reason and moves the entry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum MoveAside {
-    /// As in `queue/corrupt.rs` today: reason written, entry renamed, no
-    /// fsync of either.
+    /// As `queue/corrupt.rs` had it before it synced (a broken variant):
+    /// reason written, entry renamed, no fsync of either.
     Unsynced,
     /// Reason fsynced and its name made durable before the rename, then
     /// `corrupt/` and the queue directory fsynced.
@@ -31,7 +31,9 @@ pub(crate) enum Listing {
     /// small directory, under the directory's lock).
     Snapshot,
     /// As POSIX specifies `readdir`: every entry present throughout the
-    /// listing, and any of those created or deleted during it.
+    /// listing, and any of those created or deleted during it. The
+    /// consumer checks each listing by another, as `listing::ordered_entries`
+    /// does (unless [`Mutation::UncheckedListing`]).
     Posix,
 }
 
@@ -50,6 +52,13 @@ pub(crate) enum Mutation {
     NumberByCount,
     /// `submit` applies its own write before the queued ones.
     OwnWriteFirst,
+    /// A failed directory fsync after the rename takes the entry back and
+    /// reports the write as not queued (as the code did before it reported
+    /// the outcome as unknown).
+    TakeBackOnDirFsyncError,
+    /// The consumer delivers from one listing, without checking it by a
+    /// second (as the code did before `ordered_entries` checked it).
+    UncheckedListing,
 }
 
 #[derive(Clone, Debug)]
@@ -66,7 +75,8 @@ pub(crate) struct Config {
     /// The consumer's first call is a `submit` of a write of its own
     /// (numbered after the producers' writes), then it drains.
     pub(crate) submit: bool,
-    /// A directory fsync of a producer may fail (EIO).
+    /// A directory fsync of a producer may fail (EIO); the call then
+    /// reports `QueueOutcomeUnknown` and leaves the entry queued.
     pub(crate) dir_fsync_errors: bool,
     pub(crate) max_crashes: u8,
     /// Hold the queue to its capacity after a power cut too (which may
@@ -128,6 +138,7 @@ pub(crate) enum Action {
     // Consumer: the coordinator's drain over `FsBackend`.
     AcquireLock,
     ListQueue,
+    ListQueueAgain,
     GetNextPending,
     Apply,
     ApplyOwn,
@@ -160,6 +171,7 @@ impl fmt::Display for Action {
             Action::Acknowledge => "acknowledge",
             Action::AcquireLock => "acquire_lock",
             Action::ListQueue => "get_next_pending: list_begin",
+            Action::ListQueueAgain => "get_next_pending: check_listing",
             Action::GetNextPending => "get_next_pending",
             Action::Apply => "apply",
             Action::ApplyOwn => "apply (submit's own write)",

@@ -33,7 +33,10 @@ pub(crate) struct Producer {
     pub(crate) full: bool,
     /// Temporaries listed under the lock, to sweep.
     pub(crate) to_sweep: Vec<Name>,
-    /// The directory fsync failed: the entry is to be taken back.
+    /// The directory fsync failed and [`Mutation::TakeBackOnDirFsyncError`]
+    /// is on: the entry is to be taken back.
+    ///
+    /// [`Mutation::TakeBackOnDirFsyncError`]: super::protocol::Mutation::TakeBackOnDirFsyncError
     pub(crate) failing: bool,
     /// Killed (SIGKILL, or a power cut): takes no more steps.
     pub(crate) dead: bool,
@@ -54,6 +57,9 @@ pub(crate) enum ConsumerPc {
     /// Between the start and the end of a listing that is not a snapshot
     /// (see [`Listing::Posix`](super::protocol::Listing::Posix)).
     Listing,
+    /// Between the start and the end of the listing that checks the one
+    /// kept in [`Consumer::listed`].
+    Recheck,
     /// `submit` applies its own write, then goes on at this index of
     /// [`Model::drain`] (its end: the call returns).
     ApplyOwn(u8),
@@ -86,6 +92,8 @@ pub(crate) struct Consumer {
     /// entry present at some moment of it, `(sequence, write)`.
     pub(crate) throughout: Vec<(u8, u8)>,
     pub(crate) ever: Vec<(u8, u8)>,
+    /// During a check: what the listing being checked returned.
+    pub(crate) listed: Vec<(u8, u8)>,
     pub(crate) submit: Submit,
 }
 
@@ -98,13 +106,14 @@ impl Consumer {
             copy: 0,
             throughout: Vec::new(),
             ever: Vec::new(),
+            listed: Vec::new(),
             submit: Submit::No,
         }
     }
 
     /// Notes what a listing in progress may see of `fs`.
     pub(crate) fn observe(&mut self, fs: &Fs) {
-        if self.pc != ConsumerPc::Listing {
+        if !matches!(self.pc, ConsumerPc::Listing | ConsumerPc::Recheck) {
             return;
         }
         let now: Vec<(u8, u8)> = fs.pending().map(|(seq, write, _)| (seq, write)).collect();
@@ -127,8 +136,12 @@ pub(crate) struct State {
     pub(crate) producers_lock: Option<u8>,
     /// Writes whose `queue_write` returned an id.
     pub(crate) acked: Writes,
-    /// Writes whose `queue_write` returned an error (full, or failed).
+    /// Writes whose `queue_write` returned an error (full, or failed)
+    /// meaning "not queued".
     pub(crate) failed: Writes,
+    /// Writes whose `queue_write` returned `QueueOutcomeUnknown` (queued,
+    /// then the directory fsync failed): applied at most once, or lost.
+    pub(crate) unknown: Writes,
     /// Writes the table holds (`TableWriter` records each queue id with
     /// its rows in one durable step and skips a replay).
     pub(crate) applied: Writes,
@@ -171,6 +184,7 @@ impl State {
             producers_lock: None,
             acked: 0,
             failed: 0,
+            unknown: 0,
             applied: 0,
             preceded_by: vec![0; usize::from(config.write_count()) + 1],
             crashes: 0,
@@ -225,11 +239,12 @@ impl State {
             })
             .collect();
         format!(
-            "[{}] acked {:#b} applied {:#b} failed {:#b}",
+            "[{}] acked {:#b} applied {:#b} failed {:#b} unknown {:#b}",
             names.join(", "),
             self.acked,
             self.applied,
-            self.failed
+            self.failed,
+            self.unknown
         )
     }
 }

@@ -4,7 +4,10 @@
 //!
 //! A write is *acknowledged* when a call for it returned `Ok` (applied, or
 //! queued), *refused* when every call for it returned an error and the
-//! power stayed on, and *in flight* when its last call was running when
+//! power stayed on, *unknown* after a call that returned
+//! `QueueOutcomeUnknown` (queued, then the queue directory's fsync failed:
+//! applied once or not at all, and once more for each time the writer
+//! submitted it again), and *in flight* when its last call was running when
 //! the power went: a process dies with the power, so no one hears that
 //! call's outcome, and the write may or may not have taken effect (once at
 //! most). The checks:
@@ -29,6 +32,8 @@ pub enum Outcome {
     Applied,
     Queued,
     Failed,
+    /// Queued, then a later step failed: applied once or not at all.
+    Unknown,
 }
 
 /// One writer's printed outcomes: each call, in order.
@@ -43,6 +48,7 @@ pub fn parse_writer(stdout: &str) -> Vec<(u32, Outcome)> {
         let outcome = match (word, words.next()) {
             ("OK", Some("applied")) => Outcome::Applied,
             ("OK", _) => Outcome::Queued,
+            ("ERR", _) if line.contains("outcome is unknown") => Outcome::Unknown,
             ("ERR", _) => Outcome::Failed,
             _ => continue,
         };
@@ -143,9 +149,13 @@ pub fn check(
     for (writer, calls) in writers.iter().enumerate() {
         let writer = writer as u32;
         let mut last = BTreeMap::new();
+        let mut unknowns: BTreeMap<u32, usize> = BTreeMap::new();
         for (seq, outcome) in calls {
             let was = last.insert(*seq, *outcome);
-            if was.is_some_and(|was| was != Outcome::Failed) {
+            if *outcome == Outcome::Unknown {
+                *unknowns.entry(*seq).or_default() += 1;
+            }
+            if was.is_some_and(|was| !matches!(was, Outcome::Failed | Outcome::Unknown)) {
                 problems.push(format!(
                     "{}: called again after it was acknowledged",
                     key(writer, *seq)
@@ -156,6 +166,8 @@ pub fn check(
         for (seq, outcome) in last {
             let write = key(writer, seq);
             let count = rows.get(&write).copied().unwrap_or(0);
+            // Each call whose outcome is unknown may have applied it once.
+            let unknown = unknowns.get(&seq).copied().unwrap_or(0);
             match outcome {
                 Outcome::Applied | Outcome::Queued => {
                     tally.acknowledged += 1;
@@ -164,7 +176,7 @@ pub fn check(
                         queued.insert(write.clone());
                     }
                     match count {
-                        1 => {}
+                        n if (1..=1 + unknown).contains(&n) => {}
                         0 if relaxed && power_cut && outcome == Outcome::Queued => {
                             tally.relaxed_lost += 1
                         }
@@ -177,13 +189,25 @@ pub fn check(
                     tally.in_flight += 1;
                     tally.in_flight_applied += count;
                     allowed.insert(write.clone());
-                    if count > 1 {
+                    if count > 1 + unknown {
                         problems.push(format!(
                             "{write}: in flight at the cut, {count} times in table.csv"
                         ));
                     }
                 }
-                Outcome::Failed => tally.refused += 1,
+                Outcome::Failed | Outcome::Unknown if unknown > 0 => {
+                    // Counted with the writes in flight: no one knows
+                    // whether it took effect.
+                    tally.in_flight += 1;
+                    tally.in_flight_applied += count;
+                    allowed.insert(write.clone());
+                    if count > unknown {
+                        problems.push(format!(
+                            "{write}: outcome unknown {unknown} time(s), {count} times in table.csv"
+                        ));
+                    }
+                }
+                Outcome::Failed | Outcome::Unknown => tally.refused += 1,
             }
         }
         let mut previous = None;
