@@ -98,6 +98,11 @@ pub fn write(args: &WriterArgs) -> Result<(), String> {
                 Err(error) => {
                     let message = error.to_string().replace('\n', " ");
                     say(&format!("ERR {seq} {message}"))?;
+                    // The write may be queued (its id is in the error): a
+                    // caller must not submit it again, or it may apply twice.
+                    if error.is_outcome_unknown() {
+                        break;
+                    }
                     if args.retries == 0 {
                         return Ok(());
                     }
