@@ -180,6 +180,11 @@ pub trait QueueBackend {
     ///   backend's bound on waiting for other producers;
     /// - [`ReedError::InvalidRow`](crate::ReedError::InvalidRow) when a row
     ///   would corrupt the table ([`validate_write`](crate::validate_write));
+    /// - [`ReedError::QueueOutcomeUnknown`](crate::ReedError::QueueOutcomeUnknown)
+    ///   when the entry became visible but could not be made durable (a
+    ///   failed fsync of the queue directory): it may be applied, so the
+    ///   write must not be queued again; ask
+    ///   [`is_pending`](Self::is_pending) with the id the error carries;
     /// - invalid table name, I/O and serialisation errors.
     fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String>;
 
