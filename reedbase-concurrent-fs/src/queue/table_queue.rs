@@ -16,6 +16,7 @@ use super::codec;
 use super::consumer;
 use super::corrupt::{self, Moved};
 use super::entry_id::pending_file_name;
+use super::kept_queue;
 use super::listing;
 use super::producer;
 use crate::no_follow::stat_at;
@@ -92,16 +93,17 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
-    let Some(queue) = open_queue(base, &paths)? else {
+    let Some(queue) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
         return Err(not_pending(None, &paths, table_name, first.as_ref()));
     };
+    let queue: &OwnedFd = &queue;
     let mut removed = 0;
     let mut outcome = Ok(());
     for id in queue_ids {
         match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref()) {
             Ok(true) => removed += 1,
             Ok(false) => {
-                outcome = Err(not_pending(Some(&queue), &paths, table_name, id.as_ref()));
+                outcome = Err(not_pending(Some(queue), &paths, table_name, id.as_ref()));
                 break;
             }
             Err(error) => {
