@@ -173,10 +173,15 @@ impl KeptLocks {
         if idle.is_empty() {
             return None;
         }
-        let pid = std::process::id();
-        // Inherited from a parent process: its locks, never ours to use.
-        idle.retain(|held| held.pid == pid);
         let at = idle.iter().position(|held| held.table == table)?;
+        // Asked only on a hit, so that a probe of a table without a kept
+        // pair (a lock file that does not exist) makes no `getpid`.
+        let pid = std::process::id();
+        if idle[at].pid != pid {
+            // Inherited from a parent process: its locks, never ours to use.
+            idle.retain(|held| held.pid == pid);
+            return None;
+        }
         idle.remove(at)
     }
 
