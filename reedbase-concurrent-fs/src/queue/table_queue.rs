@@ -6,16 +6,14 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use reedbase_concurrent_core::{
-    MovedAside, PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
-};
+use reedbase_concurrent_core::{MovedAside, PendingWrite, ReedError, ReedResult, validate_write};
 
 use super::attempts;
 use super::cache::Listings;
 use super::codec;
 use super::consumer;
 use super::corrupt::{self, Moved};
-use super::entry_id::pending_file_name;
+use super::entry_id::{check_queue_id, pending_file_name};
 use super::kept_queue;
 use super::listing;
 use super::producer;
@@ -89,7 +87,7 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let paths = TablePaths::new(base.path(), table_name)?;
     queue_ids
         .iter()
-        .try_for_each(|id| validate_queue_id(id.as_ref()))?;
+        .try_for_each(|id| check_queue_id(id.as_ref()))?;
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
@@ -148,7 +146,7 @@ pub(crate) fn count(base: &BaseDir, table_name: &str) -> ReedResult<usize> {
 /// `is_pending`: whether `<id>.pending` exists (of whatever type).
 pub(crate) fn is_pending(base: &BaseDir, table_name: &str, queue_id: &str) -> ReedResult<bool> {
     let paths = TablePaths::new(base.path(), table_name)?;
-    validate_queue_id(queue_id)?;
+    check_queue_id(queue_id)?;
     let Some(queue) = open_queue(base, &paths)? else {
         return Ok(false);
     };
@@ -166,7 +164,7 @@ pub(crate) fn move_aside(
     reason: &str,
 ) -> ReedResult<MovedAside> {
     let paths = TablePaths::new(base.path(), table_name)?;
-    validate_queue_id(queue_id)?;
+    check_queue_id(queue_id)?;
     let Some(queue) = open_queue(base, &paths)? else {
         return Err(ReedError::entry_not_found(table_name, queue_id));
     };
@@ -190,7 +188,7 @@ pub(crate) fn record_failed_apply(
     queue_id: &str,
 ) -> ReedResult<u32> {
     let paths = TablePaths::new(base.path(), table_name)?;
-    validate_queue_id(queue_id)?;
+    check_queue_id(queue_id)?;
     let queue = open_queue(base, &paths)?;
     let pending = match &queue {
         Some(queue) => stat_at(queue, pending_file_name(queue_id))
