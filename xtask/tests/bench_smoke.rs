@@ -13,10 +13,11 @@ use std::process::Command;
 use reedbase_concurrent_pg::testing::TestServer;
 use serde_json::Value;
 
-const LOCKERS: &[&str] = &["last", "fs", "mem"];
+const LOCKERS: &[&str] = &["last", "fs", "fs free", "mem"];
 const WRITERS: &[&str] = &[
     "last",
     "fs relaxed json",
+    "fs free",
     "fs relaxed postcard",
     "fs durable json",
     "fs durable postcard",
@@ -29,6 +30,7 @@ const WRITERS: &[&str] = &[
 const READERS: &[&str] = &[
     "last",
     "fs relaxed json",
+    "fs free",
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
@@ -65,6 +67,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         &[
             "last",
             "fs",
+            "fs free",
             "mem",
             "sqlite relaxed",
             "pg durable",
@@ -75,12 +78,14 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("lock", "try_acquire+release", LOCKERS),
     ("lock", "is_locked, lock file exists", LOCKERS),
     ("lock", "is_locked, lock file absent", LOCKERS),
-    ("lock", "lock_holder, lock free", &["fs", "mem"]),
+    ("lock", "wait_for_unlock, lock free", LOCKERS),
+    ("lock", "lock_holder, lock free", &["fs", "fs free", "mem"]),
     ("queue", "queue_write 1 row, empty queue", WRITERS),
     ("queue", "queue_write 100 rows, empty queue", WRITERS),
     ("queue", "queue_write 1 row, 99 pending", WRITERS),
     ("queue", "queue_write 100 rows, 99 pending", WRITERS),
     ("queue", "get_next_pending, depth 100", READERS),
+    ("queue", "remove_from_queue, depth 100", READERS),
     ("queue", "count_pending, depth 100", READERS),
     ("drain", "drain 100 entries, total", READERS),
     ("disk", "write 1-row entry + rename, no fsync", &["std::fs"]),
