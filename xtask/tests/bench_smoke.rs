@@ -52,6 +52,8 @@ const GROUP_COMMIT: &[&str] = &[
     "fs batch",
     "fs per-write relaxed",
     "fs batch relaxed",
+    "sqlite per-write",
+    "sqlite batch",
     "pg per-write",
     "pg batch",
 ];

@@ -25,6 +25,7 @@ use reedbase_concurrent_core::{ReedError, ReedResult};
 
 use super::flock::{self, LockFile, TryLock};
 use crate::no_follow::{Facts, Found, facts_of, stat_at};
+use crate::queue::kept_queue::KeptQueues;
 use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
 
 /// The lock file's name in the table directory.
@@ -160,6 +161,8 @@ pub(crate) struct KeptLocks {
     idle: Mutex<VecDeque<Held>>,
     /// When `tables` was last seen to be a directory.
     tables_seen: Mutex<Option<Instant>>,
+    /// The kept queue directories, for removals.
+    queues: KeptQueues,
 }
 
 impl KeptLocks {
@@ -170,10 +173,15 @@ impl KeptLocks {
         if idle.is_empty() {
             return None;
         }
-        let pid = std::process::id();
-        // Inherited from a parent process: its locks, never ours to use.
-        idle.retain(|held| held.pid == pid);
         let at = idle.iter().position(|held| held.table == table)?;
+        // Asked only on a hit, so that a probe of a table without a kept
+        // pair (a lock file that does not exist) makes no `getpid`.
+        let pid = std::process::id();
+        if idle[at].pid != pid {
+            // Inherited from a parent process: its locks, never ours to use.
+            idle.retain(|held| held.pid == pid);
+            return None;
+        }
         idle.remove(at)
     }
 
@@ -187,8 +195,13 @@ impl KeptLocks {
         idle.push_back(held);
     }
 
+    /// The kept queue directories of the same base directory.
+    pub(crate) fn queues(&self) -> &KeptQueues {
+        &self.queues
+    }
+
     /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).
-    fn tables_check_due(&self) -> bool {
+    pub(crate) fn tables_check_due(&self) -> bool {
         let seen = self
             .tables_seen
             .lock()
@@ -196,17 +209,19 @@ impl KeptLocks {
         seen.is_none_or(|at| at.elapsed() >= TABLES_CHECK)
     }
 
-    fn tables_checked(&self) {
+    /// Notes that `tables` was just seen to be a directory.
+    pub(crate) fn tables_checked(&self) {
         *self
             .tables_seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }
 
-    /// Closes every idle pair.
+    /// Closes every idle pair and every kept queue directory.
     pub(crate) fn close_idle(&self) {
         let closed = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
         drop(closed);
+        self.queues.close_idle();
     }
 
     /// How many pairs are idle (for tests).

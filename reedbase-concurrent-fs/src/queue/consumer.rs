@@ -16,7 +16,7 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::codec;
-use super::corrupt::{Moved, forget_stuck, move_aside, note_stuck};
+use super::corrupt::{Moved, forget_stuck, forget_stuck_in, move_aside, note_stuck};
 use super::entry_id::{MAX_WRITTEN_SEQUENCE, is_beyond_producers};
 use super::listing::{Candidate, ordered_entries};
 use crate::no_follow::{Facts, Opened, open_regular};
@@ -268,7 +268,7 @@ pub(crate) fn remove_entry(
     match rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty()) {
         Ok(()) => {
             forget_failed_applies(queue, queue_id);
-            forget_stuck(&paths.queue_dir.join(&name));
+            forget_stuck_in(&paths.queue_dir, &name);
             Ok(true)
         }
         Err(Errno::NOENT) => Ok(false),

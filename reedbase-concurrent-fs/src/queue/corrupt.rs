@@ -233,6 +233,15 @@ pub(crate) fn forget_stuck(path: &Path) {
         .remove(path);
 }
 
+/// Forgets the stuck entry `name` in the queue directory `dir`, if there
+/// was one; builds no path when none is stuck (the common case).
+pub(crate) fn forget_stuck_in(dir: &Path, name: &str) {
+    let mut stuck = STUCK.lock().unwrap_or_else(PoisonError::into_inner);
+    if !stuck.is_empty() {
+        stuck.remove(&dir.join(name));
+    }
+}
+
 /// Every entry moved aside from the table's queue, and every entry that
 /// could not be moved and still lies in the queue, sorted by id; empty if
 /// there are none.

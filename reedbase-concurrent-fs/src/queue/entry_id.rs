@@ -137,6 +137,27 @@ pub(crate) fn moved_file_names(stem: &OsStr) -> (OsString, OsString) {
     (with(PENDING_SUFFIX), with(".reason"))
 }
 
+/// [`validate_queue_id`](reedbase_concurrent_core::validate_queue_id), with
+/// a short way for the ids producers write: a name of 1 to
+/// [`MAX_NAME_BYTES`](reedbase_concurrent_core::MAX_NAME_BYTES) ASCII
+/// letters, digits, `-` and `_` passes every rule of that check (no dot,
+/// separator, control, invisible or space character can be in it), so only
+/// other names are given to it, for its verdict and its error.
+///
+/// # Errors
+///
+/// As `validate_queue_id`.
+pub(crate) fn check_queue_id(id: &str) -> reedbase_concurrent_core::ReedResult<()> {
+    let plain = (1..=reedbase_concurrent_core::MAX_NAME_BYTES).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        return Ok(());
+    }
+    reedbase_concurrent_core::validate_queue_id(id)
+}
+
 /// `<id>.attempts`, the count of failed applies kept beside a pending entry.
 pub(crate) fn attempts_file_name(id: &str) -> String {
     format!("{id}.attempts")

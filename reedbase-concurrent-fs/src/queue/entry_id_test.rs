@@ -105,3 +105,25 @@ fn pending_stem_agrees_with_path_extension() {
         assert_eq!(pending_stem(OsStr::new(name)), expected, "{name:?}");
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn the_short_id_check_agrees_with_the_full_one(id in "[-_a-zA-Z0-9.:/ \\x00\\u{00AD}]{0,140}") {
+        let short = super::check_queue_id(&id);
+        let full = reedbase_concurrent_core::validate_queue_id(&id);
+        proptest::prop_assert_eq!(short.is_ok(), full.is_ok());
+    }
+}
+
+#[test]
+fn the_short_id_check_takes_a_producers_id_and_refuses_a_path() {
+    assert!(super::check_queue_id(&super::sequenced_id(42)).is_ok());
+    assert!(
+        super::check_queue_id("../../x")
+            .unwrap_err()
+            .is_invalid_input()
+    );
+    assert!(super::check_queue_id("").is_err());
+    assert!(super::check_queue_id(&"a".repeat(129)).is_err());
+    assert!(super::check_queue_id(&"a".repeat(128)).is_ok());
+}

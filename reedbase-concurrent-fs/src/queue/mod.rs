@@ -76,6 +76,7 @@ pub(crate) mod codec;
 pub(crate) mod consumer;
 pub(crate) mod corrupt;
 pub(crate) mod entry_id;
+pub(crate) mod kept_queue;
 pub(crate) mod listing;
 pub(crate) mod producer;
 pub(crate) mod producers_lock;

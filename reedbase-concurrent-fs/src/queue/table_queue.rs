@@ -6,16 +6,15 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use reedbase_concurrent_core::{
-    MovedAside, PendingWrite, ReedError, ReedResult, validate_queue_id, validate_write,
-};
+use reedbase_concurrent_core::{MovedAside, PendingWrite, ReedError, ReedResult, validate_write};
 
 use super::attempts;
 use super::cache::Listings;
 use super::codec;
 use super::consumer;
 use super::corrupt::{self, Moved};
-use super::entry_id::pending_file_name;
+use super::entry_id::{check_queue_id, pending_file_name};
+use super::kept_queue;
 use super::listing;
 use super::producer;
 use crate::no_follow::stat_at;
@@ -88,20 +87,21 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let paths = TablePaths::new(base.path(), table_name)?;
     queue_ids
         .iter()
-        .try_for_each(|id| validate_queue_id(id.as_ref()))?;
+        .try_for_each(|id| check_queue_id(id.as_ref()))?;
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
-    let Some(queue) = open_queue(base, &paths)? else {
+    let Some(queue) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
         return Err(not_pending(None, &paths, table_name, first.as_ref()));
     };
+    let queue: &OwnedFd = &queue;
     let mut removed = 0;
     let mut outcome = Ok(());
     for id in queue_ids {
         match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref()) {
             Ok(true) => removed += 1,
             Ok(false) => {
-                outcome = Err(not_pending(Some(&queue), &paths, table_name, id.as_ref()));
+                outcome = Err(not_pending(Some(queue), &paths, table_name, id.as_ref()));
                 break;
             }
             Err(error) => {
@@ -146,7 +146,7 @@ pub(crate) fn count(base: &BaseDir, table_name: &str) -> ReedResult<usize> {
 /// `is_pending`: whether `<id>.pending` exists (of whatever type).
 pub(crate) fn is_pending(base: &BaseDir, table_name: &str, queue_id: &str) -> ReedResult<bool> {
     let paths = TablePaths::new(base.path(), table_name)?;
-    validate_queue_id(queue_id)?;
+    check_queue_id(queue_id)?;
     let Some(queue) = open_queue(base, &paths)? else {
         return Ok(false);
     };
@@ -164,7 +164,7 @@ pub(crate) fn move_aside(
     reason: &str,
 ) -> ReedResult<MovedAside> {
     let paths = TablePaths::new(base.path(), table_name)?;
-    validate_queue_id(queue_id)?;
+    check_queue_id(queue_id)?;
     let Some(queue) = open_queue(base, &paths)? else {
         return Err(ReedError::entry_not_found(table_name, queue_id));
     };
@@ -188,7 +188,7 @@ pub(crate) fn record_failed_apply(
     queue_id: &str,
 ) -> ReedResult<u32> {
     let paths = TablePaths::new(base.path(), table_name)?;
-    validate_queue_id(queue_id)?;
+    check_queue_id(queue_id)?;
     let queue = open_queue(base, &paths)?;
     let pending = match &queue {
         Some(queue) => stat_at(queue, pending_file_name(queue_id))

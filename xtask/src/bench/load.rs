@@ -11,7 +11,9 @@
 //! - `group-commit`: 8 processes, the apply durable (append, then fsync the
 //!   table file); fs and pg apply per write (`submit`) or per batch
 //!   (`submit_batch`: one fsync for every write drained in one go), beside
-//!   the old module; with the p99 latency of an acknowledged write.
+//!   the old module, and SQLite per write or per transaction (its group
+//!   commit: the drained writes and the holder's own in one append); with
+//!   the p99 latency of an acknowledged write.
 //!
 //! The pg writers connect to the server over TCP, each standing for a
 //! process on another host; each pg column runs in a namespace of its own,
@@ -48,13 +50,17 @@ pub const THROUGHPUT_MODES: [&str; 7] = [
 ];
 /// The group-commit group's columns: fs with a durable queue, and with a
 /// relaxed one (whose enqueue, without its two fsyncs, is cheaper than the
-/// apply's fsync, which is where batching pays); pg with a durable queue.
-pub const GROUP_COMMIT_MODES: [&str; 7] = [
+/// apply's fsync, which is where batching pays); SQLite (its queue table
+/// durable) applying per write, or per transaction: what a lock holder
+/// drains and its own write in one append; pg with a durable queue.
+pub const GROUP_COMMIT_MODES: [&str; 9] = [
     "last",
     "fs per-write",
     "fs batch",
     "fs per-write relaxed",
     "fs batch relaxed",
+    "sqlite per-write",
+    "sqlite batch",
     "pg per-write",
     "pg batch",
 ];

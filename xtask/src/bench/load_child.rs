@@ -321,8 +321,12 @@ impl Writer {
             self.counts.submitted += 1;
             let started = Instant::now();
             if database.lock(mode.timeout)? {
-                self.drain_sqlite(&database)?;
-                self.apply(&write.rows).map_err(|e| e.to_string())?;
+                if mode.batch {
+                    self.drain_sqlite_batch(&database, &write.rows)?;
+                } else {
+                    self.drain_sqlite(&database)?;
+                    self.apply(&write.rows).map_err(|e| e.to_string())?;
+                }
                 database.unlock()?;
                 self.counts.applied_direct += 1;
                 self.acknowledged(started);
@@ -351,5 +355,21 @@ impl Writer {
             self.counts.drained += 1;
         }
         Ok(())
+    }
+
+    /// SQLite's group commit: every queued entry and `own` applied with one
+    /// append (one fsync when durable), the entries deleted in the caller's
+    /// transaction, which commits them together.
+    fn drain_sqlite_batch(&mut self, database: &SqliteTable, own: &[CsvRow]) -> Result<(), String> {
+        let mut text = String::new();
+        for (id, body) in database.next_batch(usize::MAX)? {
+            let write: PendingWrite =
+                serde_json::from_slice(&body).map_err(|e| format!("sqlite entry {id}: {e}"))?;
+            text.extend(write.rows.iter().map(|r| r.to_csv() + "\n"));
+            database.remove(id)?;
+            self.counts.drained += 1;
+        }
+        text.extend(own.iter().map(|r| r.to_csv() + "\n"));
+        self.apply_text(&text).map_err(|e| e.to_string())
     }
 }

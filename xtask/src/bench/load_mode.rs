@@ -24,7 +24,8 @@ pub struct Mode {
     pub durable_queue: bool,
     /// Whether the apply fsyncs the table file.
     pub durable_apply: bool,
-    /// Whether fs applies in batches (`submit_batch`).
+    /// Whether fs applies in batches (`submit_batch`), or SQLite applies
+    /// what it drains with the writer's own write in one append.
     pub batch: bool,
     /// The lock timeout of each write.
     pub timeout: Duration,
@@ -44,7 +45,8 @@ impl Mode {
             "pg durable" | "pg per-write" => ("pg", true, false),
             "pg relaxed" => ("pg", false, false),
             "pg batch" => ("pg", true, true),
-            "sqlite durable" => ("sqlite", true, false),
+            "sqlite durable" | "sqlite per-write" => ("sqlite", true, false),
+            "sqlite batch" => ("sqlite", true, true),
             "sqlite relaxed" => ("sqlite", false, false),
             other => return Err(format!("no writing mode called {other:?}")),
         };

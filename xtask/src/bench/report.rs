@@ -166,7 +166,8 @@ pub fn layouts() -> Vec<Layout> {
             notes: vec![
                 format!(
                     "per-write: submit, one fsync per write; batch: submit_batch, one fsync per \
-                     batch; fs's queue durable, or relaxed; pg's durable; lock timeout {} ms, so that most writers queue",
+                     batch (sqlite: what the holder drains and its own write, in its transaction); \
+                     fs's queue durable, or relaxed; sqlite's and pg's durable; lock timeout {} ms, so that most writers queue",
                     super::load_mode::GROUP_COMMIT_TIMEOUT.as_millis()
                 ),
                 RATIO.into(),
@@ -176,6 +177,8 @@ pub fn layouts() -> Vec<Layout> {
                 ("fs batch", "fs per-write"),
                 ("fs batch relaxed", "fs per-write relaxed"),
                 ("fs batch", "last"),
+                ("sqlite batch", "sqlite per-write"),
+                ("fs batch", "sqlite batch"),
                 ("pg batch", "pg per-write"),
                 ("pg batch", "fs batch"),
             ],

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The queue directories a base directory keeps open between removals
+//! ([`KeptQueues`]), so that a removal pays for opening the queue without
+//! following a link once per (process, table), as an acquisition pays for
+//! the lock's files (see `lock::held`).
+//!
+//! A kept queue directory is used only while two `fstatat` calls (no link
+//! followed at the last step) find `tables/<table>` to be the kept table
+//! directory and `queue` in that directory to be the kept queue directory;
+//! `tables` itself is checked to be a directory (not a link) as often as
+//! the lock side checks it. A kept pair that fails is closed and the queue
+//! is opened afresh. The descriptors are shared only for calls that keep no
+//! state in them (`unlinkat`, `fstatat`, `fsync`), never for a listing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use reedbase_concurrent_core::{ReedError, ReedResult};
+use std::os::fd::OwnedFd;
+
+use crate::no_follow::{Facts, Found, facts_of, stat_at};
+use crate::tables_dir::{BaseDir, Level, TablePaths};
+
+/// How many queue directories one base directory keeps (two descriptors
+/// each); beyond this the least recently used is closed.
+const MAX_KEPT: usize = 16;
+
+/// One table's kept table and queue directories.
+#[derive(Debug)]
+struct KeptQueue {
+    table: String,
+    /// `tables/<table>`, relative to the base directory.
+    relative: PathBuf,
+    dir: OwnedFd,
+    dir_facts: Facts,
+    queue: Arc<OwnedFd>,
+    queue_facts: Facts,
+}
+
+/// The kept queue directories of one base directory, least recently used
+/// first.
+#[derive(Debug, Default)]
+pub(crate) struct KeptQueues {
+    kept: Mutex<Vec<KeptQueue>>,
+}
+
+impl KeptQueues {
+    /// Closes every kept queue directory.
+    pub(crate) fn close_idle(&self) {
+        let closed = std::mem::take(&mut *self.kept.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(closed);
+    }
+
+    /// How many are kept (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// The table's queue directory for a removal: the kept one if it is still
+/// in place, else opened afresh (and kept); `None` if it does not exist.
+///
+/// # Errors
+///
+/// `IoError` `operation` naming the path, as [`BaseDir::open`].
+pub(crate) fn queue_dir(
+    base: &BaseDir,
+    paths: &TablePaths,
+    operation: &'static str,
+) -> ReedResult<Option<Arc<OwnedFd>>> {
+    let table = table_of(paths);
+    if let Some(queue) = kept_in_place(base, paths, table, operation)? {
+        return Ok(Some(queue));
+    }
+    let Some(queue) = base.open(paths, Level::Queue, operation)? else {
+        return Ok(None);
+    };
+    let queue = Arc::new(queue);
+    // Kept only when the table directory opened now holds the queue opened
+    // now (nothing was swapped between the two openings).
+    if let Some(dir) = base.open(paths, Level::Table, operation)? {
+        let facts = facts_of(&dir).ok().zip(facts_of(queue.as_ref()).ok());
+        let inside = stat_at(&dir, "queue").ok().flatten();
+        if let (Some((dir_facts, queue_facts)), Some(inside)) = (facts, inside)
+            && inside.same_file(&queue_facts)
+        {
+            let mut kept = base
+                .kept()
+                .queues()
+                .kept
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            kept.retain(|k| k.table != table);
+            if kept.len() >= MAX_KEPT {
+                kept.remove(0);
+            }
+            kept.push(KeptQueue {
+                table: table.to_string(),
+                relative: Path::new("tables").join(table),
+                dir,
+                dir_facts,
+                queue: Arc::clone(&queue),
+                queue_facts,
+            });
+        }
+    }
+    Ok(Some(queue))
+}
+
+/// The kept queue directory of `table`, if there is one and it is still
+/// `<base>/tables/<table>/queue` (reached without a link); one that is not
+/// is closed.
+fn kept_in_place(
+    base: &BaseDir,
+    paths: &TablePaths,
+    table: &str,
+    operation: &'static str,
+) -> ReedResult<Option<Arc<OwnedFd>>> {
+    let Some(base_fd) = base.opened() else {
+        return Ok(None);
+    };
+    let queues = base.kept().queues();
+    let mut kept = queues.kept.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(at) = kept.iter().position(|k| k.table == table) else {
+        return Ok(None);
+    };
+    let stat_error = |e| ReedError::io(operation, &paths.queue_dir, &e);
+    let entry = &kept[at];
+    // A forked child may use its parent's: no lock is taken on them.
+    let mut in_place = true;
+    if base.kept().tables_check_due() {
+        let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
+        in_place = tables.is_some_and(|found| found.found == Found::Directory);
+        if in_place {
+            base.kept().tables_checked();
+        }
+    }
+    if in_place {
+        let dir = stat_at(base_fd, &entry.relative).map_err(stat_error)?;
+        in_place = dir.is_some_and(|found| found.same_file(&entry.dir_facts));
+    }
+    if in_place {
+        let queue = stat_at(&entry.dir, "queue").map_err(stat_error)?;
+        in_place = queue.is_some_and(|found| found.same_file(&entry.queue_facts));
+    }
+    if !in_place {
+        drop(kept.remove(at));
+        return Ok(None);
+    }
+    let entry = kept.remove(at);
+    let queue = Arc::clone(&entry.queue);
+    kept.push(entry);
+    Ok(Some(queue))
+}
+
+/// The table name of (validated) paths.
+fn table_of(paths: &TablePaths) -> &str {
+    paths
+        .table_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "kept_queue_test.rs"]
+mod tests;
