@@ -23,6 +23,7 @@
 
 mod criterion_results;
 mod deep;
+mod free_subjects;
 mod handoff;
 mod load;
 pub mod load_child;
@@ -31,6 +32,7 @@ mod measure;
 pub mod micro;
 mod report;
 pub mod sqlite;
+pub mod subject;
 pub mod subjects;
 mod targets;
 
