@@ -254,7 +254,9 @@ fn may_be_in_progress(facts: &Facts, id: &str) -> bool {
     first.elapsed() < LEGACY_WRITE_GRACE
 }
 
-/// Removes an entry by (validated) id; `Ok(false)` if there was none.
+/// Removes an entry by (validated) id, and its count of failed applies
+/// unless `attempts` is false (none can exist); `Ok(false)` if there was
+/// no entry.
 ///
 /// # Errors
 ///
@@ -263,11 +265,14 @@ pub(crate) fn remove_entry(
     queue: BorrowedFd<'_>,
     paths: &TablePaths,
     queue_id: &str,
+    attempts: bool,
 ) -> ReedResult<bool> {
     let name = super::entry_id::pending_file_name(queue_id);
     match rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty()) {
         Ok(()) => {
-            forget_failed_applies(queue, queue_id);
+            if attempts {
+                forget_failed_applies(queue, queue_id);
+            }
             forget_stuck_in(&paths.queue_dir, &name);
             Ok(true)
         }

@@ -38,6 +38,8 @@ const PENDING_SUFFIX: &str = ".pending";
 /// The producers' lock file inside the queue directory.
 pub(crate) const QUEUE_LOCK_FILE: &str = ".queue.lock";
 
+/// The suffix of an entry's count of failed applies.
+const ATTEMPTS_SUFFIX: &str = ".attempts";
 const TEMPORARY_PREFIX: &str = ".incoming-";
 const COPY_MARK: &str = ".copy-";
 const TEMPORARY_SUFFIX: &str = ".tmp";
@@ -160,7 +162,16 @@ pub(crate) fn check_queue_id(id: &str) -> reedbase_concurrent_core::ReedResult<(
 
 /// `<id>.attempts`, the count of failed applies kept beside a pending entry.
 pub(crate) fn attempts_file_name(id: &str) -> String {
-    format!("{id}.attempts")
+    format!("{id}{ATTEMPTS_SUFFIX}")
+}
+
+/// True for a name that may be an entry's count of failed applies: any
+/// name ending in `.attempts` (a count may be kept for any id, so the rule
+/// is no stricter than [`attempts_file_name`]).
+pub(crate) fn is_attempts_file(file_name: &OsStr) -> bool {
+    file_name
+        .as_encoded_bytes()
+        .ends_with(ATTEMPTS_SUFFIX.as_bytes())
 }
 
 /// `.<id>.attempts.tmp`, where a new count is written before it is renamed.

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use reedbase_concurrent_core::{ReedError, ReedResult};
 use std::os::fd::OwnedFd;
 
+use super::watched::DirKey;
 use crate::no_follow::{Facts, Found, facts_of, stat_at};
 use crate::tables_dir::{BaseDir, Level, TablePaths};
 
@@ -63,6 +64,8 @@ impl KeptQueues {
 
 /// The table's queue directory for a removal: the kept one if it is still
 /// in place, else opened afresh (and kept); `None` if it does not exist.
+/// With it, its device and inode when they are known without another
+/// system call (always for a kept one).
 ///
 /// # Errors
 ///
@@ -71,15 +74,16 @@ pub(crate) fn queue_dir(
     base: &BaseDir,
     paths: &TablePaths,
     operation: &'static str,
-) -> ReedResult<Option<Arc<OwnedFd>>> {
+) -> ReedResult<Option<(Arc<OwnedFd>, Option<DirKey>)>> {
     let table = table_of(paths);
-    if let Some(queue) = kept_in_place(base, paths, table, operation)? {
-        return Ok(Some(queue));
+    if let Some(kept) = kept_in_place(base, paths, table, operation)? {
+        return Ok(Some(kept));
     }
     let Some(queue) = base.open(paths, Level::Queue, operation)? else {
         return Ok(None);
     };
     let queue = Arc::new(queue);
+    let mut key = None;
     // Kept only when the table directory opened now holds the queue opened
     // now (nothing was swapped between the two openings).
     if let Some(dir) = base.open(paths, Level::Table, operation)? {
@@ -88,6 +92,7 @@ pub(crate) fn queue_dir(
         if let (Some((dir_facts, queue_facts)), Some(inside)) = (facts, inside)
             && inside.same_file(&queue_facts)
         {
+            key = Some((queue_facts.dev, queue_facts.ino));
             let mut kept = base
                 .kept()
                 .queues()
@@ -108,7 +113,7 @@ pub(crate) fn queue_dir(
             });
         }
     }
-    Ok(Some(queue))
+    Ok(Some((queue, key)))
 }
 
 /// The kept queue directory of `table`, if there is one and it is still
@@ -119,7 +124,7 @@ fn kept_in_place(
     paths: &TablePaths,
     table: &str,
     operation: &'static str,
-) -> ReedResult<Option<Arc<OwnedFd>>> {
+) -> ReedResult<Option<(Arc<OwnedFd>, Option<DirKey>)>> {
     let Some(base_fd) = base.opened() else {
         return Ok(None);
     };
@@ -153,8 +158,9 @@ fn kept_in_place(
     }
     let entry = kept.remove(at);
     let queue = Arc::clone(&entry.queue);
+    let key = (entry.queue_facts.dev, entry.queue_facts.ino);
     kept.push(entry);
-    Ok(Some(queue))
+    Ok(Some((queue, Some(key))))
 }
 
 /// The table name of (validated) paths.

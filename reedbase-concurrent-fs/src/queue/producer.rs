@@ -37,8 +37,8 @@ use reedbase_concurrent_core::{ReedError, ReedResult, events};
 use super::consumer::beyond_producers;
 use super::corrupt::{move_aside, note_stuck};
 use super::entry_id::{
-    self, MAX_WRITTEN_SEQUENCE, is_beyond_producers, is_temporary, parse_sequence,
-    pending_file_name, pending_stem,
+    self, MAX_WRITTEN_SEQUENCE, is_attempts_file, is_beyond_producers, is_temporary,
+    parse_sequence, pending_file_name, pending_stem,
 };
 use super::producers_lock::ProducersLock;
 use super::staged::{Staged, WRITE_ATTEMPTS};
@@ -53,6 +53,7 @@ use crate::tables_dir::{BaseDir, Level, sync_dir};
 #[derive(Debug, Default)]
 struct Scan {
     pending: usize,
+    attempts: usize,
     highest_sequence: Option<u128>,
     temporaries: Vec<OsString>,
     beyond: Vec<(OsString, String, u128)>,
@@ -235,6 +236,7 @@ fn listed_state(
         let counts = Counts {
             pending: scan.pending,
             temporaries: scan.temporaries.len(),
+            attempts: scan.attempts,
         };
         watch::with_dir(queue.as_fd(), key, |w| {
             w.take_listing(before, counts, scan.highest_sequence);
@@ -295,6 +297,8 @@ fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
             }
         } else if is_temporary(name) {
             scan.temporaries.push(name.to_os_string());
+        } else if is_attempts_file(name) {
+            scan.attempts += 1;
         }
     })
     .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e))?;

@@ -17,6 +17,7 @@ use super::entry_id::{check_queue_id, pending_file_name};
 use super::kept_queue;
 use super::listing;
 use super::producer;
+use super::watch;
 use crate::no_follow::stat_at;
 use crate::options::{Durability, FsOptions};
 use crate::tables_dir::TablePaths;
@@ -91,14 +92,19 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
-    let Some(queue) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
+    let Some((queue, key)) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
         return Err(not_pending(None, &paths, table_name, first.as_ref()));
     };
     let queue: &OwnedFd = &queue;
+    // Counts of failed applies are rare: where this process's watch knows
+    // the directory holds none, a removal does not look for one.
+    let attempts = key
+        .and_then(|key| watch::if_watched(key, |w| w.may_hold_attempts()))
+        .unwrap_or(true);
     let mut removed = 0;
     let mut outcome = Ok(());
     for id in queue_ids {
-        match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref()) {
+        match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref(), attempts) {
             Ok(true) => removed += 1,
             Ok(false) => {
                 outcome = Err(not_pending(Some(queue), &paths, table_name, id.as_ref()));

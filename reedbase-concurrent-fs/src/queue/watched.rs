@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //! What the process's watch knows of one queue directory: the counts since
-//! a baseline listing, the highest sequence seen, the order generation and
-//! the recent arrivals (see the `watch` module for where they come from).
+//! a baseline listing (entries, temporaries and counts of failed applies),
+//! the highest sequence seen, the order generation and the recent arrivals
+//! (see the `watch` module for where they come from).
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::entry_id::{is_beyond_producers, is_temporary, parse_sequence, pending_stem};
+use super::entry_id::{
+    is_attempts_file, is_beyond_producers, is_temporary, parse_sequence, pending_stem,
+};
 
 /// How many arrivals each watched directory remembers.
 pub(crate) const LOG_LEN: usize = 1024;
@@ -18,13 +21,16 @@ pub(crate) type DirKey = (u64, u64);
 
 /// See [`Watched::listing_mark`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ListingMark(u64, u64, u64);
+pub(crate) struct ListingMark(u64, u64, u64, u64);
 
 /// The counts of a watched directory since its baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Counts {
     pub(crate) pending: usize,
     pub(crate) temporaries: usize,
+    /// Files named `*.attempts` (entries' counts of failed applies); never
+    /// below the truth, so that zero means there is none.
+    pub(crate) attempts: usize,
 }
 
 /// One arrival of an entry file.
@@ -54,6 +60,9 @@ pub(crate) struct Watched {
     /// Arrivals numbered from `arrivals_seen - log.len()`.
     log: VecDeque<Arrival>,
     pub(crate) arrivals_seen: u64,
+    /// How many `*.attempts` names arrived, so that a listing during which
+    /// one arrived is not taken as the baseline.
+    attempts_arrived: u64,
 }
 
 impl Watched {
@@ -67,6 +76,7 @@ impl Watched {
             temporaries_since: None,
             log: VecDeque::new(),
             arrivals_seen: 0,
+            attempts_arrived: 0,
         }
     }
 
@@ -81,13 +91,19 @@ impl Watched {
     /// What must stay the same while a producer lists the directory for
     /// its listing to become the baseline (see [`take_listing`](Self::take_listing)).
     pub(crate) fn listing_mark(&self) -> ListingMark {
-        ListingMark(self.incarnation, self.arrivals_seen, self.order)
+        ListingMark(
+            self.incarnation,
+            self.arrivals_seen,
+            self.order,
+            self.attempts_arrived,
+        )
     }
 
     /// Takes a listing a producer made under the producers' lock since
-    /// `mark` as the baseline, when no entry arrived and no event was lost
-    /// meanwhile (entries only left, or nothing changed): every entry
-    /// pending now was pending all along, so the listing saw each of them;
+    /// `mark` as the baseline, when no entry and no count of failed applies
+    /// arrived and no event was lost meanwhile (files only left, or nothing
+    /// changed): every entry pending now was pending all along, so the
+    /// listing saw each of them (and each count of failed applies);
     /// it may also have counted some that left during it, so `pending` is
     /// never below the truth (a count at capacity makes producers list, so
     /// an overcount refuses nothing) and `top` never below the highest
@@ -106,6 +122,13 @@ impl Watched {
         } else {
             self.raise_top(highest);
         }
+    }
+
+    /// False only when the counts are known and hold no count of failed
+    /// applies: then no `*.attempts` file was in the directory when the
+    /// events were last read, and a removal need not look for one.
+    pub(crate) fn may_hold_attempts(&self) -> bool {
+        self.counts.is_none_or(|counts| counts.attempts > 0)
     }
 
     /// Raises `top` to `sequence` (a listing's highest).
@@ -163,6 +186,11 @@ impl Watched {
                 sequence,
             });
             self.arrivals_seen += 1;
+        } else if is_attempts_file(name) {
+            self.attempts_arrived += 1;
+            if let Some(counts) = &mut self.counts {
+                counts.attempts += 1;
+            }
         } else if is_temporary(name)
             && let Some(counts) = &mut self.counts
         {
@@ -178,6 +206,13 @@ impl Watched {
             if let Some(counts) = &mut self.counts {
                 match counts.pending.checked_sub(1) {
                     Some(left) => counts.pending = left,
+                    None => self.forget_counts(),
+                }
+            }
+        } else if is_attempts_file(name) {
+            if let Some(counts) = &mut self.counts {
+                match counts.attempts.checked_sub(1) {
+                    Some(left) => counts.attempts = left,
                     None => self.forget_counts(),
                 }
             }
