@@ -355,3 +355,42 @@ fn a_delimiter_is_reported_before_a_line_break_wherever_it_stands() {
         Some((RowField::Value(1), RowRule::ContainsLineBreak))
     );
 }
+
+/// What [`super::has_byte_to_look_at`] must say, byte by byte.
+fn naive_has_byte_to_look_at(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == b'|' || b >= 0x7F)
+}
+
+#[test]
+fn the_word_at_a_time_scan_flags_every_byte_the_rules_look_at() {
+    // Every byte value, at every position of fields of 1 to 24 bytes (all
+    // three chunk positions and the remainder), in a field of plain text.
+    for len in 1..=24 {
+        for at in 0..len {
+            for byte in 0..=255u8 {
+                let mut field = vec![b'a'; len];
+                field[at] = byte;
+                assert_eq!(
+                    super::has_byte_to_look_at(&field),
+                    naive_has_byte_to_look_at(&field),
+                    "byte {byte:#04x} at {at} of {len}"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_word_at_a_time_scan_agrees_with_the_byte_rules(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        prop_assert_eq!(super::has_byte_to_look_at(&bytes), naive_has_byte_to_look_at(&bytes));
+    }
+
+    #[test]
+    fn a_field_the_scan_passes_breaks_no_rule(field in "[ -~\t\u{80}-\u{a0}äöüß|\n]{0,40}") {
+        if !super::has_byte_to_look_at(field.as_bytes()) {
+            let row = CsvRow::new("k".to_string(), vec![field.clone()]);
+            prop_assert!(validate_row(&row).is_ok());
+        }
+    }
+}

@@ -3,12 +3,14 @@
 //! loop of free calls pays for opening and checking a table's files once,
 //! as calls through one [`FsBackend`](crate::FsBackend) do.
 //!
-//! Each call looks its base path up again (one `stat`, following links as
-//! any path of the caller's is followed) and uses the kept directory only
-//! if the path still leads to it: a base directory deleted, replaced or
-//! renamed between calls is opened afresh, as the old module would have
-//! resolved its path. At most [`KEPT_BASES`] are kept, least recently used
-//! first out; [`close_idle`] closes one.
+//! Each base follows its path (see `BaseDir::following`): a kept table
+//! descriptor is used only while `<path>/tables/<table>` still leads to it
+//! (the path followed as the old module followed it, the table's own
+//! directory not), and a call that opens through the base first checks
+//! that the path still leads to the directory opened. A base directory
+//! deleted, replaced or renamed between calls is opened afresh, as the old
+//! module would have resolved its path. At most [`KEPT_BASES`] are kept,
+//! least recently used first out; [`close_idle`] closes one.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,19 +23,21 @@ const KEPT_BASES: usize = 4;
 /// The kept base directories, least recently used first.
 static BASES: Mutex<Vec<Arc<BaseDir>>> = Mutex::new(Vec::new());
 
-/// The base directory at `path` for a free function: the kept one if the
-/// path still leads to it, else a new one (kept from now on).
+/// The base directory at `path` for a free function: the kept one unless
+/// a call found that the path leads elsewhere now, else a new one (kept
+/// from now on). No system call: what is used through it is checked
+/// against the path when it is used.
 pub(crate) fn base_at(path: &Path) -> Arc<BaseDir> {
     let found = {
         let bases = BASES.lock().unwrap_or_else(PoisonError::into_inner);
         bases.iter().rev().find(|base| base.path() == path).cloned()
     };
     if let Some(base) = found
-        && base.still_at_path()
+        && !base.is_stale()
     {
         return base;
     }
-    let base = Arc::new(BaseDir::new(path.to_path_buf()));
+    let base = Arc::new(BaseDir::following(path.to_path_buf()));
     let mut bases = BASES.lock().unwrap_or_else(PoisonError::into_inner);
     bases.retain(|kept| kept.path() != path);
     if bases.len() >= KEPT_BASES {

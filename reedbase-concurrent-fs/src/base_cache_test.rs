@@ -60,3 +60,71 @@ fn a_base_path_that_became_a_file_is_an_error() {
     assert!(acquire_lock(&base, "users", Duration::ZERO).is_err());
     assert!(is_locked(&base, "users").is_err());
 }
+
+/// The names under `dir`, recursively, with each file's contents.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(snapshot(&path));
+        } else {
+            found.push((path.clone(), fs::read(&path).unwrap_or_default()));
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_table_moved_out_and_linked_back_is_not_used_through_kept_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let first = queue_write(&base, "users", write()).unwrap();
+    let second = queue_write(&base, "users", write()).unwrap();
+    // Every kind of kept descriptor in use: the queue (a removal), the
+    // lock's pair (an acquisition, a probe).
+    crate::remove_from_queue(&base, "users", &first).unwrap();
+    drop(acquire_lock(&base, "users", Duration::from_secs(1)).unwrap());
+    assert!(!is_locked(&base, "users").unwrap());
+    let table = base.join("tables/users");
+    let moved = outside.path().join("users");
+    fs::rename(&table, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &table).unwrap();
+    let before = snapshot(outside.path());
+    assert!(acquire_lock(&base, "users", Duration::ZERO).is_err());
+    assert!(is_locked(&base, "users").is_err());
+    assert!(crate::wait_for_unlock(&base, "users", Duration::ZERO).is_err());
+    assert!(crate::remove_from_queue(&base, "users", &second).is_err());
+    assert!(queue_write(&base, "users", write()).is_err());
+    assert_eq!(
+        snapshot(outside.path()),
+        before,
+        "nothing outside the base was written or removed"
+    );
+}
+
+#[test]
+fn after_a_base_is_replaced_removals_and_writes_go_to_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let old = queue_write(&base, "users", write()).unwrap();
+    let gone = queue_write(&base, "users", write()).unwrap();
+    crate::remove_from_queue(&base, "users", &gone).unwrap();
+    fs::rename(&base, dir.path().join("moved")).unwrap();
+    fs::create_dir(&base).unwrap();
+    let new = queue_write(&base, "users", write()).unwrap();
+    assert!(
+        crate::remove_from_queue(&base, "users", &old)
+            .unwrap_err()
+            .is_not_found(),
+        "the old base's entry is not in the base the path leads to"
+    );
+    crate::remove_from_queue(&base, "users", &new).unwrap();
+    assert_eq!(count_pending(&base, "users").unwrap(), 0);
+    assert_eq!(
+        count_pending(&dir.path().join("moved"), "users").unwrap(),
+        1
+    );
+}

@@ -164,6 +164,7 @@ compile_error!(
 
 mod backend;
 mod base_cache;
+mod base_dir;
 pub mod inspect;
 pub mod lock;
 mod no_follow;

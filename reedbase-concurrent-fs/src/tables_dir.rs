@@ -12,19 +12,13 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
-use rustix::fs::{Mode, OFlags};
-use rustix::io::Errno;
 
-use crate::lock::held::KeptLocks;
-use crate::no_follow::{
-    DIR_FLAGS, Found, Refusal, explain_step, facts_of, open_beneath, refused, stat_at,
-};
-use crate::options::Durability;
+pub(crate) use crate::base_dir::BaseDir;
+use crate::no_follow::{Found, Refusal, refused, stat_at};
 
 /// The paths of one table's lock and queue, built from a validated name.
 ///
@@ -100,7 +94,7 @@ pub(crate) enum Level {
 
 impl Level {
     /// This level and the ones above it, from `tables` down.
-    fn chain(self) -> &'static [Level] {
+    pub(crate) fn chain(self) -> &'static [Level] {
         const ALL: [Level; 4] = [Level::Tables, Level::Table, Level::Queue, Level::Corrupt];
         let depth = match self {
             Level::Tables => 1,
@@ -112,7 +106,7 @@ impl Level {
     }
 
     /// This level's own name in its parent.
-    fn name(self, table: &OsStr) -> &OsStr {
+    pub(crate) fn name(self, table: &OsStr) -> &OsStr {
         match self {
             Level::Tables => OsStr::new("tables"),
             Level::Table => table,
@@ -122,7 +116,7 @@ impl Level {
     }
 
     /// The level's path.
-    fn path(self, paths: &TablePaths) -> PathBuf {
+    pub(crate) fn path(self, paths: &TablePaths) -> PathBuf {
         match self {
             Level::Tables => tables_dir(paths).to_path_buf(),
             Level::Table => paths.table_dir.clone(),
@@ -137,199 +131,8 @@ pub(crate) fn tables_dir(paths: &TablePaths) -> &Path {
     paths.table_dir.parent().unwrap_or(&paths.table_dir)
 }
 
-/// The base directory, opened once and kept open.
-#[derive(Debug)]
-pub(crate) struct BaseDir {
-    path: PathBuf,
-    /// The descriptor, with its device and inode.
-    fd: OnceLock<(OwnedFd, (u64, u64))>,
-    /// The idle descriptors of the tables' locks.
-    kept: KeptLocks,
-}
-
-impl BaseDir {
-    /// The base directory at `path`; nothing is opened yet.
-    pub(crate) fn new(path: PathBuf) -> Self {
-        BaseDir {
-            path,
-            fd: OnceLock::new(),
-            kept: KeptLocks::default(),
-        }
-    }
-
-    /// The base directory's path, as given.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The base's descriptor, if it has been opened.
-    pub(crate) fn opened(&self) -> Option<BorrowedFd<'_>> {
-        self.fd.get().map(|(fd, _)| fd.as_fd())
-    }
-
-    /// The idle descriptors of the tables' locks, kept for the next
-    /// acquisition or probe.
-    pub(crate) fn kept(&self) -> &KeptLocks {
-        &self.kept
-    }
-
-    /// Whether the path still leads to the directory opened (one `stat` of
-    /// the path, following links as any path of the caller's); true if
-    /// nothing was opened yet.
-    pub(crate) fn still_at_path(&self) -> bool {
-        let Some((_, opened)) = self.fd.get() else {
-            return true;
-        };
-        rustix::fs::stat(&self.path).is_ok_and(|stat| {
-            let facts = crate::no_follow::Facts::of(&stat);
-            (facts.dev, facts.ino) == *opened
-        })
-    }
-
-    /// The base's descriptor, `None` if the base does not exist (nothing is
-    /// created).
-    fn existing(&self, operation: &'static str) -> ReedResult<Option<BorrowedFd<'_>>> {
-        if let Some((fd, _)) = self.fd.get() {
-            return Ok(Some(fd.as_fd()));
-        }
-        match rustix::fs::open(
-            &self.path,
-            DIR_FLAGS.difference(OFlags::NOFOLLOW),
-            Mode::empty(),
-        ) {
-            Ok(fd) => {
-                let facts = facts_of(&fd).map_err(|e| ReedError::io(operation, &self.path, &e))?;
-                let opened = self.fd.get_or_init(|| (fd, (facts.dev, facts.ino)));
-                Ok(Some(opened.0.as_fd()))
-            }
-            Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(ReedError::io(operation, &self.path, &e.into())),
-        }
-    }
-
-    /// The base's descriptor, creating the base (with its parents) if needed.
-    fn created(&self, operation: &'static str) -> ReedResult<BorrowedFd<'_>> {
-        if let Some(fd) = self.existing(operation)? {
-            return Ok(fd);
-        }
-        std::fs::create_dir_all(&self.path)
-            .map_err(|e| ReedError::io(operation, &self.path, &e))?;
-        self.existing(operation)?.ok_or_else(|| {
-            let gone = io::Error::from(io::ErrorKind::NotFound);
-            ReedError::io(operation, &self.path, &gone)
-        })
-    }
-
-    /// Opens the directory at `level` of a table, or `None` if it (or
-    /// anything above it) does not exist. Nothing is created.
-    ///
-    /// # Errors
-    ///
-    /// `IoError` `operation` naming the path: a link or a file met on the
-    /// way (described), a base path that is not a directory, any other
-    /// failure.
-    pub(crate) fn open(
-        &self,
-        paths: &TablePaths,
-        level: Level,
-        operation: &'static str,
-    ) -> ReedResult<Option<OwnedFd>> {
-        let Some(base) = self.existing(operation)? else {
-            return Ok(None);
-        };
-        let relative = relative_path(paths, level);
-        match open_beneath(base, &relative) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(explain(base, paths, level, operation, &e)),
-        }
-    }
-
-    /// Opens the directory at `level` of a table, creating it and the
-    /// directories above it as needed. With [`Durability::Durable`] the
-    /// parent of every directory on the way is synced when the directory at
-    /// `level` is missing, so that its name survives a power cut.
-    ///
-    /// # Errors
-    ///
-    /// As [`open`](Self::open), and the failure to create a directory.
-    pub(crate) fn create(
-        &self,
-        paths: &TablePaths,
-        level: Level,
-        durability: Durability,
-        operation: &'static str,
-    ) -> ReedResult<OwnedFd> {
-        let base = self.created(operation)?;
-        match open_beneath(base, &relative_path(paths, level)) {
-            Ok(fd) => return Ok(fd),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(explain(base, paths, level, operation, &e)),
-        }
-        let table = OsStr::new(table_name(paths));
-        let mut parent: Option<OwnedFd> = None;
-        for &step in level.chain() {
-            let at = parent.as_ref().map_or(base, AsFd::as_fd);
-            let path = step.path(paths);
-            let name = step.name(table);
-            // Durable: the parent is synced even when the directory was
-            // there (created relaxed, by the lock, or by a call whose sync
-            // failed); a directory created here whose sync fails is removed
-            // again, so that the next call creates and syncs it.
-            match rustix::fs::mkdirat(at, name, Mode::from_bits_truncate(0o777)) {
-                created @ (Ok(()) | Err(Errno::EXIST)) if durability == Durability::Durable => {
-                    let parent_path = path.parent().unwrap_or(&path);
-                    if let Err(e) = sync_dir(at) {
-                        if created.is_ok() {
-                            let _ = rustix::fs::unlinkat(at, name, rustix::fs::AtFlags::REMOVEDIR);
-                        }
-                        return Err(ReedError::io("sync_dir", parent_path, &e));
-                    }
-                }
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(ReedError::io(operation, &path, &e.into())),
-            }
-            let opened = rustix::fs::openat(at, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
-                explain_step(at, name, &path, tables_dir(paths), operation, e.into())
-            })?;
-            parent = Some(opened);
-        }
-        parent.ok_or_else(|| {
-            ReedError::io(
-                operation,
-                &paths.table_dir,
-                &io::ErrorKind::InvalidInput.into(),
-            )
-        })
-    }
-
-    /// Opens `<base>/tables`, or `None` if it does not exist.
-    ///
-    /// # Errors
-    ///
-    /// As [`open`](Self::open).
-    pub(crate) fn open_tables(&self, operation: &'static str) -> ReedResult<Option<OwnedFd>> {
-        let Some(base) = self.existing(operation)? else {
-            return Ok(None);
-        };
-        let tables = self.path.join("tables");
-        match rustix::fs::openat(base, "tables", DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(explain_step(
-                base,
-                OsStr::new("tables"),
-                &tables,
-                &tables,
-                operation,
-                e.into(),
-            )),
-        }
-    }
-}
-
 /// The table name of a table's paths (its directory's last component).
-fn table_name(paths: &TablePaths) -> &str {
+pub(crate) fn table_name(paths: &TablePaths) -> &str {
     paths
         .table_dir
         .file_name()
@@ -338,14 +141,14 @@ fn table_name(paths: &TablePaths) -> &str {
 }
 
 /// `tables/<table>/...` down to `level`, relative to the base.
-fn relative_path(paths: &TablePaths, level: Level) -> PathBuf {
+pub(crate) fn relative_path(paths: &TablePaths, level: Level) -> PathBuf {
     let table = OsStr::new(table_name(paths));
     level.chain().iter().map(|step| step.name(table)).collect()
 }
 
 /// Turns a failure to open `level` into an error naming the first path on
 /// the way that is a link or not a directory, or the failure as it was.
-fn explain(
+pub(crate) fn explain(
     base: BorrowedFd<'_>,
     paths: &TablePaths,
     level: Level,

@@ -117,22 +117,40 @@ impl Held {
         lock_path: &Path,
     ) -> ReedResult<bool> {
         let stat_error = |e| ReedError::io("stat_lock_file", lock_path, &e);
-        let Some(base_fd) = base.opened() else {
-            return Ok(false);
-        };
-        if base.kept().tables_check_due() {
-            let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
-            if !tables.is_some_and(|found| found.found == Found::Directory) {
+        let dir_in_place = if base.follows_path() {
+            self.dir_in_place_by_path(base)
+        } else {
+            let Some(base_fd) = base.opened() else {
                 return Ok(false);
+            };
+            if base.kept().tables_check_due() {
+                let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
+                if !tables.is_some_and(|found| found.found == Found::Directory) {
+                    return Ok(false);
+                }
+                base.kept().tables_checked();
             }
-            base.kept().tables_checked();
-        }
-        let dir = stat_at(base_fd, &self.relative).map_err(stat_error)?;
-        if !dir.is_some_and(|found| found.same_file(&self.dir_facts)) {
+            let dir = stat_at(base_fd, &self.relative).map_err(stat_error)?;
+            dir.is_some_and(|found| found.same_file(&self.dir_facts))
+        };
+        if !dir_in_place {
             return Ok(false);
         }
         let lock = stat_at(&self.dir, LOCK_FILE).map_err(stat_error)?;
         Ok(lock.is_some_and(|found| found.same_file(&self.lock.facts) && found.links == 1))
+    }
+
+    /// For a base that follows its path: whether `<path>/tables/<table>`
+    /// (the base's path followed, the last step not) is the kept directory,
+    /// and `<path>/tables` a directory (looked at as often as through a
+    /// descriptor). Any failure is a no: the caller opens afresh, through
+    /// the checked base, and reports what it finds.
+    fn dir_in_place_by_path(&self, base: &BaseDir) -> bool {
+        base.tables_in_place_by_path()
+            && matches!(
+                stat_at(rustix::fs::CWD, &self.paths.table_dir),
+                Ok(Some(found)) if found.same_file(&self.dir_facts)
+            )
     }
 
     /// Releases both locks (what is not held is left as it is).

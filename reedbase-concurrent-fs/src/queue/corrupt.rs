@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{self, Read as _, Write as _};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -252,19 +252,14 @@ pub(crate) fn forget_stuck_in(dir: &Path, name: &str) {
 /// `corrupt/` that is a link or a file is not read (the entries that could
 /// not be moved there say so).
 pub(crate) fn list_moved_aside(
-    queue: Option<&OwnedFd>,
+    queue: Option<BorrowedFd<'_>>,
     paths: &TablePaths,
 ) -> ReedResult<Vec<MovedAside>> {
     let mut found = Vec::new();
     let corrupt = match queue {
-        Some(queue) => child_dir(
-            queue.as_fd(),
-            "corrupt",
-            &paths.corrupt_dir,
-            tables_dir(paths),
-        )
-        .open("read_corrupt_dir")
-        .or_else(|e| if is_refusal(&e) { Ok(None) } else { Err(e) })?,
+        Some(queue) => child_dir(queue, "corrupt", &paths.corrupt_dir, tables_dir(paths))
+            .open("read_corrupt_dir")
+            .or_else(|e| if is_refusal(&e) { Ok(None) } else { Err(e) })?,
         None => None,
     };
     if let Some(corrupt) = corrupt {

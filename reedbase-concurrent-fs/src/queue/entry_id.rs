@@ -57,12 +57,21 @@ pub(crate) fn is_beyond_producers(sequence: u128) -> bool {
 }
 
 /// A new sequenced id for `sequence` (of at most [`SEQUENCE_DIGITS`] digits).
+#[cfg(test)]
 pub(crate) fn sequenced_id(sequence: u128) -> String {
-    format!(
-        "{sequence:0width$}-{}",
-        Uuid::new_v4().simple(),
-        width = SEQUENCE_DIGITS
-    )
+    sequenced_id_with(sequence, &new_unique())
+}
+
+/// The sequenced id of `sequence` with `unique` (from [`new_unique`]).
+pub(crate) fn sequenced_id_with(sequence: u128, unique: &str) -> String {
+    format!("{sequence:0width$}-{unique}", width = SEQUENCE_DIGITS)
+}
+
+/// A fresh random 32-hex-digit name part, used for a temporary's name and
+/// then for the id of the entry it becomes (one draw of randomness per
+/// write).
+pub(crate) fn new_unique() -> String {
+    Uuid::new_v4().simple().to_string()
 }
 
 /// The sequence number of a sequenced id, or `None` for any other id.

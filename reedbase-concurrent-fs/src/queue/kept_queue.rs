@@ -12,6 +12,7 @@
 //! is opened afresh. The descriptors are shared only for calls that keep no
 //! state in them (`unlinkat`, `fstatat`, `fsync`), never for a listing.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -34,7 +35,7 @@ struct KeptQueue {
     relative: PathBuf,
     dir: OwnedFd,
     dir_facts: Facts,
-    queue: Arc<OwnedFd>,
+    queue: Arc<File>,
     queue_facts: Facts,
 }
 
@@ -74,7 +75,7 @@ pub(crate) fn queue_dir(
     base: &BaseDir,
     paths: &TablePaths,
     operation: &'static str,
-) -> ReedResult<Option<(Arc<OwnedFd>, Option<DirKey>)>> {
+) -> ReedResult<Option<(Arc<File>, Option<DirKey>)>> {
     let table = table_of(paths);
     if let Some(kept) = kept_in_place(base, paths, table, operation)? {
         return Ok(Some(kept));
@@ -82,7 +83,7 @@ pub(crate) fn queue_dir(
     let Some(queue) = base.open(paths, Level::Queue, operation)? else {
         return Ok(None);
     };
-    let queue = Arc::new(queue);
+    let queue = Arc::new(File::from(queue));
     let mut key = None;
     // Kept only when the table directory opened now holds the queue opened
     // now (nothing was swapped between the two openings).
@@ -124,10 +125,7 @@ fn kept_in_place(
     paths: &TablePaths,
     table: &str,
     operation: &'static str,
-) -> ReedResult<Option<(Arc<OwnedFd>, Option<DirKey>)>> {
-    let Some(base_fd) = base.opened() else {
-        return Ok(None);
-    };
+) -> ReedResult<Option<(Arc<File>, Option<DirKey>)>> {
     let queues = base.kept().queues();
     let mut kept = queues.kept.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(at) = kept.iter().position(|k| k.table == table) else {
@@ -136,22 +134,30 @@ fn kept_in_place(
     let stat_error = |e| ReedError::io(operation, &paths.queue_dir, &e);
     let entry = &kept[at];
     // A forked child may use its parent's: no lock is taken on them.
-    let mut in_place = true;
-    if base.kept().tables_check_due() {
-        let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
-        in_place = tables.is_some_and(|found| found.found == Found::Directory);
-        if in_place {
-            base.kept().tables_checked();
+    let in_place = if base.follows_path() {
+        table_dir_in_place_by_path(base, paths, &entry.dir_facts)
+    } else {
+        let Some(base_fd) = base.opened() else {
+            return Ok(None);
+        };
+        let mut in_place = true;
+        if base.kept().tables_check_due() {
+            let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
+            in_place = tables.is_some_and(|found| found.found == Found::Directory);
+            if in_place {
+                base.kept().tables_checked();
+            }
         }
-    }
-    if in_place {
-        let dir = stat_at(base_fd, &entry.relative).map_err(stat_error)?;
-        in_place = dir.is_some_and(|found| found.same_file(&entry.dir_facts));
-    }
-    if in_place {
+        if in_place {
+            let dir = stat_at(base_fd, &entry.relative).map_err(stat_error)?;
+            in_place = dir.is_some_and(|found| found.same_file(&entry.dir_facts));
+        }
+        in_place
+    };
+    let in_place = in_place && {
         let queue = stat_at(&entry.dir, "queue").map_err(stat_error)?;
-        in_place = queue.is_some_and(|found| found.same_file(&entry.queue_facts));
-    }
+        queue.is_some_and(|found| found.same_file(&entry.queue_facts))
+    };
     if !in_place {
         drop(kept.remove(at));
         return Ok(None);
@@ -161,6 +167,17 @@ fn kept_in_place(
     let key = (entry.queue_facts.dev, entry.queue_facts.ino);
     kept.push(entry);
     Ok(Some((queue, Some(key))))
+}
+
+/// For a base that follows its path: whether `<path>/tables/<table>` (the
+/// last step not followed) is the kept table directory, and `tables` a
+/// directory, as `Held::in_place` checks them. A failure is a no.
+fn table_dir_in_place_by_path(base: &BaseDir, paths: &TablePaths, dir: &Facts) -> bool {
+    base.tables_in_place_by_path()
+        && matches!(
+            stat_at(rustix::fs::CWD, &paths.table_dir),
+            Ok(Some(found)) if found.same_file(dir)
+        )
 }
 
 /// The table name of (validated) paths.

@@ -30,7 +30,10 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustix::fs::{Mode, OFlags};
 
 use reedbase_concurrent_core::{ReedError, ReedResult, events};
 
@@ -40,6 +43,7 @@ use super::entry_id::{
     self, MAX_WRITTEN_SEQUENCE, is_attempts_file, is_beyond_producers, is_temporary,
     parse_sequence, pending_file_name, pending_stem,
 };
+use super::kept_queue;
 use super::producers_lock::ProducersLock;
 use super::staged::{Staged, WRITE_ATTEMPTS};
 use super::sweep::sweep;
@@ -85,28 +89,24 @@ pub(crate) fn enqueue(
     let mut attempt = 1;
     let mut check_full_first = options.watch_queues;
     loop {
-        // Opened anew for each attempt: a listing reads the directory from
-        // the descriptor's position, so a descriptor listed once would list
-        // nothing the second time (and count an empty queue).
-        let queue =
-            File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
-        let key = watch_key(&queue, options);
-        if std::mem::take(&mut check_full_first) && looks_full(&queue, key, options.capacity) {
+        let (queue, key, shared) = queue_dir(base, paths, options)?;
+        let queue: &File = &queue;
+        let listed = |queue| listed_state(queue, shared, key, paths, table_name, options);
+        if std::mem::take(&mut check_full_first) && looks_full(key, options.capacity) {
             // Decided under the lock by a listing before anything is written,
             // so that a refused write costs no temporary and no fsync. Not
-            // full after all (the counts overstated): write, through a
-            // descriptor that was not listed.
-            let _lock = take_producers_lock(&queue, paths, table_name, options)?;
-            listed_state(&queue, key, paths, table_name, options)?;
+            // full after all (the counts overstated): write.
+            let _lock = take_producers_lock(queue, paths, table_name, options)?;
+            listed(queue)?;
             continue;
         }
-        let staged = Staged::write(&queue, paths, bytes, options.durability)?;
-        let lock = take_producers_lock(&queue, paths, table_name, options)?;
-        let sequence = match known_state(&queue, key, options.capacity) {
+        let staged = Staged::write(queue, paths, bytes, options.durability)?;
+        let lock = take_producers_lock(queue, paths, table_name, options)?;
+        let sequence = match known_state(queue, key, options.capacity) {
             Some(sequence) => sequence,
-            None => listed_state(&queue, key, paths, table_name, options)?,
+            None => listed(queue)?,
         };
-        let id = entry_id::sequenced_id(sequence);
+        let id = entry_id::sequenced_id_with(sequence, staged.unique());
         let entry = pending_file_name(&id);
         match staged.publish(&entry) {
             Ok(()) => {}
@@ -121,7 +121,7 @@ pub(crate) fn enqueue(
         }
         drop(lock);
         if options.durability == Durability::Durable
-            && let Err(e) = sync_queue_dir(&queue)
+            && let Err(e) = sync_queue_dir(queue)
         {
             // The entry is visible from its rename on: a consumer may have
             // applied it already, and another producer's fsync may have made
@@ -173,21 +173,38 @@ fn take_producers_lock<'a>(
     })
 }
 
-/// The queue directory's device and inode, by which the process's watch
-/// knows it; `None` when the options turn the watch off.
-fn watch_key(queue: &File, options: &FsOptions) -> Option<DirKey> {
-    options
+/// The queue directory a write goes to, with its device and inode (by
+/// which the process's watch knows it; `None` when the options turn the
+/// watch off). With the watch on, the directory kept open between calls
+/// (see `kept_queue`) when it is still in place, else opened (and kept);
+/// created when missing. A kept directory (`true`) is shared by the
+/// process's threads: nothing reads it by position (a listing opens it
+/// anew).
+fn queue_dir(
+    base: &BaseDir,
+    paths: &TablePaths,
+    options: &FsOptions,
+) -> ReedResult<(Arc<File>, Option<DirKey>, bool)> {
+    if options.watch_queues
+        && let Some((queue, Some(key))) = kept_queue::queue_dir(base, paths, "create_queue_dir")?
+    {
+        return Ok((queue, Some(key), true));
+    }
+    let queue =
+        File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
+    let key = options
         .watch_queues
-        .then(|| facts_of(queue).ok())
+        .then(|| facts_of(&queue).ok())
         .flatten()
-        .map(|facts| (facts.dev, facts.ino))
+        .map(|facts| (facts.dev, facts.ino));
+    Ok((Arc::new(queue), key, false))
 }
 
 /// True when the process's watch counts the queue full (it may overcount;
 /// false when it does not know).
-fn looks_full(queue: &File, key: Option<DirKey>, capacity: usize) -> bool {
+fn looks_full(key: Option<DirKey>, capacity: usize) -> bool {
     key.and_then(|key| {
-        watch::with_dir(queue.as_fd(), key, |w| {
+        watch::peek(key, |w| {
             w.counts.is_some_and(|counts| counts.pending >= capacity)
         })
     })
@@ -224,6 +241,7 @@ fn known_state(queue: &File, key: Option<DirKey>, capacity: usize) -> Option<u12
 /// up, and the I/O errors of the listing and the sweep.
 fn listed_state(
     queue: &File,
+    shared: bool,
     key: Option<DirKey>,
     paths: &TablePaths,
     table_name: &str,
@@ -231,7 +249,20 @@ fn listed_state(
 ) -> ReedResult<u128> {
     let capacity = options.capacity;
     let before = key.and_then(|key| watch::with_dir(queue.as_fd(), key, |w| w.listing_mark()));
-    let mut scan = scan_names(queue, paths)?;
+    let mut scan = if shared {
+        // Listed through a descriptor of its own: a listing reads from the
+        // descriptor's position, which a shared one does not keep for us.
+        let own = rustix::fs::openat(
+            queue,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e.into()))?;
+        scan_names(&File::from(own), paths)?
+    } else {
+        scan_names(queue, paths)?
+    };
     if let (Some(key), Some(before)) = (key, before) {
         let counts = Counts {
             pending: scan.pending,

@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 use reedbase_concurrent_core::{ReedError, ReedResult};
 use rustix::fs::AtFlags;
 
-use super::entry_id::temporary_file_name;
+use super::entry_id::{new_unique, temporary_file_name};
 use crate::lock::flock::{self, TryLock};
 use crate::no_follow::create_new;
 use crate::options::Durability;
@@ -37,6 +37,8 @@ thread_local! {
 pub(super) struct Staged<'a> {
     /// Open (and locked) until dropped.
     file: File,
+    /// The random part of `name`, which the entry's id reuses.
+    unique: String,
     name: String,
     queue: &'a File,
     published: bool,
@@ -54,7 +56,8 @@ impl<'a> Staged<'a> {
         durability: Durability,
     ) -> ReedResult<Staged<'a>> {
         for _ in 0..WRITE_ATTEMPTS {
-            let name = temporary_file_name(&uuid::Uuid::new_v4().simple().to_string());
+            let unique = new_unique();
+            let name = temporary_file_name(&unique);
             let path = paths.queue_dir.join(&name);
             let write_error = |e: &io::Error| ReedError::io("write_queue_file", &path, e);
             let file = create_new(queue.as_fd(), name.as_ref()).map_err(|e| write_error(&e))?;
@@ -62,6 +65,7 @@ impl<'a> Staged<'a> {
             STAGED.with(|staged| staged.set(staged.get() + 1));
             let mut staged = Staged {
                 file,
+                unique,
                 name,
                 queue,
                 published: false,
@@ -84,6 +88,11 @@ impl<'a> Staged<'a> {
                 "the temporary of a new entry was deleted as it was made, {WRITE_ATTEMPTS} times"
             )),
         ))
+    }
+
+    /// The random part of the temporary's name, unique to this write.
+    pub(super) fn unique(&self) -> &str {
+        &self.unique
     }
 
     /// Renames the temporary to `entry` (a new name: nothing is replaced)

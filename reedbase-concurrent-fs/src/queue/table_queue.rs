@@ -4,7 +4,8 @@
 //! each validating its input before it touches a file and then calling the
 //! producer, the consumer or the moved-aside list.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use reedbase_concurrent_core::{MovedAside, PendingWrite, ReedError, ReedResult, validate_write};
 
@@ -95,7 +96,7 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let Some((queue, key)) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
         return Err(not_pending(None, &paths, table_name, first.as_ref()));
     };
-    let queue: &OwnedFd = &queue;
+    let queue: &File = &queue;
     // Counts of failed applies are rare: where this process's watch knows
     // the directory holds none, a removal does not look for one.
     let attempts = key
@@ -107,7 +108,12 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
         match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref(), attempts) {
             Ok(true) => removed += 1,
             Ok(false) => {
-                outcome = Err(not_pending(Some(queue), &paths, table_name, id.as_ref()));
+                outcome = Err(not_pending(
+                    Some(queue.as_fd()),
+                    &paths,
+                    table_name,
+                    id.as_ref(),
+                ));
                 break;
             }
             Err(error) => {
@@ -126,7 +132,7 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
 
 /// The error for an id that is not pending: moved aside, or not found.
 fn not_pending(
-    queue: Option<&OwnedFd>,
+    queue: Option<BorrowedFd<'_>>,
     paths: &TablePaths,
     table_name: &str,
     queue_id: &str,
@@ -176,7 +182,12 @@ pub(crate) fn move_aside(
     };
     match consumer::move_entry_aside(queue.as_fd(), &paths, queue_id, reason)? {
         Moved::Aside(moved) => Ok(moved),
-        Moved::Gone => Err(not_pending(Some(&queue), &paths, table_name, queue_id)),
+        Moved::Gone => Err(not_pending(
+            Some(queue.as_fd()),
+            &paths,
+            table_name,
+            queue_id,
+        )),
     }
 }
 
@@ -184,7 +195,7 @@ pub(crate) fn move_aside(
 pub(crate) fn moved_aside(base: &BaseDir, table_name: &str) -> ReedResult<Vec<MovedAside>> {
     let paths = TablePaths::new(base.path(), table_name)?;
     let queue = open_queue(base, &paths)?;
-    corrupt::list_moved_aside(queue.as_ref(), &paths)
+    corrupt::list_moved_aside(queue.as_ref().map(AsFd::as_fd), &paths)
 }
 
 /// `record_failed_apply`.

@@ -117,6 +117,18 @@ pub(crate) fn if_watched<R>(key: DirKey, f: impl FnOnce(&Watched) -> R) -> Optio
     watcher.by_wd.get(&wd).map(f)
 }
 
+/// Calls `f` with what this process's watch last knew of the directory
+/// `key`, without reading the events queued since (no system call): a hint
+/// that may be stale, for a decision that a later [`with_dir`] confirms.
+pub(crate) fn peek<R>(key: DirKey, f: impl FnOnce(&Watched) -> R) -> Option<R> {
+    let slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(Ok(watcher)) = slot.as_ref() else {
+        return None;
+    };
+    let wd = *watcher.by_key.get(&key)?;
+    watcher.by_wd.get(&wd).map(f)
+}
+
 impl Watcher {
     #[cfg(target_os = "linux")]
     fn new(pid: u32) -> Option<Watcher> {
