@@ -92,7 +92,7 @@ pub(crate) fn enqueue(
         let (queue, key, shared) = queue_dir(base, paths, options)?;
         let queue: &File = &queue;
         let listed = |queue| listed_state(queue, shared, key, paths, table_name, options);
-        if std::mem::take(&mut check_full_first) && looks_full(key, options.capacity) {
+        if std::mem::take(&mut check_full_first) && looks_full(queue, key, options.capacity) {
             // Decided under the lock by a listing before anything is written,
             // so that a refused write costs no temporary and no fsync. Not
             // full after all (the counts overstated): write.
@@ -201,14 +201,16 @@ fn queue_dir(
 }
 
 /// True when the process's watch counts the queue full (it may overcount;
-/// false when it does not know).
-fn looks_full(key: Option<DirKey>, capacity: usize) -> bool {
-    key.and_then(|key| {
-        watch::peek(key, |w| {
-            w.counts.is_some_and(|counts| counts.pending >= capacity)
-        })
-    })
-    .unwrap_or(false)
+/// false when it does not know). What it last knew is looked at first,
+/// without a system call; only if that says full are the events queued
+/// since read (a consumer may have removed entries meanwhile).
+fn looks_full(queue: &File, key: Option<DirKey>, capacity: usize) -> bool {
+    let Some(key) = key else {
+        return false;
+    };
+    let full = |w: &watch::Watched| w.counts.is_some_and(|counts| counts.pending >= capacity);
+    watch::peek(key, full).unwrap_or(false)
+        && watch::with_dir(queue.as_fd(), key, |w| full(w)).unwrap_or(false)
 }
 
 /// The sequence of the next entry from what the process's watcher knows of
