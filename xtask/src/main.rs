@@ -50,6 +50,8 @@ enum Role {
     Write(bench::load_child::WriteArgs),
     /// Run the criterion micro-benchmarks
     Micro(bench::MicroArgs),
+    /// Make counted old-API calls for the calls group
+    Calls(bench::calls_child::CallsArgs),
     /// A stress writer
     StressWriter(stress::child::WriterArgs),
     /// A crash-run writer
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
             Role::CpuWait(args) => held_lock::cpu_wait(&args),
             Role::Write(args) => bench::load_child::write(&args),
             Role::Micro(args) => bench::micro_child(&args),
+            Role::Calls(args) => bench::calls_child::calls(&args),
             Role::StressWriter(args) => stress::child::run(&args),
             Role::CrashWriter(args) => crash::child::write(&args),
             Role::CrashRestart(args) => crash::child::restart(&args),

@@ -5,7 +5,9 @@
 //! result for every operation and backend, and every target. The numbers
 //! are not checked: a debug build's timings mean nothing. The pg rows are
 //! expected when a PostgreSQL server answers (and must then be there);
-//! without one the bench must say they were skipped.
+//! without one the bench must say they were skipped. So are the calls
+//! group's system calls (with a `strace` that can trace here) and
+//! instructions (with `valgrind`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -41,6 +43,7 @@ const THROUGHPUT: &[&str] = &[
     "last",
     "fs durable",
     "fs relaxed",
+    "floor: bare flock",
     "sqlite durable",
     "sqlite relaxed",
     "pg durable",
@@ -50,6 +53,21 @@ const GROUP_COMMIT: &[&str] = &[
     "last",
     "fs per-write",
     "fs batch",
+    "floor: durable enqueue",
+    "floor: durable append",
+    "fs per-write relaxed",
+    "fs batch relaxed",
+    "sqlite per-write",
+    "sqlite batch",
+    "pg per-write",
+    "pg batch",
+];
+/// The group-commit columns that apply writes (not the enqueue floor).
+const GROUP_COMMIT_APPLYING: &[&str] = &[
+    "last",
+    "fs per-write",
+    "fs batch",
+    "floor: durable append",
     "fs per-write relaxed",
     "fs batch relaxed",
     "sqlite per-write",
@@ -58,6 +76,19 @@ const GROUP_COMMIT: &[&str] = &[
     "pg batch",
 ];
 const HANDOFF: &[&str] = &["last", "fs", "sqlite", "flock", "pg"];
+/// The calls group's operations and subjects.
+const CALLED: &[&str] = &[
+    "acquire+release, lock file exists",
+    "acquire+release, new table",
+    "is_locked, lock file exists",
+    "is_locked, lock file absent",
+    "wait_for_unlock, lock free",
+    "queue_write 1 row, empty queue, relaxed",
+    "get_next_pending, depth 100",
+    "remove_from_queue, depth 100",
+    "count_pending, depth 100",
+];
+const CALLERS: &[&str] = &["last", "fs", "fs free"];
 
 /// Every (group, operation, backends) a quick run reports.
 const EXPECTED: &[(&str, &str, &[&str])] = &[
@@ -111,7 +142,11 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     ("throughput", "writes failed (torn entry read)", THROUGHPUT),
     ("group-commit", "writes/s acknowledged", GROUP_COMMIT),
-    ("group-commit", "writes/s applied in the run", GROUP_COMMIT),
+    (
+        "group-commit",
+        "writes/s applied in the run",
+        GROUP_COMMIT_APPLYING,
+    ),
     (
         "group-commit",
         "p99 latency of an acknowledged write",
@@ -128,6 +163,18 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         let runs = |backend: &&str| pg || !backend.starts_with("pg");
         backends.iter().copied().filter(runs).collect()
     };
+    let strace = works("strace", &["-f", "-o", "/dev/null", "true"]);
+    let valgrind = works("valgrind", &["--version"]);
+    // The calls group's rows, each (group, operation, subjects), for the
+    // tools that work here.
+    let mut called: Vec<(&str, String, &[&str])> = Vec::new();
+    for (works, counter) in [(strace, "system calls"), (valgrind, "instructions")] {
+        if works {
+            for operation in CALLED {
+                called.push(("calls", format!("{counter}: {operation}"), CALLERS));
+            }
+        }
+    }
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("bench.json");
     let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -148,6 +195,7 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         "Four processes",
         "Group commit",
         "Targets",
+        "floor: durable enqueue",
     ] {
         assert!(
             stdout.contains(heading),
@@ -164,16 +212,38 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         "the pg rows run with a server and are said to be skipped without one:\n{stdout}"
     );
 
+    assert_eq!(
+        stdout.contains("| operation | last | fs | fs free |"),
+        strace || valgrind,
+        "the calls table is there when a counting tool works:\n{stdout}"
+    );
+    for (works, what) in [
+        (strace, "SKIPPED: the system calls per operation"),
+        (valgrind, "SKIPPED: the instructions per operation"),
+    ] {
+        assert_eq!(
+            stdout.contains(what),
+            !works,
+            "{what:?} is said exactly when its tool does not work:\n{stdout}"
+        );
+    }
+
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(json["quick"], Value::Bool(true));
     assert_eq!(json["failures"].as_array().map(Vec::len), Some(0));
     let measurements = json["measurements"].as_array().expect("measurements");
-    for (group, operation, backends) in EXPECTED {
+    let rows = EXPECTED
+        .iter()
+        .map(|&(group, operation, backends)| (group, operation.to_string(), backends))
+        .chain(called);
+    let mut expected_count = 0;
+    for (group, operation, backends) in rows {
         for backend in expected(backends) {
+            expected_count += 1;
             let m = measurements
                 .iter()
                 .find(|m| {
-                    m["group"] == *group && m["operation"] == *operation && m["backend"] == backend
+                    m["group"] == group && m["operation"] == *operation && m["backend"] == backend
                 })
                 .unwrap_or_else(|| panic!("no result for {group} / {operation} / {backend}"));
             assert!(
@@ -186,7 +256,6 @@ fn quick_bench_reports_every_operation_of_every_backend() {
             );
         }
     }
-    let expected_count: usize = EXPECTED.iter().map(|(_, _, b)| expected(b).len()).sum();
     assert_eq!(
         measurements.len(),
         expected_count,
@@ -196,6 +265,50 @@ fn quick_bench_reports_every_operation_of_every_backend() {
     assert!(targets.len() >= 20, "a row per performance goal");
     let measured = targets.iter().filter(|t| !t["met"].is_null()).count();
     assert!(measured >= 15, "most targets have numbers: {targets:?}");
+    assert!(
+        targets.iter().all(|t| t["stopped_by_floor"].is_boolean()),
+        "every target says whether a floor stops it: {targets:?}"
+    );
+    // The load groups' targets are read against their floors.
+    for (what, floor) in [
+        (
+            "group commit: 8 processes, durable apply, durable queue",
+            "floor: durable enqueue",
+        ),
+        (
+            "group commit, durable queue: distance to the durable-enqueue floor",
+            "floor: durable enqueue",
+        ),
+        (
+            "group commit, per write: distance to the durable-append floor",
+            "floor: durable append",
+        ),
+        (
+            "8 processes, durable apply, vs SQLite",
+            "floor: durable enqueue",
+        ),
+        ("4 processes, durable, vs SQLite", "floor: bare flock"),
+    ] {
+        let target = targets
+            .iter()
+            .find(|t| t["what"] == what)
+            .unwrap_or_else(|| panic!("no target {what:?}"));
+        assert!(!target["met"].is_null(), "{what:?} has numbers: {target}");
+        assert!(
+            target["measured"]
+                .as_str()
+                .is_some_and(|m| m.contains(floor)),
+            "{what:?} names {floor:?}: {target}"
+        );
+    }
+}
+
+/// Whether `command` with `args` runs and succeeds here.
+fn works(command: &str, args: &[&str]) -> bool {
+    Command::new(command)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 #[test]

@@ -15,6 +15,16 @@
 //!   commit: the drained writes and the holder's own in one append); with
 //!   the p99 latency of an acknowledged write.
 //!
+//! The floors, in the same run and the same writer children: in
+//! `throughput`, `floor: bare flock` (a blocking `flock`, an append, unlock:
+//! any file-lock-per-write design's bound); in `group-commit`,
+//! `floor: durable append` (the same with the append fsynced: the bound of
+//! applying per write) and `floor: durable enqueue` (a durable
+//! file-per-entry queue's two flushes, no lock, no table: the bound of
+//! queueing every write durably, so of batching behind such a queue). The
+//! enqueue floor applies nothing: its check is that each writer's last
+//! entry is in its directory instead of the table's lines.
+//!
 //! The pg writers connect to the server over TCP, each standing for a
 //! process on another host; each pg column runs in a namespace of its own,
 //! and is left out without a server.
@@ -26,8 +36,8 @@ use std::time::Duration;
 
 use reedbase_concurrent_core::now_nanos;
 
-use super::load_child::{TABLE_FILE, drain_rest, prepare};
-use super::load_mode::{Counts, Mode};
+use super::load_child::{TABLE_FILE, check_enqueue_floor, drain_rest, prepare};
+use super::load_mode::{Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, Mode};
 use super::measure::{Recorder, Stats, Unit};
 use super::subjects::is_pg;
 use super::{Options, PgSites};
@@ -39,10 +49,11 @@ pub const THROUGHPUT: &str = "throughput";
 /// The group-commit group.
 pub const GROUP_COMMIT: &str = "group-commit";
 /// The throughput group's columns.
-pub const THROUGHPUT_MODES: [&str; 7] = [
+pub const THROUGHPUT_MODES: [&str; 8] = [
     "last",
     "fs durable",
     "fs relaxed",
+    FLOOR_FLOCK,
     "sqlite durable",
     "sqlite relaxed",
     "pg durable",
@@ -52,11 +63,14 @@ pub const THROUGHPUT_MODES: [&str; 7] = [
 /// relaxed one (whose enqueue, without its two fsyncs, is cheaper than the
 /// apply's fsync, which is where batching pays); SQLite (its queue table
 /// durable) applying per write, or per transaction: what a lock holder
-/// drains and its own write in one append; pg with a durable queue.
-pub const GROUP_COMMIT_MODES: [&str; 9] = [
+/// drains and its own write in one append; pg with a durable queue; and
+/// the floors, beside the fs columns they bound.
+pub const GROUP_COMMIT_MODES: [&str; 11] = [
     "last",
     "fs per-write",
     "fs batch",
+    FLOOR_DURABLE_ENQUEUE,
+    FLOOR_DURABLE_APPEND,
     "fs per-write relaxed",
     "fs batch relaxed",
     "sqlite per-write",
@@ -111,7 +125,11 @@ fn run_mode(
     } else {
         Duration::from_secs(3)
     };
-    let base = dir.join(format!("{group}-{}", label.replace(' ', "-")));
+    let name: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let base = dir.join(format!("{group}-{name}"));
     let mut result = None;
     recorder.measure(group, OP_ACKNOWLEDGED, label, Unit::PerSecond, || {
         let mode = Mode::parse(label, group == GROUP_COMMIT)?;
@@ -123,10 +141,13 @@ fn run_mode(
     let Some((totals, seconds)) = result else {
         return;
     };
-    let applied = (totals.applied_direct + totals.drained) as f64 / seconds;
-    recorder.measure_stats(group, OP_APPLIED, label, Unit::PerSecond, || {
-        Ok(Stats::single(applied))
-    });
+    // The enqueue floor applies nothing: no applied rate to show.
+    if label != FLOOR_DURABLE_ENQUEUE {
+        let applied = (totals.applied_direct + totals.drained) as f64 / seconds;
+        recorder.measure_stats(group, OP_APPLIED, label, Unit::PerSecond, || {
+            Ok(Stats::single(applied))
+        });
+    }
     if group == GROUP_COMMIT {
         let latencies = totals.latencies.iter().map(|&l| l as f64).collect();
         recorder.measure_stats(group, OP_P99, label, Unit::Nanos, || {
@@ -194,15 +215,23 @@ fn run_processes(
         });
     }
     let seconds = totals.ended_at.saturating_sub(start) as f64 / 1e9;
+    if mode.backend == "enqueue" {
+        check_enqueue_floor(base, &per_child)?;
+    }
     let drained_after = drain_rest(mode, base, site)?;
     let table_lines = fs::read_to_string(base.join(TABLE_FILE))
         .map_err(|e| format!("reading the table: {e}"))?
         .lines()
         .count() as u64;
-    let acknowledged = totals.applied_direct + totals.queued;
-    if table_lines != acknowledged {
+    // Every acknowledged write is a line of the table, but the enqueue
+    // floor's, which stay in its directory (checked above).
+    let expected = match mode.backend {
+        "enqueue" => 0,
+        _ => totals.applied_direct + totals.queued,
+    };
+    if table_lines != expected {
         return Err(format!(
-            "the table holds {table_lines} lines for {acknowledged} acknowledged writes"
+            "the table holds {table_lines} lines for {expected} acknowledged writes"
         ));
     }
     let detail = serde_json::json!({

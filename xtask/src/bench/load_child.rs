@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The writers of the `throughput` and `group-commit` groups (child role
-//! `write`), one loop per way of writing, and the parent's final drain.
+//! `write`), one loop per way of writing (the floors' in `load_floor.rs`),
+//! and the parent's final drain.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,6 +22,10 @@ use super::load_mode::{Counts, Mode};
 use super::sqlite::SqliteTable;
 use crate::child_process::say;
 use crate::pg_site::PgSite;
+
+#[path = "load_floor.rs"]
+mod floor;
+pub use floor::check_enqueue_floor;
 
 /// The table the writers write.
 const TABLE: &str = "load";
@@ -70,6 +75,8 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
     match (mode.backend, pg) {
         ("last", _) => writer.like_last(&args.base, &mode, end, args.index)?,
         ("sqlite", _) => writer.like_sqlite(&args.base, &mode, end, args.index)?,
+        ("flock", _) => writer.like_flock(&args.base, end, args.index)?,
+        ("enqueue", _) => writer.like_enqueue(&args.base, end, args.index)?,
         (_, Some(pg)) => writer.through_coordinator(pg, &mode, end, args.index)?,
         _ => writer.through_coordinator(fs_backend(&mode, &args.base), &mode, end, args.index)?,
     }
@@ -79,12 +86,17 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
 }
 
 /// Creates what the writers share before they start (SQLite's database,
-/// switched to WAL while nobody else has it open).
+/// switched to WAL while nobody else has it open; the enqueue floor's
+/// directory).
 pub fn prepare(mode: &Mode, base: &Path) -> Result<(), String> {
-    if mode.backend == "sqlite" {
-        SqliteTable::open(base, TABLE, mode.durable_queue, 100)?;
+    match mode.backend {
+        "sqlite" => SqliteTable::open(base, TABLE, mode.durable_queue, 100).map(drop),
+        "enqueue" => {
+            let dir = base.join(floor::QUEUE_DIR);
+            fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Applies what is left in the queue after a run, as a last lock holder
@@ -113,7 +125,9 @@ pub fn drain_rest(mode: &Mode, base: &Path, site: &PgSite) -> Result<u64, String
             database.unlock()?;
         }
         "pg" => writer.drain_through(pg_backend(mode, site)?, timeout)?,
-        _ => writer.drain_through(fs_backend(mode, base), timeout)?,
+        "fs" => writer.drain_through(fs_backend(mode, base), timeout)?,
+        // The floors queue nothing a lock holder would apply.
+        _ => {}
     }
     Ok(writer.counts.drained)
 }

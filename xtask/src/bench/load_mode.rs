@@ -13,12 +13,27 @@ pub const TIMEOUT: Duration = Duration::from_millis(100);
 /// holder applies them.
 pub const GROUP_COMMIT_TIMEOUT: Duration = Duration::from_millis(1);
 
+/// The throughput group's floor: a blocking `flock` on one lock file, one
+/// appended row, unlock; the cost of any design that takes a file lock per
+/// write and hands it from process to process.
+pub const FLOOR_FLOCK: &str = "floor: bare flock";
+/// The group-commit group's per-write apply floor: the same with the
+/// append fsynced (`fdatasync`) before the unlock.
+pub const FLOOR_DURABLE_APPEND: &str = "floor: durable append";
+/// The group-commit group's enqueue floor: a durable file-per-entry queue's
+/// physical pattern alone (write a temporary, fsync it, rename it into a
+/// shared directory, fsync the directory), with no lock and no table.
+pub const FLOOR_DURABLE_ENQUEUE: &str = "floor: durable enqueue";
+
 /// How a writer writes, from its column label.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mode {
-    /// The column label (`last`, `fs durable`, `fs batch`, `sqlite relaxed`, ...).
+    /// The column label (`last`, `fs durable`, `fs batch`, `sqlite relaxed`,
+    /// `floor: bare flock`, ...).
     pub label: String,
-    /// `last`, `fs`, `pg` or `sqlite`.
+    /// `last`, `fs`, `pg`, `sqlite`, or one of the floors: `flock` (a bare
+    /// blocking `flock` around each append) and `enqueue` (a durable queue
+    /// entry's two flushes, no lock, no table).
     pub backend: &'static str,
     /// Whether queue entries are durable.
     pub durable_queue: bool,
@@ -48,6 +63,8 @@ impl Mode {
             "sqlite durable" | "sqlite per-write" => ("sqlite", true, false),
             "sqlite batch" => ("sqlite", true, true),
             "sqlite relaxed" => ("sqlite", false, false),
+            FLOOR_FLOCK | FLOOR_DURABLE_APPEND => ("flock", false, false),
+            FLOOR_DURABLE_ENQUEUE => ("enqueue", true, false),
             other => return Err(format!("no writing mode called {other:?}")),
         };
         Ok(Mode {

@@ -14,13 +14,26 @@
 //! criterion benchmarks ([`micro`]: groups `lock`, `disk`, `queue`,
 //! `drain`), run in a child process whose results (criterion's JSON) are
 //! read into the table. The multi-process measurements and the deep queues
-//! are measured here (`handoff.rs`, `load.rs`, `deep.rs`).
+//! are measured here (`handoff.rs`, `load.rs`, `deep.rs`); the load groups
+//! carry floor columns, the physical bounds measured in the same run that
+//! their targets are read against.
+//!
+//! Group `calls` ([`calls`]) counts, per old-API operation of the old
+//! module, `FsBackend` and the fs crate's free functions, the system calls
+//! (`strace -f`) and user-space instructions (callgrind) of one call, in a
+//! child process run under each tool; printed as markdown tables. Without
+//! `strace` or `valgrind` its halves are SKIPPED (said at the start and the
+//! end, and in the JSON). It takes about half a minute; `--only calls` runs
+//! it alone.
 //!
 //! Progress goes to stderr; the tables and the targets to stdout; every
 //! number also to `<target dir>/xtask-bench.json`. Timings only mean
 //! something in a release build, so a debug build (the `cargo xtask` alias
 //! builds one) re-runs itself with `cargo run --release`.
 
+pub mod calls;
+pub mod calls_child;
+mod calls_parse;
 mod criterion_results;
 mod deep;
 mod free_subjects;
@@ -30,6 +43,7 @@ pub mod load_child;
 mod load_mode;
 mod measure;
 pub mod micro;
+mod pg_sites;
 mod report;
 pub mod sqlite;
 pub mod subject;
@@ -42,12 +56,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
-use reedbase_concurrent_pg::testing::{TestRun, TestServer};
 
 use crate::child_process::ChildProcess;
 use crate::pg_site::PgSite;
 use crate::workspace::{cargo, target_dir, workspace_root};
 use measure::Recorder;
+use pg_sites::PG_SKIPPED;
+pub use pg_sites::PgSites;
 
 /// Set in the environment of the release re-run, so that it never re-runs
 /// itself again.
@@ -56,52 +71,8 @@ const RELEASE_RERUN_ENV: &str = "XTASK_BENCH_RELEASE_RERUN";
 /// A multi-process group's `run` function.
 type RunGroup = fn(&mut Recorder, &Options, &Path, &PgSites);
 
-/// The pg backend's places in one bench run: fresh namespaces of one test
-/// run on the server, all removed when this is dropped; none without a
-/// server.
-pub struct PgSites {
-    found: Option<(TestServer, TestRun)>,
-}
-
-impl PgSites {
-    /// Finds the server; `None` inside without one (after a `SKIPPED:`
-    /// line), and also when `REEDBASE_PG_REQUIRED=1` would make a test
-    /// fail: a bench without its pg rows is still a bench.
-    fn find() -> PgSites {
-        let found = crate::pg_server::find("cargo xtask bench, the pg rows")
-            .unwrap_or_else(|error| {
-                // REEDBASE_PG_REQUIRED makes tests fail; a bench measures
-                // what it can.
-                eprintln!("bench: the pg rows are skipped all the same: {error}");
-                None
-            })
-            .map(|server| {
-                let run = server.run("xtask_bench");
-                (server, run)
-            });
-        PgSites { found }
-    }
-
-    /// Whether the pg rows run.
-    pub fn available(&self) -> bool {
-        self.found.is_some()
-    }
-
-    /// A fresh namespace of the run, reached over TCP; no site (which
-    /// leaves pg out) without a server.
-    pub fn site(&self) -> PgSite {
-        match &self.found {
-            Some((server, run)) => PgSite::new(server, run.namespace()),
-            None => PgSite::default(),
-        }
-    }
-}
-
-/// What the bench says about its pg rows without a server.
-const PG_SKIPPED: &str = "SKIPPED: the pg rows (no PostgreSQL server answers; set REEDBASE_PG_URL or start the local server)";
-
 /// Every bench group, in the order they run, with what it measures.
-pub const GROUPS: [(&str, &str); 8] = [
+pub const GROUPS: [(&str, &str); 9] = [
     ("lock", "uncontended locking, one process (criterion)"),
     (
         "disk",
@@ -121,6 +92,10 @@ pub const GROUPS: [(&str, &str); 8] = [
     (
         load::GROUP_COMMIT,
         "eight processes, durable apply, per write or in batches",
+    ),
+    (
+        calls::GROUP,
+        "system calls and instructions per old-API call (strace, callgrind)",
     ),
 ];
 
@@ -189,6 +164,14 @@ pub fn run(options: &Options) -> Result<(), String> {
     if !pg.available() {
         eprintln!("bench: {PG_SKIPPED}");
     }
+    let calls_skipped = if options.wants(calls::GROUP) {
+        calls::skipped()
+    } else {
+        Vec::new()
+    };
+    for said in &calls_skipped {
+        eprintln!("bench: {said}");
+    }
     let mut recorder = Recorder::new();
     let micro: Vec<String> = micro::GROUPS
         .iter()
@@ -203,11 +186,12 @@ pub fn run(options: &Options) -> Result<(), String> {
             recorder.fail("micro", "criterion run", error);
         }
     }
-    let groups: [(&str, RunGroup); 4] = [
+    let groups: [(&str, RunGroup); 5] = [
         (handoff::GROUP, handoff::run),
         (deep::GROUP, deep::run),
         (load::THROUGHPUT, load::run_throughput),
         (load::GROUP_COMMIT, load::run_group_commit),
+        (calls::GROUP, calls::run),
     ];
     for (group, run_group) in groups {
         if options.wants(group) {
@@ -222,10 +206,17 @@ pub fn run(options: &Options) -> Result<(), String> {
             println!("{table}");
         }
     }
+    if let Some(tables) = calls::tables(&recorder.measurements) {
+        println!("{tables}");
+    }
     let checks = targets::check_all(&recorder.measurements);
     println!("{}", targets::table(&checks));
+    let mut skipped = calls_skipped;
     if !pg.available() {
-        println!("{PG_SKIPPED}\n");
+        skipped.insert(0, PG_SKIPPED.to_string());
+    }
+    for said in &skipped {
+        println!("{said}\n");
     }
 
     let json = serde_json::json!({
@@ -247,7 +238,7 @@ pub fn run(options: &Options) -> Result<(), String> {
         "measurements": recorder.measurements,
         "targets": checks,
         "failures": recorder.failures,
-        "skipped": if pg.available() { Vec::new() } else { vec![PG_SKIPPED] },
+        "skipped": skipped,
     });
     let json_path = options
         .json

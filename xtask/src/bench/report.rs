@@ -3,6 +3,7 @@
 //! and ratio columns of each new backend against its peers (the old module,
 //! SQLite).
 
+use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK};
 use super::measure::{Measurement, Unit};
 use super::subjects::Payload;
 use super::{deep, handoff, load};
@@ -147,6 +148,9 @@ pub fn layouts() -> Vec<Layout> {
                     super::load_mode::TIMEOUT.as_millis()
                 ),
                 "acknowledged = applied or queued".into(),
+                "floor: bare flock: a blocking flock on one lock file, append, unlock; \
+                 the bound of any file-lock-per-write design"
+                    .into(),
                 RATIO.into(),
             ],
             columns: load::THROUGHPUT_MODES.to_vec(),
@@ -155,6 +159,7 @@ pub fn layouts() -> Vec<Layout> {
                 ("fs relaxed", "last"),
                 ("fs durable", "sqlite durable"),
                 ("fs relaxed", "sqlite relaxed"),
+                ("fs durable", FLOOR_FLOCK),
                 ("pg durable", "last"),
                 ("pg durable", "fs durable"),
             ],
@@ -170,11 +175,18 @@ pub fn layouts() -> Vec<Layout> {
                      fs's queue durable, or relaxed; sqlite's and pg's durable; lock timeout {} ms, so that most writers queue",
                     super::load_mode::GROUP_COMMIT_TIMEOUT.as_millis()
                 ),
+                "floor: durable enqueue: write + fsync a temporary, rename, fsync the shared \
+                 directory, no lock; the bound of queueing each write durably with two flushes"
+                    .into(),
+                "floor: durable append: a blocking flock, append, fdatasync, unlock; the bound \
+                 of applying per write"
+                    .into(),
                 RATIO.into(),
             ],
             columns: load::GROUP_COMMIT_MODES.to_vec(),
             ratios: vec![
                 ("fs batch", "fs per-write"),
+                ("fs batch", FLOOR_DURABLE_ENQUEUE),
                 ("fs batch relaxed", "fs per-write relaxed"),
                 ("fs batch", "last"),
                 ("sqlite batch", "sqlite per-write"),
