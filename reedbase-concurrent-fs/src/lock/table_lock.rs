@@ -256,6 +256,9 @@ fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
         return Ok(Some(Files::Kept(held)));
     }
     let paths = TablePaths::new(base.path(), table)?;
+    if base.follows_path() && missing_by_path(base, &paths) {
+        return Ok(None);
+    }
     let Some(dir) = base.open(&paths, Level::Table, "open_lock_file")? else {
         return Ok(None);
     };
@@ -267,6 +270,24 @@ fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
         tables_dir(&paths),
     )?;
     Ok(Some(Files::Opened(dir, lock, paths)))
+}
+
+/// For a base that follows its path: true when nothing is at
+/// `<path>/tables/<table>` (one `lstat`, as the old module's failed open
+/// of the lock file), and `tables` is a directory as far as the base's
+/// last look tells (see `BaseDir::tables_in_place_by_path`). Anything else
+/// (a path that is not a directory on the way, say) is left to the full
+/// opening, which reports it.
+fn missing_by_path(base: &BaseDir, paths: &TablePaths) -> bool {
+    let missing = matches!(
+        rustix::fs::statat(
+            rustix::fs::CWD,
+            &paths.table_dir,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW
+        ),
+        Err(rustix::io::Errno::NOENT)
+    );
+    missing && base.tables_in_place_by_path()
 }
 
 /// Probes both locks with shared, non-blocking `flock`s released at once:
