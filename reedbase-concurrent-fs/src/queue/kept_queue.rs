@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The queue directories a base directory keeps open between removals
-//! ([`KeptQueues`]), so that a removal pays for opening the queue without
-//! following a link once per (process, table), as an acquisition pays for
-//! the lock's files (see `lock::held`).
+//! The queue directories a base directory keeps open between writes and
+//! removals ([`KeptQueues`]), so that they pay for opening the queue
+//! without following a link once per (process, table), as an acquisition
+//! pays for the lock's files (see `lock::held`).
 //!
 //! A kept queue directory is used only while two `fstatat` calls (no link
 //! followed at the last step) find `tables/<table>` to be the kept table
-//! directory and `queue` in that directory to be the kept queue directory;
-//! `tables` itself is checked to be a directory (not a link) as often as
-//! the lock side checks it. A kept pair that fails is closed and the queue
-//! is opened afresh. The descriptors are shared only for calls that keep no
-//! state in them (`unlinkat`, `fstatat`, `fsync`), never for a listing.
+//! directory and `queue` in that directory to be the kept queue directory
+//! (for a base that follows its path, the first is an `lstat` of
+//! `<path>/tables/<table>`); `tables` itself is checked to be a directory
+//! (not a link) as often as the lock side checks it. A kept pair that fails
+//! is closed and the queue is opened afresh. The descriptors are shared by
+//! the process's threads, so they serve only calls that keep no state in
+//! them (`openat`, `renameat`, `unlinkat`, `fstatat`, `fsync`, `flock`
+//! under the producers' in-process turn), never a listing, which opens the
+//! directory anew.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
