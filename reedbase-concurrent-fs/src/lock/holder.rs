@@ -90,7 +90,7 @@ pub(crate) fn holder_in(file: &File) -> std::io::Result<LockHolder> {
 }
 
 /// The size of a record, in bytes.
-const RECORD_LEN: usize = 256;
+pub(super) const RECORD_LEN: usize = 256;
 
 /// What a released lock leaves at offset 0.
 const CLEARED_RECORD: [u8; RECORD_LEN] = cleared();
@@ -181,7 +181,7 @@ fn encode_line(line: &str) -> [u8; RECORD_LEN] {
 }
 
 /// 64-bit FNV-1a: enough to catch a torn read, not meant against forgery.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -241,7 +241,7 @@ const UNKNOWN_HOST: &str = "unknown";
 /// Read from `/proc/sys/kernel/hostname`, else `/etc/hostname`, else
 /// [`UNKNOWN_HOST`]; cut to [`MAX_HOST_BYTES`], with every byte outside
 /// `[A-Za-z0-9._-]` replaced by `_` so that it fits the holder record.
-fn host_name() -> &'static str {
+pub(super) fn host_name() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         ["/proc/sys/kernel/hostname", "/etc/hostname"]
@@ -271,7 +271,7 @@ fn sanitise_host(raw: &str) -> String {
 /// `/proc/<pid>/stat`), with the pid it belongs to; `None` without `/proc`.
 ///
 /// Cached, and read again if the pid changed (a forked child).
-fn own_start_ticks() -> Option<u64> {
+pub(super) fn own_start_ticks() -> Option<u64> {
     static START: OnceLock<(u32, Option<u64>)> = OnceLock::new();
     let pid = process::id();
     let (cached_pid, ticks) = *START.get_or_init(|| (pid, start_ticks(pid)));
@@ -305,7 +305,7 @@ fn parse_start_ticks(stat: &str) -> Option<u64> {
 ///
 /// False whenever it cannot be told (another host, no `/proc`): a record is
 /// then taken at its word.
-fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
+pub(super) fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
     if host != host_name() || own_start_ticks().is_none() {
         return false;
     }

@@ -25,6 +25,7 @@ use super::held::{Held, LOCK_FILE};
 use super::holder;
 use super::holding;
 use super::notify::wait_until;
+use super::turn_wait::{Turn, wait_for_turn};
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
 
@@ -107,7 +108,9 @@ impl Drop for TableLock {
         };
         holding::release((held.lock.facts.dev, held.lock.facts.ino));
         held.release();
-        held.announce_release();
+        let turns = self.base.kept().turns();
+        let read = turns.begin_read();
+        turns.record(&self.table_name, read, held.announce_release());
         self.base.kept().put(held);
     }
 }
@@ -128,7 +131,12 @@ fn take(
             None => Held::open(&base, &TablePaths::new(base.path(), table_name)?)?,
         };
         let mut prepared = false;
-        let polled = wait_until(start, timeout, &held.dir, || {
+        let turn = Turn {
+            held: &held,
+            base: &base,
+            table: table_name,
+        };
+        let polled = wait_for_turn(start, timeout, &turn, || {
             let locked = held.try_lock(&held.paths)?;
             if locked.is_none() && !prepared {
                 // Contended: read who we are while the lock is held
