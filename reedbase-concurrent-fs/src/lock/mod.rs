@@ -67,8 +67,8 @@
 //! A claim is a line in one of 8 slots after the holder record in
 //! `write.lock`: the waiter's pid, start time and host, and when it began
 //! waiting, written with one `pwrite` into the file checked to be the
-//! table's `write.lock` with one name, and blanked once the waiter has the
-//! lock or stops waiting. Every guard reads the slots as it releases (the
+//! table's `write.lock` with one name, and blanked when the waiter releases
+//! the lock it waited for, or stops waiting. Every guard reads the slots as it releases (the
 //! read that wakes waiters), so a process learns of claims when it
 //! releases; its next acquisition does not try while a claim made before
 //! that acquisition began is pending, and claimants take the lock in the
@@ -183,9 +183,10 @@ pub fn lock_holder(base_path: &Path, table_name: &str) -> ReedResult<Option<Lock
 /// The waiters that have claimed a turn at the lock of `table_name`,
 /// earliest first: each has waited long enough to claim one (see the
 /// [module docs](self#taking-turns)), and this crate's other processes on
-/// this host let them go first. Claims that have lapsed or whose process
-/// is certainly gone are left out. A snapshot for an operator; never
-/// creates anything.
+/// this host let them go first. A claimant is listed until it releases the
+/// lock it waited for; claims that have lapsed or whose process is
+/// certainly gone are left out. A snapshot for an operator; never creates
+/// anything.
 ///
 /// # Errors
 ///

@@ -15,15 +15,16 @@
 //!
 //! Among claimants the earliest claim goes first. A claimant tries the lock
 //! when a release wakes it, unless a claim it knows of is ahead of its own;
-//! it reads the slots again only when a claim is served or taken back
-//! (which the claimant does as it blanks its slot, by setting the times of
-//! `write.lock`: an `IN_ATTRIB` event), or after a quiet interval, never
-//! after a read: the reads of the others would then wake it again and
-//! again.
+//! it reads the slots again only when a claim is taken back (a claimant
+//! blanks its slot as it releases the lock it got, or as it stops waiting,
+//! and then sets the times of `write.lock`: an `IN_ATTRIB` event), or after
+//! a quiet interval, never after a read: the reads of the others would then
+//! wake it again and again.
 //!
 //! Claims never make an acquisition fail: a slot that cannot be read or
 //! written only means that no turn is claimed or known.
 
+use std::fs::File;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -74,16 +75,21 @@ pub(super) struct Turn<'a> {
 /// this process knows of a claimed turn ahead: then none is made until
 /// that claim is served (so a zero timeout can mean no attempt at all). An
 /// error from `attempt` is returned at once: only `None` is retried.
+///
+/// When the lock was taken on a claimed turn, the claim is returned with it:
+/// the caller takes it back with [`Served::withdraw`] while it still holds
+/// the lock (at its release), so that taking it back costs the acquisition
+/// nothing. Otherwise the claim is taken back here.
 pub(super) fn wait_for_turn<T>(
     start: Instant,
     timeout: Duration,
     turn: &Turn<'_>,
     mut attempt: impl FnMut() -> ReedResult<Option<T>>,
-) -> ReedResult<Polled<T>> {
+) -> ReedResult<(Polled<T>, Option<Served>)> {
     let seen = turn.base.kept().turns();
     let tried = !seen.any();
     if tried && let Some(value) = attempt()? {
-        return Ok(Polled::Ready(value));
+        return Ok((Polled::Ready(value), None));
     }
     let mut waiter = Waiter {
         turn,
@@ -96,8 +102,33 @@ pub(super) fn wait_for_turn<T>(
         pid: std::process::id(),
     };
     let outcome = waiter.wait(&mut attempt, tried);
+    if let Ok(Polled::Ready(_)) = outcome
+        && let Some((slot, claim)) = waiter.claim.take()
+    {
+        return outcome.map(|polled| (polled, Some(Served { slot, claim })));
+    }
     waiter.withdraw();
-    outcome
+    outcome.map(|polled| (polled, None))
+}
+
+/// A claim whose waiter got the lock: blanked by [`withdraw`](Self::withdraw)
+/// before the lock is released.
+#[derive(Debug)]
+pub(crate) struct Served {
+    slot: usize,
+    claim: Claim,
+}
+
+impl Served {
+    /// Blanks the claim's slot of `file` (the lock file, still locked by
+    /// the caller) and tells the other claimants (an `IN_ATTRIB` event):
+    /// the next claim is the next turn. Best effort.
+    pub(super) fn withdraw(self, file: &File, seen: &TurnsSeen, table: &str) {
+        if turn_record::write_slot(file, self.slot, &BLANK).is_ok() {
+            let _ = touch(file);
+        }
+        seen.forget(table, self.claim.place());
+    }
 }
 
 /// A waiter's state.
@@ -132,9 +163,11 @@ impl Waiter<'_, '_> {
             if self.claim.is_none() && self.start.elapsed() >= CLAIM_AFTER {
                 self.claim_turn();
                 pause = FIRST_PAUSE;
+            } else {
+                self.renew_claim();
             }
             // A watcher reads the slots only after a change of claims (an
-            // attribute event: a claim served or taken back) or after a
+            // attribute event: a claim taken back) or after a
             // quiet interval, never after a read: its own read and those of
             // the others would wake it again and again.
             let read = watch.is_none() || !matches!(woke, Woke::Announced | Woke::Probe);
@@ -245,38 +278,47 @@ impl Waiter<'_, '_> {
         false
     }
 
-    /// Reads the slots: learns the claims, sees whether this waiter's claim
-    /// is still in its slot (if not, it claims again later) and renews it
-    /// when half its lease has passed.
+    /// Reads the slots: learns the claims, and sees whether this waiter's
+    /// claim is still in its slot (if not, it claims again later).
     fn read_slots(&mut self) {
         let read = self.seen.begin_read();
         let Ok(found) = turn_record::read_claims(&self.turn.held.lock.file) else {
             return;
         };
-        if let Some((slot, claim)) = &self.claim {
-            let mine = found.iter().any(|(at, c)| at == slot && c == claim);
-            if !mine {
-                self.seen.forget(self.turn.table, claim.place());
-                self.claim = None;
-            } else if claim.until_ns < self.deadline_ns()
-                && claim.until_ns.saturating_sub(now_ns()) < nanos(LEASE / 2)
-            {
-                let mut renewed = claim.clone();
-                renewed.until_ns = self.lapses_at();
-                let slot = *slot;
-                if turn_record::write_slot(
-                    &self.turn.held.lock.file,
-                    slot,
-                    &turn_record::encode_claim(&renewed),
-                )
-                .is_ok()
-                {
-                    self.seen.add_own(self.turn.table, slot, &renewed);
-                    self.claim = Some((slot, renewed));
-                }
-            }
+        if let Some((slot, claim)) = &self.claim
+            && !found.iter().any(|(at, c)| at == slot && c == claim)
+        {
+            self.seen.forget(self.turn.table, claim.place());
+            self.claim = None;
         }
         self.seen.record(self.turn.table, read, found);
+    }
+
+    /// Writes this waiter's claim again with a later lapse, once half its
+    /// lease has passed (while its slot still holds it).
+    fn renew_claim(&mut self) {
+        let Some((slot, claim)) = &self.claim else {
+            return;
+        };
+        let now = now_ns();
+        if claim.until_ns >= self.deadline_ns()
+            || claim.until_ns.saturating_sub(now) >= nanos(LEASE / 2)
+        {
+            return;
+        }
+        let slot = *slot;
+        let file = &self.turn.held.lock.file;
+        if turn_record::read_slot(file, slot).ok().flatten().as_ref() != Some(claim) {
+            self.seen.forget(self.turn.table, claim.place());
+            self.claim = None;
+            return;
+        }
+        let mut renewed = claim.clone();
+        renewed.until_ns = self.lapses_at();
+        if turn_record::write_slot(file, slot, &turn_record::encode_claim(&renewed)).is_ok() {
+            self.seen.add_own(self.turn.table, slot, &renewed);
+            self.claim = Some((slot, renewed));
+        }
     }
 
     /// When a claim written now lapses: at the deadline, or after

@@ -106,30 +106,32 @@ fn a_claim_of_a_process_that_is_gone_is_passed_over_and_blanked() {
 }
 
 #[test]
-fn a_waiter_claims_a_turn_and_takes_it_back_once_served() {
+fn a_waiter_claims_a_turn_and_takes_it_back_as_it_releases() {
     let dir = tempfile::tempdir().unwrap();
     let file = lock_file(dir.path());
     let guard = acquire_lock(dir.path(), TABLE, LONG).unwrap();
     let base = dir.path().to_path_buf();
     let waiter = thread::spawn(move || {
-        let _held = acquire_lock(&base, TABLE, LONG).unwrap();
-        claimed_turns(&base, TABLE).unwrap()
+        let held = acquire_lock(&base, TABLE, LONG).unwrap();
+        let while_held = claimed_turns(&base, TABLE).unwrap();
+        drop(held);
+        (while_held, claimed_turns(&base, TABLE).unwrap())
     });
+    let claimed = || !claimed_turns(dir.path(), TABLE).unwrap().is_empty();
     assert!(
-        wait_until(LONG, || !claimed_turns(dir.path(), TABLE)
-            .unwrap()
-            .is_empty()),
+        wait_until(LONG, claimed),
         "the waiter claims a turn after {CLAIM_AFTER:?}"
     );
     let turns = claimed_turns(dir.path(), TABLE).unwrap();
     assert_eq!(turns.len(), 1);
     assert_eq!(turns[0].pid, std::process::id());
     drop(guard);
+    let (while_held, after) = waiter.join().unwrap();
     assert_eq!(
-        waiter.join().unwrap(),
-        [],
-        "taken back while it holds the lock"
+        while_held, turns,
+        "listed while the claimant holds the lock"
     );
+    assert_eq!(after, [], "taken back with the lock");
     assert!(all_blank(&file));
 }
 
