@@ -24,6 +24,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::unix::fs::FileExt as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -94,12 +95,14 @@ fn offset(slot: usize) -> u64 {
 ///
 /// The `io::Error` of the read.
 pub(super) fn read_claims(file: &File) -> io::Result<Claims> {
-    let mut buffer = [0; 1 + SLOTS * SLOT_LEN];
+    // Every release reads here: the buffer is not zeroed first (2 KiB of
+    // stores on each release), only what the read fills is looked at.
+    let mut buffer = [MaybeUninit::<u8>::uninit(); 1 + SLOTS * SLOT_LEN];
     // A regular file's read returns less than asked only at its end (or
     // when interrupted, when the rest is treated as not there yet): one
     // read, not a second one that would find nothing.
-    let filled = file.read_at(&mut buffer, (RECORD_LEN - 1) as u64)?;
-    let slots = &buffer[1..filled.max(1)];
+    let (filled, _) = rustix::io::pread(file, &mut buffer, (RECORD_LEN - 1) as u64)?;
+    let slots = filled.get(1..).unwrap_or_default();
     Ok(slots
         .chunks_exact(SLOT_LEN)
         .enumerate()
