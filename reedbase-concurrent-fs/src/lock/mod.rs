@@ -14,9 +14,13 @@
 //!   descriptors close, including on SIGKILL: there are no stale locks.
 //!   The lock file is never deleted.
 //! - **Bounded waits.** `acquire_lock` and `wait_for_unlock` return within
-//!   their timeout plus a scheduler wake-up; a zero timeout is one attempt.
-//!   Only contention is retried: any other failure is an `IoError` at once,
-//!   never a `LockTimeout`.
+//!   their timeout plus a scheduler wake-up; a zero timeout is one attempt
+//!   (none while this process knows of a turn claimed before it, see
+//!   [Taking turns](#taking-turns)). Only contention is retried: any other
+//!   failure is an `IoError` at once, never a `LockTimeout`.
+//! - **Turns.** A waiter that has waited 3 ms claims a turn; while its claim
+//!   stands, every other acquirer takes the lock at most once before it
+//!   (see [Taking turns](#taking-turns) for the exact bound).
 //! - **Probes never take the lock.** `is_locked`, `wait_for_unlock` and
 //!   `lock_holder` probe with shared locks, which conflict only with a
 //!   holder, never with each other, and create nothing.
@@ -121,7 +125,9 @@ pub use turn_record::ClaimedTurn;
 pub use crate::old_api::{acquire_lock, is_locked, wait_for_unlock};
 
 /// Takes the exclusive write lock of `table_name` if it is free, never
-/// waiting; `Ok(None)` when another holder has it.
+/// waiting; `Ok(None)` when another holder has it, or when this process
+/// knows that a waiter has claimed the next turn (see the
+/// [module docs](self#taking-turns)).
 ///
 /// Creates the lock file as [`acquire_lock`] does.
 ///
