@@ -64,8 +64,9 @@ const MAX_LATE_REOPENS: u32 = 3;
 pub struct TableLock {
     /// `None` only while it is dropped.
     held: Option<Held>,
-    /// The claimed turn this lock was taken on, taken back at release.
-    served: Option<Served>,
+    /// The claimed turn this lock was taken on, taken back at release
+    /// (boxed: rare, and the guard stays small).
+    served: Option<Box<Served>>,
     base: Arc<BaseDir>,
     table_name: String,
 }
@@ -162,7 +163,7 @@ fn take(
             holding::hold((held.lock.facts.dev, held.lock.facts.ino));
             return Ok(Ok(TableLock {
                 held: Some(held),
-                served,
+                served: served.map(Box::new),
                 base,
                 table_name: table_name.to_string(),
             }));

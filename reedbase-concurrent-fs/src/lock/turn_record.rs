@@ -14,7 +14,9 @@
 //! the Unix epoch. `sum` is the FNV-1a hash of everything before ` sum=`, so
 //! that a slot read while it is written is taken as blank, never as a mix of
 //! two claims. Each slot is padded with spaces and ends with `\n`, so that
-//! `cat write.lock` shows one line per slot.
+//! `cat write.lock` shows one line per slot; a slot before the last one
+//! ever written may never have been written, and reads as zero bytes (no
+//! claim).
 //!
 //! Slots are written with one `pwrite` each through the descriptor the
 //! waiter's acquisition holds open, after checking that it is the table's
@@ -106,8 +108,9 @@ pub(super) fn read_claims(file: &File) -> io::Result<Claims> {
     Ok(slots
         .chunks_exact(SLOT_LEN)
         .enumerate()
-        // A blank slot starts with a space: skip it without parsing.
-        .filter(|(_, bytes)| bytes[0] != b' ')
+        // A blank slot starts with a space, one never written with a zero
+        // byte: skip both without parsing.
+        .filter(|(_, bytes)| bytes[0] != b' ' && bytes[0] != 0)
         .filter_map(|(slot, bytes)| parse_claim(bytes).map(|claim| (slot, claim)))
         .collect())
 }
@@ -136,30 +139,6 @@ pub(super) fn read_slot(file: &File, slot: usize) -> io::Result<Option<Claim>> {
 /// The `io::Error` of the write.
 pub(super) fn write_slot(file: &File, slot: usize, bytes: &[u8; SLOT_LEN]) -> io::Result<()> {
     file.write_all_at(bytes, offset(slot))
-}
-
-/// Writes `bytes` into slot `slot` of a file whose slots do not all exist
-/// yet, blanking the others in the same write, so that the file never
-/// shows a run of zero bytes where a slot should be.
-///
-/// # Errors
-///
-/// The `io::Error` of the write.
-pub(super) fn write_all_slots(file: &File, slot: usize, bytes: &[u8; SLOT_LEN]) -> io::Result<()> {
-    let mut slots = [b' '; SLOTS * SLOT_LEN];
-    for (at, chunk) in slots.chunks_exact_mut(SLOT_LEN).enumerate() {
-        chunk.copy_from_slice(if at == slot { bytes } else { &BLANK });
-    }
-    file.write_all_at(&slots, offset(0))
-}
-
-/// Whether `file` is long enough to hold every slot.
-///
-/// # Errors
-///
-/// The `io::Error` of `fstat`.
-pub(super) fn has_all_slots(file: &File) -> io::Result<bool> {
-    Ok(file.metadata()?.len() >= offset(SLOTS))
 }
 
 /// The slot of `claim`.

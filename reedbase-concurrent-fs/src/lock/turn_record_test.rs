@@ -6,8 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt as _;
 
 use super::{
-    BLANK, Claim, SLOT_LEN, SLOTS, encode_claim, has_all_slots, parse_claim, read_claims,
-    read_slot, write_all_slots, write_slot,
+    BLANK, Claim, SLOT_LEN, SLOTS, encode_claim, parse_claim, read_claims, read_slot, write_slot,
 };
 use crate::lock::holder::RECORD_LEN;
 
@@ -76,25 +75,21 @@ fn a_file_without_slots_has_no_claims() {
     for length in [0, 1, RECORD_LEN - 1, RECORD_LEN, RECORD_LEN + SLOT_LEN - 1] {
         let (_dir, file) = lock_file(length);
         assert_eq!(read_claims(&file).unwrap(), [], "length {length}");
-        assert!(!has_all_slots(&file).unwrap());
         assert_eq!(read_slot(&file, 0).unwrap(), None);
     }
 }
 
 #[test]
-fn written_slots_are_read_back_in_slot_order() {
+fn written_slots_are_read_back_in_slot_order_and_unwritten_ones_hold_nothing() {
     let (_dir, file) = lock_file(RECORD_LEN);
-    write_all_slots(&file, 5, &encode_claim(&claim(5, 1))).unwrap();
-    assert!(has_all_slots(&file).unwrap());
+    write_slot(&file, 5, &encode_claim(&claim(5, 1))).unwrap();
     let length = file.metadata().unwrap().len();
-    assert_eq!(length, (RECORD_LEN + SLOTS * SLOT_LEN) as u64);
-    let mut all = vec![0; SLOTS * SLOT_LEN];
-    file.read_exact_at(&mut all, RECORD_LEN as u64).unwrap();
-    assert!(
-        all.chunks_exact(SLOT_LEN)
-            .enumerate()
-            .all(|(at, slot)| at == 5 || slot == BLANK),
-        "the other slots are blank, not zero bytes"
+    assert_eq!(length, (RECORD_LEN + 6 * SLOT_LEN) as u64);
+    assert_eq!(read_claims(&file).unwrap(), [(5, claim(5, 1))]);
+    assert_eq!(
+        read_slot(&file, 2).unwrap(),
+        None,
+        "never written: zero bytes"
     );
     write_slot(&file, 2, &encode_claim(&claim(2, 9))).unwrap();
     assert_eq!(
@@ -105,12 +100,17 @@ fn written_slots_are_read_back_in_slot_order() {
     write_slot(&file, 5, &BLANK).unwrap();
     assert_eq!(read_claims(&file).unwrap(), [(2, claim(2, 9))]);
     assert_eq!(read_slot(&file, 5).unwrap(), None);
+    write_slot(&file, SLOTS - 1, &encode_claim(&claim(7, 3))).unwrap();
+    assert_eq!(
+        read_claims(&file).unwrap(),
+        [(2, claim(2, 9)), (SLOTS - 1, claim(7, 3))]
+    );
 }
 
 #[test]
 fn the_record_is_left_alone() {
     let (_dir, file) = lock_file(RECORD_LEN);
-    write_all_slots(&file, 0, &encode_claim(&claim(1, 1))).unwrap();
+    write_slot(&file, 0, &encode_claim(&claim(1, 1))).unwrap();
     write_slot(&file, SLOTS - 1, &encode_claim(&claim(2, 2))).unwrap();
     let mut record = vec![0; RECORD_LEN];
     file.read_exact_at(&mut record, 0).unwrap();

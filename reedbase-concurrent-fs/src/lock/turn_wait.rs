@@ -24,7 +24,6 @@
 //! Claims never make an acquisition fail: a slot that cannot be read or
 //! written only means that no turn is claimed or known.
 
-use std::fs::File;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,11 +31,16 @@ use reedbase_concurrent_core::ReedResult;
 
 use super::flock::Polled;
 use super::held::Held;
-use super::holder::{host_name, is_certainly_gone, own_start_ticks};
+use super::holder::is_certainly_gone;
 use super::notify::{BURST, FALLBACK_INTERVAL, Watch, Woke};
-use super::turn_record::{self, BLANK, Claim, Place, SLOTS, nanos, next_claim_id, now_ns, touch};
+use super::turn_record::{self, Claim, Place, nanos, now_ns, touch};
 use super::turns_seen::TurnsSeen;
 use crate::tables_dir::BaseDir;
+
+pub(crate) use claim::Served;
+
+#[path = "turn_claim.rs"]
+mod claim;
 
 /// How long a waiter waits before it claims a turn. Until then the holder
 /// may take the lock again as often as it asks (that keeps a busy table
@@ -55,6 +59,11 @@ const MAX_PAUSE: Duration = Duration::from_millis(1);
 /// how long a claim of a process that is gone, but whose pid now names
 /// another process, holds up the others.
 const LEASE: Duration = Duration::from_secs(10);
+
+/// How often a claimant sleeping on a watch through quiet intervals reads
+/// the slots to see that its claim is still there (each read wakes its
+/// watch once more).
+const VERIFY_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a claim ahead holds a waiter up before the waiter checks
 /// whether its process is still alive.
@@ -100,6 +109,7 @@ pub(super) fn wait_for_turn<T>(
         claim: None,
         held_up: None,
         pid: std::process::id(),
+        verified: start,
     };
     let outcome = waiter.wait(&mut attempt, tried);
     if let Ok(Polled::Ready(_)) = outcome
@@ -109,26 +119,6 @@ pub(super) fn wait_for_turn<T>(
     }
     waiter.withdraw();
     outcome.map(|polled| (polled, None))
-}
-
-/// A claim whose waiter got the lock: blanked by [`withdraw`](Self::withdraw)
-/// before the lock is released.
-#[derive(Debug)]
-pub(crate) struct Served {
-    slot: usize,
-    claim: Claim,
-}
-
-impl Served {
-    /// Blanks the claim's slot of `file` (the lock file, still locked by
-    /// the caller) and tells the other claimants (an `IN_ATTRIB` event):
-    /// the next claim is the next turn. Best effort.
-    pub(super) fn withdraw(self, file: &File, seen: &TurnsSeen, table: &str) {
-        if turn_record::write_slot(file, self.slot, &BLANK).is_ok() {
-            let _ = touch(file);
-        }
-        seen.forget(table, self.claim.place());
-    }
 }
 
 /// A waiter's state.
@@ -145,6 +135,8 @@ struct Waiter<'a, 'b> {
     held_up: Option<(Place, Instant)>,
     /// This process's id.
     pid: u32,
+    /// When a watching claimant last read the slots on a quiet interval.
+    verified: Instant,
 }
 
 impl Waiter<'_, '_> {
@@ -167,10 +159,19 @@ impl Waiter<'_, '_> {
                 self.renew_claim();
             }
             // A watcher reads the slots only after a change of claims (an
-            // attribute event: a claim taken back) or after a
-            // quiet interval, never after a read: its own read and those of
-            // the others would wake it again and again.
+            // attribute event: a claim taken back) or after a quiet
+            // interval, never after a read: its own read and those of the
+            // others would wake it again and again. After a change it reads
+            // them whatever it knows, which also shows whether its own claim
+            // is still there (two waiters may have picked the same slot).
             let read = watch.is_none() || !matches!(woke, Woke::Announced | Woke::Probe);
+            if watch.is_some()
+                && (woke == Woke::Changed
+                    || (woke == Woke::Quiet && self.verified.elapsed() >= VERIFY_EVERY))
+            {
+                self.read_slots();
+                self.verified = Instant::now();
+            }
             let mine = self.my_turn(read);
             if tried {
                 tried = false;
@@ -294,33 +295,6 @@ impl Waiter<'_, '_> {
         self.seen.record(self.turn.table, read, found);
     }
 
-    /// Writes this waiter's claim again with a later lapse, once half its
-    /// lease has passed (while its slot still holds it).
-    fn renew_claim(&mut self) {
-        let Some((slot, claim)) = &self.claim else {
-            return;
-        };
-        let now = now_ns();
-        if claim.until_ns >= self.deadline_ns()
-            || claim.until_ns.saturating_sub(now) >= nanos(LEASE / 2)
-        {
-            return;
-        }
-        let slot = *slot;
-        let file = &self.turn.held.lock.file;
-        if turn_record::read_slot(file, slot).ok().flatten().as_ref() != Some(claim) {
-            self.seen.forget(self.turn.table, claim.place());
-            self.claim = None;
-            return;
-        }
-        let mut renewed = claim.clone();
-        renewed.until_ns = self.lapses_at();
-        if turn_record::write_slot(file, slot, &turn_record::encode_claim(&renewed)).is_ok() {
-            self.seen.add_own(self.turn.table, slot, &renewed);
-            self.claim = Some((slot, renewed));
-        }
-    }
-
     /// When a claim written now lapses: at the deadline, or after
     /// [`LEASE`], whichever is first.
     fn lapses_at(&self) -> u64 {
@@ -331,82 +305,6 @@ impl Waiter<'_, '_> {
     /// The deadline, in nanoseconds since the Unix epoch.
     fn deadline_ns(&self) -> u64 {
         self.since_ns.saturating_add(nanos(self.timeout))
-    }
-
-    /// Writes this waiter's claim into a free slot, if the lock file is
-    /// still the table's (as for the holder record, nothing is written into
-    /// a file that is not) and a slot is free.
-    fn claim_turn(&mut self) {
-        let turn = self.turn;
-        let path = &turn.held.paths.lock_file;
-        if !turn
-            .held
-            .in_place(turn.base, turn.table, path)
-            .unwrap_or(false)
-        {
-            return;
-        }
-        let read = self.seen.begin_read();
-        let Ok(found) = turn_record::read_claims(&turn.held.lock.file) else {
-            return;
-        };
-        let id = next_claim_id();
-        let claim = Claim {
-            pid: self.pid,
-            start_ticks: own_start_ticks(),
-            host: host_name().to_string(),
-            id,
-            since_ns: self.since_ns,
-            until_ns: self.lapses_at(),
-        };
-        let now = now_ns();
-        let taken = |slot: usize| {
-            found
-                .iter()
-                .any(|(at, other)| *at == slot && other.until_ns > now)
-        };
-        // Start at a slot of its own, so that two waiters claiming at the
-        // same moment seldom pick the same one.
-        let first = (claim.pid as usize).wrapping_add(id as usize) % SLOTS;
-        let free = (0..SLOTS)
-            .map(|n| (first + n) % SLOTS)
-            .find(|&slot| !taken(slot));
-        self.seen.record(turn.table, read, found);
-        let Some(slot) = free else { return };
-        let file = &turn.held.lock.file;
-        let encoded = turn_record::encode_claim(&claim);
-        let written = match turn_record::has_all_slots(file) {
-            Ok(true) => turn_record::write_slot(file, slot, &encoded),
-            // Blanking the other slots could wipe out a claim written since
-            // the read only if that claim went into a file still too short,
-            // which its writer sees when it next reads the slots.
-            Ok(false) => turn_record::write_all_slots(file, slot, &encoded),
-            Err(error) => Err(error),
-        };
-        if written.is_ok() {
-            self.seen.add_own(turn.table, slot, &claim);
-            self.claim = Some((slot, claim));
-        }
-    }
-
-    /// Blanks slot `slot` if it still holds `claim` (another waiter may have
-    /// written its own there since); true if it did.
-    fn clear_slot_of(&self, slot: usize, claim: &Claim) -> bool {
-        let file = &self.turn.held.lock.file;
-        turn_record::read_slot(file, slot).ok().flatten().as_ref() == Some(claim)
-            && turn_record::write_slot(file, slot, &BLANK).is_ok()
-    }
-
-    /// Takes back this waiter's claim, served or not, and tells the other
-    /// claimants, whose watches wake on the attribute change (see the
-    /// [module docs](self)).
-    fn withdraw(&mut self) {
-        if let Some((slot, claim)) = self.claim.take() {
-            if self.clear_slot_of(slot, &claim) {
-                let _ = touch(&self.turn.held.lock.file);
-            }
-            self.seen.forget(self.turn.table, claim.place());
-        }
     }
 }
 

@@ -14,9 +14,7 @@ use reedbase_concurrent_test_support::wait_until;
 
 use super::{CLAIM_AFTER, now_ns};
 use crate::lock::holder::{host_name, own_start_ticks};
-use crate::lock::turn_record::{
-    BLANK, Claim, SLOT_LEN, SLOTS, encode_claim, read_claims, write_all_slots, write_slot,
-};
+use crate::lock::turn_record::{BLANK, Claim, SLOT_LEN, encode_claim, read_claims, write_slot};
 use crate::lock::{acquire_lock, claimed_turns, is_locked, try_acquire_lock};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -47,16 +45,21 @@ fn claim_of_this_process(lapses_in: i64) -> Claim {
 }
 
 fn all_blank(file: &File) -> bool {
-    let mut slots = vec![0; SLOTS * SLOT_LEN];
-    std::os::unix::fs::FileExt::read_exact_at(file, &mut slots, 256).unwrap();
-    slots.chunks_exact(SLOT_LEN).all(|slot| slot == BLANK)
+    let mut slots = Vec::new();
+    let mut reader = file.try_clone().unwrap();
+    std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(256)).unwrap();
+    std::io::Read::read_to_end(&mut reader, &mut slots).unwrap();
+    // A slot never written reads as zero bytes.
+    slots
+        .chunks(SLOT_LEN)
+        .all(|slot| slot == BLANK || slot.iter().all(|&byte| byte == 0))
 }
 
 #[test]
 fn the_next_acquisition_lets_a_claim_learnt_at_release_go_first() {
     let dir = tempfile::tempdir().unwrap();
     let file = lock_file(dir.path());
-    write_all_slots(
+    write_slot(
         &file,
         3,
         &encode_claim(&claim_of_this_process(10_000_000_000)),
@@ -80,7 +83,7 @@ fn the_next_acquisition_lets_a_claim_learnt_at_release_go_first() {
 fn a_lapsed_claim_goes_before_nobody() {
     let dir = tempfile::tempdir().unwrap();
     let file = lock_file(dir.path());
-    write_all_slots(&file, 0, &encode_claim(&claim_of_this_process(-1))).unwrap();
+    write_slot(&file, 0, &encode_claim(&claim_of_this_process(-1))).unwrap();
     drop(acquire_lock(dir.path(), TABLE, LONG).unwrap());
     assert!(claimed_turns(dir.path(), TABLE).unwrap().is_empty());
     assert!(try_acquire_lock(dir.path(), TABLE).unwrap().is_some());
@@ -96,7 +99,7 @@ fn a_claim_of_a_process_that_is_gone_is_passed_over_and_blanked() {
         start_ticks: Some(own_start_ticks().unwrap_or(0) + 1),
         ..claim_of_this_process(10_000_000_000)
     };
-    write_all_slots(&file, 6, &encode_claim(&gone)).unwrap();
+    write_slot(&file, 6, &encode_claim(&gone)).unwrap();
     drop(acquire_lock(dir.path(), TABLE, LONG).unwrap());
     assert!(claimed_turns(dir.path(), TABLE).unwrap().is_empty());
     // Waits until it checks the claimant, then takes the lock.
