@@ -72,11 +72,11 @@
 //! `write.lock`: the waiter's pid, start time and host, and when it began
 //! waiting, written with one `pwrite` into the file checked to be the
 //! table's `write.lock` with one name, and blanked when the waiter releases
-//! the lock it waited for, or stops waiting. Every guard reads the slots as it releases (the
-//! read that wakes waiters), so a process learns of claims when it
-//! releases; its next acquisition does not try while a claim made before
-//! that acquisition began is pending, and claimants take the lock in the
-//! order in which they began waiting.
+//! the lock it waited for, or stops waiting. Every guard reads the slots as
+//! it releases (the read that wakes waiters), so a process learns of claims
+//! when it releases; its next acquisition does not try while a claim made
+//! before that acquisition began is pending, and claimants take the lock in
+//! the order in which they began waiting.
 //!
 //! The bound: **from the moment a claim is in `write.lock`, every other
 //! acquirer (a thread taking the lock through one `FsBackend`, or through
@@ -102,7 +102,8 @@
 //! a file system with dependable locks, or use the pg backend.
 //!
 //! Measurements and the designs behind this module: the repository's
-//! `docs/design/2026-12-06-fs-lock-and-queue.md`.
+//! `docs/design/2026-12-06-fs-lock-and-queue.md`, and for taking turns
+//! `docs/design/2026-12-06-fs-lock-turns.md`.
 
 pub(crate) mod flock;
 pub(crate) mod held;
