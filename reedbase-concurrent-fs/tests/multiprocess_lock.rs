@@ -16,7 +16,9 @@
 //! - a child waiting for another child's lock gets it when released, and
 //!   times out while it is kept;
 //! - a release by an old-module child, or its death, is noticed by waiting
-//!   children of this crate.
+//!   children of this crate;
+//! - children taking turns: while a child's claim on a turn is in
+//!   `write.lock`, no other child takes the lock twice before it.
 //!
 //! The hand-off latency and waiter CPU are measured by `cargo xtask bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -28,6 +30,7 @@ mod multiprocess_lock {
     pub(crate) mod exclusion;
     pub(crate) mod lock_file;
     pub(crate) mod old_module;
+    pub(crate) mod turns;
 }
 
 use std::fs;
@@ -36,7 +39,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use multiprocess_lock::{exclusion, lock_file, old_module};
+use multiprocess_lock::{exclusion, lock_file, old_module, turns};
 use reedbase_concurrent_fs::{acquire_lock, wait_for_unlock};
 use support::{ChildProcess, Runner, base_dir, child_role, line_from_parent, param, tell_parent};
 
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         "write_lock_deleted_while_a_child_waits_gives_no_second_holder",
         lock_file::write_lock_deleted_while_waiting,
     );
+    runner.run("turns_are_taken", turns::turns_are_taken);
     runner.finish()
 }
 
@@ -113,6 +117,7 @@ fn run_child(role: &str) {
     let base = base_dir();
     match role {
         "counter" => child_counter(&base),
+        "turns" => turns::child(&base, param("count", "").parse().unwrap()),
         "hold" => {
             let guard = acquire_lock(&base, TABLE, PATIENCE).unwrap();
             hold_until_told(guard);

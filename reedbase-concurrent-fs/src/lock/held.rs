@@ -16,7 +16,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -24,6 +23,8 @@ use std::time::{Duration, Instant};
 use reedbase_concurrent_core::{ReedError, ReedResult};
 
 use super::flock::{self, LockFile, TryLock};
+use super::turn_record::{Claims, read_claims};
+use super::turns_seen::TurnsSeen;
 use crate::no_follow::{Facts, Found, facts_of, stat_at};
 use crate::queue::kept_queue::KeptQueues;
 use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
@@ -163,12 +164,13 @@ impl Held {
         }
     }
 
-    /// Tells waiters that the lock was released: kept open, `write.lock`
-    /// is not closed, so a one-byte read makes the `IN_ACCESS` event their
-    /// watches wake on (see `notify`). Best effort.
-    pub(crate) fn announce_release(&self) {
-        let mut byte = [0; 1];
-        let _ = self.lock.file.read_at(&mut byte, 0);
+    /// Tells waiters that the lock was released, and returns the turns
+    /// claimed: kept open, `write.lock` is not closed, so a read of its
+    /// claim slots (see `turn_record`) makes the `IN_ACCESS` event their
+    /// watches wake on (see `notify`). Best effort: no claim is returned
+    /// when the read fails.
+    pub(crate) fn announce_release(&self) -> Claims {
+        read_claims(&self.lock.file).unwrap_or_default()
     }
 }
 
@@ -181,6 +183,8 @@ pub(crate) struct KeptLocks {
     tables_seen: Mutex<Option<Instant>>,
     /// The kept queue directories, for removals.
     queues: KeptQueues,
+    /// The claimed turns this process knows of.
+    turns: TurnsSeen,
 }
 
 impl KeptLocks {
@@ -216,6 +220,12 @@ impl KeptLocks {
     /// The kept queue directories of the same base directory.
     pub(crate) fn queues(&self) -> &KeptQueues {
         &self.queues
+    }
+
+    /// The claimed turns at the locks of this base directory that this
+    /// process knows of.
+    pub(crate) fn turns(&self) -> &TurnsSeen {
+        &self.turns
     }
 
     /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).

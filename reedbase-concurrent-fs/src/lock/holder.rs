@@ -38,7 +38,6 @@
 //! read once per process, best effort: where `/proc` is missing, the start
 //! time is unknown and liveness cannot be checked.
 
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt as _;
 use std::process;
@@ -90,7 +89,7 @@ pub(crate) fn holder_in(file: &File) -> std::io::Result<LockHolder> {
 }
 
 /// The size of a record, in bytes.
-const RECORD_LEN: usize = 256;
+pub(super) const RECORD_LEN: usize = 256;
 
 /// What a released lock leaves at offset 0.
 const CLEARED_RECORD: [u8; RECORD_LEN] = cleared();
@@ -116,22 +115,28 @@ struct HolderRecord {
 /// The record of this process (`pid`, as read by the caller) acquiring at
 /// `now`.
 ///
-/// Everything but the time is formatted once per process, so the acquire
-/// path only formats one number and hashes one short line.
+/// Everything but the time is formatted and hashed once per process, so
+/// the acquire path only writes one number into a copy of the prefix and
+/// carries the hash on over its digits: no allocation, no formatting
+/// machinery.
 fn own_record(pid: u32, now: SystemTime) -> [u8; RECORD_LEN] {
-    let (cached_pid, cached) = cached_prefix(pid);
+    let (cached_pid, prefix, hash) = cached_prefix(pid);
     if *cached_pid == pid {
-        encode(cached, now)
+        encode_after(prefix, *hash, now)
     } else {
         encode(&own_prefix(pid), now)
     }
 }
 
-/// The prefix of this process's records, formatted on first use, with the
-/// pid it was formatted for.
-fn cached_prefix(pid: u32) -> &'static (u32, String) {
-    static PREFIX: OnceLock<(u32, String)> = OnceLock::new();
-    PREFIX.get_or_init(|| (pid, own_prefix(pid)))
+/// The prefix of this process's records and its FNV-1a state, made on
+/// first use, with the pid it was made for.
+fn cached_prefix(pid: u32) -> &'static (u32, String, u64) {
+    static PREFIX: OnceLock<(u32, String, u64)> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let prefix = own_prefix(pid);
+        let hash = fnv1a(prefix.as_bytes());
+        (pid, prefix, hash)
+    })
 }
 
 /// Reads who this process is (`/proc` and the host name, a few system
@@ -160,18 +165,71 @@ fn prefix(pid: u32, start_ticks: Option<u64>, host: &str) -> String {
 }
 
 fn encode(prefix: &str, at: SystemTime) -> [u8; RECORD_LEN] {
-    let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let mut line = String::with_capacity(RECORD_LEN);
-    line.push_str(prefix);
-    // Writing to a String cannot fail.
-    let _ = write!(line, "{nanos}");
-    let sum = fnv1a(line.as_bytes());
-    let _ = write!(line, " sum={sum:016x}");
-    encode_line(&line)
+    encode_after(prefix, fnv1a(prefix.as_bytes()), at)
 }
 
+/// [`encode`], given the FNV-1a state after `prefix`: the record is
+/// `prefix`, the nanoseconds of `at`, ` sum=` and the hash of all before it
+/// in 16 hex digits, padded as [`encode_line`] pads.
+fn encode_after(prefix: &str, prefix_hash: u64, at: SystemTime) -> [u8; RECORD_LEN] {
+    let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    // Digits of the time, last first; in u64 while it fits (until the year
+    // 2554), whose division by ten is a multiplication, where u128's is a
+    // call.
+    let mut digits = [0; 39];
+    let mut count = 0;
+    match u64::try_from(nanos) {
+        Ok(mut rest) => loop {
+            // A digit is below 10: the cast keeps it whole.
+            digits[count] = b'0' + (rest % 10) as u8;
+            count += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut rest = nanos;
+            loop {
+                digits[count] = b'0' + (rest % 10) as u8;
+                count += 1;
+                rest /= 10;
+                if rest == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let mut record = CLEARED_RECORD;
+    let prefix = &prefix.as_bytes()[..prefix.len().min(PREFIX_ROOM)];
+    record[..prefix.len()].copy_from_slice(prefix);
+    let mut len = prefix.len();
+    let mut hash = prefix_hash;
+    for &digit in digits[..count].iter().rev() {
+        hash = fnv1a_step(hash, digit);
+        record[len] = digit;
+        len += 1;
+    }
+    record[len..len + 5].copy_from_slice(b" sum=");
+    len += 5;
+    let hex = b"0123456789abcdef";
+    for (at, shift) in (0..16).rev().enumerate() {
+        // A nibble is below 16: the cast keeps it whole.
+        record[len + at] = hex[((hash >> (shift * 4)) & 0xf) as usize];
+    }
+    record
+}
+
+/// The most of a prefix a record holds: what is left before the final
+/// `\n` after the longest time (39 digits), ` sum=` and 16 hex digits. The
+/// longest possible prefix is under 170 bytes (a host name is at most 64):
+/// nothing is cut.
+const PREFIX_ROOM: usize = RECORD_LEN - 1 - 39 - 5 - 16;
+
 /// Pads `line` with spaces to a record; a line too long is cut (it never is:
-/// the longest possible line is under 240 bytes).
+/// the longest possible line is under 240 bytes). Tests write records of
+/// any line with it.
+#[cfg(test)]
 fn encode_line(line: &str) -> [u8; RECORD_LEN] {
     let mut record = CLEARED_RECORD;
     let bytes = line.as_bytes();
@@ -181,10 +239,15 @@ fn encode_line(line: &str) -> [u8; RECORD_LEN] {
 }
 
 /// 64-bit FNV-1a: enough to catch a torn read, not meant against forgery.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, &byte| fnv1a_step(hash, byte))
+}
+
+/// One byte of [`fnv1a`].
+fn fnv1a_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
 /// Parses the bytes at offset 0 of a lock file.
@@ -241,7 +304,7 @@ const UNKNOWN_HOST: &str = "unknown";
 /// Read from `/proc/sys/kernel/hostname`, else `/etc/hostname`, else
 /// [`UNKNOWN_HOST`]; cut to [`MAX_HOST_BYTES`], with every byte outside
 /// `[A-Za-z0-9._-]` replaced by `_` so that it fits the holder record.
-fn host_name() -> &'static str {
+pub(super) fn host_name() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         ["/proc/sys/kernel/hostname", "/etc/hostname"]
@@ -271,7 +334,7 @@ fn sanitise_host(raw: &str) -> String {
 /// `/proc/<pid>/stat`), with the pid it belongs to; `None` without `/proc`.
 ///
 /// Cached, and read again if the pid changed (a forked child).
-fn own_start_ticks() -> Option<u64> {
+pub(super) fn own_start_ticks() -> Option<u64> {
     static START: OnceLock<(u32, Option<u64>)> = OnceLock::new();
     let pid = process::id();
     let (cached_pid, ticks) = *START.get_or_init(|| (pid, start_ticks(pid)));
@@ -305,7 +368,7 @@ fn parse_start_ticks(stat: &str) -> Option<u64> {
 ///
 /// False whenever it cannot be told (another host, no `/proc`): a record is
 /// then taken at its word.
-fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
+pub(super) fn is_certainly_gone(pid: u32, recorded_start: Option<u64>, host: &str) -> bool {
     if host != host_name() || own_start_ticks().is_none() {
         return false;
     }

@@ -5,8 +5,8 @@ use std::process;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    CLEARED_RECORD, RECORD_LEN, encode_line, host_name, own_record, own_start_ticks, parse_record,
-    record_of,
+    CLEARED_RECORD, RECORD_LEN, encode_line, fnv1a, host_name, own_record, own_start_ticks,
+    parse_record, prefix, record_of,
 };
 
 #[test]
@@ -30,6 +30,28 @@ fn any_record_round_trips_including_an_unknown_start() {
     assert_eq!((parsed.host.as_str(), parsed.acquired_at), ("db-1", at));
     let parsed = parse_record(&record_of(7, Some(99), "h", at)).unwrap();
     assert_eq!(parsed.start_ticks, Some(99));
+}
+
+#[test]
+fn the_record_is_its_line_and_the_hash_of_the_line() {
+    for (secs, nanos) in [
+        (0, 0),
+        (1_767_225_600, 123_456_789),
+        (4_102_444_800, 999_999_999),
+    ] {
+        let at = UNIX_EPOCH + Duration::new(secs, nanos);
+        let body = format!(
+            "{}{}",
+            prefix(4242, Some(99), "db-1"),
+            at.duration_since(UNIX_EPOCH).unwrap().as_nanos()
+        );
+        let line = format!("{body} sum={:016x}", fnv1a(body.as_bytes()));
+        assert_eq!(
+            record_of(4242, Some(99), "db-1", at),
+            encode_line(&line),
+            "{line}"
+        );
+    }
 }
 
 #[test]

@@ -14,9 +14,13 @@
 //!   descriptors close, including on SIGKILL: there are no stale locks.
 //!   The lock file is never deleted.
 //! - **Bounded waits.** `acquire_lock` and `wait_for_unlock` return within
-//!   their timeout plus a scheduler wake-up; a zero timeout is one attempt.
-//!   Only contention is retried: any other failure is an `IoError` at once,
-//!   never a `LockTimeout`.
+//!   their timeout plus a scheduler wake-up; a zero timeout is one attempt
+//!   (none while this process knows of a turn claimed before it, see
+//!   [Taking turns](#taking-turns)). Only contention is retried: any other
+//!   failure is an `IoError` at once, never a `LockTimeout`.
+//! - **Turns.** A waiter that has waited 3 ms claims a turn; while its claim
+//!   stands, every other acquirer takes the lock at most once before it
+//!   (see [Taking turns](#taking-turns) for the exact bound).
 //! - **Probes never take the lock.** `is_locked`, `wait_for_unlock` and
 //!   `lock_holder` probe with shared locks, which conflict only with a
 //!   holder, never with each other, and create nothing.
@@ -50,15 +54,44 @@
 //!
 //! # How a waiter waits
 //!
-//! After a failed first attempt a waiter watches the table directory with
-//! inotify (through its open descriptor) and sleeps in `poll(2)` until a
-//! release event, its deadline or a fallback interval of 50 ms, then tries
-//! again; where no watch can be made it polls with a back-off of at most
-//! 1 ms. A guard's release is the event: having unlocked, it reads one
-//! byte of its kept `write.lock` (`IN_ACCESS`); an old-module holder's
-//! close and a dying holder's are events too. There is no fairness beyond
-//! what the kernel gives: a releasing process that asks again at once
-//! usually gets the lock again before a woken waiter tries.
+//! After a failed first attempt a waiter tries again on a timer, with
+//! pauses doubling from 200 us to 1 ms, and sleeps on no watch: a holder
+//! that releases and at once asks again (a process writing in a loop) takes
+//! the lock again, and nobody is woken for nothing. A waiter that has waited
+//! 3 ms claims a turn (below) and then sleeps in `poll(2)` on an inotify
+//! watch of the table directory (through its open descriptor) until a
+//! release event, its deadline or a fallback interval of 50 ms; where no
+//! watch can be made it goes on with the timer. A guard's release is the
+//! event: having unlocked, it reads the claim slots of its kept
+//! `write.lock` (`IN_ACCESS`); an old-module holder's close and a dying
+//! holder's are events too.
+//!
+//! # Taking turns
+//!
+//! A claim is a line in one of 8 slots after the holder record in
+//! `write.lock`: the waiter's pid, start time and host, and when it began
+//! waiting, written with one `pwrite` into the file checked to be the
+//! table's `write.lock` with one name, and blanked when the waiter releases
+//! the lock it waited for, or stops waiting. Every guard reads the slots as
+//! it releases (the read that wakes waiters), so a process learns of claims
+//! when it releases; its next acquisition does not try while a claim made
+//! before that acquisition began is pending, and claimants take the lock in
+//! the order in which they began waiting.
+//!
+//! The bound: **from the moment a claim is in `write.lock`, every other
+//! acquirer (a thread taking the lock through one `FsBackend`, or through
+//! the free functions) takes the lock at most once before the claimant
+//! does** — an acquisition it began before it learnt of the claim, or one
+//! of its own earlier claim. So no waiter of this crate waits longer than
+//! 3 ms plus one hold of the lock by each other acquirer (and the
+//! hand-offs between them), unless its timeout ends first. This holds for
+//! up to 8 claimants at a time per table, while the claimant waits and is
+//! alive: a claim lapses at the claimant's deadline (and 10 s after it was
+//! last written, which the claimant renews while it waits), and one whose
+//! process is gone is dropped after 20 ms. Claims are honoured only
+//! between processes of one host (a claim names its host); old-module
+//! processes do not take turns. The multi-process test `turns_are_taken`
+//! checks the bound in a log of acquisitions.
 //!
 //! # Network file systems
 //!
@@ -69,7 +102,8 @@
 //! a file system with dependable locks, or use the pg backend.
 //!
 //! Measurements and the designs behind this module: the repository's
-//! `docs/design/2026-12-06-fs-lock-and-queue.md`.
+//! `docs/design/2026-12-06-fs-lock-and-queue.md`, and for taking turns
+//! `docs/design/2026-12-06-fs-lock-turns.md`.
 
 pub(crate) mod flock;
 pub(crate) mod held;
@@ -77,6 +111,9 @@ mod holder;
 mod holding;
 mod notify;
 pub(crate) mod table_lock;
+mod turn_record;
+mod turn_wait;
+mod turns_seen;
 
 use std::path::Path;
 
@@ -84,11 +121,14 @@ use reedbase_concurrent_core::ReedResult;
 
 pub use reedbase_concurrent_core::LockHolder;
 pub use table_lock::TableLock;
+pub use turn_record::ClaimedTurn;
 
 pub use crate::old_api::{acquire_lock, is_locked, wait_for_unlock};
 
 /// Takes the exclusive write lock of `table_name` if it is free, never
-/// waiting; `Ok(None)` when another holder has it.
+/// waiting; `Ok(None)` when another holder has it, or when this process
+/// knows that a waiter has claimed the next turn (see the
+/// [module docs](self#taking-turns)).
 ///
 /// Creates the lock file as [`acquire_lock`] does.
 ///
@@ -145,4 +185,34 @@ pub fn try_acquire_lock(base_path: &Path, table_name: &str) -> ReedResult<Option
 /// ```
 pub fn lock_holder(base_path: &Path, table_name: &str) -> ReedResult<Option<LockHolder>> {
     table_lock::lock_holder(&crate::base_cache::base_at(base_path), table_name)
+}
+
+/// The waiters that have claimed a turn at the lock of `table_name`,
+/// earliest first: each has waited long enough to claim one (see the
+/// [module docs](self#taking-turns)), and this crate's other processes on
+/// this host let them go first. A claimant is listed until it releases the
+/// lock it waited for; claims that have lapsed or whose process is
+/// certainly gone are left out. A snapshot for an operator; never creates
+/// anything.
+///
+/// # Errors
+///
+/// As [`is_locked`], and `IoError` `read_lock_file`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reedbase_concurrent_fs::lock::{acquire_lock, claimed_turns};
+///
+/// let dir = tempfile::tempdir()?;
+/// assert!(claimed_turns(dir.path(), "users")?.is_empty());
+/// let guard = acquire_lock(dir.path(), "users", Duration::from_secs(1))?;
+/// // Nobody has waited: no turn is claimed.
+/// assert!(claimed_turns(dir.path(), "users")?.is_empty());
+/// # drop(guard);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn claimed_turns(base_path: &Path, table_name: &str) -> ReedResult<Vec<ClaimedTurn>> {
+    turn_record::claimed_turns(&crate::base_cache::base_at(base_path), table_name)
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Waiting for a table's lock without polling: an inotify watch on the table
-//! directory, so that a waiter sleeps until a holder releases, with the
-//! back-off poll of [`flock`](super::flock) as the fallback where inotify is
-//! unavailable.
+//! directory ([`Watch`]), so that a waiter sleeps until a holder releases,
+//! with the back-off poll of [`flock`](super::flock) as the fallback where
+//! inotify is unavailable. [`wait_until`] waits this way for the lock to be
+//! free (`wait_for_unlock`); an acquisition waits in `turn_wait`, which
+//! sleeps on a watch only once it has claimed a turn.
 //!
 //! A waiter makes its first attempt without any of this (an uncontended
 //! acquire never creates a watch). If it fails, [`wait_until`] creates an
@@ -24,14 +26,17 @@
 //!   failed attempt is repeated [`BURST`] times over about 0.75 ms before
 //!   the waiter sleeps again;
 //! - `write.lock` read (`IN_ACCESS`): this crate's guard keeps its
-//!   descriptors for the next acquisition, so after unlocking it reads one
-//!   byte of `write.lock` to say so, in place of the close;
+//!   descriptors for the next acquisition, so after unlocking it reads the
+//!   claim slots of `write.lock` (see `turn_record`) to say so, in place of
+//!   the close;
+//! - the attributes of `write.lock` changed (`IN_ATTRIB`): a waiter took
+//!   back its claim on a turn, or the file gained or lost a name;
 //! - `write.lock` closed after being opened read-only (`IN_CLOSE_NOWRITE`):
 //!   a prober (`is_locked` of either module) that was briefly holding a
 //!   lock; one attempt;
-//! - `write.lock` deleted, renamed, created, moved in or relinked, and the
-//!   directory itself deleted, moved or relinked; the event queue
-//!   overflowing: as a release.
+//! - `write.lock` deleted, renamed, created or moved in, and the directory
+//!   itself deleted, moved or relinked; the event queue overflowing: as a
+//!   release.
 //!
 //! The waiter keeps its descriptors open across attempts, so waiters never
 //! wake each other. If the watch stops working (its directory removed, the
@@ -113,7 +118,7 @@ pub(crate) fn wait_until<T>(
         if let Some(value) = attempt()? {
             return Ok(Polled::Ready(value));
         }
-        if woke == Woke::Release {
+        if matches!(woke, Woke::Release | Woke::Announced | Woke::Changed) {
             for pause in BURST {
                 let Some(left) = left(start, timeout) else {
                     break;
@@ -143,11 +148,20 @@ fn left(start: Instant, timeout: Duration) -> Option<Duration> {
 
 /// Why [`Watch::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Woke {
-    /// The lock may have been released (see the [module docs](self)).
+pub(super) enum Woke {
+    /// The lock may have been released (see the [module docs](self)), by an
+    /// event that can come just before the unlock (a close): worth a few
+    /// attempts.
     Release,
+    /// `write.lock` was read, as a guard of this crate does right after it
+    /// unlocked: one attempt tells whether the lock is free.
+    Announced,
     /// A prober closed `write.lock`: worth one attempt.
     Probe,
+    /// The attributes of `write.lock` changed, as when a waiter takes back
+    /// its claim on a turn (see `turn_wait`), or when the file gains or
+    /// loses a name: worth one attempt.
+    Changed,
     /// Nothing happened within the interval.
     Quiet,
 }
@@ -170,7 +184,7 @@ static SPARE: Mutex<Vec<(u32, OwnedFd)>> = Mutex::new(Vec::new());
 
 /// An inotify instance watching one table directory.
 #[derive(Debug)]
-struct Watch {
+pub(super) struct Watch {
     inotify: Option<OwnedFd>,
     /// The watch descriptor of the directory; events of other (earlier,
     /// removed) watches of a reused instance are ignored.
@@ -196,7 +210,7 @@ impl Drop for Watch {
 impl Watch {
     /// Watches `dir`, or `None` where that is not possible (see the
     /// [module docs](self)).
-    fn new(dir: &File) -> Option<Watch> {
+    pub(super) fn new(dir: &File) -> Option<Watch> {
         #[cfg(test)]
         if NO_WATCH.with(std::cell::Cell::get) {
             return None;
@@ -240,7 +254,7 @@ impl Watch {
     ///
     /// A failed `poll` or `read`, or a watch that stopped (its directory
     /// gone or unmounted): the caller polls instead.
-    fn wait(&mut self, interval: Duration) -> rustix::io::Result<Woke> {
+    pub(super) fn wait(&mut self, interval: Duration) -> rustix::io::Result<Woke> {
         let until = Instant::now() + interval;
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -298,6 +312,14 @@ impl Watch {
             {
                 if woke == Woke::Quiet {
                     woke = Woke::Probe;
+                }
+            } else if flags == ReadFlags::ACCESS {
+                if matches!(woke, Woke::Quiet | Woke::Probe) {
+                    woke = Woke::Announced;
+                }
+            } else if flags == ReadFlags::ATTRIB {
+                if woke != Woke::Release {
+                    woke = Woke::Changed;
                 }
             } else {
                 woke = Woke::Release;

@@ -52,7 +52,7 @@ fn closing_write_lock_opened_read_only_is_a_probe() {
 }
 
 #[test]
-fn reading_write_lock_is_a_release() {
+fn reading_write_lock_is_an_announced_release() {
     let (dir, _handle, mut watch) = watched();
     fs::write(dir.path().join("write.lock"), b"x").unwrap();
     let kept = File::open(dir.path().join("write.lock")).unwrap();
@@ -60,7 +60,23 @@ fn reading_write_lock_is_a_release() {
     assert_eq!(watch.wait(SHORT).unwrap(), Woke::Quiet, "all read");
     // A guard keeps its descriptor open and reads a byte after unlocking.
     std::os::unix::fs::FileExt::read_at(&kept, &mut [0; 1], 0).unwrap();
-    assert_eq!(watch.wait(LONG).unwrap(), Woke::Release);
+    assert_eq!(watch.wait(LONG).unwrap(), Woke::Announced);
+}
+
+#[test]
+fn setting_both_times_of_write_lock_is_a_change_but_one_time_alone_is_not() {
+    let (dir, _handle, mut watch) = watched();
+    let lock = dir.path().join("write.lock");
+    fs::write(&lock, b"x").unwrap();
+    let kept = OpenOptions::new().write(true).open(&lock).unwrap();
+    assert_eq!(watch.wait(LONG).unwrap(), Woke::Release, "created");
+    assert_eq!(watch.wait(SHORT).unwrap(), Woke::Quiet, "all read");
+    // Reported as a write (not watched): a claimant would miss it.
+    kept.set_modified(std::time::SystemTime::now()).unwrap();
+    assert_eq!(watch.wait(SHORT).unwrap(), Woke::Quiet);
+    // How a waiter tells the others that it took its claim back.
+    crate::lock::turn_record::touch(&kept).unwrap();
+    assert_eq!(watch.wait(LONG).unwrap(), Woke::Changed);
 }
 
 #[test]

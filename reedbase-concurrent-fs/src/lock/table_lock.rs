@@ -25,6 +25,7 @@ use super::held::{Held, LOCK_FILE};
 use super::holder;
 use super::holding;
 use super::notify::wait_until;
+use super::turn_wait::{Served, Turn, wait_for_turn};
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
 
@@ -36,8 +37,9 @@ const MAX_LATE_REOPENS: u32 = 3;
 /// exclusive write lock of one table.
 ///
 /// Dropping it releases both `flock`s (the holder record stays behind, no
-/// one's once the lock is free); the lock file itself is never deleted. If the process dies instead, the kernel
-/// releases them (see the [module docs](super)).
+/// one's once the lock is free) and takes back the turn it was claimed on,
+/// if any; the lock file itself is never deleted. If the process dies
+/// instead, the kernel releases them (see the [module docs](super)).
 ///
 /// # Examples
 ///
@@ -62,6 +64,9 @@ const MAX_LATE_REOPENS: u32 = 3;
 pub struct TableLock {
     /// `None` only while it is dropped.
     held: Option<Held>,
+    /// The claimed turn this lock was taken on, taken back at release
+    /// (boxed: rare, and the guard stays small).
+    served: Option<Box<Served>>,
     base: Arc<BaseDir>,
     table_name: String,
 }
@@ -105,9 +110,14 @@ impl Drop for TableLock {
         let Some(held) = self.held.take() else {
             return;
         };
+        let turns = self.base.kept().turns();
+        if let Some(served) = self.served.take() {
+            served.withdraw(&held.lock.file, turns, &self.table_name);
+        }
         holding::release((held.lock.facts.dev, held.lock.facts.ino));
         held.release();
-        held.announce_release();
+        let read = turns.begin_read();
+        turns.record(&self.table_name, read, held.announce_release());
         self.base.kept().put(held);
     }
 }
@@ -128,7 +138,12 @@ fn take(
             None => Held::open(&base, &TablePaths::new(base.path(), table_name)?)?,
         };
         let mut prepared = false;
-        let polled = wait_until(start, timeout, &held.dir, || {
+        let turn = Turn {
+            held: &held,
+            base: &base,
+            table: table_name,
+        };
+        let (polled, served) = wait_for_turn(start, timeout, &turn, || {
             let locked = held.try_lock(&held.paths)?;
             if locked.is_none() && !prepared {
                 // Contended: read who we are while the lock is held
@@ -138,31 +153,33 @@ fn take(
             }
             Ok(locked)
         })?;
-        if let Polled::Ready(dir_locked) = polled {
-            held.dir_locked = dir_locked;
-        }
-        match polled {
-            Polled::Ready(_) if held.in_place(&base, table_name, &held.paths.lock_file)? => {
-                holder::write_own_record(&held.lock.file, held.pid);
-                holding::hold((held.lock.facts.dev, held.lock.facts.ino));
-                return Ok(Ok(TableLock {
-                    held: Some(held),
-                    base,
-                    table_name: table_name.to_string(),
-                }));
-            }
-            // Replaced, deleted or moved between opening and locking: what
-            // we locked no longer excludes anyone; start again.
-            Polled::Ready(_) => {
-                held.release();
-                if start.elapsed() >= timeout {
-                    late_reopens += 1;
-                    if late_reopens > MAX_LATE_REOPENS {
-                        return Ok(Err((start.elapsed(), held)));
-                    }
-                }
-            }
+        held.dir_locked = match polled {
+            Polled::Ready(dir_locked) => dir_locked,
             Polled::TimedOut(waited) => return Ok(Err((waited, held))),
+        };
+        let in_place = held.in_place(&base, table_name, &held.paths.lock_file);
+        if let Ok(true) = in_place {
+            holder::write_own_record(&held.lock.file, held.pid);
+            holding::hold((held.lock.facts.dev, held.lock.facts.ino));
+            return Ok(Ok(TableLock {
+                held: Some(held),
+                served: served.map(Box::new),
+                base,
+                table_name: table_name.to_string(),
+            }));
+        }
+        if let Some(served) = served {
+            served.withdraw(&held.lock.file, base.kept().turns(), table_name);
+        }
+        held.release();
+        in_place?;
+        // Replaced, deleted or moved between opening and locking: what we
+        // locked no longer excludes anyone; start again.
+        if start.elapsed() >= timeout {
+            late_reopens += 1;
+            if late_reopens > MAX_LATE_REOPENS {
+                return Ok(Err((start.elapsed(), held)));
+            }
         }
     }
 }
