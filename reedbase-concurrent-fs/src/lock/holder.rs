@@ -250,18 +250,26 @@ fn fnv1a_step(hash: u64, byte: u8) -> u64 {
     (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
-/// Parses the bytes at offset 0 of a lock file.
-///
-/// Returns `None` for anything that is not one complete version-1 record: an
-/// empty file (old module), a cleared record, a torn or foreign line.
-fn parse_record(bytes: &[u8]) -> Option<HolderRecord> {
+/// The fields of the first line of `bytes` after `magic`, if the line ends
+/// with the FNV-1a sum of what precedes ` sum=` (a line read while it was
+/// written, or a foreign one, is `None`). Shared by the holder record and
+/// the claims of turns.
+pub(super) fn checked_fields<'a>(bytes: &'a [u8], magic: &str) -> Option<&'a str> {
     let text = std::str::from_utf8(bytes).ok()?;
     let line = text.lines().next()?.trim_end();
     let (body, sum) = line.rsplit_once(" sum=")?;
     if u64::from_str_radix(sum, 16).ok()? != fnv1a(body.as_bytes()) {
         return None;
     }
-    let fields = body.strip_prefix(MAGIC)?.strip_prefix(' ')?;
+    body.strip_prefix(magic)?.strip_prefix(' ')
+}
+
+/// Parses the bytes at offset 0 of a lock file.
+///
+/// Returns `None` for anything that is not one complete version-1 record: an
+/// empty file (old module), a cleared record, a torn or foreign line.
+fn parse_record(bytes: &[u8]) -> Option<HolderRecord> {
+    let fields = checked_fields(bytes, MAGIC)?;
     let (mut pid, mut start, mut host, mut acquired) = (None, None, None, None);
     for field in fields.split(' ') {
         let (key, value) = field.split_once('=')?;

@@ -36,7 +36,7 @@ use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 
 use super::flock::existing_lock_file;
 use super::held::LOCK_FILE;
-use super::holder::{RECORD_LEN, fnv1a, is_certainly_gone};
+use super::holder::{RECORD_LEN, checked_fields, fnv1a, is_certainly_gone};
 use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
 
 /// How many waiters can hold a claim on one table at a time.
@@ -166,13 +166,7 @@ pub(super) fn encode_claim(claim: &Claim) -> [u8; SLOT_LEN] {
 
 /// Parses one slot; `None` for anything but one complete version-1 claim.
 pub(super) fn parse_claim(bytes: &[u8]) -> Option<Claim> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let line = text.lines().next()?.trim_end();
-    let (body, sum) = line.rsplit_once(" sum=")?;
-    if u64::from_str_radix(sum, 16).ok()? != fnv1a(body.as_bytes()) {
-        return None;
-    }
-    let fields = body.strip_prefix(MAGIC)?.strip_prefix(' ')?;
+    let fields = checked_fields(bytes, MAGIC)?;
     let mut values: [Option<&str>; 6] = [None; 6];
     for field in fields.split(' ') {
         let (key, value) = field.split_once('=')?;
