@@ -127,3 +127,75 @@ fn the_short_id_check_takes_a_producers_id_and_refuses_a_path() {
     assert!(super::check_queue_id(&"a".repeat(129)).is_err());
     assert!(super::check_queue_id(&"a".repeat(128)).is_ok());
 }
+
+/// The sequence as the rule states it: twenty decimal digits, `-`, 32
+/// lower-case hex digits; the value of the digits, in `u128`.
+fn sequence_by_the_rule(id: &[u8]) -> Option<u128> {
+    let (digits, rest) = (id.get(..20)?, id.get(20..)?);
+    let hex = rest.strip_prefix(b"-")?;
+    let hex_ok = hex.len() == 32 && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let digits_ok = digits.iter().all(u8::is_ascii_digit);
+    (hex_ok && digits_ok).then(|| {
+        digits
+            .iter()
+            .fold(0u128, |value, digit| value * 10 + u128::from(digit - b'0'))
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn sequences_are_read_as_the_rule_says(
+        digits in "[0-9]{20}|[0-9x ]{18,21}",
+        hex in "[0-9a-f]{32}|[0-9a-fA-F]{31,33}",
+        dash in "-|_",
+    ) {
+        let id = format!("{digits}{dash}{hex}");
+        proptest::prop_assert_eq!(super::parse_sequence(&id), sequence_by_the_rule(id.as_bytes()));
+        proptest::prop_assert_eq!(
+            super::parse_sequence_bytes(id.as_bytes()),
+            sequence_by_the_rule(id.as_bytes())
+        );
+    }
+
+    #[test]
+    fn pending_stem_agrees_with_path_extension_for_any_bytes(
+        name in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(b'.'),
+                proptest::sample::select(b"pending".to_vec()),
+                1u8..=255u8,
+            ],
+            0..24,
+        ),
+        suffix in proptest::option::of(proptest::sample::select(vec![".pending", "pending", ".tmp"])),
+    ) {
+        use std::os::unix::ffi::OsStrExt as _;
+        use std::path::Path;
+        let mut bytes: Vec<u8> = name.into_iter().filter(|b| *b != b'/').collect();
+        bytes.extend(suffix.unwrap_or_default().as_bytes());
+        let name = OsStr::from_bytes(&bytes);
+        let path = Path::new(name);
+        let expected = (path.extension() == Some(OsStr::new("pending")))
+            .then(|| path.file_stem())
+            .flatten();
+        proptest::prop_assert_eq!(pending_stem(name), expected, "{:?}", name);
+    }
+}
+
+#[test]
+fn the_short_id_check_looks_up_exactly_letters_digits_dash_and_underscore() {
+    for byte in 0..=255u8 {
+        let expected = byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
+        assert_eq!(super::PLAIN_ID_BYTE[usize::from(byte)], expected, "{byte}");
+    }
+}
+
+#[test]
+fn a_temporary_name_that_is_not_utf8_is_not_taken_for_one() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut name = b".incoming-".to_vec();
+    name.extend([0xff, 0xfe]);
+    name.extend(b".tmp");
+    assert!(!is_temporary(OsStr::from_bytes(&name)));
+    assert!(is_temporary(OsStr::new(".incoming-x.tmp")));
+}

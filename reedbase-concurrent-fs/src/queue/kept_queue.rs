@@ -17,6 +17,7 @@
 //! directory anew.
 
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -184,13 +185,17 @@ fn table_dir_in_place_by_path(base: &BaseDir, paths: &TablePaths, dir: &Facts) -
         )
 }
 
-/// The table name of (validated) paths.
+/// The table name of (validated) paths: what follows the last `/` of the
+/// table directory, which `TablePaths::new` ends with the validated name
+/// (no separator in it); read off the bytes rather than by parsing path
+/// components, on every queue call.
 fn table_of(paths: &TablePaths) -> &str {
-    paths
-        .table_dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or_default()
+    let bytes = paths.table_dir.as_os_str().as_bytes();
+    let name = bytes
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(bytes, |slash| &bytes[slash + 1..]);
+    std::str::from_utf8(name).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ use super::consumer::beyond_producers;
 use super::corrupt::{move_aside, note_stuck};
 use super::entry_id::{
     self, MAX_WRITTEN_SEQUENCE, is_attempts_file, is_beyond_producers, is_temporary,
-    parse_sequence, pending_file_name, pending_stem,
+    parse_sequence_bytes, pending_file_name, pending_stem,
 };
 use super::kept_queue;
 use super::producers_lock::ProducersLock;
@@ -319,11 +319,10 @@ fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
     for_each_name(queue.as_fd(), |name| {
         if let Some(stem) = pending_stem(name) {
             scan.pending += 1;
-            let id = stem.to_string_lossy();
-            match parse_sequence(&id) {
+            match parse_sequence_bytes(stem.as_encoded_bytes()) {
                 Some(sequence) if is_beyond_producers(sequence) => {
-                    scan.beyond
-                        .push((name.to_os_string(), id.into_owned(), sequence));
+                    let id = stem.to_string_lossy().into_owned();
+                    scan.beyond.push((name.to_os_string(), id, sequence));
                 }
                 Some(sequence) => scan.highest_sequence = scan.highest_sequence.max(Some(sequence)),
                 None => {}

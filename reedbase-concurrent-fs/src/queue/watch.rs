@@ -41,7 +41,7 @@
 //! limit is reached) every caller lists, as before. A child forked without
 //! `exec` starts a watcher of its own.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
@@ -56,8 +56,10 @@ pub(crate) use super::watched::{Counts, DirKey, Watched};
 struct Watcher {
     pid: u32,
     fd: OwnedFd,
-    by_wd: HashMap<i32, Watched>,
-    by_key: HashMap<DirKey, i32>,
+    // Ordered maps: a process watches few directories, and a lookup per
+    // event by comparison is cheaper than hashing the key with SipHash.
+    by_wd: BTreeMap<i32, Watched>,
+    by_key: BTreeMap<DirKey, i32>,
     /// The buffer events are read into, made once (zeroing 16 KiB on
     /// every read cost more than the rest of a queue write).
     buffer: Vec<u8>,
@@ -138,8 +140,8 @@ impl Watcher {
         Some(Watcher {
             pid,
             fd,
-            by_wd: HashMap::new(),
-            by_key: HashMap::new(),
+            by_wd: BTreeMap::new(),
+            by_key: BTreeMap::new(),
             buffer: vec![0; 16 * 1024],
         })
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::entry_id::{
-    is_attempts_file, is_beyond_producers, is_temporary, parse_sequence, pending_stem,
+    is_attempts_file, is_beyond_producers, is_temporary, parse_sequence_bytes, pending_stem,
 };
 
 /// How many arrivals each watched directory remembers.
@@ -168,7 +168,7 @@ impl Watched {
             if let Some(counts) = &mut self.counts {
                 counts.pending += 1;
             }
-            let sequence = parse_sequence(&stem.to_string_lossy());
+            let sequence = parse_sequence_bytes(stem.as_encoded_bytes());
             match sequence {
                 Some(s) if !is_beyond_producers(s) => {
                     if self.top.is_some_and(|top| s <= top) {
