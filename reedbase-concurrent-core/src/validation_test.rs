@@ -394,3 +394,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The short way of `check_path_component` never changes a verdict:
+    /// every name it lets through passes every rule.
+    #[test]
+    fn names_the_short_way_passes_pass_every_rule(name in "[-_a-zA-Z0-9]{1,128}") {
+        prop_assert_eq!(super::check_every_rule(&name), Ok(()));
+        prop_assert_eq!(super::check_path_component(&name), Ok(()));
+    }
+
+    /// And a name it does not take is judged by the rules alone.
+    #[test]
+    fn other_names_get_the_verdict_of_the_rules(name in "[-_a-zA-Z0-9. :/\\\\\\x00\\x07\\u{00AD}\\u{200B}é]{0,140}") {
+        prop_assert_eq!(super::check_path_component(&name), super::check_every_rule(&name));
+    }
+}
+
+#[test]
+fn the_short_way_takes_exactly_letters_digits_dash_and_underscore() {
+    for byte in 0..=127u8 {
+        let name = char::from(byte).to_string();
+        let plain = byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
+        assert_eq!(super::is_plain_byte(byte), plain, "{byte}");
+        if plain {
+            assert_eq!(super::check_every_rule(&name), Ok(()), "{byte}");
+        }
+    }
+    assert_eq!(
+        super::check_path_component(&"a".repeat(MAX_NAME_BYTES + 1)),
+        Err(NameRule::TooLong)
+    );
+    assert_eq!(super::check_path_component(""), Err(NameRule::Empty));
+}

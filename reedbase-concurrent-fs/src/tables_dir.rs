@@ -10,9 +10,10 @@
 //! followed, and the error names the path and what was found there (see the
 //! crate's [threat model](crate#threat-model)).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
@@ -133,17 +134,31 @@ pub(crate) fn tables_dir(paths: &TablePaths) -> &Path {
 
 /// The table name of a table's paths (its directory's last component).
 pub(crate) fn table_name(paths: &TablePaths) -> &str {
-    paths
-        .table_dir
-        .file_name()
-        .and_then(OsStr::to_str)
-        .unwrap_or_default()
+    // What follows the last `/` of the table directory, which
+    // `TablePaths::new` ends with the validated name (no separator in it):
+    // read off the bytes rather than by parsing path components, on every
+    // lock and queue call.
+    let bytes = paths.table_dir.as_os_str().as_bytes();
+    let name = bytes
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(bytes, |slash| &bytes[slash + 1..]);
+    std::str::from_utf8(name).unwrap_or_default()
 }
 
 /// `tables/<table>/...` down to `level`, relative to the base.
 pub(crate) fn relative_path(paths: &TablePaths, level: Level) -> PathBuf {
     let table = OsStr::new(table_name(paths));
-    level.chain().iter().map(|step| step.name(table)).collect()
+    // Joined in one buffer: `PathBuf::push` step by step cost more than the
+    // system call this path is for.
+    let mut relative = OsString::with_capacity(32 + table.len());
+    for (at, step) in level.chain().iter().enumerate() {
+        if at > 0 {
+            relative.push("/");
+        }
+        relative.push(step.name(table));
+    }
+    PathBuf::from(relative)
 }
 
 /// Turns a failure to open `level` into an error naming the first path on

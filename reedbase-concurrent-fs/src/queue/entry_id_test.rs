@@ -199,3 +199,16 @@ fn a_temporary_name_that_is_not_utf8_is_not_taken_for_one() {
     assert!(!is_temporary(OsStr::from_bytes(&name)));
     assert!(is_temporary(OsStr::new(".incoming-x.tmp")));
 }
+
+proptest::proptest! {
+    #[test]
+    fn sequenced_ids_are_written_as_the_padded_format_writes_them(
+        sequence in proptest::prop_oneof![0u128..1_000_000, 0u128..=MAX_WRITTEN_SEQUENCE, proptest::num::u128::ANY],
+    ) {
+        let unique = "0123456789abcdef0123456789abcdef";
+        proptest::prop_assert_eq!(
+            super::sequenced_id_with(sequence, unique),
+            format!("{sequence:020}-{unique}")
+        );
+    }
+}

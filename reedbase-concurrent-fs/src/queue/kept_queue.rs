@@ -17,7 +17,6 @@
 //! directory anew.
 
 use std::fs::File;
-use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,7 +25,7 @@ use std::os::fd::OwnedFd;
 
 use super::watched::DirKey;
 use crate::no_follow::{Facts, Found, facts_of, stat_at};
-use crate::tables_dir::{BaseDir, Level, TablePaths};
+use crate::tables_dir::{BaseDir, Level, TablePaths, table_name};
 
 /// How many queue directories one base directory keeps (two descriptors
 /// each); beyond this the least recently used is closed.
@@ -81,7 +80,7 @@ pub(crate) fn queue_dir(
     paths: &TablePaths,
     operation: &'static str,
 ) -> ReedResult<Option<(Arc<File>, Option<DirKey>)>> {
-    let table = table_of(paths);
+    let table = table_name(paths);
     if let Some(kept) = kept_in_place(base, paths, table, operation)? {
         return Ok(Some(kept));
     }
@@ -183,19 +182,6 @@ fn table_dir_in_place_by_path(base: &BaseDir, paths: &TablePaths, dir: &Facts) -
             stat_at(rustix::fs::CWD, &paths.table_dir),
             Ok(Some(found)) if found.same_file(dir)
         )
-}
-
-/// The table name of (validated) paths: what follows the last `/` of the
-/// table directory, which `TablePaths::new` ends with the validated name
-/// (no separator in it); read off the bytes rather than by parsing path
-/// components, on every queue call.
-fn table_of(paths: &TablePaths) -> &str {
-    let bytes = paths.table_dir.as_os_str().as_bytes();
-    let name = bytes
-        .iter()
-        .rposition(|&b| b == b'/')
-        .map_or(bytes, |slash| &bytes[slash + 1..]);
-    std::str::from_utf8(name).unwrap_or_default()
 }
 
 #[cfg(test)]
