@@ -16,6 +16,15 @@ use reedbase_concurrent_pg::testing::TestServer;
 use serde_json::Value;
 
 const LOCKERS: &[&str] = &["last", "fs", "fs free", "mem"];
+/// The lock rows that carry the probe's checks floors.
+const PROBED: &[&str] = &[
+    "last",
+    "fs",
+    "fs free",
+    "floor: checked probe",
+    "floor: checked probe, by path",
+    "mem",
+];
 const WRITERS: &[&str] = &[
     "last",
     "fs relaxed json",
@@ -33,6 +42,18 @@ const READERS: &[&str] = &[
     "last",
     "fs relaxed json",
     "fs free",
+    "fs relaxed postcard",
+    "mem",
+    "sqlite relaxed",
+    "pg relaxed",
+];
+/// The removal row, with its checks floors.
+const REMOVERS: &[&str] = &[
+    "last",
+    "fs relaxed json",
+    "fs free",
+    "floor: checked unlinkat",
+    "floor: checked unlinkat, by path",
     "fs relaxed postcard",
     "mem",
     "sqlite relaxed",
@@ -107,16 +128,16 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     ("lock", "acquire+release, new table", LOCKERS),
     ("lock", "try_acquire+release", LOCKERS),
-    ("lock", "is_locked, lock file exists", LOCKERS),
+    ("lock", "is_locked, lock file exists", PROBED),
     ("lock", "is_locked, lock file absent", LOCKERS),
-    ("lock", "wait_for_unlock, lock free", LOCKERS),
+    ("lock", "wait_for_unlock, lock free", PROBED),
     ("lock", "lock_holder, lock free", &["fs", "fs free", "mem"]),
     ("queue", "queue_write 1 row, empty queue", WRITERS),
     ("queue", "queue_write 100 rows, empty queue", WRITERS),
     ("queue", "queue_write 1 row, 99 pending", WRITERS),
     ("queue", "queue_write 100 rows, 99 pending", WRITERS),
     ("queue", "get_next_pending, depth 100", READERS),
-    ("queue", "remove_from_queue, depth 100", READERS),
+    ("queue", "remove_from_queue, depth 100", REMOVERS),
     ("queue", "count_pending, depth 100", READERS),
     ("drain", "drain 100 entries, total", READERS),
     ("disk", "write 1-row entry + rename, no fsync", &["std::fs"]),
@@ -288,6 +309,25 @@ fn quick_bench_reports_every_operation_of_every_backend() {
             "floor: durable enqueue",
         ),
         ("4 processes, durable, vs SQLite", "floor: bare flock"),
+        // The old-API rows that the fs crate's checks bound.
+        ("is_locked, lock file exists (fs)", "floor: checked probe"),
+        (
+            "is_locked, lock file exists (fs free)",
+            "floor: checked probe, by path",
+        ),
+        ("wait_for_unlock, lock free (fs)", "floor: checked probe"),
+        (
+            "wait_for_unlock, lock free (fs free)",
+            "floor: checked probe, by path",
+        ),
+        (
+            "remove_from_queue, depth 100, relaxed (fs relaxed json)",
+            "floor: checked unlinkat",
+        ),
+        (
+            "remove_from_queue, depth 100, relaxed (fs free)",
+            "floor: checked unlinkat, by path",
+        ),
     ] {
         let target = targets
             .iter()

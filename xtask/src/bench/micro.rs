@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The in-process micro-benchmarks, as criterion benchmarks: groups
 //! `lock`, `disk`, `queue` and `drain`, each operation a criterion group
-//! named `<group>: <operation>` with one benchmark per subject.
+//! named `<group>: <operation>` with one benchmark per subject (and, on
+//! three old-API rows, per checks floor: see `check_floors`).
 //!
 //! `cargo xtask bench` runs them in a child process and reads criterion's
 //! results (`estimates.json`, `sample.json`) into its table; `cargo bench
@@ -17,8 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, SamplingMode};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode};
 
+use super::check_floors::{CheckedProbe, CheckedUnlink, PROBE_FLOORS, UNLINKAT_FLOORS};
 use super::subjects::{Payload, Subject, is_pg, subject};
 use crate::pg_site::PgSite;
 
@@ -131,23 +134,47 @@ fn must<T>(result: Result<T, String>) -> T {
 }
 
 /// One criterion group over `labels`: each subject is made, set up once
-/// with `prepare`, benchmarked (criterion calls `bench` several times), and
-/// checked with `check`.
+/// with `prepare`, and benchmarked (criterion calls `bench` several times).
 fn each_subject(
     c: &mut Criterion,
     place: &Place<'_>,
     name: &str,
     labels: &[&str],
     prepare: impl Fn(&dyn Subject) -> Result<(), String>,
-    mut bench: impl FnMut(&mut criterion::Bencher<'_>, &dyn Subject),
+    bench: impl FnMut(&mut criterion::Bencher<'_>, &dyn Subject),
 ) -> Result<(), String> {
+    subjects_group(c, place, name, labels, prepare, bench)?.finish();
+    Ok(())
+}
+
+/// As [`each_subject`], with the group left open for more benchmarks (a
+/// floor's columns).
+fn subjects_group<'c>(
+    c: &'c mut Criterion,
+    place: &Place<'_>,
+    name: &str,
+    labels: &[&str],
+    prepare: impl Fn(&dyn Subject) -> Result<(), String>,
+    mut bench: impl FnMut(&mut criterion::Bencher<'_>, &dyn Subject),
+) -> Result<BenchmarkGroup<'c, WallTime>, String> {
     let mut group = c.benchmark_group(name);
     for label in place.runnable(labels) {
         let subject = place.subject(label)?;
         prepare(subject.as_ref()).map_err(|e| format!("{name} / {label}: {e}"))?;
         group.bench_function(label, |b| bench(b, subject.as_ref()));
     }
-    group.finish();
+    Ok(group)
+}
+
+/// Adds the columns of the free-lock probe floors (see `check_floors`) to
+/// `group`, their files under `dir`.
+fn probe_floors(group: &mut BenchmarkGroup<'_, WallTime>, dir: &Path) -> Result<(), String> {
+    let floor = CheckedProbe::create(dir, "bench")?;
+    for (label, by_path) in PROBE_FLOORS {
+        group.bench_function(label, |b| {
+            b.iter(|| assert!(must(floor.probe(black_box(by_path)))));
+        });
+    }
     Ok(())
 }
 
@@ -182,11 +209,13 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     each_subject(c, place, name, &tried, lock_once, |b, s| {
         b.iter(|| must(s.try_acquire_release("bench").unwrap_or(Ok(()))));
     })?;
-    for (name, table) in [
-        ("lock: is_locked, lock file exists", "bench"),
-        ("lock: is_locked, lock file absent", "never_locked"),
+    // Where the lock file exists, the probe's checks floors go beside the
+    // subjects.
+    for (name, table, floors) in [
+        ("lock: is_locked, lock file exists", "bench", true),
+        ("lock: is_locked, lock file absent", "never_locked", false),
     ] {
-        each_subject(
+        let mut group = subjects_group(
             c,
             place,
             name,
@@ -196,9 +225,13 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
                 b.iter(|| assert!(!must(s.is_locked(table).unwrap_or(Ok(false)))));
             },
         )?;
+        if floors {
+            probe_floors(&mut group, &place.dir.join("floor-is-locked"))?;
+        }
+        group.finish();
     }
     let name = "lock: wait_for_unlock, lock free";
-    each_subject(
+    let mut group = subjects_group(
         c,
         place,
         name,
@@ -208,6 +241,8 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
             b.iter(|| must(s.wait_free("bench").unwrap_or(Ok(()))));
         },
     )?;
+    probe_floors(&mut group, &place.dir.join("floor-wait"))?;
+    group.finish();
     let name = "lock: lock_holder, lock free";
     each_subject(
         c,
@@ -256,7 +291,7 @@ fn queue(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     })?;
     let name = "queue: remove_from_queue, depth 100";
     let fill = |s: &dyn Subject| s.fill("remove100", &filler, 99);
-    each_subject(c, place, name, &READERS, fill, |b, s| {
+    let mut group = subjects_group(c, place, name, &READERS, fill, |b, s| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -268,6 +303,26 @@ fn queue(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
             total
         });
     })?;
+    // The checks floors (see `check_floors`): the same depth, entries of
+    // the same bytes written untimed.
+    let body = serde_json::to_vec(&filler.core).map_err(|e| e.to_string())?;
+    let floor = CheckedUnlink::create(&place.dir.join("floor"), "remove100", body, 99)?;
+    for (label, by_path) in UNLINKAT_FLOORS {
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let entry = must(floor.write_entry());
+                    let start = Instant::now();
+                    must(floor.remove(black_box(&entry), by_path));
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+    }
+    group.finish();
+    assert_eq!(must(floor.count()), 99, "the floor's depth stays put");
     let name = "queue: count_pending, depth 100";
     let fill = |s: &dyn Subject| s.fill("count100", &filler, 100);
     each_subject(c, place, name, &READERS, fill, |b, s| {

@@ -16,7 +16,11 @@
 //! read into the table. The multi-process measurements and the deep queues
 //! are measured here (`handoff.rs`, `load.rs`, `deep.rs`); the load groups
 //! carry floor columns, the physical bounds measured in the same run that
-//! their targets are read against.
+//! their targets are read against. Three old-API rows of the micro groups
+//! (`remove_from_queue`; `is_locked` and `wait_for_unlock` on a free lock)
+//! carry checks floors ([`check_floors`]): not physical bounds, but the
+//! system calls the fs crate's threat model requires of the call, made
+//! bare.
 //!
 //! Group `calls` ([`calls`]) counts, per old-API operation of the old
 //! module, `FsBackend` and the fs crate's free functions, the system calls
@@ -34,6 +38,7 @@
 pub mod calls;
 pub mod calls_child;
 mod calls_parse;
+mod check_floors;
 mod criterion_results;
 mod deep;
 mod free_subjects;

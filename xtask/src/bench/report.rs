@@ -3,6 +3,9 @@
 //! and ratio columns of each new backend against its peers (the old module,
 //! SQLite).
 
+use super::check_floors::{
+    CHECKED_PROBE, CHECKED_PROBE_BY_PATH, CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
+};
 use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK};
 use super::measure::{Measurement, Unit};
 use super::subjects::Payload;
@@ -41,10 +44,15 @@ pub fn layouts() -> Vec<Layout> {
             notes: vec![
                 "sqlite: BEGIN IMMEDIATE + COMMIT; the old module's try is a 0 s acquire".into(),
                 "fs: through one FsBackend; fs free: the fs crate's free functions with the old module's signatures".into(),
+                "floor: checked probe: only the system calls the fs crate's threat model requires of a \
+                 probe of a free lock (getpid, fstatat of the table directory and of write.lock, a shared \
+                 flock + unlock on each); by path: the table directory lstat'ed by its whole path, as the \
+                 free functions do; a floor of the checks, not of the disk".into(),
                 RATIO.into(),
             ],
             columns: vec![
-                "last", "fs", "fs free", "mem", "sqlite relaxed", "pg durable", "pg relaxed",
+                "last", "fs", "fs free", CHECKED_PROBE, CHECKED_PROBE_BY_PATH, "mem", "sqlite relaxed",
+                "pg durable", "pg relaxed",
             ],
             ratios: vec![
                 ("fs", "last"),
@@ -92,10 +100,15 @@ pub fn layouts() -> Vec<Layout> {
                 "the old module never fsyncs: compare it with relaxed; durable fsyncs entry and directory; \
                  sqlite: WAL, synchronous=NORMAL (relaxed) or FULL (durable); \
                  pg: one transaction per call over TCP, synchronous_commit on (durable) or off (relaxed)".into(),
+                "floor: checked unlinkat: only the system calls the fs crate's threat model requires of \
+                 a removal (fstatat of the table and queue directories, unlinkat); by path: the table \
+                 directory lstat'ed by its whole path, as the free functions do; a floor of the checks, \
+                 not of the disk".into(),
                 RATIO.into(),
             ],
             columns: vec![
-                "last", "fs relaxed json", "fs free", "fs relaxed postcard", "fs durable json",
+                "last", "fs relaxed json", "fs free", CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
+                "fs relaxed postcard", "fs durable json",
                 "fs durable postcard", "mem", "sqlite relaxed", "sqlite durable",
                 "pg relaxed", "pg durable",
             ],
