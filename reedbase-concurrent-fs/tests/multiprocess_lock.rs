@@ -18,12 +18,19 @@
 //! - a release by an old-module child, or its death, is noticed by waiting
 //!   children of this crate;
 //! - children taking turns: while a child's claim on a turn is in
-//!   `write.lock`, no other child takes the lock twice before it.
+//!   `write.lock`, no other child takes the lock twice before it;
+//! - a waiter whose claim on a turn cannot be written (a full disk, a file
+//!   system an error turned read-only) times out with `LockTimeout` while
+//!   a child holds, gets the lock the child releases, and changes nothing
+//!   outside the base (these mount file systems and need root, see
+//!   `mounts`).
 //!
 //! The hand-off latency and waiter CPU are measured by `cargo xtask bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reedbase_concurrent_test_support as support;
+
+mod mounts;
 
 /// The scenarios, by subject.
 mod multiprocess_lock {
@@ -31,6 +38,7 @@ mod multiprocess_lock {
     pub(crate) mod lock_file;
     pub(crate) mod old_module;
     pub(crate) mod turns;
+    pub(crate) mod unwritable_claims;
 }
 
 use std::fs;
@@ -39,7 +47,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use multiprocess_lock::{exclusion, lock_file, old_module, turns};
+use multiprocess_lock::{exclusion, lock_file, old_module, turns, unwritable_claims};
 use reedbase_concurrent_fs::{acquire_lock, wait_for_unlock};
 use support::{ChildProcess, Runner, base_dir, child_role, line_from_parent, param, tell_parent};
 
@@ -110,6 +118,18 @@ fn main() -> ExitCode {
         lock_file::write_lock_deleted_while_waiting,
     );
     runner.run("turns_are_taken", turns::turns_are_taken);
+    runner.run(
+        "a_waiter_whose_claim_cannot_be_written_on_a_full_disk_times_out",
+        unwritable_claims::full_disk_times_out,
+    );
+    runner.run(
+        "a_waiter_whose_claim_cannot_be_written_on_a_full_disk_gets_the_released_lock",
+        unwritable_claims::full_disk_gets_released_lock,
+    );
+    runner.run(
+        "a_waiter_whose_claim_cannot_be_written_on_a_file_system_read_only_by_an_error",
+        unwritable_claims::read_only_by_error,
+    );
     runner.finish()
 }
 

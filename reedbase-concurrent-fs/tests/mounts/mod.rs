@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Mounts for the tests that need a file system of their own: a small
 //! tmpfs to fill up or remount read-only, a bind mount to put one file over
-//! another. Mounting needs root: without it a test prints one loud
+//! another, an ext4 image on a loop device to turn read-only by an error.
+//! Mounting needs root: without it a test prints one loud
 //! `SKIPPED (needs root): ...` line and passes, unless
 //! `REEDBASE_ROOT_REQUIRED=1` is set (as in CI), where it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
@@ -69,6 +70,59 @@ impl Mount {
         Mount {
             at: at.to_path_buf(),
         }
+    }
+
+    /// An ext4 file system of `bytes` made in the image file `image` (created
+    /// here) and mounted through a loop device at `at` with
+    /// `errors=remount-ro`, so that [`fail_ext4`](Self::fail_ext4) can make
+    /// it read-only under open files.
+    pub fn ext4_image(image: &Path, bytes: u64, at: &Path) -> Mount {
+        fs::File::create(image).unwrap().set_len(bytes).unwrap();
+        run("mkfs.ext4", &["-q", "-F", path(image)]);
+        run(
+            "mount",
+            &["-o", "loop,errors=remount-ro", path(image), path(at)],
+        );
+        Mount {
+            at: at.to_path_buf(),
+        }
+    }
+
+    /// Reports an error to this mount's ext4 file system (its
+    /// `trigger_fs_error` in `/sys/fs/ext4`): mounted with
+    /// `errors=remount-ro`, it turns read-only at once, even while files
+    /// are open for writing (which a read-only remount refuses with
+    /// `EBUSY`). Every write through a descriptor opened before fails with
+    /// `EROFS` from then on.
+    pub fn fail_ext4(&self) {
+        let device = self.source();
+        let name = Path::new(&device)
+            .file_name()
+            .expect("a device path")
+            .to_string_lossy()
+            .into_owned();
+        fs::write(
+            Path::new("/sys/fs/ext4")
+                .join(name)
+                .join("trigger_fs_error"),
+            "a test reports an error\n",
+        )
+        .unwrap();
+    }
+
+    /// The device mounted here (the latest mount at this path), from
+    /// `/proc/self/mountinfo`.
+    fn source(&self) -> String {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let at = path(&self.at);
+        mountinfo
+            .lines()
+            .filter(|line| line.split(' ').nth(4) == Some(at))
+            .filter_map(|line| line.split_once(" - "))
+            .filter_map(|(_, rest)| rest.split(' ').nth(1))
+            .next_back()
+            .unwrap_or_else(|| panic!("{at} is not in /proc/self/mountinfo"))
+            .to_string()
     }
 
     /// Remounts this mount read-only.
