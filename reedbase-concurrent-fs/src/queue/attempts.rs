@@ -7,7 +7,9 @@
 //! coordinator records a failure under it), so two processes never count
 //! the same failure at once. A new count is written to
 //! `.<id>.attempts.tmp`, synced and renamed over the old one, and the
-//! directory is synced: a crash leaves the old count or the new one.
+//! directory is synced: a crash leaves the old count or the new one. The
+//! queue directory is marked first (see `counts_marker`), so that removals
+//! know to look for counts there.
 
 use std::ffi::OsStr;
 use std::io::{self, Read as _, Write as _};
@@ -16,6 +18,7 @@ use std::os::fd::BorrowedFd;
 use reedbase_concurrent_core::{ReedError, ReedResult};
 use rustix::fs::AtFlags;
 
+use super::counts_marker;
 use super::entry_id::{attempts_file_name, attempts_temporary_name};
 use crate::no_follow::{Opened, create_new, open_regular};
 use crate::tables_dir::TablePaths;
@@ -53,6 +56,9 @@ pub(crate) fn record_failed_apply(
     let count = previous.saturating_add(1);
     let temporary = attempts_temporary_name(queue_id);
     let write = || -> io::Result<()> {
+        // Marked first, so that no count is ever there unmarked (see
+        // `counts_marker`); the directory's sync below makes it durable too.
+        counts_marker::mark(queue)?;
         // A temporary left by a process that died here is ours to replace.
         let _ = rustix::fs::unlinkat(queue, temporary.as_str(), AtFlags::empty());
         let mut file = create_new(queue, OsStr::new(&temporary))?;

@@ -73,8 +73,8 @@ fn a_count_file_that_is_a_link_is_replaced_not_followed() {
     );
 }
 
-/// Writes `text` to `path` from another process, as another consumer's
-/// `record_failed_apply` would (the watch sees every process's changes).
+/// Writes `text` to `path` from another process, as an earlier version of
+/// this crate wrote a count (without marking the queue).
 fn write_from_another_process(path: &std::path::Path, text: &str) {
     let status = std::process::Command::new("sh")
         .arg("-c")
@@ -87,34 +87,101 @@ fn write_from_another_process(path: &std::path::Path, text: &str) {
     assert!(status.success());
 }
 
-/// What this process's watch says of the table's queue directory.
-fn watch_may_hold_attempts(base: &std::path::Path) -> Option<bool> {
-    let facts = fs::metadata(queue_dir(base, "t")).unwrap();
+/// The link count of the table's queue directory.
+fn queue_links(base: &std::path::Path) -> u64 {
     use std::os::unix::fs::MetadataExt as _;
-    crate::queue::watch::if_watched((facts.dev(), facts.ino()), |w| w.may_hold_attempts())
+    fs::metadata(queue_dir(base, "t")).unwrap().nlink()
 }
 
 #[test]
-fn the_watch_knows_a_queue_without_counts_and_sees_one_arrive() {
+fn a_queue_is_marked_before_its_first_count_and_removals_then_look_for_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let producer = FsBackend::with_options(dir.path(), relaxed());
+    let first = producer.queue_write("t", &sample_write("k", 1)).unwrap();
+    let second = producer.queue_write("t", &sample_write("k", 2)).unwrap();
+    let marker = queue_dir(dir.path(), "t").join(super::counts_marker::MARKER);
+    assert!(!marker.exists(), "no count, no marker");
+    assert_eq!(queue_links(dir.path()), 2, "so removals here skip the look");
+    // Another consumer (its own backend: its own kept descriptors) counts a
+    // failure; the producer's kept queue directory sees the mark.
+    let consumer = FsBackend::with_options(dir.path(), relaxed());
+    consumer.record_failed_apply("t", &second).unwrap();
+    assert!(fs::symlink_metadata(&marker).unwrap().is_dir());
+    assert_eq!(queue_links(dir.path()), 3);
+    let count_file = queue_dir(dir.path(), "t").join(format!("{second}.attempts"));
+    assert!(count_file.exists());
+    producer.remove_from_queue("t", &first).unwrap();
+    producer.remove_from_queue("t", &second).unwrap();
+    assert!(!count_file.exists(), "the count goes with its entry");
+    assert_eq!(
+        producer.count_pending("t").unwrap(),
+        0,
+        "the marker is no entry"
+    );
+}
+
+#[test]
+fn a_count_left_unmarked_is_marked_by_the_listing_before_its_removal() {
     let dir = tempfile::tempdir().unwrap();
     let backend = FsBackend::with_options(dir.path(), relaxed());
-    let first = backend.queue_write("t", &sample_write("k", 1)).unwrap();
-    let second = backend.queue_write("t", &sample_write("k", 2)).unwrap();
-    assert_eq!(
-        watch_may_hold_attempts(dir.path()),
-        Some(false),
-        "a producer's listing found no count of failed applies"
-    );
-    let count_file = queue_dir(dir.path(), "t").join(format!("{second}.attempts"));
+    let id = backend.queue_write("t", &sample_write("k", 1)).unwrap();
+    // As an earlier version of this crate left it: a count, no marker.
+    let count_file = queue_dir(dir.path(), "t").join(format!("{id}.attempts"));
     write_from_another_process(&count_file, "2\n");
-    assert_eq!(watch_may_hold_attempts(dir.path()), Some(true));
-    backend.remove_from_queue("t", &first).unwrap();
-    backend.remove_from_queue("t", &second).unwrap();
+    let consumer = FsBackend::with_options(dir.path(), relaxed());
+    let (next, _) = consumer.get_next_pending("t").unwrap().unwrap();
+    assert_eq!(next, id);
     assert!(
-        !count_file.exists(),
-        "a count written after the watch knew none goes with its entry"
+        queue_dir(dir.path(), "t")
+            .join(super::counts_marker::MARKER)
+            .is_dir(),
+        "the consumer's listing saw the count and marked the queue"
     );
-    assert_eq!(watch_may_hold_attempts(dir.path()), Some(false));
+    consumer.remove_from_queue("t", &id).unwrap();
+    assert!(!count_file.exists());
+}
+
+#[test]
+fn a_marker_that_is_not_a_directory_refuses_the_count_and_touches_nothing_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let backend = FsBackend::with_options(dir.path(), relaxed());
+    let id = backend.queue_write("t", &sample_write("k", 1)).unwrap();
+    let marker = queue_dir(dir.path(), "t").join(super::counts_marker::MARKER);
+    for planted in ["file", "link"] {
+        match planted {
+            "file" => fs::write(&marker, b"not a directory").unwrap(),
+            _ => symlink(outside.path(), &marker).unwrap(),
+        }
+        let err = backend.record_failed_apply("t", &id).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(super::counts_marker::MARKER),
+            "{planted}: {text}"
+        );
+        assert!(
+            !queue_dir(dir.path(), "t")
+                .join(format!("{id}.attempts"))
+                .exists(),
+            "{planted}: no count the removals could not see"
+        );
+        assert_eq!(
+            fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "{planted}"
+        );
+        fs::remove_file(&marker).unwrap();
+    }
+    assert_eq!(backend.record_failed_apply("t", &id).unwrap(), 1);
+}
+
+#[test]
+fn only_a_link_count_of_two_says_no_count_can_be_there() {
+    use super::counts_marker::may_hold_counts;
+    assert!(!may_hold_counts(Some(2)));
+    for links in [None, Some(0), Some(1), Some(3), Some(40)] {
+        assert!(may_hold_counts(links), "{links:?}");
+    }
 }
 
 #[test]
@@ -128,10 +195,9 @@ fn a_count_there_before_the_first_listing_goes_with_its_entry() {
     write_from_another_process(&count_file, "1\n");
     let backend = FsBackend::with_options(dir.path(), relaxed());
     backend.queue_write("t", &sample_write("k", 1)).unwrap();
-    assert_eq!(
-        watch_may_hold_attempts(dir.path()),
-        Some(true),
-        "the first listing counted it"
+    assert!(
+        queue.join(super::counts_marker::MARKER).is_dir(),
+        "the producer's first listing saw the count and marked the queue"
     );
     backend.remove_from_queue("t", id).unwrap();
     assert!(!count_file.exists());
@@ -143,7 +209,10 @@ fn without_the_watch_a_removal_still_removes_the_count() {
     let backend = FsBackend::with_options(dir.path(), relaxed().watch_queues(false));
     let id = backend.queue_write("t", &sample_write("k", 1)).unwrap();
     let count_file = queue_dir(dir.path(), "t").join(format!("{id}.attempts"));
-    write_from_another_process(&count_file, "1\n");
+    FsBackend::with_options(dir.path(), relaxed())
+        .record_failed_apply("t", &id)
+        .unwrap();
+    assert!(count_file.exists());
     crate::remove_from_queue(dir.path(), "t", &id).unwrap();
     assert!(!count_file.exists());
 }

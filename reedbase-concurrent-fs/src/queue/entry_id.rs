@@ -21,7 +21,8 @@
 //! Files: `<id>.pending` for an entry (the only extension the old module
 //! reads), `.incoming-<uuid>.tmp` for an entry being written (a name the
 //! old module ignores; the id is chosen only when it is renamed), `<id>.attempts` for the count of failed applies of an
-//! entry (written through `.<id>.attempts.tmp`), in `corrupt/` the entry
+//! entry (written through `.<id>.attempts.tmp`; the empty directory
+//! `.attempts-kept` marks a queue that may hold such counts), in `corrupt/` the entry
 //! moved aside with `<id>.reason` beside it (`<id>.copy-2.pending` and so on
 //! for later copies of the same id), and `.queue.lock`, the producers' lock
 //! where the file system cannot lock a directory.

@@ -67,10 +67,22 @@ impl KeptQueues {
     }
 }
 
-/// The table's queue directory for a removal: the kept one if it is still
-/// in place, else opened afresh (and kept); `None` if it does not exist.
-/// With it, its device and inode when they are known without another
-/// system call (always for a kept one).
+/// A table's queue directory, as [`queue_dir`] found it.
+#[derive(Debug)]
+pub(crate) struct QueueDir {
+    pub(crate) file: Arc<File>,
+    /// Its device and inode, when known without another system call
+    /// (always for a kept one).
+    pub(crate) key: Option<DirKey>,
+    /// Its link count as just read (two plus one per subdirectory on most
+    /// file systems), when known without another system call (always for a
+    /// kept one); see `counts_marker`.
+    pub(crate) links: Option<u64>,
+}
+
+/// The table's queue directory for a write or a removal: the kept one if
+/// it is still in place, else opened afresh (and kept); `None` if it does
+/// not exist.
 ///
 /// # Errors
 ///
@@ -79,7 +91,7 @@ pub(crate) fn queue_dir(
     base: &BaseDir,
     paths: &TablePaths,
     operation: &'static str,
-) -> ReedResult<Option<(Arc<File>, Option<DirKey>)>> {
+) -> ReedResult<Option<QueueDir>> {
     let table = table_name(paths);
     if let Some(kept) = kept_in_place(base, paths, table, operation)? {
         return Ok(Some(kept));
@@ -88,7 +100,7 @@ pub(crate) fn queue_dir(
         return Ok(None);
     };
     let queue = Arc::new(File::from(queue));
-    let mut key = None;
+    let (mut key, mut links) = (None, None);
     // Kept only when the table directory opened now holds the queue opened
     // now (nothing was swapped between the two openings).
     if let Some(dir) = base.open(paths, Level::Table, operation)? {
@@ -98,6 +110,7 @@ pub(crate) fn queue_dir(
             && inside.same_file(&queue_facts)
         {
             key = Some((queue_facts.dev, queue_facts.ino));
+            links = Some(inside.links);
             let mut kept = base
                 .kept()
                 .queues()
@@ -118,7 +131,11 @@ pub(crate) fn queue_dir(
             });
         }
     }
-    Ok(Some((queue, key)))
+    Ok(Some(QueueDir {
+        file: queue,
+        key,
+        links,
+    }))
 }
 
 /// The kept queue directory of `table`, if there is one and it is still
@@ -129,7 +146,7 @@ fn kept_in_place(
     paths: &TablePaths,
     table: &str,
     operation: &'static str,
-) -> ReedResult<Option<(Arc<File>, Option<DirKey>)>> {
+) -> ReedResult<Option<QueueDir>> {
     let queues = base.kept().queues();
     let mut kept = queues.kept.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(at) = kept.iter().position(|k| k.table == table) else {
@@ -158,19 +175,25 @@ fn kept_in_place(
         }
         in_place
     };
-    let in_place = in_place && {
-        let queue = stat_at(&entry.dir, "queue").map_err(stat_error)?;
-        queue.is_some_and(|found| found.same_file(&entry.queue_facts))
+    let links = match in_place {
+        true => stat_at(&entry.dir, "queue")
+            .map_err(stat_error)?
+            .filter(|found| found.same_file(&entry.queue_facts))
+            .map(|found| found.links),
+        false => None,
     };
-    if !in_place {
+    let Some(links) = links else {
         drop(kept.remove(at));
         return Ok(None);
-    }
+    };
     let entry = kept.remove(at);
-    let queue = Arc::clone(&entry.queue);
-    let key = (entry.queue_facts.dev, entry.queue_facts.ino);
+    let found = QueueDir {
+        file: Arc::clone(&entry.queue),
+        key: Some((entry.queue_facts.dev, entry.queue_facts.ino)),
+        links: Some(links),
+    };
     kept.push(entry);
-    Ok(Some((queue, Some(key))))
+    Ok(Some(found))
 }
 
 /// For a base that follows its path: whether `<path>/tables/<table>` (the

@@ -25,7 +25,8 @@ use std::time::SystemTime;
 
 use reedbase_concurrent_core::{ReedError, ReedResult, validate_table_name};
 
-use super::entry_id::{parse_sequence, pending_stem};
+use super::counts_marker;
+use super::entry_id::{is_attempts_file, parse_sequence, pending_stem};
 use crate::no_follow::for_each_name;
 use crate::no_follow::open_beneath;
 use crate::tables_dir::BaseDir;
@@ -141,14 +142,21 @@ fn ordered_once(queue: BorrowedFd<'_>, queue_dir: &Path) -> ReedResult<Vec<Candi
     let missed = MISS_ONCE.with(|missed| missed.borrow_mut().take());
     let mut legacy = Vec::new();
     let mut sequenced = Vec::new();
+    let mut counts = false;
     for_each_name(queue, |name| match Candidate::of(name) {
         #[cfg(test)]
         Some(_) if missed.as_deref() == Some(name) => {}
         Some(candidate) if candidate.is_legacy() => legacy.push(candidate),
         Some(candidate) => sequenced.push(candidate),
-        None => {}
+        None => counts |= is_attempts_file(name),
     })
     .map_err(|e| ReedError::io("read_queue_dir", queue_dir, &e))?;
+    if counts {
+        // A count an earlier version wrote without marking the directory:
+        // marked now, before this consumer removes what it reads. Best
+        // effort: a marker that cannot be made only leaves a count behind.
+        let _ = counts_marker::mark(queue);
+    }
     sequenced.sort_unstable_by(|a, b| (a.sequence, &a.name).cmp(&(b.sequence, &b.name)));
     let mut ordered = order_legacy(queue, queue_dir, legacy);
     ordered.append(&mut sequenced);

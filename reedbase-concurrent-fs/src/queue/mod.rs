@@ -5,6 +5,7 @@
 //! <base>/tables/<table>/queue/<id>.pending             one entry per file
 //! <base>/tables/<table>/queue/.incoming-<uuid>.tmp     an entry being written
 //! <base>/tables/<table>/queue/<id>.attempts            failed applies of an entry
+//! <base>/tables/<table>/queue/.attempts-kept/          marks a queue that may hold counts
 //! <base>/tables/<table>/queue/corrupt/<id>.pending     an entry moved aside
 //! <base>/tables/<table>/queue/corrupt/<id>.reason      why, in plain text
 //! ```
@@ -75,6 +76,7 @@ pub(crate) mod cache;
 pub(crate) mod codec;
 pub(crate) mod consumer;
 pub(crate) mod corrupt;
+mod counts_marker;
 pub(crate) mod entry_id;
 pub(crate) mod kept_queue;
 pub(crate) mod listing;

@@ -39,6 +39,7 @@ use reedbase_concurrent_core::{ReedError, ReedResult, events};
 
 use super::consumer::beyond_producers;
 use super::corrupt::{move_aside, note_stuck};
+use super::counts_marker;
 use super::entry_id::{
     self, MAX_WRITTEN_SEQUENCE, is_attempts_file, is_beyond_producers, is_temporary,
     parse_sequence_bytes, pending_file_name, pending_stem,
@@ -57,7 +58,8 @@ use crate::tables_dir::{BaseDir, Level, sync_dir};
 #[derive(Debug, Default)]
 struct Scan {
     pending: usize,
-    attempts: usize,
+    /// Whether a count of failed applies (`*.attempts`) is there.
+    counts: bool,
     highest_sequence: Option<u128>,
     temporaries: Vec<OsString>,
     beyond: Vec<(OsString, String, u128)>,
@@ -186,9 +188,10 @@ fn queue_dir(
     options: &FsOptions,
 ) -> ReedResult<(Arc<File>, Option<DirKey>, bool)> {
     if options.watch_queues
-        && let Some((queue, Some(key))) = kept_queue::queue_dir(base, paths, "create_queue_dir")?
+        && let Some(found) = kept_queue::queue_dir(base, paths, "create_queue_dir")?
+        && let Some(key) = found.key
     {
-        return Ok((queue, Some(key), true));
+        return Ok((found.file, Some(key), true));
     }
     let queue =
         File::from(base.create(paths, Level::Queue, options.durability, "create_queue_dir")?);
@@ -269,11 +272,15 @@ fn listed_state(
         let counts = Counts {
             pending: scan.pending,
             temporaries: scan.temporaries.len(),
-            attempts: scan.attempts,
         };
         watch::with_dir(queue.as_fd(), key, |w| {
             w.take_listing(before, counts, scan.highest_sequence);
         });
+    }
+    if scan.counts {
+        // A count an earlier version wrote without marking the directory
+        // (see `counts_marker`); best effort, as in a consumer's listing.
+        let _ = counts_marker::mark(queue.as_fd());
     }
     sweep(queue, paths, &scan.temporaries);
     if let Some(key) = key {
@@ -330,7 +337,7 @@ fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
         } else if is_temporary(name) {
             scan.temporaries.push(name.to_os_string());
         } else if is_attempts_file(name) {
-            scan.attempts += 1;
+            scan.counts = true;
         }
     })
     .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e))?;

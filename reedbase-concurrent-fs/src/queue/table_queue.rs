@@ -14,11 +14,11 @@ use super::cache::Listings;
 use super::codec;
 use super::consumer;
 use super::corrupt::{self, Moved};
+use super::counts_marker;
 use super::entry_id::{check_queue_id, pending_file_name};
 use super::kept_queue;
 use super::listing;
 use super::producer;
-use super::watch;
 use crate::no_follow::stat_at;
 use crate::options::{Durability, FsOptions};
 use crate::tables_dir::TablePaths;
@@ -93,15 +93,14 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
-    let Some((queue, key)) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
+    let Some(found) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
         return Err(not_pending(None, &paths, table_name, first.as_ref()));
     };
-    let queue: &File = &queue;
-    // Counts of failed applies are rare: where this process's watch knows
-    // the directory holds none, a removal does not look for one.
-    let attempts = key
-        .and_then(|key| watch::if_watched(key, |w| w.may_hold_attempts()))
-        .unwrap_or(true);
+    let queue: &File = &found.file;
+    // Counts of failed applies are rare: a queue directory without a
+    // subdirectory holds none (see `counts_marker`), and its link count
+    // came with the check that it is still in place.
+    let attempts = counts_marker::may_hold_counts(found.links);
     let mut removed = 0;
     let mut outcome = Ok(());
     for id in queue_ids {

@@ -103,22 +103,6 @@ pub(crate) fn with_dir<R>(
     watcher.by_wd.get_mut(&wd).map(f)
 }
 
-/// Calls `f` with what is known of the queue directory `key`, after
-/// reading every event queued so far, if this process already watches it;
-/// `None` otherwise (no watch is started: see [`with_dir`]).
-pub(crate) fn if_watched<R>(key: DirKey, f: impl FnOnce(&Watched) -> R) -> Option<R> {
-    let mut slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(Ok(watcher)) = slot.as_mut() else {
-        return None;
-    };
-    if watcher.pid != std::process::id() {
-        return None;
-    }
-    watcher.drain();
-    let wd = *watcher.by_key.get(&key)?;
-    watcher.by_wd.get(&wd).map(f)
-}
-
 /// Calls `f` with what this process's watch last knew of the directory
 /// `key`, without reading the events queued since (no system call): a hint
 /// that may be stale, for a decision that a later [`with_dir`] confirms.

@@ -19,7 +19,6 @@ fn counted() -> Watched {
     watched.counts = Some(Counts {
         pending: 0,
         temporaries: 0,
-        attempts: 0,
     });
     watched
 }
@@ -38,7 +37,6 @@ fn arrivals_and_departures_keep_the_counts() {
         Some(Counts {
             pending: 2,
             temporaries: 0,
-            attempts: 0,
         })
     );
     w.depart(OsStr::new(&sequenced(0)));
@@ -156,7 +154,6 @@ fn counts(pending: usize) -> Counts {
     Counts {
         pending,
         temporaries: 0,
-        attempts: 0,
     }
 }
 
@@ -187,42 +184,4 @@ fn a_listing_during_which_an_entry_arrived_or_events_were_lost_is_not_taken() {
     w.forget_counts();
     w.take_listing(mark, counts(5), Some(7));
     assert_eq!(w.counts, None, "a lost event");
-}
-
-#[test]
-fn counts_of_failed_applies_are_followed_and_zero_only_when_known() {
-    let mut w = Watched::new((1, 2));
-    assert!(w.may_hold_attempts(), "nothing known: there may be one");
-    let mut w2 = counted();
-    assert!(!w2.may_hold_attempts());
-    let attempts = crate::queue::entry_id::attempts_file_name(&sequenced(3));
-    w2.arrive(OsStr::new(&attempts));
-    assert!(w2.may_hold_attempts());
-    assert_eq!(w2.arrivals_seen, 0, "a count of failed applies is no entry");
-    // Renamed over itself (a new count): arrives again, departs once.
-    w2.arrive(OsStr::new(&attempts));
-    w2.depart(OsStr::new(&attempts));
-    assert!(w2.may_hold_attempts(), "an overcount errs towards looking");
-    w2.depart(OsStr::new(&attempts));
-    assert!(!w2.may_hold_attempts());
-    w2.depart(OsStr::new(&attempts));
-    assert_eq!(w2.counts, None, "below zero: the counts are forgotten");
-    assert!(w2.may_hold_attempts());
-    w.forget_counts();
-    assert!(w.may_hold_attempts());
-}
-
-#[test]
-fn a_listing_during_which_a_count_of_failed_applies_arrived_is_not_taken() {
-    let mut w = Watched::new((1, 2));
-    let mark = w.listing_mark();
-    w.arrive(OsStr::new(&crate::queue::entry_id::attempts_file_name(
-        &sequenced(3),
-    )));
-    w.take_listing(mark, counts(5), Some(7));
-    assert_eq!(
-        w.counts, None,
-        "the listing may have missed it, so its zero is not believed"
-    );
-    assert!(w.may_hold_attempts());
 }

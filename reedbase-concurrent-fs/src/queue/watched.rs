@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //! What the process's watch knows of one queue directory: the counts since
-//! a baseline listing (entries, temporaries and counts of failed applies),
+//! a baseline listing (entries and temporaries),
 //! the highest sequence seen, the order generation and the recent arrivals
 //! (see the `watch` module for where they come from).
 
@@ -9,9 +9,7 @@ use std::ffi::{OsStr, OsString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::entry_id::{
-    is_attempts_file, is_beyond_producers, is_temporary, parse_sequence_bytes, pending_stem,
-};
+use super::entry_id::{is_beyond_producers, is_temporary, parse_sequence_bytes, pending_stem};
 
 /// How many arrivals each watched directory remembers.
 pub(crate) const LOG_LEN: usize = 1024;
@@ -21,16 +19,13 @@ pub(crate) type DirKey = (u64, u64);
 
 /// See [`Watched::listing_mark`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ListingMark(u64, u64, u64, u64);
+pub(crate) struct ListingMark(u64, u64, u64);
 
 /// The counts of a watched directory since its baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Counts {
     pub(crate) pending: usize,
     pub(crate) temporaries: usize,
-    /// Files named `*.attempts` (entries' counts of failed applies); never
-    /// below the truth, so that zero means there is none.
-    pub(crate) attempts: usize,
 }
 
 /// One arrival of an entry file.
@@ -60,9 +55,6 @@ pub(crate) struct Watched {
     /// Arrivals numbered from `arrivals_seen - log.len()`.
     log: VecDeque<Arrival>,
     pub(crate) arrivals_seen: u64,
-    /// How many `*.attempts` names arrived, so that a listing during which
-    /// one arrived is not taken as the baseline.
-    attempts_arrived: u64,
 }
 
 impl Watched {
@@ -76,7 +68,6 @@ impl Watched {
             temporaries_since: None,
             log: VecDeque::new(),
             arrivals_seen: 0,
-            attempts_arrived: 0,
         }
     }
 
@@ -91,20 +82,14 @@ impl Watched {
     /// What must stay the same while a producer lists the directory for
     /// its listing to become the baseline (see [`take_listing`](Self::take_listing)).
     pub(crate) fn listing_mark(&self) -> ListingMark {
-        ListingMark(
-            self.incarnation,
-            self.arrivals_seen,
-            self.order,
-            self.attempts_arrived,
-        )
+        ListingMark(self.incarnation, self.arrivals_seen, self.order)
     }
 
     /// Takes a listing a producer made under the producers' lock since
-    /// `mark` as the baseline, when no entry and no count of failed applies
-    /// arrived and no event was lost meanwhile (files only left, or nothing
-    /// changed): every entry pending now was pending all along, so the
-    /// listing saw each of them (and each count of failed applies);
-    /// it may also have counted some that left during it, so `pending` is
+    /// `mark` as the baseline, when no entry arrived and no event was lost
+    /// meanwhile (files only left, or nothing changed): every entry pending
+    /// now was pending all along, so the listing saw each of them; it may
+    /// also have counted some that left during it, so `pending` is
     /// never below the truth (a count at capacity makes producers list, so
     /// an overcount refuses nothing) and `top` never below the highest
     /// pending sequence. Otherwise only raises `top`.
@@ -122,13 +107,6 @@ impl Watched {
         } else {
             self.raise_top(highest);
         }
-    }
-
-    /// False only when the counts are known and hold no count of failed
-    /// applies: then no `*.attempts` file was in the directory when the
-    /// events were last read, and a removal need not look for one.
-    pub(crate) fn may_hold_attempts(&self) -> bool {
-        self.counts.is_none_or(|counts| counts.attempts > 0)
     }
 
     /// Raises `top` to `sequence` (a listing's highest).
@@ -186,11 +164,6 @@ impl Watched {
                 sequence,
             });
             self.arrivals_seen += 1;
-        } else if is_attempts_file(name) {
-            self.attempts_arrived += 1;
-            if let Some(counts) = &mut self.counts {
-                counts.attempts += 1;
-            }
         } else if is_temporary(name)
             && let Some(counts) = &mut self.counts
         {
@@ -206,13 +179,6 @@ impl Watched {
             if let Some(counts) = &mut self.counts {
                 match counts.pending.checked_sub(1) {
                     Some(left) => counts.pending = left,
-                    None => self.forget_counts(),
-                }
-            }
-        } else if is_attempts_file(name) {
-            if let Some(counts) = &mut self.counts {
-                match counts.attempts.checked_sub(1) {
-                    Some(left) => counts.attempts = left,
                     None => self.forget_counts(),
                 }
             }
