@@ -65,7 +65,7 @@ pub(crate) struct Held {
 
 impl Held {
     /// Opens (creating them as needed) the table directory and `write.lock`.
-    pub(crate) fn open(base: &BaseDir, paths: &TablePaths) -> ReedResult<Held> {
+    pub(crate) fn open(base: &BaseDir, paths: &TablePaths) -> ReedResult<Box<Held>> {
         let create = crate::options::Durability::Relaxed;
         let dir = File::from(base.create(paths, Level::Table, create, "create_lock_dir")?);
         let dir_facts =
@@ -73,7 +73,7 @@ impl Held {
         let lock =
             flock::create_lock_file(dir.as_fd(), LOCK_FILE, &paths.lock_file, tables_dir(paths))?;
         let table = paths.table_dir.file_name().unwrap_or_default();
-        Ok(Held {
+        Ok(Box::new(Held {
             dir,
             lock,
             dir_locked: false,
@@ -82,7 +82,7 @@ impl Held {
             table: table.to_string_lossy().into_owned(),
             relative: Path::new("tables").join(table),
             pid: std::process::id(),
-        })
+        }))
     }
 
     /// One non-blocking attempt at both locks: `Some` when both are taken
@@ -178,7 +178,10 @@ impl Held {
 /// least recently used first.
 #[derive(Debug, Default)]
 pub(crate) struct KeptLocks {
-    idle: Mutex<VecDeque<Held>>,
+    /// Boxed: a pair moves in and out of here on every acquisition and
+    /// probe, and moving the whole record cost more than the rest of a probe's
+    /// bookkeeping.
+    idle: Mutex<VecDeque<Box<Held>>>,
     /// When `tables` was last seen to be a directory.
     tables_seen: Mutex<Option<Instant>>,
     /// The kept queue directories, for removals.
@@ -190,7 +193,7 @@ pub(crate) struct KeptLocks {
 impl KeptLocks {
     /// Takes the idle pair of the (validated) table out of the pool, if
     /// there is one opened by this process.
-    pub(crate) fn take(&self, table: &str) -> Option<Held> {
+    pub(crate) fn take(&self, table: &str) -> Option<Box<Held>> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.is_empty() {
             return None;
@@ -209,7 +212,7 @@ impl KeptLocks {
 
     /// Puts an unlocked pair, taken or opened by this process, back for the
     /// next acquisition or probe.
-    pub(crate) fn put(&self, held: Held) {
+    pub(crate) fn put(&self, held: Box<Held>) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() >= MAX_IDLE {
             idle.pop_front();

@@ -63,7 +63,7 @@ const MAX_LATE_REOPENS: u32 = 3;
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct TableLock {
     /// `None` only while it is dropped.
-    held: Option<Held>,
+    held: Option<Box<Held>>,
     /// The claimed turn this lock was taken on, taken back at release
     /// (boxed: rare, and the guard stays small).
     served: Option<Box<Served>>,
@@ -128,7 +128,7 @@ fn take(
     base: Arc<BaseDir>,
     table_name: &str,
     timeout: Duration,
-) -> ReedResult<Result<TableLock, (Duration, Held)>> {
+) -> ReedResult<Result<TableLock, (Duration, Box<Held>)>> {
     let start = Instant::now();
     validate_table_name(table_name)?;
     let mut late_reopens = 0;
@@ -225,7 +225,7 @@ enum Probed {
 /// The descriptors a probe looks through: the kept pair of the table
 /// (put back by [`Files::done`]), or files opened for this probe.
 enum Files {
-    Kept(Held),
+    Kept(Box<Held>),
     Opened(File, Option<LockFile>, TablePaths),
 }
 
