@@ -140,12 +140,14 @@ fn versus_last(
         return check(what, target, measured);
     };
     let ratio = last / floor_time;
+    let distance = (new_time / floor_time - 1.0) * 100.0;
+    let side = if distance < 0.0 { "under" } else { "over" };
     let text = format!(
         "{text}; {floor} {} ({} vs last; the checks the threat model requires, \
-         not a floor of the disk): {new} {:+.0}% over it",
+         not a floor of the disk): {new} {:.0}% {side} it",
         time(floor_time),
         format_ratio(ratio),
-        (new_time / floor_time - 1.0) * 100.0
+        distance.abs()
     );
     TargetCheck {
         stopped_by_floor: !met && ratio < factor,
