@@ -18,7 +18,7 @@
 //! carry floor columns, the physical bounds measured in the same run that
 //! their targets are read against. Three old-API rows of the micro groups
 //! (`remove_from_queue`; `is_locked` and `wait_for_unlock` on a free lock)
-//! carry checks floors ([`check_floors`]): not physical bounds, but the
+//! carry checks floors (`check_floors.rs`): not physical bounds, but the
 //! system calls the fs crate's threat model requires of the call, made
 //! bare.
 //!
