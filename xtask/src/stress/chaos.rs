@@ -276,8 +276,11 @@ impl Chaos {
 
 impl Drop for Chaos {
     fn drop(&mut self) {
-        if self.tmpfs.is_ok() {
-            let _ = run_tool("umount", &[self.base.as_os_str()]);
+        // The supervisor's own backend may still keep descriptors in the
+        // base (its final drain), which makes a plain unmount busy: then
+        // detach it, so that no run leaves its tmpfs mounted.
+        if self.tmpfs.is_ok() && run_tool("umount", &[self.base.as_os_str()]).is_err() {
+            let _ = run_tool("umount", &["-l".as_ref(), self.base.as_os_str()]);
         }
     }
 }
