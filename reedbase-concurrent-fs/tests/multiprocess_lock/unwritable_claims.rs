@@ -93,27 +93,12 @@ impl Setup {
         let mount = Mount::tmpfs(dir.path(), "256k");
         let root = dir.path().to_path_buf();
         fill(&root);
-        let base = root.join("base");
-        let mut holder = spawn("hold", &base)?;
-        holder.expect_line("held", PATIENCE)?;
-        let setup = Setup {
-            holder,
-            waiters: Arc::new(FsBackend::new(&base)),
-            base,
-            root,
-            mount,
-            _dir: dir,
-        };
+        let setup = Setup::held(dir, root, mount)?;
         check(
             setup.lock_file_len() == 0,
             "the holder record was not written on the full disk",
         )?;
-        let probe = File::options()
-            .read(true)
-            .write(true)
-            .open(setup.lock_file())
-            .unwrap();
-        slot_write_fails(&probe, ErrorKind::StorageFull)?;
+        slot_write_fails(&setup.open_lock_file(), ErrorKind::StorageFull)?;
         Ok(setup)
     }
 
@@ -126,29 +111,46 @@ impl Setup {
         let root = dir.path().join("mnt");
         fs::create_dir(&root).unwrap();
         let mount = Mount::ext4_image(&dir.path().join("ext4.img"), 8 << 20, &root);
+        let setup = Setup::held(dir, root, mount)?;
+        check(
+            setup.waiters.try_acquire_lock(TABLE).unwrap().is_none(),
+            "the child holds the lock",
+        )?;
+        let probe = setup.open_lock_file();
+        setup.mount.fail_ext4();
+        slot_write_fails(&probe, ErrorKind::ReadOnlyFilesystem)?;
+        Ok(setup)
+    }
+
+    /// A child holding the lock of `<root>/base` (creating it), and the
+    /// waiters' backend on that base.
+    fn held(dir: TempDir, root: PathBuf, mount: Mount) -> Result<Setup, String> {
         let base = root.join("base");
         let mut holder = spawn("hold", &base)?;
         holder.expect_line("held", PATIENCE)?;
-        let setup = Setup {
+        Ok(Setup {
             holder,
             waiters: Arc::new(FsBackend::new(&base)),
             base,
             root,
             mount,
             _dir: dir,
-        };
-        check(
-            setup.waiters.try_acquire_lock(TABLE).unwrap().is_none(),
-            "the child holds the lock",
-        )?;
-        let probe = File::options()
+        })
+    }
+
+    /// `write.lock`, opened for reading and writing.
+    fn open_lock_file(&self) -> File {
+        File::options()
             .read(true)
             .write(true)
-            .open(setup.lock_file())
-            .unwrap();
-        setup.mount.fail_ext4();
-        slot_write_fails(&probe, ErrorKind::ReadOnlyFilesystem)?;
-        Ok(setup)
+            .open(self.lock_file())
+            .unwrap()
+    }
+
+    /// Tells the child to release the lock and waits until it has.
+    fn release(&mut self) -> Outcome {
+        self.holder.send_line("release")?;
+        self.holder.expect_line("released", PATIENCE)
     }
 
     fn lock_file(&self) -> PathBuf {
@@ -211,6 +213,9 @@ fn slot_write_fails(file: &File, kind: ErrorKind) -> Outcome {
     }
 }
 
+/// What a test says when the waiter's thread panicked.
+const PANICKED: &str = "the waiter panicked (see above)";
+
 /// An acquisition through the waiters' backend, on a thread of this
 /// process.
 struct Waiter {
@@ -248,7 +253,7 @@ impl Waiter {
                 Ok(outcome) => self.done = Some(outcome),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err("the waiter panicked (see above)".to_string());
+                    return Err(PANICKED.to_string());
                 }
             }
         }
@@ -265,13 +270,11 @@ impl Waiter {
                     return Err(format!("the waiter has not returned after {patience:?}"));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err("the waiter panicked (see above)".to_string());
+                    return Err(PANICKED.to_string());
                 }
             },
         };
-        self.thread
-            .join()
-            .map_err(|_| "the waiter panicked (see above)".to_string())?;
+        self.thread.join().map_err(|_| PANICKED.to_string())?;
         Ok(outcome)
     }
 }
@@ -296,8 +299,7 @@ fn gets_the_released_lock(setup: &mut Setup) -> Outcome {
     if let Some(early) = &waiter.done {
         return Err(format!("returned while the child held: {early:?}"));
     }
-    setup.holder.send_line("release")?;
-    setup.holder.expect_line("released", PATIENCE)?;
+    setup.release()?;
     setup.holder.wait_success(PATIENCE)?;
     let guard = waiter
         .outcome(HANG)?
@@ -335,8 +337,7 @@ pub(crate) fn full_disk_times_out() -> Outcome {
         }),
         "with room again, the waiter's claim is listed",
     )?;
-    setup.holder.send_line("release")?;
-    setup.holder.expect_line("released", PATIENCE)?;
+    setup.release()?;
     let guard = waiter
         .outcome(HANG)?
         .map_err(|e| format!("the claimant did not get the released lock: {e}"))?;
