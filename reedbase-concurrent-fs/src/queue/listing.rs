@@ -142,16 +142,19 @@ fn ordered_once(queue: BorrowedFd<'_>, queue_dir: &Path) -> ReedResult<Vec<Candi
     let missed = MISS_ONCE.with(|missed| missed.borrow_mut().take());
     let mut legacy = Vec::new();
     let mut sequenced = Vec::new();
-    let mut counts = false;
+    let (mut counts, mut marked) = (false, false);
     for_each_name(queue, |name| match Candidate::of(name) {
         #[cfg(test)]
         Some(_) if missed.as_deref() == Some(name) => {}
         Some(candidate) if candidate.is_legacy() => legacy.push(candidate),
         Some(candidate) => sequenced.push(candidate),
-        None => counts |= is_attempts_file(name),
+        None => {
+            counts |= is_attempts_file(name);
+            marked |= name == counts_marker::MARKER;
+        }
     })
     .map_err(|e| ReedError::io("read_queue_dir", queue_dir, &e))?;
-    if counts {
+    if counts && !marked {
         // A count an earlier version wrote without marking the directory:
         // marked now, before this consumer removes what it reads. Best
         // effort: a marker that cannot be made only leaves a count behind.

@@ -60,6 +60,8 @@ struct Scan {
     pending: usize,
     /// Whether a count of failed applies (`*.attempts`) is there.
     counts: bool,
+    /// Whether the queue is marked as holding counts (see `counts_marker`).
+    marked: bool,
     highest_sequence: Option<u128>,
     temporaries: Vec<OsString>,
     beyond: Vec<(OsString, String, u128)>,
@@ -277,7 +279,7 @@ fn listed_state(
             w.take_listing(before, counts, scan.highest_sequence);
         });
     }
-    if scan.counts {
+    if scan.counts && !scan.marked {
         // A count an earlier version wrote without marking the directory
         // (see `counts_marker`); best effort, as in a consumer's listing.
         let _ = counts_marker::mark(queue.as_fd());
@@ -338,6 +340,8 @@ fn scan_names(queue: &File, paths: &TablePaths) -> ReedResult<Scan> {
             scan.temporaries.push(name.to_os_string());
         } else if is_attempts_file(name) {
             scan.counts = true;
+        } else if name == counts_marker::MARKER {
+            scan.marked = true;
         }
     })
     .map_err(|e| ReedError::io("read_queue_dir", &paths.queue_dir, &e))?;
