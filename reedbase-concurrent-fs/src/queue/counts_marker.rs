@@ -58,6 +58,16 @@ pub(crate) fn mark(queue: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// After a listing of the queue directory: marks it when the listing saw a
+/// count (`saw_counts`) but not the marker (`saw_marker`), as a count an
+/// earlier version wrote leaves it. Best effort: a marker that cannot be
+/// made only leaves a count behind with its entry's removal.
+pub(crate) fn mark_after_listing(queue: BorrowedFd<'_>, saw_counts: bool, saw_marker: bool) {
+    if saw_counts && !saw_marker {
+        let _ = mark(queue);
+    }
+}
+
 /// Whether a removal must look for an entry's count, from the queue
 /// directory's link count when it is known: unless it is 2 (no
 /// subdirectory, so no marker).

@@ -137,7 +137,7 @@ pub(crate) fn pending_stem(file_name: &OsStr) -> Option<&OsStr> {
 
 /// `<id>.pending`
 pub(crate) fn pending_file_name(id: &str) -> String {
-    joined(&["", id, PENDING_SUFFIX])
+    joined(&[id, PENDING_SUFFIX])
 }
 
 /// The parts one after the other, in one allocation: these names are
@@ -212,7 +212,7 @@ pub(crate) fn check_queue_id(id: &str) -> reedbase_concurrent_core::ReedResult<(
 
 /// `<id>.attempts`, the count of failed applies kept beside a pending entry.
 pub(crate) fn attempts_file_name(id: &str) -> String {
-    joined(&["", id, ATTEMPTS_SUFFIX])
+    joined(&[id, ATTEMPTS_SUFFIX])
 }
 
 /// True for a name that may be an entry's count of failed applies: any

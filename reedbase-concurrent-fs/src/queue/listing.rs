@@ -154,12 +154,8 @@ fn ordered_once(queue: BorrowedFd<'_>, queue_dir: &Path) -> ReedResult<Vec<Candi
         }
     })
     .map_err(|e| ReedError::io("read_queue_dir", queue_dir, &e))?;
-    if counts && !marked {
-        // A count an earlier version wrote without marking the directory:
-        // marked now, before this consumer removes what it reads. Best
-        // effort: a marker that cannot be made only leaves a count behind.
-        let _ = counts_marker::mark(queue);
-    }
+    // Before this consumer removes what it reads.
+    counts_marker::mark_after_listing(queue, counts, marked);
     sequenced.sort_unstable_by(|a, b| (a.sequence, &a.name).cmp(&(b.sequence, &b.name)));
     let mut ordered = order_legacy(queue, queue_dir, legacy);
     ordered.append(&mut sequenced);

@@ -279,11 +279,7 @@ fn listed_state(
             w.take_listing(before, counts, scan.highest_sequence);
         });
     }
-    if scan.counts && !scan.marked {
-        // A count an earlier version wrote without marking the directory
-        // (see `counts_marker`); best effort, as in a consumer's listing.
-        let _ = counts_marker::mark(queue.as_fd());
-    }
+    counts_marker::mark_after_listing(queue.as_fd(), scan.counts, scan.marked);
     sweep(queue, paths, &scan.temporaries);
     if let Some(key) = key {
         // The temporaries left are live (or not ours to delete): count the
