@@ -51,6 +51,7 @@
 //!   [`different_tables_lock_independently`],
 //!   [`lock_released_at_end_of_scope`], [`second_thread_times_out_while_held`],
 //!   [`is_locked_false_for_unknown_table`], [`try_acquire_lock_never_waits`],
+//!   [`try_acquire_lock_for_returns_none_on_timeout`],
 //!   [`zero_timeout_tries_once`], [`acquire_lock_timeout_reports_real_wait`],
 //!   [`wait_for_unlock_timeout_reports_real_wait`],
 //!   [`lock_holder_tells_held_from_free`].
@@ -109,6 +110,10 @@
 //!   [`dead_letters_block_the_table_by_default`],
 //!   [`dead_letters_move_aside_after_n_failures`],
 //!   [`dead_letters_in_batches_are_tried_alone_first`].
+//! - Queue entries prepared while a lock is busy (`prepared_entries.rs`):
+//!   [`queue_write_unless_asks_at_most_once_and_obeys`],
+//!   [`queue_write_unless_refuses_a_full_queue`],
+//!   [`coordinator_prepared_entries_leave_nothing_behind`].
 //! - A lost lock, through [`LosingLocks`] (`lost_lock.rs`):
 //!   [`lost_lock_stops_a_drain_before_the_next_write`],
 //!   [`lost_lock_stops_a_submit_and_hands_the_write_back`].
@@ -133,6 +138,7 @@ mod lock_across_threads;
 mod losing_locks;
 mod lost_lock;
 pub mod model;
+mod prepared_entries;
 mod queue_batch;
 mod queue_entries;
 mod queue_order;
@@ -154,6 +160,7 @@ pub use lock::*;
 pub use lock_across_threads::*;
 pub use losing_locks::{LosingGuard, LosingLocks};
 pub use lost_lock::*;
+pub use prepared_entries::*;
 pub use queue_batch::*;
 pub use queue_entries::*;
 pub use queue_order::*;
@@ -221,6 +228,7 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(drain_follows_timestamp_order),
         // Lock contracts.
         case!(try_acquire_lock_never_waits),
+        case!(try_acquire_lock_for_returns_none_on_timeout),
         case!(zero_timeout_tries_once),
         case!(acquire_lock_timeout_reports_real_wait),
         case!(wait_for_unlock_timeout_reports_real_wait),
@@ -258,6 +266,9 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(coordinator_submit_stops_at_failed_queued_write),
         case!(coordinator_direct_apply_failure_hands_write_back),
         case!(coordinator_rejects_invalid_input),
+        case!(queue_write_unless_asks_at_most_once_and_obeys),
+        case!(queue_write_unless_refuses_a_full_queue),
+        case!(coordinator_prepared_entries_leave_nothing_behind),
         case!(coordinator_drain_waits_for_lock),
         case!(coordinator_threads_apply_each_write_once_in_order),
         // The queue methods behind batches, dead letters and start-up.

@@ -232,6 +232,32 @@ pub fn try_acquire_lock_never_waits<B: Backend>(backend: &B) {
     );
 }
 
+/// `try_acquire_lock_for` gives a free lock, waits out its timeout on a
+/// held one and then returns `None` (not an error), takes the lock once the
+/// holder dropped it (bad names: `bad_table_names_are_rejected`).
+pub fn try_acquire_lock_for_returns_none_on_timeout<B: Backend>(backend: &B) {
+    let timeout = Duration::from_millis(30);
+    let first = backend
+        .try_acquire_lock_for(TABLE, timeout)
+        .expect("try_acquire_lock_for, free");
+    assert!(first.is_some(), "a free table gives the lock");
+    let started = Instant::now();
+    let second = backend
+        .try_acquire_lock_for(TABLE, timeout)
+        .expect("try_acquire_lock_for, held");
+    let waited = started.elapsed();
+    assert!(second.is_none(), "a held lock gives None after the timeout");
+    assert!(
+        waited >= timeout,
+        "waited {waited:?}, less than {timeout:?}"
+    );
+    drop(first);
+    let third = backend
+        .try_acquire_lock_for(TABLE, timeout)
+        .expect("try_acquire_lock_for, released");
+    assert!(third.is_some(), "the lock again after the release");
+}
+
 /// A zero timeout means "try once": `acquire_lock` takes a free lock and
 /// `wait_for_unlock` returns for a free one (as the old module, which tried
 /// before looking at the clock), and both time out at once on a held lock.

@@ -125,6 +125,17 @@ impl<B: LockBackend> LockBackend for LosingLocks<B> {
             .map(|guard| self.wrap(guard)))
     }
 
+    fn try_acquire_lock_for(
+        &self,
+        table_name: &str,
+        timeout: Duration,
+    ) -> ReedResult<Option<Self::Guard>> {
+        Ok(self
+            .inner
+            .try_acquire_lock_for(table_name, timeout)?
+            .map(|guard| self.wrap(guard)))
+    }
+
     fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
         self.inner.is_locked(table_name)
     }
@@ -141,6 +152,15 @@ impl<B: LockBackend> LockBackend for LosingLocks<B> {
 impl<B: QueueBackend> QueueBackend for LosingLocks<B> {
     fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
         self.inner.queue_write(table_name, write)
+    }
+
+    fn queue_write_unless(
+        &self,
+        table_name: &str,
+        write: &PendingWrite,
+        instead: &mut dyn FnMut() -> bool,
+    ) -> ReedResult<Option<String>> {
+        self.inner.queue_write_unless(table_name, write, instead)
     }
 
     fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {

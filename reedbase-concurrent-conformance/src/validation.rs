@@ -76,12 +76,22 @@ pub fn bad_table_names_are_rejected<B: Backend>(backend: &B) {
             "acquire_lock",
         );
         check(backend.try_acquire_lock(name).map(drop), "try_acquire_lock");
+        check(
+            backend.try_acquire_lock_for(name, timeout).map(drop),
+            "try_acquire_lock_for",
+        );
         check(backend.is_locked(name).map(drop), "is_locked");
         check(backend.wait_for_unlock(name, timeout), "wait_for_unlock");
         check(backend.lock_holder(name).map(drop), "lock_holder");
         check(
             backend.queue_write(name, &tagged_write("x")).map(drop),
             "queue_write",
+        );
+        check(
+            backend
+                .queue_write_unless(name, &bystander, &mut || false)
+                .map(drop),
+            "queue_write_unless",
         );
         check(backend.get_next_pending(name).map(drop), "get_next_pending");
         check(

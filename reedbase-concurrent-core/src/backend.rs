@@ -78,6 +78,31 @@ pub trait LockBackend {
     /// no timeout.
     fn try_acquire_lock(&self, table_name: &str) -> ReedResult<Option<Self::Guard>>;
 
+    /// As [`acquire_lock`](LockBackend::acquire_lock), with a timeout
+    /// returned as `Ok(None)` instead of an error: for a caller to whom a
+    /// busy lock is a normal outcome, such as the
+    /// [`WriteCoordinator`](crate::WriteCoordinator), which then queues the
+    /// write. A backend may save the work of describing the holder that a
+    /// [`ReedError::LockTimeout`](crate::ReedError::LockTimeout) carries (the
+    /// fs backend reads `/proc` for it). The default maps `acquire_lock`'s
+    /// timeout to `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_lock`](LockBackend::acquire_lock), except for the
+    /// timeout.
+    fn try_acquire_lock_for(
+        &self,
+        table_name: &str,
+        timeout: Duration,
+    ) -> ReedResult<Option<Self::Guard>> {
+        match self.acquire_lock(table_name, timeout) {
+            Ok(guard) => Ok(Some(guard)),
+            Err(crate::ReedError::LockTimeout { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Tells whether some holder has the table's lock at this instant.
     ///
     /// A table that was never locked is not locked. The answer may be stale
@@ -187,6 +212,37 @@ pub trait QueueBackend {
     ///   [`is_pending`](Self::is_pending) with the id the error carries;
     /// - invalid table name, I/O and serialisation errors.
     fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String>;
+
+    /// Queues `write` as [`queue_write`](Self::queue_write) does, unless
+    /// `instead` returns `true`. A backend that can prepare the entry
+    /// without making it visible (the fs backend writes it, and syncs it
+    /// when durable, under a temporary name) does so, then calls `instead`
+    /// once: on `true` it discards what it prepared and returns `Ok(None)`,
+    /// having queued nothing; on `false` it makes the entry visible as
+    /// `queue_write` would and returns its id. A backend with nothing to
+    /// prepare never calls `instead` and queues the write; that is the
+    /// default.
+    ///
+    /// The [`WriteCoordinator`](crate::WriteCoordinator) calls it when a
+    /// table's lock stays busy, with an `instead` that takes the lock if it
+    /// comes free by the end of the timeout (or at the one attempt it makes
+    /// when preparing took longer): the entry is prepared during the last
+    /// part of the wait, so that a write that must be queued is queued about
+    /// when its timeout ends instead of a whole `queue_write` later.
+    ///
+    /// # Errors
+    ///
+    /// As [`queue_write`](Self::queue_write). A backend that fails before
+    /// it called `instead` returns the error without calling it.
+    fn queue_write_unless(
+        &self,
+        table_name: &str,
+        write: &PendingWrite,
+        instead: &mut dyn FnMut() -> bool,
+    ) -> ReedResult<Option<String>> {
+        let _ = instead;
+        self.queue_write(table_name, write).map(Some)
+    }
 
     /// The oldest entry, in enqueue order, without removing it.
     ///

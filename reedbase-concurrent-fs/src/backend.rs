@@ -124,6 +124,14 @@ impl LockBackend for FsBackend {
         table_lock::try_acquire(Arc::clone(&self.base), table_name)
     }
 
+    fn try_acquire_lock_for(
+        &self,
+        table_name: &str,
+        timeout: Duration,
+    ) -> ReedResult<Option<TableLock>> {
+        table_lock::try_acquire_for(Arc::clone(&self.base), table_name, timeout)
+    }
+
     fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
         table_lock::is_locked(&self.base, table_name)
     }
@@ -140,6 +148,17 @@ impl LockBackend for FsBackend {
 impl QueueBackend for FsBackend {
     fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
         table_queue::queue_write(&self.base, table_name, write, &self.options)
+    }
+
+    fn queue_write_unless(
+        &self,
+        table_name: &str,
+        write: &PendingWrite,
+        instead: &mut dyn FnMut() -> bool,
+    ) -> ReedResult<Option<String>> {
+        let mut instead = || instead().then_some(());
+        table_queue::queue_write_unless(&self.base, table_name, write, &self.options, &mut instead)
+            .map(Result::ok)
     }
 
     fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {

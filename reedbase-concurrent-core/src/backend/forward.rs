@@ -22,6 +22,10 @@ macro_rules! forward_backends {
                 (**self).try_acquire_lock(table_name)
             }
 
+            fn try_acquire_lock_for(&self, table_name: &str, timeout: Duration) -> ReedResult<Option<Self::Guard>> {
+                (**self).try_acquire_lock_for(table_name, timeout)
+            }
+
             fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
                 (**self).is_locked(table_name)
             }
@@ -38,6 +42,15 @@ macro_rules! forward_backends {
         impl<T: QueueBackend + ?Sized> QueueBackend for $pointer {
             fn queue_write(&self, table_name: &str, write: &PendingWrite) -> ReedResult<String> {
                 (**self).queue_write(table_name, write)
+            }
+
+            fn queue_write_unless(
+                &self,
+                table_name: &str,
+                write: &PendingWrite,
+                instead: &mut dyn FnMut() -> bool,
+            ) -> ReedResult<Option<String>> {
+                (**self).queue_write_unless(table_name, write, instead)
             }
 
             fn get_next_pending(&self, table_name: &str) -> ReedResult<Option<(String, PendingWrite)>> {

@@ -8,6 +8,8 @@
 //!                removing each only after its apply succeeded;
 //!                then apply this write; release            => Applied
 //!     timeout -> queue_write(table, write)                 => Queued(id)
+//!                (prepared during the last part of the wait,
+//!                 taken back if the lock came free meanwhile)
 //!                queue full or busy as well                => Err, write handed back
 //! drain(table, timeout, apply)
 //!   acquire_lock, then apply and remove queued writes in FIFO order
@@ -76,6 +78,7 @@ mod drainer;
 mod error;
 mod flow;
 mod options;
+mod prepare_time;
 mod service;
 mod sink;
 
@@ -93,6 +96,7 @@ use crate::types::PendingWrite;
 use crate::validation::validate_table_name;
 
 use flow::{EachWrite, WholeBatch};
+use prepare_time::PrepareTime;
 
 /// How long a write waiting for room waits for the lock before it tries to
 /// queue again.
@@ -144,6 +148,8 @@ pub enum SubmitOutcome {
 pub struct WriteCoordinator<B> {
     backend: B,
     options: CoordinatorOptions,
+    /// How long the backend took lately to prepare a queue entry.
+    prepare_time: PrepareTime,
 }
 
 impl<B: Backend> WriteCoordinator<B> {
@@ -154,7 +160,11 @@ impl<B: Backend> WriteCoordinator<B> {
 
     /// Wraps a backend, with the given options.
     pub fn with_options(backend: B, options: CoordinatorOptions) -> Self {
-        WriteCoordinator { backend, options }
+        WriteCoordinator {
+            backend,
+            options,
+            prepare_time: PrepareTime::default(),
+        }
     }
 
     /// The backend, for direct queries such as `count_pending`.
@@ -177,7 +187,13 @@ impl<B: Backend> WriteCoordinator<B> {
     ///
     /// The call takes at most `timeout` for the lock, plus the backend's
     /// bound on waiting for other producers when it queues, plus
-    /// [`CoordinatorOptions::wait_for_room`] when the queue is full.
+    /// [`CoordinatorOptions::wait_for_room`] when the queue is full. While
+    /// the lock is busy, the queue entry is prepared during the last part of
+    /// the wait (as long as preparing one took lately: for the fs backend,
+    /// writing and syncing it under a temporary name), so that a write that
+    /// must be queued is queued about when its timeout ends; a lock that
+    /// comes free meanwhile still takes the write, and the prepared entry is
+    /// discarded.
     ///
     /// # Errors
     ///
@@ -319,13 +335,9 @@ impl<B: Backend> WriteCoordinator<B> {
         if let Err(error) = checked {
             return Err(reject(write, error));
         }
-        let guard = match self.backend.acquire_lock(table_name, timeout) {
-            Ok(guard) => guard,
-            Err(ReedError::LockTimeout { .. }) => match self.queue_or_wait(table_name, &write) {
-                Ok(Room::Queued(id)) => return Ok(SubmitOutcome::Queued(id)),
-                Ok(Room::Locked(guard)) => guard,
-                Err(error) => return Err(reject(write, error)),
-            },
+        let guard = match self.lock_or_queue(table_name, &write, timeout) {
+            Ok(Room::Locked(guard)) => guard,
+            Ok(Room::Queued(id)) => return Ok(SubmitOutcome::Queued(id)),
             Err(error) => return Err(reject(write, error)),
         };
         let run = flow::Run::new(&self.backend, &self.options, &guard, table_name);
@@ -336,30 +348,92 @@ impl<B: Backend> WriteCoordinator<B> {
         }
     }
 
-    /// After the lock timed out: queues `write`, or, while the queue is full
-    /// or busy, waits for the lock (whose holder drains the queue) and tries
-    /// to queue again, for at most [`CoordinatorOptions::wait_for_room`].
-    fn queue_or_wait(
+    /// Takes the table's lock within `timeout`, or queues `write`.
+    ///
+    /// While the lock is busy, the queue entry is prepared during the last
+    /// part of the wait, as long as preparing one took lately
+    /// ([`QueueBackend::queue_write_unless`](crate::QueueBackend::queue_write_unless)):
+    /// the lock is waited for until that much before the timeout, then the
+    /// backend prepares the entry, and the lock is waited for again for what
+    /// is left of the timeout (at least one attempt). A lock taken then
+    /// discards the prepared entry; otherwise the entry is queued, about when
+    /// the timeout ends rather than a whole `queue_write` after it.
+    fn lock_or_queue(
         &self,
         table_name: &str,
         write: &PendingWrite,
+        timeout: Duration,
     ) -> Result<Room<B::Guard>, ReedError> {
         let start = Instant::now();
+        let first_wait = timeout.saturating_sub(self.prepare_time.get());
+        if let Some(guard) = self.backend.try_acquire_lock_for(table_name, first_wait)? {
+            return Ok(Room::Locked(guard));
+        }
+        let mut taken = None;
+        let preparing = Instant::now();
+        let queued = self.backend.queue_write_unless(table_name, write, &mut || {
+            self.prepare_time.record(preparing.elapsed());
+            let left = timeout.saturating_sub(start.elapsed());
+            match self.backend.try_acquire_lock_for(table_name, left) {
+                Ok(None) => false,
+                Ok(Some(guard)) => {
+                    taken = Some(Ok(guard));
+                    true
+                }
+                Err(error) => {
+                    taken = Some(Err(error));
+                    true
+                }
+            }
+        });
+        let queued = match (queued, taken) {
+            // Taken by `instead`: whatever the backend said after that, the
+            // write was not queued, and the lock (or its error) decides.
+            (_, Some(Ok(guard))) => return Ok(Room::Locked(guard)),
+            (_, Some(Err(error))) => return Err(error),
+            (Ok(Some(id)), None) => Ok(id),
+            // A backend that queued nothing without being told to: queue
+            // the write as `queue_write` would.
+            (Ok(None), None) => self.backend.queue_write(table_name, write),
+            (Err(error), None) => Err(error),
+        };
+        match queued {
+            Ok(id) => Ok(Room::Queued(id)),
+            Err(error) if error.is_queue_full() || error.is_queue_busy() => {
+                self.wait_for_room(table_name, write, error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// After the lock timed out and the queue refused `write` as full or
+    /// busy (`refused`): waits for the lock (whose holder drains the queue)
+    /// and tries to queue again, for at most
+    /// [`CoordinatorOptions::wait_for_room`].
+    fn wait_for_room(
+        &self,
+        table_name: &str,
+        write: &PendingWrite,
+        refused: ReedError,
+    ) -> Result<Room<B::Guard>, ReedError> {
+        let start = Instant::now();
+        let mut refused = refused;
         loop {
-            let refused = match self.backend.queue_write(table_name, write) {
-                Ok(id) => return Ok(Room::Queued(id)),
-                Err(error) if error.is_queue_full() || error.is_queue_busy() => error,
-                Err(error) => return Err(error),
-            };
             let left = self.options.wait_for_room.saturating_sub(start.elapsed());
             if left.is_zero() {
                 return Err(refused);
             }
-            match self.backend.acquire_lock(table_name, left.min(ROOM_RETRY)) {
-                Ok(guard) => return Ok(Room::Locked(guard)),
-                Err(ReedError::LockTimeout { .. }) => {}
-                Err(error) => return Err(error),
+            if let Some(guard) = self
+                .backend
+                .try_acquire_lock_for(table_name, left.min(ROOM_RETRY))?
+            {
+                return Ok(Room::Locked(guard));
             }
+            refused = match self.backend.queue_write(table_name, write) {
+                Ok(id) => return Ok(Room::Queued(id)),
+                Err(error) if error.is_queue_full() || error.is_queue_busy() => error,
+                Err(error) => return Err(error),
+            };
         }
     }
 

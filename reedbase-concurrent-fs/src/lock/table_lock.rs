@@ -199,16 +199,26 @@ pub(crate) fn acquire(
     })
 }
 
-/// [`try_acquire_lock`](crate::lock::try_acquire_lock) on an open base directory.
-pub(crate) fn try_acquire(base: Arc<BaseDir>, table_name: &str) -> ReedResult<Option<TableLock>> {
+/// `try_acquire_lock_for`: as [`acquire`], with a timeout as `None` and
+/// without reading who holds the lock (which costs reads of `/proc`).
+pub(crate) fn try_acquire_for(
+    base: Arc<BaseDir>,
+    table_name: &str,
+    timeout: Duration,
+) -> ReedResult<Option<TableLock>> {
     let kept = Arc::clone(&base);
-    Ok(match take(base, table_name, Duration::ZERO)? {
+    Ok(match take(base, table_name, timeout)? {
         Ok(lock) => Some(lock),
         Err((_, held)) => {
             kept.kept().put(held);
             None
         }
     })
+}
+
+/// [`try_acquire_lock`](crate::lock::try_acquire_lock) on an open base directory.
+pub(crate) fn try_acquire(base: Arc<BaseDir>, table_name: &str) -> ReedResult<Option<TableLock>> {
+    try_acquire_for(base, table_name, Duration::ZERO)
 }
 
 /// Who holds the lock, as far as probing tells.

@@ -83,15 +83,17 @@ const STALE_TEMPORARY: Duration = if cfg!(test) {
 /// # Errors
 ///
 /// See [`queue_write_with`](super::queue_write_with).
-pub(crate) fn enqueue(
+pub(crate) fn enqueue<T>(
     base: &BaseDir,
     paths: &TablePaths,
     table_name: &str,
     bytes: &[u8],
     options: &FsOptions,
-) -> ReedResult<String> {
+    instead: &mut dyn FnMut() -> Option<T>,
+) -> ReedResult<Result<String, T>> {
     let mut attempt = 1;
     let mut check_full_first = options.watch_queues;
+    let mut ask = true;
     loop {
         let (queue, key, shared) = queue_dir(base, paths, options)?;
         let queue: &File = &queue;
@@ -105,6 +107,13 @@ pub(crate) fn enqueue(
             continue;
         }
         let staged = Staged::write(queue, paths, bytes, options.durability)?;
+        // Asked once, with the entry written (and synced) but not visible;
+        // not again when a swept temporary makes the loop write another.
+        if std::mem::take(&mut ask)
+            && let Some(taken) = instead()
+        {
+            return Ok(Err(taken));
+        }
         let lock = take_producers_lock(queue, paths, table_name, options)?;
         let sequence = match known_state(queue, key, options.capacity) {
             Some(sequence) => sequence,
@@ -137,7 +146,7 @@ pub(crate) fn enqueue(
             );
             return Err(ReedError::outcome_unknown(table_name, &id, reason));
         }
-        return Ok(id);
+        return Ok(Ok(id));
     }
 }
 

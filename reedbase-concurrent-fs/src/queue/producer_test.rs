@@ -392,3 +392,59 @@ fn a_failed_directory_fsync_after_the_rename_leaves_the_entry_and_names_it() {
         "{error}"
     );
 }
+
+#[test]
+fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary() {
+    use reedbase_concurrent_core::QueueBackend;
+    for durability in [Durability::Durable, Durability::Relaxed] {
+        for take in [true, false] {
+            let what = format!("{durability:?}, instead says {take}");
+            let dir = tempfile::tempdir().unwrap();
+            let backend =
+                crate::FsBackend::with_options(dir.path(), FsOptions::new().durability(durability));
+            let queue = queue_dir(dir.path(), "t");
+            let write = sample_write("k", 3);
+            let (mut temporaries, mut pending) = (Vec::new(), Vec::new());
+            let got = backend
+                .queue_write_unless("t", &write, &mut || {
+                    for name in file_names(&queue) {
+                        if name.ends_with(".tmp") {
+                            temporaries.push(fs::read(queue.join(&name)).unwrap());
+                        } else if name.ends_with(".pending") {
+                            pending.push(name);
+                        }
+                    }
+                    take
+                })
+                .unwrap();
+            assert_eq!(
+                temporaries,
+                [serde_json::to_vec(&write).unwrap()],
+                "{what}: asked with the whole entry written under a temporary name"
+            );
+            assert!(
+                pending.is_empty(),
+                "{what}: nothing visible yet: {pending:?}"
+            );
+            let names = file_names(&queue);
+            assert!(
+                names.iter().all(|name| !name.ends_with(".tmp")),
+                "{what}: no temporary left: {names:?}"
+            );
+            match got {
+                None => {
+                    assert!(take, "{what}: queued nothing although told to queue");
+                    assert_eq!(backend.count_pending("t").unwrap(), 0, "{what}");
+                }
+                Some(id) => {
+                    assert!(!take, "{what}: queued although told not to");
+                    assert_eq!(
+                        backend.get_next_pending("t").unwrap(),
+                        Some((id, write)),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+}

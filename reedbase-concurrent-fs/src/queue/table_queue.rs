@@ -36,10 +36,27 @@ pub(crate) fn queue_write(
     write: &PendingWrite,
     options: &FsOptions,
 ) -> ReedResult<String> {
+    let mut never = || None::<std::convert::Infallible>;
+    match queue_write_unless(base, table_name, write, options, &mut never)? {
+        Ok(id) => Ok(id),
+        Err(never) => match never {},
+    }
+}
+
+/// `queue_write_unless`: as [`queue_write`], asking `instead` once the
+/// entry is written (and synced when durable) under its temporary name;
+/// `Some` deletes the temporary, queues nothing and is returned as `Err`.
+pub(crate) fn queue_write_unless<T>(
+    base: &BaseDir,
+    table_name: &str,
+    write: &PendingWrite,
+    options: &FsOptions,
+    instead: &mut dyn FnMut() -> Option<T>,
+) -> ReedResult<Result<String, T>> {
     let paths = TablePaths::new(base.path(), table_name)?;
     validate_write(write)?;
     let bytes = codec::encode(write, options.codec)?;
-    producer::enqueue(base, &paths, table_name, &bytes, options)
+    producer::enqueue(base, &paths, table_name, &bytes, options, instead)
 }
 
 /// `get_pending_batch` (and `get_next_pending` with `max` 1).
