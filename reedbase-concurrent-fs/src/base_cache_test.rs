@@ -9,7 +9,7 @@ use std::time::Duration;
 use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteOperation};
 
 use super::{base_at, close_idle};
-use crate::{acquire_lock, count_pending, is_locked, queue_write};
+use crate::{FsBackend, acquire_lock, count_pending, is_locked, queue_write, wait_for_unlock};
 
 fn write() -> PendingWrite {
     PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new("k", vec!["v"])])
@@ -127,4 +127,39 @@ fn after_a_base_is_replaced_removals_and_writes_go_to_the_new_one() {
         count_pending(&dir.path().join("moved"), "users").unwrap(),
         1
     );
+}
+
+#[test]
+fn a_probe_keeps_the_files_it_opened_for_the_next_probe_and_acquisition() {
+    use reedbase_concurrent_core::LockBackend;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    // Another holder (its own descriptors, as another process has) made
+    // the table and its lock file; this base never locked it.
+    let other = FsBackend::new(&base);
+    drop(other.acquire_lock("users", Duration::from_secs(1)).unwrap());
+    assert!(!is_locked(&base, "users").unwrap());
+    let kept = base_at(&base);
+    assert_eq!(kept.kept().idle(), 1, "the probe's files are kept");
+    let held = other.acquire_lock("users", Duration::ZERO).unwrap();
+    assert!(is_locked(&base, "users").unwrap(), "seen held through them");
+    let waited = wait_for_unlock(&base, "users", Duration::from_millis(20)).unwrap_err();
+    assert!(waited.is_lock_timeout(), "{waited}");
+    drop(held);
+    wait_for_unlock(&base, "users", Duration::ZERO).unwrap();
+    assert_eq!(kept.kept().idle(), 1, "still one pair, reused");
+    let mine = acquire_lock(&base, "users", Duration::ZERO).unwrap();
+    assert!(
+        other.is_locked("users").unwrap(),
+        "an acquisition through them excludes"
+    );
+    assert!(other.try_acquire_lock("users").unwrap().is_none());
+    drop(mine);
+    assert!(!is_locked(&base, "users").unwrap());
+    // A table without a lock file keeps nothing and creates nothing.
+    fs::create_dir_all(base.join("tables").join("bare")).unwrap();
+    assert!(!is_locked(&base, "bare").unwrap());
+    assert!(!base.join("tables").join("bare").join("write.lock").exists());
+    assert_eq!(kept.kept().idle(), 1);
+    close_idle(&base);
 }

@@ -287,6 +287,9 @@ fn a_read_only_disk_leaves_readable_entries_readable() {
     assert_eq!(next, Some(good));
     assert_eq!(backend.count_pending(TABLE).unwrap(), 2);
     assert!(!backend.is_locked(TABLE).unwrap());
+    // A probe that cannot open `write.lock` for writing (to keep it) probes
+    // through a read-only opening, every time.
+    assert!(!backend.is_locked(TABLE).unwrap(), "probed again");
     let moved = backend.moved_aside(TABLE).unwrap();
     assert!(
         moved

@@ -141,6 +141,21 @@ pub(crate) fn existing_lock_file(
     open_lock_file(dir, name, path, tables, OFlags::RDONLY)
 }
 
+/// Opens the lock file `name` in `dir` for reading and writing without
+/// creating it, or `None` if there is none.
+///
+/// # Errors
+///
+/// As [`create_lock_file`].
+pub(crate) fn writable_lock_file(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    path: &Path,
+    tables: &Path,
+) -> ReedResult<Option<LockFile>> {
+    open_lock_file(dir, name, path, tables, OFlags::RDWR)
+}
+
 fn open_lock_file(
     dir: BorrowedFd<'_>,
     name: &str,

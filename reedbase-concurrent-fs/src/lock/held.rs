@@ -43,6 +43,17 @@ const TABLES_CHECK: Duration = Duration::from_millis(50);
 /// beyond this the least recently used is closed.
 const MAX_IDLE: usize = 16;
 
+/// What [`Held::open_existing`] found.
+#[derive(Debug)]
+pub(crate) enum Existing {
+    /// The pair, opened as an acquisition opens it.
+    Opened(Box<Held>),
+    /// The table directory holds no `write.lock`.
+    NoLockFile(File),
+    /// `write.lock` cannot be opened for writing by this process.
+    NotWritable(File),
+}
+
 /// The descriptors of one table's lock, opened but not necessarily locked.
 #[derive(Debug)]
 pub(crate) struct Held {
@@ -68,10 +79,39 @@ impl Held {
     pub(crate) fn open(base: &BaseDir, paths: &TablePaths) -> ReedResult<Box<Held>> {
         let create = crate::options::Durability::Relaxed;
         let dir = File::from(base.create(paths, Level::Table, create, "create_lock_dir")?);
-        let dir_facts =
-            facts_of(&dir).map_err(|e| ReedError::io("create_lock_dir", &paths.table_dir, &e))?;
         let lock =
             flock::create_lock_file(dir.as_fd(), LOCK_FILE, &paths.lock_file, tables_dir(paths))?;
+        Held::of(dir, lock, paths, "create_lock_dir")
+    }
+
+    /// Opens `write.lock` for reading and writing in the already opened
+    /// table directory `dir`, creating nothing. A probe keeps what this
+    /// gives; the directory comes back when there is no `write.lock`, or
+    /// when this process may not open it for writing (permissions, a
+    /// read-only file system), for the probe to open it read-only. Other
+    /// failures (a link, a FIFO) as [`flock::create_lock_file`] reports them.
+    pub(crate) fn open_existing(dir: File, paths: &TablePaths) -> ReedResult<Existing> {
+        let opened =
+            flock::writable_lock_file(dir.as_fd(), LOCK_FILE, &paths.lock_file, tables_dir(paths));
+        match opened {
+            Ok(Some(lock)) => Held::of(dir, lock, paths, "open_lock_file").map(Existing::Opened),
+            Ok(None) => Ok(Existing::NoLockFile(dir)),
+            Err(ReedError::IoError {
+                kind: std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem,
+                ..
+            }) => Ok(Existing::NotWritable(dir)),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn of(
+        dir: File,
+        lock: LockFile,
+        paths: &TablePaths,
+        operation: &'static str,
+    ) -> ReedResult<Box<Held>> {
+        let dir_facts =
+            facts_of(&dir).map_err(|e| ReedError::io(operation, &paths.table_dir, &e))?;
         let table = paths.table_dir.file_name().unwrap_or_default();
         Ok(Box::new(Held {
             dir,

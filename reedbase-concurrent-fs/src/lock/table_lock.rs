@@ -21,7 +21,7 @@ use reedbase_concurrent_core::{
 };
 
 use super::flock::{self, LockFile, Polled, TryLock};
-use super::held::{Held, LOCK_FILE};
+use super::held::{Existing, Held, LOCK_FILE};
 use super::holder;
 use super::holding;
 use super::notify::wait_until;
@@ -289,7 +289,15 @@ fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
     let Some(dir) = base.open(&paths, Level::Table, "open_lock_file")? else {
         return Ok(None);
     };
-    let dir = File::from(dir);
+    // Opened as an acquisition opens them, so that the pair is kept for
+    // the next probe or acquisition (a process that only probes pays the
+    // opening once, not on every call); read-only where this process may
+    // not write `write.lock`.
+    let dir = match Held::open_existing(File::from(dir), &paths)? {
+        Existing::Opened(held) => return Ok(Some(Files::Kept(held))),
+        Existing::NoLockFile(dir) => return Ok(Some(Files::Opened(dir, None, paths))),
+        Existing::NotWritable(dir) => dir,
+    };
     let lock = flock::existing_lock_file(
         std::os::fd::AsFd::as_fd(&dir),
         LOCK_FILE,
