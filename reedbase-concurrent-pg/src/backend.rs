@@ -280,6 +280,15 @@ impl LockBackend for PgBackend {
         self.try_acquire(table_name)
     }
 
+    /// As `acquire_lock`, without the query for the holder on a timeout.
+    fn try_acquire_lock_for(
+        &self,
+        table_name: &str,
+        timeout: Duration,
+    ) -> ReedResult<Option<PgLockGuard>> {
+        self.acquire_or_none(table_name, timeout)
+    }
+
     fn is_locked(&self, table_name: &str) -> ReedResult<bool> {
         self.locked(table_name)
     }

@@ -105,6 +105,7 @@ impl PgBackend {
     }
 
     /// The error of a failed acquisition that started at `start`.
+    #[allow(clippy::too_many_arguments)]
     fn acquisition_error(
         &self,
         failed: Failed,
@@ -113,10 +114,11 @@ impl PgBackend {
         start: Instant,
         deadline: Instant,
         operation: &'static str,
+        describe: Describe,
     ) -> ReedError {
         match failed {
             Failed::Server(error) if connection::timed_out(&error) => {
-                self.lock_timeout(table, table_no, start.elapsed())
+                self.timed_out(describe, table, table_no, start.elapsed())
             }
             Failed::Server(error) if error.is_closed() && Instant::now() >= deadline => {
                 // No answer by the deadline: the connection was closed,
@@ -148,6 +150,13 @@ impl PgBackend {
     }
 }
 
+/// Whether a timed-out acquisition names the holder (one more query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Describe {
+    Holder,
+    Nothing,
+}
+
 /// Why an acquisition failed.
 enum Failed {
     /// The server failed, or the wait timed out.
@@ -160,12 +169,52 @@ enum Failed {
 impl PgBackend {
     /// [`LockBackend::acquire_lock`](reedbase_concurrent_core::LockBackend::acquire_lock).
     pub(crate) fn acquire(&self, table_name: &str, timeout: Duration) -> ReedResult<PgLockGuard> {
+        self.acquire_within(table_name, timeout, Describe::Holder)
+    }
+
+    /// [`LockBackend::try_acquire_lock_for`](reedbase_concurrent_core::LockBackend::try_acquire_lock_for):
+    /// a timeout is `None`, with no query for the holder.
+    pub(crate) fn acquire_or_none(
+        &self,
+        table_name: &str,
+        timeout: Duration,
+    ) -> ReedResult<Option<PgLockGuard>> {
+        match self.acquire_within(table_name, timeout, Describe::Nothing) {
+            Ok(guard) => Ok(Some(guard)),
+            Err(ReedError::LockTimeout { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The error of a wait that timed out after `waited`.
+    fn timed_out(
+        &self,
+        describe: Describe,
+        table: &str,
+        table_no: i32,
+        waited: Duration,
+    ) -> ReedError {
+        match describe {
+            Describe::Holder => self.lock_timeout(table, table_no, waited),
+            Describe::Nothing => ReedError::lock_timeout(table, waited),
+        }
+    }
+
+    fn acquire_within(
+        &self,
+        table_name: &str,
+        timeout: Duration,
+        describe: Describe,
+    ) -> ReedResult<PgLockGuard> {
         const OPERATION: &str = "acquire_lock";
         validate_table_name(table_name)?;
         let start = Instant::now();
         if timeout.is_zero() {
             return match self.try_acquire(table_name)? {
                 Some(guard) => Ok(guard),
+                None if describe == Describe::Nothing => {
+                    Err(ReedError::lock_timeout(table_name, start.elapsed()))
+                }
                 None => {
                     let table_no = self
                         .table_number(table_name, Lookup::Existing, OPERATION)?
@@ -204,7 +253,9 @@ impl PgBackend {
         );
         self.finish_acquisition(table_name, key, conn, &sql)
             .map_err(|failed| {
-                self.acquisition_error(failed, table_name, table_no, start, deadline, OPERATION)
+                self.acquisition_error(
+                    failed, table_name, table_no, start, deadline, OPERATION, describe,
+                )
             })
     }
 
@@ -242,7 +293,15 @@ impl PgBackend {
         self.finish_acquisition(table_name, key, conn, &record)
             .map(Some)
             .map_err(|failed| {
-                self.acquisition_error(failed, table_name, table_no, start, deadline, OPERATION)
+                self.acquisition_error(
+                    failed,
+                    table_name,
+                    table_no,
+                    start,
+                    deadline,
+                    OPERATION,
+                    Describe::Holder,
+                )
             })
     }
 
