@@ -102,8 +102,10 @@
 //! a file system with dependable locks, or use the pg backend.
 //!
 //! Measurements and the designs behind this module: the repository's
-//! `docs/design/2026-12-06-fs-lock-and-queue.md`, and for taking turns
-//! `docs/design/2026-12-06-fs-lock-turns.md`.
+//! `docs/design/2026-12-06-fs-lock-and-queue.md`, for taking turns
+//! `docs/design/2026-12-06-fs-lock-turns.md`, and for probes that keep
+//! their files and timeouts that read no holder
+//! `docs/design/2026-12-06-queueing-at-the-deadline.md`.
 
 pub(crate) mod flock;
 pub(crate) mod held;
