@@ -103,6 +103,7 @@ const CALLED: &[&str] = &[
     "acquire+release, new table",
     "is_locked, lock file exists",
     "is_locked, lock file absent",
+    "is_locked, only probed by this process",
     "wait_for_unlock, lock free",
     "queue_write 1 row, empty queue, relaxed",
     "get_next_pending, depth 100",

@@ -13,11 +13,11 @@
 //! `calls_done`, where callgrind writes one part of its profile.
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::subjects::{Payload, Subject, subject};
+use super::subjects::{Payload, Subject, base_of, subject};
 use crate::pg_site::PgSite;
 
 /// An old-API operation whose calls are counted.
@@ -31,6 +31,9 @@ pub enum Operation {
     IsLockedExists,
     /// `is_locked` of a table without a lock file.
     IsLockedAbsent,
+    /// `is_locked` of a free table whose lock file another process made,
+    /// in a process that never locked it (a monitor, a reader).
+    IsLockedOnlyProbed,
     /// `wait_for_unlock` on a free lock.
     WaitFree,
     /// `queue_write` of one row to an empty queue, relaxed.
@@ -46,11 +49,12 @@ pub enum Operation {
 impl Operation {
     /// Every operation, in the order the child runs them (`<op>` in the
     /// markers is an index into this).
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 10] = [
         Operation::LockExists,
         Operation::LockNewTable,
         Operation::IsLockedExists,
         Operation::IsLockedAbsent,
+        Operation::IsLockedOnlyProbed,
         Operation::WaitFree,
         Operation::QueueWrite,
         Operation::NextPending,
@@ -65,6 +69,7 @@ impl Operation {
             Operation::LockNewTable => "acquire+release, new table",
             Operation::IsLockedExists => "is_locked, lock file exists",
             Operation::IsLockedAbsent => "is_locked, lock file absent",
+            Operation::IsLockedOnlyProbed => "is_locked, only probed by this process",
             Operation::WaitFree => "wait_for_unlock, lock free",
             Operation::QueueWrite => "queue_write 1 row, empty queue, relaxed",
             Operation::NextPending => "get_next_pending, depth 100",
@@ -118,7 +123,7 @@ pub fn calls(args: &CallsArgs) -> Result<(), String> {
             marker: index,
             rounds: WARM_UP + args.count,
         };
-        run_operation(s.as_ref(), op, &counted)
+        run_operation(s.as_ref(), &base_of(&args.dir, label), op, &counted)
             .map_err(|e| format!("{} / {}: {e}", op.name(), args.subject))?;
         calls_done(index);
     }
@@ -177,7 +182,12 @@ fn expect_false(found: Option<Result<bool, String>>, what: &str) -> Result<(), S
     }
 }
 
-fn run_operation(s: &dyn Subject, op: Operation, counted: &Counted) -> Result<(), String> {
+fn run_operation(
+    s: &dyn Subject,
+    base: &Path,
+    op: Operation,
+    counted: &Counted,
+) -> Result<(), String> {
     let filler = Payload::rows(1);
     let lock_once = || s.acquire_release("bench");
     match op {
@@ -201,6 +211,19 @@ fn run_operation(s: &dyn Subject, op: Operation, counted: &Counted) -> Result<()
             };
             for r in 0..counted.rounds {
                 counted.round(r, &mut || expect_false(s.is_locked(table), "is_locked"))?;
+            }
+        }
+        Operation::IsLockedOnlyProbed => {
+            // As another process (or the old module) leaves it: an empty
+            // `write.lock` in the table's directory.
+            let table_dir = base.join("tables").join("probed_only");
+            std::fs::create_dir_all(&table_dir)
+                .and_then(|()| std::fs::write(table_dir.join("write.lock"), b""))
+                .map_err(|e| format!("making {}: {e}", table_dir.display()))?;
+            for r in 0..counted.rounds {
+                counted.round(r, &mut || {
+                    expect_false(s.is_locked("probed_only"), "is_locked")
+                })?;
             }
         }
         Operation::WaitFree => {

@@ -28,12 +28,17 @@ pub fn is_pg(label: &str) -> bool {
     label.starts_with("pg")
 }
 
+/// The base directory of the subject `label` under `dir`.
+pub fn base_of(dir: &Path, label: &str) -> std::path::PathBuf {
+    dir.join(label.replace(' ', "-"))
+}
+
 /// The subject called `label`, with its files under `dir`: `last`, `fs`
 /// (default options), `fs free` (the free functions, relaxed), `fs relaxed json` and the other three fs modes,
 /// `mem`, `sqlite relaxed`, `sqlite durable`; and, on the server of `pg`
 /// in a namespace of its own beside `pg`'s, `pg durable` and `pg relaxed`.
 pub fn subject(dir: &Path, pg: &PgSite, label: &str) -> Result<Box<dyn Subject>, String> {
-    let base = dir.join(label.replace(' ', "-"));
+    let base = base_of(dir, label);
     let pg_backend = |durability| {
         let options = PgOptions::new().durability(durability).capacity(CAPACITY);
         let backend = pg.beside(label).connect(options)?;
