@@ -28,6 +28,8 @@ struct Recording {
     prepare: Duration,
     release_while_preparing: Mutex<Option<MemGuard>>,
     waits: Mutex<Vec<Duration>>,
+    /// Breaks the contract: queues the write whatever `instead` said.
+    ignores_instead: bool,
 }
 
 impl Recording {
@@ -37,6 +39,7 @@ impl Recording {
             prepare,
             release_while_preparing: Mutex::new(None),
             waits: Mutex::new(Vec::new()),
+            ignores_instead: false,
         }
     }
 
@@ -83,7 +86,7 @@ impl QueueBackend for Recording {
     ) -> ReedResult<Option<String>> {
         std::thread::sleep(self.prepare);
         drop(self.release_while_preparing.lock().unwrap().take());
-        if instead() {
+        if instead() && !self.ignores_instead {
             return Ok(None);
         }
         self.inner.queue_write(table_name, write).map(Some)
@@ -207,4 +210,35 @@ fn a_zero_timeout_tries_the_lock_before_and_after_preparing() {
         assert!(matches!(outcome, SubmitOutcome::Queued(_)), "{outcome:?}");
         assert_eq!(backend.take_waits(), [Duration::ZERO, Duration::ZERO]);
     }
+}
+
+#[test]
+fn a_backend_that_queues_although_told_not_to_gets_its_write_applied_once() {
+    let mut backend = Recording::new(Duration::ZERO);
+    backend.ignores_instead = true;
+    let held = backend.inner.acquire_lock(TABLE, Duration::ZERO).unwrap();
+    *backend.release_while_preparing.lock().unwrap() = Some(held);
+    let coordinator = WriteCoordinator::new(&backend);
+    let mut applied = Vec::new();
+    let outcome = coordinator
+        .submit(TABLE, write("k"), Duration::from_millis(20), |key, w| {
+            applied.push((key.is_direct(), w.rows[0].key.clone()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(matches!(outcome, SubmitOutcome::Queued(_)), "{outcome:?}");
+    assert!(applied.is_empty(), "not applied directly: {applied:?}");
+    assert!(!backend.is_locked(TABLE).unwrap(), "the lock is released");
+    let drained = coordinator
+        .drain(TABLE, Duration::from_secs(1), |key, w| {
+            applied.push((key.is_direct(), w.rows[0].key.clone()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(drained, 1);
+    assert_eq!(
+        applied,
+        [(false, "k".to_string())],
+        "applied once, from the queue"
+    );
 }

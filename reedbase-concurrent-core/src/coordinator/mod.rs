@@ -387,8 +387,16 @@ impl<B: Backend> WriteCoordinator<B> {
             }
         });
         let queued = match (queued, taken) {
-            // Taken by `instead`: whatever the backend said after that, the
-            // write was not queued, and the lock (or its error) decides.
+            // A backend that queued the write although `instead` took the
+            // lock: the write is in the queue, so it must not also be
+            // applied directly (it would be applied twice); the lock goes,
+            // and a holder applies it from the queue.
+            (Ok(Some(id)), Some(Ok(guard))) => {
+                drop(guard);
+                return Ok(Room::Queued(id));
+            }
+            // Taken by `instead`: the write was not queued, and the lock
+            // (or its error) decides.
             (_, Some(Ok(guard))) => return Ok(Room::Locked(guard)),
             (_, Some(Err(error))) => return Err(error),
             (Ok(Some(id)), None) => Ok(id),
