@@ -133,19 +133,33 @@ fn write(key: &str) -> PendingWrite {
     PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new(key, ["v"])])
 }
 
-#[test]
-fn a_lock_freed_while_the_entry_is_prepared_takes_the_write_and_queues_nothing() {
-    let backend = Recording::new(Duration::ZERO);
+/// What `apply` saw: whether the key was direct, and the row's key.
+type Applied = Vec<(bool, String)>;
+
+/// Submits `write("k")` with a 20 ms timeout through `coordinator` while
+/// the table's lock is held and set to be released while the entry is
+/// prepared; records what `apply` saw into `applied`.
+fn submit_with_the_lock_freed_while_preparing(
+    backend: &Recording,
+    coordinator: &WriteCoordinator<&Recording>,
+    applied: &mut Applied,
+) -> SubmitOutcome {
     let held = backend.inner.acquire_lock(TABLE, Duration::ZERO).unwrap();
     *backend.release_while_preparing.lock().unwrap() = Some(held);
-    let coordinator = WriteCoordinator::new(&backend);
-    let mut applied = Vec::new();
-    let outcome = coordinator
+    coordinator
         .submit(TABLE, write("k"), Duration::from_millis(20), |key, w| {
             applied.push((key.is_direct(), w.rows[0].key.clone()));
             Ok(())
         })
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_lock_freed_while_the_entry_is_prepared_takes_the_write_and_queues_nothing() {
+    let backend = Recording::new(Duration::ZERO);
+    let coordinator = WriteCoordinator::new(&backend);
+    let mut applied = Applied::new();
+    let outcome = submit_with_the_lock_freed_while_preparing(&backend, &coordinator, &mut applied);
     assert_eq!(outcome, SubmitOutcome::Applied { drained: 0 });
     assert_eq!(applied, [(true, "k".to_string())], "applied once, directly");
     assert_eq!(backend.count_pending(TABLE).unwrap(), 0, "nothing queued");
@@ -216,16 +230,9 @@ fn a_zero_timeout_tries_the_lock_before_and_after_preparing() {
 fn a_backend_that_queues_although_told_not_to_gets_its_write_applied_once() {
     let mut backend = Recording::new(Duration::ZERO);
     backend.ignores_instead = true;
-    let held = backend.inner.acquire_lock(TABLE, Duration::ZERO).unwrap();
-    *backend.release_while_preparing.lock().unwrap() = Some(held);
     let coordinator = WriteCoordinator::new(&backend);
-    let mut applied = Vec::new();
-    let outcome = coordinator
-        .submit(TABLE, write("k"), Duration::from_millis(20), |key, w| {
-            applied.push((key.is_direct(), w.rows[0].key.clone()));
-            Ok(())
-        })
-        .unwrap();
+    let mut applied = Applied::new();
+    let outcome = submit_with_the_lock_freed_while_preparing(&backend, &coordinator, &mut applied);
     assert!(matches!(outcome, SubmitOutcome::Queued(_)), "{outcome:?}");
     assert!(applied.is_empty(), "not applied directly: {applied:?}");
     assert!(!backend.is_locked(TABLE).unwrap(), "the lock is released");
