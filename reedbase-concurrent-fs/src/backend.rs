@@ -195,8 +195,13 @@ impl QueueBackend for FsBackend {
     }
 
     fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
-        let removed =
-            table_queue::remove_batch(&self.base, table_name, queue_ids, self.options.durability);
+        let removed = table_queue::remove_batch(
+            &self.base,
+            table_name,
+            queue_ids,
+            self.options.durability,
+            table_queue::Freed::Later,
+        );
         match &removed {
             Ok(()) => self.listings.removed(table_name, queue_ids),
             // Which were removed is not said: list again.

@@ -18,6 +18,7 @@ use rustix::io::Errno;
 use super::codec;
 use super::corrupt::{Moved, forget_stuck, forget_stuck_in, move_aside, note_stuck};
 use super::entry_id::{MAX_WRITTEN_SEQUENCE, is_beyond_producers};
+use super::late_free;
 use super::listing::{Candidate, ordered_entries};
 use crate::no_follow::{Facts, Opened, open_regular};
 use crate::tables_dir::TablePaths;
@@ -256,7 +257,8 @@ fn may_be_in_progress(facts: &Facts, id: &str) -> bool {
 
 /// Removes an entry by (validated) id, and its count of failed applies
 /// unless `attempts` is false (none can exist); `Ok(false)` if there was
-/// no entry.
+/// no entry. With `pinned`, the entry is pinned first and its descriptor
+/// pushed there, so that closing it later frees it (see `late_free`).
 ///
 /// # Errors
 ///
@@ -266,9 +268,15 @@ pub(crate) fn remove_entry(
     paths: &TablePaths,
     queue_id: &str,
     attempts: bool,
+    pinned: Option<&mut Vec<OwnedFd>>,
 ) -> ReedResult<bool> {
     let name = super::entry_id::pending_file_name(queue_id);
-    match rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty()) {
+    let pin = pinned.and_then(|pinned| Some((pinned, late_free::pin(queue, &name)?)));
+    let unlinked = rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty());
+    if let Some((pinned, fd)) = pin {
+        pinned.push(fd);
+    }
+    match unlinked {
         Ok(()) => {
             if attempts {
                 forget_failed_applies(queue, queue_id);

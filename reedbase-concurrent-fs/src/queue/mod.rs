@@ -79,6 +79,7 @@ pub(crate) mod corrupt;
 mod counts_marker;
 pub(crate) mod entry_id;
 pub(crate) mod kept_queue;
+mod late_free;
 pub(crate) mod listing;
 pub(crate) mod producer;
 pub(crate) mod producers_lock;

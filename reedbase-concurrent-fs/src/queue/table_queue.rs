@@ -17,6 +17,7 @@ use super::corrupt::{self, Moved};
 use super::counts_marker;
 use super::entry_id::{check_queue_id, pending_file_name};
 use super::kept_queue;
+use super::late_free;
 use super::listing;
 use super::producer;
 use crate::no_follow::stat_at;
@@ -88,9 +89,26 @@ pub(crate) fn pending_batch_kept(
     listings.pending_batch(queue, &paths, table_name, max, options.max_entry_bytes)
 }
 
-/// `remove_from_queue`.
+/// `remove_from_queue`: one entry, freed in the call (a caller that removes
+/// entries one by one is not a lock holder applying batches).
 pub(crate) fn remove(base: &BaseDir, table_name: &str, queue_id: &str) -> ReedResult<()> {
-    remove_batch(base, table_name, &[queue_id], Durability::Relaxed)
+    remove_batch(
+        base,
+        table_name,
+        &[queue_id],
+        Durability::Relaxed,
+        Freed::Now,
+    )
+}
+
+/// When [`remove_batch`] frees what it removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freed {
+    /// In each `unlinkat`.
+    Now,
+    /// On the process's closing thread, after the call (see `late_free`):
+    /// for the lock holder's batches.
+    Later,
 }
 
 /// `remove_batch_from_queue`: checks every id first (a malformed id touches
@@ -102,6 +120,7 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     table_name: &str,
     queue_ids: &[S],
     durability: Durability,
+    freed: Freed,
 ) -> ReedResult<()> {
     let paths = TablePaths::new(base.path(), table_name)?;
     queue_ids
@@ -120,8 +139,10 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let attempts = counts_marker::may_hold_counts(found.links);
     let mut removed = 0;
     let mut outcome = Ok(());
+    let mut pinned = Vec::new();
     for id in queue_ids {
-        match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref(), attempts) {
+        let pin = (freed == Freed::Later).then_some(&mut pinned);
+        match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref(), attempts, pin) {
             Ok(true) => removed += 1,
             Ok(false) => {
                 outcome = Err(not_pending(
@@ -143,6 +164,7 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
             .map_err(|e| ReedError::io("sync_queue_dir", &paths.queue_dir, &e));
         outcome = outcome.and(synced);
     }
+    late_free::close_later(pinned);
     outcome
 }
 

@@ -6,8 +6,9 @@ use std::fs;
 
 use reedbase_concurrent_core::ReedError;
 
-use super::{is_pending, move_aside, pending_batch, queue_write, remove_batch};
+use super::{Freed, is_pending, move_aside, pending_batch, queue_write, remove, remove_batch};
 use crate::options::{Durability, FsOptions};
+use crate::queue::late_free::PINNED;
 use crate::queue::test_support::{queue_dir, sample_write};
 use crate::tables_dir::BaseDir;
 
@@ -36,9 +37,9 @@ fn a_batch_removal_stops_at_the_first_failure_keeping_what_it_removed() {
     for durability in [Durability::Durable, Durability::Relaxed] {
         let options = FsOptions::new().durability(durability);
         let (_dir, base, ids) = filled(4, &options);
-        remove_batch(&base, "t", &ids[..1], durability).unwrap();
+        remove_batch(&base, "t", &ids[..1], durability, Freed::Later).unwrap();
         let batch = [ids[1].clone(), ids[0].clone(), ids[2].clone()];
-        let err = remove_batch(&base, "t", &batch, durability).unwrap_err();
+        let err = remove_batch(&base, "t", &batch, durability, Freed::Later).unwrap_err();
         assert!(
             matches!(err, ReedError::QueueEntryNotFound { ref queue_id, .. } if *queue_id == ids[0]),
             "{err}"
@@ -55,13 +56,36 @@ fn a_batch_removal_stops_at_the_first_failure_keeping_what_it_removed() {
         // is removed.
         let invalid = [ids[2].clone(), "../x".to_string(), ids[3].clone()];
         assert!(
-            remove_batch(&base, "t", &invalid, durability)
+            remove_batch(&base, "t", &invalid, durability, Freed::Now)
                 .unwrap_err()
                 .is_invalid_input()
         );
         assert!(is_pending(&base, "t", &ids[2]).unwrap(), "untouched");
         assert!(is_pending(&base, "t", &ids[3]).unwrap(), "untouched");
-        remove_batch::<String>(&base, "t", &[], durability).unwrap();
+        remove_batch::<String>(&base, "t", &[], durability, Freed::Later).unwrap();
+    }
+}
+
+/// A lock holder's batch removal pins each entry before its unlink, so that
+/// freeing it happens on the closing thread; a removal of one entry by id
+/// (`remove_from_queue`) frees it in the call.
+#[test]
+fn a_batch_removal_leaves_the_freeing_to_the_closing_thread() {
+    for durability in [Durability::Durable, Durability::Relaxed] {
+        let options = FsOptions::new().durability(durability);
+        let (_dir, base, ids) = filled(4, &options);
+        let pinned = || PINNED.with(std::cell::Cell::get);
+        let before = pinned();
+        remove_batch(&base, "t", &ids[..3], durability, Freed::Later).unwrap();
+        assert_eq!(pinned() - before, 3);
+        for id in &ids[..3] {
+            assert!(!is_pending(&base, "t", id).unwrap(), "removed");
+        }
+        remove(&base, "t", &ids[3]).unwrap();
+        assert_eq!(pinned() - before, 3, "one by id: not pinned");
+        assert!(!is_pending(&base, "t", &ids[3]).unwrap());
+        let left = fs::read_dir(queue_dir(base.path(), "t")).unwrap().count();
+        assert_eq!(left, 0, "nothing left in the queue directory");
     }
 }
 

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::{self, File};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::fs::FileType;
+
+use super::{close_later, pin};
+
+fn dir_fd(path: &Path) -> File {
+    File::open(path).unwrap()
+}
+
+/// What `/proc/self/fd/<fd>` names, if the descriptor is open.
+fn named_by(fd: i32) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/self/fd/{fd}")).ok()
+}
+
+#[test]
+fn a_pinned_entry_outlives_its_unlink_until_the_thread_closes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "00000000000000000001-pinned.pending";
+    fs::write(dir.path().join(name), b"entry").unwrap();
+    let queue = dir_fd(dir.path());
+    let pinned = pin(queue.as_fd(), name).expect("pinned");
+    fs::remove_file(dir.path().join(name)).unwrap();
+    // The inode is still there, with no name left.
+    let stat = rustix::fs::fstat(&pinned).unwrap();
+    assert_eq!(stat.st_nlink, 0);
+    let raw = pinned.as_raw_fd();
+    let deleted = named_by(raw).unwrap();
+    assert!(
+        deleted.to_string_lossy().ends_with("(deleted)"),
+        "{deleted:?}"
+    );
+
+    close_later(vec![pinned]);
+    let start = Instant::now();
+    // Closed by the thread: the number is free or reused for something else.
+    while named_by(raw).as_ref() == Some(&deleted) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "descriptor {raw} still open"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // It has run by now, and named itself.
+    let threads = fs::read_dir("/proc/self/task").unwrap();
+    let names: Vec<String> = threads
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .collect();
+    assert!(
+        names.iter().any(|name| name.trim() == "reedbase-free"),
+        "a closing thread runs: {names:?}"
+    );
+}
+
+#[test]
+fn pinning_follows_no_link_and_opens_no_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("target"), b"outside").unwrap();
+    symlink(
+        outside.path().join("target"),
+        dir.path().join("link.pending"),
+    )
+    .unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.path().join("fifo.pending"),
+        FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let queue = dir_fd(dir.path());
+
+    let link = pin(queue.as_fd(), "link.pending").expect("the link itself");
+    let stat = rustix::fs::fstat(&link).unwrap();
+    assert_eq!(FileType::from_raw_mode(stat.st_mode), FileType::Symlink);
+    // A FIFO with no writer would block an ordinary opening for reading.
+    let fifo = pin(queue.as_fd(), "fifo.pending").expect("not blocked");
+    let stat = rustix::fs::fstat(&fifo).unwrap();
+    assert_eq!(FileType::from_raw_mode(stat.st_mode), FileType::Fifo);
+    assert!(pin(queue.as_fd(), "missing.pending").is_none());
+    close_later(vec![link, fifo]);
+    assert_eq!(
+        fs::read(outside.path().join("target")).unwrap(),
+        b"outside",
+        "nothing outside touched"
+    );
+}
+
+#[test]
+fn an_empty_batch_and_many_batches_are_all_taken() {
+    close_later(Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir_fd(dir.path());
+    let mut raws = Vec::new();
+    for batch in 0..20 {
+        let mut pinned = Vec::new();
+        for entry in 0..10 {
+            let name = format!("{batch}-{entry}.pending");
+            fs::write(dir.path().join(&name), b"x").unwrap();
+            let fd = pin(queue.as_fd(), &name).unwrap();
+            raws.push((fd.as_raw_fd(), named_by(fd.as_raw_fd()).unwrap()));
+            pinned.push(fd);
+            fs::remove_file(dir.path().join(&name)).unwrap();
+        }
+        close_later(pinned);
+    }
+    let start = Instant::now();
+    while raws
+        .iter()
+        .any(|(raw, name)| named_by(*raw).is_some_and(|now| now.starts_with(name) || now == *name))
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "not all closed");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
