@@ -33,7 +33,10 @@
 //! - **Removal** deletes the entry's file without an fsync: after a power
 //!   cut a removed entry may come back. Delivery is at-least-once and the
 //!   id is the idempotency key; a durable backend's batch removal syncs
-//!   the directory once per batch.
+//!   the directory once per batch. A batch removal pins each entry before
+//!   its unlink and leaves freeing it to a thread of the process
+//!   (`late_free`), so that a lock holder does not wait for journal work
+//!   that the queue does not need.
 //! - **One bad entry never stops the queue, nothing is deleted.** An entry
 //!   that cannot be read, decoded or trusted, is not a regular file, holds a
 //!   row that would corrupt the table, or is larger than
