@@ -87,7 +87,10 @@ impl FsBackend {
     /// between calls for tables not in use now: each table's directory and
     /// `write.lock`, kept after its first acquisition or probe so that the
     /// next one skips opening and checking them. Locks held now keep
-    /// theirs; the next call opens them again.
+    /// theirs; the next call opens them again. It also waits (up to a
+    /// second) until the queue entries that lock holders of this process
+    /// removed are freed: their descriptors are closed on a thread of the
+    /// process after each batch.
     ///
     /// A kept descriptor keeps its file system busy: call this before
     /// remounting it read-only or unmounting it (the base directory itself
@@ -110,6 +113,7 @@ impl FsBackend {
     /// ```
     pub fn close_idle(&self) {
         self.base.kept().close_idle();
+        crate::queue::wait_for_freeing();
     }
 }
 

@@ -50,7 +50,10 @@ pub(crate) fn base_at(path: &Path) -> Arc<BaseDir> {
 /// Closes the descriptors the free functions keep for the base directory
 /// at `base_path`: the idle lock files and table directories, and the base
 /// directory itself. A call in progress or a held lock keeps its own until
-/// it ends; the next call opens them again.
+/// it ends; the next call opens them again. Like
+/// [`FsBackend::close_idle`](crate::FsBackend::close_idle), it also waits
+/// (up to a second) until queue entries removed by lock holders of this
+/// process are freed.
 ///
 /// A kept descriptor keeps its file system busy: call this (or
 /// [`FsBackend::close_idle`](crate::FsBackend::close_idle) for a backend)
@@ -80,6 +83,7 @@ pub fn close_idle(base_path: &Path) {
     for base in closed {
         base.kept().close_idle();
     }
+    crate::queue::wait_for_freeing();
 }
 
 #[cfg(test)]

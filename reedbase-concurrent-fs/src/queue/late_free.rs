@@ -18,18 +18,30 @@
 //! (again in a forked child, which does not inherit it); where it cannot be
 //! started the descriptors are closed at once, as if nothing had been
 //! pinned. A process that exits or dies frees what it had pinned.
+//! [`wait_closed`] waits until what was handed over so far is closed: the
+//! backend's `close_idle` calls it, so that a read-only remount after it
+//! finds no removed entry still open.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
+
+/// What the closing thread is asked to do.
+enum Job {
+    /// Close these.
+    Close(Vec<OwnedFd>),
+    /// Say so once everything handed over before is closed.
+    Tell(Sender<()>),
+}
 
 /// The closing thread's queue and the process that started it.
 struct Closer {
     pid: u32,
-    batches: Sender<Vec<OwnedFd>>,
+    jobs: Sender<Job>,
 }
 
 static CLOSER: Mutex<Option<Closer>> = Mutex::new(None);
@@ -68,21 +80,47 @@ pub(crate) fn close_later(pinned: Vec<OwnedFd>) {
         drop(pinned);
         return;
     };
-    if let Err(mpsc::SendError(pinned)) = running.batches.send(pinned) {
+    if let Err(mpsc::SendError(job)) = running.jobs.send(Job::Close(pinned)) {
         // The thread is gone (it never ends by itself): close here, and
         // start another next time.
         *closer = None;
-        drop(pinned);
+        drop(job);
     }
 }
 
+/// Waits (at most `limit`) until every descriptor handed to
+/// [`close_later`] before the call is closed; `false` if the limit passed
+/// first. A process with no closing thread has nothing to wait for.
+pub(crate) fn wait_closed(limit: Duration) -> bool {
+    let (tell, told) = mpsc::channel();
+    {
+        let closer = CLOSER.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(running) = closer.as_ref() else {
+            return true;
+        };
+        if running.pid != std::process::id() || running.jobs.send(Job::Tell(tell)).is_err() {
+            return true;
+        }
+    }
+    told.recv_timeout(limit).is_ok()
+}
+
 fn start(pid: u32) -> Option<Closer> {
-    let (batches, received) = mpsc::channel::<Vec<OwnedFd>>();
+    let (jobs, received) = mpsc::channel::<Job>();
     thread::Builder::new()
         .name("reedbase-free".to_string())
-        .spawn(move || received.into_iter().for_each(drop))
+        .spawn(move || {
+            for job in received {
+                match job {
+                    Job::Close(pinned) => drop(pinned),
+                    Job::Tell(tell) => {
+                        let _ = tell.send(());
+                    }
+                }
+            }
+        })
         .ok()?;
-    Some(Closer { pid, batches })
+    Some(Closer { pid, jobs })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::FileType;
 
-use super::{close_later, pin};
+use super::{close_later, pin, wait_closed};
 
 fn dir_fd(path: &Path) -> File {
     File::open(path).unwrap()
@@ -120,5 +120,27 @@ fn an_empty_batch_and_many_batches_are_all_taken() {
     {
         assert!(start.elapsed() < Duration::from_secs(10), "not all closed");
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn waiting_for_the_closing_thread_returns_once_what_was_handed_over_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir_fd(dir.path());
+    let mut pinned = Vec::new();
+    let mut raws = Vec::new();
+    for entry in 0..50 {
+        let name = format!("waited-{entry}.pending");
+        fs::write(dir.path().join(&name), b"x").unwrap();
+        let fd = pin(queue.as_fd(), &name).unwrap();
+        raws.push((fd.as_raw_fd(), named_by(fd.as_raw_fd()).unwrap()));
+        pinned.push(fd);
+        fs::remove_file(dir.path().join(&name)).unwrap();
+    }
+    close_later(pinned);
+    assert!(wait_closed(Duration::from_secs(10)));
+    // No polling: closed by the time the wait returned.
+    for (raw, name) in raws {
+        assert_ne!(named_by(raw), Some(name), "descriptor {raw} still open");
     }
 }

@@ -205,3 +205,9 @@ pub fn queue_write_with(
 pub fn moved_aside(base_path: &Path, table_name: &str) -> ReedResult<Vec<MovedAside>> {
     table_queue::moved_aside(&crate::base_cache::base_at(base_path), table_name)
 }
+
+/// Waits (up to a second) until the entries that lock holders of this
+/// process removed are freed (see `late_free`); for `close_idle`.
+pub(crate) fn wait_for_freeing() {
+    late_free::wait_closed(std::time::Duration::from_secs(1));
+}
