@@ -61,25 +61,36 @@ impl AsFd for BaseFd<'_> {
     }
 }
 
+/// Dropping the last handle of a base waits (up to a second) until the
+/// queue entries that lock holders of this process removed are freed, so
+/// that unmounting the file system after dropping every backend on it
+/// finds nothing of this crate still open, as `close_idle` does.
+impl Drop for BaseDir {
+    fn drop(&mut self) {
+        crate::queue::wait_for_freeing();
+    }
+}
+
 impl BaseDir {
     /// The base directory at `path`, an [`FsBackend`](crate::FsBackend)'s;
     /// nothing is opened yet.
     pub(crate) fn new(path: PathBuf) -> Self {
-        BaseDir {
-            path,
-            fd: OnceLock::new(),
-            kept: KeptLocks::default(),
-            follows_path: false,
-            stale: AtomicBool::new(false),
-        }
+        BaseDir::of_kind(path, false)
     }
 
     /// The base directory at `path` for the free functions: resolved
     /// through the path at each call; nothing is opened yet.
     pub(crate) fn following(path: PathBuf) -> Self {
+        BaseDir::of_kind(path, true)
+    }
+
+    fn of_kind(path: PathBuf, follows_path: bool) -> Self {
         BaseDir {
-            follows_path: true,
-            ..BaseDir::new(path)
+            path,
+            fd: OnceLock::new(),
+            kept: KeptLocks::default(),
+            follows_path,
+            stale: AtomicBool::new(false),
         }
     }
 

@@ -144,3 +144,35 @@ fn waiting_for_the_closing_thread_returns_once_what_was_handed_over_is_closed() 
         assert_ne!(named_by(raw), Some(name), "descriptor {raw} still open");
     }
 }
+
+/// What `/proc/self/fd` holds open below `dir`.
+fn open_below(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .collect()
+}
+
+#[test]
+fn a_dropped_backend_leaves_no_removed_entry_open() {
+    use reedbase_concurrent_core::{CsvRow, PendingWrite, QueueBackend, WriteOperation};
+
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let backend = crate::FsBackend::new(&base);
+    let ids: Vec<String> = (0..40)
+        .map(|n| {
+            let write = PendingWrite::new(
+                WriteOperation::Insert,
+                vec![CsvRow::new(format!("k{n}"), ["v"])],
+            );
+            backend.queue_write("t", &write).unwrap()
+        })
+        .collect();
+    backend.remove_batch_from_queue("t", &ids).unwrap();
+    drop(backend);
+    // No polling: by the time the drop returned.
+    let open = open_below(&base);
+    assert!(open.is_empty(), "still open: {open:?}");
+}
