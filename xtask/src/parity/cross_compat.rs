@@ -157,6 +157,7 @@ fn run_check(check: &Check, bases: &Bases) -> Finding {
         Divergence {
             differs_on: BackendSet::of(&check.involves),
             detail: format!("{}: {message}\n", check.scenario),
+            intermittent: None,
         }
     });
     Finding {

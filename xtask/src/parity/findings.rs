@@ -158,6 +158,21 @@ pub struct Divergence {
     pub differs_on: BackendSet,
     /// A full account for the details section (messages, diverging step).
     pub detail: String,
+    /// For a conformance case that failed on the old module alone and that
+    /// PARITY.md does not list: how often it failed when run again there
+    /// (`failed` of `runs`), if it passed in some of those runs. Such a
+    /// failure is a timing-dependent flaw of the old module that a run may
+    /// or may not show; see [`Reruns`].
+    pub intermittent: Option<Reruns>,
+}
+
+/// How a case that failed once on the old module did when run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reruns {
+    /// How many of the runs again failed.
+    pub failed: usize,
+    /// How many times it was run again.
+    pub runs: usize,
 }
 
 /// One row of the table.

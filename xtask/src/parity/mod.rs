@@ -137,12 +137,19 @@ pub fn run(options: &Options) -> Result<(), String> {
     for warning in &warnings {
         println!("warning: {warning}");
     }
-    let [same, listed, unlisted, stale] = report::counts(&findings, &listing, orphans.len());
+    let [same, listed, unlisted, stale, intermittent] =
+        report::counts(&findings, &listing, orphans.len());
     println!(
         "\n{} scenarios in {:.0} s: {same} same, {listed} improved (listed), {unlisted} unlisted, {stale} stale listings.",
         findings.len(),
         started.elapsed().as_secs_f64()
     );
+    if intermittent > 0 {
+        println!(
+            "warning: {intermittent} intermittent flaw(s) of the old module not listed in {}; see above.",
+            file_name(&listing_path)
+        );
+    }
     if unlisted + stale == 0 {
         println!(
             "Parity holds: every difference from the old module is intended and explained in {}.",

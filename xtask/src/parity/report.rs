@@ -22,6 +22,11 @@ pub enum Verdict {
     /// All agreed this time, and PARITY.md lists the difference as
     /// happening only sometimes.
     SameSometimes,
+    /// The old module alone failed a conformance case that PARITY.md does
+    /// not list, and passed it in some of the runs again: a timing-dependent
+    /// flaw of the old module. Reported with a warning to list it; it does
+    /// not fail the run, since no run can be made to show it.
+    IntermittentUnlisted,
 }
 
 impl Verdict {
@@ -32,6 +37,7 @@ impl Verdict {
             Verdict::Unlisted => "UNLISTED",
             Verdict::Stale => "STALE LISTING",
             Verdict::SameSometimes => "same (listed: sometimes)",
+            Verdict::IntermittentUnlisted => "improved (UNLISTED, intermittent)",
         }
     }
 }
@@ -44,6 +50,7 @@ pub fn verdict(finding: &Finding, listing: &Listing) -> Verdict {
         (None, Some(l)) if l.sometimes => Verdict::SameSometimes,
         (None, Some(_)) => Verdict::Stale,
         (Some(d), Some(l)) if l.differs_on == d.differs_on => Verdict::Listed,
+        (Some(d), _) if d.intermittent.is_some() => Verdict::IntermittentUnlisted,
         (Some(_), _) => Verdict::Unlisted,
     }
 }
@@ -157,6 +164,23 @@ pub fn details(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Str
                     );
                 }
             }
+            Verdict::IntermittentUnlisted => {
+                let Some(divergence) = &finding.divergence else {
+                    continue;
+                };
+                let reruns = divergence.intermittent.map_or_else(String::new, |r| {
+                    format!(", then {} of {} runs again", r.failed, r.runs)
+                });
+                let _ = write!(
+                    out,
+                    "INTERMITTENT, UNLISTED {} (failed on last alone{reruns}):\n{}",
+                    finding.scenario, divergence.detail
+                );
+                let _ = writeln!(
+                    out,
+                    "  A flaw of the old module that comes and goes with timing. Measure it with `cargo xtask parity --repeat-last N` and list it in PARITY.md as `last (sometimes)` (and in reedbase-last's INTERMITTENT_FAILURES).\n"
+                );
+            }
             Verdict::Same | Verdict::Listed | Verdict::SameSometimes => {}
         }
     }
@@ -172,17 +196,23 @@ pub fn details(findings: &[Finding], listing: &Listing, orphans: &[&str]) -> Str
     out
 }
 
-/// Counts of each verdict: (same, listed, unlisted, stale).
-pub fn counts(findings: &[Finding], listing: &Listing, orphans: usize) -> [usize; 4] {
-    let mut counts = [0, 0, 0, orphans];
+/// Counts of each verdict: (same, listed, unlisted, stale, intermittent
+/// on the old module and unlisted).
+pub fn counts(findings: &[Finding], listing: &Listing, orphans: usize) -> [usize; 5] {
+    let mut counts = [0, 0, 0, orphans, 0];
     for finding in findings {
         let slot = match verdict(finding, listing) {
             Verdict::Same | Verdict::SameSometimes => 0,
             Verdict::Listed => 1,
             Verdict::Unlisted => 2,
             Verdict::Stale => 3,
+            Verdict::IntermittentUnlisted => 4,
         };
         counts[slot] += 1;
     }
     counts
 }
+
+#[cfg(test)]
+#[path = "report_test.rs"]
+mod tests;

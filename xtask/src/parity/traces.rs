@@ -209,7 +209,11 @@ fn finding_for(class: &'static str, stats: Option<&ClassStats>) -> Finding {
         group: Group::Traces,
         scenario,
         cells,
-        divergence: Some(Divergence { differs_on, detail }),
+        divergence: Some(Divergence {
+            differs_on,
+            detail,
+            intermittent: None,
+        }),
     }
 }
 

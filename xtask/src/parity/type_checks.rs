@@ -75,6 +75,7 @@ pub fn run() -> Vec<Finding> {
                         "the old module's {old_name} failed on:\n{}",
                         detail.concat()
                     ),
+                    intermittent: None,
                 }),
             }
         })
