@@ -46,6 +46,8 @@ struct Counters {
     handed_out: AtomicU64,
     /// Guards numbered up to this have lost their lock.
     lost_up_to: AtomicU64,
+    /// Calls of `is_held` on the guards handed out.
+    held_checks: AtomicU64,
 }
 
 impl<B> LosingLocks<B> {
@@ -69,6 +71,12 @@ impl<B> LosingLocks<B> {
     /// lock.
     pub fn lose_every_lock(&self) {
         self.counters.lost_up_to.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// How many times [`LockGuard::is_held`] was called on the guards
+    /// handed out so far: how often a coordinator checked its lock.
+    pub fn held_checks(&self) -> u64 {
+        self.counters.held_checks.load(Ordering::SeqCst)
     }
 
     /// The wrapped backend.
@@ -100,10 +108,18 @@ impl<G: LockGuard> LockGuard for LosingGuard<G> {
     }
 
     fn is_held(&self) -> ReedResult<bool> {
+        self.counters.held_checks.fetch_add(1, Ordering::SeqCst);
         if self.number <= self.counters.lost_up_to.load(Ordering::SeqCst) {
             return Ok(false);
         }
         self.inner.is_held()
+    }
+
+    /// The wrapped guard's answer, unless this guard has lost its lock
+    /// (also one handed out after [`LosingLocks::lose_every_lock`]).
+    fn checked_at_acquisition(&self) -> bool {
+        self.number > self.counters.lost_up_to.load(Ordering::SeqCst)
+            && self.inner.checked_at_acquisition()
     }
 
     fn fencing_token(&self) -> Option<u64> {
@@ -211,3 +227,7 @@ impl<B: QueueBackend> QueueBackend for LosingLocks<B> {
         self.inner.tables_with_pending()
     }
 }
+
+#[cfg(test)]
+#[path = "losing_locks_test.rs"]
+mod tests;

@@ -141,7 +141,10 @@ pub trait LockBackend {
 /// lock file replaced or deleted by an operator, a database backend's
 /// connection cut. The [`WriteCoordinator`](crate::WriteCoordinator) asks
 /// [`is_held`](LockGuard::is_held) before it applies a write and before it
-/// removes applied entries, so that nothing more happens under a lost lock.
+/// removes applied entries, so that nothing more happens under a lost lock
+/// (before the first apply, right after the acquisition, the acquisition's
+/// own check serves where [`checked_at_acquisition`](LockGuard::checked_at_acquisition)
+/// says there was one).
 pub trait LockGuard {
     /// The table whose lock this is.
     fn table_name(&self) -> &str;
@@ -154,6 +157,19 @@ pub trait LockGuard {
     /// A backend failure while checking; the coordinator treats it like a
     /// lost lock.
     fn is_held(&self) -> ReedResult<bool>;
+
+    /// Whether the acquisition that handed out this guard made, after taking
+    /// the lock, the same check as [`is_held`](Self::is_held), and found the
+    /// lock held. The coordinator, which checks `is_held` before each batch
+    /// it applies, then counts that check as the one before its first
+    /// batch, made right after the acquisition, and saves a second one.
+    /// The default, `false`, makes the coordinator check.
+    ///
+    /// A guard that can be handed out already lost (a test double such as
+    /// the conformance suite's `LosingLocks`) must answer `false` then.
+    fn checked_at_acquisition(&self) -> bool {
+        false
+    }
 
     /// A number that grows with every acquisition of this table's lock, for
     /// backends that hand one out (see the backend's docs for what it

@@ -20,7 +20,8 @@ pub(super) struct Stopped {
     pub(super) failure: WriteFailure,
 }
 
-/// One coordinator call under a held lock.
+/// One coordinator call under a lock, made right after the lock was
+/// acquired.
 pub(super) struct Run<'a, B: LockBackend> {
     backend: &'a B,
     options: &'a CoordinatorOptions,
@@ -87,8 +88,14 @@ impl<'a, B: Backend> Run<'a, B> {
         let max = self.options.max_batch.max(1);
         let bound = direct.map(|_| self.backend.capacity().max(max));
         let fence = self.guard.fencing_token();
+        // Every `Run` starts right after its guard was acquired: where that
+        // acquisition checked the lock as `is_held` would, it is the check
+        // before the first batch.
+        let mut checked = self.guard.checked_at_acquisition();
         loop {
-            self.ensure_held().map_err(WriteFailure::Backend)?;
+            if !std::mem::take(&mut checked) {
+                self.ensure_held().map_err(WriteFailure::Backend)?;
+            }
             let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(*drained)));
             let entries = match want {
                 0 => Vec::new(),

@@ -47,7 +47,9 @@
 //! Before each apply and before each removal the coordinator asks the guard
 //! whether the lock is still held ([`LockGuard::is_held`]); a lost lock stops
 //! the call with [`ReedError::LockLost`] and nothing more is applied or
-//! removed.
+//! removed. Before the first apply of a call, which follows the lock's
+//! acquisition at once, the acquisition's own check counts where the guard
+//! says it made one ([`LockGuard::checked_at_acquisition`]: fs and pg do).
 //!
 //! # A queued write that cannot be applied
 //!

@@ -103,6 +103,12 @@ impl LockGuard for TableLock {
             None => Ok(false),
         }
     }
+
+    /// Always `true`: an acquisition hands out a guard only after the
+    /// check [`is_held`](Self::is_held) makes found the lock in place.
+    fn checked_at_acquisition(&self) -> bool {
+        true
+    }
 }
 
 impl Drop for TableLock {

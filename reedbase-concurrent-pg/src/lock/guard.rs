@@ -185,6 +185,13 @@ impl LockGuard for PgLockGuard {
         }
     }
 
+    /// `true` unless the heartbeat has already seen the session end: the
+    /// acquisition took the advisory lock with a statement on this guard's
+    /// own session, which is the round trip `is_held` would make again.
+    fn checked_at_acquisition(&self) -> bool {
+        !self.lost.load(Ordering::SeqCst)
+    }
+
     fn fencing_token(&self) -> Option<u64> {
         Some(self.held.fence)
     }
