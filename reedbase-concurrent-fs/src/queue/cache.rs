@@ -25,6 +25,11 @@
 //!   on the next call, as before: a listing with one is not kept.
 //! - The listing is of one directory by device and inode, and of one
 //!   watch of it: a queue directory replaced or made anew is listed anew.
+//! - A listing that runs out before a call's `max` is listed again, to
+//!   find what producers wrote since, unless nothing at all arrived in the
+//!   directory since the listing began (every name created or renamed in
+//!   is an arrival): then it still holds every pending entry, and an empty
+//!   queue is not listed on every call.
 //!
 //! Where directories cannot be watched (see the `watch` module),
 //! nothing is kept and every call lists, as before.
@@ -55,6 +60,9 @@ struct Listing {
     key: DirKey,
     incarnation: u64,
     order: u64,
+    /// The watch's count of arrivals when the listing began: with none
+    /// since, every entry pending now is in `entries` (or gone).
+    arrivals: u64,
     entries: VecDeque<Candidate>,
 }
 
@@ -92,8 +100,16 @@ impl Listings {
         let Some(listing) = listing else {
             return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
         };
-        let current = watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.order));
-        if listing.key != key || current != Some((listing.incarnation, listing.order)) {
+        let current = watch::with_dir(queue.as_fd(), key, |w| {
+            let nothing_arrived = w
+                .arrivals_since(listing.arrivals)
+                .is_some_and(|mut arrivals| arrivals.next().is_none());
+            (w.incarnation, w.order, nothing_arrived)
+        });
+        let Some((incarnation, order, nothing_arrived)) = current else {
+            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
+        };
+        if listing.key != key || (incarnation, order) != (listing.incarnation, listing.order) {
             return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
         }
         let mut listing = listing;
@@ -104,7 +120,10 @@ impl Listings {
             max,
             max_entry_bytes,
         )?;
-        if !taken.complete {
+        // Run out before `max`: what producers wrote since is not in the
+        // listing, unless nothing arrived since it began (an empty queue
+        // between submits is not listed again).
+        if !taken.complete && !nothing_arrived {
             return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
         }
         if taken.settled {
@@ -134,6 +153,7 @@ impl Listings {
                 key,
                 incarnation,
                 order,
+                arrivals: before.map_or(0, |(_, arrivals)| arrivals),
                 entries,
             });
         }

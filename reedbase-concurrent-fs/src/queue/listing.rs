@@ -70,6 +70,8 @@ thread_local! {
     /// `readdir` may miss an entry renamed in while it runs.
     pub(super) static MISS_ONCE: std::cell::RefCell<Option<OsString>> =
         const { std::cell::RefCell::new(None) };
+    /// How many times this thread listed a queue directory.
+    pub(super) static LISTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The queue's entries in delivery order, from a listing checked by a
@@ -138,6 +140,8 @@ fn misses_an_earlier_entry(listed: &[Candidate], again: &[Candidate]) -> bool {
 
 /// One listing of the queue, in delivery order.
 fn ordered_once(queue: BorrowedFd<'_>, queue_dir: &Path) -> ReedResult<Vec<Candidate>> {
+    #[cfg(test)]
+    LISTED.with(|listed| listed.set(listed.get() + 1));
     #[cfg(test)]
     let missed = MISS_ONCE.with(|missed| missed.borrow_mut().take());
     let mut legacy = Vec::new();
