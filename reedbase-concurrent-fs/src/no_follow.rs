@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, StatxFlags};
 use rustix::io::Errno;
 
 /// How every directory below the base is opened.
@@ -288,6 +288,61 @@ impl Facts {
 /// `fstat` of an open descriptor.
 pub(crate) fn facts_of(fd: impl AsFd) -> io::Result<Facts> {
     Ok(Facts::of(&rustix::fs::fstat(fd)?))
+}
+
+/// What names a file, without its times: for the checks made on every
+/// acquisition and queue call that a kept descriptor is still the file of
+/// its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) links: u64,
+    pub(crate) found: Found,
+}
+
+impl Identity {
+    /// True when `facts` describe this file (device and inode).
+    pub(crate) fn is(&self, facts: &Facts) -> bool {
+        (self.dev, self.ino) == (facts.dev, facts.ino)
+    }
+
+    fn of(facts: &Facts) -> Identity {
+        Identity {
+            dev: facts.dev,
+            ino: facts.ino,
+            links: facts.links,
+            found: facts.found,
+        }
+    }
+}
+
+/// As [`stat_at`], asking the kernel for the file's identity only, never
+/// its times (`statx` without `STATX_MTIME` or `STATX_CTIME`).
+///
+/// Asking for a file's times marks them as seen, and the next change of
+/// the file then stamps a fine-grained time and updates its inode (Linux
+/// 6.13 and later, multigrain timestamps): after a plain `fstatat` of
+/// `write.lock`, the holder record's `pwrite` cost an inode update through
+/// the journal, about a microsecond more. Falls back to `fstatat` where
+/// `statx` is missing or does not report these fields.
+pub(crate) fn identity_at(dir: impl AsFd, name: impl AsRef<Path>) -> io::Result<Option<Identity>> {
+    let wanted = StatxFlags::TYPE | StatxFlags::NLINK | StatxFlags::INO;
+    match rustix::fs::statx(&dir, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW, wanted) {
+        Ok(statx) if StatxFlags::from_bits_retain(statx.stx_mask).contains(wanted) => {
+            Ok(Some(Identity {
+                dev: rustix::fs::makedev(statx.stx_dev_major, statx.stx_dev_minor),
+                ino: statx.stx_ino,
+                links: u64::from(statx.stx_nlink),
+                found: Found::of(FileType::from_raw_mode(u32::from(statx.stx_mode))),
+            }))
+        }
+        Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+        Ok(_) | Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+            Ok(stat_at(dir, name)?.map(|facts| Identity::of(&facts)))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `fstatat(AT_SYMLINK_NOFOLLOW)` of `name` in `dir`; `None` if absent.

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use reedbase_concurrent_core::ReedError;
 
 use super::{
-    Found, Opened, Refusal, child_dir, create_new, facts_of, for_each_name, open_beneath,
-    open_name_by_name, open_regular, refused, stat_at,
+    Found, Opened, Refusal, child_dir, create_new, facts_of, for_each_name, identity_at,
+    open_beneath, open_name_by_name, open_regular, refused, stat_at,
 };
 
 fn open(dir: &Path, name: &str) -> Opened {
@@ -219,4 +219,35 @@ fn a_child_directory_is_created_once_and_never_through_a_link() {
         }
         other => panic!("expected an IoError, got {other}"),
     }
+}
+
+#[test]
+fn identity_at_agrees_with_stat_at_without_following() {
+    let dir = tempfile::tempdir().unwrap();
+    let fd = File::open(dir.path()).unwrap();
+    fs::write(dir.path().join("file"), b"x").unwrap();
+    fs::hard_link(dir.path().join("file"), dir.path().join("second name")).unwrap();
+    fs::create_dir(dir.path().join("dir")).unwrap();
+    symlink(dir.path().join("file"), dir.path().join("link")).unwrap();
+    let fifo_mode = rustix::fs::Mode::from_bits_truncate(0o600);
+    rustix::fs::mknodat(fd.as_fd(), "fifo", rustix::fs::FileType::Fifo, fifo_mode, 0).unwrap();
+    for (name, found) in [
+        ("file", Found::RegularFile),
+        ("dir", Found::Directory),
+        ("link", Found::SymbolicLink),
+        ("fifo", Found::Fifo),
+    ] {
+        let facts = stat_at(fd.as_fd(), name).unwrap().unwrap();
+        let identity = identity_at(fd.as_fd(), name).unwrap().unwrap();
+        assert_eq!(identity.found, found, "{name}");
+        assert!(identity.is(&facts), "{name}: device and inode");
+        assert_eq!(identity.links, facts.links, "{name}: link count");
+    }
+    let file = identity_at(fd.as_fd(), "file").unwrap().unwrap();
+    assert_eq!(file.links, 2);
+    assert!(file.is(&facts_of(File::open(dir.path().join("second name")).unwrap()).unwrap()));
+    let dir_facts = facts_of(&fd).unwrap();
+    assert!(!file.is(&dir_facts));
+    assert_eq!(identity_at(fd.as_fd(), "missing").unwrap(), None);
+    assert_eq!(identity_at(fd.as_fd(), "file/below").unwrap(), None);
 }

@@ -25,7 +25,7 @@ use reedbase_concurrent_core::{ReedError, ReedResult};
 use super::flock::{self, LockFile, TryLock};
 use super::turn_record::{Claims, read_claims};
 use super::turns_seen::TurnsSeen;
-use crate::no_follow::{Facts, Found, facts_of, stat_at};
+use crate::no_follow::{Facts, Found, facts_of, identity_at};
 use crate::queue::kept_queue::KeptQueues;
 use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
 
@@ -165,20 +165,22 @@ impl Held {
                 return Ok(false);
             };
             if base.kept().tables_check_due() {
-                let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
+                let tables = identity_at(base_fd, "tables").map_err(stat_error)?;
                 if !tables.is_some_and(|found| found.found == Found::Directory) {
                     return Ok(false);
                 }
                 base.kept().tables_checked();
             }
-            let dir = stat_at(base_fd, &self.relative).map_err(stat_error)?;
-            dir.is_some_and(|found| found.same_file(&self.dir_facts))
+            let dir = identity_at(base_fd, &self.relative).map_err(stat_error)?;
+            dir.is_some_and(|found| found.is(&self.dir_facts))
         };
         if !dir_in_place {
             return Ok(false);
         }
-        let lock = stat_at(&self.dir, LOCK_FILE).map_err(stat_error)?;
-        Ok(lock.is_some_and(|found| found.same_file(&self.lock.facts) && found.links == 1))
+        // Its identity only: asking for its times would make the holder
+        // record's next `pwrite` update the inode (see `identity_at`).
+        let lock = identity_at(&self.dir, LOCK_FILE).map_err(stat_error)?;
+        Ok(lock.is_some_and(|found| found.is(&self.lock.facts) && found.links == 1))
     }
 
     /// For a base that follows its path: whether `<path>/tables/<table>`
@@ -189,8 +191,8 @@ impl Held {
     fn dir_in_place_by_path(&self, base: &BaseDir) -> bool {
         base.tables_in_place_by_path()
             && matches!(
-                stat_at(rustix::fs::CWD, &self.paths.table_dir),
-                Ok(Some(found)) if found.same_file(&self.dir_facts)
+                identity_at(rustix::fs::CWD, &self.paths.table_dir),
+                Ok(Some(found)) if found.is(&self.dir_facts)
             )
     }
 
