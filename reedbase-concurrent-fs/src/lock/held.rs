@@ -7,7 +7,7 @@
 //! the pool and puts it back when done, so two acquisitions in one process
 //! always lock two open file descriptions and exclude each other as two
 //! processes do. Before a kept pair is trusted again, [`Held::in_place`]
-//! checks with two `fstatat` calls that `tables/<table>` is the kept
+//! checks with two `statx` calls (identity only) that `tables/<table>` is the kept
 //! directory (not a link) and that `write.lock` in it is the kept file with
 //! one name, and, at most [`TABLES_CHECK`] after the last look, that
 //! `tables` is a directory (not a link); a pair that fails is closed and

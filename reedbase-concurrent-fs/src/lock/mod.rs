@@ -41,9 +41,13 @@
 //!   through or waited on.
 //! - The two descriptors are opened and checked once per process and
 //!   table, then kept (idle, never shared between two acquisitions) for the
-//!   next acquisition or probe, which first checks with two `fstatat`
-//!   calls that they are still the table's; `<base>/tables` itself is
-//!   looked at every 50 ms. `FsBackend::close_idle` and `close_idle` close
+//!   next acquisition or probe, which checks with two `statx` calls that
+//!   they are still the table's (asking for identity only, never times: a
+//!   read of `write.lock`'s times would make the holder record's next
+//!   `pwrite` update its inode, see `no_follow::identity_at`);
+//!   `<base>/tables` itself is looked at every 50 ms. An acquisition makes
+//!   the check after taking the lock, and the coordinator counts it as its
+//!   check before the first batch (`checked_at_acquisition`). `FsBackend::close_idle` and `close_idle` close
 //!   idle ones.
 //! - The holder record (pid, start time, host, acquisition time; one
 //!   `pwrite` at offset 0 of `write.lock`) is written only under the lock

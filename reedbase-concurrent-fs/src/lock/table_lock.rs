@@ -92,7 +92,7 @@ impl LockGuard for TableLock {
 
     /// True while the locked `write.lock` is still the file of that name in
     /// the locked directory, and that directory still the one at
-    /// `<base>/tables/<table>` (two `fstatat` calls). An operator who
+    /// `<base>/tables/<table>` (two `statx` calls, identity only). An operator who
     /// deleted, replaced or hard-linked `write.lock`, or renamed the table
     /// directory, has made this guard unable to exclude every other writer
     /// (an old-module process locks whatever file has that name), so the
