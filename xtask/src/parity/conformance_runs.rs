@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use reedbase_concurrent_conformance::{self as conformance, Backend as SuiteBackend, Case};
 use reedbase_concurrent_mem::MemBackend;
-use reedbase_last::LastBackend;
 
 use super::backends::{self, Bases};
 use super::findings::{BACKENDS, Backend, BackendSet, Divergence, Finding, Group, Reruns, brief};
@@ -216,19 +215,12 @@ fn rerun_unlisted_failures_on_last(findings: &mut [Finding], listing: &Listing, 
         if divergence.differs_on != only_last || listed_for_last {
             continue;
         }
-        if conformance::case_named::<LastBackend>(&finding.scenario).is_none() {
-            continue;
-        }
         eprintln!(
             "  {} failed on last alone, unlisted: running it there {UNLISTED_RERUNS} times again",
             finding.scenario
         );
         let failed = (0..UNLISTED_RERUNS)
-            .filter(|_| {
-                let for_last = bases.clone();
-                conformance::case_named(&finding.scenario)
-                    .is_none_or(|case| run_with_watchdog(case, move || for_last.last()).is_err())
-            })
+            .filter(|_| run_again_on_last(&finding.scenario, bases).is_none_or(|o| o.is_err()))
             .count();
         if failed < UNLISTED_RERUNS {
             divergence.intermittent = Some(Reruns {
@@ -263,17 +255,23 @@ fn retry_listed_races_on_last(
             continue;
         }
         for _ in 1..LISTED_FAILURE_ATTEMPTS {
-            let Some(case) = conformance::case_named(name) else {
+            let Some(outcome) = run_again_on_last(name, bases) else {
                 break;
             };
-            let for_last = bases.clone();
-            let outcome = run_with_watchdog(case, move || for_last.last());
             if outcome.is_err() {
                 last[index] = outcome;
                 break;
             }
         }
     }
+}
+
+/// Runs the conformance case `name` once more, on a fresh old module;
+/// `None` if there is no such case.
+fn run_again_on_last(name: &str, bases: &Bases) -> Option<Outcome> {
+    let case = conformance::case_named(name)?;
+    let for_last = bases.clone();
+    Some(run_with_watchdog(case, move || for_last.last()))
 }
 
 /// Runs every case on backends from `make`, one after another, each under a
