@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reedbase_concurrent_core::{ReedError, ReedResult};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, StatxFlags};
 use rustix::io::Errno;
+use rustix::path::Arg;
 
 /// How every directory below the base is opened.
 pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -326,9 +327,12 @@ impl Identity {
 /// `write.lock`, the holder record's `pwrite` cost an inode update through
 /// the journal, about a microsecond more. Falls back to `fstatat` where
 /// `statx` is missing or does not report these fields.
-pub(crate) fn identity_at(dir: impl AsFd, name: impl AsRef<Path>) -> io::Result<Option<Identity>> {
+///
+/// `name` may be any path type; a kept `&CStr` is passed to the kernel as
+/// it is, without the copy and the search for a NUL that a `&Path` costs.
+pub(crate) fn identity_at<N: Arg + Copy>(dir: impl AsFd, name: N) -> io::Result<Option<Identity>> {
     let wanted = StatxFlags::TYPE | StatxFlags::NLINK | StatxFlags::INO;
-    match rustix::fs::statx(&dir, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW, wanted) {
+    match rustix::fs::statx(&dir, name, AtFlags::SYMLINK_NOFOLLOW, wanted) {
         Ok(statx) if StatxFlags::from_bits_retain(statx.stx_mask).contains(wanted) => {
             Ok(Some(Identity {
                 dev: rustix::fs::makedev(statx.stx_dev_major, statx.stx_dev_minor),
@@ -346,8 +350,8 @@ pub(crate) fn identity_at(dir: impl AsFd, name: impl AsRef<Path>) -> io::Result<
 }
 
 /// `fstatat(AT_SYMLINK_NOFOLLOW)` of `name` in `dir`; `None` if absent.
-pub(crate) fn stat_at(dir: impl AsFd, name: impl AsRef<Path>) -> io::Result<Option<Facts>> {
-    match rustix::fs::statat(dir, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW) {
+pub(crate) fn stat_at(dir: impl AsFd, name: impl Arg) -> io::Result<Option<Facts>> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => Ok(Some(Facts::of(&stat))),
         Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
         Err(e) => Err(e.into()),

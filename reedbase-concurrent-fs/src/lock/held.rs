@@ -14,8 +14,10 @@
 //! the acquisition opens the files afresh, as the first one did.
 
 use std::collections::VecDeque;
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -31,6 +33,10 @@ use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
 
 /// The lock file's name in the table directory.
 pub(crate) const LOCK_FILE: &str = "write.lock";
+
+/// [`LOCK_FILE`] as the kernel takes it, for the check made on every
+/// acquisition and probe.
+const LOCK_FILE_C: &CStr = c"write.lock";
 
 /// How long a look at `<base>/tables` (a directory, not a link) is
 /// trusted: a `tables` replaced by a link to where the kept directories
@@ -68,8 +74,11 @@ pub(crate) struct Held {
     dir_facts: Facts,
     /// The table's name.
     table: String,
-    /// `tables/<table>`, relative to the base directory.
-    relative: PathBuf,
+    /// `tables/<table>`, relative to the base directory, and
+    /// `<base>/tables/<table>`, as the kernel takes them: made once, so
+    /// that the checks of [`Held::in_place`] copy no path.
+    relative: CString,
+    table_dir: CString,
     /// The process that opened them (a forked child does not use them).
     pub(crate) pid: u32,
 }
@@ -113,6 +122,11 @@ impl Held {
         let dir_facts =
             facts_of(&dir).map_err(|e| ReedError::io(operation, &paths.table_dir, &e))?;
         let table = paths.table_dir.file_name().unwrap_or_default();
+        // A validated table name and the base's path hold no NUL byte.
+        let c_path = |path: PathBuf| {
+            CString::new(path.into_os_string().into_vec())
+                .map_err(|e| ReedError::io(operation, &paths.table_dir, &e.into()))
+        };
         Ok(Box::new(Held {
             dir,
             lock,
@@ -120,7 +134,8 @@ impl Held {
             paths: paths.clone(),
             dir_facts,
             table: table.to_string_lossy().into_owned(),
-            relative: Path::new("tables").join(table),
+            relative: c_path(Path::new("tables").join(table))?,
+            table_dir: c_path(paths.table_dir.clone())?,
             pid: std::process::id(),
         }))
     }
@@ -171,7 +186,7 @@ impl Held {
                 }
                 base.kept().tables_checked();
             }
-            let dir = identity_at(base_fd, &self.relative).map_err(stat_error)?;
+            let dir = identity_at(base_fd, self.relative.as_c_str()).map_err(stat_error)?;
             dir.is_some_and(|found| found.is(&self.dir_facts))
         };
         if !dir_in_place {
@@ -179,7 +194,7 @@ impl Held {
         }
         // Its identity only: asking for its times would make the holder
         // record's next `pwrite` update the inode (see `identity_at`).
-        let lock = identity_at(&self.dir, LOCK_FILE).map_err(stat_error)?;
+        let lock = identity_at(&self.dir, LOCK_FILE_C).map_err(stat_error)?;
         Ok(lock.is_some_and(|found| found.is(&self.lock.facts) && found.links == 1))
     }
 
@@ -191,7 +206,7 @@ impl Held {
     fn dir_in_place_by_path(&self, base: &BaseDir) -> bool {
         base.tables_in_place_by_path()
             && matches!(
-                identity_at(rustix::fs::CWD, &self.paths.table_dir),
+                identity_at(rustix::fs::CWD, self.table_dir.as_c_str()),
                 Ok(Some(found)) if found.is(&self.dir_facts)
             )
     }
@@ -224,8 +239,9 @@ pub(crate) struct KeptLocks {
     /// probe, and moving the whole record cost more than the rest of a probe's
     /// bookkeeping.
     idle: Mutex<VecDeque<Box<Held>>>,
-    /// When `tables` was last seen to be a directory.
-    tables_seen: Mutex<Option<Instant>>,
+    /// When `tables` must be looked at again ([`TABLES_CHECK`] after it
+    /// was last seen to be a directory); `None` before the first look.
+    tables_due: Mutex<Option<Instant>>,
     /// The kept queue directories, for removals.
     queues: KeptQueues,
     /// The claimed turns this process knows of.
@@ -275,19 +291,19 @@ impl KeptLocks {
 
     /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).
     pub(crate) fn tables_check_due(&self) -> bool {
-        let seen = self
-            .tables_seen
+        let due = self
+            .tables_due
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        seen.is_none_or(|at| at.elapsed() >= TABLES_CHECK)
+        due.is_none_or(|due| Instant::now() >= due)
     }
 
     /// Notes that `tables` was just seen to be a directory.
     pub(crate) fn tables_checked(&self) {
         *self
-            .tables_seen
+            .tables_due
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + TABLES_CHECK);
     }
 
     /// Closes every idle pair and every kept queue directory.

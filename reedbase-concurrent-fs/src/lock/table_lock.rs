@@ -16,9 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reedbase_concurrent_core::{
-    LockGuard, LockHolder, ReedError, ReedResult, events, validate_table_name,
-};
+use reedbase_concurrent_core::{LockGuard, LockHolder, ReedError, ReedResult, events};
 
 use super::flock::{self, LockFile, Polled, TryLock};
 use super::held::{Existing, Held, LOCK_FILE};
@@ -136,7 +134,9 @@ fn take(
     timeout: Duration,
 ) -> ReedResult<Result<TableLock, (Duration, Box<Held>)>> {
     let start = Instant::now();
-    validate_table_name(table_name)?;
+    // The name is validated by `TablePaths::new` before anything is
+    // opened; a kept pair was opened under a validated name, and only the
+    // same name finds it.
     let mut late_reopens = 0;
     loop {
         let mut held = match base.kept().take(table_name) {
@@ -242,28 +242,30 @@ enum Probed {
 /// (put back by [`Files::done`]), or files opened for this probe.
 enum Files {
     Kept(Box<Held>),
-    Opened(File, Option<LockFile>, TablePaths),
+    /// Boxed, so that the common case, a kept pair, is returned in two
+    /// words rather than copied as the whole of this.
+    Opened(Box<(File, Option<LockFile>, TablePaths)>),
 }
 
 impl Files {
     fn dir(&self) -> &File {
         match self {
             Files::Kept(held) => &held.dir,
-            Files::Opened(dir, _, _) => dir,
+            Files::Opened(opened) => &opened.0,
         }
     }
 
     fn lock(&self) -> Option<&LockFile> {
         match self {
             Files::Kept(held) => Some(&held.lock),
-            Files::Opened(_, lock, _) => lock.as_ref(),
+            Files::Opened(opened) => opened.1.as_ref(),
         }
     }
 
     fn paths(&self) -> &TablePaths {
         match self {
             Files::Kept(held) => &held.paths,
-            Files::Opened(_, _, paths) => paths,
+            Files::Opened(opened) => &opened.2,
         }
     }
 
@@ -282,7 +284,8 @@ impl Files {
 /// The descriptors a probe looks through; `None` for a table that was never
 /// locked (nothing is created). A kept pair is used only if still in place.
 fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
-    validate_table_name(table)?;
+    // The name is validated by `TablePaths::new` below; a kept pair was
+    // opened under a validated name, and only the same name finds it.
     if let Some(held) = base.kept().take(table)
         && held.in_place(base, table, &held.paths.lock_file)?
     {
@@ -301,7 +304,7 @@ fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
     // not write `write.lock`.
     let dir = match Held::open_existing(File::from(dir), &paths)? {
         Existing::Opened(held) => return Ok(Some(Files::Kept(held))),
-        Existing::NoLockFile(dir) => return Ok(Some(Files::Opened(dir, None, paths))),
+        Existing::NoLockFile(dir) => return Ok(Some(Files::Opened(Box::new((dir, None, paths))))),
         Existing::NotWritable(dir) => dir,
     };
     let lock = flock::existing_lock_file(
@@ -310,7 +313,7 @@ fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
         &paths.lock_file,
         tables_dir(&paths),
     )?;
-    Ok(Some(Files::Opened(dir, lock, paths)))
+    Ok(Some(Files::Opened(Box::new((dir, lock, paths)))))
 }
 
 /// For a base that follows its path: true when nothing is at

@@ -69,6 +69,10 @@ struct Listing {
 impl Listings {
     fn slot(&self, table: &str) -> Arc<Mutex<Option<Listing>>> {
         let mut tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        // Looked up before the name is copied: a table's slot is made once.
+        if let Some(slot) = tables.get(table) {
+            return Arc::clone(slot);
+        }
         Arc::clone(tables.entry(table.to_string()).or_default())
     }
 
@@ -161,6 +165,10 @@ impl Listings {
     }
 }
 
+/// Up to this many removed ids are compared one by one, without building a
+/// set of them.
+const FEW_IDS: usize = 8;
+
 impl Listings {
     /// Drops the kept listing of `table`.
     pub(crate) fn forget(&self, table: &str) {
@@ -175,15 +183,23 @@ impl Listings {
     pub(crate) fn removed<S: AsRef<str>>(&self, table: &str, ids: &[S]) {
         let slot = self.slot(table);
         let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(listing) = kept.as_mut() {
-            let removed: HashSet<&str> = ids.iter().map(AsRef::as_ref).collect();
-            while listing
-                .entries
-                .front()
-                .is_some_and(|front| removed.contains(front.id.as_str()))
-            {
-                listing.entries.pop_front();
-            }
+        let Some(listing) = kept.as_mut() else {
+            return;
+        };
+        // One id (`remove_from_queue`) or a few are looked for among them;
+        // a batch's many through a set.
+        let removed: Option<HashSet<&str>> =
+            (ids.len() > FEW_IDS).then(|| ids.iter().map(AsRef::as_ref).collect());
+        let is_removed = |id: &str| match &removed {
+            Some(set) => set.contains(id),
+            None => ids.iter().any(|removed| removed.as_ref() == id),
+        };
+        while listing
+            .entries
+            .front()
+            .is_some_and(|front| is_removed(front.id.as_str()))
+        {
+            listing.entries.pop_front();
         }
     }
 }

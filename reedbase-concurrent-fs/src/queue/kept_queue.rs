@@ -16,8 +16,10 @@
 //! under the producers' in-process turn), never a listing, which opens the
 //! directory anew.
 
+use std::ffi::CString;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::OsStringExt as _;
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
@@ -35,8 +37,11 @@ const MAX_KEPT: usize = 16;
 #[derive(Debug)]
 struct KeptQueue {
     table: String,
-    /// `tables/<table>`, relative to the base directory.
-    relative: PathBuf,
+    /// The table's paths, for errors (shared with the calls served).
+    paths: Arc<TablePaths>,
+    /// `tables/<table>`, relative to the base directory, as the kernel
+    /// takes it (made once: the check on every call copies no path).
+    relative: CString,
     dir: OwnedFd,
     dir_facts: Facts,
     queue: Arc<File>,
@@ -93,7 +98,7 @@ pub(crate) fn queue_dir(
     operation: &'static str,
 ) -> ReedResult<Option<QueueDir>> {
     let table = table_name(paths);
-    if let Some(kept) = kept_in_place(base, paths, table, operation)? {
+    if let Some((kept, _)) = kept_in_place(base, table, operation)? {
         return Ok(Some(kept));
     }
     let Some(queue) = base.open(paths, Level::Queue, operation)? else {
@@ -106,7 +111,11 @@ pub(crate) fn queue_dir(
     if let Some(dir) = base.open(paths, Level::Table, operation)? {
         let facts = facts_of(&dir).ok().zip(facts_of(queue.as_ref()).ok());
         let inside = stat_at(&dir, "queue").ok().flatten();
-        if let (Some((dir_facts, queue_facts)), Some(inside)) = (facts, inside)
+        // A validated table name holds no NUL byte: `relative` is always made.
+        let relative =
+            CString::new(Path::new("tables").join(table).into_os_string().into_vec()).ok();
+        if let (Some((dir_facts, queue_facts)), Some(inside), Some(relative)) =
+            (facts, inside, relative)
             && inside.same_file(&queue_facts)
         {
             key = Some((queue_facts.dev, queue_facts.ino));
@@ -123,7 +132,8 @@ pub(crate) fn queue_dir(
             }
             kept.push(KeptQueue {
                 table: table.to_string(),
-                relative: Path::new("tables").join(table),
+                paths: Arc::new(paths.clone()),
+                relative,
                 dir,
                 dir_facts,
                 queue: Arc::clone(&queue),
@@ -138,25 +148,32 @@ pub(crate) fn queue_dir(
     }))
 }
 
-/// The kept queue directory of `table`, if there is one and it is still
-/// `<base>/tables/<table>/queue` (reached without a link); one that is not
-/// is closed.
-fn kept_in_place(
+/// The kept queue directory of `table` with the table's paths, if there is
+/// one and it is still `<base>/tables/<table>/queue` (reached without a
+/// link); one that is not is closed. A removal looks here before it builds
+/// the table's paths: a kept directory was opened under a validated name,
+/// and only the same name finds it.
+///
+/// # Errors
+///
+/// `IoError` `operation` naming the queue's path, when a check fails
+/// otherwise than by finding nothing.
+pub(crate) fn kept_in_place(
     base: &BaseDir,
-    paths: &TablePaths,
     table: &str,
     operation: &'static str,
-) -> ReedResult<Option<QueueDir>> {
+) -> ReedResult<Option<(QueueDir, Arc<TablePaths>)>> {
     let queues = base.kept().queues();
     let mut kept = queues.kept.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(at) = kept.iter().position(|k| k.table == table) else {
         return Ok(None);
     };
-    let stat_error = |e| ReedError::io(operation, &paths.queue_dir, &e);
     let entry = &kept[at];
+    let paths = Arc::clone(&entry.paths);
+    let stat_error = |e| ReedError::io(operation, &paths.queue_dir, &e);
     // A forked child may use its parent's: no lock is taken on them.
     let in_place = if base.follows_path() {
-        table_dir_in_place_by_path(base, paths, &entry.dir_facts)
+        table_dir_in_place_by_path(base, &paths, &entry.dir_facts)
     } else {
         let Some(base_fd) = base.opened() else {
             return Ok(None);
@@ -170,13 +187,13 @@ fn kept_in_place(
             }
         }
         if in_place {
-            let dir = stat_at(base_fd, &entry.relative).map_err(stat_error)?;
+            let dir = stat_at(base_fd, entry.relative.as_c_str()).map_err(stat_error)?;
             in_place = dir.is_some_and(|found| found.same_file(&entry.dir_facts));
         }
         in_place
     };
     let links = match in_place {
-        true => stat_at(&entry.dir, "queue")
+        true => stat_at(&entry.dir, c"queue")
             .map_err(stat_error)?
             .filter(|found| found.same_file(&entry.queue_facts))
             .map(|found| found.links),
@@ -193,7 +210,7 @@ fn kept_in_place(
         links: Some(links),
     };
     kept.push(entry);
-    Ok(Some(found))
+    Ok(Some((found, paths)))
 }
 
 /// For a base that follows its path: whether `<path>/tables/<table>` (the

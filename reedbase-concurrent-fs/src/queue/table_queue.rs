@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
 use reedbase_concurrent_core::{MovedAside, PendingWrite, ReedError, ReedResult, validate_write};
 
@@ -122,15 +123,26 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     durability: Durability,
     freed: Freed,
 ) -> ReedResult<()> {
-    let paths = TablePaths::new(base.path(), table_name)?;
+    let operation = "read_queue_dir";
+    // A kept queue directory and its paths are found by the name alone (a
+    // kept one was opened under a validated name); otherwise the name is
+    // validated as the paths are built, before anything else.
+    let (found, paths) = match kept_queue::kept_in_place(base, table_name, operation)? {
+        Some((found, paths)) => (Some(found), paths),
+        None => (None, Arc::new(TablePaths::new(base.path(), table_name)?)),
+    };
     queue_ids
         .iter()
         .try_for_each(|id| check_queue_id(id.as_ref()))?;
     let Some(first) = queue_ids.first() else {
         return Ok(());
     };
-    let Some(found) = kept_queue::queue_dir(base, &paths, "read_queue_dir")? else {
-        return Err(not_pending(None, &paths, table_name, first.as_ref()));
+    let found = match found {
+        Some(found) => found,
+        None => match kept_queue::queue_dir(base, &paths, operation)? {
+            Some(found) => found,
+            None => return Err(not_pending(None, &paths, table_name, first.as_ref())),
+        },
     };
     let queue: &File = &found.file;
     // Counts of failed applies are rare: a queue directory without a
