@@ -48,6 +48,8 @@ struct Counters {
     lost_up_to: AtomicU64,
     /// Calls of `is_held` on the guards handed out.
     held_checks: AtomicU64,
+    /// Calls of `get_pending_batch`.
+    fetches: AtomicU64,
 }
 
 impl<B> LosingLocks<B> {
@@ -77,6 +79,12 @@ impl<B> LosingLocks<B> {
     /// handed out so far: how often a coordinator checked its lock.
     pub fn held_checks(&self) -> u64 {
         self.counters.held_checks.load(Ordering::SeqCst)
+    }
+
+    /// How many times [`QueueBackend::get_pending_batch`] was called
+    /// through this wrapper: how often a coordinator fetched queued writes.
+    pub fn fetches(&self) -> u64 {
+        self.counters.fetches.load(Ordering::SeqCst)
     }
 
     /// The wrapped backend.
@@ -120,6 +128,11 @@ impl<G: LockGuard> LockGuard for LosingGuard<G> {
     fn checked_at_acquisition(&self) -> bool {
         self.number > self.counters.lost_up_to.load(Ordering::SeqCst)
             && self.inner.checked_at_acquisition()
+    }
+
+    /// The wrapped guard's answer.
+    fn queue_empty_at_acquisition(&self) -> bool {
+        self.inner.queue_empty_at_acquisition()
     }
 
     fn fencing_token(&self) -> Option<u64> {
@@ -200,6 +213,7 @@ impl<B: QueueBackend> QueueBackend for LosingLocks<B> {
         table_name: &str,
         max: usize,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        self.counters.fetches.fetch_add(1, Ordering::SeqCst);
         self.inner.get_pending_batch(table_name, max)
     }
 

@@ -171,6 +171,22 @@ pub trait LockGuard {
         false
     }
 
+    /// Whether the acquisition that handed out this guard knows, from a
+    /// look made after it took the lock, that the table's queue held no
+    /// entry then. The coordinator, which fetches the queued writes before
+    /// it applies one of its own, then skips its first fetch: it would find
+    /// nothing queued before the lock was taken, which is all it must apply
+    /// first. The default, `false`, makes the coordinator fetch.
+    ///
+    /// Only a backend that learns this for less than a fetch costs says
+    /// `true` (fs: a table with no queue directory, known without a system
+    /// call while the table's directory has not changed since it last
+    /// looked). An answer of `true` must never hide an entry that was
+    /// queued before the acquisition took the lock.
+    fn queue_empty_at_acquisition(&self) -> bool {
+        false
+    }
+
     /// A number that grows with every acquisition of this table's lock, for
     /// backends that hand one out (see the backend's docs for what it
     /// protects). A table writer that stores the highest token it has seen

@@ -349,6 +349,110 @@ pub(crate) fn identity_at<N: Arg + Copy>(dir: impl AsFd, name: N) -> io::Result<
     }
 }
 
+/// When a directory last changed, as far as a look at it tells: its link
+/// count and its modification and change times. Any name created, removed
+/// or renamed in it moves both times (and a subdirectory made or removed
+/// moves the link count on most file systems), so an unchanged stamp means
+/// unchanged entries, once the times can be trusted (see
+/// [`Stamp::settled_before`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    links: u64,
+    modified: (i64, u32),
+    changed: (i64, u32),
+}
+
+impl Stamp {
+    /// How long before a look the last change must be for the look's stamp
+    /// to be trusted: a change made after the look then gets a later time
+    /// even from a clock that ticks only every few milliseconds (the
+    /// kernel stamps changes from a coarse clock, a tick of 1 to 10 ms).
+    pub(crate) const SETTLE: Duration = Duration::from_millis(100);
+
+    /// True when the change time is at least [`Stamp::SETTLE`] before
+    /// `look` (the wall-clock time of the look that made this stamp); a
+    /// change time in the future is never settled.
+    pub(crate) fn settled_before(&self, look: SystemTime) -> bool {
+        let Ok(since_epoch) = look.duration_since(UNIX_EPOCH) else {
+            return false;
+        };
+        let Some(settled) = since_epoch.checked_sub(Self::SETTLE) else {
+            return false;
+        };
+        let settled = (
+            i64::try_from(settled.as_secs()).unwrap_or(i64::MAX),
+            settled.subsec_nanos(),
+        );
+        self.changed <= settled
+    }
+}
+
+/// [`identity_at`], with the [`Stamp`] of what it finds when the file
+/// system reports the times (`None` where it does not).
+///
+/// # Errors
+///
+/// As [`identity_at`].
+pub(crate) fn identity_and_stamp_at<N: Arg + Copy>(
+    dir: impl AsFd,
+    name: N,
+) -> io::Result<Option<(Identity, Option<Stamp>)>> {
+    let identity = StatxFlags::TYPE | StatxFlags::NLINK | StatxFlags::INO;
+    let times = StatxFlags::MTIME | StatxFlags::CTIME;
+    match rustix::fs::statx(&dir, name, AtFlags::SYMLINK_NOFOLLOW, identity | times) {
+        Ok(statx) if StatxFlags::from_bits_retain(statx.stx_mask).contains(identity) => {
+            let stamp = StatxFlags::from_bits_retain(statx.stx_mask)
+                .contains(times)
+                .then(|| Stamp {
+                    links: u64::from(statx.stx_nlink),
+                    modified: (statx.stx_mtime.tv_sec, statx.stx_mtime.tv_nsec),
+                    changed: (statx.stx_ctime.tv_sec, statx.stx_ctime.tv_nsec),
+                });
+            let found = Identity {
+                dev: rustix::fs::makedev(statx.stx_dev_major, statx.stx_dev_minor),
+                ino: statx.stx_ino,
+                links: u64::from(statx.stx_nlink),
+                found: Found::of(FileType::from_raw_mode(u32::from(statx.stx_mode))),
+            };
+            Ok(Some((found, stamp)))
+        }
+        Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+        Ok(_) | Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+            Ok(stat_at(dir, name)?.map(|facts| (Identity::of(&facts), None)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True on a local file system whose every change this kernel makes and
+/// sees (and stamps with its own clock): an inotify watch hears every
+/// change, and a directory's times move with every change of its entries.
+/// False on a network or FUSE file system, and where it cannot be told.
+#[cfg(target_os = "linux")]
+pub(crate) fn is_local(dir: BorrowedFd<'_>) -> bool {
+    const LOCAL: [u64; 8] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // XFS
+        0x9123_683E, // Btrfs
+        0x0102_1994, // tmpfs
+        0xF2F5_2010, // F2FS
+        0x2FC1_2FC2, // ZFS
+        0xCA45_1A4E, // bcachefs
+        0x8584_58F6, // ramfs
+    ];
+    rustix::fs::fstatfs(dir).is_ok_and(|stats| {
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        let kind = stats.f_type as u64;
+        LOCAL.contains(&kind)
+    })
+}
+
+/// See the Linux version: elsewhere, never assumed.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn is_local(_dir: BorrowedFd<'_>) -> bool {
+    false
+}
+
 /// `fstatat(AT_SYMLINK_NOFOLLOW)` of `name` in `dir`; `None` if absent.
 pub(crate) fn stat_at(dir: impl AsFd, name: impl Arg) -> io::Result<Option<Facts>> {
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {

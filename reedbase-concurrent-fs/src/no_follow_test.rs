@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use reedbase_concurrent_core::ReedError;
 
 use super::{
-    Found, Opened, Refusal, child_dir, create_new, facts_of, for_each_name, identity_at,
-    open_beneath, open_name_by_name, open_regular, refused, stat_at,
+    Found, Opened, Refusal, Stamp, child_dir, create_new, facts_of, for_each_name,
+    identity_and_stamp_at, identity_at, open_beneath, open_name_by_name, open_regular, refused,
+    stat_at,
 };
 
 fn open(dir: &Path, name: &str) -> Opened {
@@ -250,4 +251,61 @@ fn identity_at_agrees_with_stat_at_without_following() {
     assert!(!file.is(&dir_facts));
     assert_eq!(identity_at(fd.as_fd(), "missing").unwrap(), None);
     assert_eq!(identity_at(fd.as_fd(), "file/below").unwrap(), None);
+}
+
+/// The stamp of `name` in `fd`, which must be reported here.
+fn stamp_of(fd: &File, name: &str) -> Stamp {
+    let (_, stamp) = identity_and_stamp_at(fd.as_fd(), name).unwrap().unwrap();
+    stamp.expect("this file system reports the times")
+}
+
+#[test]
+fn a_directory_stamp_moves_with_every_kind_of_new_name_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = File::open(dir.path()).unwrap();
+    fs::create_dir(dir.path().join("table")).unwrap();
+    let table = dir.path().join("table");
+    fs::write(table.join("write.lock"), b"").unwrap();
+    let before = stamp_of(&parent, "table");
+    // Writing to a file in it, or reading it, is no change of its entries.
+    fs::write(table.join("write.lock"), b"holder record").unwrap();
+    let _ = fs::read_dir(&table).unwrap().count();
+    assert_eq!(stamp_of(&parent, "table"), before);
+    type Make = fn(&Path);
+    let changes: [(&str, Make); 6] = [
+        ("a directory", |t| fs::create_dir(t.join("queue")).unwrap()),
+        ("a directory removed", |t| {
+            fs::remove_dir(t.join("queue")).unwrap()
+        }),
+        ("a link", |t| symlink("/tmp", t.join("queue")).unwrap()),
+        ("a rename", |t| {
+            fs::rename(t.join("queue"), t.join("queue.old")).unwrap()
+        }),
+        ("a file", |t| fs::write(t.join("queue"), b"").unwrap()),
+        ("a hard link", |t| {
+            fs::hard_link(t.join("write.lock"), t.join("second")).unwrap()
+        }),
+    ];
+    let mut last = before;
+    for (what, make) in changes {
+        make(&table);
+        let now = stamp_of(&parent, "table");
+        assert_ne!(now, last, "{what} left the stamp as it was");
+        last = now;
+    }
+}
+
+#[test]
+fn a_stamp_is_settled_only_well_after_its_last_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = File::open(dir.path()).unwrap();
+    fs::create_dir(dir.path().join("table")).unwrap();
+    let stamp = stamp_of(&parent, "table");
+    let now = std::time::SystemTime::now();
+    assert!(!stamp.settled_before(now), "changed just now");
+    assert!(stamp.settled_before(now + Stamp::SETTLE + Duration::from_millis(20)));
+    assert!(
+        !stamp.settled_before(std::time::UNIX_EPOCH),
+        "a change in the future"
+    );
 }

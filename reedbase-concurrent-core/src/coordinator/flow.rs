@@ -92,12 +92,17 @@ impl<'a, B: Backend> Run<'a, B> {
         // acquisition checked the lock as `is_held` would, it is the check
         // before the first batch.
         let mut checked = self.guard.checked_at_acquisition();
+        // Likewise, where the acquisition knows that nothing was queued when
+        // it took the lock, the first fetch would find nothing to apply
+        // first: it is not made.
+        let mut known_empty = self.guard.queue_empty_at_acquisition();
         loop {
             if !std::mem::take(&mut checked) {
                 self.ensure_held().map_err(WriteFailure::Backend)?;
             }
             let want = bound.map_or(max, |bound| max.min(bound.saturating_sub(*drained)));
             let entries = match want {
+                _ if std::mem::take(&mut known_empty) => Vec::new(),
                 0 => Vec::new(),
                 _ => self
                     .backend

@@ -50,6 +50,10 @@
 //! removed. Before the first apply of a call, which follows the lock's
 //! acquisition at once, the acquisition's own check counts where the guard
 //! says it made one ([`LockGuard::checked_at_acquisition`]: fs and pg do).
+//! Its first fetch of queued writes is skipped where the guard knows that
+//! nothing was queued when the lock was taken
+//! ([`LockGuard::queue_empty_at_acquisition`]: fs, for a table without a
+//! queue directory).
 //!
 //! # A queued write that cannot be applied
 //!

@@ -20,14 +20,16 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
 
 use super::flock::{self, LockFile, TryLock};
 use super::turn_record::{Claims, read_claims};
 use super::turns_seen::TurnsSeen;
-use crate::no_follow::{Facts, Found, facts_of, identity_at};
+use crate::no_follow::{
+    Facts, Found, Stamp, facts_of, identity_and_stamp_at, identity_at, is_local,
+};
 use crate::queue::kept_queue::KeptQueues;
 use crate::tables_dir::{BaseDir, Level, TablePaths, tables_dir};
 
@@ -37,6 +39,9 @@ pub(crate) const LOCK_FILE: &str = "write.lock";
 /// [`LOCK_FILE`] as the kernel takes it, for the check made on every
 /// acquisition and probe.
 const LOCK_FILE_C: &CStr = c"write.lock";
+
+/// The queue directory's name in the table directory.
+const QUEUE_DIR_C: &CStr = c"queue";
 
 /// How long a look at `<base>/tables` (a directory, not a link) is
 /// trusted: a `tables` replaced by a link to where the kept directories
@@ -81,6 +86,21 @@ pub(crate) struct Held {
     table_dir: CString,
     /// The process that opened them (a forked child does not use them).
     pub(crate) pid: u32,
+    /// Whether the table directory's times can be trusted to move with
+    /// every change of its entries (a local file system, see `is_local`).
+    stamps_trusted: bool,
+    /// What this process's last look for `queue` in the table directory
+    /// found, with the directory's stamp then (see [`Held::queue_missing`]).
+    queue_look: Option<QueueLook>,
+}
+
+/// What a look for the queue directory found, with the table directory's
+/// [`Stamp`] at the time: trusted again, without a look, while the stamp
+/// is unchanged.
+#[derive(Debug, Clone, Copy)]
+struct QueueLook {
+    stamp: Stamp,
+    queue: bool,
 }
 
 impl Held {
@@ -127,6 +147,7 @@ impl Held {
             CString::new(path.into_os_string().into_vec())
                 .map_err(|e| ReedError::io(operation, &paths.table_dir, &e.into()))
         };
+        let stamps_trusted = is_local(dir.as_fd());
         Ok(Box::new(Held {
             dir,
             lock,
@@ -137,6 +158,8 @@ impl Held {
             relative: c_path(Path::new("tables").join(table))?,
             table_dir: c_path(paths.table_dir.clone())?,
             pid: std::process::id(),
+            stamps_trusted,
+            queue_look: None,
         }))
     }
 
@@ -172,6 +195,33 @@ impl Held {
         _table: &str,
         lock_path: &Path,
     ) -> ReedResult<bool> {
+        self.check_in_place(base, lock_path, None)
+    }
+
+    /// [`in_place`](Self::in_place) for an acquisition that has just taken
+    /// the lock: the same two `statx` calls, the table directory's also
+    /// asking for its [`Stamp`] where this file system's times can be
+    /// trusted; `Ok(None)` when the files are not in place.
+    pub(crate) fn in_place_stamped(
+        &self,
+        base: &BaseDir,
+        lock_path: &Path,
+    ) -> ReedResult<Option<Option<Stamp>>> {
+        let mut stamp = None;
+        let wanted = self.stamps_trusted.then_some(&mut stamp);
+        Ok(self
+            .check_in_place(base, lock_path, wanted)?
+            .then_some(stamp))
+    }
+
+    /// See [`in_place`](Self::in_place); with `stamp`, fills it with the
+    /// table directory's [`Stamp`] (not for a base that follows its path).
+    fn check_in_place(
+        &self,
+        base: &BaseDir,
+        lock_path: &Path,
+        stamp: Option<&mut Option<Stamp>>,
+    ) -> ReedResult<bool> {
         let stat_error = |e| ReedError::io("stat_lock_file", lock_path, &e);
         let dir_in_place = if base.follows_path() {
             self.dir_in_place_by_path(base)
@@ -186,8 +236,20 @@ impl Held {
                 }
                 base.kept().tables_checked();
             }
-            let dir = identity_at(base_fd, self.relative.as_c_str()).map_err(stat_error)?;
-            dir.is_some_and(|found| found.is(&self.dir_facts))
+            let relative = self.relative.as_c_str();
+            match stamp {
+                Some(stamp) => match identity_and_stamp_at(base_fd, relative) {
+                    Ok(Some((found, seen))) if found.is(&self.dir_facts) => {
+                        *stamp = seen;
+                        true
+                    }
+                    Ok(_) => false,
+                    Err(e) => return Err(stat_error(e)),
+                },
+                None => identity_at(base_fd, relative)
+                    .map_err(stat_error)?
+                    .is_some_and(|found| found.is(&self.dir_facts)),
+            }
         };
         if !dir_in_place {
             return Ok(false);
@@ -196,6 +258,40 @@ impl Held {
         // record's next `pwrite` update the inode (see `identity_at`).
         let lock = identity_at(&self.dir, LOCK_FILE_C).map_err(stat_error)?;
         Ok(lock.is_some_and(|found| found.is(&self.lock.facts) && found.links == 1))
+    }
+
+    /// Whether the table's queue directory is missing, for an acquisition
+    /// that has just taken the lock and found the table directory's stamp
+    /// `stamp` ([`in_place_stamped`](Self::in_place_stamped)). No entry can
+    /// be pending without one, and `queue` can only be made in the table
+    /// directory, which moves its stamp.
+    ///
+    /// Told without a system call when the stamp is the one of this
+    /// process's last look; otherwise one `statx` of `queue` (identity only)
+    /// tells, and the answer is kept with the stamp if the directory's last
+    /// change was at least [`Stamp::SETTLE`] before the look (a change made
+    /// after it then moves the stamp however coarse the clock). `false`
+    /// when it cannot be told: no stamp, a failed look, or anything named
+    /// `queue` (a link or a file in its place is for the fetch to refuse).
+    pub(crate) fn queue_missing(&mut self, stamp: Option<Stamp>) -> bool {
+        let Some(stamp) = stamp else {
+            return false;
+        };
+        if let Some(look) = self.queue_look
+            && look.stamp == stamp
+        {
+            return !look.queue;
+        }
+        let looked_at = SystemTime::now();
+        let Ok(found) = identity_at(&self.dir, QUEUE_DIR_C) else {
+            self.queue_look = None;
+            return false;
+        };
+        let queue = found.is_some();
+        self.queue_look = stamp
+            .settled_before(looked_at)
+            .then_some(QueueLook { stamp, queue });
+        !queue
     }
 
     /// For a base that follows its path: whether `<path>/tables/<table>`

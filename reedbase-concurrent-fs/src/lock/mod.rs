@@ -47,8 +47,19 @@
 //!   `pwrite` update its inode, see `no_follow::identity_at`);
 //!   `<base>/tables` itself is looked at every 50 ms. An acquisition makes
 //!   the check after taking the lock, and the coordinator counts it as its
-//!   check before the first batch (`checked_at_acquisition`). `FsBackend::close_idle` and `close_idle` close
-//!   idle ones.
+//!   check before the first batch (`checked_at_acquisition`).
+//!   `FsBackend::close_idle` and `close_idle` close idle ones.
+//! - That check of the table directory also asks for its stamp (link count,
+//!   modification and change times; not through a base that follows its
+//!   path, nor on a file system not known to set its own times). Where the
+//!   stamp is the one of this process's last look for `queue` in it, that
+//!   look's answer stands; otherwise one `statx` of `queue` looks, and its
+//!   answer is kept with the stamp if the directory's last change was at
+//!   least 100 ms before the look. A guard whose acquisition found no
+//!   `queue` tells the coordinator it need not fetch
+//!   (`queue_empty_at_acquisition`): every name made in the directory moves
+//!   the stamp, so a queue made since, by anyone, is looked at and fetched
+//!   from.
 //! - The holder record (pid, start time, host, acquisition time; one
 //!   `pwrite` at offset 0 of `write.lock`) is written only under the lock
 //!   and left in place at release. The `flock` is the truth: a free lock

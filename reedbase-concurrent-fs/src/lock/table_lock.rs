@@ -67,6 +67,9 @@ pub struct TableLock {
     served: Option<Box<Served>>,
     base: Arc<BaseDir>,
     table_name: String,
+    /// Whether the acquisition knew the table's queue directory missing
+    /// (see [`LockGuard::queue_empty_at_acquisition`]).
+    queue_missing: bool,
 }
 
 impl TableLock {
@@ -106,6 +109,17 @@ impl LockGuard for TableLock {
     /// check [`is_held`](Self::is_held) makes found the lock in place.
     fn checked_at_acquisition(&self) -> bool {
         true
+    }
+
+    /// True when the acquisition, after taking the lock, knew that the
+    /// table has no queue directory (so no entry): from the table
+    /// directory's stamp, asked for by the same `statx` as its check,
+    /// when it is the one of this process's last look for `queue`, else
+    /// from one more `statx`. Through a base that follows its path, or on
+    /// a file system whose times are not known to move with every change
+    /// (a network or FUSE file system), always `false`.
+    fn queue_empty_at_acquisition(&self) -> bool {
+        self.queue_missing
     }
 }
 
@@ -163,8 +177,9 @@ fn take(
             Polled::Ready(dir_locked) => dir_locked,
             Polled::TimedOut(waited) => return Ok(Err((waited, held))),
         };
-        let in_place = held.in_place(&base, table_name, &held.paths.lock_file);
-        if let Ok(true) = in_place {
+        let in_place = held.in_place_stamped(&base, &held.paths.lock_file);
+        if let Ok(Some(stamp)) = in_place {
+            let queue_missing = held.queue_missing(stamp);
             holder::write_own_record(&held.lock.file, held.pid);
             holding::hold((held.lock.facts.dev, held.lock.facts.ino));
             return Ok(Ok(TableLock {
@@ -172,6 +187,7 @@ fn take(
                 served: served.map(Box::new),
                 base,
                 table_name: table_name.to_string(),
+                queue_missing,
             }));
         }
         if let Some(served) = served {

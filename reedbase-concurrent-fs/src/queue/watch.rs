@@ -139,7 +139,7 @@ impl Watcher {
     #[cfg(target_os = "linux")]
     fn watch(&mut self, dir: BorrowedFd<'_>, key: DirKey) -> Option<i32> {
         use rustix::fs::inotify::{self, WatchFlags};
-        if !is_local(dir) {
+        if !crate::no_follow::is_local(dir) {
             return None;
         }
         let flags = WatchFlags::CREATE
@@ -245,26 +245,6 @@ impl Watcher {
 
     #[cfg(not(target_os = "linux"))]
     fn drain(&mut self) {}
-}
-
-/// True on a local file system whose every change makes an event here.
-#[cfg(target_os = "linux")]
-fn is_local(dir: BorrowedFd<'_>) -> bool {
-    const LOCAL: [u64; 8] = [
-        0xEF53,      // ext2, ext3, ext4
-        0x5846_5342, // XFS
-        0x9123_683E, // Btrfs
-        0x0102_1994, // tmpfs
-        0xF2F5_2010, // F2FS
-        0x2FC1_2FC2, // ZFS
-        0xCA45_1A4E, // bcachefs
-        0x8584_58F6, // ramfs
-    ];
-    rustix::fs::fstatfs(dir).is_ok_and(|stats| {
-        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
-        let kind = stats.f_type as u64;
-        LOCAL.contains(&kind)
-    })
 }
 
 /// Whether the process's watcher watches the directory `key` (for tests).
