@@ -181,7 +181,7 @@ pub trait LockGuard {
     /// Only a backend that learns this for less than a fetch costs says
     /// `true` (fs: a table with no queue directory, known without a system
     /// call while the table's directory has not changed since it last
-    /// looked). An answer of `true` must never hide an entry that was
+    /// looked; pg: an `EXISTS` in the acquisition's own statement). An answer of `true` must never hide an entry that was
     /// queued before the acquisition took the lock.
     fn queue_empty_at_acquisition(&self) -> bool {
         false

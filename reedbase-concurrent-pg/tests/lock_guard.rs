@@ -271,3 +271,57 @@ fn a_holder_that_lost_its_lock_counts_no_failed_apply() {
         "no failure counted by a stale holder"
     );
 }
+
+#[test]
+fn an_acquisition_says_whether_an_entry_was_queued_and_the_coordinator_fetches_only_then() {
+    use reedbase_concurrent_conformance::LosingLocks;
+    use reedbase_concurrent_core::{
+        CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
+    };
+    let Some(server) = TestServer::find(
+        "an_acquisition_says_whether_an_entry_was_queued_and_the_coordinator_fetches_only_then",
+    ) else {
+        return;
+    };
+    let run = server.run("queue_empty");
+    let (first, second) = two_hosts(&server, &run);
+    let write =
+        |key: &str| PendingWrite::new(WriteOperation::Insert, vec![CsvRow::new(key, ["v"])]);
+    let guard = first.acquire_lock(TABLE, PATIENCE).unwrap();
+    assert!(
+        guard.queue_empty_at_acquisition(),
+        "a table never queued to"
+    );
+    drop(guard);
+    second.queue_write(TABLE, &write("queued")).unwrap();
+    let guard = first.acquire_lock(TABLE, PATIENCE).unwrap();
+    assert!(
+        !guard.queue_empty_at_acquisition(),
+        "an entry queued on the other host before the acquisition"
+    );
+    drop(guard);
+    let losing = LosingLocks::new(first);
+    let coordinator = WriteCoordinator::new(&losing);
+    let mut submit = |key: &str| {
+        let mut applied = Vec::new();
+        let outcome = coordinator
+            .submit(TABLE, write(key), PATIENCE, |_, w| {
+                applied.push(w.rows[0].key.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            matches!(outcome, SubmitOutcome::Applied { .. }),
+            "{outcome:?}"
+        );
+        applied
+    };
+    assert_eq!(submit("own"), ["queued", "own"]);
+    let fetched = losing.fetches();
+    assert!(fetched >= 1);
+    assert_eq!(submit("next"), ["next"]);
+    assert_eq!(losing.fetches(), fetched, "fetched from an empty queue");
+    second.queue_write(TABLE, &write("again")).unwrap();
+    assert_eq!(submit("last"), ["again", "last"]);
+    assert!(losing.fetches() > fetched);
+}

@@ -53,7 +53,7 @@
 //! Its first fetch of queued writes is skipped where the guard knows that
 //! nothing was queued when the lock was taken
 //! ([`LockGuard::queue_empty_at_acquisition`]: fs, for a table without a
-//! queue directory).
+//! queue directory; pg, from the acquisition's own statement).
 //!
 //! # A queued write that cannot be applied
 //!

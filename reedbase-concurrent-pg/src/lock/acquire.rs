@@ -33,7 +33,10 @@ impl PgBackend {
     }
 
     /// The statement that raises the fencing token and records this
-    /// process as the holder, returning the token and the session's pid.
+    /// process as the holder, returning the token, the session's pid and
+    /// whether an entry of the table is queued (the statement's snapshot is
+    /// taken after the lock was granted: every entry queued before is in
+    /// it).
     /// Every value is a number or a sanitised host name, so it can stand in
     /// SQL text (a simple query takes no parameters).
     fn record_acquisition_sql(&self, table_no: i32) -> String {
@@ -50,7 +53,8 @@ impl PgBackend {
             "{commit} UPDATE {schema}.tables SET fence = greatest(fence + 1, {floor}), \
              holder_backend = pg_backend_pid(), holder_pid = {pid}, holder_host = {host}, \
              holder_since_micros = {since} \
-             WHERE table_no = {table_no} RETURNING fence, holder_backend",
+             WHERE table_no = {table_no} RETURNING fence, holder_backend, \
+             EXISTS (SELECT 1 FROM {schema}.queue q WHERE q.table_no = {table_no})",
             floor = FENCE_FLOOR,
             commit = connection::commit_setting(self.durable()),
             schema = shared.schema,
@@ -82,10 +86,12 @@ impl PgBackend {
         let parsed = last_row.and_then(|row| {
             let fence = row.get(0)?.parse::<u64>().ok()?;
             let pid = row.get(1)?.parse::<i32>().ok()?;
-            Some((fence, pid))
+            // `f` when no entry is queued; anything else fetches.
+            let queue_was_empty = row.get(2) == Some("f");
+            Some((fence, pid, queue_was_empty))
         });
         match parsed {
-            Some((fence, pid)) => Ok(PgLockGuard::new(
+            Some((fence, pid, queue_was_empty)) => Ok(PgLockGuard::new(
                 Held {
                     table: table.to_string(),
                     key,
@@ -94,6 +100,7 @@ impl PgBackend {
                     server: self.shared().server.clone(),
                     heartbeat: self.shared().options.heartbeat(),
                     reset_idle_timeout: self.shared().idle_timeout,
+                    queue_was_empty,
                 },
                 conn,
             )),

@@ -71,6 +71,9 @@ pub(crate) struct Held {
     pub(crate) heartbeat: Duration,
     /// Whether the release resets the session's `idle_session_timeout`.
     pub(crate) reset_idle_timeout: bool,
+    /// Whether the acquisition's statement, run after the lock was taken,
+    /// found no entry of the table queued.
+    pub(crate) queue_was_empty: bool,
 }
 
 /// The two keys of a table's advisory lock: the lock class (an oid of the
@@ -190,6 +193,14 @@ impl LockGuard for PgLockGuard {
     /// own session, which is the round trip `is_held` would make again.
     fn checked_at_acquisition(&self) -> bool {
         !self.lost.load(Ordering::SeqCst)
+    }
+
+    /// `true` when the acquisition's statement, whose snapshot was taken
+    /// after the lock was granted, found no queued entry of the table (one
+    /// `EXISTS` on the queue's primary key in the same round trip), unless
+    /// the heartbeat has already seen the session end.
+    fn queue_empty_at_acquisition(&self) -> bool {
+        self.held.queue_was_empty && !self.lost.load(Ordering::SeqCst)
     }
 
     fn fencing_token(&self) -> Option<u64> {
