@@ -302,7 +302,7 @@ fn an_acquisition_says_whether_an_entry_was_queued_and_the_coordinator_fetches_o
     drop(guard);
     let losing = LosingLocks::new(first);
     let coordinator = WriteCoordinator::new(&losing);
-    let mut submit = |key: &str| {
+    let submit = |key: &str| {
         let mut applied = Vec::new();
         let outcome = coordinator
             .submit(TABLE, write(key), PATIENCE, |_, w| {
