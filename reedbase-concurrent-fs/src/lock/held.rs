@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -86,12 +86,9 @@ pub(crate) struct Held {
     table_dir: CString,
     /// The process that opened them (a forked child does not use them).
     pub(crate) pid: u32,
-    /// Whether the table directory's times can be trusted to move with
-    /// every change of its entries (a local file system, see `is_local`).
-    stamps_trusted: bool,
     /// What this process's last look for `queue` in the table directory
     /// found, with the directory's stamp then (see [`Held::queue_missing`]).
-    queue_look: Option<QueueLook>,
+    queue_look: Mutex<Option<QueueLook>>,
 }
 
 /// What a look for the queue directory found, with the table directory's
@@ -147,7 +144,6 @@ impl Held {
             CString::new(path.into_os_string().into_vec())
                 .map_err(|e| ReedError::io(operation, &paths.table_dir, &e.into()))
         };
-        let stamps_trusted = is_local(dir.as_fd());
         Ok(Box::new(Held {
             dir,
             lock,
@@ -158,8 +154,7 @@ impl Held {
             relative: c_path(Path::new("tables").join(table))?,
             table_dir: c_path(paths.table_dir.clone())?,
             pid: std::process::id(),
-            stamps_trusted,
-            queue_look: None,
+            queue_look: Mutex::new(None),
         }))
     }
 
@@ -201,14 +196,19 @@ impl Held {
     /// [`in_place`](Self::in_place) for an acquisition that has just taken
     /// the lock: the same two `statx` calls, the table directory's also
     /// asking for its [`Stamp`] where this file system's times can be
-    /// trusted; `Ok(None)` when the files are not in place.
+    /// trusted (see [`KeptLocks::stamps_trusted`]; never through a base
+    /// that follows its path); `Ok(None)` when the files are not in place.
     pub(crate) fn in_place_stamped(
         &self,
         base: &BaseDir,
         lock_path: &Path,
     ) -> ReedResult<Option<Option<Stamp>>> {
         let mut stamp = None;
-        let wanted = self.stamps_trusted.then_some(&mut stamp);
+        let trusted = !base.follows_path()
+            && base
+                .kept()
+                .stamps_trusted(self.dir.as_fd(), self.dir_facts.dev);
+        let wanted = trusted.then_some(&mut stamp);
         Ok(self
             .check_in_place(base, lock_path, wanted)?
             .then_some(stamp))
@@ -260,10 +260,10 @@ impl Held {
         Ok(lock.is_some_and(|found| found.is(&self.lock.facts) && found.links == 1))
     }
 
-    /// Whether the table's queue directory is missing, for an acquisition
-    /// that has just taken the lock and found the table directory's stamp
-    /// `stamp` ([`in_place_stamped`](Self::in_place_stamped)). No entry can
-    /// be pending without one, and `queue` can only be made in the table
+    /// Whether the table's queue directory is missing, for the holder of
+    /// a lock whose acquisition found the table directory's stamp `stamp`
+    /// ([`in_place_stamped`](Self::in_place_stamped)). No entry can be
+    /// pending without one, and `queue` can only be made in the table
     /// directory, which moves its stamp.
     ///
     /// Told without a system call when the stamp is the one of this
@@ -273,22 +273,26 @@ impl Held {
     /// after it then moves the stamp however coarse the clock). `false`
     /// when it cannot be told: no stamp, a failed look, or anything named
     /// `queue` (a link or a file in its place is for the fetch to refuse).
-    pub(crate) fn queue_missing(&mut self, stamp: Option<Stamp>) -> bool {
+    pub(crate) fn queue_missing(&self, stamp: Option<Stamp>) -> bool {
         let Some(stamp) = stamp else {
             return false;
         };
-        if let Some(look) = self.queue_look
+        let mut kept = self
+            .queue_look
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(look) = *kept
             && look.stamp == stamp
         {
             return !look.queue;
         }
         let looked_at = SystemTime::now();
         let Ok(found) = identity_at(&self.dir, QUEUE_DIR_C) else {
-            self.queue_look = None;
+            *kept = None;
             return false;
         };
         let queue = found.is_some();
-        self.queue_look = stamp
+        *kept = stamp
             .settled_before(looked_at)
             .then_some(QueueLook { stamp, queue });
         !queue
@@ -340,6 +344,9 @@ pub(crate) struct KeptLocks {
     tables_due: Mutex<Option<Instant>>,
     /// The kept queue directories, for removals.
     queues: KeptQueues,
+    /// Whether the file system of each device seen sets its own times
+    /// (see [`KeptLocks::stamps_trusted`]).
+    local_devices: Mutex<Vec<(u64, bool)>>,
     /// The claimed turns this process knows of.
     turns: TurnsSeen,
 }
@@ -383,6 +390,23 @@ impl KeptLocks {
     /// process knows of.
     pub(crate) fn turns(&self) -> &TurnsSeen {
         &self.turns
+    }
+
+    /// Whether the times of directories on device `dev` (of which `dir`
+    /// is one) move with every change of their entries: a local file
+    /// system that this kernel stamps (see `no_follow::is_local`). Asked of
+    /// the file system once per device and base directory.
+    pub(crate) fn stamps_trusted(&self, dir: BorrowedFd<'_>, dev: u64) -> bool {
+        let mut known = self
+            .local_devices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(&(_, local)) = known.iter().find(|(seen, _)| *seen == dev) {
+            return local;
+        }
+        let local = is_local(dir);
+        known.push((dev, local));
+        local
     }
 
     /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).

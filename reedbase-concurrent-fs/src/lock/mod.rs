@@ -53,13 +53,14 @@
 //!   modification and change times; not through a base that follows its
 //!   path, nor on a file system not known to set its own times). Where the
 //!   stamp is the one of this process's last look for `queue` in it, that
-//!   look's answer stands; otherwise one `statx` of `queue` looks, and its
-//!   answer is kept with the stamp if the directory's last change was at
-//!   least 100 ms before the look. A guard whose acquisition found no
-//!   `queue` tells the coordinator it need not fetch
-//!   (`queue_empty_at_acquisition`): every name made in the directory moves
-//!   the stamp, so a queue made since, by anyone, is looked at and fetched
-//!   from.
+//!   look's answer stands; otherwise one `statx` of `queue` looks (only
+//!   when the coordinator asks, still under the lock), and its answer is
+//!   kept with the stamp if the directory's last change was at least
+//!   100 ms before the look. A guard that knows there is no `queue` tells
+//!   the coordinator it need not fetch (`queue_empty_at_acquisition`):
+//!   every name made in the directory moves the stamp, so a queue made
+//!   since, by anyone, is looked at and fetched from. Whether a file
+//!   system's times can be trusted (`fstatfs`) is asked once per device.
 //! - The holder record (pid, start time, host, acquisition time; one
 //!   `pwrite` at offset 0 of `write.lock`) is written only under the lock
 //!   and left in place at release. The `flock` is the truth: a free lock

@@ -24,6 +24,7 @@ use super::holder;
 use super::holding;
 use super::notify::wait_until;
 use super::turn_wait::{Served, Turn, wait_for_turn};
+use crate::no_follow::Stamp;
 use crate::tables_dir::TablePaths;
 use crate::tables_dir::{BaseDir, Level, tables_dir};
 
@@ -67,9 +68,9 @@ pub struct TableLock {
     served: Option<Box<Served>>,
     base: Arc<BaseDir>,
     table_name: String,
-    /// Whether the acquisition knew the table's queue directory missing
+    /// The table directory's stamp, as the acquisition's check found it
     /// (see [`LockGuard::queue_empty_at_acquisition`]).
-    queue_missing: bool,
+    stamp: Option<Stamp>,
 }
 
 impl TableLock {
@@ -111,15 +112,17 @@ impl LockGuard for TableLock {
         true
     }
 
-    /// True when the acquisition, after taking the lock, knew that the
-    /// table has no queue directory (so no entry): from the table
-    /// directory's stamp, asked for by the same `statx` as its check,
-    /// when it is the one of this process's last look for `queue`, else
-    /// from one more `statx`. Through a base that follows its path, or on
+    /// True when the table has no queue directory (so no entry), as the
+    /// holder can tell: from the table directory's stamp, asked for by the
+    /// acquisition's check after it took the lock, when it is the stamp of
+    /// this process's last look for `queue`; else from one `statx` now,
+    /// still under the lock. Through a base that follows its path, or on
     /// a file system whose times are not known to move with every change
     /// (a network or FUSE file system), always `false`.
     fn queue_empty_at_acquisition(&self) -> bool {
-        self.queue_missing
+        self.held
+            .as_ref()
+            .is_some_and(|held| held.queue_missing(self.stamp))
     }
 }
 
@@ -179,7 +182,6 @@ fn take(
         };
         let in_place = held.in_place_stamped(&base, &held.paths.lock_file);
         if let Ok(Some(stamp)) = in_place {
-            let queue_missing = held.queue_missing(stamp);
             holder::write_own_record(&held.lock.file, held.pid);
             holding::hold((held.lock.facts.dev, held.lock.facts.ino));
             return Ok(Ok(TableLock {
@@ -187,7 +189,7 @@ fn take(
                 served: served.map(Box::new),
                 base,
                 table_name: table_name.to_string(),
-                queue_missing,
+                stamp,
             }));
         }
         if let Some(served) = served {
