@@ -257,6 +257,8 @@ pub(crate) struct Facts {
     pub(crate) size: u64,
     pub(crate) found: Found,
     pub(crate) modified: SystemTime,
+    /// The link count and the times, for comparing with a later look.
+    pub(crate) stamp: Stamp,
 }
 
 impl Facts {
@@ -277,6 +279,14 @@ impl Facts {
             size: u64::try_from(stat.st_size).unwrap_or(0),
             found: Found::of(FileType::from_raw_mode(stat.st_mode)),
             modified: modified.unwrap_or(UNIX_EPOCH),
+            stamp: Stamp {
+                links: stat.st_nlink as u64,
+                modified: (secs, nanos),
+                changed: (
+                    stat.st_ctime as i64,
+                    (stat.st_ctime_nsec as u32).min(999_999_999),
+                ),
+            },
         }
     }
 

@@ -85,22 +85,72 @@ fn submits_to_a_table_without_a_queue_fetch_nothing() {
 }
 
 #[test]
-fn with_a_queue_directory_every_submit_fetches() {
+fn with_entries_in_the_queue_every_submit_fetches_them_first() {
     let dir = tempfile::tempdir().unwrap();
     let losing = backend(dir.path());
-    let id = losing.queue_write(TABLE, &write("queued")).unwrap();
-    losing.remove_from_queue(TABLE, &id).unwrap();
+    let other = FsBackend::new(dir.path());
     let coordinator = WriteCoordinator::new(&losing);
-    for round in 0..2 {
-        for n in 0..3 {
-            let guard = losing.acquire_lock(TABLE, LONG).unwrap();
-            assert!(!guard.queue_empty_at_acquisition(), "round {round}");
-            drop(guard);
-            submit(&coordinator, &format!("d{n}"));
-        }
+    for round in 0..3 {
+        other
+            .queue_write(TABLE, &write(&format!("q{round}")))
+            .unwrap();
+        let guard = losing.acquire_lock(TABLE, LONG).unwrap();
+        assert!(!guard.queue_empty_at_acquisition(), "round {round}");
+        drop(guard);
+        assert_eq!(
+            submit(&coordinator, &format!("d{round}")),
+            [format!("q{round}"), format!("d{round}")]
+        );
         thread::sleep(SETTLED);
     }
-    assert_eq!(losing.fetches(), 6);
+    assert_eq!(losing.fetches(), 3);
+}
+
+#[test]
+fn an_emptied_queue_is_not_fetched_from_until_something_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let losing = backend(dir.path());
+    let other = FsBackend::new(dir.path());
+    let coordinator = WriteCoordinator::new(&losing);
+    other.queue_write(TABLE, &write("q0")).unwrap();
+    assert_eq!(submit(&coordinator, "d0"), ["q0", "d0"]);
+    thread::sleep(SETTLED);
+    // This fetch finds the settled queue directory empty, and notes it.
+    assert_eq!(submit(&coordinator, "d1"), ["d1"]);
+    let fetched = losing.fetches();
+    for n in 2..6 {
+        assert_eq!(submit(&coordinator, &format!("d{n}")), [format!("d{n}")]);
+    }
+    assert_eq!(
+        losing.fetches(),
+        fetched,
+        "an unchanged empty queue was fetched from"
+    );
+    // An entry from another backend, one of the old module, one renamed in
+    // by hand: each moves the stamp and is applied first.
+    other.queue_write(TABLE, &write("q1")).unwrap();
+    assert_eq!(submit(&coordinator, "d6"), ["q1", "d6"]);
+    thread::sleep(SETTLED);
+    assert_eq!(submit(&coordinator, "d7"), ["d7"]);
+    let entry = last::PendingWrite {
+        rows: vec![last::CsvRow::new("q2", vec!["v"])],
+        timestamp: 1,
+        operation: last::WriteOperation::Insert,
+    };
+    last::queue_write(dir.path(), TABLE, entry).unwrap();
+    assert_eq!(submit(&coordinator, "d8"), ["q2", "d8"]);
+    thread::sleep(SETTLED);
+    assert_eq!(submit(&coordinator, "d9"), ["d9"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let maker = FsBackend::new(elsewhere.path());
+    let id = maker.queue_write(TABLE, &write("q3")).unwrap();
+    let name = format!("{id}.pending");
+    let made = elsewhere.path().join("tables").join(TABLE).join("queue");
+    let queue = dir.path().join("tables").join(TABLE).join("queue");
+    // Both temporary directories are on one file system: a rename.
+    std::fs::copy(made.join(&name), elsewhere.path().join(&name)).unwrap();
+    std::fs::rename(elsewhere.path().join(&name), queue.join(&name)).unwrap();
+    assert_eq!(submit(&coordinator, "d10"), ["q3", "d10"]);
 }
 
 /// After a settled look, `queue` comes from elsewhere with one entry; the

@@ -91,6 +91,15 @@ pub(crate) struct Held {
     queue_look: Mutex<Option<QueueLook>>,
 }
 
+/// A queue directory found without an entry (see
+/// [`KeptLocks::note_empty_queue`]).
+#[derive(Debug)]
+struct EmptyQueue {
+    table: String,
+    key: (u64, u64),
+    stamp: Stamp,
+}
+
 /// What a look for the queue directory found, with the table directory's
 /// [`Stamp`] at the time: trusted again, without a look, while the stamp
 /// is unchanged.
@@ -298,6 +307,33 @@ impl Held {
         !queue
     }
 
+    /// Whether the holder can tell that no entry of the table is queued:
+    /// no queue directory ([`queue_missing`](Self::queue_missing)), or a
+    /// queue directory that a consumer of this process found without an
+    /// entry and whose stamp has not moved since (one `statx` of `queue`,
+    /// made only when there is such a note; see
+    /// [`KeptLocks::note_empty_queue`]). `false` without a stamp of the
+    /// table directory (a file system whose times are not trusted, a base
+    /// that follows its path).
+    pub(crate) fn queue_known_empty(&self, base: &BaseDir, stamp: Option<Stamp>) -> bool {
+        if stamp.is_none() {
+            return false;
+        }
+        if self.queue_missing(stamp) {
+            return true;
+        }
+        let kept = base.kept();
+        if !kept.has_empty_queue_note(&self.table) {
+            return false;
+        }
+        match identity_and_stamp_at(&self.dir, QUEUE_DIR_C) {
+            Ok(Some((found, Some(queue)))) if found.found == Found::Directory => {
+                kept.queue_still_empty(&self.table, (found.dev, found.ino), queue)
+            }
+            _ => false,
+        }
+    }
+
     /// For a base that follows its path: whether `<path>/tables/<table>`
     /// (the base's path followed, the last step not) is the kept directory,
     /// and `<path>/tables` a directory (looked at as often as through a
@@ -347,6 +383,9 @@ pub(crate) struct KeptLocks {
     /// Whether the file system of each device seen sets its own times
     /// (see [`KeptLocks::stamps_trusted`]).
     local_devices: Mutex<Vec<(u64, bool)>>,
+    /// Queue directories a consumer of this process found without an
+    /// entry, by table (see [`KeptLocks::note_empty_queue`]).
+    empty_queues: Mutex<VecDeque<EmptyQueue>>,
     /// The claimed turns this process knows of.
     turns: TurnsSeen,
 }
@@ -407,6 +446,67 @@ impl KeptLocks {
         let local = is_local(dir);
         known.push((dev, local));
         local
+    }
+
+    /// Notes that a consumer found the queue directory of `table` (device
+    /// and inode `key`) without an entry, having taken its stamp `stamp`
+    /// at `seen_at`, before it read the directory: while the directory's
+    /// stamp stays `stamp`, no entry has arrived since (every name made or
+    /// renamed in it moves the stamp). Kept only if the directory's last
+    /// change was at least [`Stamp::SETTLE`] before `seen_at`, so that a
+    /// later change moves it however coarse the clock; otherwise any note
+    /// of the table is dropped. At most [`MAX_IDLE`] tables are noted.
+    pub(crate) fn note_empty_queue(
+        &self,
+        table: &str,
+        key: (u64, u64),
+        stamp: Stamp,
+        seen_at: SystemTime,
+    ) {
+        let mut noted = self
+            .empty_queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        noted.retain(|empty| empty.table != table);
+        if stamp.settled_before(seen_at) {
+            if noted.len() >= MAX_IDLE {
+                noted.pop_front();
+            }
+            noted.push_back(EmptyQueue {
+                table: table.to_string(),
+                key,
+                stamp,
+            });
+        }
+    }
+
+    /// Whether `table`'s queue directory was noted empty
+    /// ([`note_empty_queue`](Self::note_empty_queue)), so that a look at
+    /// its stamp may tell it still is.
+    pub(crate) fn has_empty_queue_note(&self, table: &str) -> bool {
+        self.empty_queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|empty| empty.table == table)
+    }
+
+    /// Whether the queue directory of `table`, now device and inode `key`
+    /// with stamp `stamp`, is the one noted empty and unchanged since; a
+    /// note that no longer holds is dropped.
+    pub(crate) fn queue_still_empty(&self, table: &str, key: (u64, u64), stamp: Stamp) -> bool {
+        let mut noted = self
+            .empty_queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(at) = noted.iter().position(|empty| empty.table == table) else {
+            return false;
+        };
+        if noted[at].key == key && noted[at].stamp == stamp {
+            return true;
+        }
+        noted.remove(at);
+        false
     }
 
     /// Whether `tables` must be looked at again ([`TABLES_CHECK`]).

@@ -61,6 +61,10 @@
 //!   every name made in the directory moves the stamp, so a queue made
 //!   since, by anyone, is looked at and fetched from. Whether a file
 //!   system's times can be trusted (`fstatfs`) is asked once per device.
+//!   Where `queue` exists, a fetch that found it without an entry notes
+//!   its stamp (taken before the read, and settled), and a guard asked
+//!   later answers `true` after one `statx` of `queue` finds the same
+//!   directory with the same stamp.
 //! - The holder record (pid, start time, host, acquisition time; one
 //!   `pwrite` at offset 0 of `write.lock`) is written only under the lock
 //!   and left in place at release. The `flock` is the truth: a free lock

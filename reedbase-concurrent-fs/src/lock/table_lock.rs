@@ -122,7 +122,7 @@ impl LockGuard for TableLock {
     fn queue_empty_at_acquisition(&self) -> bool {
         self.held
             .as_ref()
-            .is_some_and(|held| held.queue_missing(self.stamp))
+            .is_some_and(|held| held.queue_known_empty(&self.base, self.stamp))
     }
 }
 

@@ -38,6 +38,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use reedbase_concurrent_core::{PendingWrite, ReedResult};
 
@@ -45,8 +46,17 @@ use super::consumer::take_ready;
 use super::entry_id::is_beyond_producers;
 use super::listing::{Candidate, ordered_entries};
 use super::watch::{self, DirKey};
-use crate::no_follow::facts_of;
+use crate::no_follow::{Stamp, facts_of};
 use crate::tables_dir::TablePaths;
+
+/// A queue directory that a call found without an entry: its device and
+/// inode, and its stamp taken before it was read, with when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FoundEmpty {
+    pub(crate) key: DirKey,
+    pub(crate) stamp: Stamp,
+    pub(crate) seen_at: SystemTime,
+}
 
 /// The kept listings of one backend, per table.
 #[derive(Debug, Default)]
@@ -89,6 +99,7 @@ impl Listings {
         table: &str,
         max: usize,
         max_entry_bytes: u64,
+        found_empty: &mut Option<FoundEmpty>,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
         let slot = self.slot(table);
         let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
@@ -101,8 +112,23 @@ impl Listings {
             return super::consumer::pending_batch(Some(queue), paths, max, max_entry_bytes);
         };
         let key = (facts.dev, facts.ino);
+        // Taken before the directory is read: an entry that arrives later
+        // moves the stamp.
+        let empty = FoundEmpty {
+            key,
+            stamp: facts.stamp,
+            seen_at: SystemTime::now(),
+        };
         let Some(listing) = listing else {
-            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
+            return self.list(
+                &mut kept,
+                queue,
+                empty,
+                paths,
+                max,
+                max_entry_bytes,
+                found_empty,
+            );
         };
         let current = watch::with_dir(queue.as_fd(), key, |w| {
             let nothing_arrived = w
@@ -111,10 +137,26 @@ impl Listings {
             (w.incarnation, w.order, nothing_arrived)
         });
         let Some((incarnation, order, nothing_arrived)) = current else {
-            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
+            return self.list(
+                &mut kept,
+                queue,
+                empty,
+                paths,
+                max,
+                max_entry_bytes,
+                found_empty,
+            );
         };
         if listing.key != key || (incarnation, order) != (listing.incarnation, listing.order) {
-            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
+            return self.list(
+                &mut kept,
+                queue,
+                empty,
+                paths,
+                max,
+                max_entry_bytes,
+                found_empty,
+            );
         }
         let mut listing = listing;
         let taken = take_ready(
@@ -128,7 +170,19 @@ impl Listings {
         // listing, unless nothing arrived since it began (an empty queue
         // between submits is not listed again).
         if !taken.complete && !nothing_arrived {
-            return self.list(&mut kept, queue, key, paths, max, max_entry_bytes);
+            return self.list(
+                &mut kept,
+                queue,
+                empty,
+                paths,
+                max,
+                max_entry_bytes,
+                found_empty,
+            );
+        }
+        // Nothing left in a listing that holds every pending entry.
+        if nothing_arrived && taken.found.is_empty() && listing.entries.is_empty() {
+            *found_empty = Some(empty);
         }
         if taken.settled {
             *kept = Some(listing);
@@ -139,17 +193,24 @@ impl Listings {
     /// Lists the directory `queue` (device and inode `key`, `max` above 0),
     /// takes the batch from the listing and keeps the listing in `kept` if
     /// it may be trusted.
+    #[allow(clippy::too_many_arguments)]
     fn list(
         &self,
         kept: &mut Option<Listing>,
         queue: OwnedFd,
-        key: DirKey,
+        empty: FoundEmpty,
         paths: &TablePaths,
         max: usize,
         max_entry_bytes: u64,
+        found_empty: &mut Option<FoundEmpty>,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        let key = empty.key;
         let before = watch::with_dir(queue.as_fd(), key, |w| (w.incarnation, w.arrivals_seen));
         let mut entries = VecDeque::from(ordered_entries(queue.as_fd(), &paths.queue_dir)?);
+        if entries.is_empty() {
+            // Read after its stamp was taken: no entry then.
+            *found_empty = Some(empty);
+        }
         let trusted = before.and_then(|before| trust(&queue, key, before, &entries));
         let taken = take_ready(queue.as_fd(), paths, &mut entries, max, max_entry_bytes)?;
         if let Some((incarnation, order)) = trusted.filter(|_| taken.settled) {

@@ -87,7 +87,22 @@ pub(crate) fn pending_batch_kept(
     }
     let paths = TablePaths::new(base.path(), table_name)?;
     let queue = open_queue(base, &paths)?;
-    listings.pending_batch(queue, &paths, table_name, max, options.max_entry_bytes)
+    let mut found_empty = None;
+    let batch = listings.pending_batch(
+        queue,
+        &paths,
+        table_name,
+        max,
+        options.max_entry_bytes,
+        &mut found_empty,
+    )?;
+    // For the next lock holder of this process: an empty queue that has not
+    // changed since needs no fetch (see `Held::queue_known_empty`).
+    if let Some(empty) = found_empty {
+        base.kept()
+            .note_empty_queue(table_name, empty.key, empty.stamp, empty.seen_at);
+    }
+    Ok(batch)
 }
 
 /// `remove_from_queue`: one entry, freed in the call (a caller that removes
