@@ -119,16 +119,12 @@ impl Listings {
             stamp: facts.stamp,
             seen_at: SystemTime::now(),
         };
+        // Lists the directory afresh (see `list`).
+        let list = |kept: &mut Option<Listing>, queue, found_empty: &mut Option<FoundEmpty>| {
+            self.list(kept, queue, empty, paths, max, max_entry_bytes, found_empty)
+        };
         let Some(listing) = listing else {
-            return self.list(
-                &mut kept,
-                queue,
-                empty,
-                paths,
-                max,
-                max_entry_bytes,
-                found_empty,
-            );
+            return list(&mut kept, queue, found_empty);
         };
         let current = watch::with_dir(queue.as_fd(), key, |w| {
             let nothing_arrived = w
@@ -137,26 +133,10 @@ impl Listings {
             (w.incarnation, w.order, nothing_arrived)
         });
         let Some((incarnation, order, nothing_arrived)) = current else {
-            return self.list(
-                &mut kept,
-                queue,
-                empty,
-                paths,
-                max,
-                max_entry_bytes,
-                found_empty,
-            );
+            return list(&mut kept, queue, found_empty);
         };
         if listing.key != key || (incarnation, order) != (listing.incarnation, listing.order) {
-            return self.list(
-                &mut kept,
-                queue,
-                empty,
-                paths,
-                max,
-                max_entry_bytes,
-                found_empty,
-            );
+            return list(&mut kept, queue, found_empty);
         }
         let mut listing = listing;
         let taken = take_ready(
@@ -170,15 +150,7 @@ impl Listings {
         // listing, unless nothing arrived since it began (an empty queue
         // between submits is not listed again).
         if !taken.complete && !nothing_arrived {
-            return self.list(
-                &mut kept,
-                queue,
-                empty,
-                paths,
-                max,
-                max_entry_bytes,
-                found_empty,
-            );
+            return list(&mut kept, queue, found_empty);
         }
         // Nothing left in a listing that holds every pending entry.
         if nothing_arrived && taken.found.is_empty() && listing.entries.is_empty() {
