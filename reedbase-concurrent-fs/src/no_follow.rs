@@ -341,22 +341,7 @@ impl Identity {
 /// `name` may be any path type; a kept `&CStr` is passed to the kernel as
 /// it is, without the copy and the search for a NUL that a `&Path` costs.
 pub(crate) fn identity_at<N: Arg + Copy>(dir: impl AsFd, name: N) -> io::Result<Option<Identity>> {
-    let wanted = StatxFlags::TYPE | StatxFlags::NLINK | StatxFlags::INO;
-    match rustix::fs::statx(&dir, name, AtFlags::SYMLINK_NOFOLLOW, wanted) {
-        Ok(statx) if StatxFlags::from_bits_retain(statx.stx_mask).contains(wanted) => {
-            Ok(Some(Identity {
-                dev: rustix::fs::makedev(statx.stx_dev_major, statx.stx_dev_minor),
-                ino: statx.stx_ino,
-                links: u64::from(statx.stx_nlink),
-                found: Found::of(FileType::from_raw_mode(u32::from(statx.stx_mode))),
-            }))
-        }
-        Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
-        Ok(_) | Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
-            Ok(stat_at(dir, name)?.map(|facts| Identity::of(&facts)))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(statx_at(dir, name, false)?.map(|(found, _)| found))
 }
 
 /// When a directory last changed, as far as a look at it tells: its link
@@ -407,17 +392,38 @@ pub(crate) fn identity_and_stamp_at<N: Arg + Copy>(
     dir: impl AsFd,
     name: N,
 ) -> io::Result<Option<(Identity, Option<Stamp>)>> {
+    statx_at(dir, name, true)
+}
+
+/// `statx` of `name` in `dir` (no link followed) asking for its identity,
+/// and with `times` its [`Stamp`] too (`None` where the file system does
+/// not report the times); `fstatat` where `statx` is missing or does not
+/// report the identity, which gives no stamp.
+fn statx_at<N: Arg + Copy>(
+    dir: impl AsFd,
+    name: N,
+    times: bool,
+) -> io::Result<Option<(Identity, Option<Stamp>)>> {
     let identity = StatxFlags::TYPE | StatxFlags::NLINK | StatxFlags::INO;
-    let times = StatxFlags::MTIME | StatxFlags::CTIME;
-    match rustix::fs::statx(&dir, name, AtFlags::SYMLINK_NOFOLLOW, identity | times) {
+    let stamp_fields = if times {
+        StatxFlags::MTIME | StatxFlags::CTIME
+    } else {
+        StatxFlags::empty()
+    };
+    match rustix::fs::statx(
+        &dir,
+        name,
+        AtFlags::SYMLINK_NOFOLLOW,
+        identity | stamp_fields,
+    ) {
         Ok(statx) if StatxFlags::from_bits_retain(statx.stx_mask).contains(identity) => {
-            let stamp = StatxFlags::from_bits_retain(statx.stx_mask)
-                .contains(times)
-                .then(|| Stamp {
-                    links: u64::from(statx.stx_nlink),
-                    modified: (statx.stx_mtime.tv_sec, statx.stx_mtime.tv_nsec),
-                    changed: (statx.stx_ctime.tv_sec, statx.stx_ctime.tv_nsec),
-                });
+            let stamp = (times
+                && StatxFlags::from_bits_retain(statx.stx_mask).contains(stamp_fields))
+            .then(|| Stamp {
+                links: u64::from(statx.stx_nlink),
+                modified: (statx.stx_mtime.tv_sec, statx.stx_mtime.tv_nsec),
+                changed: (statx.stx_ctime.tv_sec, statx.stx_ctime.tv_nsec),
+            });
             let found = Identity {
                 dev: rustix::fs::makedev(statx.stx_dev_major, statx.stx_dev_minor),
                 ino: statx.stx_ino,
