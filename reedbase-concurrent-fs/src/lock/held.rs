@@ -89,6 +89,10 @@ pub(crate) struct Held {
     /// What this process's last look for `queue` in the table directory
     /// found, with the directory's stamp then (see [`Held::queue_missing`]).
     queue_look: Mutex<Option<QueueLook>>,
+    /// The table directory's stamp at the last look of a probe that found
+    /// `write.lock` in place, settled at that look (see
+    /// [`Held::in_place_for_probe`]).
+    probed: Option<Stamp>,
 }
 
 /// A queue directory found without an entry (see
@@ -107,6 +111,13 @@ struct EmptyQueue {
 struct QueueLook {
     stamp: Stamp,
     queue: bool,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many looks at `write.lock` this thread's checks of kept pairs
+    /// made.
+    pub(crate) static LOCK_LOOKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Held {
@@ -164,6 +175,7 @@ impl Held {
             table_dir: c_path(paths.table_dir.clone())?,
             pid: std::process::id(),
             queue_look: Mutex::new(None),
+            probed: None,
         }))
     }
 
@@ -223,49 +235,111 @@ impl Held {
             .then_some(stamp))
     }
 
+    /// [`in_place`](Self::in_place) for a probe (`is_locked`,
+    /// `wait_for_unlock`, `lock_holder`), which takes and drops shared
+    /// locks and writes nothing: the look at `write.lock` is made once per
+    /// change of the table directory. The identity check of the table
+    /// directory also asks for its [`Stamp`], and while the stamp is the one
+    /// of a look that found `write.lock` in place (settled at that look, on
+    /// a file system whose times can be trusted, see
+    /// [`KeptLocks::stamps_trusted`]), no name in the directory was made,
+    /// removed or renamed since: `write.lock` is still the kept file. A
+    /// second name given to it elsewhere meanwhile is not seen here; the
+    /// next acquisition, which looks every time, refuses it.
+    pub(crate) fn in_place_for_probe(
+        &mut self,
+        base: &BaseDir,
+        lock_path: &Path,
+    ) -> ReedResult<bool> {
+        let trusted = base
+            .kept()
+            .stamps_trusted(self.dir.as_fd(), self.dir_facts.dev);
+        if !trusted {
+            return self.check_in_place(base, lock_path, None);
+        }
+        // Taken before the stamp: see `Stamp::settled_before`.
+        let look = SystemTime::now();
+        let Some(stamp) = self.dir_in_place(base, lock_path, true)? else {
+            return Ok(false);
+        };
+        if stamp.is_some() && stamp == self.probed {
+            return Ok(true);
+        }
+        let in_place = self.lock_in_place(lock_path)?;
+        self.probed = stamp.filter(|seen| in_place && seen.settled_before(look));
+        Ok(in_place)
+    }
+
     /// See [`in_place`](Self::in_place); with `stamp`, fills it with the
-    /// table directory's [`Stamp`] (not for a base that follows its path).
+    /// table directory's [`Stamp`].
     fn check_in_place(
         &self,
         base: &BaseDir,
         lock_path: &Path,
         stamp: Option<&mut Option<Stamp>>,
     ) -> ReedResult<bool> {
+        let Some(seen) = self.dir_in_place(base, lock_path, stamp.is_some())? else {
+            return Ok(false);
+        };
+        if let Some(stamp) = stamp {
+            *stamp = seen;
+        }
+        self.lock_in_place(lock_path)
+    }
+
+    /// Whether `tables` is a directory (not a link) and `tables/<table>`
+    /// the kept directory (for a base that follows its path,
+    /// `<path>/tables/<table>`, the last step not followed): `None` if not,
+    /// else the directory's [`Stamp`] when `stamp` asks for it and the file
+    /// system reports it.
+    fn dir_in_place(
+        &self,
+        base: &BaseDir,
+        lock_path: &Path,
+        stamp: bool,
+    ) -> ReedResult<Option<Option<Stamp>>> {
         let stat_error = |e| ReedError::io("stat_lock_file", lock_path, &e);
-        let dir_in_place = if base.follows_path() {
-            self.dir_in_place_by_path(base)
+        let (at, name) = if base.follows_path() {
+            if !base.tables_in_place_by_path() {
+                return Ok(None);
+            }
+            (rustix::fs::CWD, self.table_dir.as_c_str())
         } else {
             let Some(base_fd) = base.opened() else {
-                return Ok(false);
+                return Ok(None);
             };
             if base.kept().tables_check_due() {
                 let tables = identity_at(base_fd, "tables").map_err(stat_error)?;
                 if !tables.is_some_and(|found| found.found == Found::Directory) {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 base.kept().tables_checked();
             }
-            let relative = self.relative.as_c_str();
-            match stamp {
-                Some(stamp) => match identity_and_stamp_at(base_fd, relative) {
-                    Ok(Some((found, seen))) if found.is(&self.dir_facts) => {
-                        *stamp = seen;
-                        true
-                    }
-                    Ok(_) => false,
-                    Err(e) => return Err(stat_error(e)),
-                },
-                None => identity_at(base_fd, relative)
-                    .map_err(stat_error)?
-                    .is_some_and(|found| found.is(&self.dir_facts)),
-            }
+            (base_fd, self.relative.as_c_str())
         };
-        if !dir_in_place {
-            return Ok(false);
+        let found = match stamp {
+            true => identity_and_stamp_at(at, name),
+            false => identity_at(at, name).map(|found| found.map(|found| (found, None))),
+        };
+        match found {
+            // For a base that follows its path a failure is a no, as the
+            // old module's failed open of the path was.
+            Ok(Some((found, seen))) if found.is(&self.dir_facts) => Ok(Some(seen)),
+            Ok(_) => Ok(None),
+            Err(_) if base.follows_path() => Ok(None),
+            Err(e) => Err(stat_error(e)),
         }
+    }
+
+    /// Whether `write.lock` in the kept directory is the kept file, with
+    /// one name.
+    fn lock_in_place(&self, lock_path: &Path) -> ReedResult<bool> {
+        #[cfg(test)]
+        LOCK_LOOKS.with(|looks| looks.set(looks.get() + 1));
         // Its identity only: asking for its times would make the holder
         // record's next `pwrite` update the inode (see `identity_at`).
-        let lock = identity_at(&self.dir, LOCK_FILE_C).map_err(stat_error)?;
+        let lock = identity_at(&self.dir, LOCK_FILE_C)
+            .map_err(|e| ReedError::io("stat_lock_file", lock_path, &e))?;
         Ok(lock.is_some_and(|found| found.is(&self.lock.facts) && found.links == 1))
     }
 
@@ -332,19 +406,6 @@ impl Held {
             }
             _ => false,
         }
-    }
-
-    /// For a base that follows its path: whether `<path>/tables/<table>`
-    /// (the base's path followed, the last step not) is the kept directory,
-    /// and `<path>/tables` a directory (looked at as often as through a
-    /// descriptor). Any failure is a no: the caller opens afresh, through
-    /// the checked base, and reports what it finds.
-    fn dir_in_place_by_path(&self, base: &BaseDir) -> bool {
-        base.tables_in_place_by_path()
-            && matches!(
-                identity_at(rustix::fs::CWD, self.table_dir.as_c_str()),
-                Ok(Some(found)) if found.is(&self.dir_facts)
-            )
     }
 
     /// Releases both locks (what is not held is left as it is).

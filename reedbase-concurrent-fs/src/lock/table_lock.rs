@@ -304,8 +304,8 @@ impl Files {
 fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
     // The name is validated by `TablePaths::new` below; a kept pair was
     // opened under a validated name, and only the same name finds it.
-    if let Some(held) = base.kept().take(table)
-        && held.in_place(base, table, &held.paths.lock_file)?
+    if let Some(mut held) = base.kept().take(table)
+        && held.in_place_for_probe(base, &held.paths.lock_file.clone())?
     {
         return Ok(Some(Files::Kept(held)));
     }

@@ -186,3 +186,103 @@ fn a_kept_table_directory_replaced_by_a_link_is_refused() {
     assert!(is_locked(dir.path(), "users").is_err());
     assert!(lock_holder(dir.path(), "users").is_err());
 }
+
+/// Waits until the table directory's last change is settled, so that a
+/// probe's next look keeps its stamp (see `Held::in_place_for_probe`).
+fn settle() {
+    std::thread::sleep(crate::no_follow::Stamp::SETTLE + Duration::from_millis(50));
+}
+
+fn lock_looks() -> u64 {
+    crate::lock::held::LOCK_LOOKS.with(std::cell::Cell::get)
+}
+
+/// A table locked once and released, settled, then probed once (the look
+/// that keeps the table directory's stamp); returns the base.
+fn probed_once() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    drop(acquire_lock(dir.path(), "users", SECOND).unwrap());
+    settle();
+    assert!(!is_locked(dir.path(), "users").unwrap());
+    dir
+}
+
+#[test]
+fn a_settled_table_directory_spares_a_probe_the_look_at_write_lock() {
+    let dir = probed_once();
+    let before = lock_looks();
+    for _ in 0..3 {
+        assert!(!is_locked(dir.path(), "users").unwrap());
+        wait_for_unlock(dir.path(), "users", SECOND).unwrap();
+        assert_eq!(lock_holder(dir.path(), "users").unwrap(), None);
+    }
+    assert_eq!(lock_looks(), before, "a probe looked at write.lock");
+    // A name made in the table directory: the next probe looks.
+    fs::write(dir.path().join("tables/users/note"), b"").unwrap();
+    assert!(!is_locked(dir.path(), "users").unwrap());
+    assert_eq!(lock_looks(), before + 1);
+}
+
+#[test]
+fn write_lock_replaced_after_a_settled_probe_is_probed_afresh() {
+    let dir = probed_once();
+    // A new write.lock renamed over the kept one, held by another locker
+    // (the old module locks only write.lock).
+    let fresh = dir.path().join("tables/users/fresh");
+    fs::write(&fresh, b"").unwrap();
+    fs::rename(&fresh, lock_file(dir.path())).unwrap();
+    let other = fs::File::open(lock_file(dir.path())).unwrap();
+    rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    assert!(
+        is_locked(dir.path(), "users").unwrap(),
+        "the new write.lock's holder was missed"
+    );
+    let err = wait_for_unlock(dir.path(), "users", Duration::from_millis(20)).unwrap_err();
+    assert!(err.is_lock_timeout(), "{err}");
+    drop(other);
+    assert!(!is_locked(dir.path(), "users").unwrap());
+}
+
+#[test]
+fn write_lock_replaced_by_a_link_after_a_settled_probe_is_refused() {
+    let dir = probed_once();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("target");
+    fs::write(&target, b"outside").unwrap();
+    fs::remove_file(lock_file(dir.path())).unwrap();
+    std::os::unix::fs::symlink(&target, lock_file(dir.path())).unwrap();
+    assert!(is_locked(dir.path(), "users").is_err());
+    assert!(try_acquire_lock(dir.path(), "users").is_err());
+    assert_eq!(fs::read(&target).unwrap(), b"outside");
+}
+
+#[test]
+fn a_second_name_for_write_lock_after_a_settled_probe_is_refused_by_the_next_acquisition() {
+    let dir = probed_once();
+    fs::hard_link(lock_file(dir.path()), dir.path().join("elsewhere")).unwrap();
+    // The probe writes nothing; the acquisition, which would, looks.
+    let err = try_acquire_lock(dir.path(), "users").unwrap_err();
+    assert!(err.to_string().contains("hard links"), "{err}");
+}
+
+#[test]
+fn through_a_backend_a_settled_probe_sees_a_replaced_write_lock() {
+    use reedbase_concurrent_core::LockBackend;
+    let dir = tempfile::tempdir().unwrap();
+    let backend = crate::FsBackend::new(dir.path());
+    drop(backend.acquire_lock("users", SECOND).unwrap());
+    settle();
+    assert!(!backend.is_locked("users").unwrap());
+    let before = lock_looks();
+    assert!(!backend.is_locked("users").unwrap());
+    assert_eq!(lock_looks(), before, "a probe looked at write.lock");
+    let fresh = dir.path().join("tables/users/fresh");
+    fs::write(&fresh, b"").unwrap();
+    fs::rename(&fresh, lock_file(dir.path())).unwrap();
+    let other = fs::File::open(lock_file(dir.path())).unwrap();
+    rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    assert!(
+        backend.is_locked("users").unwrap(),
+        "the new write.lock's holder was missed"
+    );
+}

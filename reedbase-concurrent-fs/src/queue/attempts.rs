@@ -34,6 +34,7 @@ const MAX_COUNT_BYTES: u64 = 32;
 ///
 /// `IoError` `read_attempts_file` or `write_attempts_file` naming the path.
 pub(crate) fn record_failed_apply(
+    table: BorrowedFd<'_>,
     queue: BorrowedFd<'_>,
     paths: &TablePaths,
     queue_id: &str,
@@ -59,6 +60,7 @@ pub(crate) fn record_failed_apply(
         // Marked first, so that no count is ever there unmarked (see
         // `counts_marker`); the directory's sync below makes it durable too.
         counts_marker::mark(queue)?;
+        counts_marker::announce(table)?;
         // A temporary left by a process that died here is ours to replace.
         let _ = rustix::fs::unlinkat(queue, temporary.as_str(), AtFlags::empty());
         let mut file = create_new(queue, OsStr::new(&temporary))?;

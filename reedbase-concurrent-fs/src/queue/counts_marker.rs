@@ -13,9 +13,20 @@
 //! `corrupt/`, or a file system that does not count subdirectories, as
 //! Btrfs reports 1) makes the removal look for the count, as before.
 //!
+//! A process keeps the queue directory's link count while the table
+//! directory does not change (see `kept_queue`), so a count's writer also
+//! moves the table directory's times ([`announce`]) after the marker is
+//! there and before it writes the count: every kept link count from before
+//! is then looked at again.
+//!
 //! Counts written by an earlier version of this crate, without a marker,
 //! are marked when a producer or a consumer lists the directory and sees
-//! one (a consumer lists before it removes what it read). A count written
+//! one (a consumer lists before it removes what it read). That marker
+//! does not move the table directory's times (the listing has only the
+//! queue directory at hand): a process that kept the link count from
+//! before may leave such a count behind with its entry, as every process
+//! did before the marker existed (a count left behind names an id that is
+//! never used again, and is only a small file). A count written
 //! between a removal's look at the link count and its `unlink` of the
 //! entry stays behind, as it would have with any earlier way of looking:
 //! counts are written under the table's lock, and the coordinator removes
@@ -24,7 +35,7 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use rustix::fs::Mode;
+use rustix::fs::{Mode, Timespec, Timestamps, UTIME_NOW, UTIME_OMIT};
 use rustix::io::Errno;
 
 use crate::no_follow::{Found, stat_at};
@@ -56,6 +67,29 @@ pub(crate) fn mark(queue: BorrowedFd<'_>) -> io::Result<()> {
         },
         Err(e) => Err(e.into()),
     }
+}
+
+/// Moves the table directory's modification (and so change) time to now,
+/// so that a process that kept the queue directory's link count from
+/// before looks at it again (see `kept_queue`). Called by a count's writer
+/// after [`mark`] and before the count is written.
+///
+/// # Errors
+///
+/// The failure to set the time (then no count may be written).
+pub(crate) fn announce(table: BorrowedFd<'_>) -> io::Result<()> {
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        last_modification: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_NOW,
+        },
+    };
+    rustix::fs::futimens(table, &times)?;
+    Ok(())
 }
 
 /// After a listing of the queue directory: marks it when the listing saw a

@@ -10,7 +10,22 @@
 //! (for a base that follows its path, the first is an `lstat` of
 //! `<path>/tables/<table>`); `tables` itself is checked to be a directory
 //! (not a link) as often as the lock side checks it. A kept pair that fails
-//! is closed and the queue is opened afresh. The descriptors are shared by
+//! is closed and the queue is opened afresh.
+//!
+//! The second check is made once per change of the table directory: the
+//! first `fstatat` also reports the table directory's [`Stamp`] (link
+//! count, modification and change times), and while it is the stamp of a
+//! look that found `queue` in place, nothing has been made, removed or
+//! renamed in the table directory since, so `queue` is still the kept
+//! directory (a directory cannot have a second name). A stamp is kept
+//! only when it was settled at its look (see [`Stamp::SETTLE`]) and only
+//! on local file systems whose times this kernel sets (`fstatfs`, asked
+//! once per device); elsewhere both checks are made on every call. The
+//! queue directory's link count, which a removal reads (see
+//! `counts_marker`), is kept with the stamp: a count of failed applies is
+//! written only after its writer moved the table directory's times.
+//!
+//! The descriptors are shared by
 //! the process's threads, so they serve only calls that keep no state in
 //! them (`openat`, `renameat`, `unlinkat`, `fstatat`, `fsync`, `flock`
 //! under the producers' in-process turn), never a listing, which opens the
@@ -21,12 +36,13 @@ use std::fs::File;
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use reedbase_concurrent_core::{ReedError, ReedResult};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd as _, OwnedFd};
 
 use super::watched::DirKey;
-use crate::no_follow::{Facts, Found, facts_of, stat_at};
+use crate::no_follow::{Facts, Found, Stamp, facts_of, stat_at};
 use crate::tables_dir::{BaseDir, Level, TablePaths, table_name};
 
 /// How many queue directories one base directory keeps (two descriptors
@@ -46,6 +62,14 @@ struct KeptQueue {
     dir_facts: Facts,
     queue: Arc<File>,
     queue_facts: Facts,
+    /// Whether the table directory's times can be trusted (see
+    /// `KeptLocks::stamps_trusted`), asked once.
+    stamps_trusted: bool,
+    /// The table directory's stamp at the last look that found `queue` in
+    /// place, settled at that look, with the queue directory's link count
+    /// then: while the table directory shows this stamp, `queue` needs no
+    /// look.
+    checked: Option<(Stamp, u64)>,
 }
 
 /// The kept queue directories of one base directory, least recently used
@@ -109,6 +133,7 @@ pub(crate) fn queue_dir(
     // Kept only when the table directory opened now holds the queue opened
     // now (nothing was swapped between the two openings).
     if let Some(dir) = base.open(paths, Level::Table, operation)? {
+        let look = SystemTime::now();
         let facts = facts_of(&dir).ok().zip(facts_of(queue.as_ref()).ok());
         let inside = stat_at(&dir, "queue").ok().flatten();
         // A validated table name holds no NUL byte: `relative` is always made.
@@ -130,6 +155,11 @@ pub(crate) fn queue_dir(
             if kept.len() >= MAX_KEPT {
                 kept.remove(0);
             }
+            let stamps_trusted = base.kept().stamps_trusted(dir.as_fd(), dir_facts.dev);
+            // The table directory's stamp was taken before `queue` was
+            // found in it: as a later check's look keeps it.
+            let checked = (stamps_trusted && dir_facts.stamp.settled_before(look))
+                .then_some((dir_facts.stamp, inside.links));
             kept.push(KeptQueue {
                 table: table.to_string(),
                 paths: Arc::new(paths.clone()),
@@ -138,6 +168,8 @@ pub(crate) fn queue_dir(
                 dir_facts,
                 queue: Arc::clone(&queue),
                 queue_facts,
+                stamps_trusted,
+                checked,
             });
         }
     }
@@ -168,12 +200,14 @@ pub(crate) fn kept_in_place(
     let Some(at) = kept.iter().position(|k| k.table == table) else {
         return Ok(None);
     };
-    let entry = &kept[at];
+    let entry = &mut kept[at];
     let paths = Arc::clone(&entry.paths);
     let stat_error = |e| ReedError::io(operation, &paths.queue_dir, &e);
+    // Taken before the table directory's stamp: see `Stamp::settled_before`.
+    let look = SystemTime::now();
     // A forked child may use its parent's: no lock is taken on them.
-    let in_place = if base.follows_path() {
-        table_dir_in_place_by_path(base, &paths, &entry.dir_facts)
+    let table_dir = if base.follows_path() {
+        table_dir_by_path(base, &paths, &entry.dir_facts)
     } else {
         let Some(base_fd) = base.opened() else {
             return Ok(None);
@@ -186,18 +220,16 @@ pub(crate) fn kept_in_place(
                 base.kept().tables_checked();
             }
         }
-        if in_place {
-            let dir = stat_at(base_fd, entry.relative.as_c_str()).map_err(stat_error)?;
-            in_place = dir.is_some_and(|found| found.same_file(&entry.dir_facts));
+        match in_place {
+            true => stat_at(base_fd, entry.relative.as_c_str())
+                .map_err(stat_error)?
+                .filter(|found| found.same_file(&entry.dir_facts)),
+            false => None,
         }
-        in_place
     };
-    let links = match in_place {
-        true => stat_at(&entry.dir, c"queue")
-            .map_err(stat_error)?
-            .filter(|found| found.same_file(&entry.queue_facts))
-            .map(|found| found.links),
-        false => None,
+    let links = match table_dir {
+        Some(table_dir) => entry.queue_links(table_dir.stamp, look, operation)?,
+        None => None,
     };
     let Some(links) = links else {
         drop(kept.remove(at));
@@ -213,15 +245,54 @@ pub(crate) fn kept_in_place(
     Ok(Some((found, paths)))
 }
 
-/// For a base that follows its path: whether `<path>/tables/<table>` (the
-/// last step not followed) is the kept table directory, and `tables` a
-/// directory, as `Held::in_place` checks them. A failure is a no.
-fn table_dir_in_place_by_path(base: &BaseDir, paths: &TablePaths, dir: &Facts) -> bool {
-    base.tables_in_place_by_path()
-        && matches!(
-            stat_at(rustix::fs::CWD, &paths.table_dir),
-            Ok(Some(found)) if found.same_file(dir)
-        )
+#[cfg(test)]
+thread_local! {
+    /// How many looks at `queue` this thread's checks of kept queue
+    /// directories made.
+    static QUEUE_LOOKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl KeptQueue {
+    /// With the table directory found in place showing `stamp` (taken after
+    /// `look`): the queue directory's link count if `queue` in it is still
+    /// the kept directory, `None` if not. No look at `queue` while `stamp`
+    /// is the one kept from a look that found it in place.
+    fn queue_links(
+        &mut self,
+        stamp: Stamp,
+        look: SystemTime,
+        operation: &'static str,
+    ) -> ReedResult<Option<u64>> {
+        if let Some((checked, links)) = self.checked
+            && checked == stamp
+        {
+            return Ok(Some(links));
+        }
+        #[cfg(test)]
+        QUEUE_LOOKS.with(|looks| looks.set(looks.get() + 1));
+        let links = stat_at(&self.dir, c"queue")
+            .map_err(|e| ReedError::io(operation, &self.paths.queue_dir, &e))?
+            .filter(|found| found.same_file(&self.queue_facts))
+            .map(|found| found.links);
+        self.checked = links
+            .filter(|_| self.stamps_trusted && stamp.settled_before(look))
+            .map(|links| (stamp, links));
+        Ok(links)
+    }
+}
+
+/// For a base that follows its path: what `<path>/tables/<table>` (the
+/// last step not followed) is, if it is the kept table directory and
+/// `tables` a directory, as `Held::in_place` checks them. A failure is a
+/// no.
+fn table_dir_by_path(base: &BaseDir, paths: &TablePaths, dir: &Facts) -> Option<Facts> {
+    if !base.tables_in_place_by_path() {
+        return None;
+    }
+    stat_at(rustix::fs::CWD, &paths.table_dir)
+        .ok()
+        .flatten()
+        .filter(|found| found.same_file(dir))
 }
 
 #[cfg(test)]

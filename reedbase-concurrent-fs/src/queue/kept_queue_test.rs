@@ -62,3 +62,132 @@ fn a_queue_directory_replaced_is_opened_afresh() {
             .is_none()
     );
 }
+
+/// Waits until the table directory's last change is settled (see
+/// `Stamp::SETTLE`), so that the next look keeps its stamp.
+fn settle() {
+    std::thread::sleep(crate::no_follow::Stamp::SETTLE + std::time::Duration::from_millis(50));
+}
+
+/// Queues `n` entries of `users` through `backend`, then lets the table
+/// directory settle.
+fn queued(backend: &FsBackend, n: usize) -> Vec<String> {
+    let ids = (0..n)
+        .map(|_| backend.queue_write("users", &write()).unwrap())
+        .collect();
+    settle();
+    ids
+}
+
+fn looks() -> u64 {
+    super::QUEUE_LOOKS.with(std::cell::Cell::get)
+}
+
+/// Removes `id` from `users` through an `FsBackend` (`free` false) or the
+/// free function.
+fn remove(backend: &FsBackend, free: bool, path: &std::path::Path, id: &str) {
+    match free {
+        true => crate::remove_from_queue(path, "users", id).unwrap(),
+        false => backend.remove_from_queue("users", id).unwrap(),
+    }
+}
+
+#[test]
+fn a_settled_table_directory_spares_the_look_at_its_queue() {
+    for free in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let backend = FsBackend::new(path);
+        let ids = queued(&backend, 4);
+        remove(&backend, free, path, &ids[0]);
+        let after_first = looks();
+        for id in &ids[1..] {
+            remove(&backend, free, path, id);
+        }
+        assert_eq!(
+            looks(),
+            after_first,
+            "looked at `queue` with the table directory unchanged (free: {free})"
+        );
+        assert_eq!(backend.count_pending("users").unwrap(), 0);
+        // A name made in the table directory: the next removal looks.
+        let id = backend.queue_write("users", &write()).unwrap();
+        std::fs::write(path.join("tables/users/note"), b"").unwrap();
+        let before = looks();
+        remove(&backend, free, path, &id);
+        assert_eq!(looks(), before + 1, "free: {free}");
+    }
+}
+
+#[test]
+fn a_queue_directory_replaced_after_a_settled_look_is_not_removed_from() {
+    for free in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let backend = FsBackend::new(path);
+        let ids = queued(&backend, 2);
+        remove(&backend, free, path, &ids[0]);
+        // The kept queue directory renamed away, a new one in its place
+        // holding an entry of the same name.
+        let queue = path.join("tables/users/queue");
+        let old = path.join("old-queue");
+        std::fs::rename(&queue, &old).unwrap();
+        std::fs::create_dir(&queue).unwrap();
+        let name = format!("{}.pending", ids[1]);
+        std::fs::copy(old.join(&name), queue.join(&name)).unwrap();
+        remove(&backend, free, path, &ids[1]);
+        assert!(
+            old.join(&name).exists(),
+            "removed from the old queue (free: {free})"
+        );
+        assert!(!queue.join(&name).exists(), "free: {free}");
+    }
+}
+
+#[test]
+fn a_queue_directory_moved_out_after_a_settled_look_is_not_removed_from() {
+    for free in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let backend = FsBackend::new(path);
+        let ids = queued(&backend, 2);
+        remove(&backend, free, path, &ids[0]);
+        let moved = outside.path().join("queue");
+        std::fs::rename(path.join("tables/users/queue"), &moved).unwrap();
+        symlink(&moved, path.join("tables/users/queue")).unwrap();
+        let removed = match free {
+            true => crate::remove_from_queue(path, "users", &ids[1]),
+            false => backend.remove_from_queue("users", &ids[1]),
+        };
+        assert!(removed.is_err(), "free: {free}");
+        let entry = moved.join(format!("{}.pending", ids[1]));
+        assert!(
+            entry.exists(),
+            "the entry outside the base was removed (free: {free})"
+        );
+    }
+}
+
+#[test]
+fn a_count_written_elsewhere_after_a_settled_look_is_removed_with_its_entry() {
+    for free in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let backend = FsBackend::new(path);
+        let ids = queued(&backend, 2);
+        // This process keeps the queue's link count (no subdirectory yet).
+        remove(&backend, free, path, &ids[0]);
+        // Another process (a base of its own) counts a failed apply: the
+        // marker is made in the queue directory.
+        let other = FsBackend::new(path);
+        assert_eq!(other.record_failed_apply("users", &ids[1]).unwrap(), 1);
+        let count = path.join(format!("tables/users/queue/{}.attempts", ids[1]));
+        assert!(count.exists());
+        remove(&backend, free, path, &ids[1]);
+        assert!(
+            !count.exists(),
+            "the count stayed behind its entry (free: {free})"
+        );
+    }
+}

@@ -278,10 +278,14 @@ pub(crate) fn record_failed_apply(
             .is_some(),
         None => false,
     };
-    match queue.filter(|_| pending) {
-        Some(queue) => attempts::record_failed_apply(queue.as_fd(), &paths, queue_id),
-        None => Err(ReedError::entry_not_found(table_name, queue_id)),
-    }
+    let Some(queue) = queue.filter(|_| pending) else {
+        return Err(ReedError::entry_not_found(table_name, queue_id));
+    };
+    // Its times move before the count is written (see `counts_marker`).
+    let Some(table) = base.open(&paths, Level::Table, "write_attempts_file")? else {
+        return Err(ReedError::entry_not_found(table_name, queue_id));
+    };
+    attempts::record_failed_apply(table.as_fd(), queue.as_fd(), &paths, queue_id)
 }
 
 /// `tables_with_pending`.

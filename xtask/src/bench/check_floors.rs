@@ -16,17 +16,20 @@
 //! fs crate's own work; what a floor spends above the old module is the
 //! price of the checks.
 //!
-//! - [`CHECKED_UNLINKAT`]: `fstatat(base, "tables/<table>")` and
-//!   `fstatat(table, "queue")` (both `AT_SYMLINK_NOFOLLOW`), each compared
-//!   (device, inode) with the kept directory, then
-//!   `unlinkat(queue, "<id>.pending")`, as `FsBackend::remove_from_queue`
-//!   makes them through its kept descriptors.
+//! - [`CHECKED_UNLINKAT`]: `fstatat(base, "tables/<table>")`
+//!   (`AT_SYMLINK_NOFOLLOW`), compared (device, inode) with the kept
+//!   directory and its link count and times with those of the last look,
+//!   then `unlinkat(queue, "<id>.pending")`, as
+//!   `FsBackend::remove_from_queue` makes them through its kept
+//!   descriptors while the table directory does not change (when it has
+//!   changed, `fstatat(table, "queue")` is compared too).
 //! - [`CHECKED_UNLINKAT_BY_PATH`]: the same with the first check an
 //!   `lstat("<base>/tables/<table>")`, as the fs crate's free functions,
 //!   which follow the base's path, make it.
 //! - [`CHECKED_PROBE`]: `getpid` (the kept descriptors' fork check),
-//!   `fstatat(base, "tables/<table>")` and `fstatat(table, "write.lock")`
-//!   (the lock file also with one name), then a shared non-blocking `flock`
+//!   `fstatat(base, "tables/<table>")` compared as above (when the table
+//!   directory has changed, `fstatat(table, "write.lock")` too, the lock
+//!   file also with one name), then a shared non-blocking `flock`
 //!   and its unlock on `write.lock` and the same on the table directory (a
 //!   holder locks both), as `FsBackend::is_locked` probes a free lock.
 //! - [`CHECKED_PROBE_BY_PATH`]: the same with the first check an `lstat`
@@ -90,10 +93,21 @@ impl Table {
         })
     }
 
+    /// Takes the table directory's stamp again, once its names are laid
+    /// out: the look that found them in place.
+    fn looked(&mut self) -> Result<(), String> {
+        self.dir_stat =
+            fstat(&self.dir).map_err(|e| format!("fstat of {}: {e}", self.dir_path.display()))?;
+        Ok(())
+    }
+
     /// Checks that `tables/<table>` is still the kept directory (not a
     /// link): one `fstatat` from the base's descriptor, or with `by_path`
-    /// one `lstat` of the whole path.
-    fn check_dir(&self, by_path: bool) -> Result<(), String> {
+    /// one `lstat` of the whole path. True when the directory's link count
+    /// and times are still those of its opening: then no name in it was
+    /// made, removed or renamed since, and a name in it needs no look (the
+    /// fs crate keeps such a stamp only when it was settled at its look).
+    fn check_dir(&self, by_path: bool) -> Result<bool, String> {
         let found = if by_path {
             statat(CWD, self.path.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
         } else {
@@ -103,8 +117,23 @@ impl Table {
                 AtFlags::SYMLINK_NOFOLLOW,
             )
         };
-        same_file(found, &self.dir_stat, "the table directory")
+        let unchanged = found
+            .as_ref()
+            .is_ok_and(|stat| stamp(stat) == stamp(&self.dir_stat));
+        same_file(found, &self.dir_stat, "the table directory").map(|()| unchanged)
     }
+}
+
+/// A directory's link count and modification and change times.
+#[allow(clippy::unnecessary_cast)]
+fn stamp(stat: &Stat) -> (u64, i64, i64, i64, i64) {
+    (
+        stat.st_nlink as u64,
+        stat.st_mtime as i64,
+        stat.st_mtime_nsec as i64,
+        stat.st_ctime as i64,
+        stat.st_ctime_nsec as i64,
+    )
 }
 
 /// A path as a C string, made once so that no call converts it.
@@ -147,7 +176,7 @@ impl CheckedUnlink {
         body: Vec<u8>,
         depth: usize,
     ) -> Result<CheckedUnlink, String> {
-        let table = Table::create(base, table)?;
+        let mut table = Table::create(base, table)?;
         let queue_path = table.dir_path.join("queue");
         fs::create_dir_all(&queue_path)
             .map_err(|e| format!("creating {}: {e}", queue_path.display()))?;
@@ -155,6 +184,7 @@ impl CheckedUnlink {
             .map_err(|e| format!("opening {}: {e}", queue_path.display()))?;
         let queue_stat =
             fstat(&queue).map_err(|e| format!("fstat of {}: {e}", queue_path.display()))?;
+        table.looked()?;
         let floor = CheckedUnlink {
             table,
             queue,
@@ -192,9 +222,10 @@ impl CheckedUnlink {
     ///
     /// A check that fails, or an entry that cannot be removed.
     pub fn remove(&self, name: &CStr, by_path: bool) -> Result<(), String> {
-        self.table.check_dir(by_path)?;
-        let queue = statat(&self.table.dir, c"queue", AtFlags::SYMLINK_NOFOLLOW);
-        same_file(queue, &self.queue_stat, "the queue directory")?;
+        if !self.table.check_dir(by_path)? {
+            let queue = statat(&self.table.dir, c"queue", AtFlags::SYMLINK_NOFOLLOW);
+            same_file(queue, &self.queue_stat, "the queue directory")?;
+        }
         unlinkat(&self.queue, name, AtFlags::empty())
             .map_err(|e| format!("unlinkat of {name:?}: {e}"))
     }
@@ -228,7 +259,7 @@ impl CheckedProbe {
     ///
     /// A directory or file that cannot be made or opened.
     pub fn create(base: &Path, table: &str) -> Result<CheckedProbe, String> {
-        let table = Table::create(base, table)?;
+        let mut table = Table::create(base, table)?;
         let lock_path = table.dir_path.join("write.lock");
         let lock = OpenOptions::new()
             .read(true)
@@ -239,6 +270,7 @@ impl CheckedProbe {
             .map_err(|e| format!("opening {}: {e}", lock_path.display()))?;
         let lock_stat =
             fstat(&lock).map_err(|e| format!("fstat of {}: {e}", lock_path.display()))?;
+        table.looked()?;
         Ok(CheckedProbe {
             table,
             lock,
@@ -257,12 +289,13 @@ impl CheckedProbe {
         if std::process::id() != self.pid {
             return Err("the descriptors were opened by another process".to_string());
         }
-        self.table.check_dir(by_path)?;
-        let lock = statat(&self.table.dir, c"write.lock", AtFlags::SYMLINK_NOFOLLOW);
-        if lock.as_ref().is_ok_and(|stat| stat.st_nlink != 1) {
-            return Err("write.lock has more than one name".to_string());
+        if !self.table.check_dir(by_path)? {
+            let lock = statat(&self.table.dir, c"write.lock", AtFlags::SYMLINK_NOFOLLOW);
+            if lock.as_ref().is_ok_and(|stat| stat.st_nlink != 1) {
+                return Err("write.lock has more than one name".to_string());
+            }
+            same_file(lock, &self.lock_stat, "write.lock")?;
         }
-        same_file(lock, &self.lock_stat, "write.lock")?;
         Ok(!held(&self.lock)? && !held(&self.table.dir)?)
     }
 }
