@@ -54,7 +54,9 @@
 //!   [`lock`]). A lock file that is a symbolic link, a hard link to another
 //!   file, a FIFO, a socket or a directory is refused at once, never written
 //!   through or waited on; the holder record is written only into a regular
-//!   file with one name that was just locked.
+//!   file with one name that was just locked. (A second name given to a
+//!   kept `write.lock` later is refused by the next acquisition; a probe,
+//!   which writes nothing, sees it when the table directory next changes.)
 //! - **No call waits past its bound, whatever another process does.** Lock
 //!   waits make non-blocking `flock` attempts, sleeping between them on an
 //!   inotify watch of the table directory (a release wakes them) or, where

@@ -93,6 +93,9 @@ pub(crate) struct Held {
     /// `write.lock` in place, settled at that look (see
     /// [`Held::in_place_for_probe`]).
     probed: Option<Stamp>,
+    /// Whether this file system's times can be trusted (see
+    /// [`KeptLocks::stamps_trusted`]), once a probe asked.
+    stamps_trusted: Option<bool>,
 }
 
 /// A queue directory found without an entry (see
@@ -176,6 +179,7 @@ impl Held {
             pid: std::process::id(),
             queue_look: Mutex::new(None),
             probed: None,
+            stamps_trusted: None,
         }))
     }
 
@@ -246,14 +250,12 @@ impl Held {
     /// removed or renamed since: `write.lock` is still the kept file. A
     /// second name given to it elsewhere meanwhile is not seen here; the
     /// next acquisition, which looks every time, refuses it.
-    pub(crate) fn in_place_for_probe(
-        &mut self,
-        base: &BaseDir,
-        lock_path: &Path,
-    ) -> ReedResult<bool> {
-        let trusted = base
-            .kept()
-            .stamps_trusted(self.dir.as_fd(), self.dir_facts.dev);
+    pub(crate) fn in_place_for_probe(&mut self, base: &BaseDir) -> ReedResult<bool> {
+        let trusted = *self.stamps_trusted.get_or_insert_with(|| {
+            base.kept()
+                .stamps_trusted(self.dir.as_fd(), self.dir_facts.dev)
+        });
+        let lock_path = self.paths.lock_file.as_path();
         if !trusted {
             return self.check_in_place(base, lock_path, None);
         }

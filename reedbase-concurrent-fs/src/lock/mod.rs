@@ -49,6 +49,14 @@
 //!   the check after taking the lock, and the coordinator counts it as its
 //!   check before the first batch (`checked_at_acquisition`).
 //!   `FsBackend::close_idle` and `close_idle` close idle ones.
+//! - A probe, which only takes and drops shared locks, looks at
+//!   `write.lock` once per change of the table directory: its check of the
+//!   table directory also asks for the directory's stamp (below), and while
+//!   the stamp is the one of a settled look that found `write.lock` in
+//!   place, no name in the directory has changed and the second `statx` is
+//!   spared. A second name given to the kept `write.lock` meanwhile (a hard
+//!   link made elsewhere) changes only the file: the next acquisition,
+//!   which looks every time before it writes the holder record, refuses it.
 //! - That check of the table directory also asks for its stamp (link count,
 //!   modification and change times; not through a base that follows its
 //!   path, nor on a file system not known to set its own times). Where the

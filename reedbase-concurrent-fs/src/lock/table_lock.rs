@@ -305,7 +305,7 @@ fn open_for_probe(base: &BaseDir, table: &str) -> ReedResult<Option<Files>> {
     // The name is validated by `TablePaths::new` below; a kept pair was
     // opened under a validated name, and only the same name finds it.
     if let Some(mut held) = base.kept().take(table)
-        && held.in_place_for_probe(base, &held.paths.lock_file.clone())?
+        && held.in_place_for_probe(base)?
     {
         return Ok(Some(Files::Kept(held)));
     }

@@ -31,7 +31,7 @@
 //! under the producers' in-process turn), never a listing, which opens the
 //! directory anew.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::Path;
@@ -58,6 +58,8 @@ struct KeptQueue {
     /// `tables/<table>`, relative to the base directory, as the kernel
     /// takes it (made once: the check on every call copies no path).
     relative: CString,
+    /// `<base>/tables/<table>`, likewise, for a base that follows its path.
+    table_dir: CString,
     dir: OwnedFd,
     dir_facts: Facts,
     queue: Arc<File>,
@@ -139,8 +141,11 @@ pub(crate) fn queue_dir(
         // A validated table name holds no NUL byte: `relative` is always made.
         let relative =
             CString::new(Path::new("tables").join(table).into_os_string().into_vec()).ok();
-        if let (Some((dir_facts, queue_facts)), Some(inside), Some(relative)) =
-            (facts, inside, relative)
+        // Nor the base's path (a path given by the caller holding one could
+        // not have been opened).
+        let table_dir = CString::new(paths.table_dir.clone().into_os_string().into_vec()).ok();
+        if let (Some((dir_facts, queue_facts)), Some(inside), Some(relative), Some(table_dir)) =
+            (facts, inside, relative, table_dir)
             && inside.same_file(&queue_facts)
         {
             key = Some((queue_facts.dev, queue_facts.ino));
@@ -164,6 +169,7 @@ pub(crate) fn queue_dir(
                 table: table.to_string(),
                 paths: Arc::new(paths.clone()),
                 relative,
+                table_dir,
                 dir,
                 dir_facts,
                 queue: Arc::clone(&queue),
@@ -207,7 +213,7 @@ pub(crate) fn kept_in_place(
     let look = SystemTime::now();
     // A forked child may use its parent's: no lock is taken on them.
     let table_dir = if base.follows_path() {
-        table_dir_by_path(base, &paths, &entry.dir_facts)
+        table_dir_by_path(base, &entry.table_dir, &entry.dir_facts)
     } else {
         let Some(base_fd) = base.opened() else {
             return Ok(None);
@@ -235,13 +241,16 @@ pub(crate) fn kept_in_place(
         drop(kept.remove(at));
         return Ok(None);
     };
-    let entry = kept.remove(at);
     let found = QueueDir {
         file: Arc::clone(&entry.queue),
         key: Some((entry.queue_facts.dev, entry.queue_facts.ino)),
         links: Some(links),
     };
-    kept.push(entry);
+    // The most recently used last.
+    if at + 1 < kept.len() {
+        let entry = kept.remove(at);
+        kept.push(entry);
+    }
     Ok(Some((found, paths)))
 }
 
@@ -285,11 +294,11 @@ impl KeptQueue {
 /// last step not followed) is, if it is the kept table directory and
 /// `tables` a directory, as `Held::in_place` checks them. A failure is a
 /// no.
-fn table_dir_by_path(base: &BaseDir, paths: &TablePaths, dir: &Facts) -> Option<Facts> {
+fn table_dir_by_path(base: &BaseDir, table_dir: &CStr, dir: &Facts) -> Option<Facts> {
     if !base.tables_in_place_by_path() {
         return None;
     }
-    stat_at(rustix::fs::CWD, &paths.table_dir)
+    stat_at(rustix::fs::CWD, table_dir)
         .ok()
         .flatten()
         .filter(|found| found.same_file(dir))

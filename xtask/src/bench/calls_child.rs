@@ -4,7 +4,9 @@
 //!
 //! Each operation gets its set-up (a lock taken once, a queue filled), a
 //! warm-up of [`WARM_UP`] calls (so that what a subject does once per
-//! process is not counted), then `count` counted calls. Each counted call
+//! process is not counted; the last one after a pause of 150 ms, so that
+//! the fs crate's looks at a directory laid out just before are settled,
+//! as in steady use), then `count` counted calls. Each counted call
 //! runs inside `calls_counted` (callgrind collects only in there) between
 //! two marker system calls, a failing `stat` of `<MARKER_ROOT>/b<op>` and
 //! `.../e<op>` (the parent counts only what `strace` saw between them);
@@ -97,6 +99,10 @@ pub const MARKER_ROOT: &str = "/.reedbase-calls";
 /// Uncounted calls of each operation before the counted ones.
 pub const WARM_UP: usize = 3;
 
+/// How long the child waits before the last warm-up call of an operation:
+/// more than the 100 ms after which the fs crate keeps a look's answer.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// Child role `calls`.
 #[derive(Debug, Args)]
 pub struct CallsArgs {
@@ -163,6 +169,13 @@ impl Counted {
         round: usize,
         work: &mut dyn FnMut() -> Result<(), String>,
     ) -> Result<(), String> {
+        if round + 1 == WARM_UP {
+            // As in steady use: the fs crate trusts what a look at a
+            // directory found only once the directory's last change is
+            // 100 ms old (see its design note on the queue look), and the
+            // set-up and the first calls have just laid the table out.
+            std::thread::sleep(SETTLE);
+        }
         if round < WARM_UP {
             return work();
         }
