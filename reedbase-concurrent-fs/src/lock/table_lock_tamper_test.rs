@@ -207,6 +207,18 @@ fn probed_once() -> tempfile::TempDir {
     dir
 }
 
+/// A new `write.lock` renamed over the kept one, held (exclusively,
+/// through the returned file) by another locker: the old module locks only
+/// `write.lock`.
+fn replaced_and_held_elsewhere(base: &Path) -> fs::File {
+    let fresh = base.join("tables/users/fresh");
+    fs::write(&fresh, b"").unwrap();
+    fs::rename(&fresh, lock_file(base)).unwrap();
+    let other = fs::File::open(lock_file(base)).unwrap();
+    rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    other
+}
+
 #[test]
 fn a_settled_table_directory_spares_a_probe_the_look_at_write_lock() {
     let dir = probed_once();
@@ -226,13 +238,7 @@ fn a_settled_table_directory_spares_a_probe_the_look_at_write_lock() {
 #[test]
 fn write_lock_replaced_after_a_settled_probe_is_probed_afresh() {
     let dir = probed_once();
-    // A new write.lock renamed over the kept one, held by another locker
-    // (the old module locks only write.lock).
-    let fresh = dir.path().join("tables/users/fresh");
-    fs::write(&fresh, b"").unwrap();
-    fs::rename(&fresh, lock_file(dir.path())).unwrap();
-    let other = fs::File::open(lock_file(dir.path())).unwrap();
-    rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let other = replaced_and_held_elsewhere(dir.path());
     assert!(
         is_locked(dir.path(), "users").unwrap(),
         "the new write.lock's holder was missed"
@@ -276,11 +282,7 @@ fn through_a_backend_a_settled_probe_sees_a_replaced_write_lock() {
     let before = lock_looks();
     assert!(!backend.is_locked("users").unwrap());
     assert_eq!(lock_looks(), before, "a probe looked at write.lock");
-    let fresh = dir.path().join("tables/users/fresh");
-    fs::write(&fresh, b"").unwrap();
-    fs::rename(&fresh, lock_file(dir.path())).unwrap();
-    let other = fs::File::open(lock_file(dir.path())).unwrap();
-    rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let _other = replaced_and_held_elsewhere(dir.path());
     assert!(
         backend.is_locked("users").unwrap(),
         "the new write.lock's holder was missed"

@@ -92,17 +92,27 @@ fn remove(backend: &FsBackend, free: bool, path: &std::path::Path, id: &str) {
     }
 }
 
-#[test]
-fn a_settled_table_directory_spares_the_look_at_its_queue() {
+/// For removals through an `FsBackend` and through the free functions:
+/// `n` entries of `users` queued and settled, the first removed (the look
+/// that keeps the table directory's stamp), then `then(free, base path,
+/// backend, the ids)`.
+fn each_way(n: usize, then: impl Fn(bool, &std::path::Path, &FsBackend, &[String])) {
     for free in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path();
         let backend = FsBackend::new(path);
-        let ids = queued(&backend, 4);
+        let ids = queued(&backend, n);
         remove(&backend, free, path, &ids[0]);
+        then(free, path, &backend, &ids);
+    }
+}
+
+#[test]
+fn a_settled_table_directory_spares_the_look_at_its_queue() {
+    each_way(4, |free, path, backend, ids| {
         let after_first = looks();
         for id in &ids[1..] {
-            remove(&backend, free, path, id);
+            remove(backend, free, path, id);
         }
         assert_eq!(
             looks(),
@@ -114,19 +124,14 @@ fn a_settled_table_directory_spares_the_look_at_its_queue() {
         let id = backend.queue_write("users", &write()).unwrap();
         std::fs::write(path.join("tables/users/note"), b"").unwrap();
         let before = looks();
-        remove(&backend, free, path, &id);
+        remove(backend, free, path, &id);
         assert_eq!(looks(), before + 1, "free: {free}");
-    }
+    });
 }
 
 #[test]
 fn a_queue_directory_replaced_after_a_settled_look_is_not_removed_from() {
-    for free in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path();
-        let backend = FsBackend::new(path);
-        let ids = queued(&backend, 2);
-        remove(&backend, free, path, &ids[0]);
+    each_way(2, |free, path, backend, ids| {
         // The kept queue directory renamed away, a new one in its place
         // holding an entry of the same name.
         let queue = path.join("tables/users/queue");
@@ -135,24 +140,19 @@ fn a_queue_directory_replaced_after_a_settled_look_is_not_removed_from() {
         std::fs::create_dir(&queue).unwrap();
         let name = format!("{}.pending", ids[1]);
         std::fs::copy(old.join(&name), queue.join(&name)).unwrap();
-        remove(&backend, free, path, &ids[1]);
+        remove(backend, free, path, &ids[1]);
         assert!(
             old.join(&name).exists(),
             "removed from the old queue (free: {free})"
         );
         assert!(!queue.join(&name).exists(), "free: {free}");
-    }
+    });
 }
 
 #[test]
 fn a_queue_directory_moved_out_after_a_settled_look_is_not_removed_from() {
-    for free in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
+    each_way(2, |free, path, backend, ids| {
         let outside = tempfile::tempdir().unwrap();
-        let path = dir.path();
-        let backend = FsBackend::new(path);
-        let ids = queued(&backend, 2);
-        remove(&backend, free, path, &ids[0]);
         let moved = outside.path().join("queue");
         std::fs::rename(path.join("tables/users/queue"), &moved).unwrap();
         symlink(&moved, path.join("tables/users/queue")).unwrap();
@@ -166,28 +166,23 @@ fn a_queue_directory_moved_out_after_a_settled_look_is_not_removed_from() {
             entry.exists(),
             "the entry outside the base was removed (free: {free})"
         );
-    }
+    });
 }
 
 #[test]
 fn a_count_written_elsewhere_after_a_settled_look_is_removed_with_its_entry() {
-    for free in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path();
-        let backend = FsBackend::new(path);
-        let ids = queued(&backend, 2);
-        // This process keeps the queue's link count (no subdirectory yet).
-        remove(&backend, free, path, &ids[0]);
+    // This process keeps the queue's link count (no subdirectory yet).
+    each_way(2, |free, path, backend, ids| {
         // Another process (a base of its own) counts a failed apply: the
         // marker is made in the queue directory.
         let other = FsBackend::new(path);
         assert_eq!(other.record_failed_apply("users", &ids[1]).unwrap(), 1);
         let count = path.join(format!("tables/users/queue/{}.attempts", ids[1]));
         assert!(count.exists());
-        remove(&backend, free, path, &ids[1]);
+        remove(backend, free, path, &ids[1]);
         assert!(
             !count.exists(),
             "the count stayed behind its entry (free: {free})"
         );
-    }
+    });
 }
