@@ -158,7 +158,7 @@ pub use dead_letters::*;
 pub use drain_reports::*;
 pub use lock::*;
 pub use lock_across_threads::*;
-pub use losing_locks::{LosingGuard, LosingLocks};
+pub use losing_locks::{LosingGuard, LosingLocks, keys_applied_by_submit};
 pub use lost_lock::*;
 pub use prepared_entries::*;
 pub use queue_batch::*;

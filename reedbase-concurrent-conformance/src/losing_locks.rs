@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reedbase_concurrent_core::PendingWrite;
 use reedbase_concurrent_core::ReedResult;
+use reedbase_concurrent_core::{Backend, SubmitOutcome, WriteCoordinator};
 use reedbase_concurrent_core::{LockBackend, LockGuard, QueueBackend};
 use reedbase_concurrent_core::{LockHolder, MovedAside};
 
@@ -50,6 +51,29 @@ struct Counters {
     held_checks: AtomicU64,
     /// Calls of `get_pending_batch`.
     fetches: AtomicU64,
+}
+
+/// Submits `write` to `table` through `coordinator` and returns the key of
+/// the first row of each write applied by that call, in the order applied
+/// (queued writes first, then `write`). Panics unless the call applied.
+pub fn keys_applied_by_submit<B: Backend>(
+    coordinator: &WriteCoordinator<B>,
+    table: &str,
+    write: PendingWrite,
+    timeout: Duration,
+) -> Vec<String> {
+    let mut applied = Vec::new();
+    let outcome = coordinator
+        .submit(table, write, timeout, |_, w| {
+            applied.push(w.rows[0].key.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        matches!(outcome, SubmitOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    applied
 }
 
 impl<B> LosingLocks<B> {

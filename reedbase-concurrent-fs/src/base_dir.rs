@@ -15,7 +15,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::lock::held::KeptLocks;
-use crate::no_follow::{DIR_FLAGS, Found, explain_step, facts_of, open_beneath, stat_at};
+use crate::no_follow::{DIR_FLAGS, Found, explain_step, facts_of, identity_at, open_beneath};
 use crate::options::Durability;
 use crate::tables_dir::{
     Level, TablePaths, explain, relative_path, sync_dir, table_name, tables_dir,
@@ -103,15 +103,36 @@ impl BaseDir {
     /// directory (not a link), looked at again at most every
     /// `TABLES_CHECK` as through a descriptor. A failure is a no.
     pub(crate) fn tables_in_place_by_path(&self) -> bool {
+        let tables = self.path.join("tables");
+        self.tables_in_place_at(rustix::fs::CWD, tables.as_path())
+            .unwrap_or(false)
+    }
+
+    /// Whether `tables` in the base's descriptor `base_fd` is a directory
+    /// (not a link), looked at again at most every `TABLES_CHECK`.
+    ///
+    /// # Errors
+    ///
+    /// A look that fails otherwise than by finding nothing.
+    pub(crate) fn tables_in_place_through(&self, base_fd: BorrowedFd<'_>) -> io::Result<bool> {
+        self.tables_in_place_at(base_fd, "tables")
+    }
+
+    fn tables_in_place_at<N: rustix::path::Arg + Copy>(
+        &self,
+        at: BorrowedFd<'_>,
+        tables: N,
+    ) -> io::Result<bool> {
         if !self.kept.tables_check_due() {
-            return true;
+            return Ok(true);
         }
-        let tables = stat_at(rustix::fs::CWD, self.path.join("tables"));
-        let in_place = matches!(tables, Ok(Some(found)) if found.found == Found::Directory);
+        // Its identity only, as the lock pair's checks ask (see `identity_at`).
+        let in_place =
+            identity_at(at, tables)?.is_some_and(|found| found.found == Found::Directory);
         if in_place {
             self.kept.tables_checked();
         }
-        in_place
+        Ok(in_place)
     }
 
     /// True once a call found that the path no longer leads to the

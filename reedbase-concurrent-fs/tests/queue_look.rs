@@ -14,10 +14,9 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use reedbase_concurrent_conformance::LosingLocks;
+use reedbase_concurrent_conformance::{LosingLocks, keys_applied_by_submit};
 use reedbase_concurrent_core::{
-    CsvRow, LockBackend, LockGuard, PendingWrite, QueueBackend, SubmitOutcome, WriteCoordinator,
-    WriteOperation,
+    CsvRow, LockBackend, LockGuard, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
 use reedbase_last::concurrent as last;
@@ -42,18 +41,7 @@ fn backend(base: &Path) -> LosingLocks<FsBackend> {
 
 /// Submits `key` and returns the keys applied by that call, in order.
 fn submit(coordinator: &WriteCoordinator<&LosingLocks<FsBackend>>, key: &str) -> Vec<String> {
-    let mut applied = Vec::new();
-    let outcome = coordinator
-        .submit(TABLE, write(key), LONG, |_, w| {
-            applied.push(w.rows[0].key.clone());
-            Ok(())
-        })
-        .unwrap();
-    assert!(
-        matches!(outcome, SubmitOutcome::Applied { .. }),
-        "{outcome:?}"
-    );
-    applied
+    keys_applied_by_submit(coordinator, TABLE, write(key), LONG)
 }
 
 /// A table whose lock was taken and whose stamp is settled and looked at:

@@ -274,10 +274,8 @@ fn a_holder_that_lost_its_lock_counts_no_failed_apply() {
 
 #[test]
 fn an_acquisition_says_whether_an_entry_was_queued_and_the_coordinator_fetches_only_then() {
-    use reedbase_concurrent_conformance::LosingLocks;
-    use reedbase_concurrent_core::{
-        CsvRow, PendingWrite, SubmitOutcome, WriteCoordinator, WriteOperation,
-    };
+    use reedbase_concurrent_conformance::{LosingLocks, keys_applied_by_submit};
+    use reedbase_concurrent_core::{CsvRow, PendingWrite, WriteCoordinator, WriteOperation};
     let Some(server) = TestServer::find(
         "an_acquisition_says_whether_an_entry_was_queued_and_the_coordinator_fetches_only_then",
     ) else {
@@ -302,20 +300,7 @@ fn an_acquisition_says_whether_an_entry_was_queued_and_the_coordinator_fetches_o
     drop(guard);
     let losing = LosingLocks::new(first);
     let coordinator = WriteCoordinator::new(&losing);
-    let submit = |key: &str| {
-        let mut applied = Vec::new();
-        let outcome = coordinator
-            .submit(TABLE, write(key), PATIENCE, |_, w| {
-                applied.push(w.rows[0].key.clone());
-                Ok(())
-            })
-            .unwrap();
-        assert!(
-            matches!(outcome, SubmitOutcome::Applied { .. }),
-            "{outcome:?}"
-        );
-        applied
-    };
+    let submit = |key: &str| keys_applied_by_submit(&coordinator, TABLE, write(key), PATIENCE);
     assert_eq!(submit("own"), ["queued", "own"]);
     let fetched = losing.fetches();
     assert!(fetched >= 1);

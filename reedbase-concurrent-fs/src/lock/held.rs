@@ -310,12 +310,8 @@ impl Held {
             let Some(base_fd) = base.opened() else {
                 return Ok(None);
             };
-            if base.kept().tables_check_due() {
-                let tables = identity_at(base_fd, "tables").map_err(stat_error)?;
-                if !tables.is_some_and(|found| found.found == Found::Directory) {
-                    return Ok(None);
-                }
-                base.kept().tables_checked();
+            if !base.tables_in_place_through(base_fd).map_err(stat_error)? {
+                return Ok(None);
             }
             (base_fd, self.relative.as_c_str())
         };

@@ -42,7 +42,7 @@ use reedbase_concurrent_core::{ReedError, ReedResult};
 use std::os::fd::{AsFd as _, OwnedFd};
 
 use super::watched::DirKey;
-use crate::no_follow::{Facts, Found, Stamp, facts_of, stat_at};
+use crate::no_follow::{Facts, Stamp, facts_of, stat_at};
 use crate::tables_dir::{BaseDir, Level, TablePaths, table_name};
 
 /// How many queue directories one base directory keeps (two descriptors
@@ -218,15 +218,7 @@ pub(crate) fn kept_in_place(
         let Some(base_fd) = base.opened() else {
             return Ok(None);
         };
-        let mut in_place = true;
-        if base.kept().tables_check_due() {
-            let tables = stat_at(base_fd, "tables").map_err(stat_error)?;
-            in_place = tables.is_some_and(|found| found.found == Found::Directory);
-            if in_place {
-                base.kept().tables_checked();
-            }
-        }
-        match in_place {
+        match base.tables_in_place_through(base_fd).map_err(stat_error)? {
             true => stat_at(base_fd, entry.relative.as_c_str())
                 .map_err(stat_error)?
                 .filter(|found| found.same_file(&entry.dir_facts)),
