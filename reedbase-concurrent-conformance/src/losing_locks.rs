@@ -241,6 +241,10 @@ impl<B: QueueBackend> QueueBackend for LosingLocks<B> {
         self.inner.get_pending_batch(table_name, max)
     }
 
+    fn short_batch_holds_all(&self) -> bool {
+        self.inner.short_batch_holds_all()
+    }
+
     fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
         self.inner.remove_batch_from_queue(table_name, queue_ids)
     }

@@ -338,6 +338,24 @@ pub trait QueueBackend {
         Ok(self.get_next_pending(table_name)?.into_iter().collect())
     }
 
+    /// Whether a batch from [`get_pending_batch`](QueueBackend::get_pending_batch)
+    /// that holds fewer entries than asked for holds every entry that was
+    /// pending when the batch was read, save entries it had to leave in
+    /// place (an old-module entry still being written, one that could not be
+    /// moved aside), which a second fetch would leave there as well.
+    ///
+    /// The [`WriteCoordinator`](crate::WriteCoordinator) then takes such a
+    /// batch, fetched under the lock, for the end of what was queued before
+    /// the lock was taken, without asking
+    /// [`count_pending`](QueueBackend::count_pending). The default, `false`,
+    /// suits the default `get_pending_batch`, which returns one entry at
+    /// most. The fs, pg and mem backends say `true`: each reads its batch
+    /// from one look at the whole queue (a checked listing, one query, the
+    /// queue itself).
+    fn short_batch_holds_all(&self) -> bool {
+        false
+    }
+
     /// Removes several entries by id, in the order given.
     ///
     /// The table name and every id are checked first: a bad one is reported

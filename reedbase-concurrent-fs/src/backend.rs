@@ -113,7 +113,7 @@ impl FsBackend {
     /// ```
     pub fn close_idle(&self) {
         self.base.kept().close_idle();
-        crate::queue::wait_for_freeing();
+        crate::queue::wait_for_freeing(self.base.key());
     }
 }
 
@@ -170,7 +170,7 @@ impl QueueBackend for FsBackend {
             &self.base,
             &self.listings,
             table_name,
-            1,
+            (1, false),
             &self.options,
         )?;
         Ok(batch.into_iter().next())
@@ -190,12 +190,28 @@ impl QueueBackend for FsBackend {
         self.options.capacity
     }
 
+    /// `true`: a batch is taken from one listing of the queue directory,
+    /// checked by a second (a listing kept from an earlier call is used
+    /// only while nothing may sort before its end, and is read again when
+    /// it runs out and entries arrived since).
+    fn short_batch_holds_all(&self) -> bool {
+        true
+    }
+
     fn get_pending_batch(
         &self,
         table_name: &str,
         max: usize,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
-        table_queue::pending_batch_kept(&self.base, &self.listings, table_name, max, &self.options)
+        // A lock holder's batch, removed once applied: the descriptors it is
+        // read through are kept to pin its entries at their removal.
+        table_queue::pending_batch_kept(
+            &self.base,
+            &self.listings,
+            table_name,
+            (max, true),
+            &self.options,
+        )
     }
 
     fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {

@@ -83,7 +83,8 @@ pub fn close_idle(base_path: &Path) {
     for base in closed {
         base.kept().close_idle();
     }
-    crate::queue::wait_for_freeing();
+    // The free functions keep no read descriptors (see `late_free`).
+    crate::queue::wait_for_freeing(None);
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl AsFd for BaseFd<'_> {
 /// finds nothing of this crate still open, as `close_idle` does.
 impl Drop for BaseDir {
     fn drop(&mut self) {
-        crate::queue::wait_for_freeing();
+        crate::queue::wait_for_freeing(self.key());
     }
 }
 
@@ -144,6 +144,11 @@ impl BaseDir {
     /// The base directory's path, as given.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The base directory's device and inode, if it has been opened.
+    pub(crate) fn key(&self) -> Option<(u64, u64)> {
+        self.fd.get().map(|(_, key)| *key)
     }
 
     /// The base's descriptor, if it has been opened.

@@ -160,7 +160,7 @@ fn judge(
     candidate: &Candidate,
 ) -> ReedResult<Option<QueuedEntry>> {
     let write = match inspect(queue, paths, candidate, DEFAULT_MAX_ENTRY_BYTES)? {
-        Inspected::Ready(write) => Ok(write),
+        Inspected::Ready(write, _) => Ok(write),
         Inspected::Gone => return Ok(None),
         Inspected::InProgress => Err(
             "an old-module entry that does not parse yet and was written in the last 2 s: \

@@ -229,6 +229,11 @@ impl QueueBackend for MemBackend {
         self.shared.capacity
     }
 
+    /// `true`: a batch is read from the queue itself, under its lock.
+    fn short_batch_holds_all(&self) -> bool {
+        true
+    }
+
     fn get_pending_batch(
         &self,
         table_name: &str,

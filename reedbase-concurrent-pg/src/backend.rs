@@ -350,6 +350,12 @@ impl QueueBackend for PgBackend {
         self.shared.options.capacity
     }
 
+    /// `true`: a batch is read by queries in sequence order, and one that
+    /// returns fewer rows than asked for ends it.
+    fn short_batch_holds_all(&self) -> bool {
+        true
+    }
+
     fn get_pending_batch(
         &self,
         table_name: &str,

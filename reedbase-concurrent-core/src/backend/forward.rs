@@ -73,6 +73,10 @@ macro_rules! forward_backends {
                 (**self).get_pending_batch(table_name, max)
             }
 
+            fn short_batch_holds_all(&self) -> bool {
+                (**self).short_batch_holds_all()
+            }
+
             fn remove_batch_from_queue(&self, table_name: &str, queue_ids: &[String]) -> ReedResult<()> {
                 (**self).remove_batch_from_queue(table_name, queue_ids)
             }

@@ -248,17 +248,23 @@ impl<'a, B: Backend> Run<'a, B> {
     }
 
     /// Whether a batch of `entries`, asked for `want`, holds every pending
-    /// entry. A short batch does not prove it (a backend's
-    /// [`get_pending_batch`](crate::QueueBackend::get_pending_batch) may return
-    /// fewer, as the trait's default does), so the count decides; a count
-    /// above the batch (entries queued since, or unreadable ones a backend
-    /// skipped) means another pass, which is bounded all the same.
+    /// entry. A short batch proves it where the backend says so
+    /// ([`short_batch_holds_all`](crate::QueueBackend::short_batch_holds_all):
+    /// the batch was read under this lock, after everything this call must
+    /// apply first was queued); elsewhere (the trait's default
+    /// `get_pending_batch` returns one entry at most) the count decides,
+    /// and a count above the batch (entries queued since, or unreadable
+    /// ones a backend skipped) means another pass, which is bounded all
+    /// the same.
     fn exhausted(&self, entries: &[(String, PendingWrite)], want: usize) -> ReedResult<bool> {
         if entries.is_empty() {
             return Ok(true);
         }
         if entries.len() >= want {
             return Ok(false);
+        }
+        if self.backend.short_batch_holds_all() {
+            return Ok(true);
         }
         Ok(self.backend.count_pending(self.table)? <= entries.len())
     }

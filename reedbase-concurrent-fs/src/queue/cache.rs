@@ -44,6 +44,7 @@ use reedbase_concurrent_core::{PendingWrite, ReedResult};
 
 use super::consumer::take_ready;
 use super::entry_id::is_beyond_producers;
+use super::late_free::BaseKey;
 use super::listing::{Candidate, ordered_entries};
 use super::watch::{self, DirKey};
 use crate::no_follow::{Stamp, facts_of};
@@ -97,7 +98,7 @@ impl Listings {
         queue: Option<OwnedFd>,
         paths: &TablePaths,
         table: &str,
-        max: usize,
+        (max, keep_reads): (usize, Option<BaseKey>),
         max_entry_bytes: u64,
         found_empty: &mut Option<FoundEmpty>,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
@@ -112,6 +113,7 @@ impl Listings {
             return super::consumer::pending_batch(Some(queue), paths, max, max_entry_bytes);
         };
         let key = (facts.dev, facts.ino);
+        let keep = keep_reads.map(|base| (base, key));
         // Taken before the directory is read: an entry that arrives later
         // moves the stamp.
         let empty = FoundEmpty {
@@ -121,7 +123,15 @@ impl Listings {
         };
         // Lists the directory afresh (see `list`).
         let list = |kept: &mut Option<Listing>, queue, found_empty: &mut Option<FoundEmpty>| {
-            self.list(kept, queue, empty, paths, max, max_entry_bytes, found_empty)
+            self.list(
+                kept,
+                queue,
+                empty,
+                paths,
+                (max, keep),
+                max_entry_bytes,
+                found_empty,
+            )
         };
         let Some(listing) = listing else {
             return list(&mut kept, queue, found_empty);
@@ -141,6 +151,7 @@ impl Listings {
         let mut listing = listing;
         let taken = take_ready(
             queue.as_fd(),
+            keep,
             paths,
             &mut listing.entries,
             max,
@@ -163,8 +174,9 @@ impl Listings {
     }
 
     /// Lists the directory `queue` (device and inode `key`, `max` above 0),
-    /// takes the batch from the listing and keeps the listing in `kept` if
-    /// it may be trusted.
+    /// takes the batch from the listing (keeping the descriptors it read
+    /// through under `keep`, see [`take_ready`]) and keeps the listing in
+    /// `kept` if it may be trusted.
     #[allow(clippy::too_many_arguments)]
     fn list(
         &self,
@@ -172,7 +184,7 @@ impl Listings {
         queue: OwnedFd,
         empty: FoundEmpty,
         paths: &TablePaths,
-        max: usize,
+        (max, keep): (usize, Option<(BaseKey, DirKey)>),
         max_entry_bytes: u64,
         found_empty: &mut Option<FoundEmpty>,
     ) -> ReedResult<Vec<(String, PendingWrite)>> {
@@ -184,7 +196,14 @@ impl Listings {
             *found_empty = Some(empty);
         }
         let trusted = before.and_then(|before| trust(&queue, key, before, &entries));
-        let taken = take_ready(queue.as_fd(), paths, &mut entries, max, max_entry_bytes)?;
+        let taken = take_ready(
+            queue.as_fd(),
+            keep,
+            paths,
+            &mut entries,
+            max,
+            max_entry_bytes,
+        )?;
         if let Some((incarnation, order)) = trusted.filter(|_| taken.settled) {
             *kept = Some(Listing {
                 key,

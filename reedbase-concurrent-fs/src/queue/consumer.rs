@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Read as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
@@ -18,8 +19,9 @@ use rustix::io::Errno;
 use super::codec;
 use super::corrupt::{Moved, forget_stuck, forget_stuck_in, move_aside, note_stuck};
 use super::entry_id::{MAX_WRITTEN_SEQUENCE, is_beyond_producers};
-use super::late_free;
+use super::late_free::{self, BaseKey};
 use super::listing::{Candidate, ordered_entries};
+use super::watch::DirKey;
 use crate::no_follow::{Facts, Opened, open_regular};
 use crate::tables_dir::TablePaths;
 
@@ -42,7 +44,8 @@ type FirstSeen = HashMap<(u64, u64, String), Instant>;
 
 /// What one entry turned out to be.
 pub(crate) enum Inspected {
-    Ready(PendingWrite),
+    /// Whole and valid, with the descriptor it was read through.
+    Ready(PendingWrite, File),
     /// Removed or moved by someone else since the listing.
     Gone,
     /// A legacy entry an old-module producer may still be writing.
@@ -69,7 +72,15 @@ pub(crate) fn pending_batch(
         return Ok(Vec::new());
     };
     let mut entries = VecDeque::from(ordered_entries(queue.as_fd(), &paths.queue_dir)?);
-    Ok(take_ready(queue.as_fd(), paths, &mut entries, max, max_entry_bytes)?.found)
+    Ok(take_ready(
+        queue.as_fd(),
+        None,
+        paths,
+        &mut entries,
+        max,
+        max_entry_bytes,
+    )?
+    .found)
 }
 
 /// What [`take_ready`] found.
@@ -86,13 +97,18 @@ pub(crate) struct Taken {
 
 /// Inspects `entries` from the front until `max` are ready: the ready ones
 /// stay in `entries` (at its front, in order, unless one was skipped), the
-/// gone and the moved-aside ones are taken out of it.
+/// gone and the moved-aside ones are taken out of it. With `keep_reads`
+/// (the base's and the queue directory's devices and inodes), the
+/// descriptor each ready
+/// entry was read through is kept to pin it at its removal (see
+/// [`late_free::keep_read`]); otherwise it is closed.
 ///
 /// # Errors
 ///
 /// As [`pending_batch`].
 pub(crate) fn take_ready(
     queue: BorrowedFd<'_>,
+    keep_reads: Option<(BaseKey, DirKey)>,
     paths: &TablePaths,
     entries: &mut VecDeque<Candidate>,
     max: usize,
@@ -109,7 +125,10 @@ pub(crate) fn take_ready(
             return Ok(taken);
         };
         match inspect(queue, paths, candidate, max_entry_bytes)? {
-            Inspected::Ready(write) => {
+            Inspected::Ready(write, file) => {
+                if let Some(keys) = keep_reads {
+                    late_free::keep_read(keys, &candidate.name, file.into());
+                }
                 taken.found.push((candidate.id.clone(), write));
                 at += 1;
             }
@@ -173,22 +192,19 @@ pub(crate) fn inspect(
     if facts.size > max_entry_bytes {
         return Ok(Inspected::Corrupt(too_large(facts.size, max_entry_bytes)));
     }
-    // Read at most one byte past the limit: a file that grew since `fstat`
-    // is still never read whole.
-    let mut bytes = Vec::with_capacity(usize::try_from(facts.size).unwrap_or(0).saturating_add(1));
-    match file
-        .take(max_entry_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-    {
-        Ok(read) if read as u64 > max_entry_bytes => {
-            return Ok(Inspected::Corrupt(too_large(read as u64, max_entry_bytes)));
+    let bytes = match read_whole(&file, facts.size, max_entry_bytes) {
+        Ok(bytes) if bytes.len() as u64 > max_entry_bytes => {
+            return Ok(Inspected::Corrupt(too_large(
+                bytes.len() as u64,
+                max_entry_bytes,
+            )));
         }
-        Ok(_) => {}
+        Ok(bytes) => bytes,
         Err(e) if says_entry_is_unreadable(&e) => {
             return Ok(Inspected::Corrupt(format!("the file cannot be read: {e}")));
         }
         Err(e) => return Err(read_error(&e)),
-    }
+    };
     let write = match codec::decode(&bytes) {
         Ok(write) => write,
         Err(_) if candidate.is_legacy() && may_be_in_progress(&facts, &candidate.id) => {
@@ -197,11 +213,34 @@ pub(crate) fn inspect(
         Err(reason) => return Ok(Inspected::Corrupt(reason)),
     };
     match validate_write(&write) {
-        Ok(()) => Ok(Inspected::Ready(write)),
+        Ok(()) => Ok(Inspected::Ready(write, file)),
         Err(e) => Ok(Inspected::Corrupt(format!(
             "the entry holds a row that would corrupt the table: {e}"
         ))),
     }
+}
+
+/// The bytes of the entry `file`, which `fstat` found `size` bytes long,
+/// reading at most one byte past `limit` (so a file that grew since is
+/// never read whole). One `read` of `size + 1` bytes that returns `size`
+/// has met the end; a read that returns more (the file grew) or less (a
+/// file system that returns short reads) goes on to the end or the limit.
+fn read_whole(mut file: &File, size: u64, limit: u64) -> io::Result<Vec<u8>> {
+    let expected = usize::try_from(size.min(limit)).unwrap_or(usize::MAX - 1);
+    let mut bytes = vec![0; expected + 1];
+    let first = loop {
+        match file.read(&mut bytes) {
+            Ok(read) => break read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    bytes.truncate(first);
+    if first != expected {
+        let left = limit.saturating_add(1).saturating_sub(first as u64);
+        file.take(left).read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// The reason given for an entry whose sequence no producer writes.
@@ -258,20 +297,28 @@ fn may_be_in_progress(facts: &Facts, id: &str) -> bool {
 /// Removes an entry by (validated) id, and its count of failed applies
 /// unless `attempts` is false (none can exist); `Ok(false)` if there was
 /// no entry. With `pinned`, the entry is pinned first and its descriptor
-/// pushed there, so that closing it later frees it (see `late_free`).
+/// pushed there, so that closing it later frees it (see `late_free`): the
+/// descriptor it was read through when this process kept it for the queue
+/// directory `dir`, else one opened for it.
 ///
 /// # Errors
 ///
 /// `IoError` `remove_queue_file` naming the path.
 pub(crate) fn remove_entry(
     queue: BorrowedFd<'_>,
+    dir: Option<DirKey>,
     paths: &TablePaths,
     queue_id: &str,
     attempts: bool,
     pinned: Option<&mut Vec<OwnedFd>>,
 ) -> ReedResult<bool> {
     let name = super::entry_id::pending_file_name(queue_id);
-    let pin = pinned.and_then(|pinned| Some((pinned, late_free::pin(queue, &name)?)));
+    // The descriptor the entry was read through, if this process kept it,
+    // else (for a later close) one opened to pin it.
+    let pin = pinned.and_then(|pinned| {
+        let read = dir.and_then(|dir| late_free::take_read(dir, &name));
+        Some((pinned, read.or_else(|| late_free::pin(queue, &name))?))
+    });
     let unlinked = rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty());
     if let Some((pinned, fd)) = pin {
         pinned.push(fd);

@@ -147,3 +147,29 @@ fn tables_have_separate_queues() {
         Err(ReedError::QueueEntryNotFound { .. })
     ));
 }
+
+/// `read_whole` with `size` as `fstat` said it and a `limit`: what a file
+/// holding `content` gives.
+fn read_back(content: &[u8], size: u64, limit: u64) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("entry");
+    fs::write(&path, content).unwrap();
+    super::read_whole(&fs::File::open(&path).unwrap(), size, limit).unwrap()
+}
+
+#[test]
+fn an_entry_is_read_whole_when_it_holds_what_fstat_said() {
+    assert_eq!(read_back(b"{\"rows\":[]}", 11, 1024), b"{\"rows\":[]}");
+    assert_eq!(read_back(b"", 0, 1024), b"");
+}
+
+#[test]
+fn an_entry_that_grew_or_shrank_since_fstat_is_read_to_its_end_or_one_past_the_limit() {
+    let content = b"0123456789abcdef";
+    // Grew after `fstat` said 4 bytes: read on to the end.
+    assert_eq!(read_back(content, 4, 1024), content);
+    // Grew past the limit: one byte past it, and no more.
+    assert_eq!(read_back(content, 4, 8), &content[..9]);
+    // Shrank after `fstat` said 64 bytes: what is there.
+    assert_eq!(read_back(content, 64, 1024), content);
+}

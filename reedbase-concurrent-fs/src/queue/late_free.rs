@@ -22,6 +22,8 @@
 //! backend's `close_idle` calls it, so that a read-only remount after it
 //! finds no removed entry still open.
 
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, PoisonError};
@@ -29,6 +31,8 @@ use std::thread;
 use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
+
+use super::watch::DirKey;
 
 /// What the closing thread is asked to do.
 enum Job {
@@ -121,6 +125,72 @@ fn start(pid: u32) -> Option<Closer> {
         })
         .ok()?;
     Some(Closer { pid, jobs })
+}
+
+/// The most read descriptors one process keeps (see [`keep_read`]).
+const MAX_READS: usize = 256;
+
+/// The device and inode of a base directory.
+pub(crate) type BaseKey = (u64, u64);
+
+/// A kept read descriptor: the base directory and the queue directory it
+/// is of, the entry's name, and the descriptor.
+type KeptRead = (BaseKey, DirKey, OsString, OwnedFd);
+
+/// Descriptors of entries this process's lock holders read, oldest first.
+static READS: Mutex<VecDeque<KeptRead>> = Mutex::new(VecDeque::new());
+
+/// Keeps `fd`, through which the entry `name` of the queue directory `dir`
+/// (of the base directory `base`) was read, as its pin for when it is
+/// removed ([`take_read`]): a lock holder removes what it read, and a pin
+/// it already has costs no `open`. At most [`MAX_READS`] are kept; beyond
+/// that the oldest is closed (an entry read and never removed by this
+/// process, or read twice).
+pub(crate) fn keep_read((base, dir): (BaseKey, DirKey), name: &OsStr, fd: OwnedFd) {
+    let evicted = {
+        let mut reads = READS.lock().unwrap_or_else(PoisonError::into_inner);
+        reads.push_back((base, dir, name.to_os_string(), fd));
+        (reads.len() > MAX_READS).then(|| reads.pop_front())
+    };
+    drop(evicted);
+}
+
+/// The descriptor kept by [`keep_read`] for the entry `name` of the queue
+/// directory `dir`, taken out of the store. Entries are removed in the
+/// order they were read, so the search ends at once in the common case.
+pub(crate) fn take_read(dir: DirKey, name: &str) -> Option<OwnedFd> {
+    let mut reads = READS.lock().unwrap_or_else(PoisonError::into_inner);
+    let at = reads
+        .iter()
+        .position(|(_, kept_dir, kept, _)| *kept_dir == dir && kept.as_os_str() == name)?;
+    reads.remove(at).map(|(_, _, _, fd)| fd)
+}
+
+/// Closes the descriptors kept by [`keep_read`] for entries of the base
+/// directory `base` (when a backend closes what it keeps, so that nothing
+/// of this crate stays open on the file system).
+pub(crate) fn close_reads(base: BaseKey) {
+    let closed: VecDeque<KeptRead> = {
+        let mut reads = READS.lock().unwrap_or_else(PoisonError::into_inner);
+        let (closed, kept) = std::mem::take(&mut *reads)
+            .into_iter()
+            .partition(|(kept_base, ..)| *kept_base == base);
+        *reads = kept;
+        closed
+    };
+    drop(closed);
+}
+
+/// How many read descriptors are kept for the queue directory `dir` (for
+/// tests, which run side by side, each with a directory of its own).
+#[cfg(test)]
+pub(crate) fn kept_reads_of(dir: DirKey) -> usize {
+    READS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(_, kept, _, _)| *kept == dir)
+        .count()
 }
 
 #[cfg(test)]

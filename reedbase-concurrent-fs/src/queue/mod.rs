@@ -206,8 +206,13 @@ pub fn moved_aside(base_path: &Path, table_name: &str) -> ReedResult<Vec<MovedAs
     table_queue::moved_aside(&crate::base_cache::base_at(base_path), table_name)
 }
 
-/// Waits (up to a second) until the entries that lock holders of this
-/// process removed are freed (see `late_free`); for `close_idle`.
-pub(crate) fn wait_for_freeing() {
+/// Closes what lock holders of this process keep open of the base
+/// directory `base` (the descriptors they read entries through), and waits
+/// (up to a second) until the entries they removed are freed (see
+/// `late_free`); for `close_idle`.
+pub(crate) fn wait_for_freeing(base: Option<late_free::BaseKey>) {
+    if let Some(base) = base {
+        late_free::close_reads(base);
+    }
     late_free::wait_closed(std::time::Duration::from_secs(1));
 }

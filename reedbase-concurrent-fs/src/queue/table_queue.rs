@@ -74,14 +74,17 @@ pub(crate) fn pending_batch(
 }
 
 /// `get_pending_batch` through a backend's kept listings (see
-/// [`cache`](super::cache)).
+/// [`cache`](super::cache)). With `keep_reads` (a lock holder's batch,
+/// which it removes once applied), the descriptors the entries were read
+/// through are kept to pin them at their removal (see `late_free`).
 pub(crate) fn pending_batch_kept(
     base: &BaseDir,
     listings: &Listings,
     table_name: &str,
-    max: usize,
+    (max, keep_reads): (usize, bool),
     options: &FsOptions,
 ) -> ReedResult<Vec<(String, PendingWrite)>> {
+    let keep_reads = keep_reads.then(|| base.key()).flatten();
     if !options.watch_queues {
         return pending_batch(base, table_name, max, options);
     }
@@ -92,7 +95,7 @@ pub(crate) fn pending_batch_kept(
         queue,
         &paths,
         table_name,
-        max,
+        (max, keep_reads),
         options.max_entry_bytes,
         &mut found_empty,
     )?;
@@ -169,7 +172,7 @@ pub(crate) fn remove_batch<S: AsRef<str>>(
     let mut pinned = Vec::new();
     for id in queue_ids {
         let pin = (freed == Freed::Later).then_some(&mut pinned);
-        match consumer::remove_entry(queue.as_fd(), &paths, id.as_ref(), attempts, pin) {
+        match consumer::remove_entry(queue.as_fd(), found.key, &paths, id.as_ref(), attempts, pin) {
             Ok(true) => removed += 1,
             Ok(false) => {
                 outcome = Err(not_pending(

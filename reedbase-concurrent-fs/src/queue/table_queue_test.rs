@@ -8,7 +8,7 @@ use reedbase_concurrent_core::ReedError;
 
 use super::{Freed, is_pending, move_aside, pending_batch, queue_write, remove, remove_batch};
 use crate::options::{Durability, FsOptions};
-use crate::queue::late_free::PINNED;
+use crate::queue::late_free::{PINNED, kept_reads_of};
 use crate::queue::test_support::{queue_dir, sample_write};
 use crate::tables_dir::BaseDir;
 
@@ -146,5 +146,48 @@ fn watch_queues_false_leaves_the_queue_unwatched_and_still_delivers() {
         if !watch {
             assert!(!watched, "watch_queues(false) must not watch the queue");
         }
+    }
+}
+
+/// A lock holder's batch (`get_pending_batch` of an `FsBackend`) keeps the
+/// descriptors its entries were read through, and its removal pins each
+/// entry with that one instead of opening it again; a reader that may not
+/// remove (`get_next_pending`) keeps none, and `close_idle` closes what a
+/// batch kept and never removed.
+#[test]
+fn a_batch_removal_pins_with_the_descriptors_the_batch_was_read_through() {
+    use reedbase_concurrent_core::QueueBackend as _;
+    for durability in [Durability::Durable, Durability::Relaxed] {
+        let dir = tempfile::tempdir().unwrap();
+        let backend =
+            crate::FsBackend::with_options(dir.path(), FsOptions::new().durability(durability));
+        let write = |n: usize| {
+            backend
+                .queue_write("t", &sample_write(&format!("k{n}"), 1))
+                .unwrap()
+        };
+        let ids: Vec<String> = (0..3).map(write).collect();
+        let key = dir_key(dir.path());
+        assert_eq!(backend.get_pending_batch("t", 10).unwrap().len(), 3);
+        assert_eq!(kept_reads_of(key), 3, "one descriptor kept per entry");
+        let opened = || PINNED.with(std::cell::Cell::get);
+        let before = opened();
+        backend.remove_batch_from_queue("t", &ids).unwrap();
+        assert_eq!(opened(), before, "no entry opened again to pin it");
+        assert_eq!(kept_reads_of(key), 0, "each handed over at its removal");
+        assert_eq!(backend.count_pending("t").unwrap(), 0);
+
+        let id = write(3);
+        let head = backend.get_next_pending("t").unwrap().unwrap();
+        assert_eq!(head.0, id);
+        assert_eq!(kept_reads_of(key), 0, "a single read keeps nothing");
+        assert_eq!(backend.get_pending_batch("t", 10).unwrap().len(), 1);
+        assert_eq!(kept_reads_of(key), 1);
+        backend.close_idle();
+        assert_eq!(kept_reads_of(key), 0, "closed by close_idle");
+        // Removed without a kept descriptor: pinned by one opened for it.
+        backend.remove_batch_from_queue("t", &[id]).unwrap();
+        assert_eq!(opened(), before + 1);
+        assert_eq!(backend.count_pending("t").unwrap(), 0);
     }
 }
