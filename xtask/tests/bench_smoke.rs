@@ -78,12 +78,13 @@ const GROUP_COMMIT: &[&str] = &[
     "floor: durable append",
     "fs per-write relaxed",
     "fs batch relaxed",
+    "floor: timeout + enqueue",
     "sqlite per-write",
     "sqlite batch",
     "pg per-write",
     "pg batch",
 ];
-/// The group-commit columns that apply writes (not the enqueue floor).
+/// The group-commit columns that apply writes (not the enqueue floors).
 const GROUP_COMMIT_APPLYING: &[&str] = &[
     "last",
     "fs per-write",
@@ -304,6 +305,14 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         (
             "group commit, per write: distance to the durable-append floor",
             "floor: durable append",
+        ),
+        (
+            "group commit: 8 processes, durable apply, relaxed queue",
+            "floor: timeout + enqueue",
+        ),
+        (
+            "group commit, relaxed queue: distance to the timeout + enqueue floor",
+            "floor: timeout + enqueue",
         ),
         (
             "8 processes, durable apply, vs SQLite",

@@ -19,10 +19,13 @@
 //! `throughput`, `floor: bare flock` (a blocking `flock`, an append, unlock:
 //! any file-lock-per-write design's bound); in `group-commit`,
 //! `floor: durable append` (the same with the append fsynced: the bound of
-//! applying per write) and `floor: durable enqueue` (a durable
+//! applying per write), `floor: durable enqueue` (a durable
 //! file-per-entry queue's two flushes, no lock, no table: the bound of
-//! queueing every write durably, so of batching behind such a queue). The
-//! enqueue floor applies nothing: its check is that each writer's last
+//! queueing every write durably, so of batching behind such a queue) and
+//! `floor: timeout + enqueue` (a sleep of the lock timeout, then the same
+//! without the flushes: the bound of a writer that honours its timeout
+//! while the lock stays busy, so of batching behind a relaxed queue). The
+//! enqueue floors apply nothing: their check is that each writer's last
 //! entry is in its directory instead of the table's lines.
 //!
 //! The pg writers connect to the server over TCP, each standing for a
@@ -37,7 +40,9 @@ use std::time::Duration;
 use reedbase_concurrent_core::now_nanos;
 
 use super::load_child::{TABLE_FILE, check_enqueue_floor, drain_rest, prepare};
-use super::load_mode::{Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, Mode};
+use super::load_mode::{
+    Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_TIMEOUT_ENQUEUE, Mode,
+};
 use super::measure::{Recorder, Stats, Unit};
 use super::subjects::is_pg;
 use super::{Options, PgSites};
@@ -65,7 +70,7 @@ pub const THROUGHPUT_MODES: [&str; 8] = [
 /// durable) applying per write, or per transaction: what a lock holder
 /// drains and its own write in one append; pg with a durable queue; and
 /// the floors, beside the fs columns they bound.
-pub const GROUP_COMMIT_MODES: [&str; 11] = [
+pub const GROUP_COMMIT_MODES: [&str; 12] = [
     "last",
     "fs per-write",
     "fs batch",
@@ -73,6 +78,7 @@ pub const GROUP_COMMIT_MODES: [&str; 11] = [
     FLOOR_DURABLE_APPEND,
     "fs per-write relaxed",
     "fs batch relaxed",
+    FLOOR_TIMEOUT_ENQUEUE,
     "sqlite per-write",
     "sqlite batch",
     "pg per-write",
@@ -141,8 +147,8 @@ fn run_mode(
     let Some((totals, seconds)) = result else {
         return;
     };
-    // The enqueue floor applies nothing: no applied rate to show.
-    if label != FLOOR_DURABLE_ENQUEUE {
+    // The enqueue floors apply nothing: no applied rate to show.
+    if ![FLOOR_DURABLE_ENQUEUE, FLOOR_TIMEOUT_ENQUEUE].contains(&label) {
         let applied = (totals.applied_direct + totals.drained) as f64 / seconds;
         recorder.measure_stats(group, OP_APPLIED, label, Unit::PerSecond, || {
             Ok(Stats::single(applied))

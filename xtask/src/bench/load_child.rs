@@ -76,7 +76,7 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
         ("last", _) => writer.like_last(&args.base, &mode, end, args.index)?,
         ("sqlite", _) => writer.like_sqlite(&args.base, &mode, end, args.index)?,
         ("flock", _) => writer.like_flock(&args.base, end, args.index)?,
-        ("enqueue", _) => writer.like_enqueue(&args.base, end, args.index)?,
+        ("enqueue", _) => writer.like_enqueue(&args.base, &mode, end, args.index)?,
         (_, Some(pg)) => writer.through_coordinator(pg, &mode, end, args.index)?,
         _ => writer.through_coordinator(fs_backend(&mode, &args.base), &mode, end, args.index)?,
     }

@@ -24,6 +24,10 @@ pub const FLOOR_DURABLE_APPEND: &str = "floor: durable append";
 /// physical pattern alone (write a temporary, fsync it, rename it into a
 /// shared directory, fsync the directory), with no lock and no table.
 pub const FLOOR_DURABLE_ENQUEUE: &str = "floor: durable enqueue";
+/// The group-commit group's relaxed-queue floor: each write first sleeps
+/// the lock timeout (as a writer does that finds the lock busy for all of
+/// it), then the enqueue floor's pattern without its two flushes.
+pub const FLOOR_TIMEOUT_ENQUEUE: &str = "floor: timeout + enqueue";
 
 /// How a writer writes, from its column label.
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +69,7 @@ impl Mode {
             "sqlite relaxed" => ("sqlite", false, false),
             FLOOR_FLOCK | FLOOR_DURABLE_APPEND => ("flock", false, false),
             FLOOR_DURABLE_ENQUEUE => ("enqueue", true, false),
+            FLOOR_TIMEOUT_ENQUEUE => ("enqueue", false, false),
             other => return Err(format!("no writing mode called {other:?}")),
         };
         Ok(Mode {

@@ -6,7 +6,7 @@
 use super::check_floors::{
     CHECKED_PROBE, CHECKED_PROBE_BY_PATH, CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
 };
-use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK};
+use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_TIMEOUT_ENQUEUE};
 use super::measure::{Measurement, Unit};
 use super::subjects::Payload;
 use super::{deep, handoff, load};
@@ -194,6 +194,10 @@ pub fn layouts() -> Vec<Layout> {
                 "floor: durable append: a blocking flock, append, fdatasync, unlock; the bound \
                  of applying per write"
                     .into(),
+                "floor: timeout + enqueue: sleep the lock timeout, then the durable enqueue's \
+                 pattern without its flushes; the bound of a writer that honours its timeout \
+                 while the lock stays busy, so of batching behind a relaxed queue"
+                    .into(),
                 RATIO.into(),
             ],
             columns: load::GROUP_COMMIT_MODES.to_vec(),
@@ -201,6 +205,7 @@ pub fn layouts() -> Vec<Layout> {
                 ("fs batch", "fs per-write"),
                 ("fs batch", FLOOR_DURABLE_ENQUEUE),
                 ("fs batch relaxed", "fs per-write relaxed"),
+                ("fs batch relaxed", FLOOR_TIMEOUT_ENQUEUE),
                 ("fs batch", "last"),
                 ("sqlite batch", "sqlite per-write"),
                 ("fs batch", "sqlite batch"),
