@@ -8,11 +8,14 @@
 //! lock holder's removal of a batch took 0.4-0.5 ms per entry, nine tenths
 //! of its time holding the lock, while every writer of the table waited.
 //! A file held open is freed at its last close instead. So the holder pins
-//! each entry with an `O_PATH` descriptor before unlinking it (no read or
-//! write permission needed, no link followed, no FIFO opened), and hands
-//! the batch's descriptors to a thread of the process that only closes
-//! them: the entries leave the queue when they did before, and their
-//! inodes are freed beside the next holder's work.
+//! each entry before unlinking it, and hands the batch's descriptors to a
+//! thread of the process that only closes them: the entries leave the
+//! queue when they did before, and their inodes are freed beside the next
+//! holder's work. The pin is the descriptor the entry was read through
+//! when the holder's fetch kept it ([`keep_read`], [`take_read`]: an
+//! `FsBackend`'s `get_pending_batch`, which the coordinator's removal
+//! follows), else an `O_PATH` descriptor opened for it ([`pin`]: no read or
+//! write permission needed, no link followed, no FIFO opened).
 //!
 //! The thread is started the first time it is needed, once per process
 //! (again in a forked child, which does not inherit it); where it cannot be
