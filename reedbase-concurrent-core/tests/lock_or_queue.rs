@@ -4,13 +4,20 @@
 //! lately, then one more wait for the lock that takes the write directly if
 //! the lock came free. Checked through a backend that records the waits the
 //! coordinator asks for and takes a set time to prepare an entry.
+//!
+//! And when a `submit` that took the lock has applied what was queued
+//! before it: after a batch shorter than asked for, the coordinator asks
+//! `count_pending` only where the backend does not say that such a batch
+//! holds every pending entry (`QueueBackend::short_batch_holds_all`),
+//! checked through the same backend counting its `count_pending` calls.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reedbase_concurrent_core::{
-    CsvRow, LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, ReedResult,
+    BatchItem, CsvRow, LockBackend, LockHolder, MovedAside, PendingWrite, QueueBackend, ReedResult,
     SubmitOutcome, WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_mem::MemBackend;
@@ -30,6 +37,11 @@ struct Recording {
     waits: Mutex<Vec<Duration>>,
     /// Breaks the contract: queues the write whatever `instead` said.
     ignores_instead: bool,
+    /// Batches as `MemBackend` makes them, and what to say of a short one;
+    /// `None`: the trait's defaults (batches of one, not said).
+    batches: Option<bool>,
+    /// Calls of `count_pending`.
+    counts: AtomicUsize,
 }
 
 impl Recording {
@@ -40,6 +52,8 @@ impl Recording {
             release_while_preparing: Mutex::new(None),
             waits: Mutex::new(Vec::new()),
             ignores_instead: false,
+            batches: None,
+            counts: AtomicUsize::new(0),
         }
     }
 
@@ -101,11 +115,32 @@ impl QueueBackend for Recording {
     }
 
     fn count_pending(&self, table_name: &str) -> ReedResult<usize> {
+        self.counts.fetch_add(1, Ordering::SeqCst);
         self.inner.count_pending(table_name)
     }
 
     fn capacity(&self) -> usize {
         self.inner.capacity()
+    }
+
+    fn short_batch_holds_all(&self) -> bool {
+        self.batches.unwrap_or(false)
+    }
+
+    fn get_pending_batch(
+        &self,
+        table_name: &str,
+        max: usize,
+    ) -> ReedResult<Vec<(String, PendingWrite)>> {
+        match self.batches {
+            Some(_) => self.inner.get_pending_batch(table_name, max),
+            None => Ok(self
+                .inner
+                .get_next_pending(table_name)?
+                .into_iter()
+                .take(max)
+                .collect()),
+        }
     }
 
     fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool> {
@@ -248,4 +283,60 @@ fn a_backend_that_queues_although_told_not_to_gets_its_write_applied_once() {
         [(false, "k".to_string())],
         "applied once, from the queue"
     );
+}
+
+/// Queues `a`, `b`, `c` (with `batches` as `Recording::batches`), then
+/// submits `own` per write and `batch` per batch (the queue empty again in
+/// between); returns the keys each applied and how many times
+/// `count_pending` was asked.
+fn submit_after_three_queued(holds_all: bool) -> (Vec<String>, Vec<String>, usize) {
+    let mut backend = Recording::new(Duration::ZERO);
+    backend.batches = Some(holds_all);
+    let coordinator = WriteCoordinator::new(&backend);
+    let timeout = Duration::from_secs(1);
+    for key in ["a", "b", "c"] {
+        backend.inner.queue_write(TABLE, &write(key)).unwrap();
+    }
+    let mut each = Vec::new();
+    let outcome = coordinator
+        .submit(TABLE, write("own"), timeout, |_, w| {
+            each.push(w.rows[0].key.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(outcome, SubmitOutcome::Applied { drained: 3 });
+    for key in ["d", "e"] {
+        backend.inner.queue_write(TABLE, &write(key)).unwrap();
+    }
+    let mut batches = Vec::new();
+    let outcome = coordinator
+        .submit_batch(
+            TABLE,
+            write("batch"),
+            timeout,
+            |items: &[BatchItem<'_>]| {
+                batches.extend(items.iter().map(|item| item.write.rows[0].key.clone()));
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(outcome, SubmitOutcome::Applied { drained: 2 });
+    assert_eq!(backend.inner.count_pending(TABLE).unwrap(), 0);
+    (each, batches, backend.counts.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_short_batch_that_holds_all_ends_the_passes_without_a_count() {
+    let (each, batches, counts) = submit_after_three_queued(true);
+    assert_eq!(each, ["a", "b", "c", "own"], "queued first, in order");
+    assert_eq!(batches, ["d", "e", "batch"], "queued first, in order");
+    assert_eq!(counts, 0, "no count asked for");
+}
+
+#[test]
+fn a_short_batch_that_may_not_hold_all_is_checked_by_a_count() {
+    let (each, batches, counts) = submit_after_three_queued(false);
+    assert_eq!(each, ["a", "b", "c", "own"], "queued first, in order");
+    assert_eq!(batches, ["d", "e", "batch"], "queued first, in order");
+    assert_eq!(counts, 2, "one count per submit, after its short batch");
 }
