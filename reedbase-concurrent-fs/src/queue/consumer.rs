@@ -99,9 +99,8 @@ pub(crate) struct Taken {
 /// stay in `entries` (at its front, in order, unless one was skipped), the
 /// gone and the moved-aside ones are taken out of it. With `keep_reads`
 /// (the base's and the queue directory's devices and inodes), the
-/// descriptor each ready
-/// entry was read through is kept to pin it at its removal (see
-/// [`late_free::keep_read`]); otherwise it is closed.
+/// descriptor each ready entry was read through is kept to pin it at its
+/// removal (see [`late_free::keep_read`]); otherwise it is closed.
 ///
 /// # Errors
 ///

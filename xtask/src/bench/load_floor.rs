@@ -98,9 +98,12 @@ impl Writer {
                 .open(&temporary)
                 .map_err(|e| format!("creating {}: {e}", temporary.display()))?;
             file.write_all(&body)
-                .and_then(|()| match mode.durable_queue {
-                    true => file.sync_data(),
-                    false => Ok(()),
+                .and_then(|()| {
+                    if mode.durable_queue {
+                        file.sync_data()
+                    } else {
+                        Ok(())
+                    }
                 })
                 .map_err(|e| format!("writing {}: {e}", temporary.display()))?;
             drop(file);
