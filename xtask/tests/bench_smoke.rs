@@ -59,6 +59,23 @@ const REMOVERS: &[&str] = &[
     "sqlite relaxed",
     "pg relaxed",
 ];
+/// The interleaved rows of the old API (group `paired`).
+const PAIRED_LOCKERS: &[&str] = &["last", "fs", "fs free"];
+const PAIRED_PROBED: &[&str] = &[
+    "last",
+    "fs",
+    "fs free",
+    "floor: checked probe",
+    "floor: checked probe, by path",
+];
+const PAIRED_WRITERS: &[&str] = &["last", "fs relaxed json", "fs free"];
+const PAIRED_REMOVERS: &[&str] = &[
+    "last",
+    "fs relaxed json",
+    "fs free",
+    "floor: checked unlinkat",
+    "floor: checked unlinkat, by path",
+];
 const DEEP: &[&str] = &["fs relaxed json", "mem", "sqlite relaxed"];
 const THROUGHPUT: &[&str] = &[
     "last",
@@ -142,6 +159,27 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("queue", "remove_from_queue, depth 100", REMOVERS),
     ("queue", "count_pending, depth 100", READERS),
     ("drain", "drain 100 entries, total", READERS),
+    (
+        "paired",
+        "acquire+release, lock file exists",
+        PAIRED_LOCKERS,
+    ),
+    ("paired", "acquire+release, new table", PAIRED_LOCKERS),
+    ("paired", "is_locked, lock file exists", PAIRED_PROBED),
+    ("paired", "is_locked, lock file absent", PAIRED_LOCKERS),
+    ("paired", "wait_for_unlock, lock free", PAIRED_PROBED),
+    ("paired", "queue_write 1 row, empty queue", PAIRED_WRITERS),
+    (
+        "paired",
+        "queue_write 100 rows, empty queue",
+        PAIRED_WRITERS,
+    ),
+    ("paired", "queue_write 1 row, 99 pending", PAIRED_WRITERS),
+    ("paired", "queue_write 100 rows, 99 pending", PAIRED_WRITERS),
+    ("paired", "get_next_pending, depth 100", PAIRED_WRITERS),
+    ("paired", "remove_from_queue, depth 100", PAIRED_REMOVERS),
+    ("paired", "count_pending, depth 100", PAIRED_WRITERS),
+    ("paired", "drain 100 entries, total", &["last", "fs free"]),
     ("disk", "write 1-row entry + rename, no fsync", &["std::fs"]),
     ("disk", "write + fsync + rename + fsync dir", &["std::fs"]),
     (
@@ -212,6 +250,7 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         "Locking",
         "hand-off",
         "The disk alone",
+        "columns interleaved",
         "The queue",
         "Draining",
         "Deep queues",
@@ -292,6 +331,21 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         targets.iter().all(|t| t["stopped_by_floor"].is_boolean()),
         "every target says whether a floor stops it: {targets:?}"
     );
+    // The old module's 110% rule is read in the interleaved rounds, every
+    // row of it.
+    let ruled: Vec<&Value> = targets
+        .iter()
+        .filter(|t| t["target"].as_str().is_some_and(|t| t.contains("110%")))
+        .collect();
+    assert_eq!(ruled.len(), 25, "every row of the 110% rule: {ruled:?}");
+    for target in ruled {
+        assert!(
+            target["measured"]
+                .as_str()
+                .is_some_and(|m| m.contains(" paired (rounds ")),
+            "read in the interleaved rounds: {target}"
+        );
+    }
     // The load groups' targets are read against their floors.
     for (what, floor) in [
         (

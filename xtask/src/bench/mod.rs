@@ -22,6 +22,11 @@
 //! system calls the fs crate's threat model requires of the call, made
 //! bare.
 //!
+//! Group `paired` (`paired.rs`) measures the old API's rows of the 110%
+//! rule again with their columns interleaved in short rounds, so that a
+//! ratio compares calls made within the same few hundred milliseconds;
+//! those targets read it, the criterion ratio shown beside.
+//!
 //! Group `calls` ([`calls`]) counts, per old-API operation of the old
 //! module, `FsBackend` and the fs crate's free functions, the system calls
 //! (`strace -f`) and user-space instructions (callgrind) of one call, in a
@@ -48,6 +53,7 @@ pub mod load_child;
 mod load_mode;
 mod measure;
 pub mod micro;
+mod paired;
 mod pg_sites;
 mod report;
 pub mod sqlite;
@@ -77,7 +83,7 @@ const RELEASE_RERUN_ENV: &str = "XTASK_BENCH_RELEASE_RERUN";
 type RunGroup = fn(&mut Recorder, &Options, &Path, &PgSites);
 
 /// Every bench group, in the order they run, with what it measures.
-pub const GROUPS: [(&str, &str); 9] = [
+pub const GROUPS: [(&str, &str); 10] = [
     ("lock", "uncontended locking, one process (criterion)"),
     (
         "disk",
@@ -88,6 +94,10 @@ pub const GROUPS: [(&str, &str); 9] = [
         "queue_write, get_next_pending, count_pending (criterion)",
     ),
     ("drain", "draining 100 entries (criterion)"),
+    (
+        paired::GROUP,
+        "the old API's rows again, their columns interleaved in rounds",
+    ),
     (
         handoff::GROUP,
         "lock hand-off between processes, waiter CPU",
@@ -191,7 +201,8 @@ pub fn run(options: &Options) -> Result<(), String> {
             recorder.fail("micro", "criterion run", error);
         }
     }
-    let groups: [(&str, RunGroup); 5] = [
+    let groups: [(&str, RunGroup); 6] = [
+        (paired::GROUP, paired::run),
         (handoff::GROUP, handoff::run),
         (deep::GROUP, deep::run),
         (load::THROUGHPUT, load::run_throughput),

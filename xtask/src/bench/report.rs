@@ -8,6 +8,7 @@ use super::check_floors::{
 };
 use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_TIMEOUT_ENQUEUE};
 use super::measure::{Measurement, Unit};
+use super::paired::{self, paired_ratio};
 use super::subjects::Payload;
 use super::{deep, handoff, load};
 
@@ -60,6 +61,29 @@ pub fn layouts() -> Vec<Layout> {
                 ("fs", "sqlite relaxed"),
                 ("pg durable", "fs"),
                 ("pg relaxed", "sqlite relaxed"),
+            ],
+            p90_rows: vec![],
+        },
+        Layout {
+            group: paired::GROUP,
+            title: "The old API's rows, their columns interleaved (median over rounds of each column's mean per call)",
+            notes: vec![
+                "each round runs every column for about 20 ms, in an order that turns by one each round; \
+                 the ratio columns are the median over the rounds of the ratio within a round, so that \
+                 the machine's drift from minute to minute (a journal commit, a neighbour's I/O) does not \
+                 enter them; the 110% targets read these"
+                    .into(),
+                "fs: one FsBackend (relaxed JSON on the queue rows); fs free: the free functions".into(),
+                RATIO.into(),
+            ],
+            columns: vec![
+                "last", "fs", "fs relaxed json", "fs free", CHECKED_PROBE, CHECKED_PROBE_BY_PATH,
+                CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
+            ],
+            ratios: vec![
+                ("fs", "last"),
+                ("fs relaxed json", "last"),
+                ("fs free", "last"),
             ],
             p90_rows: vec![],
         },
@@ -261,8 +285,12 @@ pub fn group_table(layout: &Layout, measurements: &[Measurement]) -> Option<Stri
                 row.push(find(operation, column).map_or("-".into(), |m| m.unit.format(pick(m))));
             }
             for (new, peer) in &layout.ratios {
+                // Interleaved rounds (group `paired`): the median of the
+                // ratios within a round, not the ratio of the medians.
                 let ratio = match (find(operation, new), find(operation, peer)) {
-                    (Some(new), Some(peer)) => ahead(new.unit, pick(new), pick(peer)),
+                    (Some(new), Some(peer)) => paired_ratio(new, peer)
+                        .map(|r| r.median)
+                        .or_else(|| ahead(new.unit, pick(new), pick(peer))),
                     _ => None,
                 };
                 row.push(ratio.map_or("-".into(), format_ratio));

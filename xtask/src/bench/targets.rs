@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::check_floors::{PROBE_FLOORS, UNLINKAT_FLOORS};
 use super::measure::{Measurement, Unit};
+use super::paired::{self, paired_ratio};
 use super::report::{ahead, format_ratio, render};
 use super::{deep, handoff};
 
@@ -126,6 +127,9 @@ fn versus_last(
     new: &str,
     factor: f64,
 ) -> TargetCheck {
+    if let Some(found) = versus_last_paired(l, (what, target), (group, operation), new, factor) {
+        return found;
+    }
     let measured = versus(l, (group, operation), new, "last", factor);
     let Some(floor) = checks_floor(group, operation, new) else {
         return check(what, target, measured);
@@ -153,6 +157,58 @@ fn versus_last(
         stopped_by_floor: !met && ratio < factor,
         ..check(what, target, Some((text, met)))
     }
+}
+
+/// As [`versus_last`], read in group `paired` (see `paired.rs`): the
+/// median over interleaved rounds of last's time over `new`'s in the same
+/// round, with the rounds' 10th to 90th percentiles; beside it, where the
+/// row has one, the checks floor read the same way, and the ratio of
+/// criterion's medians (one column after the other). `None` when this run
+/// has no paired row for it.
+fn versus_last_paired(
+    l: &Lookup,
+    (what, target): (&str, &str),
+    (group, operation): (&str, &str),
+    new: &str,
+    factor: f64,
+) -> Option<TargetCheck> {
+    let last = l.get(paired::GROUP, operation, "last")?;
+    let ratio = paired_ratio(l.get(paired::GROUP, operation, new)?, last)?;
+    let mut text = format!(
+        "{} paired (rounds {}-{}, {} rounds)",
+        format_ratio(ratio.median),
+        format_ratio(ratio.p10),
+        format_ratio(ratio.p90),
+        ratio.rounds
+    );
+    let floor = checks_floor(group, operation, new)
+        .and_then(|floor| Some((floor, l.get(paired::GROUP, operation, floor)?)));
+    let mut floor_short = false;
+    if let Some((name, floor)) = floor {
+        let against_last = paired_ratio(floor, last)?;
+        let distance = paired_ratio(floor, l.get(paired::GROUP, operation, new)?)?;
+        floor_short = against_last.median < factor;
+        text.push_str(&format!(
+            "; {name} {} vs last (the checks the threat model requires), {new} at {} of its speed",
+            format_ratio(against_last.median),
+            format_ratio(1.0 / distance.median),
+        ));
+    }
+    let sequential = l
+        .median(group, operation, new)
+        .zip(l.median(group, operation, "last"))
+        .and_then(|(n, p)| ahead(Unit::Nanos, n, p));
+    if let Some(sequential) = sequential {
+        text.push_str(&format!(
+            "; criterion, one column after the other: {}",
+            format_ratio(sequential)
+        ));
+    }
+    let met = ratio.median >= factor;
+    Some(TargetCheck {
+        stopped_by_floor: !met && floor_short,
+        ..check(what, target, Some((text, met)))
+    })
 }
 
 /// Every target, whether or not this run measured it.
@@ -222,16 +278,15 @@ pub fn check_all(measurements: &[Measurement]) -> Vec<TargetCheck> {
             ));
         }
     }
-    checks.push(check(
-        "drain 100 entries, free functions (fs free)",
-        "within 110% of last's time",
-        versus(
-            &l,
-            ("drain", "drain 100 entries, total"),
-            "fs free",
-            "last",
-            within,
+    checks.push(versus_last(
+        &l,
+        (
+            "drain 100 entries, free functions (fs free)",
+            "within 110% of last's time",
         ),
+        ("drain", "drain 100 entries, total"),
+        "fs free",
+        within,
     ));
     let durable = l.median("queue", "queue_write 1 row, empty queue", "fs durable json");
     let flushes = l.median("disk", "write + fsync + rename + fsync dir", "std::fs");
