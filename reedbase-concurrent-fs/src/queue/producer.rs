@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The write path: one entry into the queue.
 //!
-//! First, without any lock, the entry is written to a temporary of its own
-//! (`.incoming-<uuid>.tmp`, created exclusively, held under an exclusive
-//! `flock` of its descriptor while it exists) and, when durable, fsynced.
-//! Then, under the producers' lock: learn the count and the highest
+//! First, without any lock, the entry is staged (see `staged`: an
+//! anonymous `O_TMPFILE` inode of the queue directory where the file
+//! system has them, else a temporary of its own, `.incoming-<uuid>.tmp`,
+//! created exclusively and held under an exclusive `flock` of its
+//! descriptor while it exists) and, when durable, fsynced. Then, under the
+//! producers' lock: learn the count and the highest
 //! sequence, from the process's watch of the directory when it knows them
 //! (see `watch`), else from a listing (count the entries, find the highest
 //! sequence number, sweep abandoned temporaries, set aside entries whose
 //! sequence no producer writes; a listing during which no entry arrived
-//! gives the watch its counts); check the capacity and rename the temporary
-//! to `<id>.pending`. After the lock is released, when durable, the
+//! gives the watch its counts); check the capacity and publish the entry
+//! as `<id>.pending` (`linkat` of the anonymous inode, or a rename of the
+//! temporary). After the lock is released, when durable, the
 //! directory is fsynced and only then is the write acknowledged. A failure
 //! before the rename leaves nothing queued (the temporary is deleted); a
 //! failure of that fsync, after the rename, is `QueueOutcomeUnknown` with
@@ -46,7 +49,7 @@ use super::entry_id::{
 };
 use super::kept_queue;
 use super::producers_lock::ProducersLock;
-use super::staged::{Staged, WRITE_ATTEMPTS};
+use super::staged::{Staged, Unpublished, WRITE_ATTEMPTS};
 use super::sweep::sweep;
 use super::watch::{self, Counts, DirKey};
 use crate::no_follow::{facts_of, for_each_name};
@@ -94,6 +97,9 @@ pub(crate) fn enqueue<T>(
     let mut attempt = 1;
     let mut check_full_first = options.watch_queues;
     let mut ask = true;
+    // Staged under a temporary name: when this process cannot link an
+    // anonymous entry (see `staged`).
+    let mut named = false;
     loop {
         let (queue, key, shared) = queue_dir(base, paths, options)?;
         let queue: &File = &queue;
@@ -106,7 +112,11 @@ pub(crate) fn enqueue<T>(
             listed(queue)?;
             continue;
         }
-        let staged = Staged::write(queue, paths, bytes, options.durability)?;
+        let staged = if named {
+            Staged::write_named(queue, paths, bytes, options.durability)?
+        } else {
+            Staged::write(queue, paths, bytes, options.durability)?
+        };
         // Asked once, with the entry written (and synced) but not visible;
         // not again when a swept temporary makes the loop write another.
         if std::mem::take(&mut ask)
@@ -123,11 +133,20 @@ pub(crate) fn enqueue<T>(
         let entry = pending_file_name(&id);
         match staged.publish(&entry) {
             Ok(()) => {}
-            Err(rustix::io::Errno::NOENT) if attempt < WRITE_ATTEMPTS => {
+            Err(Unpublished::Failed(rustix::io::Errno::NOENT)) if attempt < WRITE_ATTEMPTS => {
                 attempt += 1;
                 continue;
             }
-            Err(e) => {
+            Err(Unpublished::CannotLink) if !named => {
+                named = true;
+                continue;
+            }
+            Err(Unpublished::CannotLink) => {
+                let e = std::io::Error::other("an anonymous entry staged after linking failed");
+                let path = paths.queue_dir.join(&entry);
+                return Err(ReedError::io("rename_queue_file", &path, &e));
+            }
+            Err(Unpublished::Failed(e)) => {
                 let path = paths.queue_dir.join(&entry);
                 return Err(ReedError::io("rename_queue_file", &path, &e.into()));
             }

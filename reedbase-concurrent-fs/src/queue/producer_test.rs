@@ -113,14 +113,23 @@ fn with_the_watch_a_temporary_is_swept_once_it_is_stale() {
     queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap();
     let abandoned = planted_temporary(&queue, "w");
     fs::write(&abandoned, b"half").unwrap();
+    // The next write counts it (and, not stale yet, leaves it).
+    queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap();
+    let watched = super::watch::is_watched(dir_key(&queue));
+    if watched {
+        assert!(
+            abandoned.exists(),
+            "a temporary is not swept at first sight"
+        );
+    }
     // Let the watch count it for longer than STALE_TEMPORARY (100 ms in
     // tests): the next write lists and sweeps.
     std::thread::sleep(super::STALE_TEMPORARY * 2);
-    queue_write_with(dir.path(), "t", &sample_write("b", 1), &options).unwrap();
-    if super::watch::is_watched(dir_key(&queue)) {
+    queue_write_with(dir.path(), "t", &sample_write("c", 1), &options).unwrap();
+    if watched {
         assert!(!abandoned.exists(), "a stale temporary is swept");
     }
-    assert_eq!(drain(dir.path(), "t").len(), 2);
+    assert_eq!(drain(dir.path(), "t").len(), 3);
 }
 
 #[test]
@@ -312,6 +321,8 @@ fn capacity_follows_entries_added_and_deleted_by_hand() {
 
 #[test]
 fn a_write_whose_temporary_was_swept_is_written_again_numbered_after_the_queue() {
+    // Only a named temporary can be swept (an anonymous one has no name).
+    crate::queue::staged::NAMED_ONLY.with(|named| named.set(true));
     for watch in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let options = relaxed().capacity(4).watch_queues(watch);
@@ -396,9 +407,15 @@ fn a_failed_directory_fsync_after_the_rename_leaves_the_entry_and_names_it() {
 #[test]
 fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary() {
     use reedbase_concurrent_core::QueueBackend;
-    for durability in [Durability::Durable, Durability::Relaxed] {
+    let modes = [Durability::Durable, Durability::Relaxed]
+        .into_iter()
+        .flat_map(|durability| [(durability, false), (durability, true)]);
+    for (durability, named) in modes {
+        crate::queue::staged::NAMED_ONLY.with(|only| only.set(named));
         for take in [true, false] {
-            let what = format!("{durability:?}, instead says {take}");
+            let what = format!("{durability:?}, named {named}, instead says {take}");
+            let staged_before = crate::queue::staged::STAGED.with(std::cell::Cell::get);
+            let mut staged_when_asked = 0;
             let dir = tempfile::tempdir().unwrap();
             let backend =
                 crate::FsBackend::with_options(dir.path(), FsOptions::new().durability(durability));
@@ -407,6 +424,7 @@ fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary
             let (mut temporaries, mut pending) = (Vec::new(), Vec::new());
             let got = backend
                 .queue_write_unless("t", &write, &mut || {
+                    staged_when_asked = crate::queue::staged::STAGED.with(std::cell::Cell::get);
                     for name in file_names(&queue) {
                         if name.ends_with(".tmp") {
                             temporaries.push(fs::read(queue.join(&name)).unwrap());
@@ -418,9 +436,19 @@ fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary
                 })
                 .unwrap();
             assert_eq!(
-                temporaries,
-                [serde_json::to_vec(&write).unwrap()],
-                "{what}: asked with the whole entry written under a temporary name"
+                staged_when_asked,
+                staged_before + 1,
+                "{what}: asked with the entry staged"
+            );
+            // Anonymous staging (`O_TMPFILE`) shows no name at all.
+            let expected = if named {
+                vec![serde_json::to_vec(&write).unwrap()]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(
+                temporaries, expected,
+                "{what}: asked with the whole entry written, under a temporary name when named"
             );
             assert!(
                 pending.is_empty(),
@@ -447,4 +475,5 @@ fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary
             }
         }
     }
+    crate::queue::staged::NAMED_ONLY.with(|only| only.set(false));
 }

@@ -131,12 +131,13 @@ fn producers_beside_a_sweep_that_never_stops_lose_no_write() {
         });
         let mut refused = Vec::new();
         for n in 0..500 {
-            let published = Staged::write(&queue, &paths, b"entry", Durability::Relaxed)
+            // Named temporaries: the ones a sweep can see.
+            let published = Staged::write_named(&queue, &paths, b"entry", Durability::Relaxed)
                 .map_err(|e| e.to_string())
                 .and_then(|staged| {
                     staged
                         .publish(&format!("{n}.pending"))
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| format!("{e:?}"))
                 });
             if let Err(error) = published {
                 refused.push(format!("write {n}: {error}"));
