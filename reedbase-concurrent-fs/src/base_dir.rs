@@ -276,10 +276,27 @@ impl BaseDir {
         }
         let table = OsStr::new(table_name(paths));
         let mut parent: Option<OwnedFd> = None;
-        for &step in level.chain() {
+        let chain = level.chain();
+        for (index, &step) in chain.iter().enumerate() {
             let at = parent.as_ref().map_or(base, AsFd::as_fd);
             let path = step.path(paths);
             let name = step.name(table);
+            // Relaxed, a directory above the missing one (`tables` of a new
+            // table) is most likely there: opened first, it costs no
+            // `mkdirat`, which locks its parent even to find it there.
+            if durability == Durability::Relaxed && index + 1 < chain.len() {
+                match rustix::fs::openat(at, name, DIR_FLAGS, Mode::empty()) {
+                    Ok(opened) => {
+                        parent = Some(opened);
+                        continue;
+                    }
+                    Err(Errno::NOENT) => {}
+                    Err(e) => {
+                        let tables = tables_dir(paths);
+                        return Err(explain_step(at, name, &path, tables, operation, e.into()));
+                    }
+                }
+            }
             // Durable: the parent is synced even when the directory was
             // there (created relaxed, by the lock, or by a call whose sync
             // failed); a directory created here whose sync fails is removed

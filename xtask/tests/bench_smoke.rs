@@ -164,7 +164,11 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         "acquire+release, lock file exists",
         PAIRED_LOCKERS,
     ),
-    ("paired", "acquire+release, new table", PAIRED_LOCKERS),
+    (
+        "paired",
+        "acquire+release, new table",
+        &["last", "fs", "fs free", "floor: checked new table"],
+    ),
     ("paired", "is_locked, lock file exists", PAIRED_PROBED),
     ("paired", "is_locked, lock file absent", PAIRED_LOCKERS),
     ("paired", "wait_for_unlock, lock free", PAIRED_PROBED),
@@ -374,6 +378,14 @@ fn quick_bench_reports_every_operation_of_every_backend() {
         ),
         ("4 processes, durable, vs SQLite", "floor: bare flock"),
         // The old-API rows that the fs crate's checks bound.
+        (
+            "acquire+release, new table (fs)",
+            "floor: checked new table",
+        ),
+        (
+            "acquire+release, new table (fs free)",
+            "floor: checked new table",
+        ),
         ("is_locked, lock file exists (fs)", "floor: checked probe"),
         (
             "is_locked, lock file exists (fs free)",

@@ -300,6 +300,86 @@ impl CheckedProbe {
     }
 }
 
+/// The first acquisition of a new table's lock, made bare: on a kept
+/// descriptor of `<base>/tables`, `mkdirat` of the table directory and its
+/// `openat`, `openat` of `write.lock` (created, no link followed), `fstat`
+/// of both (a lock file must be a regular file with one name, the directory
+/// a directory), an exclusive `flock` of each (a holder locks both), the
+/// holder record written (`pwrite` of its 256 bytes: `lock_holder` and a
+/// stale holder's detection read it), both unlocked and closed.
+pub struct CheckedNewTable {
+    tables: File,
+    next: std::cell::Cell<u64>,
+}
+
+/// The new-table floor's column.
+pub const CHECKED_NEW_TABLE: &str = "floor: checked new table";
+
+impl CheckedNewTable {
+    /// Makes `<base>/tables` and keeps it open.
+    ///
+    /// # Errors
+    ///
+    /// A directory that cannot be made or opened.
+    pub fn create(base: &Path) -> Result<CheckedNewTable, String> {
+        let path = base.join("tables");
+        fs::create_dir_all(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+        let tables = File::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+        Ok(CheckedNewTable {
+            tables,
+            next: std::cell::Cell::new(0),
+        })
+    }
+
+    /// Takes and releases the lock of a table never seen before.
+    ///
+    /// # Errors
+    ///
+    /// A call that fails, or a file of the wrong kind.
+    pub fn acquire_release(&self) -> Result<(), String> {
+        use rustix::fs::{Mode, OFlags, mkdirat, openat};
+        let number = self.next.replace(self.next.get() + 1);
+        let name = CString::new(format!("t{number}")).map_err(|e| e.to_string())?;
+        let fail = |what: &str, e: Errno| format!("{what}: {e}");
+        mkdirat(
+            &self.tables,
+            name.as_c_str(),
+            Mode::from_bits_truncate(0o777),
+        )
+        .map_err(|e| fail("mkdirat", e))?;
+        let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir = openat(&self.tables, name.as_c_str(), dir_flags, Mode::empty())
+            .map_err(|e| fail("openat", e))?;
+        let lock_flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let lock = openat(
+            &dir,
+            c"write.lock",
+            lock_flags,
+            Mode::from_bits_truncate(0o666),
+        )
+        .map_err(|e| fail("openat write.lock", e))?;
+        let (lock_stat, dir_stat) = (
+            fstat(&lock).map_err(|e| fail("fstat", e))?,
+            fstat(&dir).map_err(|e| fail("fstat", e))?,
+        );
+        if rustix::fs::FileType::from_raw_mode(lock_stat.st_mode)
+            != rustix::fs::FileType::RegularFile
+            || lock_stat.st_nlink != 1
+            || rustix::fs::FileType::from_raw_mode(dir_stat.st_mode)
+                != rustix::fs::FileType::Directory
+        {
+            return Err("write.lock or its directory is not what it should be".into());
+        }
+        flock(&lock, FlockOperation::NonBlockingLockExclusive).map_err(|e| fail("flock", e))?;
+        flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(|e| fail("flock", e))?;
+        let record = [b' '; 256];
+        rustix::io::pwrite(&lock, &record, 0).map_err(|e| fail("pwrite", e))?;
+        flock(&lock, FlockOperation::Unlock).map_err(|e| fail("unlock", e))?;
+        flock(&dir, FlockOperation::Unlock).map_err(|e| fail("unlock", e))?;
+        Ok(())
+    }
+}
+
 /// One shared non-blocking `flock` on `file`, released at once: whether
 /// an exclusive lock holds it.
 fn held(file: &File) -> Result<bool, String> {

@@ -73,3 +73,21 @@ fn checked_probe_refuses_a_replaced_lock_file() {
     let error = floor.probe(false).unwrap_err();
     assert!(error.contains("write.lock"), "{error}");
 }
+
+#[test]
+fn the_new_table_floor_makes_a_locked_table_with_a_holder_record_each_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let floor = super::CheckedNewTable::create(dir.path()).unwrap();
+    floor.acquire_release().unwrap();
+    floor.acquire_release().unwrap();
+    for table in ["t0", "t1"] {
+        let lock = dir.path().join("tables").join(table).join("write.lock");
+        assert_eq!(std::fs::metadata(&lock).unwrap().len(), 256, "{table}");
+        // Released: a lock is free again.
+        let file = std::fs::File::open(&lock).unwrap();
+        fs2::FileExt::try_lock_exclusive(&file).unwrap();
+    }
+    // A table that exists already is refused, as a floor of new tables.
+    std::fs::create_dir(dir.path().join("tables/t2")).unwrap();
+    assert!(floor.acquire_release().unwrap_err().contains("mkdirat"));
+}

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::Options;
-use super::check_floors::{CheckedProbe, CheckedUnlink, PROBE_FLOORS, UNLINKAT_FLOORS};
+use super::check_floors::{
+    CHECKED_NEW_TABLE, CheckedNewTable, CheckedProbe, CheckedUnlink, PROBE_FLOORS, UNLINKAT_FLOORS,
+};
 use super::measure::{Measurement, Recorder, Stats, Unit};
 use super::pg_sites::PgSites;
 use super::subjects::{Payload, Subject, subject};
@@ -227,15 +229,22 @@ fn lock_rows(recorder: &mut Recorder, plan: Plan, dir: &Path) {
     });
     row(recorder, plan, "acquire+release, new table", || {
         let counter = std::sync::Arc::new(AtomicUsize::new(0));
-        subject_columns(
-            &dir.join("new-table"),
+        let place = dir.join("new-table");
+        let mut columns = subject_columns(
+            &place,
             &lockers,
             |_| Ok(()),
             move |s| {
                 let table = format!("t{}", counter.fetch_add(1, Ordering::Relaxed));
                 timed(|| s.acquire_release(&table))
             },
-        )
+        )?;
+        let floor = CheckedNewTable::create(&place.join("floor"))?;
+        columns.push(Column {
+            label: CHECKED_NEW_TABLE,
+            call: Box::new(move || timed(|| floor.acquire_release())),
+        });
+        Ok(columns)
     });
     let probes: [(&str, &str, bool, Probe); 3] = [
         ("is_locked, lock file exists", "bench", true, |s, t| {

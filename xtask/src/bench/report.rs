@@ -4,7 +4,8 @@
 //! SQLite).
 
 use super::check_floors::{
-    CHECKED_PROBE, CHECKED_PROBE_BY_PATH, CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
+    CHECKED_NEW_TABLE, CHECKED_PROBE, CHECKED_PROBE_BY_PATH, CHECKED_UNLINKAT,
+    CHECKED_UNLINKAT_BY_PATH,
 };
 use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_TIMEOUT_ENQUEUE};
 use super::measure::{Measurement, Unit};
@@ -77,8 +78,8 @@ pub fn layouts() -> Vec<Layout> {
                 RATIO.into(),
             ],
             columns: vec![
-                "last", "fs", "fs relaxed json", "fs free", CHECKED_PROBE, CHECKED_PROBE_BY_PATH,
-                CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
+                "last", "fs", "fs relaxed json", "fs free", CHECKED_NEW_TABLE, CHECKED_PROBE,
+                CHECKED_PROBE_BY_PATH, CHECKED_UNLINKAT, CHECKED_UNLINKAT_BY_PATH,
             ],
             ratios: vec![
                 ("fs", "last"),

@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use super::check_floors::{PROBE_FLOORS, UNLINKAT_FLOORS};
+use super::check_floors::{CHECKED_NEW_TABLE, PROBE_FLOORS, UNLINKAT_FLOORS};
 use super::measure::{Measurement, Unit};
 use super::paired::{self, paired_ratio};
 use super::report::{ahead, format_ratio, render};
@@ -101,6 +101,7 @@ fn versus(
 /// (`fs free`), which follow the base's path, the one by path.
 fn checks_floor(group: &str, operation: &str, subject: &str) -> Option<&'static str> {
     let floors = match (group, operation) {
+        ("lock", "acquire+release, new table") => return Some(CHECKED_NEW_TABLE),
         ("lock", "is_locked, lock file exists" | "wait_for_unlock, lock free") => PROBE_FLOORS,
         ("queue", "remove_from_queue, depth 100") => UNLINKAT_FLOORS,
         _ => return None,
