@@ -103,6 +103,11 @@ impl BaseDir {
     /// directory (not a link), looked at again at most every
     /// `TABLES_CHECK` as through a descriptor. A failure is a no.
     pub(crate) fn tables_in_place_by_path(&self) -> bool {
+        // Asked before the path is joined: most calls are not due, and the
+        // join's allocation cost more than the rest of such a call.
+        if !self.kept.tables_check_due() {
+            return true;
+        }
         let tables = self.path.join("tables");
         self.tables_in_place_at(rustix::fs::CWD, tables.as_path())
             .unwrap_or(false)
@@ -338,18 +343,21 @@ impl BaseDir {
             return Ok(None);
         };
         let base = base.as_fd();
-        let tables = self.path.join("tables");
         match rustix::fs::openat(base, "tables", DIR_FLAGS, Mode::empty()) {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(explain_step(
-                base,
-                OsStr::new("tables"),
-                &tables,
-                &tables,
-                operation,
-                e.into(),
-            )),
+            Err(e) => {
+                let tables = self.path.join("tables");
+                let name = OsStr::new("tables");
+                Err(explain_step(
+                    base,
+                    name,
+                    &tables,
+                    &tables,
+                    operation,
+                    e.into(),
+                ))
+            }
         }
     }
 }

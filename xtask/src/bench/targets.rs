@@ -190,7 +190,8 @@ fn versus_last_paired(
         let distance = paired_ratio(floor, l.get(paired::GROUP, operation, new)?)?;
         floor_short = against_last.median < factor;
         text.push_str(&format!(
-            "; {name} {} vs last (the checks the threat model requires), {new} at {} of its speed",
+            "; {name} {} vs last (the system calls the fs crate's checks and records require, \
+             made bare), {new} at {} of its speed",
             format_ratio(against_last.median),
             format_ratio(1.0 / distance.median),
         ));
