@@ -1,19 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-use std::fs::{self, File};
+use std::fs;
 
 use super::{LINK, LINK_EMPTY_PATH, LINK_PROC, Staged, Unpublished};
 use crate::options::Durability;
 use crate::tables_dir::TablePaths;
 
-/// A table `t` under a new temporary directory, its queue directory made
-/// and opened.
-fn table() -> (tempfile::TempDir, TablePaths, File) {
-    let dir = tempfile::tempdir().unwrap();
-    let paths = TablePaths::new(dir.path(), "t").unwrap();
-    fs::create_dir_all(&paths.queue_dir).unwrap();
-    let queue = File::open(&paths.queue_dir).unwrap();
-    (dir, paths, queue)
-}
+use crate::queue::test_support::queue_table as table;
 
 fn names(paths: &TablePaths) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(&paths.queue_dir)

@@ -13,15 +13,7 @@ use crate::queue::entry_id::{is_temporary, temporary_file_name};
 use crate::queue::staged::Staged;
 use crate::tables_dir::TablePaths;
 
-/// A table `t` under a new temporary directory, its queue directory made
-/// and opened.
-fn table() -> (tempfile::TempDir, TablePaths, File) {
-    let dir = tempfile::tempdir().unwrap();
-    let paths = TablePaths::new(dir.path(), "t").unwrap();
-    fs::create_dir_all(&paths.queue_dir).unwrap();
-    let queue = File::open(&paths.queue_dir).unwrap();
-    (dir, paths, queue)
-}
+use crate::queue::test_support::queue_table as table;
 
 /// Creates the temporary `name` as a producer does, before its `flock`.
 fn create_temporary(paths: &TablePaths, name: &str) -> File {

@@ -115,3 +115,13 @@ pub(crate) fn drain(base: &Path, table: &str) -> Vec<(String, PendingWrite)> {
     }
     out
 }
+
+/// A table `t` under a new temporary directory, its queue directory made
+/// and opened.
+pub(crate) fn queue_table() -> (tempfile::TempDir, crate::tables_dir::TablePaths, fs::File) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = crate::tables_dir::TablePaths::new(dir.path(), "t").unwrap();
+    fs::create_dir_all(&paths.queue_dir).unwrap();
+    let queue = fs::File::open(&paths.queue_dir).unwrap();
+    (dir, paths, queue)
+}
