@@ -256,19 +256,22 @@ fn lock(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     )
 }
 
+/// The operation of a `queue_write` row: `queue_write 1 row, empty queue`,
+/// `queue_write 100 rows, 99 pending`, ... (the paired group's rows carry
+/// the same names, by which the targets find both).
+pub(super) fn queue_write_operation(rows: usize, pending: usize) -> String {
+    let plural = if rows == 1 { "" } else { "s" };
+    match pending {
+        0 => format!("queue_write {rows} row{plural}, empty queue"),
+        _ => format!("queue_write {rows} row{plural}, {pending} pending"),
+    }
+}
+
 fn queue(c: &mut Criterion, place: &Place<'_>) -> Result<(), String> {
     let filler = Payload::rows(1);
     for (rows, pending) in [(1, 0), (100, 0), (1, 99), (100, 99)] {
         let payload = Payload::rows(rows);
-        let name = format!(
-            "queue: queue_write {rows} row{}, {}",
-            if rows == 1 { "" } else { "s" },
-            if pending == 0 {
-                "empty queue".to_string()
-            } else {
-                format!("{pending} pending")
-            }
-        );
+        let name = format!("queue: {}", queue_write_operation(rows, pending));
         let table = format!("rows{rows}_pending{pending}");
         let fill = |s: &dyn Subject| s.fill(&table, &filler, pending);
         each_subject(c, place, &name, &WRITERS, fill, |b, s| {

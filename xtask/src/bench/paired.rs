@@ -29,6 +29,7 @@ use super::check_floors::{
     CHECKED_NEW_TABLE, CheckedNewTable, CheckedProbe, CheckedUnlink, PROBE_FLOORS, UNLINKAT_FLOORS,
 };
 use super::measure::{Measurement, Recorder, Stats, Unit};
+use super::micro::queue_write_operation;
 use super::pg_sites::PgSites;
 use super::subjects::{Payload, Subject, subject};
 use crate::pg_site::PgSite;
@@ -293,15 +294,7 @@ fn queue_rows(recorder: &mut Recorder, plan: Plan, dir: &Path) {
     let filler = Payload::rows(1);
     for (rows, pending) in [(1, 0), (100, 0), (1, 99), (100, 99)] {
         let payload = Payload::rows(rows);
-        let operation = format!(
-            "queue_write {rows} row{}, {}",
-            if rows == 1 { "" } else { "s" },
-            if pending == 0 {
-                "empty queue".to_string()
-            } else {
-                format!("{pending} pending")
-            }
-        );
+        let operation = queue_write_operation(rows, pending);
         let place = dir.join(format!("write-{rows}-{pending}"));
         let filler = filler.clone();
         row(recorder, plan, &operation, || {

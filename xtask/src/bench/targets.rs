@@ -174,7 +174,8 @@ fn versus_last_paired(
     factor: f64,
 ) -> Option<TargetCheck> {
     let last = l.get(paired::GROUP, operation, "last")?;
-    let ratio = paired_ratio(l.get(paired::GROUP, operation, new)?, last)?;
+    let measured = l.get(paired::GROUP, operation, new)?;
+    let ratio = paired_ratio(measured, last)?;
     let mut text = format!(
         "{} paired (rounds {}-{}, {} rounds)",
         format_ratio(ratio.median),
@@ -187,13 +188,14 @@ fn versus_last_paired(
     let mut floor_short = false;
     if let Some((name, floor)) = floor {
         let against_last = paired_ratio(floor, last)?;
-        let distance = paired_ratio(floor, l.get(paired::GROUP, operation, new)?)?;
+        // Within each round: the floor's time over new's.
+        let speed = paired_ratio(measured, floor)?;
         floor_short = against_last.median < factor;
         text.push_str(&format!(
             "; {name} {} vs last (the system calls the fs crate's checks and records require, \
              made bare), {new} at {} of its speed",
             format_ratio(against_last.median),
-            format_ratio(1.0 / distance.median),
+            format_ratio(speed.median),
         ));
     }
     let sequential = l
