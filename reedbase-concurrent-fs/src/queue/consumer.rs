@@ -311,14 +311,20 @@ pub(crate) fn remove_entry(
     attempts: bool,
     pinned: Option<&mut Vec<OwnedFd>>,
 ) -> ReedResult<bool> {
-    let name = super::entry_id::pending_file_name(queue_id);
+    let Some(name) = super::entry_id::PendingName::new(queue_id) else {
+        // No entry can have such an id.
+        return Ok(false);
+    };
     // The descriptor the entry was read through, if this process kept it,
     // else (for a later close) one opened to pin it.
     let pin = pinned.and_then(|pinned| {
-        let read = dir.and_then(|dir| late_free::take_read(dir, &name));
-        Some((pinned, read.or_else(|| late_free::pin(queue, &name))?))
+        let read = dir.and_then(|dir| late_free::take_read(dir, name.as_os_str()));
+        Some((
+            pinned,
+            read.or_else(|| late_free::pin(queue, name.as_c_str()))?,
+        ))
     });
-    let unlinked = rustix::fs::unlinkat(queue, name.as_str(), AtFlags::empty());
+    let unlinked = rustix::fs::unlinkat(queue, name.as_c_str(), AtFlags::empty());
     if let Some((pinned, fd)) = pin {
         pinned.push(fd);
     }
@@ -327,13 +333,13 @@ pub(crate) fn remove_entry(
             if attempts {
                 forget_failed_applies(queue, queue_id);
             }
-            forget_stuck_in(&paths.queue_dir, &name);
+            forget_stuck_in(&paths.queue_dir, name.as_os_str());
             Ok(true)
         }
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(ReedError::io(
             "remove_queue_file",
-            &paths.queue_dir.join(&name),
+            &paths.queue_dir.join(name.as_os_str()),
             &e.into(),
         )),
     }

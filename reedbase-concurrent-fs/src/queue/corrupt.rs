@@ -235,7 +235,7 @@ pub(crate) fn forget_stuck(path: &Path) {
 
 /// Forgets the stuck entry `name` in the queue directory `dir`, if there
 /// was one; builds no path when none is stuck (the common case).
-pub(crate) fn forget_stuck_in(dir: &Path, name: &str) {
+pub(crate) fn forget_stuck_in(dir: &Path, name: &OsStr) {
     let mut stuck = STUCK.lock().unwrap_or_else(PoisonError::into_inner);
     if !stuck.is_empty() {
         stuck.remove(&dir.join(name));

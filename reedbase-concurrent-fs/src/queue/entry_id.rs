@@ -27,7 +27,7 @@
 //! for later copies of the same id), and `.queue.lock`, the producers' lock
 //! where the file system cannot lock a directory.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CStr, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt as _;
 
 use uuid::Uuid;
@@ -138,6 +138,45 @@ pub(crate) fn pending_stem(file_name: &OsStr) -> Option<&OsStr> {
 /// `<id>.pending`
 pub(crate) fn pending_file_name(id: &str) -> String {
     joined(&[id, PENDING_SUFFIX])
+}
+
+/// The longest `<id>.pending` of a valid id, with the NUL a system call
+/// needs.
+const PENDING_NAME_CAPACITY: usize =
+    reedbase_concurrent_core::MAX_NAME_BYTES + PENDING_SUFFIX.len() + 1;
+
+/// `<id>.pending`, built on the stack with its NUL: a removal by id names
+/// its entry to `unlinkat` without allocating the name, and without the
+/// copy that ends a `&str` with a NUL for the call.
+pub(crate) struct PendingName {
+    bytes: [u8; PENDING_NAME_CAPACITY],
+    /// Bytes of the name, without its NUL.
+    len: usize,
+}
+
+impl PendingName {
+    /// The name of `id`'s entry; `None` for an id longer than a valid one.
+    pub(crate) fn new(id: &str) -> Option<PendingName> {
+        let len = id.len() + PENDING_SUFFIX.len();
+        if len >= PENDING_NAME_CAPACITY {
+            return None;
+        }
+        let mut bytes = [0; PENDING_NAME_CAPACITY];
+        bytes[..id.len()].copy_from_slice(id.as_bytes());
+        bytes[id.len()..len].copy_from_slice(PENDING_SUFFIX.as_bytes());
+        Some(PendingName { bytes, len })
+    }
+
+    /// The name.
+    pub(crate) fn as_os_str(&self) -> &OsStr {
+        OsStr::from_bytes(&self.bytes[..self.len])
+    }
+
+    /// The name with its NUL; empty (a name no file has) for an id that
+    /// holds a NUL byte, which no valid id does.
+    pub(crate) fn as_c_str(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.bytes[..=self.len]).unwrap_or_default()
+    }
 }
 
 /// The parts one after the other, in one allocation: these names are

@@ -212,3 +212,27 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn a_pending_name_on_the_stack_is_the_entry_name_and_ends_in_one_nul() {
+    for id in [
+        sequenced_id(7),
+        "0b5c1e8f-9d0a-4c6e-8e7f-1a2b3c4d5e6f".to_string(),
+        "x".repeat(reedbase_concurrent_core::MAX_NAME_BYTES),
+    ] {
+        let name = super::PendingName::new(&id).expect("a valid id has a name");
+        assert_eq!(name.as_os_str(), OsStr::new(&pending_file_name(&id)));
+        assert_eq!(
+            name.as_c_str().to_bytes(),
+            pending_file_name(&id).as_bytes()
+        );
+    }
+}
+
+#[test]
+fn no_pending_name_for_an_id_no_entry_can_have() {
+    let long = "x".repeat(reedbase_concurrent_core::MAX_NAME_BYTES + 1);
+    assert!(super::PendingName::new(&long).is_none());
+    let with_nul = super::PendingName::new("a\0b").expect("short enough");
+    assert_eq!(with_nul.as_c_str(), c"", "a name that no file has");
+}

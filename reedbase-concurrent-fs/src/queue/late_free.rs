@@ -62,7 +62,7 @@ thread_local! {
 /// An `O_PATH` descriptor of `name` in `queue`, which keeps its inode from
 /// being freed by an unlink; `None` when it cannot be opened (gone already,
 /// or out of descriptors), which only means that its unlink frees it.
-pub(crate) fn pin(queue: BorrowedFd<'_>, name: &str) -> Option<OwnedFd> {
+pub(crate) fn pin(queue: BorrowedFd<'_>, name: impl rustix::path::Arg) -> Option<OwnedFd> {
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let pinned = rustix::fs::openat(queue, name, flags, Mode::empty()).ok();
     #[cfg(test)]
@@ -161,7 +161,7 @@ pub(crate) fn keep_read((base, dir): (BaseKey, DirKey), name: &OsStr, fd: OwnedF
 /// The descriptor kept by [`keep_read`] for the entry `name` of the queue
 /// directory `dir`, taken out of the store. Entries are removed in the
 /// order they were read, so the search ends at once in the common case.
-pub(crate) fn take_read(dir: DirKey, name: &str) -> Option<OwnedFd> {
+pub(crate) fn take_read(dir: DirKey, name: &OsStr) -> Option<OwnedFd> {
     let mut reads = READS.lock().unwrap_or_else(PoisonError::into_inner);
     let at = reads
         .iter()
