@@ -186,6 +186,19 @@ pub(crate) fn queue_dir(
     }))
 }
 
+/// The paths of `table` when its queue directory is kept, without a check
+/// that it is still in place: a kept directory was opened under a
+/// validated name, and only the same name finds it, so a write finds its
+/// paths here rather than building and validating them again (they depend
+/// on the base's path and the name alone).
+pub(crate) fn kept_paths(base: &BaseDir, table: &str) -> Option<Arc<TablePaths>> {
+    let queues = base.kept().queues();
+    let kept = queues.kept.lock().unwrap_or_else(PoisonError::into_inner);
+    kept.iter()
+        .find(|k| k.table == table)
+        .map(|k| Arc::clone(&k.paths))
+}
+
 /// The kept queue directory of `table` with the table's paths, if there is
 /// one and it is still `<base>/tables/<table>/queue` (reached without a
 /// link); one that is not is closed. A removal looks here before it builds

@@ -55,7 +55,12 @@ pub(crate) fn queue_write_unless<T>(
     options: &FsOptions,
     instead: &mut dyn FnMut() -> Option<T>,
 ) -> ReedResult<Result<String, T>> {
-    let paths = TablePaths::new(base.path(), table_name)?;
+    // As in `remove_batch`: a kept queue's paths are found by the name
+    // alone; otherwise the name is validated as the paths are built.
+    let paths = match kept_queue::kept_paths(base, table_name) {
+        Some(paths) => paths,
+        None => Arc::new(TablePaths::new(base.path(), table_name)?),
+    };
     validate_write(write)?;
     let bytes = codec::encode(write, options.codec)?;
     producer::enqueue(base, &paths, table_name, &bytes, options, instead)
