@@ -10,6 +10,7 @@ fn options(quick: bool, deep: bool) -> Options {
         deep,
         only: Vec::new(),
         json: None,
+        dir: None,
         no_release: false,
     }
 }

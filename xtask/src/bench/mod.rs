@@ -46,6 +46,7 @@ mod calls_parse;
 mod check_floors;
 mod criterion_results;
 mod deep;
+mod file_system;
 mod free_subjects;
 mod handoff;
 mod load;
@@ -129,6 +130,12 @@ pub struct Options {
     /// Write the JSON results here (default: xtask-bench.json in the target directory)
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Put the run's files in a new directory under this one (default:
+    /// xtask-bench-tmp in the target directory), e.g. on a mount of another
+    /// file system; every column of the run (the old module, SQLite, the
+    /// floors) works there, and the JSON says which file system it was
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     /// Run in this build even if it is a debug build (for tests; the
     /// numbers of a debug build mean nothing)
     #[arg(long)]
@@ -154,7 +161,10 @@ pub fn run(options: &Options) -> Result<(), String> {
         return rerun_in_release();
     }
     let target = target_dir()?;
-    let scratch = target.join("xtask-bench-tmp");
+    let scratch = match &options.dir {
+        Some(dir) => dir.clone(),
+        None => target.join("xtask-bench-tmp"),
+    };
     std::fs::create_dir_all(&scratch)
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
     let dir = tempfile::Builder::new()
@@ -174,6 +184,8 @@ pub fn run(options: &Options) -> Result<(), String> {
         if options.quick { "quick" } else { "full" },
         dir.path().display()
     );
+    let file_system = file_system::describe(&scratch);
+    eprintln!("bench: file system {file_system}");
 
     let pg = PgSites::find();
     if !pg.available() {
@@ -250,6 +262,7 @@ pub fn run(options: &Options) -> Result<(), String> {
             "arch": std::env::consts::ARCH,
             "cpus": std::thread::available_parallelism().map_or(0, usize::from),
             "bench_dir": scratch.display().to_string(),
+            "file_system": file_system,
         },
         "measurements": recorder.measurements,
         "targets": checks,
