@@ -72,6 +72,11 @@ fn an_invalid_name_is_refused_while_a_valid_one_is_kept() {
     let base = dir.path().join("base");
     let backend = FsBackend::with_options(&base, FsOptions::new());
     let id = keep_users(&backend);
+    // The free functions keep descriptors of their own: keep `users` there
+    // too (its lock pair and its queue directory).
+    assert!(!reedbase_concurrent_fs::is_locked(&base, TABLE).unwrap());
+    let free = reedbase_concurrent_fs::queue_write(&base, TABLE, write()).unwrap();
+    reedbase_concurrent_fs::remove_from_queue(&base, TABLE, &free).unwrap();
     let before = files_under(dir.path());
     for name in NEAR_MISSES {
         assert_refused("is_locked", name, backend.is_locked(name));
@@ -95,6 +100,11 @@ fn an_invalid_name_is_refused_while_a_valid_one_is_kept() {
             "free remove_from_queue",
             name,
             reedbase_concurrent_fs::remove_from_queue(&base, name, &id),
+        );
+        assert_refused(
+            "free queue_write",
+            name,
+            reedbase_concurrent_fs::queue_write(&base, name, write()),
         );
     }
     assert_eq!(
