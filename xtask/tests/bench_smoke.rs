@@ -242,9 +242,12 @@ fn quick_bench_reports_every_operation_of_every_backend() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("bench.json");
+    let files = dir.path().join("files");
     let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["bench", "--quick", "--no-release", "--json"])
         .arg(&json_path)
+        .arg("--dir")
+        .arg(&files)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -297,6 +300,17 @@ fn quick_bench_reports_every_operation_of_every_backend() {
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(json["quick"], Value::Bool(true));
     assert_eq!(json["failures"].as_array().map(Vec::len), Some(0));
+    // The run's files went under `--dir`, and the JSON names the file
+    // system that holds it.
+    assert_eq!(json["machine"]["bench_dir"], files.display().to_string());
+    let mount_point = json["machine"]["file_system"]["mount_point"]
+        .as_str()
+        .expect("the file system of the run's files");
+    assert!(
+        files.canonicalize().unwrap().starts_with(mount_point),
+        "{mount_point} does not hold {}",
+        files.display()
+    );
     let measurements = json["measurements"].as_array().expect("measurements");
     let rows = EXPECTED
         .iter()
