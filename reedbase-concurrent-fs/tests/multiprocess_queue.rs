@@ -5,6 +5,8 @@
 //! scenarios live in `multiprocess_queue/`, one file a subject.
 //!
 //! - 4 producers x 50 writes into a capacity-100 queue: exactly 100 accepted;
+//! - a producer whose queue another process drained accepts exactly the
+//!   capacity again;
 //! - per-producer order and global enqueue order survive the drain;
 //! - producers killed with SIGKILL mid-enqueue leave no partial entry, lose
 //!   no acknowledged entry, and their temporaries are swept;
@@ -51,6 +53,10 @@ fn main() -> ExitCode {
     runner.run(
         "capacity_is_exact_across_four_processes",
         producers::capacity_is_exact,
+    );
+    runner.run(
+        "capacity_is_exact_again_after_another_process_drained",
+        producers::capacity_after_another_process_drained,
     );
     runner.run(
         "producer_and_global_enqueue_order_survive_the_drain",

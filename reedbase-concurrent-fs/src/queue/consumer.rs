@@ -21,7 +21,7 @@ use super::corrupt::{Moved, forget_stuck, forget_stuck_in, move_aside, note_stuc
 use super::entry_id::{MAX_WRITTEN_SEQUENCE, is_beyond_producers};
 use super::late_free::{self, BaseKey};
 use super::listing::{Candidate, ordered_entries};
-use super::watch::DirKey;
+use super::watch::{self, DirKey};
 use crate::no_follow::{Facts, Opened, open_regular};
 use crate::tables_dir::TablePaths;
 
@@ -324,7 +324,12 @@ pub(crate) fn remove_entry(
             read.or_else(|| late_free::pin(queue, name.as_c_str()))?,
         ))
     });
+    // The watch sees no deletion: this removal tells it (see `watch`).
+    let noted = dir.and_then(watch::removal);
     let unlinked = rustix::fs::unlinkat(queue, name.as_c_str(), AtFlags::empty());
+    if let Some(noted) = noted {
+        noted.ended(unlinked.is_ok().then(|| name.as_os_str()));
+    }
     if let Some((pinned, fd)) = pin {
         pinned.push(fd);
     }

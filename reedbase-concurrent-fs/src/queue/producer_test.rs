@@ -477,3 +477,37 @@ fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary
     }
     crate::queue::staged::NAMED_ONLY.with(|only| only.set(false));
 }
+
+#[test]
+fn a_removal_here_takes_its_entry_off_the_watch_count_and_one_by_hand_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = relaxed().capacity(10);
+    let write = |tag: &str| queue_write_with(dir.path(), "t", &sample_write(tag, 1), &options);
+    let ids: Vec<String> = (0..4).map(|n| write(&n.to_string()).unwrap()).collect();
+    let queue = queue_dir(dir.path(), "t");
+    let key = dir_key(&queue);
+    if !super::watch::is_watched(key) {
+        return; // no inotify here: every write lists, as tested elsewhere
+    }
+    let opened = fs::File::open(&queue).unwrap();
+    let pending = || {
+        use std::os::fd::AsFd as _;
+        super::watch::with_dir(opened.as_fd(), key, |w| w.counts.map(|c| c.pending)).unwrap()
+    };
+    assert_eq!(pending(), Some(4));
+    // Through the free function and through a backend.
+    remove_from_queue(dir.path(), "t", &ids[0]).unwrap();
+    assert_eq!(pending(), Some(3));
+    let backend = crate::FsBackend::with_options(dir.path(), options);
+    reedbase_concurrent_core::QueueBackend::remove_from_queue(&backend, "t", &ids[1]).unwrap();
+    assert_eq!(pending(), Some(2));
+    // Not pending (removed already): nothing taken off.
+    assert!(remove_from_queue(dir.path(), "t", &ids[1]).is_err());
+    assert_eq!(pending(), Some(2));
+    // By hand: the kernel reports no deletion; the count stays above the
+    // truth until a listing, and the capacity stays exact.
+    fs::remove_file(queue.join(format!("{}.pending", ids[2]))).unwrap();
+    assert_eq!(pending(), Some(2));
+    let more: usize = (0..20).map_while(|n| write(&format!("m{n}")).ok()).count();
+    assert_eq!(more, 9, "capacity 10, one pending");
+}

@@ -5,23 +5,30 @@
 //!
 //! One `inotify` instance per process watches every queue directory the
 //! process has written or read (a watch per directory, never a file per
-//! table). Each change of a name in a watched directory (created, renamed
-//! in or out, deleted) is queued by the kernel inside the system call that
-//! made it, whichever process made it; so whoever reads the instance after
-//! another process's `rename` returned sees that rename. From the events
-//! this module keeps, per directory:
+//! table). Each arrival of a name in a watched directory (created or
+//! renamed in) and each departure by rename is queued by the kernel inside
+//! the system call that made it, whichever process made it; so whoever
+//! reads the instance after another process's `rename` returned sees that
+//! rename. Deletions are not watched: an `IN_DELETE` event is made inside
+//! every `unlinkat` in the directory, in every process, for as long as any
+//! process watches it, and costs a removal about 6% of its time; a
+//! removal by this process is noted by the removal itself instead (see
+//! [`removal`]). From the events and those notes this module keeps, per
+//! directory:
 //!
 //! - `counts`: the entries (`*.pending`), from a producer's listing during
-//!   which no entry arrived and no event was lost (a *baseline*; an entry
-//!   that left during the listing may still be counted, so the count is
-//!   never below the truth) plus every change since, and
-//!   the producers' temporaries (counted the same way but allowed to be
-//!   off: producers create them without a lock, so they come and go during
-//!   a listing; they only tell when to list for a sweep). A lost event
+//!   which no entry arrived, no event was lost and no removal of this
+//!   process was under way (a *baseline*; an entry that left during the
+//!   listing may still be counted, so the count is never below the truth),
+//!   plus every arrival since, less every rename out and every removal by
+//!   this process; and the producers' temporaries (counted the same way but
+//!   allowed to be off: producers create them without a lock, so they come
+//!   and go during a listing; they only tell when to list for a sweep). An
+//!   entry another process deletes stays counted, so the count is an upper
+//!   bound: a producer that finds the queue full by the counts lists before
+//!   it refuses, and that listing is the next baseline. A lost event
 //!   (`IN_Q_OVERFLOW`, a read error) or an entry count that would go below
-//!   zero forgets them, and the next producer lists again. The only way to miss a departure is a rename over an
-//!   existing entry, which overcounts: a producer that finds the queue full
-//!   by the counts lists before it refuses.
+//!   zero forgets them, and the next producer lists again.
 //! - `top`: the highest sequence number seen listed or arriving (never
 //!   below any pending sequenced entry).
 //! - `order`: a generation, bumped whenever an entry arrives that may sort
@@ -115,6 +122,70 @@ pub(crate) fn peek<R>(key: DirKey, f: impl FnOnce(&Watched) -> R) -> Option<R> {
     watcher.by_wd.get(&wd).map(f)
 }
 
+/// A removal of an entry by this process from a watched directory, begun
+/// with [`removal`]; [`ended`](Removal::ended) says whether the entry was
+/// unlinked. Dropped without it, the removal ends as one that removed
+/// nothing.
+#[derive(Debug)]
+pub(crate) struct Removal {
+    wd: i32,
+    incarnation: u64,
+    ended: bool,
+}
+
+/// Begins a removal from the directory `key`, if this process watches it
+/// (without reading the events queued: no system call). `None` when it is
+/// not watched: there is nothing to keep right.
+pub(crate) fn removal(key: DirKey) -> Option<Removal> {
+    let mut slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    // Not asking which process this is (a system call): in a child forked
+    // without `exec` the inherited watcher is replaced at its next use,
+    // whatever was noted in it.
+    let Some(Ok(watcher)) = slot.as_mut() else {
+        return None;
+    };
+    let wd = *watcher.by_key.get(&key)?;
+    let watched = watcher.by_wd.get_mut(&wd)?;
+    watched.removal_begins();
+    Some(Removal {
+        wd,
+        incarnation: watched.incarnation,
+        ended: false,
+    })
+}
+
+impl Removal {
+    /// Ends the removal: `removed` names the entry when this call unlinked
+    /// it.
+    pub(crate) fn ended(mut self, removed: Option<&OsStr>) {
+        self.end(removed);
+    }
+
+    fn end(&mut self, removed: Option<&OsStr>) {
+        self.ended = true;
+        let mut slot = WATCHER.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(Ok(watcher)) = slot.as_mut() else {
+            return;
+        };
+        // The same watch of the same directory, not one made since.
+        if let Some(watched) = watcher
+            .by_wd
+            .get_mut(&self.wd)
+            .filter(|watched| watched.incarnation == self.incarnation)
+        {
+            watched.removal_ended(removed);
+        }
+    }
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.end(None);
+        }
+    }
+}
+
 impl Watcher {
     #[cfg(target_os = "linux")]
     fn new(pid: u32) -> Option<Watcher> {
@@ -145,7 +216,6 @@ impl Watcher {
         let flags = WatchFlags::CREATE
             | WatchFlags::MOVED_TO
             | WatchFlags::MOVED_FROM
-            | WatchFlags::DELETE
             | WatchFlags::DELETE_SELF
             | WatchFlags::ONLYDIR;
         // The descriptor's own directory, whatever its path now is: the
@@ -238,7 +308,7 @@ impl Watcher {
         let name = OsStr::from_bytes(name);
         if flags.intersects(ReadFlags::CREATE | ReadFlags::MOVED_TO) {
             watched.arrive(name);
-        } else if flags.intersects(ReadFlags::DELETE | ReadFlags::MOVED_FROM) {
+        } else if flags.contains(ReadFlags::MOVED_FROM) {
             watched.depart(name);
         }
     }

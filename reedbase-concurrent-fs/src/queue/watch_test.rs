@@ -185,3 +185,86 @@ fn a_listing_during_which_an_entry_arrived_or_events_were_lost_is_not_taken() {
     w.take_listing(mark, counts(5), Some(7));
     assert_eq!(w.counts, None, "a lost event");
 }
+
+#[test]
+fn a_removal_of_this_process_takes_its_entry_off_the_count_once() {
+    let mut w = counted();
+    w.arrive(OsStr::new(&sequenced(0)));
+    w.arrive(OsStr::new(&sequenced(1)));
+    w.removal_begins();
+    w.removal_ended(Some(OsStr::new(&sequenced(0))));
+    assert_eq!(w.counts, Some(counts(1)));
+    w.removal_begins();
+    w.removal_ended(None);
+    assert_eq!(
+        w.counts,
+        Some(counts(1)),
+        "nothing unlinked, nothing taken off"
+    );
+    w.removal_begins();
+    w.removal_ended(Some(OsStr::new(&sequenced(1))));
+    w.removal_begins();
+    w.removal_ended(Some(OsStr::new(&sequenced(7))));
+    assert_eq!(w.counts, None, "below zero: forgotten");
+}
+
+#[test]
+fn a_listing_during_a_removal_of_this_process_is_not_taken() {
+    // Begun before the mark, ended after the listing: the listing may have
+    // missed the unlinked entry, and the removal takes it off again.
+    let mut w = counted();
+    w.removal_begins();
+    let mark = w.listing_mark();
+    w.take_listing(mark, counts(4), Some(7));
+    assert_eq!(w.counts, Some(counts(0)), "still the old counts");
+    w.removal_ended(None);
+    // Begun during the listing.
+    let mark = w.listing_mark();
+    w.removal_begins();
+    w.removal_ended(None);
+    w.take_listing(mark, counts(4), Some(7));
+    assert_eq!(w.counts, Some(counts(0)));
+    // Begun before the mark and ended before the listing is taken: what
+    // the removal took off was taken off the old counts, and the listing
+    // is at least the truth.
+    let mut w = counted();
+    w.arrive(OsStr::new(&sequenced(3)));
+    w.removal_begins();
+    let mark = w.listing_mark();
+    w.removal_ended(Some(OsStr::new(&sequenced(3))));
+    w.take_listing(mark, counts(2), Some(7));
+    assert_eq!(w.counts, Some(counts(2)));
+}
+
+#[test]
+fn a_deletion_by_another_hand_is_not_counted_and_a_removal_here_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = fs::File::open(dir.path()).unwrap();
+    let facts = facts_of(&queue).unwrap();
+    let key = (facts.dev, facts.ino);
+    if with_dir(queue.as_fd(), key, |w| w.counts = Some(counts(0))).is_none() {
+        return; // a file system that is not watched
+    }
+    let (first, second) = (sequenced(0), sequenced(1));
+    fs::write(dir.path().join(&first), b"{}").unwrap();
+    fs::write(dir.path().join(&second), b"{}").unwrap();
+    let pending = |queue: &fs::File| with_dir(queue.as_fd(), key, |w| w.counts.unwrap().pending);
+    assert_eq!(pending(&queue), Some(2));
+    // Deleted by hand: no event, the count stays above the truth.
+    fs::remove_file(dir.path().join(&first)).unwrap();
+    assert_eq!(pending(&queue), Some(2));
+    // Removed through a noted removal: taken off.
+    let removal = super::removal(key).expect("a watched directory");
+    fs::remove_file(dir.path().join(&second)).unwrap();
+    removal.ended(Some(OsStr::new(&second)));
+    assert_eq!(pending(&queue), Some(1));
+    // A removal dropped without an end ends as one that removed nothing,
+    // and does not keep listings from being taken.
+    drop(super::removal(key));
+    let mark = with_dir(queue.as_fd(), key, |w| w.listing_mark()).unwrap();
+    with_dir(queue.as_fd(), key, |w| {
+        w.take_listing(mark, counts(0), None)
+    })
+    .unwrap();
+    assert_eq!(pending(&queue), Some(0));
+}

@@ -19,7 +19,7 @@ pub(crate) type DirKey = (u64, u64);
 
 /// See [`Watched::listing_mark`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ListingMark(u64, u64, u64);
+pub(crate) struct ListingMark(u64, u64, u64, u64);
 
 /// The counts of a watched directory since its baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,10 @@ pub(crate) struct Watched {
     /// Arrivals numbered from `arrivals_seen - log.len()`.
     log: VecDeque<Arrival>,
     pub(crate) arrivals_seen: u64,
+    /// This process's removals of entries begun and ended (see
+    /// [`removal_begins`](Self::removal_begins)).
+    removals_begun: u64,
+    removals_ended: u64,
 }
 
 impl Watched {
@@ -68,6 +72,8 @@ impl Watched {
             temporaries_since: None,
             log: VecDeque::new(),
             arrivals_seen: 0,
+            removals_begun: 0,
+            removals_ended: 0,
         }
     }
 
@@ -82,12 +88,18 @@ impl Watched {
     /// What must stay the same while a producer lists the directory for
     /// its listing to become the baseline (see [`take_listing`](Self::take_listing)).
     pub(crate) fn listing_mark(&self) -> ListingMark {
-        ListingMark(self.incarnation, self.arrivals_seen, self.order)
+        ListingMark(
+            self.incarnation,
+            self.arrivals_seen,
+            self.order,
+            self.removals_begun,
+        )
     }
 
     /// Takes a listing a producer made under the producers' lock since
-    /// `mark` as the baseline, when no entry arrived and no event was lost
-    /// meanwhile (files only left, or nothing changed): every entry pending
+    /// `mark` as the baseline, when no entry arrived, no event was lost and
+    /// no removal of this process began meanwhile, and none is under way
+    /// (files only left through others' hands, or nothing changed): every entry pending
     /// now was pending all along, so the listing saw each of them; it may
     /// also have counted some that left during it, so `pending` is
     /// never below the truth (a count at capacity makes producers list, so
@@ -99,7 +111,7 @@ impl Watched {
         counts: Counts,
         highest: Option<u128>,
     ) {
-        if self.listing_mark() == mark {
+        if self.listing_mark() == mark && self.removals_begun == self.removals_ended {
             self.counts = Some(counts);
             // Lowering it is safe for a consumer's kept listing: its
             // entries above the highest pending are all gone.
@@ -171,6 +183,25 @@ impl Watched {
                 self.temporaries_since = Some(Instant::now());
             }
             counts.temporaries += 1;
+        }
+    }
+
+    /// Notes that this process is about to remove an entry. Until the
+    /// matching [`removal_ended`](Self::removal_ended), no listing becomes
+    /// the baseline: it might miss the entry already unlinked, and the
+    /// count would then lose it twice.
+    pub(super) fn removal_begins(&mut self) {
+        self.removals_begun += 1;
+    }
+
+    /// Ends a removal begun with [`removal_begins`](Self::removal_begins):
+    /// `removed` names the entry when this process unlinked it (the kernel
+    /// reports no deletion, see the `watch` module), `None` when it did
+    /// not.
+    pub(super) fn removal_ended(&mut self, removed: Option<&OsStr>) {
+        self.removals_ended += 1;
+        if let Some(name) = removed {
+            self.depart(name);
         }
     }
 

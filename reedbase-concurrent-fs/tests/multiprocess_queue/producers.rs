@@ -71,3 +71,71 @@ pub(crate) fn order_survives() -> Outcome {
     eprintln!("    note: {checked} ordered pairs checked");
     Ok(())
 }
+
+/// A producer here whose queue another process drained: the process's
+/// watch sees no deletion (see the `watch` module), so its count stays at
+/// capacity; the next write lists instead of refusing, and the capacity is
+/// exact again. Removals made here are counted here: after three pops,
+/// exactly three more writes are accepted.
+pub(crate) fn capacity_after_another_process_drained() -> Outcome {
+    use reedbase_concurrent_core::QueueBackend;
+    use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
+
+    use crate::queue_producers::{PATIENCE, numbered_write};
+    use crate::support::ChildProcess;
+
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    let options = FsOptions::new()
+        .capacity(10)
+        .durability(Durability::Relaxed);
+    let backend = FsBackend::with_options(base, options);
+    let mut n = 0;
+    // How many writes go through before the queue is full.
+    let mut fill = |backend: &FsBackend| -> Result<usize, String> {
+        let mut accepted = 0;
+        loop {
+            n += 1;
+            match backend.queue_write(TABLE, &numbered_write("w", n, 1)) {
+                Ok(_) => accepted += 1,
+                Err(e) if e.is_queue_full() => return Ok(accepted),
+                Err(e) => return Err(e.to_string()),
+            }
+            if accepted > 10 {
+                return Err(format!("{accepted} writes accepted at capacity 10"));
+            }
+        }
+    };
+    if fill(&backend)? != 10 {
+        return Err("the first fill".into());
+    }
+    let mut child = ChildProcess::spawn("consumer", base, "")?;
+    child.go()?;
+    let taken = child.finish(PATIENCE)?.len();
+    if taken != 10 {
+        return Err(format!("the consumer process took {taken} of 10"));
+    }
+    let again = fill(&backend)?;
+    if again != 10 {
+        return Err(format!(
+            "{again} writes accepted after the drain, expected 10"
+        ));
+    }
+    for _ in 0..3 {
+        let (id, _) = backend
+            .get_next_pending(TABLE)
+            .map_err(|e| e.to_string())?
+            .ok_or("an empty queue")?;
+        backend
+            .remove_from_queue(TABLE, &id)
+            .map_err(|e| e.to_string())?;
+    }
+    let more = fill(&backend)?;
+    let pending = count_pending(base, TABLE).map_err(|e| e.to_string())?;
+    if more != 3 || pending != 10 {
+        return Err(format!(
+            "{more} accepted after 3 pops (expected 3), {pending} pending"
+        ));
+    }
+    Ok(())
+}
