@@ -511,3 +511,32 @@ fn a_removal_here_takes_its_entry_off_the_watch_count_and_one_by_hand_does_not()
     let more: usize = (0..20).map_while(|n| write(&format!("m{n}")).ok()).count();
     assert_eq!(more, 9, "capacity 10, one pending");
 }
+
+#[test]
+fn a_write_removed_before_its_arrival_was_read_keeps_the_count() {
+    // The removal here comes before any call read the write's arrival:
+    // taken off a count of none, it must not make the counts forgotten
+    // (every later write would list).
+    let dir = tempfile::tempdir().unwrap();
+    let options = relaxed().capacity(10);
+    let write = || queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap();
+    remove_from_queue(dir.path(), "t", &write()).unwrap();
+    let queue = queue_dir(dir.path(), "t");
+    let key = dir_key(&queue);
+    if !super::watch::is_watched(key) {
+        return; // no inotify here: every write lists, as tested elsewhere
+    }
+    let opened = fs::File::open(&queue).unwrap();
+    let pending = || {
+        use std::os::fd::AsFd as _;
+        super::watch::with_dir(opened.as_fd(), key, |w| w.counts.map(|c| c.pending)).unwrap()
+    };
+    for _ in 0..3 {
+        remove_from_queue(dir.path(), "t", &write()).unwrap();
+        assert_eq!(pending(), Some(0));
+    }
+    let ids = [write(), write()];
+    remove_from_queue(dir.path(), "t", &ids[1]).unwrap();
+    remove_from_queue(dir.path(), "t", &ids[0]).unwrap();
+    assert_eq!(pending(), Some(0));
+}

@@ -168,11 +168,23 @@ impl Removal {
             return;
         };
         // The same watch of the same directory, not one made since.
-        if let Some(watched) = watcher
+        let incarnation = self.incarnation;
+        let ours = |watched: &&mut Watched| watched.incarnation == incarnation;
+        // An entry taken off a count of none arrived after the events were
+        // last read (a producer of this process wrote it just before):
+        // they are read first, so that it is counted before it is taken
+        // off, rather than the counts forgotten. Only by the process that
+        // made the watcher: a child forked without `exec` shares its
+        // descriptor and would take the parent's events.
+        let at_zero = watcher
             .by_wd
             .get_mut(&self.wd)
-            .filter(|watched| watched.incarnation == self.incarnation)
-        {
+            .filter(ours)
+            .is_some_and(|watched| watched.counts.is_some_and(|c| c.pending == 0));
+        if removed.is_some() && at_zero && watcher.pid == std::process::id() {
+            watcher.drain();
+        }
+        if let Some(watched) = watcher.by_wd.get_mut(&self.wd).filter(ours) {
             watched.removal_ended(removed);
         }
     }
