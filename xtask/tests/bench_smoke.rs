@@ -100,6 +100,7 @@ const GROUP_COMMIT: &[&str] = &[
     "sqlite batch",
     "pg per-write",
     "pg batch",
+    "pg floor: ordered enqueue",
 ];
 /// The group-commit columns that apply writes (not the enqueue floors).
 const GROUP_COMMIT_APPLYING: &[&str] = &[

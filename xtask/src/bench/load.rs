@@ -24,9 +24,14 @@
 //! queueing every write durably, so of batching behind such a queue) and
 //! `floor: timeout + enqueue` (a sleep of the lock timeout, then the same
 //! without the flushes: the bound of a writer that honours its timeout
-//! while the lock stays busy, so of batching behind a relaxed queue). The
-//! enqueue floors apply nothing: their check is that each writer's last
-//! entry is in its directory instead of the table's lines.
+//! while the lock stays busy, so of batching behind a relaxed queue), and
+//! `pg floor: ordered enqueue` (one transaction per write on the server,
+//! in one message: the table's producers' advisory lock, one insert, a
+//! durable commit; the bound of a pg queue that keeps its producers in
+//! order, so of batching behind it). The enqueue floors apply nothing:
+//! their check is that each writer's last entry is in its directory (on
+//! the server: that the floor's table holds one row per acknowledged
+//! write) instead of the table's lines.
 //!
 //! The pg writers connect to the server over TCP, each standing for a
 //! process on another host; each pg column runs in a namespace of its own,
@@ -39,9 +44,12 @@ use std::time::Duration;
 
 use reedbase_concurrent_core::now_nanos;
 
-use super::load_child::{TABLE_FILE, check_enqueue_floor, drain_rest, prepare};
+use super::load_child::{
+    TABLE_FILE, check_enqueue_floor, check_pg_enqueue_floor, drain_rest, prepare,
+};
 use super::load_mode::{
-    Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_TIMEOUT_ENQUEUE, Mode,
+    Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE,
+    FLOOR_TIMEOUT_ENQUEUE, Mode,
 };
 use super::measure::{Recorder, Stats, Unit};
 use super::subjects::is_pg;
@@ -69,8 +77,8 @@ pub const THROUGHPUT_MODES: [&str; 8] = [
 /// apply's fsync, which is where batching pays); SQLite (its queue table
 /// durable) applying per write, or per transaction: what a lock holder
 /// drains and its own write in one append; pg with a durable queue; and
-/// the floors, beside the fs columns they bound.
-pub const GROUP_COMMIT_MODES: [&str; 12] = [
+/// the floors, beside the columns they bound.
+pub const GROUP_COMMIT_MODES: [&str; 13] = [
     "last",
     "fs per-write",
     "fs batch",
@@ -83,6 +91,7 @@ pub const GROUP_COMMIT_MODES: [&str; 12] = [
     "sqlite batch",
     "pg per-write",
     "pg batch",
+    FLOOR_PG_ENQUEUE,
 ];
 
 /// Operation: acknowledged (applied or queued) writes per second.
@@ -148,7 +157,13 @@ fn run_mode(
         return;
     };
     // The enqueue floors apply nothing: no applied rate to show.
-    if ![FLOOR_DURABLE_ENQUEUE, FLOOR_TIMEOUT_ENQUEUE].contains(&label) {
+    if ![
+        FLOOR_DURABLE_ENQUEUE,
+        FLOOR_TIMEOUT_ENQUEUE,
+        FLOOR_PG_ENQUEUE,
+    ]
+    .contains(&label)
+    {
         let applied = (totals.applied_direct + totals.drained) as f64 / seconds;
         recorder.measure_stats(group, OP_APPLIED, label, Unit::PerSecond, || {
             Ok(Stats::single(applied))
@@ -187,7 +202,7 @@ fn run_processes(
     duration: Duration,
 ) -> Result<(Counts, f64, serde_json::Value), String> {
     fs::create_dir_all(base).map_err(|e| format!("creating {}: {e}", base.display()))?;
-    prepare(mode, base)?;
+    prepare(mode, base, site)?;
     let start = now_nanos() + 300_000_000;
     let (start_text, millis) = (start.to_string(), duration.as_millis().to_string());
     let mut children = Vec::with_capacity(processes);
@@ -221,8 +236,10 @@ fn run_processes(
         });
     }
     let seconds = totals.ended_at.saturating_sub(start) as f64 / 1e9;
-    if mode.backend == "enqueue" {
-        check_enqueue_floor(base, &per_child)?;
+    match mode.backend {
+        "enqueue" => check_enqueue_floor(base, &per_child)?,
+        "pg-enqueue" => check_pg_enqueue_floor(site, &per_child)?,
+        _ => {}
     }
     let drained_after = drain_rest(mode, base, site)?;
     let table_lines = fs::read_to_string(base.join(TABLE_FILE))
@@ -230,9 +247,10 @@ fn run_processes(
         .lines()
         .count() as u64;
     // Every acknowledged write is a line of the table, but the enqueue
-    // floor's, which stay in its directory (checked above).
+    // floors', which stay in their directory or on the server (checked
+    // above).
     let expected = match mode.backend {
-        "enqueue" => 0,
+        "enqueue" | "pg-enqueue" => 0,
         _ => totals.applied_direct + totals.queued,
     };
     if table_lines != expected {

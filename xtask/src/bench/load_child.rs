@@ -25,7 +25,7 @@ use crate::pg_site::PgSite;
 
 #[path = "load_floor.rs"]
 mod floor;
-pub use floor::check_enqueue_floor;
+pub use floor::{check_enqueue_floor, check_pg_enqueue_floor};
 
 /// The table the writers write.
 const TABLE: &str = "load";
@@ -62,6 +62,10 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
         "pg" => Some(pg_backend(&mode, &args.pg)?),
         _ => None,
     };
+    let mut pg_floor = match mode.backend {
+        "pg-enqueue" => Some(floor::PgFloor::connect(&args.pg)?),
+        _ => None,
+    };
     let now = now_nanos();
     if args.start > now {
         std::thread::sleep(Duration::from_nanos((args.start - now) as u64));
@@ -77,6 +81,10 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
         ("sqlite", _) => writer.like_sqlite(&args.base, &mode, end, args.index)?,
         ("flock", _) => writer.like_flock(&args.base, end, args.index)?,
         ("enqueue", _) => writer.like_enqueue(&args.base, &mode, end, args.index)?,
+        ("pg-enqueue", _) => match pg_floor.as_mut() {
+            Some(floor) => writer.like_pg_enqueue(floor, end, args.index)?,
+            None => return Err("the pg floor has no connection".to_string()),
+        },
         (_, Some(pg)) => writer.through_coordinator(pg, &mode, end, args.index)?,
         _ => writer.through_coordinator(fs_backend(&mode, &args.base), &mode, end, args.index)?,
     }
@@ -87,9 +95,10 @@ pub fn write(args: &WriteArgs) -> Result<(), String> {
 
 /// Creates what the writers share before they start (SQLite's database,
 /// switched to WAL while nobody else has it open; the enqueue floor's
-/// directory).
-pub fn prepare(mode: &Mode, base: &Path) -> Result<(), String> {
+/// directory; the pg floor's table).
+pub fn prepare(mode: &Mode, base: &Path, site: &PgSite) -> Result<(), String> {
     match mode.backend {
+        "pg-enqueue" => floor::PgFloor::connect(site)?.create(),
         "sqlite" => SqliteTable::open(base, TABLE, mode.durable_queue, 100).map(drop),
         "enqueue" => {
             let dir = base.join(floor::QUEUE_DIR);

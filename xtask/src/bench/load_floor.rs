@@ -18,6 +18,13 @@
 //!   each write first sleeps the lock timeout, then does the same without
 //!   the two flushes. A writer that honours its timeout and finds the lock
 //!   busy for all of it queues no faster, whatever its queue costs.
+//! - `pg-enqueue` (column `pg floor: ordered enqueue`): each writer keeps
+//!   one session to the server (TCP, as the pg columns' writers) and sends
+//!   each write as one message: `BEGIN`, the table's producers' advisory
+//!   transaction lock, one insert of the write's JSON into a table of the
+//!   floor's own, `COMMIT` (durable). A pg queue that numbers its entries
+//!   in the order they become visible and keeps its capacity exact holds
+//!   such a lock across each commit's flush; none queues faster.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -29,6 +36,7 @@ use reedbase_concurrent_core::{PendingWrite, WriteOperation, now_nanos};
 
 use super::super::load_mode::{Counts, Mode};
 use super::{Writer, row};
+use crate::pg_site::PgSite;
 
 /// The lock file of the `flock` floor, beside the table file.
 const FLOCK_FILE: &str = "floor.lock";
@@ -123,6 +131,139 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// A session of the `pg-enqueue` floor and the name of its table (made
+/// from the site's namespace, one of the bench's run).
+pub struct PgFloor {
+    client: postgres::Client,
+    table: String,
+}
+
+impl PgFloor {
+    /// Connects to `site`.
+    ///
+    /// # Errors
+    ///
+    /// No site, or the client's connection error.
+    pub fn connect(site: &PgSite) -> Result<PgFloor, String> {
+        let (Some(url), Some(namespace)) = (&site.url, &site.namespace) else {
+            return Err("the pg floor needs --pg-url and --pg-namespace".to_string());
+        };
+        // A namespace of the bench's run is ASCII letters, digits and `_`.
+        if !namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(format!("an unexpected namespace {namespace:?}"));
+        }
+        let client = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| format!("pg floor connect: {e}"))?;
+        Ok(PgFloor {
+            client,
+            table: format!("public.\"floor_{namespace}\""),
+        })
+    }
+
+    /// Makes the floor's table, empty.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub fn create(mut self) -> Result<(), String> {
+        let table = &self.table;
+        self.client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {table}; \
+                 CREATE TABLE {table} (seq bigserial PRIMARY KEY, writer int NOT NULL, \
+                 n bigint NOT NULL, body bytea NOT NULL)"
+            ))
+            .map_err(|e| format!("creating the pg floor's table: {e}"))
+    }
+}
+
+impl Writer {
+    /// The `pg-enqueue` floor until `end`: every write counts as queued.
+    pub(super) fn like_pg_enqueue(
+        &mut self,
+        floor: &mut PgFloor,
+        end: u128,
+        index: usize,
+    ) -> Result<(), String> {
+        let table = floor.table.clone();
+        while now_nanos() < end {
+            let sequence = self.counts.submitted;
+            let write = PendingWrite::new(WriteOperation::Insert, vec![row(index, sequence)]);
+            self.counts.submitted += 1;
+            let started = Instant::now();
+            let body = serde_json::to_vec(&write).map_err(|e| e.to_string())?;
+            let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
+            floor
+                .client
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{table}')); \
+                     INSERT INTO {table} (writer, n, body) VALUES ({index}, {sequence}, '\\x{hex}'); \
+                     COMMIT"
+                ))
+                .map_err(|e| format!("pg floor insert: {e}"))?;
+            self.counts.queued += 1;
+            self.acknowledged(started);
+        }
+        Ok(())
+    }
+}
+
+/// Checks what the `pg-enqueue` floor's writers left on the server:
+/// exactly one row per acknowledged write of each writer (`per_writer[i]`
+/// is writer `i`'s counts), numbered from 0 without a gap, holding that
+/// write; then drops the floor's table.
+pub fn check_pg_enqueue_floor(site: &PgSite, per_writer: &[Counts]) -> Result<(), String> {
+    let mut floor = PgFloor::connect(site)?;
+    let table = floor.table.clone();
+    let rows = floor
+        .client
+        .query(
+            &format!(
+                "SELECT writer, count(*), min(n), max(n), \
+                 bool_and(convert_from(body, 'UTF8')::json->'rows'->0->>'key' = 'w' || writer || ':' || n) \
+                 FROM {table} GROUP BY writer ORDER BY writer"
+            ),
+            &[],
+        )
+        .map_err(|e| format!("reading the pg floor's table: {e}"))?;
+    let mut found = Vec::new();
+    for row in rows {
+        let writer: i32 = row.get(0);
+        let (count, min, max): (i64, i64, i64) = (row.get(1), row.get(2), row.get(3));
+        let holds: Option<bool> = row.get(4);
+        if holds != Some(true) {
+            return Err(format!("a row of writer {writer} does not hold its write"));
+        }
+        found.push((writer, count, min, max));
+    }
+    let expected: Vec<(i32, i64, i64, i64)> = per_writer
+        .iter()
+        .enumerate()
+        .filter(|(_, counts)| counts.queued > 0)
+        .map(|(index, counts)| {
+            let queued = i64::try_from(counts.queued).unwrap_or(i64::MAX);
+            (
+                i32::try_from(index).unwrap_or(i32::MAX),
+                queued,
+                0,
+                queued - 1,
+            )
+        })
+        .collect();
+    if found != expected {
+        return Err(format!(
+            "the pg floor's table holds (writer, rows, first, last) {found:?}, expected {expected:?}"
+        ));
+    }
+    floor
+        .client
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .map_err(|e| format!("dropping the pg floor's table: {e}"))
 }
 
 /// Checks what the `enqueue` floor's writers left: exactly the last entry

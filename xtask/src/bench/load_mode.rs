@@ -29,6 +29,15 @@ pub const FLOOR_DURABLE_ENQUEUE: &str = "floor: durable enqueue";
 /// it), then the enqueue floor's pattern without its two flushes.
 pub const FLOOR_TIMEOUT_ENQUEUE: &str = "floor: timeout + enqueue";
 
+/// The group-commit group's pg queue floor: each write one transaction,
+/// sent in one message, that takes the table's producers' lock (an
+/// advisory transaction lock, as a pg queue that keeps its entries in
+/// order and its capacity exact must) and inserts one row, committed
+/// durably; no lock holder, no apply. No queue on this server that orders
+/// its producers this way queues faster: the lock is held across each
+/// commit's flush.
+pub const FLOOR_PG_ENQUEUE: &str = "pg floor: ordered enqueue";
+
 /// How a writer writes, from its column label.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mode {
@@ -36,8 +45,9 @@ pub struct Mode {
     /// `floor: bare flock`, ...).
     pub label: String,
     /// `last`, `fs`, `pg`, `sqlite`, or one of the floors: `flock` (a bare
-    /// blocking `flock` around each append) and `enqueue` (a durable queue
-    /// entry's two flushes, no lock, no table).
+    /// blocking `flock` around each append), `enqueue` (a durable queue
+    /// entry's two flushes, no lock, no table) and `pg-enqueue` (one
+    /// ordered insert per write on the server, no table).
     pub backend: &'static str,
     /// Whether queue entries are durable.
     pub durable_queue: bool,
@@ -70,6 +80,7 @@ impl Mode {
             FLOOR_FLOCK | FLOOR_DURABLE_APPEND => ("flock", false, false),
             FLOOR_DURABLE_ENQUEUE => ("enqueue", true, false),
             FLOOR_TIMEOUT_ENQUEUE => ("enqueue", false, false),
+            FLOOR_PG_ENQUEUE => ("pg-enqueue", true, false),
             other => return Err(format!("no writing mode called {other:?}")),
         };
         Ok(Mode {

@@ -7,7 +7,9 @@ use super::check_floors::{
     CHECKED_NEW_TABLE, CHECKED_PROBE, CHECKED_PROBE_BY_PATH, CHECKED_UNLINKAT,
     CHECKED_UNLINKAT_BY_PATH,
 };
-use super::load_mode::{FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_TIMEOUT_ENQUEUE};
+use super::load_mode::{
+    FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE, FLOOR_TIMEOUT_ENQUEUE,
+};
 use super::measure::{Measurement, Unit};
 use super::paired::{self, paired_ratio};
 use super::subjects::Payload;
@@ -223,6 +225,10 @@ pub fn layouts() -> Vec<Layout> {
                  pattern without its flushes; the bound of a writer that honours its timeout \
                  while the lock stays busy, so of batching behind a relaxed queue"
                     .into(),
+                "pg floor: ordered enqueue: one message per write to the server (BEGIN, the \
+                 table's producers' advisory lock, one insert, a durable COMMIT), no lock holder; \
+                 the bound of a pg queue that keeps its producers in order, so of batching behind it"
+                    .into(),
                 RATIO.into(),
             ],
             columns: load::GROUP_COMMIT_MODES.to_vec(),
@@ -235,6 +241,7 @@ pub fn layouts() -> Vec<Layout> {
                 ("sqlite batch", "sqlite per-write"),
                 ("fs batch", "sqlite batch"),
                 ("pg batch", "pg per-write"),
+                ("pg batch", FLOOR_PG_ENQUEUE),
                 ("pg batch", "fs batch"),
             ],
             p90_rows: vec![],
