@@ -305,8 +305,12 @@ impl CheckedProbe {
 /// `openat`, `openat` of `write.lock` (created, no link followed), `fstat`
 /// of both (a lock file must be a regular file with one name, the directory
 /// a directory), an exclusive `flock` of each (a holder locks both), the
-/// holder record written (`pwrite` of its 256 bytes: `lock_holder` and a
-/// stale holder's detection read it), both unlocked and closed.
+/// check that both are still in place once locked (`fstatat` of the table
+/// directory by its name in `tables` and of `write.lock` in it: a directory
+/// renamed or a lock file replaced between the opening and the lock would
+/// leave the holder excluding no one), the holder record written (`pwrite`
+/// of its 256 bytes: `lock_holder` and a stale holder's detection read it),
+/// both unlocked and closed.
 pub struct CheckedNewTable {
     tables: File,
     next: std::cell::Cell<u64>,
@@ -372,6 +376,17 @@ impl CheckedNewTable {
         }
         flock(&lock, FlockOperation::NonBlockingLockExclusive).map_err(|e| fail("flock", e))?;
         flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(|e| fail("flock", e))?;
+        let flags = AtFlags::SYMLINK_NOFOLLOW;
+        same_file(
+            statat(&self.tables, name.as_c_str(), flags),
+            &dir_stat,
+            "the table directory",
+        )?;
+        let placed = statat(&dir, c"write.lock", flags);
+        if placed.as_ref().is_ok_and(|stat| stat.st_nlink != 1) {
+            return Err("write.lock has more than one name".into());
+        }
+        same_file(placed, &lock_stat, "write.lock")?;
         let record = [b' '; 256];
         rustix::io::pwrite(&lock, &record, 0).map_err(|e| fail("pwrite", e))?;
         flock(&lock, FlockOperation::Unlock).map_err(|e| fail("unlock", e))?;
