@@ -99,12 +99,12 @@ impl Watched {
     /// Takes a listing a producer made under the producers' lock since
     /// `mark` as the baseline, when no entry arrived, no event was lost and
     /// no removal of this process began meanwhile, and none is under way
-    /// (files only left through others' hands, or nothing changed): every entry pending
-    /// now was pending all along, so the listing saw each of them; it may
-    /// also have counted some that left during it, so `pending` is
-    /// never below the truth (a count at capacity makes producers list, so
-    /// an overcount refuses nothing) and `top` never below the highest
-    /// pending sequence. Otherwise only raises `top`.
+    /// (files only left through others' hands, or nothing changed): every
+    /// entry pending now was pending all along, so the listing saw each of
+    /// them; it may also have counted some that left during it, so
+    /// `pending` is never below the truth (a count at capacity makes
+    /// producers list, so an overcount refuses nothing) and `top` never
+    /// below the highest pending sequence. Otherwise only raises `top`.
     pub(crate) fn take_listing(
         &mut self,
         mark: ListingMark,
