@@ -478,6 +478,19 @@ fn queue_write_unless_asks_with_the_entry_written_unseen_and_leaves_no_temporary
     crate::queue::staged::NAMED_ONLY.with(|only| only.set(false));
 }
 
+/// The watch's count of entries in the queue directory `queue`, after the
+/// events queued so far are read; `None` when this process does not watch
+/// it (no inotify here: every write lists, as tested elsewhere).
+fn watched_count(queue: &std::path::Path) -> Option<Option<usize>> {
+    use std::os::fd::AsFd as _;
+    let key = dir_key(queue);
+    if !super::watch::is_watched(key) {
+        return None;
+    }
+    let opened = fs::File::open(queue).unwrap();
+    super::watch::with_dir(opened.as_fd(), key, |w| w.counts.map(|c| c.pending))
+}
+
 #[test]
 fn a_removal_here_takes_its_entry_off_the_watch_count_and_one_by_hand_does_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -485,16 +498,11 @@ fn a_removal_here_takes_its_entry_off_the_watch_count_and_one_by_hand_does_not()
     let write = |tag: &str| queue_write_with(dir.path(), "t", &sample_write(tag, 1), &options);
     let ids: Vec<String> = (0..4).map(|n| write(&n.to_string()).unwrap()).collect();
     let queue = queue_dir(dir.path(), "t");
-    let key = dir_key(&queue);
-    if !super::watch::is_watched(key) {
-        return; // no inotify here: every write lists, as tested elsewhere
-    }
-    let opened = fs::File::open(&queue).unwrap();
-    let pending = || {
-        use std::os::fd::AsFd as _;
-        super::watch::with_dir(opened.as_fd(), key, |w| w.counts.map(|c| c.pending)).unwrap()
+    let Some(first) = watched_count(&queue) else {
+        return;
     };
-    assert_eq!(pending(), Some(4));
+    let pending = || watched_count(&queue).flatten();
+    assert_eq!(first, Some(4));
     // Through the free function and through a backend.
     remove_from_queue(dir.path(), "t", &ids[0]).unwrap();
     assert_eq!(pending(), Some(3));
@@ -522,15 +530,10 @@ fn a_write_removed_before_its_arrival_was_read_keeps_the_count() {
     let write = || queue_write_with(dir.path(), "t", &sample_write("a", 1), &options).unwrap();
     remove_from_queue(dir.path(), "t", &write()).unwrap();
     let queue = queue_dir(dir.path(), "t");
-    let key = dir_key(&queue);
-    if !super::watch::is_watched(key) {
-        return; // no inotify here: every write lists, as tested elsewhere
+    if watched_count(&queue).is_none() {
+        return;
     }
-    let opened = fs::File::open(&queue).unwrap();
-    let pending = || {
-        use std::os::fd::AsFd as _;
-        super::watch::with_dir(opened.as_fd(), key, |w| w.counts.map(|c| c.pending)).unwrap()
-    };
+    let pending = || watched_count(&queue).flatten();
     for _ in 0..3 {
         remove_from_queue(dir.path(), "t", &write()).unwrap();
         assert_eq!(pending(), Some(0));
