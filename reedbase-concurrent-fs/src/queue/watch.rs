@@ -168,8 +168,7 @@ impl Removal {
             return;
         };
         // The same watch of the same directory, not one made since.
-        let incarnation = self.incarnation;
-        let ours = |watched: &&mut Watched| watched.incarnation == incarnation;
+        let ours = |watched: &Watched| watched.incarnation == self.incarnation;
         // An entry taken off a count of none arrived after the events were
         // last read (a producer of this process wrote it just before):
         // they are read first, so that it is counted before it is taken
@@ -178,13 +177,14 @@ impl Removal {
         // descriptor and would take the parent's events.
         let at_zero = watcher
             .by_wd
-            .get_mut(&self.wd)
-            .filter(ours)
-            .is_some_and(|watched| watched.counts.is_some_and(|c| c.pending == 0));
+            .get(&self.wd)
+            .is_some_and(|watched| ours(watched) && watched.counts.is_some_and(|c| c.pending == 0));
         if removed.is_some() && at_zero && watcher.pid == std::process::id() {
             watcher.drain();
         }
-        if let Some(watched) = watcher.by_wd.get_mut(&self.wd).filter(ours) {
+        if let Some(watched) = watcher.by_wd.get_mut(&self.wd)
+            && ours(watched)
+        {
             watched.removal_ended(removed);
         }
     }
