@@ -326,6 +326,25 @@ impl<'c> OpenTransaction<'c> {
         Ok(transaction)
     }
 
+    /// Runs `BEGIN` followed by `setup` and, in the same flight, the
+    /// prepared statement `sql` (one round trip); its rows. On any failure
+    /// the transaction is rolled back.
+    pub(crate) fn begin_with(
+        client: &'c mut Session,
+        setup: &str,
+        sql: &str,
+        types: &[Type],
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Self, Vec<Row>), tokio_postgres::Error> {
+        let transaction = OpenTransaction { client, open: true };
+        let (begun, rows) =
+            transaction
+                .client
+                .pipelined(&format!("BEGIN; {setup}"), sql, types, params)?;
+        begun?;
+        Ok((transaction, rows?))
+    }
+
     /// The connection, to run statements in the transaction.
     pub(crate) fn client(&mut self) -> &mut Session {
         self.client

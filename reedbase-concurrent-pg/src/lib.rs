@@ -12,7 +12,8 @@
 //! lock/           acquire (advisory lock, fencing token), holder, guard (lease, heartbeat)
 //! queue/          producer (queue_write), consumer (read, remove), entries (count, move, failures)
 //! inspect.rs      what the operators' tool reads, and restoring moved entries
-//! connection.rs   settings, pools, errors; connection/session.rs: bounded round trips
+//! connection.rs   settings, pools, errors; connection/session.rs: bounded round trips,
+//!                 statements prepared once per session, two requests in one flight
 //! schema.rs       tables, versions and migration; schema/registry.rs: table numbers
 //! options.rs      PgOptions
 //! testing.rs      finding the test server

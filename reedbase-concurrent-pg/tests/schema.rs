@@ -6,46 +6,12 @@
 use std::sync::Barrier;
 use std::thread;
 
+mod pg_support;
+
+use pg_support::FreshSchema;
 use reedbase_concurrent_core::{QueueBackend, ReedError};
 use reedbase_concurrent_pg::testing::TestServer;
 use reedbase_concurrent_pg::{PgBackend, PgOptions};
-
-/// A schema of its own for a test, dropped with everything in it.
-struct FreshSchema<'a> {
-    server: &'a TestServer,
-    name: String,
-}
-
-impl<'a> FreshSchema<'a> {
-    fn new(server: &'a TestServer, label: &str) -> FreshSchema<'a> {
-        let name = server.fresh_namespace(&format!("reedbase_{label}"));
-        FreshSchema { server, name }
-    }
-
-    fn versions(&self) -> Vec<i32> {
-        let mut admin = self.server.client().unwrap();
-        admin
-            .query(
-                &format!(
-                    "SELECT version FROM {}.schema_version ORDER BY version",
-                    self.name
-                ),
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    }
-}
-
-impl Drop for FreshSchema<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = self.server.client() {
-            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
 
 #[test]
 fn racing_first_users_create_the_schema_once() {

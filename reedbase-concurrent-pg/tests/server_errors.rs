@@ -9,7 +9,7 @@ mod pg_support;
 use std::thread;
 use std::time::Duration;
 
-use pg_support::{await_waiters, lock_keys, terminate};
+use pg_support::{FreshSchema, await_waiters, lock_keys, terminate};
 use reedbase_concurrent_core::{
     CsvRow, LockBackend, LockGuard, PendingWrite, QueueBackend, ReedError, WriteOperation,
 };
@@ -321,4 +321,60 @@ fn a_connection_the_server_ended_while_idle_is_replaced() {
     terminate(&mut admin, session);
     assert_eq!(backend.count_pending(TABLE).unwrap(), 1);
     assert!(!backend.is_locked("other").unwrap());
+}
+
+/// A lock granted to an acquisition whose next statement fails (here the
+/// fencing token's update, refused by a trigger) is let go before the
+/// session goes back to the pool: the table is free at once for others,
+/// through the waiting call and through the coordinator's bounded one.
+#[test]
+fn a_lock_granted_to_an_acquisition_that_then_fails_is_let_go() {
+    let Some(server) =
+        TestServer::find("a_lock_granted_to_an_acquisition_that_then_fails_is_let_go")
+    else {
+        return;
+    };
+    let schema = FreshSchema::new(&server, "refused");
+    let options = PgOptions::new().schema(schema.name.clone()).pool_size(1);
+    let backend = PgBackend::connect_with(server.url(), "refused", options.clone()).unwrap();
+    let other = PgBackend::connect_with(server.url(), "refused", options).unwrap();
+    drop(backend.acquire_lock(TABLE, PATIENCE).unwrap());
+    let mut admin = server.client().unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE FUNCTION {s}.refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
+             CREATE TRIGGER refuse BEFORE UPDATE ON {s}.tables \
+             FOR EACH ROW EXECUTE FUNCTION {s}.refuse()",
+            s = schema.name
+        ))
+        .unwrap();
+
+    let error = backend.acquire_lock(TABLE, PATIENCE).unwrap_err();
+    let (operation, _, code, reason) = server_error(&error);
+    assert_eq!(
+        (operation, code),
+        ("acquire_lock", Some("P0001")),
+        "{reason}"
+    );
+    assert!(!other.is_locked(TABLE).unwrap(), "the lock was let go");
+    let error = backend
+        .try_acquire_lock_for(TABLE, Duration::from_millis(50))
+        .unwrap_err();
+    assert_eq!(server_error(&error).2, Some("P0001"));
+    assert!(!other.is_locked(TABLE).unwrap(), "the lock was let go");
+
+    admin
+        .batch_execute(&format!("DROP TRIGGER refuse ON {}.tables", schema.name))
+        .unwrap();
+    let guard = other
+        .try_acquire_lock(TABLE)
+        .unwrap()
+        .expect("nobody holds the table");
+    assert!(guard.is_held().unwrap());
+    drop(guard);
+    assert!(
+        backend.try_acquire_lock(TABLE).unwrap().is_some(),
+        "the failed session came back to the pool clean"
+    );
 }

@@ -53,13 +53,10 @@ impl PgBackend {
             let want = max - entries.len();
             let limit = i64::try_from(want).unwrap_or(i64::MAX);
             let rows = conn
-                .query_typed(
+                .query_prepared(
                     &sql,
-                    &[
-                        (&table_no, Type::INT4),
-                        (&after, Type::INT8),
-                        (&limit, Type::INT8),
-                    ],
+                    &[Type::INT4, Type::INT8, Type::INT8],
+                    &[&table_no, &after, &limit],
                 )
                 .map_err(|error| self.server_error(operation, &error))?;
             for row in &rows {
@@ -212,10 +209,13 @@ impl PgBackend {
             "DELETE FROM {}.queue WHERE table_no = $1 AND id = ANY($2) RETURNING id",
             self.shared().schema
         );
-        let mut transaction = OpenTransaction::begin(conn, connection::commit_setting(false))?;
-        let rows = transaction
-            .client()
-            .query_typed(&sql, &[(&table_no, Type::INT4), (&ids, Type::TEXT_ARRAY)])?;
+        let (transaction, rows) = OpenTransaction::begin_with(
+            conn,
+            connection::commit_setting(false),
+            &sql,
+            &[Type::INT4, Type::TEXT_ARRAY],
+            &[&table_no, &ids],
+        )?;
         let mut deleted = std::collections::HashSet::with_capacity(rows.len());
         for row in &rows {
             deleted.insert(row.try_get::<_, String>(0)?);

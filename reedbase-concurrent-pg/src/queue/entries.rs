@@ -25,7 +25,7 @@ impl PgBackend {
         );
         let mut conn = self.connection(OPERATION)?;
         let count: i64 = conn
-            .query_typed_one(&sql, &[(&table_no, Type::INT4)])
+            .query_prepared_one(&sql, &[Type::INT4], &[&table_no])
             .and_then(|row| row.try_get(0))
             .map_err(|error| self.server_error(OPERATION, &error))?;
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
@@ -44,7 +44,7 @@ impl PgBackend {
             self.shared().schema
         );
         let mut conn = self.connection(OPERATION)?;
-        conn.query_typed_one(&sql, &[(&table_no, Type::INT4), (&queue_id, Type::TEXT)])
+        conn.query_prepared_one(&sql, &[Type::INT4, Type::TEXT], &[&table_no, &queue_id])
             .and_then(|row| row.try_get(0))
             .map_err(|error| self.server_error(OPERATION, &error))
     }

@@ -3,13 +3,15 @@
 //! counts, and inserts.
 //!
 //! ```text
-//! BEGIN; SET LOCAL lock_timeout (what is left of the queue bound),
-//!                  statement_timeout (that plus the margin)
-//!        [SET LOCAL synchronous_commit = off   under relaxed durability]
-//!        SELECT pg_advisory_xact_lock(<queue table oid>, <table_no>)
-//! count the table's entries; below capacity: insert with seq = nextval(...),
-//!        returning the id, the transaction id and the session's pid
-//! COMMIT                                   (the lock goes with the commit)
+//! one flight:
+//!   BEGIN; SET LOCAL lock_timeout (what is left of the queue bound),
+//!                    statement_timeout (that plus the margin)
+//!          [SET LOCAL synchronous_commit = off   under relaxed durability]
+//!          SELECT pg_advisory_xact_lock(<queue table oid>, <table_no>)
+//!   count the table's entries; below capacity: insert with seq = nextval(...),
+//!          returning the id, the transaction id and the session's pid
+//!          (a statement prepared once per session)
+//! COMMIT, once the insert's answer is in   (the lock goes with the commit)
 //! no answer to COMMIT: txid_status(xid) on another session, after ending
 //!        the old session if its transaction is still in progress
 //! ```
@@ -129,18 +131,25 @@ impl PgBackend {
                 self.server_error(OPERATION, &error)
             }
         };
-        let mut transaction = OpenTransaction::begin(&mut conn, &setup).map_err(failed)?;
-        let row = transaction
-            .client()
-            .query_typed_one(
-                &insert,
-                &[
-                    (&table_no, Type::INT4),
-                    (&body, Type::BYTEA),
-                    (&capacity, Type::INT8),
-                ],
-            )
-            .map_err(failed)?;
+        // The insert goes out behind the lock without waiting for it: the
+        // producers' lock is held for the insert and the commit's round
+        // trip, not one more. The commit is sent only once the insert's
+        // answer (with the transaction id) is in, so that a lost connection
+        // before it means nothing was queued.
+        let (transaction, rows) = OpenTransaction::begin_with(
+            &mut conn,
+            &setup,
+            &insert,
+            &[Type::INT4, Type::BYTEA, Type::INT8],
+            &[&table_no, &body, &capacity],
+        )
+        .map_err(failed)?;
+        let Some(row) = rows.first() else {
+            // Dropping the transaction rolls it back.
+            return Err(shared
+                .server
+                .failure(OPERATION, "the queue insert returned no row"));
+        };
         let pending: i64 = row.try_get(0).map_err(failed)?;
         let id: Option<String> = row.try_get(1).map_err(failed)?;
         let Some(id) = id else {

@@ -2,7 +2,8 @@
 //! What the pg test binaries do beside the backend, through a plain client
 //! of the server: name a table's advisory lock keys (to hold a lock or the
 //! producers' lock from another session), find the sessions waiting for a
-//! key, end a session as an administrator would, and read rows.
+//! key, end a session as an administrator would, read rows, and give a
+//! test a schema of its own.
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
@@ -159,5 +160,42 @@ pub fn bounded<T: Send + 'static>(
             (result, took)
         }
         Err(_) => panic!("{what} did not return within {patience:?}"),
+    }
+}
+
+/// A schema of its own for a test, dropped with everything in it.
+pub struct FreshSchema<'a> {
+    server: &'a TestServer,
+    pub name: String,
+}
+
+impl<'a> FreshSchema<'a> {
+    pub fn new(server: &'a TestServer, label: &str) -> FreshSchema<'a> {
+        let name = server.fresh_namespace(&format!("reedbase_{label}"));
+        FreshSchema { server, name }
+    }
+
+    pub fn versions(&self) -> Vec<i32> {
+        let mut admin = self.server.client().unwrap();
+        admin
+            .query(
+                &format!(
+                    "SELECT version FROM {}.schema_version ORDER BY version",
+                    self.name
+                ),
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+}
+
+impl Drop for FreshSchema<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = self.server.client() {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
     }
 }

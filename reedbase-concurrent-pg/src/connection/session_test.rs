@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+use tokio_postgres::error::SqlState;
+
+use super::*;
+use crate::testing::TestServer;
+
+const OPEN_BOUND: Duration = Duration::from_secs(10);
+
+fn open(server: &TestServer) -> Session {
+    let config: Config = server.url().parse().unwrap();
+    Session::open(&config, OPEN_BOUND).unwrap()
+}
+
+/// The named statements the server holds for `session`.
+fn prepared_on(session: &mut Session) -> usize {
+    let row = session
+        .query_typed_one("SELECT count(*) FROM pg_prepared_statements", &[])
+        .unwrap();
+    usize::try_from(row.get::<_, i64>(0)).unwrap()
+}
+
+#[test]
+fn a_statement_is_prepared_once_per_session_and_their_number_is_bounded() {
+    let Some(server) =
+        TestServer::find("a_statement_is_prepared_once_per_session_and_their_number_is_bounded")
+    else {
+        return;
+    };
+    let mut session = open(&server);
+    for n in 0..3_i32 {
+        let row = session
+            .query_prepared_one("SELECT $1::int4 + 1", &[Type::INT4], &[&n])
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), n + 1);
+    }
+    assert_eq!(prepared_on(&mut session), 1, "prepared once, kept");
+    for n in 0..PREPARED_MAX + 5 {
+        let rows = session
+            .query_prepared(&format!("SELECT {n}::int4"), &[], &[])
+            .unwrap();
+        assert_eq!(rows[0].get::<_, i32>(0), i32::try_from(n).unwrap());
+    }
+    let held = prepared_on(&mut session);
+    assert!(held <= PREPARED_MAX, "{held} statements held");
+}
+
+#[test]
+fn a_statement_pipelined_behind_a_failing_one_changes_nothing() {
+    let Some(server) =
+        TestServer::find("a_statement_pipelined_behind_a_failing_one_changes_nothing")
+    else {
+        return;
+    };
+    let mut session = open(&server);
+    session
+        .batch_execute("CREATE TEMPORARY TABLE pipelined (x int4)")
+        .unwrap();
+    let insert = "INSERT INTO pg_temp.pipelined VALUES ($1) RETURNING x";
+
+    let (first, second) = session
+        .pipelined("BEGIN; SELECT 1 / 0", insert, &[Type::INT4], &[&1_i32])
+        .unwrap();
+    assert_eq!(first.unwrap_err().code(), Some(&SqlState::DIVISION_BY_ZERO));
+    assert_eq!(
+        second.unwrap_err().code(),
+        Some(&SqlState::IN_FAILED_SQL_TRANSACTION)
+    );
+    session.batch_execute("ROLLBACK").unwrap();
+
+    let (first, second) = session
+        .pipelined("BEGIN", insert, &[Type::INT4], &[&2_i32])
+        .unwrap();
+    first.unwrap();
+    assert_eq!(second.unwrap()[0].get::<_, i32>(0), 2);
+    session.batch_execute("COMMIT").unwrap();
+    let rows = session
+        .query_typed("SELECT x FROM pg_temp.pipelined", &[])
+        .unwrap();
+    let values: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(values, [2], "only the write behind a good start is there");
+}
