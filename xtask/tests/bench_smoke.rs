@@ -222,8 +222,21 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
 
 #[test]
 fn quick_bench_reports_every_operation_of_every_backend() {
-    let pg =
-        TestServer::find("quick_bench_reports_every_operation_of_every_backend, pg rows").is_some();
+    let server = TestServer::find("quick_bench_reports_every_operation_of_every_backend, pg rows");
+    let pg = server.is_some();
+    // The pg floor's tables on the server (the bench drops its own).
+    let floor_tables = || -> Option<i64> {
+        let mut client = server.as_ref()?.client().ok()?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' \
+                 AND tablename LIKE 'floor\\_%'",
+                &[],
+            )
+            .ok()?;
+        Some(row.get(0))
+    };
+    let floor_tables_before = floor_tables();
     // The backends expected in a row: the pg ones only with a server.
     let expected = |backends: &[&'static str]| -> Vec<&'static str> {
         let runs = |backend: &&str| pg || !backend.starts_with("pg");
@@ -254,6 +267,11 @@ fn quick_bench_reports_every_operation_of_every_backend() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    assert_eq!(
+        floor_tables(),
+        floor_tables_before,
+        "the pg floor's table is dropped after its run"
+    );
     for heading in [
         "Locking",
         "hand-off",

@@ -45,7 +45,8 @@ use std::time::Duration;
 use reedbase_concurrent_core::now_nanos;
 
 use super::load_child::{
-    TABLE_FILE, check_enqueue_floor, check_pg_enqueue_floor, drain_rest, prepare,
+    TABLE_FILE, check_enqueue_floor, check_pg_enqueue_floor, drain_rest, drop_pg_enqueue_floor,
+    prepare,
 };
 use super::load_mode::{
     Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE,
@@ -194,8 +195,24 @@ fn run_mode(
 
 /// Starts the writers together, collects their counts, drains what is left
 /// and checks the table; the totals, the seconds the run took, and the
-/// detail for the JSON.
+/// detail for the JSON. The pg floor's table on the server is dropped
+/// whatever became of the run.
 fn run_processes(
+    mode: &Mode,
+    (base, site): (&Path, &PgSite),
+    processes: usize,
+    duration: Duration,
+) -> Result<(Counts, f64, serde_json::Value), String> {
+    let outcome = run_and_check(mode, (base, site), processes, duration);
+    if mode.backend != "pg-enqueue" {
+        return outcome;
+    }
+    let dropped = drop_pg_enqueue_floor(site);
+    let outcome = outcome?;
+    dropped.map(|()| outcome)
+}
+
+fn run_and_check(
     mode: &Mode,
     (base, site): (&Path, &PgSite),
     processes: usize,

@@ -25,7 +25,7 @@ use crate::pg_site::PgSite;
 
 #[path = "load_floor.rs"]
 mod floor;
-pub use floor::{check_enqueue_floor, check_pg_enqueue_floor};
+pub use floor::{check_enqueue_floor, check_pg_enqueue_floor, drop_pg_enqueue_floor};
 
 /// The table the writers write.
 const TABLE: &str = "load";

@@ -216,7 +216,7 @@ impl Writer {
 /// Checks what the `pg-enqueue` floor's writers left on the server:
 /// exactly one row per acknowledged write of each writer (`per_writer[i]`
 /// is writer `i`'s counts), numbered from 0 without a gap, holding that
-/// write; then drops the floor's table.
+/// write.
 pub fn check_pg_enqueue_floor(site: &PgSite, per_writer: &[Counts]) -> Result<(), String> {
     let mut floor = PgFloor::connect(site)?;
     let table = floor.table.clone();
@@ -260,9 +260,21 @@ pub fn check_pg_enqueue_floor(site: &PgSite, per_writer: &[Counts]) -> Result<()
             "the pg floor's table holds (writer, rows, first, last) {found:?}, expected {expected:?}"
         ));
     }
+    Ok(())
+}
+
+/// Drops the `pg-enqueue` floor's table, if it is there: after the check,
+/// and after a run that failed before it.
+///
+/// # Errors
+///
+/// The server's error.
+pub fn drop_pg_enqueue_floor(site: &PgSite) -> Result<(), String> {
+    let mut floor = PgFloor::connect(site)?;
+    let table = floor.table.clone();
     floor
         .client
-        .batch_execute(&format!("DROP TABLE {table}"))
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
         .map_err(|e| format!("dropping the pg floor's table: {e}"))
 }
 
