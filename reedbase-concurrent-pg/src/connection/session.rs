@@ -21,7 +21,10 @@
 //! fetch, the batch removal, the count) are prepared once per session and
 //! kept with it ([`Session::query_prepared`]): the server parses and plans
 //! them once, not per call (about a third of the processor time of a
-//! durable `queue_write` in a loop of 2,000 on this crate's test machine). [`Session::pipelined`] sends a simple query and a
+//! durable `queue_write` in a loop of 2,000 on this crate's test
+//! machine). A statement the server no longer knows (`DEALLOCATE`), or
+//! whose plan no longer fits its tables, fails that call and is prepared
+//! again by the next. [`Session::pipelined`] sends a simple query and a
 //! prepared statement in one flight, each ended by its own `Sync`, so the
 //! server answers the first before it runs the second.
 
@@ -32,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Handle};
 use tokio::task::AbortHandle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
@@ -219,6 +223,25 @@ impl Session {
         Ok(statement)
     }
 
+    /// Forgets the prepared statement `sql` when `result` shows the server
+    /// no longer knows it or can no longer run its plan, so that the next
+    /// call prepares it again.
+    fn forget_if_stale<T>(
+        &mut self,
+        sql: &str,
+        result: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, tokio_postgres::Error> {
+        if let Err(error) = &result
+            && matches!(
+                error.code(),
+                Some(&SqlState::INVALID_SQL_STATEMENT_NAME | &SqlState::FEATURE_NOT_SUPPORTED)
+            )
+        {
+            self.prepared.remove(sql);
+        }
+        result
+    }
+
     /// Runs the prepared statement `sql` (see [`statement`](Self::statement)),
     /// bounded; its parameters are `params`, of the types `types`.
     pub(crate) fn query_prepared(
@@ -228,7 +251,8 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         let statement = self.statement(sql, types)?;
-        self.bounded(|client| async move { client.query(&statement, params).await })
+        let rows = self.bounded(|client| async move { client.query(&statement, params).await });
+        self.forget_if_stale(sql, rows)
     }
 
     /// As [`query_prepared`](Self::query_prepared), for exactly one row.
@@ -239,7 +263,8 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, tokio_postgres::Error> {
         let statement = self.statement(sql, types)?;
-        self.bounded(|client| async move { client.query_one(&statement, params).await })
+        let row = self.bounded(|client| async move { client.query_one(&statement, params).await });
+        self.forget_if_stale(sql, row)
     }
 
     /// Sends `first` (a simple query: settings, a lock) and the prepared
@@ -255,13 +280,14 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Pipelined, tokio_postgres::Error> {
         let statement = self.statement(sql, types)?;
-        self.bounded(|client| async move {
+        let (first, second) = self.bounded(|client| async move {
             // Each request is sent when its future is first polled: `first`
             // goes out before `sql`, and neither waits for an answer.
             let first = client.batch_execute(first);
             let second = client.query(&statement, params);
             Ok(both(first, second).await)
-        })
+        })?;
+        Ok((first, self.forget_if_stale(sql, second)))
     }
 
     /// `Client::batch_execute`, bounded.

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-use tokio_postgres::error::SqlState;
-
 use super::*;
 use crate::testing::TestServer;
 
@@ -78,4 +76,28 @@ fn a_statement_pipelined_behind_a_failing_one_changes_nothing() {
         .unwrap();
     let values: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
     assert_eq!(values, [2], "only the write behind a good start is there");
+}
+
+#[test]
+fn a_statement_the_server_forgot_is_prepared_again() {
+    let Some(server) = TestServer::find("a_statement_the_server_forgot_is_prepared_again") else {
+        return;
+    };
+    let mut session = open(&server);
+    let sql = "SELECT $1::int4 * 2";
+    let row = session
+        .query_prepared_one(sql, &[Type::INT4], &[&21_i32])
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+    // As a proxy that pools transactions, or a DBA, would.
+    session.batch_execute("DEALLOCATE ALL").unwrap();
+    let error = session
+        .query_prepared_one(sql, &[Type::INT4], &[&21_i32])
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&SqlState::INVALID_SQL_STATEMENT_NAME));
+    let row = session
+        .query_prepared_one(sql, &[Type::INT4], &[&22_i32])
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 44, "prepared again");
+    assert_eq!(prepared_on(&mut session), 1);
 }
