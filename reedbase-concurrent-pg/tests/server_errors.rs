@@ -378,3 +378,50 @@ fn a_lock_granted_to_an_acquisition_that_then_fails_is_let_go() {
         "the failed session came back to the pool clean"
     );
 }
+
+/// An acquisition's wait ends with `lock_not_available` and then needs no
+/// unlock; a lock granted before a later statement of the same acquisition
+/// runs out of time must still be let go. Here the token's update waits
+/// for a row another session keeps locked, past the acquisition's bound.
+#[test]
+fn an_acquisition_that_runs_out_of_time_after_the_grant_lets_the_lock_go() {
+    let Some(server) =
+        TestServer::find("an_acquisition_that_runs_out_of_time_after_the_grant_lets_the_lock_go")
+    else {
+        return;
+    };
+    let schema = FreshSchema::new(&server, "late");
+    let options = PgOptions::new().schema(schema.name.clone()).pool_size(1);
+    let backend = PgBackend::connect_with(server.url(), "late", options.clone()).unwrap();
+    let other = PgBackend::connect_with(server.url(), "late", options).unwrap();
+    drop(backend.acquire_lock(TABLE, PATIENCE).unwrap());
+    let mut admin = server.client().unwrap();
+    let mut row_lock = admin.transaction().unwrap();
+    row_lock
+        .batch_execute(&format!(
+            "SELECT 1 FROM {}.tables WHERE table_name = '{TABLE}' FOR UPDATE",
+            schema.name
+        ))
+        .unwrap();
+
+    let bound = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let outcome = backend.try_acquire_lock_for(TABLE, bound);
+    let waited = started.elapsed();
+    assert!(
+        !matches!(outcome, Ok(Some(_))),
+        "the token's row was locked: {outcome:?}"
+    );
+    assert!(waited < PATIENCE, "bounded: {waited:?}");
+    row_lock.rollback().unwrap();
+
+    let guard = other
+        .try_acquire_lock(TABLE)
+        .unwrap()
+        .expect("the session that was granted the lock let it go");
+    drop(guard);
+    assert!(
+        backend.try_acquire_lock(TABLE).unwrap().is_some(),
+        "the failed session came back to the pool clean"
+    );
+}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Taking a table's lock: `pg_advisory_lock` under a `lock_timeout` of the
-//! caller's timeout, the fencing token raised and the holder recorded in the
-//! same round trip, and waiting for a release.
+//! Taking a table's lock: a wait in the server under a `lock_timeout` of the
+//! caller's timeout (see [`waiting_acquisition_sql`]), the fencing token raised and the holder
+//! recorded in the same round trip, and waiting for a release.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -63,19 +63,24 @@ impl PgBackend {
     }
 
     /// Runs `sql` (which ends with [`record_acquisition_sql`]) and builds
-    /// the guard from its last row; on any failure the connection is made to
-    /// hold no lock before it goes back to the pool.
+    /// the guard from its last row; on a failure the connection is made to
+    /// hold no lock before it goes back to the pool, unless `sql` waits
+    /// ([`waiting_acquisition_sql`]) and the failure is its expired wait,
+    /// which took nothing.
     fn finish_acquisition(
         &self,
         table: &str,
         key: LockKey,
         mut conn: Connection,
         sql: &str,
+        waits: bool,
     ) -> Result<PgLockGuard, Failed> {
         let messages = match conn.simple_query(sql) {
             Ok(messages) => messages,
             Err(error) => {
-                release_everything(&mut conn);
+                if !(waits && connection::lock_wait_expired(&error)) {
+                    release_everything(&mut conn);
+                }
                 return Err(Failed::Server(error));
             }
         };
@@ -155,6 +160,32 @@ impl PgBackend {
             String::new()
         }
     }
+}
+
+/// The SQL of an acquisition that waits in the server: the lock and the
+/// token in one implicit transaction (one round trip). The wait is for the
+/// transaction-level lock on the table's key, under a `lock_timeout` of
+/// what is left of the caller's timeout; once it is granted, the
+/// session-level lock on the same key is taken (a session never waits for
+/// itself) with the `lock_timeout` off, and the transaction-level one goes
+/// with the commit. So a wait that expires (`lock_not_available`, which no
+/// later statement can raise) ends a transaction that took nothing the
+/// abort does not release, even when the server granted the lock in the
+/// instant its timeout fired, and needs no round trip to unlock. Any other
+/// failure may come after the session lock was taken, and is followed by
+/// one. The server waits until the timeout; the client up to the margin
+/// longer.
+fn waiting_acquisition_sql(left: Duration, lease: &str, key: &LockKey, record: &str) -> String {
+    // The statement bound only keeps a smaller `statement_timeout` of the
+    // server from ending the wait early.
+    let statement = server_millis(left + MARGIN);
+    let left = server_millis(left);
+    format!(
+        "SET LOCAL lock_timeout = {left}; SET LOCAL statement_timeout = {statement}; {lease} \
+         SELECT pg_advisory_xact_lock({key}); SET LOCAL lock_timeout = 0; \
+         SELECT pg_advisory_lock({key}); {record}",
+        key = key.arguments(),
+    )
 }
 
 /// Whether a timed-out acquisition names the holder (one more query).
@@ -243,22 +274,13 @@ impl PgBackend {
         let Ok(conn) = self.lock_connection(deadline) else {
             return Err(self.lock_timeout_unnamed(table_name, start.elapsed()));
         };
-        // The lock and the token in one implicit transaction (one round
-        // trip); the session-level lock outlives it. The server waits
-        // until the timeout; the client up to the margin longer.
-        let left = wait_until.saturating_duration_since(Instant::now());
-        // The statement bound only keeps a smaller `statement_timeout` of
-        // the server from ending the wait early.
-        let statement = server_millis(left + MARGIN);
-        let left = server_millis(left);
-        let sql = format!(
-            "SET LOCAL lock_timeout = {left}; SET LOCAL statement_timeout = {statement}; {lease} \
-             SELECT pg_advisory_lock({}); {}",
-            key.arguments(),
-            self.record_acquisition_sql(table_no),
-            lease = self.lease_setting(),
+        let sql = waiting_acquisition_sql(
+            wait_until.saturating_duration_since(Instant::now()),
+            &self.lease_setting(),
+            &key,
+            &self.record_acquisition_sql(table_no),
         );
-        self.finish_acquisition(table_name, key, conn, &sql)
+        self.finish_acquisition(table_name, key, conn, &sql, true)
             .map_err(|failed| {
                 self.acquisition_error(
                     failed, table_name, table_no, start, deadline, OPERATION, describe,
@@ -297,7 +319,7 @@ impl PgBackend {
         }
         let record = self.record_acquisition_sql(table_no);
         let start = Instant::now();
-        self.finish_acquisition(table_name, key, conn, &record)
+        self.finish_acquisition(table_name, key, conn, &record, false)
             .map(Some)
             .map_err(|failed| {
                 self.acquisition_error(
@@ -314,7 +336,8 @@ impl PgBackend {
 
     /// Waits inside the server for a shared lock on the table's key, which
     /// it gets once no exclusive holder (nor an earlier exclusive waiter) is
-    /// left, and releases it at once. For that instant a `try_acquire_lock`
+    /// left, and releases it at once (a transaction-level lock, gone with
+    /// the statement's implicit transaction). For that instant a `try_acquire_lock`
     /// elsewhere finds the table busy.
     pub(crate) fn await_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
         const OPERATION: &str = "wait_for_unlock";
@@ -342,13 +365,17 @@ impl PgBackend {
         let left = server_millis(left);
         let sql = format!(
             "SET LOCAL lock_timeout = {left}; SET LOCAL statement_timeout = {statement}; \
-             SELECT pg_advisory_lock_shared({args}); SELECT pg_advisory_unlock_shared({args})",
+             SELECT pg_advisory_xact_lock_shared({args})",
             args = key.arguments()
         );
         match conn.batch_execute(&sql) {
             Ok(()) => Ok(()),
             Err(error) => {
-                release_everything(&mut conn);
+                // The shared lock is the transaction's: an expired wait
+                // holds nothing after the abort.
+                if !connection::lock_wait_expired(&error) {
+                    release_everything(&mut conn);
+                }
                 drop(conn);
                 if connection::timed_out(&error) {
                     Err(self.lock_timeout(table_name, table_no, start.elapsed()))

@@ -4,12 +4,14 @@
 //! that the guard owns.
 //!
 //! Contracts:
-//! - A waiting `acquire_lock` waits inside the server (`pg_advisory_lock`
-//!   under a `lock_timeout` of the caller's timeout), so the server grants
-//!   the lock to the next waiter the moment it is released, in the order
-//!   the waiters asked; in the same round trip the acquirer raises the
-//!   table's fencing token and records itself as the holder, in one
-//!   transaction.
+//! - A waiting `acquire_lock` waits inside the server (for the key's
+//!   transaction-level advisory lock, under a `lock_timeout` of the
+//!   caller's timeout, then takes the session-level one the guard keeps),
+//!   so the server grants the lock to the next waiter the moment it is
+//!   released, in the order the waiters asked; in the same round trip the
+//!   acquirer raises the table's fencing token and records itself as the
+//!   holder, in one transaction. A wait that expires holds nothing and
+//!   costs no second round trip.
 //! - `acquire_lock` and `wait_for_unlock` return within their timeout plus
 //!   [`MARGIN`]: past the timeout the server ends the wait, past the margin
 //!   the client closes the connection (which ends the wait, and any lock it
