@@ -6,7 +6,7 @@
 //! The base directory is the caller's: its path is resolved as any path is,
 //! links included, and [`BaseDir`] keeps it open. Everything at or below
 //! `<base>/tables` is reached relative to its descriptor with
-//! [`open_beneath`], so a symbolic link met on the way is refused, never
+//! [`open_beneath`](crate::no_follow::open_beneath), so a symbolic link met on the way is refused, never
 //! followed, and the error names the path and what was found there (see the
 //! crate's [threat model](crate#threat-model)).
 
@@ -52,8 +52,7 @@ impl TablePaths {
     ///
     /// # Errors
     ///
-    /// [`ReedError::InvalidTableName`](reedbase_concurrent_core::ReedError::InvalidTableName)
-    /// for a name that would leave `<base>/tables/`.
+    /// [`reedbase_concurrent_core::ReedError::InvalidTableName`] for a name that would leave `<base>/tables/`.
     pub fn new(base_path: &Path, table_name: &str) -> ReedResult<TablePaths> {
         validate_table_name(table_name)?;
         // Sized once: these paths are built on every call of a queue

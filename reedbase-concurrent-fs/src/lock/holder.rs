@@ -170,7 +170,7 @@ fn encode(prefix: &str, at: SystemTime) -> [u8; RECORD_LEN] {
 
 /// [`encode`], given the FNV-1a state after `prefix`: the record is
 /// `prefix`, the nanoseconds of `at`, ` sum=` and the hash of all before it
-/// in 16 hex digits, padded as [`encode_line`] pads.
+/// in 16 hex digits, padded with spaces to `RECORD_LEN` bytes.
 fn encode_after(prefix: &str, prefix_hash: u64, at: SystemTime) -> [u8; RECORD_LEN] {
     let nanos = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
     // Digits of the time, last first; in u64 while it fits (until the year

@@ -355,7 +355,7 @@ pub(crate) fn remove_entry(
 ///
 /// # Errors
 ///
-/// As [`move_aside`](super::corrupt::move_aside).
+/// As [`super::corrupt::move_aside`].
 pub(crate) fn move_entry_aside(
     queue: BorrowedFd<'_>,
     paths: &TablePaths,

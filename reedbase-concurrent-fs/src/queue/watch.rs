@@ -37,7 +37,7 @@
 //!   from `corrupt/`, a crafted name, a producer of another process that
 //!   numbered from a listing). An entry a producer writes is numbered above
 //!   every pending one and does not bump it.
-//! - the last [`LOG_LEN`] arrivals, numbered, so that a consumer can tell
+//! - the last [`LOG_LEN`](super::watched::LOG_LEN) arrivals, numbered, so that a consumer can tell
 //!   what arrived while it listed (a listing is not a snapshot: it may show
 //!   an entry and miss an older one created during it).
 //!

@@ -62,7 +62,8 @@ impl PgBackend {
         )
     }
 
-    /// Runs `sql` (which ends with [`record_acquisition_sql`]) and builds
+    /// Runs `sql` (which ends with
+    /// [`record_acquisition_sql`](Self::record_acquisition_sql)) and builds
     /// the guard from its last row; on a failure the connection is made to
     /// hold no lock before it goes back to the pool, unless `sql` waits
     /// ([`waiting_acquisition_sql`]) and the failure is its expired wait,
