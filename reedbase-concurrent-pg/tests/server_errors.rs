@@ -323,6 +323,21 @@ fn a_connection_the_server_ended_while_idle_is_replaced() {
     assert!(!backend.is_locked("other").unwrap());
 }
 
+/// A schema of its own and two backends of one session each on it, the
+/// table registered by a first acquisition (so that the registry row the
+/// tests tamper with exists).
+fn registered_pair<'a>(
+    server: &'a TestServer,
+    name: &str,
+) -> (FreshSchema<'a>, PgBackend, PgBackend) {
+    let schema = FreshSchema::new(server, name);
+    let options = PgOptions::new().schema(schema.name.clone()).pool_size(1);
+    let backend = PgBackend::connect_with(server.url(), name, options.clone()).unwrap();
+    let other = PgBackend::connect_with(server.url(), name, options).unwrap();
+    drop(backend.acquire_lock(TABLE, PATIENCE).unwrap());
+    (schema, backend, other)
+}
+
 /// A lock granted to an acquisition whose next statement fails (here the
 /// fencing token's update, refused by a trigger) is let go before the
 /// session goes back to the pool: the table is free at once for others,
@@ -334,11 +349,7 @@ fn a_lock_granted_to_an_acquisition_that_then_fails_is_let_go() {
     else {
         return;
     };
-    let schema = FreshSchema::new(&server, "refused");
-    let options = PgOptions::new().schema(schema.name.clone()).pool_size(1);
-    let backend = PgBackend::connect_with(server.url(), "refused", options.clone()).unwrap();
-    let other = PgBackend::connect_with(server.url(), "refused", options).unwrap();
-    drop(backend.acquire_lock(TABLE, PATIENCE).unwrap());
+    let (schema, backend, other) = registered_pair(&server, "refused");
     let mut admin = server.client().unwrap();
     admin
         .batch_execute(&format!(
@@ -390,11 +401,7 @@ fn an_acquisition_that_runs_out_of_time_after_the_grant_lets_the_lock_go() {
     else {
         return;
     };
-    let schema = FreshSchema::new(&server, "late");
-    let options = PgOptions::new().schema(schema.name.clone()).pool_size(1);
-    let backend = PgBackend::connect_with(server.url(), "late", options.clone()).unwrap();
-    let other = PgBackend::connect_with(server.url(), "late", options).unwrap();
-    drop(backend.acquire_lock(TABLE, PATIENCE).unwrap());
+    let (schema, backend, other) = registered_pair(&server, "late");
     let mut admin = server.client().unwrap();
     let mut row_lock = admin.transaction().unwrap();
     row_lock
