@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Taking a table's lock: a wait in the server under a `lock_timeout` of the
-//! caller's timeout (see [`waiting_acquisition_sql`]), the fencing token raised and the holder
-//! recorded in the same round trip, and waiting for a release.
+//! caller's timeout (see [`waiting_acquisition_sql`]), the fencing token
+//! raised and the holder recorded in the same round trip, and waiting for a
+//! release.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -338,8 +339,8 @@ impl PgBackend {
     /// Waits inside the server for a shared lock on the table's key, which
     /// it gets once no exclusive holder (nor an earlier exclusive waiter) is
     /// left, and releases it at once (a transaction-level lock, gone with
-    /// the statement's implicit transaction). For that instant a `try_acquire_lock`
-    /// elsewhere finds the table busy.
+    /// the statement's implicit transaction). For that instant a
+    /// `try_acquire_lock` elsewhere finds the table busy.
     pub(crate) fn await_unlock(&self, table_name: &str, timeout: Duration) -> ReedResult<()> {
         const OPERATION: &str = "wait_for_unlock";
         validate_table_name(table_name)?;
