@@ -345,6 +345,37 @@ impl<'c> OpenTransaction<'c> {
         Ok((transaction, rows?))
     }
 
+    /// As [`begin_with`](Self::begin_with), committing in the same go when
+    /// `commit_if` accepts the statement's rows (see
+    /// [`Session::pipelined_commit`]): the rows and, when `COMMIT` was
+    /// sent, its answer; otherwise the transaction, still open.
+    pub(crate) fn begin_with_commit(
+        client: &'c mut Session,
+        setup: &str,
+        sql: &str,
+        types: &[Type],
+        params: Vec<Box<dyn ToSql + Send + Sync>>,
+        commit_if: fn(&[Row]) -> bool,
+    ) -> Result<(Vec<Row>, Commit<'c>), tokio_postgres::Error> {
+        let mut transaction = OpenTransaction { client, open: true };
+        let ((begun, rows), committed) = transaction.client.pipelined_commit(
+            format!("BEGIN; {setup}"),
+            sql,
+            types,
+            params,
+            commit_if,
+        )?;
+        begun?;
+        let rows = rows?;
+        match committed {
+            Some(answer) => {
+                transaction.open = false;
+                Ok((rows, Commit::Sent(answer)))
+            }
+            None => Ok((rows, Commit::NotSent(transaction))),
+        }
+    }
+
     /// The connection, to run statements in the transaction.
     pub(crate) fn client(&mut self) -> &mut Session {
         self.client
@@ -355,6 +386,14 @@ impl<'c> OpenTransaction<'c> {
         self.open = false;
         self.client.batch_execute("COMMIT")
     }
+}
+
+/// What [`OpenTransaction::begin_with_commit`] did about the commit.
+pub(crate) enum Commit<'c> {
+    /// `COMMIT` was sent; its answer.
+    Sent(Result<(), tokio_postgres::Error>),
+    /// Not sent: the transaction, open (dropping it rolls it back).
+    NotSent(OpenTransaction<'c>),
 }
 
 impl Drop for OpenTransaction<'_> {

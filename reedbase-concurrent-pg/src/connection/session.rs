@@ -26,7 +26,10 @@
 //! whose plan no longer fits its tables, fails that call and is prepared
 //! again by the next. [`Session::pipelined`] sends a simple query and a
 //! prepared statement in one flight, each ended by its own `Sync`, so the
-//! server answers the first before it runs the second.
+//! server answers the first before it runs the second;
+//! [`Session::pipelined_commit`] does the same on the connection's thread
+//! and sends `COMMIT` from there as soon as the answers allow it, so that
+//! the locks the transaction holds do not wait for the calling thread.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -288,6 +291,52 @@ impl Session {
             Ok(both(first, second).await)
         })?;
         Ok((first, self.forget_if_stale(sql, second)))
+    }
+
+    /// As [`pipelined`](Self::pipelined), followed at once by `COMMIT`
+    /// when both answers are in without error and `commit_if` accepts the
+    /// statement's rows; returns both answers and, when `COMMIT` was sent,
+    /// its answer.
+    ///
+    /// The calls run on the connection's own thread, not the caller's: the
+    /// answers are read there, and `COMMIT` leaves as soon as they are
+    /// judged, with no wait for the calling thread to be scheduled in
+    /// between. The transaction's locks are held for that gap, which is
+    /// what a producer's lock costs the others.
+    pub(crate) fn pipelined_commit(
+        &mut self,
+        first: String,
+        sql: &str,
+        types: &[Type],
+        params: Vec<Box<dyn ToSql + Send + Sync>>,
+        commit_if: fn(&[Row]) -> bool,
+    ) -> Result<(Pipelined, Option<Result<(), tokio_postgres::Error>>), tokio_postgres::Error> {
+        let statement = self.statement(sql, types)?;
+        let client = Arc::clone(&self.client);
+        let task = self.handle.spawn(async move {
+            let params: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            // As in `pipelined`: both requests leave before either answer.
+            let (begun, rows) = both(
+                client.batch_execute(&first),
+                client.query(&statement, &params),
+            )
+            .await;
+            let committed = match (&begun, &rows) {
+                (Ok(()), Ok(rows)) if commit_if(rows) => Some(client.batch_execute("COMMIT").await),
+                _ => None,
+            };
+            ((begun, rows), committed)
+        });
+        let ((begun, rows), committed) = self.bounded(|_| async move {
+            Ok(task.await.unwrap_or_else(|error| {
+                // The task is never aborted, so it ended by a panic.
+                std::panic::resume_unwind(error.into_panic())
+            }))
+        })?;
+        Ok(((begun, self.forget_if_stale(sql, rows)), committed))
     }
 
     /// `Client::batch_execute`, bounded.

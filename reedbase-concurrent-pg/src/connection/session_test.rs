@@ -79,6 +79,73 @@ fn a_statement_pipelined_behind_a_failing_one_changes_nothing() {
 }
 
 #[test]
+fn a_pipelined_commit_is_sent_only_when_the_rows_allow_it() {
+    let Some(server) = TestServer::find("a_pipelined_commit_is_sent_only_when_the_rows_allow_it")
+    else {
+        return;
+    };
+    let mut session = open(&server);
+    session
+        .batch_execute("CREATE TEMPORARY TABLE pipelined (x int4)")
+        .unwrap();
+    let insert = "INSERT INTO pg_temp.pipelined VALUES ($1) RETURNING x";
+    let above_one = |rows: &[Row]| rows.first().is_some_and(|row| row.get::<_, i32>(0) > 1);
+    let values = |session: &mut Session| -> Vec<i32> {
+        let rows = session
+            .query_typed("SELECT x FROM pg_temp.pipelined ORDER BY x", &[])
+            .unwrap();
+        rows.iter().map(|row| row.get(0)).collect()
+    };
+
+    // Accepted: committed in the same go; a later rollback undoes nothing.
+    let ((begun, rows), committed) = session
+        .pipelined_commit(
+            "BEGIN".into(),
+            insert,
+            &[Type::INT4],
+            vec![Box::new(2_i32)],
+            above_one,
+        )
+        .unwrap();
+    begun.unwrap();
+    assert_eq!(rows.unwrap()[0].get::<_, i32>(0), 2);
+    committed.expect("COMMIT sent").unwrap();
+
+    // Refused: no commit; the transaction is still open.
+    let ((begun, rows), committed) = session
+        .pipelined_commit(
+            "BEGIN".into(),
+            insert,
+            &[Type::INT4],
+            vec![Box::new(1_i32)],
+            above_one,
+        )
+        .unwrap();
+    begun.unwrap();
+    assert_eq!(rows.unwrap()[0].get::<_, i32>(0), 1);
+    assert!(committed.is_none(), "no COMMIT for rows refused");
+    assert_eq!(values(&mut session), [1, 2], "inside the open transaction");
+    session.batch_execute("ROLLBACK").unwrap();
+
+    // A failed start: no commit, nothing written.
+    let ((begun, rows), committed) = session
+        .pipelined_commit(
+            "BEGIN; SELECT 1 / 0".into(),
+            insert,
+            &[Type::INT4],
+            vec![Box::new(3_i32)],
+            above_one,
+        )
+        .unwrap();
+    assert_eq!(begun.unwrap_err().code(), Some(&SqlState::DIVISION_BY_ZERO));
+    assert!(rows.is_err());
+    assert!(committed.is_none(), "no COMMIT behind a failed start");
+    session.batch_execute("ROLLBACK").unwrap();
+
+    assert_eq!(values(&mut session), [2], "only the accepted write stays");
+}
+
+#[test]
 fn a_statement_the_server_forgot_is_prepared_again() {
     let Some(server) = TestServer::find("a_statement_the_server_forgot_is_prepared_again") else {
         return;

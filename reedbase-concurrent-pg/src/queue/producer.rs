@@ -11,7 +11,9 @@
 //!   count the table's entries; below capacity: insert with seq = nextval(...),
 //!          returning the id, the transaction id and the session's pid
 //!          (a statement prepared once per session)
-//! COMMIT, once the insert's answer is in   (the lock goes with the commit)
+//! COMMIT, once the insert's answer is in and shows an entry, sent by the
+//!        connection's thread as it reads that answer
+//!                                          (the lock goes with the commit)
 //! no answer to COMMIT: txid_status(xid) on another session, after ending
 //!        the old session if its transaction is still in progress
 //! ```
@@ -32,10 +34,11 @@
 use std::time::{Duration, Instant};
 
 use reedbase_concurrent_core::{PendingWrite, ReedError, ReedResult, events};
-use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::backend::PgBackend;
-use crate::connection::{self, OpenTransaction};
+use crate::connection::{self, Commit, OpenTransaction};
 use crate::lock::MARGIN;
 use crate::options::server_millis;
 
@@ -68,6 +71,16 @@ struct Pending {
     id: String,
     xid: i64,
     backend_pid: i32,
+}
+
+/// Whether the insert's answer shows an entry (an id, and the transaction
+/// id and process the settling needs): only then is the commit sent.
+fn holds_an_entry(rows: &[Row]) -> bool {
+    rows.first().is_some_and(|row| {
+        matches!(row.try_get::<_, Option<String>>(1), Ok(Some(_)))
+            && row.try_get::<_, i64>(2).is_ok()
+            && row.try_get::<_, i32>(3).is_ok()
+    })
 }
 
 impl PgBackend {
@@ -131,47 +144,70 @@ impl PgBackend {
                 self.server_error(OPERATION, &error)
             }
         };
-        // The insert goes out behind the lock without waiting for it: the
+        // The insert goes out behind the lock without waiting for it, and
+        // the commit as soon as the insert's answer (with the transaction
+        // id) is in and shows an entry, on the connection's thread: the
         // producers' lock is held for the insert and the commit's round
-        // trip, not one more. The commit is sent only once the insert's
-        // answer (with the transaction id) is in, so that a lost connection
-        // before it means nothing was queued.
-        let (transaction, rows) = OpenTransaction::begin_with(
-            &mut conn,
-            &setup,
-            &insert,
-            &[Type::INT4, Type::BYTEA, Type::INT8],
-            &[&table_no, &body, &capacity],
-        )
-        .map_err(failed)?;
-        let Some(row) = rows.first() else {
-            // Dropping the transaction rolls it back.
-            return Err(shared
-                .server
-                .failure(OPERATION, "the queue insert returned no row"));
+        // trip, not one more, and no scheduling of this thread in between.
+        // The commit is sent only once the insert's answer is in, so that a
+        // lost connection before it means nothing was queued.
+        let params: Vec<Box<dyn ToSql + Send + Sync>> =
+            vec![Box::new(table_no), Box::new(body), Box::new(capacity)];
+        // The transaction (when the commit was not sent) ends with this
+        // block, before the connection may be let go.
+        let (entry, committed) = {
+            let (rows, commit) = OpenTransaction::begin_with_commit(
+                &mut conn,
+                &setup,
+                &insert,
+                &[Type::INT4, Type::BYTEA, Type::INT8],
+                params,
+                holds_an_entry,
+            )
+            .map_err(failed)?;
+            let Some(row) = rows.first() else {
+                // Not committed; dropping the transaction rolls it back.
+                return Err(shared
+                    .server
+                    .failure(OPERATION, "the queue insert returned no row"));
+            };
+            let pending: i64 = row.try_get(0).map_err(failed)?;
+            let committed = match commit {
+                Commit::Sent(committed) => committed,
+                Commit::NotSent(transaction) => {
+                    // Rolled back here, before the error is made.
+                    drop(transaction);
+                    if row
+                        .try_get::<_, Option<String>>(1)
+                        .map_err(failed)?
+                        .is_some()
+                    {
+                        return Err(shared.server.failure(
+                            OPERATION,
+                            "the queue insert's answer lacks the transaction id or process",
+                        ));
+                    }
+                    tracing::warn!(
+                        event = events::QUEUE_FULL,
+                        table,
+                        pending,
+                        capacity,
+                        "queue full: write refused"
+                    );
+                    return Err(ReedError::queue_full(
+                        table,
+                        usize::try_from(pending).unwrap_or(usize::MAX),
+                    ));
+                }
+            };
+            let entry = Pending {
+                id: row.try_get(1).map_err(failed)?,
+                xid: row.try_get(2).map_err(failed)?,
+                backend_pid: row.try_get(3).map_err(failed)?,
+            };
+            (entry, committed)
         };
-        let pending: i64 = row.try_get(0).map_err(failed)?;
-        let id: Option<String> = row.try_get(1).map_err(failed)?;
-        let Some(id) = id else {
-            // Dropping the transaction rolls it back.
-            tracing::warn!(
-                event = events::QUEUE_FULL,
-                table,
-                pending,
-                capacity,
-                "queue full: write refused"
-            );
-            return Err(ReedError::queue_full(
-                table,
-                usize::try_from(pending).unwrap_or(usize::MAX),
-            ));
-        };
-        let entry = Pending {
-            id,
-            xid: row.try_get(2).map_err(failed)?,
-            backend_pid: row.try_get(3).map_err(failed)?,
-        };
-        match transaction.commit() {
+        match committed {
             Ok(()) => Ok(entry.id),
             Err(error) if connection::session_ended(&error) => {
                 drop(conn);
