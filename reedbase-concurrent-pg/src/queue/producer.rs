@@ -144,13 +144,13 @@ impl PgBackend {
                 self.server_error(OPERATION, &error)
             }
         };
-        // The insert goes out behind the lock without waiting for it, and
-        // the commit as soon as the insert's answer (with the transaction
-        // id) is in and shows an entry, on the connection's thread: the
+        // The insert goes out behind the lock without waiting for it. The
+        // commit is sent only once the insert's answer (with the
+        // transaction id) is in and shows an entry, so that a connection
+        // lost before it means nothing was queued; and it is sent by the
+        // connection's thread as it reads that answer, so that the
         // producers' lock is held for the insert and the commit's round
-        // trip, not one more, and no scheduling of this thread in between.
-        // The commit is sent only once the insert's answer is in, so that a
-        // lost connection before it means nothing was queued.
+        // trip, not one more, and not for this thread's wake-up.
         let params: Vec<Box<dyn ToSql + Send + Sync>> =
             vec![Box::new(table_no), Box::new(body), Box::new(capacity)];
         // The transaction (when the commit was not sent) ends with this
