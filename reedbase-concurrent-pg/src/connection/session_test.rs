@@ -42,6 +42,18 @@ fn a_statement_is_prepared_once_per_session_and_their_number_is_bounded() {
     assert!(held <= PREPARED_MAX, "{held} statements held");
 }
 
+/// An insert into the temporary table of [`with_pipelined_table`].
+const PIPELINED_INSERT: &str = "INSERT INTO pg_temp.pipelined VALUES ($1) RETURNING x";
+
+/// A session with an empty temporary table `pipelined (x int4)`.
+fn with_pipelined_table(server: &TestServer) -> Session {
+    let mut session = open(server);
+    session
+        .batch_execute("CREATE TEMPORARY TABLE pipelined (x int4)")
+        .unwrap();
+    session
+}
+
 #[test]
 fn a_statement_pipelined_behind_a_failing_one_changes_nothing() {
     let Some(server) =
@@ -49,11 +61,8 @@ fn a_statement_pipelined_behind_a_failing_one_changes_nothing() {
     else {
         return;
     };
-    let mut session = open(&server);
-    session
-        .batch_execute("CREATE TEMPORARY TABLE pipelined (x int4)")
-        .unwrap();
-    let insert = "INSERT INTO pg_temp.pipelined VALUES ($1) RETURNING x";
+    let mut session = with_pipelined_table(&server);
+    let insert = PIPELINED_INSERT;
 
     let (first, second) = session
         .pipelined("BEGIN; SELECT 1 / 0", insert, &[Type::INT4], &[&1_i32])
@@ -84,11 +93,8 @@ fn a_pipelined_commit_is_sent_only_when_the_rows_allow_it() {
     else {
         return;
     };
-    let mut session = open(&server);
-    session
-        .batch_execute("CREATE TEMPORARY TABLE pipelined (x int4)")
-        .unwrap();
-    let insert = "INSERT INTO pg_temp.pipelined VALUES ($1) RETURNING x";
+    let mut session = with_pipelined_table(&server);
+    let insert = PIPELINED_INSERT;
     let above_one = |rows: &[Row]| rows.first().is_some_and(|row| row.get::<_, i32>(0) > 1);
     let values = |session: &mut Session| -> Vec<i32> {
         let rows = session
@@ -97,30 +103,26 @@ fn a_pipelined_commit_is_sent_only_when_the_rows_allow_it() {
         rows.iter().map(|row| row.get(0)).collect()
     };
 
+    let run = |session: &mut Session, start: &str, x: i32| {
+        session
+            .pipelined_commit(
+                start.to_string(),
+                insert,
+                &[Type::INT4],
+                vec![Box::new(x)],
+                above_one,
+            )
+            .unwrap()
+    };
+
     // Accepted: committed in the same go; a later rollback undoes nothing.
-    let ((begun, rows), committed) = session
-        .pipelined_commit(
-            "BEGIN".into(),
-            insert,
-            &[Type::INT4],
-            vec![Box::new(2_i32)],
-            above_one,
-        )
-        .unwrap();
+    let ((begun, rows), committed) = run(&mut session, "BEGIN", 2);
     begun.unwrap();
     assert_eq!(rows.unwrap()[0].get::<_, i32>(0), 2);
     committed.expect("COMMIT sent").unwrap();
 
     // Refused: no commit; the transaction is still open.
-    let ((begun, rows), committed) = session
-        .pipelined_commit(
-            "BEGIN".into(),
-            insert,
-            &[Type::INT4],
-            vec![Box::new(1_i32)],
-            above_one,
-        )
-        .unwrap();
+    let ((begun, rows), committed) = run(&mut session, "BEGIN", 1);
     begun.unwrap();
     assert_eq!(rows.unwrap()[0].get::<_, i32>(0), 1);
     assert!(committed.is_none(), "no COMMIT for rows refused");
@@ -128,15 +130,7 @@ fn a_pipelined_commit_is_sent_only_when_the_rows_allow_it() {
     session.batch_execute("ROLLBACK").unwrap();
 
     // A failed start: no commit, nothing written.
-    let ((begun, rows), committed) = session
-        .pipelined_commit(
-            "BEGIN; SELECT 1 / 0".into(),
-            insert,
-            &[Type::INT4],
-            vec![Box::new(3_i32)],
-            above_one,
-        )
-        .unwrap();
+    let ((begun, rows), committed) = run(&mut session, "BEGIN; SELECT 1 / 0", 3);
     assert_eq!(begun.unwrap_err().code(), Some(&SqlState::DIVISION_BY_ZERO));
     assert!(rows.is_err());
     assert!(committed.is_none(), "no COMMIT behind a failed start");
