@@ -106,6 +106,14 @@
 //!   [`failed_batch_removes_nothing_and_hands_write_back`],
 //!   [`batch_and_per_write_paths_agree`],
 //!   [`submit_applies_at_most_capacity_queued_writes_first`].
+//! - Group commit through the queue (`grouped.rs`):
+//!   [`grouped_submit_applies_the_queue_and_its_own_write`],
+//!   [`grouped_submit_returns_once_another_holder_applied_it`],
+//!   [`grouped_submit_is_queued_at_its_timeout`],
+//!   [`grouped_submit_reports_a_write_moved_aside`],
+//!   [`grouped_submit_hands_back_what_it_could_not_queue`],
+//!   [`grouped_submit_failure_after_queueing_names_the_entry`],
+//!   [`grouped_threads_apply_each_write_once_in_order`].
 //! - Dead letters (`dead_letters.rs`):
 //!   [`dead_letters_block_the_table_by_default`],
 //!   [`dead_letters_move_aside_after_n_failures`],
@@ -133,6 +141,7 @@ mod coordinator;
 mod coordinator_threads;
 mod dead_letters;
 mod drain_reports;
+mod grouped;
 mod lock;
 mod lock_across_threads;
 mod losing_locks;
@@ -156,6 +165,7 @@ pub use coordinator::*;
 pub use coordinator_threads::*;
 pub use dead_letters::*;
 pub use drain_reports::*;
+pub use grouped::*;
 pub use lock::*;
 pub use lock_across_threads::*;
 pub use losing_locks::{LosingGuard, LosingLocks, keys_applied_by_submit};
@@ -284,6 +294,14 @@ pub fn cases<B: Backend>() -> Vec<Case<B>> {
         case!(failed_batch_removes_nothing_and_hands_write_back),
         case!(batch_and_per_write_paths_agree),
         case!(submit_applies_at_most_capacity_queued_writes_first),
+        // Group commit through the queue.
+        case!(grouped_submit_applies_the_queue_and_its_own_write),
+        case!(grouped_submit_returns_once_another_holder_applied_it),
+        case!(grouped_submit_is_queued_at_its_timeout),
+        case!(grouped_submit_reports_a_write_moved_aside),
+        case!(grouped_submit_hands_back_what_it_could_not_queue),
+        case!(grouped_submit_failure_after_queueing_names_the_entry),
+        case!(grouped_threads_apply_each_write_once_in_order),
         // Dead letters.
         case!(dead_letters_block_the_table_by_default),
         case!(dead_letters_move_aside_after_n_failures),

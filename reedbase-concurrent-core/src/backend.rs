@@ -20,6 +20,10 @@ use crate::error::ReedResult;
 use crate::types::PendingWrite;
 use crate::validation::{validate_queue_id, validate_table_name};
 
+/// The longest pause of the default
+/// [`QueueBackend::wait_while_pending`] before it looks again.
+pub const PENDING_POLL: Duration = Duration::from_millis(1);
+
 /// The default number of pending writes a table's queue holds.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 100;
 
@@ -386,6 +390,33 @@ pub trait QueueBackend {
     ///
     /// Invalid table name or queue id, I/O errors.
     fn is_pending(&self, table_name: &str, queue_id: &str) -> ReedResult<bool>;
+
+    /// Waits at most `timeout` for the queued write `queue_id` to leave the
+    /// queue (applied and removed by a lock holder, or moved aside), and
+    /// returns whether it is still pending.
+    ///
+    /// It may return while the write is still pending, sooner than
+    /// `timeout`, when the table's lock may have come free: the caller
+    /// ([`WriteCoordinator::submit_grouped`](crate::WriteCoordinator::submit_grouped))
+    /// then tries the lock and applies the queue itself. The default looks
+    /// with [`is_pending`](QueueBackend::is_pending) after a pause of at
+    /// most [`PENDING_POLL`]; the fs backend sleeps until the queue or the
+    /// lock changes instead.
+    ///
+    /// # Errors
+    ///
+    /// As [`is_pending`](QueueBackend::is_pending).
+    fn wait_while_pending(
+        &self,
+        table_name: &str,
+        queue_id: &str,
+        timeout: Duration,
+    ) -> ReedResult<bool> {
+        validate_table_name(table_name)?;
+        validate_queue_id(queue_id)?;
+        std::thread::sleep(timeout.min(PENDING_POLL));
+        self.is_pending(table_name, queue_id)
+    }
 
     /// Moves a pending entry out of the queue, with `reason`, as the backend
     /// moves an unreadable entry aside; it is listed by

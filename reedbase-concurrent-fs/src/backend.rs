@@ -234,6 +234,15 @@ impl QueueBackend for FsBackend {
         table_queue::is_pending(&self.base, table_name, queue_id)
     }
 
+    fn wait_while_pending(
+        &self,
+        table_name: &str,
+        queue_id: &str,
+        timeout: Duration,
+    ) -> ReedResult<bool> {
+        table_queue::wait_while_pending(&self.base, table_name, queue_id, timeout)
+    }
+
     fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
         table_queue::move_aside(&self.base, table_name, queue_id, reason)
     }

@@ -6,6 +6,9 @@
 //!
 //! - several processes submit writes: each applied exactly once, in each
 //!   submitter's order, when nothing crashes;
+//! - several processes submit through `submit_grouped`: each write applied
+//!   exactly once, in each submitter's order, and in the table before its
+//!   submitter is told it was applied;
 //! - a process SIGKILLed between apply and remove: its entry is replayed by
 //!   the next lock holder, and the queue id lets the apply see the replay.
 //!
@@ -25,7 +28,8 @@ use std::thread;
 use std::time::Duration;
 
 use reedbase_concurrent_core::{
-    ApplyKey, CsvRow, LockBackend, PendingWrite, QueueBackend, WriteCoordinator, WriteOperation,
+    ApplyKey, BatchItem, CsvRow, LockBackend, PendingWrite, QueueBackend, SubmitOutcome,
+    WriteCoordinator, WriteOperation,
 };
 use reedbase_concurrent_fs::{Durability, FsBackend, FsOptions};
 use support::{ChildProcess, Runner, base_dir, child_role, param, tell_parent};
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         let base = base_dir();
         match role.as_str() {
             "submitter" => child_submitter(&base),
+            "grouped_submitter" => child_grouped_submitter(&base),
             "apply_then_stall" => child_apply_then_stall(&base),
             other => panic!("unknown child role {other}"),
         }
@@ -50,6 +55,10 @@ fn main() -> ExitCode {
     runner.run(
         "submitters_apply_each_write_once_in_order",
         submitters_apply_each_write_once_in_order,
+    );
+    runner.run(
+        "grouped_submitters_apply_each_write_once_in_order_before_returning",
+        grouped_submitters_apply_each_write_once_in_order_before_returning,
     );
     runner.run(
         "sigkill_between_apply_and_remove_replays_with_same_key",
@@ -166,6 +175,79 @@ fn submitters_apply_each_write_once_in_order() -> Outcome {
         "no write took the queue path; the scenario proved nothing"
     );
     assert_eq!(coordinator.backend().count_pending(TABLE).unwrap(), 0);
+    Ok(())
+}
+
+/// Submits `count` writes through `submit_grouped`, one `apply` call (one
+/// append) per batch; after each `Applied` its row must be in the table.
+fn child_grouped_submitter(base: &Path) {
+    let writer: usize = param("writer", "").parse().unwrap();
+    let count: usize = param("count", "").parse().unwrap();
+    let coordinator = WriteCoordinator::new(fast_backend(base));
+    for seq in 0..count {
+        let key = format!("w{writer}-{seq:04}");
+        let row = CsvRow::new(key.clone(), vec![writer.to_string()]);
+        let write = PendingWrite::new(WriteOperation::Insert, vec![row]);
+        let outcome = coordinator
+            .submit_grouped(TABLE, write, PATIENCE, |batch: &[BatchItem<'_>]| {
+                for item in batch {
+                    append_applied(base, item.key, item.write)?;
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|error| panic!("submit_grouped failed: {error}"));
+        assert!(
+            matches!(outcome, SubmitOutcome::Applied { .. }),
+            "{outcome:?}"
+        );
+        assert!(
+            read_log(base).iter().any(|(applied, _)| *applied == key),
+            "{key} was reported applied before it was in the table"
+        );
+    }
+}
+
+fn grouped_submitters_apply_each_write_once_in_order_before_returning() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let (writers, count) = (4, 60);
+    // Held until every submitter waits with a queued write, so that some
+    // writes are applied by another process's call.
+    let parent = fast_backend(dir.path());
+    let held = parent.acquire_lock(TABLE, PATIENCE).unwrap();
+    let mut children: Vec<ChildProcess> = (0..writers)
+        .map(|writer| {
+            let params = format!("writer={writer},count={count}");
+            ChildProcess::spawn("grouped_submitter", dir.path(), &params)
+        })
+        .collect::<Result<_, _>>()?;
+    let start = std::time::Instant::now();
+    while parent.count_pending(TABLE).unwrap() < writers {
+        assert!(start.elapsed() < PATIENCE, "the submitters queued nothing");
+        thread::sleep(Duration::from_millis(1));
+    }
+    drop(held);
+    for child in &mut children {
+        assert!(child.wait(PATIENCE)?.success(), "a submitter failed");
+    }
+    let log = read_log(dir.path());
+    assert_eq!(
+        log.len(),
+        writers * count,
+        "every write applied exactly once"
+    );
+    assert!(
+        log.iter().all(|(_, id)| id != "direct"),
+        "every grouped write is applied from the queue"
+    );
+    let mut next: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, _) in &log {
+        let (writer, seq) = key.split_once('-').unwrap();
+        let seq: usize = seq.parse().unwrap();
+        let expected = next.entry(writer.to_string()).or_insert(0);
+        assert_eq!(seq, *expected, "{writer}'s writes out of order or twice");
+        *expected += 1;
+    }
+    assert_eq!(parent.count_pending(TABLE).unwrap(), 0);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Short `cargo xtask stress` runs, so that every CI run proves that no
 //! acknowledged write is lost while writer processes are SIGKILLed, with
-//! per-write and with batch apply, on the fs backend and on the pg backend
+//! per-write, with batch apply and through `submit_grouped`, on the fs backend and on the pg backend
 //! (writers over TCP to the server; skipped without one, a failure with
 //! `REEDBASE_PG_REQUIRED=1`); and a short `--chaos` run (lock files
 //! deleted and renamed, junk and links in the queue, a full tmpfs when run
@@ -73,6 +73,11 @@ fn short_stress_run_with_kills_finds_no_violation() {
 #[test]
 fn short_batch_stress_run_with_kills_finds_no_violation() {
     passes_with_kills(&["--batch"]);
+}
+
+#[test]
+fn short_grouped_stress_run_with_kills_finds_no_violation() {
+    passes_with_kills(&["--grouped"]);
 }
 
 #[test]

@@ -85,6 +85,15 @@ macro_rules! forward_backends {
                 (**self).is_pending(table_name, queue_id)
             }
 
+            fn wait_while_pending(
+                &self,
+                table_name: &str,
+                queue_id: &str,
+                timeout: Duration,
+            ) -> ReedResult<bool> {
+                (**self).wait_while_pending(table_name, queue_id, timeout)
+            }
+
             fn move_aside(&self, table_name: &str, queue_id: &str, reason: &str) -> ReedResult<MovedAside> {
                 (**self).move_aside(table_name, queue_id, reason)
             }

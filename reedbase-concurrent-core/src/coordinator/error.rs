@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! [`WriteError`]: the one error of [`submit`](super::WriteCoordinator::submit),
-//! [`drain`](super::WriteCoordinator::drain) and their batch forms.
+//! [`drain`](super::WriteCoordinator::drain), their batch forms and
+//! [`submit_grouped`](super::WriteCoordinator::submit_grouped).
 
 use std::fmt;
 
@@ -77,6 +78,8 @@ struct Inner {
     failure: WriteFailure,
     write: Option<PendingWrite>,
     drained: usize,
+    /// `submit_grouped`: the id the caller's write is queued under.
+    queued_as: Option<String>,
 }
 
 impl WriteError {
@@ -87,6 +90,7 @@ impl WriteError {
                 failure,
                 write,
                 drained: 0,
+                queued_as: None,
             }),
         }
     }
@@ -96,6 +100,21 @@ impl WriteError {
     pub(crate) fn after_draining(mut self, drained: usize) -> Self {
         self.inner.drained = drained;
         self
+    }
+
+    /// The same error, recording that the caller's write is queued as `id`
+    /// (and not handed back).
+    pub(crate) fn with_queued_as(mut self, id: String) -> Self {
+        self.inner.queued_as = Some(id);
+        self
+    }
+
+    /// The id the caller's write is queued under when the call stopped after
+    /// queueing it ([`submit_grouped`](super::WriteCoordinator::submit_grouped)):
+    /// it stays queued, and a later lock holder applies it, so it must not be
+    /// submitted again.
+    pub fn queued_as(&self) -> Option<&str> {
+        self.inner.queued_as.as_deref()
     }
 
     /// How many queued writes the call applied and removed before it
@@ -211,6 +230,7 @@ impl fmt::Debug for WriteError {
             .field("failure", &self.inner.failure)
             .field("write", &self.inner.write)
             .field("drained", &self.inner.drained)
+            .field("queued_as", &self.inner.queued_as)
             .finish()
     }
 }
@@ -224,6 +244,11 @@ impl fmt::Display for WriteError {
             write!(
                 f,
                 "write to table '{table}' was not applied and is handed back to the caller: "
+            )?;
+        } else if let Some(id) = &self.inner.queued_as {
+            write!(
+                f,
+                "write to table '{table}' stays queued as '{id}' (not handed back): "
             )?;
         } else {
             write!(f, "draining table '{table}' stopped: ")?;

@@ -29,6 +29,13 @@
 //! is as fast when `apply` is cheap. Both run the same loop; a batch is
 //! removed from the queue only after its `apply` returned `Ok`.
 //!
+//! [`submit_grouped`](WriteCoordinator::submit_grouped) goes further: every
+//! write is queued, and its caller waits until a lock holder has applied it
+//! (taking the lock and applying the queue itself when it can). Writers
+//! that arrive together share one `apply`, and with a relaxed queue no
+//! writer flushes anything of its own: the acknowledgement means the write
+//! is applied.
+//!
 //! # Delivery guarantee
 //!
 //! Delivery is **at least once, in order**. A queued write is never
@@ -83,6 +90,7 @@ mod apply;
 mod drainer;
 mod error;
 mod flow;
+mod grouped;
 mod options;
 mod prepare_time;
 mod service;

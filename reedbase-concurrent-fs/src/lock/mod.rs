@@ -139,7 +139,7 @@ pub(crate) mod flock;
 pub(crate) mod held;
 mod holder;
 mod holding;
-mod notify;
+pub(crate) mod notify;
 pub(crate) mod table_lock;
 mod turn_record;
 mod turn_wait;

@@ -79,7 +79,7 @@ pub(crate) const BURST: [Duration; 4] = [
 ];
 
 /// The name whose events matter.
-const LOCK_FILE: &[u8] = b"write.lock";
+pub(crate) const LOCK_FILE: &[u8] = b"write.lock";
 
 #[cfg(test)]
 thread_local! {
@@ -198,12 +198,33 @@ impl Drop for Watch {
         };
         // Fails harmlessly when the watch has ended already.
         let _ = inotify::remove_watch(&inotify, self.wd);
-        let pid = std::process::id();
-        if let Ok(mut spare) = SPARE.lock()
-            && spare.len() < SPARE_INSTANCES
-        {
-            spare.push((pid, inotify));
-        }
+        put_back_instance(inotify);
+    }
+}
+
+/// An inotify instance for a new watch: an idle one of this process, else
+/// a new one (`None` where none can be made).
+pub(crate) fn take_instance() -> Option<OwnedFd> {
+    let pid = std::process::id();
+    let spare = SPARE.lock().ok().and_then(|mut spare| {
+        // Inherited from a parent process: shared with it, not ours.
+        spare.retain(|(owner, _)| *owner == pid);
+        spare.pop()
+    });
+    match spare {
+        Some((_, inotify)) => Some(inotify),
+        None => inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok(),
+    }
+}
+
+/// Keeps `inotify`, whose watches were removed, for the next wait (or
+/// closes it when enough are kept).
+pub(crate) fn put_back_instance(inotify: OwnedFd) {
+    let pid = std::process::id();
+    if let Ok(mut spare) = SPARE.lock()
+        && spare.len() < SPARE_INSTANCES
+    {
+        spare.push((pid, inotify));
     }
 }
 
@@ -215,16 +236,7 @@ impl Watch {
         if NO_WATCH.with(std::cell::Cell::get) {
             return None;
         }
-        let pid = std::process::id();
-        let spare = SPARE.lock().ok().and_then(|mut spare| {
-            // Inherited from a parent process: shared with it, not ours.
-            spare.retain(|(owner, _)| *owner == pid);
-            spare.pop()
-        });
-        let inotify = match spare {
-            Some((_, inotify)) => inotify,
-            None => inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok()?,
-        };
+        let inotify = take_instance()?;
         // The magic link names the open directory itself, wherever it is
         // now; nothing below the base directory is looked up by name.
         let path = format!("/proc/self/fd/{}", dir.as_raw_fd());

@@ -84,6 +84,7 @@ pub(crate) mod entry_id;
 pub(crate) mod kept_queue;
 mod late_free;
 pub(crate) mod listing;
+mod pending_wait;
 pub(crate) mod producer;
 pub(crate) mod producers_lock;
 mod staged;

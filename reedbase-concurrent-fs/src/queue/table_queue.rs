@@ -241,6 +241,16 @@ pub(crate) fn is_pending(base: &BaseDir, table_name: &str, queue_id: &str) -> Re
         .map_err(|e| ReedError::io("read_queue_file", &paths.queue_dir.join(&name), &e))
 }
 
+/// `wait_while_pending`: see `pending_wait`.
+pub(crate) fn wait_while_pending(
+    base: &BaseDir,
+    table_name: &str,
+    queue_id: &str,
+    timeout: std::time::Duration,
+) -> ReedResult<bool> {
+    super::pending_wait::wait_while_pending(base, table_name, queue_id, timeout)
+}
+
 /// `move_aside`: a dead letter, moved as a corrupt entry is.
 pub(crate) fn move_aside(
     base: &BaseDir,

@@ -50,7 +50,7 @@ use super::load_child::{
 };
 use super::load_mode::{
     Counts, FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE,
-    FLOOR_TIMEOUT_ENQUEUE, Mode,
+    FLOOR_TIMEOUT_ENQUEUE, GROUPED, Mode,
 };
 use super::measure::{Recorder, Stats, Unit};
 use super::subjects::is_pg;
@@ -79,10 +79,11 @@ pub const THROUGHPUT_MODES: [&str; 8] = [
 /// durable) applying per write, or per transaction: what a lock holder
 /// drains and its own write in one append; pg with a durable queue; and
 /// the floors, beside the columns they bound.
-pub const GROUP_COMMIT_MODES: [&str; 13] = [
+pub const GROUP_COMMIT_MODES: [&str; 14] = [
     "last",
     "fs per-write",
     "fs batch",
+    GROUPED,
     FLOOR_DURABLE_ENQUEUE,
     FLOOR_DURABLE_APPEND,
     "fs per-write relaxed",

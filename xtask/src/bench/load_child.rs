@@ -234,6 +234,11 @@ impl Writer {
             );
             self.counts.submitted += 1;
             let started = Instant::now();
+            if mode.grouped {
+                self.grouped(&coordinator, write, mode.timeout)?;
+                self.acknowledged(started);
+                continue;
+            }
             let outcome = if mode.batch {
                 coordinator.submit_batch(TABLE, write, mode.timeout, |batch: &[BatchItem<'_>]| {
                     let text: String = batch
@@ -261,6 +266,33 @@ impl Writer {
                 }
                 Err(error) => return Err(format!("submit: {error}")),
             }
+        }
+        Ok(())
+    }
+
+    /// One write through `submit_grouped`: queued, and acknowledged once
+    /// applied (or still queued at `timeout`); every write goes through the
+    /// queue, so each acknowledgement counts as queued.
+    fn grouped<B: Backend>(
+        &mut self,
+        coordinator: &WriteCoordinator<B>,
+        write: PendingWrite,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let outcome = coordinator
+            .submit_grouped(TABLE, write, timeout, |batch: &[BatchItem<'_>]| {
+                let text: String = batch
+                    .iter()
+                    .flat_map(|item| item.write.rows.iter())
+                    .map(|r| r.to_csv() + "\n")
+                    .collect();
+                Ok(self.apply_text(&text)?)
+            })
+            .map_err(|error| format!("submit_grouped: {error}"))?;
+        self.counts.queued += 1;
+        match outcome {
+            SubmitOutcome::Applied { drained } => self.counts.drained += drained as u64,
+            SubmitOutcome::Queued(_) => self.counts.unapplied += 1,
         }
         Ok(())
     }

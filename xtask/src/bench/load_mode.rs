@@ -38,6 +38,13 @@ pub const FLOOR_TIMEOUT_ENQUEUE: &str = "floor: timeout + enqueue";
 /// commit's flush.
 pub const FLOOR_PG_ENQUEUE: &str = "pg floor: ordered enqueue";
 
+/// The group-commit group's `submit_grouped` column: every write queued in
+/// a relaxed queue and acknowledged once a lock holder has applied it (one
+/// fsync of the table file per batch, none of its own), waiting at most
+/// [`TIMEOUT`] for that, as the old module's writers wait at most its poll
+/// interval (100 ms) for its lock.
+pub const GROUPED: &str = "fs grouped";
+
 /// How a writer writes, from its column label.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mode {
@@ -56,7 +63,10 @@ pub struct Mode {
     /// Whether fs applies in batches (`submit_batch`), or SQLite applies
     /// what it drains with the writer's own write in one append.
     pub batch: bool,
-    /// The lock timeout of each write.
+    /// Whether fs writes through `submit_grouped` ([`GROUPED`]).
+    pub grouped: bool,
+    /// The lock timeout of each write; for [`GROUPED`], how long a write
+    /// waits to be applied.
     pub timeout: Duration,
 }
 
@@ -71,6 +81,7 @@ impl Mode {
             "fs batch" => ("fs", true, true),
             "fs per-write relaxed" => ("fs", false, false),
             "fs batch relaxed" => ("fs", false, true),
+            GROUPED => ("fs", false, true),
             "pg durable" | "pg per-write" => ("pg", true, false),
             "pg relaxed" => ("pg", false, false),
             "pg batch" => ("pg", true, true),
@@ -89,7 +100,8 @@ impl Mode {
             durable_queue,
             durable_apply,
             batch,
-            timeout: if durable_apply {
+            grouped: label == GROUPED,
+            timeout: if durable_apply && label != GROUPED {
                 GROUP_COMMIT_TIMEOUT
             } else {
                 TIMEOUT
@@ -109,6 +121,10 @@ pub struct Counts {
     pub queued: u64,
     /// Its own writes refused: queue full (or, for SQLite, still busy).
     pub rejected: u64,
+    /// [`GROUPED`]: its own writes still queued when their wait ended
+    /// (acknowledged as queued, with the relaxed queue's durability).
+    #[serde(default)]
+    pub unapplied: u64,
     /// Its own writes that failed because the old module read a partly
     /// written queue entry while draining.
     pub failed: u64,
@@ -128,6 +144,7 @@ impl Counts {
         self.applied_direct += other.applied_direct;
         self.queued += other.queued;
         self.rejected += other.rejected;
+        self.unapplied += other.unapplied;
         self.failed += other.failed;
         self.drained += other.drained;
         self.ended_at = self.ended_at.max(other.ended_at);

@@ -7,7 +7,7 @@
 use super::super::load::{GROUP_COMMIT, OP_ACKNOWLEDGED, OP_P99, THROUGHPUT};
 use super::super::load_mode::{
     FLOOR_DURABLE_APPEND, FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE,
-    FLOOR_TIMEOUT_ENQUEUE,
+    FLOOR_TIMEOUT_ENQUEUE, GROUPED,
 };
 use super::super::measure::Unit;
 use super::super::report::format_ratio;
@@ -125,6 +125,19 @@ pub(super) fn check_load(l: &Lookup, checks: &mut Vec<TargetCheck>) {
         ("fs batch relaxed", "fs per-write relaxed", 3.0),
         FLOOR_TIMEOUT_ENQUEUE,
     ));
+    // Acknowledged once applied: as durable as the durable queue's
+    // acknowledgement, with no flush of the writer's own.
+    checks.push(check(
+        "group commit: 8 processes, durable apply, grouped (acknowledged when applied)",
+        three,
+        versus(
+            l,
+            (GROUP_COMMIT, OP_ACKNOWLEDGED),
+            GROUPED,
+            "fs per-write",
+            3.0,
+        ),
+    ));
     // pg's queue is the server's: what bounds it is an ordered insert per
     // write there, its producers' lock held across each commit's flush.
     checks.push(versus_floor(
@@ -139,6 +152,7 @@ pub(super) fn check_load(l: &Lookup, checks: &mut Vec<TargetCheck>) {
     ));
     for (queue, batch, each) in [
         ("durable", "fs batch", "fs per-write"),
+        ("grouped", GROUPED, "fs per-write"),
         ("relaxed", "fs batch relaxed", "fs per-write relaxed"),
         ("pg durable", "pg batch", "pg per-write"),
     ] {
@@ -186,6 +200,19 @@ pub(super) fn check_load(l: &Lookup, checks: &mut Vec<TargetCheck>) {
             GROUP_COMMIT,
             ("fs batch", peer, 1.0),
             FLOOR_DURABLE_ENQUEUE,
+        ));
+    }
+    for (what, peer) in [
+        ("8 processes, durable apply, grouped, vs last", "last"),
+        (
+            "8 processes, durable apply, grouped, vs SQLite",
+            "sqlite batch",
+        ),
+    ] {
+        checks.push(check(
+            what,
+            ahead,
+            versus(l, (GROUP_COMMIT, OP_ACKNOWLEDGED), GROUPED, peer, 1.0),
         ));
     }
     for (what, peer) in [

@@ -8,7 +8,7 @@ use super::check_floors::{
     CHECKED_UNLINKAT_BY_PATH,
 };
 use super::load_mode::{
-    FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE, FLOOR_TIMEOUT_ENQUEUE,
+    FLOOR_DURABLE_ENQUEUE, FLOOR_FLOCK, FLOOR_PG_ENQUEUE, FLOOR_TIMEOUT_ENQUEUE, GROUPED, TIMEOUT,
 };
 use super::measure::{Measurement, Unit};
 use super::paired::{self, paired_ratio};
@@ -215,6 +215,12 @@ pub fn layouts() -> Vec<Layout> {
                      fs's queue durable, or relaxed; sqlite's and pg's durable; lock timeout {} ms, so that most writers queue",
                     super::load_mode::GROUP_COMMIT_TIMEOUT.as_millis()
                 ),
+                format!(
+                    "grouped: submit_grouped, every write queued in a relaxed queue and \
+                     acknowledged once a lock holder has applied it (one fsync per batch, none of \
+                     the writer's own), waiting at most {} ms for that",
+                    TIMEOUT.as_millis()
+                ),
                 "floor: durable enqueue: write + fsync a temporary, rename, fsync the shared \
                  directory, no lock; the bound of queueing each write durably with two flushes"
                     .into(),
@@ -235,6 +241,9 @@ pub fn layouts() -> Vec<Layout> {
             ratios: vec![
                 ("fs batch", "fs per-write"),
                 ("fs batch", FLOOR_DURABLE_ENQUEUE),
+                (GROUPED, "fs per-write"),
+                (GROUPED, "last"),
+                (GROUPED, "sqlite batch"),
                 ("fs batch relaxed", "fs per-write relaxed"),
                 ("fs batch relaxed", FLOOR_TIMEOUT_ENQUEUE),
                 ("fs batch", "last"),

@@ -86,6 +86,10 @@ pub struct WriterArgs {
     /// Apply in batches.
     #[arg(long)]
     batch: bool,
+    /// Write through `submit_grouped` (every write queued, acknowledged
+    /// once applied).
+    #[arg(long)]
+    grouped: bool,
     /// Retry a write after any failure (the base is under attack).
     #[arg(long)]
     chaos: bool,
@@ -108,7 +112,7 @@ fn write_until<B: Backend>(
 ) -> Result<(), String> {
     let dir = args.dir.as_path();
     let mut seq: u64 = 0;
-    while now_nanos() < args.until {
+    'writes: while now_nanos() < args.until {
         let row = CsvRow::new(
             format!("w{}-{seq}", args.writer),
             vec![args.writer.to_string(), seq.to_string()],
@@ -117,13 +121,21 @@ fn write_until<B: Backend>(
         // Vary the timeout so that both paths (lock and queue) are taken.
         let timeout = Duration::from_millis(seq % 3);
         loop {
-            let outcome = if args.batch {
+            let outcome = if args.grouped {
+                coordinator.submit_grouped(TABLE, write, timeout, |batch| Ok(apply(dir, batch)?))
+            } else if args.batch {
                 coordinator.submit_batch(TABLE, write, timeout, |batch| Ok(apply(dir, batch)?))
             } else {
                 coordinator.submit(TABLE, write, timeout, |key, w| Ok(apply_one(dir, key, w)?))
             };
             match outcome {
                 Ok(_) => break,
+                // Queued, then stopped (the base under attack): not handed
+                // back, so not written again, and not acknowledged either.
+                Err(error) if error.queued_as().is_some() => {
+                    seq += 1;
+                    continue 'writes;
+                }
                 Err(error) if error.is_queue_full() || error.is_queue_busy() || args.chaos => {
                     write = error.into_write().ok_or("a refused write is handed back")?;
                     if now_nanos() >= args.until {

@@ -77,6 +77,10 @@ pub struct Options {
     /// Apply in batches (submit_batch: one fsync of the table per batch)
     #[arg(long)]
     pub batch: bool,
+    /// Write through submit_grouped: every write queued, acknowledged once
+    /// a lock holder applied it (one fsync of the table per batch)
+    #[arg(long)]
+    pub grouped: bool,
     /// Also delete and rename the lock file and the corrupt directory, drop
     /// junk files and links (to files outside the base, to FIFOs) into the
     /// queue, and, as root, put the base on a small tmpfs and fill it;

@@ -65,6 +65,7 @@ fn spawn(
         format!("--until={until}"),
     ];
     args.extend(options.batch.then(|| "--batch".to_string()));
+    args.extend(options.grouped.then(|| "--grouped".to_string()));
     args.extend(options.chaos.then(|| "--chaos".to_string()));
     args.extend(site.args());
     let mut child = ChildProcess::spawn(&args)?;
@@ -121,6 +122,7 @@ pub fn supervise(
     let modes: Vec<&str> = [
         (options.kill, "killing at random"),
         (options.batch, "batch apply"),
+        (options.grouped, "grouped writes"),
         (options.chaos, "chaos"),
     ]
     .iter()

@@ -223,8 +223,11 @@ fn final_drain(
     queue: &StressBackend,
 ) -> Result<Option<usize>, String> {
     let (sender, receiver) = mpsc::channel();
-    let (dir, batch, queue): (PathBuf, bool, StressBackend) =
-        (dir.to_path_buf(), options.batch, queue.clone());
+    let (dir, batch, queue): (PathBuf, bool, StressBackend) = (
+        dir.to_path_buf(),
+        options.batch || options.grouped,
+        queue.clone(),
+    );
     thread::spawn(move || {
         let drained = with_backend!(queue, b => drain_with(b, &dir, batch));
         let _ = sender.send(drained.map_err(|e| format!("final drain: {e}")));
