@@ -225,8 +225,13 @@ fn pump(
     thread::spawn(move || {
         while let Ok((when, chunk)) = arrived.recv() {
             let is_commit = upstream && chunk.windows(6).any(|w| w == b"COMMIT");
+            // The mode the chunk is forwarded under: a `COMMIT` forwarded
+            // before `HoldCommitReply` was set must not stall its
+            // connection afterwards (its answer may be back already).
+            let mut forwarded_under;
             loop {
                 let mode = *state.mode.lock().unwrap();
+                forwarded_under = mode;
                 if mode == Mode::Cut || state.stopped.load(Ordering::SeqCst) {
                     to.close();
                     return;
@@ -251,14 +256,10 @@ fn pump(
             if to.write_all(&chunk).is_err() {
                 return;
             }
-            if mode_is(&state, Mode::HoldCommitReply) && is_commit {
+            if forwarded_under == Mode::HoldCommitReply && is_commit {
                 stalled.store(true, Ordering::SeqCst);
             }
         }
         to.close();
     });
-}
-
-fn mode_is(state: &State, mode: Mode) -> bool {
-    *state.mode.lock().unwrap() == mode
 }
