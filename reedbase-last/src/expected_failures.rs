@@ -117,6 +117,15 @@ pub const EXPECTED_FAILURES: &[(&str, &str)] = &[
          writes and the caller's come in three calls, not one",
     ),
     (
+        "grouped_submit_applies_the_queue_and_its_own_write",
+        "no batch read (core's default get_pending_batch returns the head alone): two queued \
+         writes and the grouped write's own come in three calls, not one",
+    ),
+    (
+        "grouped_submit_reports_a_write_moved_aside",
+        "the old module cannot move an entry aside: move_aside is an Unsupported IoError",
+    ),
+    (
         "batch_holds_at_most_max_batch",
         "no batch read (core's default get_pending_batch returns the head alone): every batch \
          holds one queued write, not max_batch",

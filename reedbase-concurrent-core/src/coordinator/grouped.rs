@@ -35,10 +35,13 @@ impl<B: Backend> WriteCoordinator<B> {
     /// ([`ApplyKey::queue_id`](super::ApplyKey::queue_id)).
     ///
     /// Returns [`SubmitOutcome::Applied`] once the write has been applied,
-    /// by this call (`drained` counts every queued write it applied, its
-    /// own included) or by another lock holder (`drained` is 0); or
+    /// by this call or by another lock holder (`drained` counts the queued
+    /// writes this call applied, its own among them when it was the one to
+    /// apply it); or
     /// [`SubmitOutcome::Queued`] if it is still queued when `timeout` has
-    /// passed, to be applied by a later holder as any queued write.
+    /// passed, to be applied by a later holder as any queued write
+    /// (`drained` of an error counts what this call applied before it
+    /// stopped).
     ///
     /// An acknowledgement by `Applied` is as durable as `apply` makes it,
     /// whatever the queue's own durability: with a relaxed queue a writer
@@ -151,22 +154,31 @@ impl<B: Backend> WriteCoordinator<B> {
                 .after_draining(drained)
                 .with_queued_as(id.clone())
         };
-        let backend_failed = |error: ReedError| queued(WriteFailure::Backend(error), 0);
+        let mut drained = 0;
+        let backend_failed =
+            |error: ReedError, drained: usize| queued(WriteFailure::Backend(error), drained);
         loop {
             if let Some(guard) = self
                 .backend
                 .try_acquire_lock(table_name)
-                .map_err(backend_failed)?
+                .map_err(|error| backend_failed(error, drained))?
             {
                 let run = Run::new(&self.backend, &self.options, &guard, table_name);
-                let drained = run
+                drained += run
                     .apply_queued(None, sink)
-                    .map_err(|stopped| queued(stopped.failure, stopped.drained))?;
+                    .map_err(|stopped| queued(stopped.failure, drained + stopped.drained))?;
                 drop(guard);
-                // The queue was empty when the drain ended: this write was
-                // applied, by this call or an earlier holder, unless it was
-                // moved aside.
-                return self.settled(table_name, &id, drained);
+                // The drain went on until nothing was left to apply: this
+                // write was applied, by this call or an earlier holder,
+                // unless it was moved aside, or left in place behind an
+                // entry the backend could not hand out.
+                let pending = self
+                    .backend
+                    .is_pending(table_name, &id)
+                    .map_err(|error| backend_failed(error, drained))?;
+                if !pending {
+                    return self.settled(table_name, &id, drained);
+                }
             }
             let left = timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
@@ -175,9 +187,9 @@ impl<B: Backend> WriteCoordinator<B> {
             let pending = self
                 .backend
                 .wait_while_pending(table_name, &id, left.min(GROUPED_RETRY))
-                .map_err(backend_failed)?;
+                .map_err(|error| backend_failed(error, drained))?;
             if !pending {
-                return self.settled(table_name, &id, 0);
+                return self.settled(table_name, &id, drained);
             }
         }
     }
