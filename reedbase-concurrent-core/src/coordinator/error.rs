@@ -109,10 +109,11 @@ impl WriteError {
         self
     }
 
-    /// The id the caller's write is queued under when the call stopped after
-    /// queueing it ([`submit_grouped`](super::WriteCoordinator::submit_grouped)):
-    /// it stays queued, and a later lock holder applies it, so it must not be
-    /// submitted again.
+    /// The id the caller's write was queued under, when the call stopped
+    /// after queueing it ([`submit_grouped`](super::WriteCoordinator::submit_grouped)):
+    /// it was not handed back and must not be submitted again. It stays
+    /// queued for a later lock holder ([`QueueBackend::is_pending`](crate::QueueBackend::is_pending)
+    /// tells), unless the error came after it had left the queue.
     pub fn queued_as(&self) -> Option<&str> {
         self.inner.queued_as.as_deref()
     }
