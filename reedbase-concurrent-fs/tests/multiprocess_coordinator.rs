@@ -123,18 +123,22 @@ fn child_submitter(base: &Path) {
     }
 }
 
-fn submitters_apply_each_write_once_in_order() -> Outcome {
-    let dir = tempfile::tempdir().unwrap();
-    let (writers, count) = (4, 60);
-    // Hold the lock until the submitters have queued something, so that the
-    // queue path is taken however the scheduler runs them (on a loaded
-    // machine they may otherwise run one after another, never contending).
-    let parent = fast_backend(dir.path());
+/// Starts `writers` children in `role`, each submitting `count` writes,
+/// while this process holds the lock until each has queued one (so that
+/// the queue path is taken however the scheduler runs them: on a loaded
+/// machine they may otherwise run one after another, never contending);
+/// waits for them and returns the table's log.
+fn run_submitters(
+    dir: &Path,
+    role: &str,
+    (writers, count): (usize, usize),
+) -> Result<Vec<(String, String)>, String> {
+    let parent = fast_backend(dir);
     let held = parent.acquire_lock(TABLE, PATIENCE).unwrap();
     let mut children: Vec<ChildProcess> = (0..writers)
         .map(|writer| {
             let params = format!("writer={writer},count={count}");
-            ChildProcess::spawn("submitter", dir.path(), &params)
+            ChildProcess::spawn(role, dir, &params)
         })
         .collect::<Result<_, _>>()?;
     let start = std::time::Instant::now();
@@ -146,21 +150,14 @@ fn submitters_apply_each_write_once_in_order() -> Outcome {
     for child in &mut children {
         assert!(child.wait(PATIENCE)?.success(), "a submitter failed");
     }
-    let coordinator = WriteCoordinator::new(fast_backend(dir.path()));
-    coordinator
-        .drain(TABLE, PATIENCE, |key, w| {
-            Ok(append_applied(dir.path(), key, w)?)
-        })
-        .unwrap();
-    let log = read_log(dir.path());
-    let queued = log.iter().filter(|(_, id)| id != "direct").count();
-    assert_eq!(
-        log.len(),
-        writers * count,
-        "every write applied exactly once"
-    );
+    Ok(read_log(dir))
+}
+
+/// Every writer's rows in `log` once each, in the order it wrote them.
+fn assert_each_once_in_order(log: &[(String, String)], total: usize) {
+    assert_eq!(log.len(), total, "every write applied exactly once");
     let mut next: BTreeMap<String, usize> = BTreeMap::new();
-    for (key, _) in &log {
+    for (key, _) in log {
         let (writer, seq) = key.split_once('-').unwrap();
         let seq: usize = seq.parse().unwrap();
         let expected = next.entry(writer.to_string()).or_insert(0);
@@ -170,8 +167,22 @@ fn submitters_apply_each_write_once_in_order() -> Outcome {
         );
         *expected += 1;
     }
+}
+
+fn submitters_apply_each_write_once_in_order() -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let (writers, count) = (4, 60);
+    run_submitters(dir.path(), "submitter", (writers, count))?;
+    let coordinator = WriteCoordinator::new(fast_backend(dir.path()));
+    coordinator
+        .drain(TABLE, PATIENCE, |key, w| {
+            Ok(append_applied(dir.path(), key, w)?)
+        })
+        .unwrap();
+    let log = read_log(dir.path());
+    assert_each_once_in_order(&log, writers * count);
     assert!(
-        queued > 0,
+        log.iter().any(|(_, id)| id != "direct"),
         "no write took the queue path; the scenario proved nothing"
     );
     assert_eq!(coordinator.backend().count_pending(TABLE).unwrap(), 0);
@@ -210,44 +221,13 @@ fn child_grouped_submitter(base: &Path) {
 fn grouped_submitters_apply_each_write_once_in_order_before_returning() -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (writers, count) = (4, 60);
-    // Held until every submitter waits with a queued write, so that some
-    // writes are applied by another process's call.
-    let parent = fast_backend(dir.path());
-    let held = parent.acquire_lock(TABLE, PATIENCE).unwrap();
-    let mut children: Vec<ChildProcess> = (0..writers)
-        .map(|writer| {
-            let params = format!("writer={writer},count={count}");
-            ChildProcess::spawn("grouped_submitter", dir.path(), &params)
-        })
-        .collect::<Result<_, _>>()?;
-    let start = std::time::Instant::now();
-    while parent.count_pending(TABLE).unwrap() < writers {
-        assert!(start.elapsed() < PATIENCE, "the submitters queued nothing");
-        thread::sleep(Duration::from_millis(1));
-    }
-    drop(held);
-    for child in &mut children {
-        assert!(child.wait(PATIENCE)?.success(), "a submitter failed");
-    }
-    let log = read_log(dir.path());
-    assert_eq!(
-        log.len(),
-        writers * count,
-        "every write applied exactly once"
-    );
+    let log = run_submitters(dir.path(), "grouped_submitter", (writers, count))?;
+    assert_each_once_in_order(&log, writers * count);
     assert!(
         log.iter().all(|(_, id)| id != "direct"),
         "every grouped write is applied from the queue"
     );
-    let mut next: BTreeMap<String, usize> = BTreeMap::new();
-    for (key, _) in &log {
-        let (writer, seq) = key.split_once('-').unwrap();
-        let seq: usize = seq.parse().unwrap();
-        let expected = next.entry(writer.to_string()).or_insert(0);
-        assert_eq!(seq, *expected, "{writer}'s writes out of order or twice");
-        *expected += 1;
-    }
-    assert_eq!(parent.count_pending(TABLE).unwrap(), 0);
+    assert_eq!(fast_backend(dir.path()).count_pending(TABLE).unwrap(), 0);
     Ok(())
 }
 

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::error::{ApplyError, WriteError, WriteFailure};
 use super::flow::{Run, Sink, WholeBatch};
-use super::{BatchItem, Room, SubmitOutcome, WriteCoordinator};
+use super::{BatchItem, Room, SubmitOutcome, WriteCoordinator, warn_handed_back};
 use crate::backend::Backend;
 use crate::error::ReedError;
-use crate::events;
 use crate::types::PendingWrite;
 use crate::validation::validate_table_name;
 
@@ -101,12 +100,7 @@ impl<B: Backend> WriteCoordinator<B> {
                 // A write that stays queued is not lost; what stopped the
                 // call (a failing apply, a lost lock) has its own event.
                 if error.handed_back().is_some() {
-                    tracing::warn!(
-                        event = events::WRITE_HANDED_BACK,
-                        table = table_name,
-                        error = %error,
-                        "write handed back to the caller"
-                    );
+                    warn_handed_back(table_name, error);
                 }
             })
     }
@@ -134,14 +128,7 @@ impl<B: Backend> WriteCoordinator<B> {
                     // Full, then the lock came free: applied as `submit`
                     // applies it, after the whole queue.
                     Ok(Room::Locked(guard)) => {
-                        let run = Run::new(&self.backend, &self.options, &guard, table_name);
-                        return match run.apply_queued(Some(&write), sink) {
-                            Ok(drained) => Ok(SubmitOutcome::Applied { drained }),
-                            Err(stopped) => {
-                                Err(WriteError::new(table_name, stopped.failure, Some(write))
-                                    .after_draining(stopped.drained))
-                            }
-                        };
+                        return self.apply_direct(table_name, &guard, write, sink);
                     }
                     Err(error) => return Err(reject(write, error)),
                 }

@@ -325,14 +325,7 @@ impl<B: Backend> WriteCoordinator<B> {
         sink: &mut S,
     ) -> Result<SubmitOutcome, WriteError> {
         self.submit_or_hand_back(table_name, write, timeout, sink)
-            .inspect_err(|error| {
-                tracing::warn!(
-                    event = crate::events::WRITE_HANDED_BACK,
-                    table = table_name,
-                    error = %error,
-                    "write handed back to the caller"
-                );
-            })
+            .inspect_err(|error| warn_handed_back(table_name, error))
     }
 
     fn submit_or_hand_back<S: flow::Sink>(
@@ -354,7 +347,19 @@ impl<B: Backend> WriteCoordinator<B> {
             Ok(Room::Queued(id)) => return Ok(SubmitOutcome::Queued(id)),
             Err(error) => return Err(reject(write, error)),
         };
-        let run = flow::Run::new(&self.backend, &self.options, &guard, table_name);
+        self.apply_direct(table_name, &guard, write, sink)
+    }
+
+    /// Under `guard`, applies the queue and then `write` itself; a failure
+    /// hands `write` back.
+    fn apply_direct<S: flow::Sink>(
+        &self,
+        table_name: &str,
+        guard: &B::Guard,
+        write: PendingWrite,
+        sink: &mut S,
+    ) -> Result<SubmitOutcome, WriteError> {
+        let run = flow::Run::new(&self.backend, &self.options, guard, table_name);
         match run.apply_queued(Some(&write), sink) {
             Ok(drained) => Ok(SubmitOutcome::Applied { drained }),
             Err(stopped) => Err(WriteError::new(table_name, stopped.failure, Some(write))
@@ -478,4 +483,14 @@ impl<B: Backend> WriteCoordinator<B> {
                 WriteError::new(table_name, stopped.failure, None).after_draining(stopped.drained)
             })
     }
+}
+
+/// The event of a write handed back to its caller.
+fn warn_handed_back(table_name: &str, error: &WriteError) {
+    tracing::warn!(
+        event = crate::events::WRITE_HANDED_BACK,
+        table = table_name,
+        error = %error,
+        "write handed back to the caller"
+    );
 }

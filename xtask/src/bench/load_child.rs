@@ -197,6 +197,16 @@ impl Writer {
         Ok(())
     }
 
+    /// Appends a batch's rows in one `write` (and one fsync when durable).
+    fn apply_batch(&mut self, batch: &[BatchItem<'_>]) -> io::Result<()> {
+        let text: String = batch
+            .iter()
+            .flat_map(|item| item.write.rows.iter())
+            .map(|r| r.to_csv() + "\n")
+            .collect();
+        self.apply_text(&text)
+    }
+
     fn apply(&mut self, rows: &[CsvRow]) -> io::Result<()> {
         let text: String = rows.iter().map(|r| r.to_csv() + "\n").collect();
         self.apply_text(&text)
@@ -241,12 +251,7 @@ impl Writer {
             }
             let outcome = if mode.batch {
                 coordinator.submit_batch(TABLE, write, mode.timeout, |batch: &[BatchItem<'_>]| {
-                    let text: String = batch
-                        .iter()
-                        .flat_map(|item| item.write.rows.iter())
-                        .map(|r| r.to_csv() + "\n")
-                        .collect();
-                    Ok(self.apply_text(&text)?)
+                    Ok(self.apply_batch(batch)?)
                 })
             } else {
                 coordinator.submit(TABLE, write, mode.timeout, |_, w| Ok(self.apply(&w.rows)?))
@@ -281,12 +286,7 @@ impl Writer {
     ) -> Result<(), String> {
         let outcome = coordinator
             .submit_grouped(TABLE, write, timeout, |batch: &[BatchItem<'_>]| {
-                let text: String = batch
-                    .iter()
-                    .flat_map(|item| item.write.rows.iter())
-                    .map(|r| r.to_csv() + "\n")
-                    .collect();
-                Ok(self.apply_text(&text)?)
+                Ok(self.apply_batch(batch)?)
             })
             .map_err(|error| format!("submit_grouped: {error}"))?;
         self.counts.queued += 1;
