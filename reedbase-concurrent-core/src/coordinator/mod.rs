@@ -127,13 +127,17 @@ enum Room<G> {
 /// What [`WriteCoordinator::submit`] did with a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitOutcome {
-    /// The write was applied, after `drained` older queued writes.
+    /// The write was applied, after `drained` older queued writes (for
+    /// [`submit_grouped`](WriteCoordinator::submit_grouped): applied by
+    /// this call or another lock holder, `drained` counting the queued
+    /// writes this call applied, its own among them when it applied it).
     Applied {
-        /// How many queued writes were applied (and removed) before it.
+        /// How many queued writes were applied (and removed) by the call.
         drained: usize,
     },
-    /// The lock was busy past the timeout; the write is queued under this id
-    /// and will be applied by a later lock holder.
+    /// The lock was busy past the timeout (for `submit_grouped`: the write
+    /// was not applied within it); the write is queued under this id and
+    /// will be applied by a later lock holder.
     Queued(String),
 }
 
